@@ -1,0 +1,12 @@
+// Placeholder until the command lands; replaced by its real implementation.
+import type { CommandContext } from "../context.js";
+import { EXIT_USAGE } from "../context.js";
+
+export async function runShow(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
+  ctx.io.err("error: not implemented yet\n");
+  return EXIT_USAGE;
+}
+export async function runDiff(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
+  ctx.io.err("error: not implemented yet\n");
+  return EXIT_USAGE;
+}

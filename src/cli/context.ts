@@ -1,0 +1,39 @@
+/**
+ * What every command receives from `main.ts`: where to run, how to write, and the global flags. Commands never touch
+ * `process.stdout` or `process.exit` themselves, so they can be driven from tests and their output stays in one place.
+ */
+import pc from "picocolors";
+
+export interface Io {
+  /** Human output (stdout). */
+  out(text: string): void;
+  /** Diagnostics and progress (stderr). */
+  err(text: string): void;
+  /** stderr is a terminal (live status line allowed). */
+  errIsTTY: boolean;
+}
+
+export interface GlobalOptions {
+  /** Absolute directory the command runs as if started in (`-C DIR`). */
+  cwd: string;
+  color: boolean;
+  verbose: boolean;
+  quiet: boolean;
+}
+
+export interface CommandContext {
+  io: Io;
+  global: GlobalOptions;
+}
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+export function colors(ctx: CommandContext): Colors {
+  return pc.createColors(ctx.global.color);
+}
+
+/** Exit codes of spec section 5. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;

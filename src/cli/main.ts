@@ -1,0 +1,249 @@
+/**
+ * The `pipe` command line: the commander program, and the one place that turns results into exit codes and thrown
+ * exceptions (bugs) into an "internal error" message.
+ *
+ * Start-up is a budget (`pipe --version` must stay near `node -e 0`), so every command module is imported lazily,
+ * only when that command runs; this file imports nothing heavy.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { CommandContext, GlobalOptions } from "./context.js";
+import { EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
+
+const require = createRequire(import.meta.url);
+const VERSION: string = (require("../../package.json") as { version: string }).version;
+
+function globalsOf(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as { C?: string; color?: boolean; verbose?: boolean; quiet?: boolean };
+  const noColorEnv = process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "";
+  return {
+    cwd: path.resolve(process.cwd(), o.C ?? "."),
+    color: o.color !== false && !noColorEnv && process.stdout.isTTY === true,
+    verbose: o.verbose === true,
+    quiet: o.quiet === true,
+  };
+}
+
+function contextOf(cmd: Command): CommandContext {
+  return {
+    global: globalsOf(cmd),
+    io: {
+      out: (t) => void process.stdout.write(t),
+      err: (t) => void process.stderr.write(t),
+      errIsTTY: process.stderr.isTTY === true,
+    },
+  };
+}
+
+type Runner = (ctx: CommandContext) => Promise<number>;
+
+/** Wraps a command body so its exit code reaches the process. */
+function action<A extends unknown[]>(body: (cmd: Command, ...args: A) => Runner) {
+  return async (...all: unknown[]): Promise<void> => {
+    const cmd = all[all.length - 1] as Command;
+    const args = all.slice(0, -2) as A;
+    const code = await body(cmd, ...args)(contextOf(cmd));
+    process.exitCode = code;
+  };
+}
+
+function jobsOption(): Option {
+  return new Option("-j, --jobs <n>", "run up to N independent stages at once (`auto` = CPU count)");
+}
+
+export function buildProgram(): Command {
+  const program = new Command("pipe");
+  program
+    .description("A DVC-compatible pipeline orchestrator: runs only stale stages, in parallel, and says why.")
+    .version(VERSION, "--version", "print the version")
+    .option("-C <dir>", "run as if pipe was started in <dir>")
+    .option("--no-color", "disable colours (also NO_COLOR)")
+    .option("-v, --verbose", "more detail (old and new hashes, timings)")
+    .option("-q, --quiet", "print nothing but errors")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("init")
+    .description("create .pipe/ (config and .gitignore) in the current directory")
+    .action(
+      action((cmd) => async (ctx) => {
+        const m = await import("./commands/init.js");
+        return m.run(ctx, cmd.opts());
+      }),
+    );
+
+  program
+    .command("repro")
+    .description("bring the targets (default: every stage) up to date")
+    .argument("[targets...]", "stage addresses or group names")
+    .option("-f, --force", "run the targets even if fresh")
+    .option("-s, --single-item", "only the targets, not their upstream")
+    .option("-d, --downstream", "the targets and every stage downstream of them")
+    .option("-p, --pipeline", "every stage of the connected component holding the targets")
+    .option("--force-downstream", "once a stage runs, run its dependents too")
+    .addOption(jobsOption())
+    .option("-k, --keep-going", "after a failure, keep running stages that do not depend on it")
+    .option("--dry", "print what would run and why; change nothing")
+    .option("--no-run-cache", "do not restore outputs from the run-cache")
+    .option("--no-commit", "run, but do not store outputs in the cache")
+    .action(
+      action((cmd, targets: string[]) => async (ctx) => {
+        const m = await import("./commands/repro.js");
+        return m.run(ctx, targets, cmd.opts());
+      }),
+    );
+
+  program
+    .command("status")
+    .description("report stale stages and why")
+    .argument("[targets...]", "stage addresses or group names")
+    .option("--json", "one JSON document on stdout")
+    .option("--check", "print the report, exit 1 when anything is stale")
+    .action(
+      action((cmd, targets: string[]) => async (ctx) => {
+        const m = await import("./commands/status.js");
+        return m.run(ctx, targets, cmd.opts());
+      }),
+    );
+
+  program
+    .command("dag")
+    .description("draw the stage graph")
+    .argument("[target]", "draw only the part leading to this stage")
+    .option("--dot", "Graphviz dot")
+    .option("--mermaid", "mermaid flowchart")
+    .option("--md", "mermaid in a markdown fence")
+    .option("--json", "nodes, edges and stage fields as JSON")
+    .option("--outs", "draw outputs instead of stages")
+    .option("--full", "the whole graph, not only the part leading to TARGET")
+    .option("--expand", "draw every member of large foreach/matrix groups")
+    .option("--status", "mark stale stages")
+    .action(
+      action((cmd, target: string | undefined) => async (ctx) => {
+        const m = await import("./commands/dag.js");
+        return m.run(ctx, target, cmd.opts());
+      }),
+    );
+
+  const stage = program.command("stage").description("inspect stages");
+  stage
+    .command("list")
+    .description("one line per stage")
+    .argument("[targets...]", "stage addresses or group names")
+    .option("--json", "an array with one object per expanded stage")
+    .action(
+      action((cmd, targets: string[]) => async (ctx) => {
+        const m = await import("./commands/stage-list.js");
+        return m.run(ctx, targets, cmd.opts());
+      }),
+    );
+
+  const params = program.command("params").description("compare parameters across git revisions");
+  params
+    .command("diff")
+    .description("params that differ between A_REV (default HEAD) and B_REV (default the workspace)")
+    .argument("[a_rev]")
+    .argument("[b_rev]")
+    .option("--all", "show unchanged params too")
+    .option("--deps", "only params some stage depends on")
+    .option("--targets <files...>", "only these params files")
+    .option("--json", "JSON output")
+    .option("--md", "a markdown table")
+    .option("--no-path", "hide the Path column")
+    .action(
+      action((cmd, a: string | undefined, b: string | undefined) => async (ctx) => {
+        const m = await import("./commands/params-diff.js");
+        return m.run(ctx, a, b, cmd.opts());
+      }),
+    );
+
+  const metrics = program.command("metrics").description("show and compare metrics");
+  metrics
+    .command("show")
+    .description("metrics of the workspace, or of the given revisions")
+    .argument("[revs...]")
+    .option("--all-commits", "every commit of the repository")
+    .option("--json", "JSON output")
+    .option("--md", "a markdown table")
+    .option("--precision <n>", "significant digits", "5")
+    .action(
+      action((cmd, revs: string[]) => async (ctx) => {
+        const m = await import("./commands/metrics.js");
+        return m.runShow(ctx, revs, cmd.opts());
+      }),
+    );
+  metrics
+    .command("diff")
+    .description("metrics that differ between A_REV (default HEAD) and B_REV (default the workspace)")
+    .argument("[a_rev]")
+    .argument("[b_rev]")
+    .option("--all", "show unchanged metrics too")
+    .option("--targets <files...>", "only these metrics files")
+    .option("--json", "JSON output")
+    .option("--md", "a markdown table")
+    .option("--no-path", "hide the Path column")
+    .option("--precision <n>", "significant digits", "5")
+    .action(
+      action((cmd, a: string | undefined, b: string | undefined) => async (ctx) => {
+        const m = await import("./commands/metrics.js");
+        return m.runDiff(ctx, a, b, cmd.opts());
+      }),
+    );
+
+  program
+    .command("checkout")
+    .description("restore missing or modified outputs from the cache, as the lock records them")
+    .argument("[targets...]")
+    .action(
+      action((cmd, targets: string[]) => async (ctx) => {
+        const m = await import("./commands/checkout.js");
+        return m.run(ctx, targets, cmd.opts());
+      }),
+    );
+
+  program
+    .command("commit")
+    .description("record the workspace state of stages into the lock and cache without running them")
+    .argument("[targets...]")
+    .action(
+      action((cmd, targets: string[]) => async (ctx) => {
+        const m = await import("./commands/commit.js");
+        return m.run(ctx, targets, cmd.opts());
+      }),
+    );
+
+  program
+    .command("gc")
+    .description("remove cache objects and run-cache entries no lock file references")
+    .option("--dry", "list what would be removed and how many bytes it would free")
+    .action(
+      action((cmd) => async (ctx) => {
+        const m = await import("./commands/gc.js");
+        return m.run(ctx, cmd.opts());
+      }),
+    );
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  // Ctrl-C before a command installs its own handler still exits with the documented code.
+  process.once("SIGINT", () => process.exit(EXIT_INTERRUPTED));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; usage mistakes with 2 (commander already printed the message).
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    process.stderr.write(`pipe ${VERSION}: internal error (this is a bug in pipe, please report it):\n${msg}\n`);
+    process.exitCode = 70;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,114 @@
+/**
+ * The typed shapes that flow between the layers (see the architecture doc):
+ *
+ *     text --load--> ParsedFile --validate+expand--> Stage[] --collect--> Pipeline --graph--> StageGraph
+ *
+ * Only a `Pipeline` (concrete stages with resolved, normalised paths) reaches the graph layer, and only a
+ * `StageGraph` reaches planning and execution. Every path here is POSIX-style; "root paths" are relative to the
+ * project root (no leading `./`, never starting with `../` unless the path lies outside the root).
+ */
+import type { SourceLocation } from "./config/diagnostic.js";
+
+/** A dependency on a file or directory. */
+export interface DepEntry {
+  /** As written in the stage, after interpolation (relative to the stage's wdir). */
+  path: string;
+  /** Normalised, relative to the project root; for a URL, the URL itself. */
+  rootPath: string;
+  /** `https://...`, `s3://...`: loaded and drawn, never hashed. */
+  external: boolean;
+  /** Resolves outside the project root (allowed for deps: hashed, never written). */
+  outside: boolean;
+  loc?: SourceLocation;
+}
+
+export type OutKind = "outs" | "metrics" | "plots";
+
+export interface OutEntry {
+  path: string;
+  rootPath: string;
+  external: boolean;
+  kind: OutKind;
+  /** Default true. false: hashed and recorded in the lock, never stored in or restored from the cache. */
+  cache: boolean;
+  /** Default false. true: not deleted before the stage runs. */
+  persist: boolean;
+  /** Remaining flags as written (desc, type, labels, x, y, template, push, remote, ...), for `dag --json`. */
+  flags: Record<string, unknown>;
+  loc?: SourceLocation;
+}
+
+/** One params file a stage depends on. */
+export interface ParamsDep {
+  /** As written (relative to wdir); `params.yaml` for bare keys. */
+  file: string;
+  rootPath: string;
+  /** Dot-keys tracked, sorted and de-duplicated; `null` means the whole file. */
+  keys: string[] | null;
+  loc?: SourceLocation;
+}
+
+/** A `${...}` that `cmd` used, with the value it had, so `status` can say which variable changed. */
+export interface CmdVar {
+  name: string;
+  value: unknown;
+}
+
+export interface Stage {
+  /** `train`, `build@foo`, or `sub/dir/pipe.yaml:train` outside the root stages file. */
+  address: string;
+  /** The expanded name as DVC writes it in the lock: `train`, `build@foo`, `train@0.1-cnn-cfg0`. */
+  name: string;
+  /** For `foreach`/`matrix` members: the group name (`build`); otherwise undefined. */
+  group?: string;
+  /** Stages file, relative to the project root (`pipe.yaml`, `sub/dvc.yaml`). */
+  file: string;
+  /** The stages file's directory relative to the root (`` for the root). */
+  dir: string;
+  /** The working directory relative to the root (`` for the root). */
+  wdir: string;
+  /** `wdir` as written (after interpolation), or undefined when absent. */
+  wdirRaw?: string;
+  /** Interpolated command: one string, or a list run item by item. */
+  cmd: string | string[];
+  /** Variables `cmd` interpolated, in order of first use. */
+  cmdVars: CmdVar[];
+  deps: DepEntry[];
+  /** outs, metrics and plots together, in declaration order (outs first, then metrics, then plots). */
+  outs: OutEntry[];
+  params: ParamsDep[];
+  frozen: boolean;
+  alwaysChanged: boolean;
+  desc?: string;
+  meta?: unknown;
+  loc: SourceLocation;
+}
+
+/** A `metrics:`/`plots:`/`params:` entry at the top level of a stages file. */
+export interface TopLevelFile {
+  /** Relative to the project root. */
+  rootPath: string;
+  /** The stages file that declared it. */
+  file: string;
+  loc?: SourceLocation;
+}
+
+export interface StagesFileInfo {
+  /** Relative to the root (`dvc.yaml`, `sub/pipe.yaml`). */
+  file: string;
+  /** The file's full text, so diagnostics can quote it. */
+  text: string;
+  /** `pipe` or `dvc`: which grammar name it was found under. */
+  flavor: "pipe" | "dvc";
+}
+
+export interface Pipeline {
+  /** Absolute path of the project root. */
+  root: string;
+  files: StagesFileInfo[];
+  /** Every expanded stage, in definition order: root stages file first, then the other files by path. */
+  stages: Stage[];
+  params: TopLevelFile[];
+  metrics: TopLevelFile[];
+  plots: TopLevelFile[];
+}

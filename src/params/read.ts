@@ -1,0 +1,73 @@
+/**
+ * Params file readers: YAML, JSON, TOML and Python, by extension, into plain JS values; and dot-key flattening.
+ *
+ * Readers return values, never throw: a syntax error is a `Diagnostic` naming the file (and line/column where the
+ * format's parser gives one).
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { parseDocument } from "yaml";
+import { error, fail, ok, type Result } from "../config/diagnostic.js";
+
+export type ParamsFormat = "yaml" | "json" | "toml" | "python";
+
+export function formatOf(file: string): ParamsFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === ".json") return "json";
+  if (ext === ".toml") return "toml";
+  if (ext === ".py") return "python";
+  return "yaml";
+}
+
+/** Parses params text; `file` is used for messages and to choose the format. */
+export function parseParamsText(file: string, text: string): Result<unknown> {
+  const format = formatOf(file);
+  try {
+    switch (format) {
+      case "json":
+        return ok(JSON.parse(text) as unknown);
+      case "toml":
+        return ok(parseToml(text) as unknown);
+      case "python":
+        return fail([error("params", `${file}: Python params files are not supported yet`)]);
+      case "yaml": {
+        const doc = parseDocument(text, { prettyErrors: false });
+        const first = doc.errors[0];
+        if (first) {
+          const pos = first.linePos?.[0];
+          return fail([error("yaml-syntax", `invalid YAML: ${first.message.split("\n")[0]}`, pos ? { file, line: pos.line, col: pos.col } : { file, line: 1, col: 1 })]);
+        }
+        return ok(doc.toJS() as unknown);
+      }
+    }
+  } catch (e) {
+    return fail([error("params", `${file}: cannot parse ${format}: ${e instanceof Error ? e.message : String(e)}`)]);
+  }
+}
+
+/** Reads and parses a params file; a missing file is a `missing-file` diagnostic. */
+export async function readParamsFile(absPath: string, shownAs: string): Promise<Result<unknown>> {
+  let text: string;
+  try {
+    text = await readFile(absPath, "utf8");
+  } catch {
+    return fail([error("missing-file", `params file '${shownAs}' does not exist`)]);
+  }
+  return parseParamsText(shownAs, text);
+}
+
+/**
+ * Flattens nested mappings into dot keys: `{train: {lr: 0.1}}` -> `{"train.lr": 0.1}`. Lists are values, not keys.
+ * An empty mapping is kept as a value so that it is not silently lost.
+ */
+export function flatten(value: unknown, prefix = "", out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0 && prefix) out[prefix] = {};
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out[prefix] = value;
+  }
+  return out;
+}
