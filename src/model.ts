@@ -112,3 +112,16 @@ export interface Pipeline {
   metrics: TopLevelFile[];
   plots: TopLevelFile[];
 }
+
+/** The checked stage graph (built by `graph/`). Edges run producer -> consumer. */
+export interface StageGraph {
+  pipeline: Pipeline;
+  /** Every stage by address. */
+  stages: ReadonlyMap<string, Stage>;
+  /** Direct upstream stages (producers of its deps) of each stage, in the order its deps are declared, de-duplicated. */
+  upstream: ReadonlyMap<string, readonly string[]>;
+  /** Direct downstream stages of each stage, in execution order. */
+  downstream: ReadonlyMap<string, readonly string[]>;
+  /** Every stage address in the deterministic execution order of spec 4. */
+  order: readonly string[];
+}
