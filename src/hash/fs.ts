@@ -1,0 +1,105 @@
+/**
+ * The file-system facts hashing needs, behind one small interface: stat (following symlinks), list a directory, and
+ * stream a file's bytes in fixed-size chunks. The real implementation is `nodeHashFs`; tests wrap it to count the
+ * bytes read (a no-op `status` must read none) or replace it entirely.
+ *
+ * Metadata calls are synchronous on purpose: a no-op status is tens of thousands of stats, and the synchronous calls
+ * avoid a thread-pool round trip per file. Content is read asynchronously, one chunk at a time, so a large file never
+ * sits in memory and a running `repro` keeps streaming its children's output while it hashes.
+ */
+import { readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { open } from "node:fs/promises";
+
+export type FsKind = "file" | "dir" | "other";
+
+export interface FsStat {
+  kind: FsKind;
+  /** Device and inode, as decimal strings (the stat cache compares strings, not bigints). */
+  dev: string;
+  ino: string;
+  size: number;
+  /** Modification time in nanoseconds since the epoch, as a decimal string. */
+  mtimeNs: string;
+}
+
+export interface FsDirEntry {
+  name: string;
+  /** `symlink` entries are resolved by the caller with `stat`. */
+  type: FsKind | "symlink";
+}
+
+export interface HashFs {
+  /** Follows symlinks. `undefined` when nothing is there (ENOENT, ENOTDIR, a dangling symlink). */
+  stat(absPath: string): FsStat | undefined;
+  readdir(absPath: string): FsDirEntry[];
+  /**
+   * The file's bytes in chunks of exactly `chunkSize` bytes, the last one shorter (md5-dos2unix, DVC 2's algorithm,
+   * classifies each 1 MiB chunk separately, so chunk boundaries are part of the contract). The yielded buffer may be
+   * reused by the next iteration.
+   */
+  readChunks(absPath: string, chunkSize: number): AsyncIterable<Uint8Array>;
+}
+
+function kindOf(st: BigIntStats): FsKind {
+  return st.isFile() ? "file" : st.isDirectory() ? "dir" : "other";
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+export const nodeHashFs: HashFs = {
+  stat(absPath) {
+    let st: BigIntStats | undefined;
+    try {
+      st = statSync(absPath, { bigint: true, throwIfNoEntry: false });
+    } catch (e) {
+      const code = errno(e);
+      // A symlink loop or a path through a file is "nothing there" for hashing purposes, as for `ls`.
+      if (code === "ENOTDIR" || code === "ELOOP" || code === "ENAMETOOLONG") return undefined;
+      throw e;
+    }
+    if (!st) return undefined;
+    return { kind: kindOf(st), dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+  },
+  readdir(absPath) {
+    return readdirSync(absPath, { withFileTypes: true }).map((d) => ({
+      name: d.name,
+      type: d.isSymbolicLink() ? "symlink" : d.isFile() ? "file" : d.isDirectory() ? "dir" : "other",
+    }));
+  },
+  readChunks(absPath, chunkSize) {
+    return {
+      async *[Symbol.asyncIterator]() {
+        const fh = await open(absPath, "r");
+        try {
+          const buf = Buffer.allocUnsafe(chunkSize);
+          for (;;) {
+            // fh.read may return short reads; fill the chunk so boundaries are deterministic.
+            let filled = 0;
+            while (filled < chunkSize) {
+              const { bytesRead } = await fh.read(buf, filled, chunkSize - filled, null);
+              if (bytesRead === 0) break;
+              filled += bytesRead;
+            }
+            if (filled === 0) return;
+            yield buf.subarray(0, filled);
+            if (filled < chunkSize) return;
+          }
+        } finally {
+          await fh.close();
+        }
+      },
+    };
+  },
+};
+
+/** Reads a whole small file synchronously (the stat cache log); `undefined` when it does not exist. */
+export function readSmallFileSync(absPath: string): Buffer | undefined {
+  try {
+    return readFileSync(absPath);
+  } catch (e) {
+    if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+}

@@ -1,0 +1,257 @@
+import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { dos2unix, isTextBlock, CHUNK_SIZE } from "../../src/hash/algorithms.js";
+import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
+import { Hasher, type HashOutcome } from "../../src/hash/hasher.js";
+import { compareCodePoints, parseManifest, pythonJsonString, serializeManifest } from "../../src/hash/manifest.js";
+import { CORPUS } from "../helpers/project.js";
+
+const VECTORS = path.join(CORPUS, "dvc-vectors");
+
+const dirs: string[] = [];
+afterEach(() => {
+  while (dirs.length) {
+    const d = dirs.pop()!;
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+function tmp(files: Record<string, string | Buffer> = {}): string {
+  const d = mkdtempSync(path.join(tmpdir(), "pipe-hash-"));
+  dirs.push(d);
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(d, rel);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+  return d;
+}
+
+/** Sets every file's mtime an hour into the past, so hashes are not racy and go into the stat cache. */
+function age(root: string, rels: string[]): void {
+  const t = Date.now() / 1000 - 3600;
+  for (const r of rels) utimesSync(path.join(root, r), t, t);
+}
+
+function countingFs(): HashFs & { bytes: number; opened: string[] } {
+  const fs = {
+    bytes: 0,
+    opened: [] as string[],
+    stat: nodeHashFs.stat,
+    readdir: nodeHashFs.readdir,
+    readChunks(p: string, n: number): AsyncIterable<Uint8Array> {
+      fs.opened.push(p);
+      const inner = nodeHashFs.readChunks(p, n);
+      return {
+        async *[Symbol.asyncIterator]() {
+          for await (const c of inner) {
+            fs.bytes += c.length;
+            yield c;
+          }
+        },
+      };
+    },
+  };
+  return fs;
+}
+
+function ok(o: HashOutcome): Extract<HashOutcome, { kind: "file" | "dir" }> {
+  if (o.kind !== "file" && o.kind !== "dir") throw new Error(`expected a hash, got ${JSON.stringify(o)}`);
+  return o;
+}
+
+describe("file hashes", () => {
+  it("xxh64 of known inputs (reference values of XXH64, seed 0)", async () => {
+    const d = tmp({ empty: "", abc: "abc" });
+    const h = new Hasher({ root: d });
+    expect(ok(await h.hashPath(path.join(d, "empty"), "xxh64")).hash).toBe("ef46db3751d8e999");
+    expect(ok(await h.hashPath(path.join(d, "abc"), "xxh64")).hash).toBe("44bc2cf5ad770999");
+  });
+
+  it("md5 matches node's md5 and streams large files in chunks", async () => {
+    const big = Buffer.alloc(CHUNK_SIZE * 2 + 123, 7);
+    const d = tmp({ big });
+    const fs = countingFs();
+    const h = new Hasher({ root: d, fs });
+    const r = ok(await h.hashPath(path.join(d, "big"), "md5"));
+    expect(r.hash).toBe(createHash("md5").update(big).digest("hex"));
+    expect(r.size).toBe(big.length);
+    expect(fs.bytes).toBe(big.length);
+  });
+
+  it("missing paths and special files are values, not exceptions", async () => {
+    const d = tmp({ "a/f": "x" });
+    const h = new Hasher({ root: d });
+    expect(await h.hashPath(path.join(d, "nope"), "xxh64")).toEqual({ kind: "missing" });
+    expect(await h.hashPath(path.join(d, "a/f/under-a-file"), "xxh64")).toEqual({ kind: "missing" });
+    const r = await h.hashPath("/dev/null", "xxh64");
+    expect(r.kind).toBe("error");
+  });
+
+  it("legacy md5 (DVC 2 md5-dos2unix) turns CRLF into LF in text, not in binary", async () => {
+    const d = tmp({ "crlf.txt": "a\r\nb\r\n", "lf.txt": "a\nb\n", "bin.dat": Buffer.from([0, 13, 10, 1]) });
+    const h = new Hasher({ root: d });
+    const crlf = ok(await h.hashPath(path.join(d, "crlf.txt"), "legacy-md5"));
+    const lf = ok(await h.hashPath(path.join(d, "lf.txt"), "legacy-md5"));
+    expect(crlf.hash).toBe(lf.hash);
+    expect(crlf.hash).toBe(createHash("md5").update("a\nb\n").digest("hex"));
+    expect(ok(await h.hashPath(path.join(d, "crlf.txt"), "md5")).hash).not.toBe(lf.hash);
+    expect(ok(await h.hashPath(path.join(d, "bin.dat"), "legacy-md5")).hash).toBe(createHash("md5").update(Buffer.from([0, 13, 10, 1])).digest("hex"));
+    expect(isTextBlock(Buffer.from("héllo wörld", "latin1"))).toBe(true);
+    expect(isTextBlock(Buffer.from([200, 201, 202, 65]))).toBe(false);
+    expect(Buffer.from(dos2unix(Buffer.from("x\r\n\r\ny\r"))).toString()).toBe("x\n\ny\r");
+  });
+});
+
+describe("directory manifests", () => {
+  it("reproduce DVC 3's manifest bytes and directory md5 from the vectors", async () => {
+    const h = new Hasher({ root: path.join(VECTORS, "project") });
+    const r = ok(await h.hashPath(path.join(VECTORS, "project/data/raw"), "md5"));
+    expect(r.kind).toBe("dir");
+    if (r.kind !== "dir") return;
+    expect(Buffer.from(r.manifest.bytes).toString("utf8")).toBe(readFileSync(path.join(VECTORS, "raw.dir.manifest.json"), "utf8").trimEnd());
+    const lock = readFileSync(path.join(VECTORS, "project/dvc.lock"), "utf8");
+    expect(lock).toContain(`md5: ${r.hash}`);
+    expect(r.hash).toBe("038d10e5fa37bd45e8442e439353957a.dir");
+    expect(r.nfiles).toBe(3);
+    expect(r.size).toBe(33);
+  });
+
+  it("hashes the xxh64 manifest as canonical JSON sorted by relpath, with the .dir suffix", async () => {
+    const d = tmp({ "data/b.txt": "b", "data/a/z.txt": "z", "data/a-b": "ab" });
+    const h = new Hasher({ root: d });
+    const r = ok(await h.hashPath(path.join(d, "data"), "xxh64"));
+    if (r.kind !== "dir") throw new Error("not a dir");
+    expect(r.hash).toMatch(/^[0-9a-f]{16}\.dir$/);
+    expect(r.manifest.entries.map((e) => e.relpath)).toEqual(["a-b", "a/z.txt", "b.txt"]);
+    const text = Buffer.from(r.manifest.bytes).toString();
+    expect(text).toMatch(/^\[\{"hash":"[0-9a-f]{16}","relpath":"a-b","size":2\},/);
+    expect(parseManifest(r.manifest.bytes)).toEqual(r.manifest.entries);
+    // Same content elsewhere, same hash: the manifest holds relative paths only.
+    const d2 = tmp({ "x/b.txt": "b", "x/a/z.txt": "z", "x/a-b": "ab" });
+    expect(ok(await new Hasher({ root: d2 }).hashPath(path.join(d2, "x"), "xxh64")).hash).toBe(r.hash);
+  });
+
+  it("empty directories hash as an empty manifest; symlinks inside are followed; loops are errors", async () => {
+    const d = tmp({ "real/f.txt": "f" });
+    mkdirSync(path.join(d, "empty"));
+    mkdirSync(path.join(d, "withlink"));
+    symlinkSync(path.join(d, "real"), path.join(d, "withlink/linked"));
+    const h = new Hasher({ root: d });
+    const e = ok(await h.hashPath(path.join(d, "empty"), "xxh64"));
+    expect(e.kind === "dir" && Buffer.from(e.manifest.bytes).toString()).toBe("[]");
+    const l = ok(await h.hashPath(path.join(d, "withlink"), "xxh64"));
+    expect(l.kind === "dir" && l.manifest.entries.map((x) => x.relpath)).toEqual(["linked/f.txt"]);
+    symlinkSync(path.join(d, "real"), path.join(d, "real/loop"));
+    const loop = await new Hasher({ root: d }).hashPath(path.join(d, "real"), "xxh64");
+    expect(loop.kind).toBe("error");
+  });
+
+  it("python-style escapes and code point order", () => {
+    expect(pythonJsonString('caf\u00e9 "q" \\ \n \u007f \u{1f600}')).toBe('"caf\\u00e9 \\"q\\" \\\\ \\n \\u007f \\ud83d\\ude00"');
+    expect(compareCodePoints("\u{1f600}", "\uffff")).toBeGreaterThan(0);
+    expect("\u{1f600}" < "\uffff").toBe(true); // why compareCodePoints exists
+    expect(Buffer.from(serializeManifest("md5", [{ relpath: "é", hash: "h", size: 1 }])).toString()).toBe('[{"md5": "h", "relpath": "\\u00e9"}]');
+  });
+});
+
+describe("stat cache", () => {
+  it("a second run with the same stats reads no file contents and never loads xxhash for files", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`data/f${i}.txt`] = `content ${i}`;
+    files["single.txt"] = "single";
+    const d = tmp(files);
+    age(d, Object.keys(files));
+    const stateFile = path.join(d, ".pipe/state");
+    const fs1 = countingFs();
+    const h1 = new Hasher({ root: d, fs: fs1, stateFile });
+    const a = ok(await h1.hashPath(path.join(d, "data"), "xxh64"));
+    const s = ok(await h1.hashPath(path.join(d, "single.txt"), "xxh64"));
+    expect(fs1.bytes).toBeGreaterThan(0);
+    expect(h1.save()).toBe(true);
+
+    const fs2 = countingFs();
+    const h2 = new Hasher({ root: d, fs: fs2, stateFile });
+    expect(ok(await h2.hashPath(path.join(d, "data"), "xxh64")).hash).toBe(a.hash);
+    expect(ok(await h2.hashPath(path.join(d, "single.txt"), "xxh64")).hash).toBe(s.hash);
+    expect(fs2.bytes).toBe(0);
+    expect(fs2.opened).toEqual([]);
+    expect(h2.stats.statCacheHits).toBe(21);
+  });
+
+  it("an in-place edit of the same size within the same second is detected by mtime_ns", async () => {
+    const d = tmp({ "f.txt": "aaaa" });
+    age(d, ["f.txt"]);
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    const before = ok(await h1.hashPath(path.join(d, "f.txt"), "xxh64"));
+    h1.save();
+    const p = path.join(d, "f.txt");
+    writeFileSync(p, "bbbb");
+    // Same second as the aged timestamp, a different nanosecond part.
+    const t = Math.floor(Date.now() / 1000) - 3600;
+    utimesSync(p, t + 0.5, t + 0.5);
+    const fs2 = countingFs();
+    const after = ok(await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(p, "xxh64"));
+    expect(after.hash).not.toBe(before.hash);
+    expect(fs2.bytes).toBe(4);
+  });
+
+  it("files modified less than the racy window before hashing are not trusted from the cache", async () => {
+    const d = tmp({ "f.txt": "aaaa" }); // mtime = now
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    await h1.hashPath(path.join(d, "f.txt"), "xxh64");
+    h1.save();
+    const fs2 = countingFs();
+    await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(path.join(d, "f.txt"), "xxh64");
+    expect(fs2.bytes).toBe(4); // re-read: the first hash was racy
+    // With a clock two seconds later, the same file is safe to remember.
+    const later = (): bigint => BigInt(Date.now() + 5000) * 1_000_000n;
+    const h3 = new Hasher({ root: d, stateFile, now: later });
+    await h3.hashPath(path.join(d, "f.txt"), "xxh64");
+    h3.save();
+    const fs4 = countingFs();
+    await new Hasher({ root: d, fs: fs4, stateFile }).hashPath(path.join(d, "f.txt"), "xxh64");
+    expect(fs4.bytes).toBe(0);
+  });
+
+  it("survives a torn or foreign state file, and compacts a long log", async () => {
+    const d = tmp({ "f.txt": "x" });
+    age(d, ["f.txt"]);
+    const stateFile = path.join(d, ".pipe/state");
+    mkdirSync(path.dirname(stateFile), { recursive: true });
+    writeFileSync(stateFile, "garbage\nmore");
+    const h = new Hasher({ root: d, stateFile });
+    await h.hashPath(path.join(d, "f.txt"), "xxh64");
+    expect(h.save()).toBe(true);
+    expect(readFileSync(stateFile, "utf8")).toMatch(/^pipe-state 1\nxxh64\t\d+\t1\t\d+\t[0-9a-f]{16}\tf.txt\n$/);
+    writeFileSync(stateFile, readFileSync(stateFile, "utf8") + "xxh64\t1\t2"); // torn append
+    const fs2 = countingFs();
+    await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(path.join(d, "f.txt"), "xxh64");
+    expect(fs2.bytes).toBe(0);
+  });
+
+  it("an unreadable file is an error value naming it", async () => {
+    if (process.getuid?.() === 0) return; // root reads anything; the e2e suite covers the real case
+    const d = tmp({ "secret.txt": "x" });
+    chmodSync(path.join(d, "secret.txt"), 0o000);
+    const r = await new Hasher({ root: d }).hashPath(path.join(d, "secret.txt"), "xxh64");
+    expect(r).toEqual({ kind: "error", message: "cannot read 'secret.txt': EACCES" });
+  });
+});
+
+describe("invalidate", () => {
+  it("forgets a directory after a file inside it changed", async () => {
+    const d = tmp({ "out/a": "1" });
+    const h = new Hasher({ root: d });
+    const a = ok(await h.hashPath(path.join(d, "out"), "xxh64"));
+    writeFileSync(path.join(d, "out/b"), "2");
+    expect(ok(await h.hashPath(path.join(d, "out"), "xxh64")).hash).toBe(a.hash); // memoised
+    h.invalidate(path.join(d, "out/b"));
+    expect(ok(await h.hashPath(path.join(d, "out"), "xxh64")).hash).not.toBe(a.hash);
+  });
+});
