@@ -1,9 +1,10 @@
 /**
- * YAML 1.2 parsing with source positions (the `yaml` package), and the mapping from a YAML node back to a
- * `file:line:col` location, which every later layer uses to point at the offending text.
+ * YAML 1.2 parsing with source positions (the `yaml` package), the mapping from a YAML node (or a path into the
+ * document) back to a `file:line:col` location, which every later layer uses to point at the offending text, and the
+ * translation of the parser's own errors into diagnostics.
  */
-import { isNode, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import type { SourceLocation } from "./diagnostic.js";
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
+import { error, warning, type Diagnostic, type SourceLocation } from "./diagnostic.js";
 
 export interface ParsedYaml {
   /** Relative to the project root (as diagnostics show it). */
@@ -36,4 +37,224 @@ export function nodeLocation(p: Pick<ParsedYaml, "file" | "lineCounter">, node: 
     return offsetLocation(p, start, valueEnd - start);
   }
   return { file: p.file, line: 1, col: 1 };
+}
+
+/** A step into a YAML tree: a mapping key (as its string form) or a sequence index. */
+export type PathSegment = string | number;
+
+export interface NodeAtPath {
+  /** The node at the path (undefined when the path leaves the tree, or for an empty value written as `key:`). */
+  node?: Node | undefined;
+  /** When the last step is a mapping key: that key's node. */
+  key?: Node | undefined;
+}
+
+/**
+ * Follows `path` from the document root. Mapping keys are matched by their string form, because that is how the
+ * validated plain-JS value names them (`1:` and `"1":` are both `"1"`); a later duplicate key never wins.
+ */
+export function nodeAtPath(doc: Document.Parsed, path: readonly PathSegment[]): NodeAtPath {
+  let cur: unknown = doc.contents;
+  let key: Node | undefined;
+  for (const seg of path) {
+    key = undefined;
+    if (isMap(cur)) {
+      const pair = cur.items.find((it) => keyString(it.key) === String(seg));
+      if (!pair) return {};
+      key = isNode(pair.key) ? pair.key : undefined;
+      cur = pair.value;
+    } else if (isSeq(cur)) {
+      const i = typeof seg === "number" ? seg : Number(seg);
+      cur = Number.isInteger(i) ? cur.items[i] : undefined;
+      if (cur === undefined) return {};
+    } else {
+      return {};
+    }
+  }
+  return { node: isNode(cur) ? cur : undefined, key };
+}
+
+/** The string form of a mapping key, as `doc.toJS()` names it. */
+export function keyString(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  if (isNode(key)) return String(key.toJSON());
+  return String(key);
+}
+
+/** Start offset of a node, for sorting diagnostics by position. */
+export function nodeOffset(node: unknown): number | undefined {
+  return isNode(node) && node.range ? node.range[0] : undefined;
+}
+
+/**
+ * Turns the parser's errors and warnings into located diagnostics, every one of them (not only the first), with
+ * messages a user can act on: a tab used for indentation, a duplicate key (with a note on the first one), a value
+ * holding `: ` that must be quoted.
+ */
+export function yamlDiagnostics(p: ParsedYaml): { errors: Diagnostic[]; warnings: Diagnostic[] } {
+  const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
+  // A line indented deeper than a `key: value` line above continues that value (a multi-line plain scalar); the
+  // parser then reports two errors at the value, where one about the indented line says what happened.
+  const continued = new Set<number>();
+  for (const e of p.doc.errors) {
+    if (e.code === "BLOCK_AS_IMPLICIT_KEY" && /compact mappings/.test(e.message)) {
+      const colon = p.text.slice(e.pos[0]).search(/:(\s|$)/);
+      const nl = p.text.indexOf("\n", e.pos[0]);
+      if (colon >= 0 && nl >= 0 && nl < e.pos[0] + colon) {
+        continued.add(e.pos[0]);
+        const at = firstNonBlank(p, p.text.lastIndexOf("\n", e.pos[0] + colon) + 1) ?? offsetLocation(p, e.pos[0]);
+        errors.push(
+          error("yaml-syntax", "this line is indented deeper than the line above, so YAML reads it as part of that line's value", at, {
+            hint: "align it with the keys above it",
+          }),
+        );
+        continue;
+      }
+    }
+    if (e.code === "MULTILINE_IMPLICIT_KEY" && continued.has(e.pos[0])) continue;
+    errors.push(describeYamlError(p, e));
+  }
+  for (const w of p.doc.warnings) {
+    warnings.push(warning("yaml-syntax", sentence(w.message), offsetLocation(p, w.pos[0], w.pos[1] - w.pos[0])));
+  }
+  return { errors: dedupeSorted(errors), warnings: dedupeSorted(warnings) };
+}
+
+function describeYamlError(p: ParsedYaml, e: YAMLError): Diagnostic {
+  const [start, end] = e.pos;
+  const at = offsetLocation(p, start, end - start);
+  switch (e.code) {
+    case "TAB_AS_INDENT": {
+      const lineStart = p.text.lastIndexOf("\n", start - 1) + 1;
+      const indent = /^[ \t]*/.exec(p.text.slice(lineStart))?.[0] ?? "";
+      return error("yaml-syntax", "tab character used for indentation", offsetLocation(p, lineStart, Math.max(1, indent.length)), {
+        hint: "YAML indents with spaces only: replace the tab with spaces",
+      });
+    }
+    case "DUPLICATE_KEY": {
+      const dup = findDuplicate(p.doc, start);
+      if (dup) {
+        return error("yaml-syntax", `duplicate key '${dup.name}'`, nodeLocation(p, dup.second), {
+          related: [{ message: `'${dup.name}' is first defined here`, location: nodeLocation(p, dup.first) }],
+        });
+      }
+      return error("yaml-syntax", "duplicate key in a mapping", at);
+    }
+    case "MULTIPLE_DOCS":
+      return error("yaml-syntax", "the file holds more than one YAML document", at, { hint: "remove the second '---' and what follows, or merge the documents" });
+    case "BLOCK_AS_IMPLICIT_KEY":
+      if (/compact mappings/.test(e.message)) {
+        return error("yaml-syntax", "a value holding ': ' starts a nested mapping", at, { hint: "quote the whole value: key: \"a: b\"" });
+      }
+      return error("yaml-syntax", sentence(e.message), at);
+    case "BAD_INDENT": {
+      const flow = /^Flow (sequence|map) in block collection/.exec(e.message);
+      if (flow) {
+        const open = flow[1] === "sequence" ? "[" : "{";
+        const close = flow[1] === "sequence" ? "]" : "}";
+        const at2 = unclosedBracket(p, start, open, close);
+        return error("yaml-syntax", `'${open}' is not closed: a flow ${flow[1]} must end with '${close}'`, at2 ?? at, {
+          hint: `add the missing '${close}'; a ${flow[1]} continued on later lines must indent them deeper than its key`,
+        });
+      }
+      return error("yaml-syntax", sentence(e.message), firstNonBlank(p, start) ?? at, { hint: "check the indentation of this line against the lines above it" });
+    }
+    case "MISSING_CHAR":
+      if (/closing .?quote/i.test(e.message)) {
+        const q = unclosedQuote(p, start);
+        return error("yaml-syntax", "a quoted string is not closed", q ?? at, { hint: "add the closing quote, or escape the quote inside the string" });
+      }
+      return error("yaml-syntax", sentence(e.message), at);
+    default:
+      return error("yaml-syntax", sentence(e.message), at);
+  }
+}
+
+/** When `offset` is at the start of a line's indentation, the line's first non-blank character. */
+function firstNonBlank(p: ParsedYaml, offset: number): SourceLocation | undefined {
+  const lineStart = p.text.lastIndexOf("\n", offset - 1) + 1;
+  const m = /^[ \t]*/.exec(p.text.slice(lineStart));
+  const first = lineStart + (m?.[0].length ?? 0);
+  return first > offset && p.text[first] !== "\n" && first < p.text.length ? offsetLocation(p, first, 1) : undefined;
+}
+
+/** The last `open` before `offset` that no `close` follows (the parser reports where it gave up, not the cause). */
+function unclosedBracket(p: ParsedYaml, offset: number, open: string, close: string): SourceLocation | undefined {
+  let depth = 0;
+  for (let i = Math.min(offset, p.text.length) - 1; i >= 0; i--) {
+    const c = p.text[i];
+    if (c === close) depth++;
+    else if (c === open) {
+      if (depth === 0) return offsetLocation(p, i, 1);
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/** The quoted scalar the parser was reading when the text ended: the last one starting before `offset`. */
+function unclosedQuote(p: ParsedYaml, offset: number): SourceLocation | undefined {
+  let best: number | undefined;
+  visit(p.doc, {
+    Scalar(_, node) {
+      if ((node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") && node.range && node.range[0] < offset) {
+        if (best === undefined || node.range[0] > best) best = node.range[0];
+      }
+    },
+  });
+  return best === undefined ? undefined : offsetLocation(p, best, 1);
+}
+
+/** The parser's message as a diagnostic message: lower-case first letter, no trailing period or excerpt. */
+function sentence(message: string): string {
+  const first = (message.split("\n")[0] ?? message).replace(/\s*at line \d+, column \d+:?\s*$/, "").replace(/\.$/, "");
+  return first.charAt(0).toLowerCase() + first.slice(1);
+}
+
+function findDuplicate(doc: Document.Parsed, offset: number): { name: string; first: Node; second: Node } | undefined {
+  let found: { name: string; first: Node; second: Node } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Map<string, Node>();
+      for (const it of map.items) {
+        if (!isNode(it.key)) continue;
+        const name = keyString(it.key);
+        const prev = seen.get(name);
+        if (prev && it.key.range?.[0] === offset) {
+          found = { name, first: prev, second: it.key };
+          return visit.BREAK;
+        }
+        if (!prev) seen.set(name, it.key);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** Sorts diagnostics by position (errors without a location last) and drops exact repeats. */
+export function dedupeSorted(ds: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const d of ds) {
+    const k = `${d.location ? `${d.location.file}:${d.location.line}:${d.location.col}` : ""}\u0000${d.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(d);
+  }
+  return out.sort(compareDiagnostics);
+}
+
+export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  const la = a.location;
+  const lb = b.location;
+  if (la && lb) {
+    if (la.file !== lb.file) return la.file < lb.file ? -1 : 1;
+    if (la.line !== lb.line) return la.line - lb.line;
+    if (la.col !== lb.col) return la.col - lb.col;
+  } else if (la || lb) {
+    return la ? -1 : 1;
+  }
+  return a.message < b.message ? -1 : a.message > b.message ? 1 : 0;
 }
