@@ -219,6 +219,10 @@ function typeHint(path: readonly PathSegment[], want: string, value: unknown): s
   if (path.length === 2 && path[0] === "stages" && (STAGE_KEYS as readonly string[]).includes(String(last))) {
     return `'${String(last)}' is a stage field: indent it as deep as the other fields of its stage`;
   }
+  if (want.startsWith("a list") && typeof value === "string") {
+    if (value.includes("${")) return `'${String(last)}' is read before templating, so it cannot be a \${...} (as in DVC): list the entries`;
+    return `a single entry is still a list: write [${value}]`;
+  }
   if (want === "true or false" && typeof value === "string") {
     if (value.includes("${")) return `'${String(last)}' is read before templating, so it cannot use \${...} (as in DVC)`;
     if (/^(yes|no|on|off|y|n)$/i.test(value)) return `YAML 1.2 reads '${value}' as a string: write true or false`;

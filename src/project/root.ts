@@ -1,5 +1,12 @@
-// Placeholder with the agreed signature; replaced by the real implementation.
-import { error, fail, type Result } from "../config/diagnostic.js";
+/**
+ * Finding the project root from the working directory (spec 1): the nearest directory holding `.pipe/`; failing
+ * that, the nearest holding `.dvc/` (a DVC project's root, even when a subdirectory has its own `dvc.yaml`); failing
+ * that, the nearest holding `pipe.yaml` or `dvc.yaml`. The walk stops at the git root (a directory holding `.git`,
+ * a directory or, in worktrees and submodules, a file), which is still searched; outside git it goes up to `/`.
+ */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { error, fail, ok, type Result } from "../config/diagnostic.js";
 
 export interface ProjectRoot {
   /** Absolute path of the project root. */
@@ -10,6 +17,55 @@ export interface ProjectRoot {
   hasDvcDir: boolean;
 }
 
+interface DirFacts {
+  dir: string;
+  pipeDir: boolean;
+  dvcDir: boolean;
+  stagesFile: boolean;
+  git: boolean;
+}
+
+async function kind(p: string): Promise<"dir" | "file" | undefined> {
+  try {
+    const st = await stat(p);
+    return st.isDirectory() ? "dir" : "file";
+  } catch {
+    return undefined;
+  }
+}
+
+async function facts(dir: string): Promise<DirFacts> {
+  const [pipe, dvc, pipeYaml, dvcYaml, git] = await Promise.all(
+    [".pipe", ".dvc", "pipe.yaml", "dvc.yaml", ".git"].map((n) => kind(path.join(dir, n))),
+  );
+  return { dir, pipeDir: pipe === "dir", dvcDir: dvc === "dir", stagesFile: pipeYaml === "file" || dvcYaml === "file", git: git !== undefined };
+}
+
 export async function findProjectRoot(cwd: string): Promise<Result<ProjectRoot>> {
-  return fail([error("project", `no pipe project found at or above ${cwd}`)]);
+  const start = path.resolve(cwd);
+  if ((await kind(start)) !== "dir") {
+    return fail([error("project", `cannot run in ${start}: no such directory`)]);
+  }
+  const seen: DirFacts[] = [];
+  let gitRoot: string | undefined;
+  for (let dir = start; ; ) {
+    const f = await facts(dir);
+    seen.push(f);
+    if (f.git) {
+      gitRoot = dir;
+      break;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  const pick = seen.find((f) => f.pipeDir) ?? seen.find((f) => f.dvcDir) ?? seen.find((f) => f.stagesFile);
+  if (!pick) {
+    return fail([
+      error("project", `not a pipe project: no .pipe/, .dvc/, pipe.yaml or dvc.yaml found in ${start} or above (run 'pipe init')`),
+    ]);
+  }
+  const root: ProjectRoot = { root: pick.dir, hasPipeDir: pick.pipeDir, hasDvcDir: pick.dvcDir };
+  if (gitRoot !== undefined) root.gitRoot = gitRoot;
+  return ok(root);
 }

@@ -106,6 +106,15 @@ describe("validateStagesFile: messages", () => {
     expect(check("stages:\n  t:\n    cmd: x\n    frozen: ${f}\n").errors).toContain("  = 'frozen' is read before templating, so it cannot use ${...} (as in DVC)");
   });
 
+  it("a single path where a list is expected", () => {
+    expect(check("stages:\n  t:\n    cmd: x\n    deps: data.csv\n").errors).toBe(
+      lines("pipe.yaml:4:11: error: 'deps' must be a list of paths, not a string", "  |", "4 |     deps: data.csv", "  |           ^^^^^^^^", "  = a single entry is still a list: write [data.csv]"),
+    );
+    expect(check("stages:\n  t:\n    cmd: x\n    outs: ${outs}\n").errors).toContain(
+      "  = 'outs' is read before templating, so it cannot be a ${...} (as in DVC): list the entries",
+    );
+  });
+
   it("a stage field indented as a stage", () => {
     expect(check("stages:\n  t:\n    cmd: x\n  outs:\n    - o\n").errors).toContain(
       "  = 'outs' is a stage field: indent it as deep as the other fields of its stage",

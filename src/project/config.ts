@@ -1,0 +1,138 @@
+/**
+ * The project settings file, `.pipe/config.yaml` (spec 1): the cache link strategy, the default number of jobs, and
+ * whether cached outputs are added to `.gitignore`. A missing file means the defaults. Unknown keys are warnings (a
+ * newer `pipe` may know them); a value of the wrong shape is a located error, as in a stages file.
+ *
+ *     cache:
+ *       type: reflink,copy      # or hardlink, symlink, copy, reflink, or a comma-separated preference list
+ *     jobs: auto                # or a positive integer
+ *     gitignore: true
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isScalar, type Node } from "yaml";
+import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../config/yaml.js";
+
+export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
+
+export const LINK_TYPES: readonly LinkType[] = ["reflink", "copy", "hardlink", "symlink"];
+
+export interface PipeConfig {
+  cache: {
+    /** As written (normalised: no spaces), default `reflink,copy`. */
+    type: string;
+    /** `type` split: the strategies to try, in order. */
+    links: LinkType[];
+  };
+  /** Default for `repro -j`; undefined when not configured (then 1). */
+  jobs?: number | "auto";
+  /** Add cached outputs to a `.gitignore` beside the stages file (default true). */
+  gitignore: boolean;
+}
+
+/** Root-relative POSIX path of the config file, as diagnostics name it. */
+export const CONFIG_FILE = ".pipe/config.yaml";
+
+export function defaultConfig(): PipeConfig {
+  return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true };
+}
+
+const TOP_KEYS = ["cache", "jobs", "gitignore"];
+const CACHE_KEYS = ["type"];
+
+/**
+ * Reads `.pipe/config.yaml` under `root`. When `sources` is given, the file's text is put in it (keyed by
+ * `CONFIG_FILE`) so diagnostics can be rendered with the source line.
+ */
+export async function readConfig(root: string, sources?: Map<string, string>): Promise<Result<PipeConfig>> {
+  let text: string;
+  try {
+    text = await readFile(path.join(root, CONFIG_FILE), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return ok(defaultConfig());
+    return fail([error("io", `cannot read ${CONFIG_FILE}: ${(e as Error).message}`)]);
+  }
+  sources?.set(CONFIG_FILE, text);
+  return parseConfig(parseYaml(CONFIG_FILE, text));
+}
+
+/** Interprets an already parsed config file (exposed for tests and for `pipe init`, which writes one). */
+export function parseConfig(p: ParsedYaml): Result<PipeConfig> {
+  const y = yamlDiagnostics(p);
+  if (y.errors.length > 0) return fail(y.errors, y.warnings);
+  const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [...y.warnings];
+  const config = defaultConfig();
+  const contents = p.doc.contents;
+  if (contents === null || (isScalar(contents) && contents.value === null)) return ok(config, warnings);
+  if (!isMap(contents)) {
+    return fail([error("wrong-type", `${CONFIG_FILE} must be a mapping of settings`, nodeLocation(p, contents))], warnings);
+  }
+  for (const pair of contents.items) {
+    const key = keyString(pair.key);
+    const value = pair.value as Node | null;
+    const keyLoc = nodeLocation(p, pair.key);
+    const valueLoc = value ? nodeLocation(p, value) : keyLoc;
+    switch (key) {
+      case "cache": {
+        if (value === null || (isScalar(value) && value.value === null)) break;
+        if (!isMap(value)) {
+          errors.push(error("wrong-type", "'cache' must be a mapping (cache: {type: reflink,copy})", valueLoc));
+          break;
+        }
+        for (const cp of value.items) {
+          const ck = keyString(cp.key);
+          const cv = cp.value as Node | null;
+          if (ck !== "type") {
+            warnings.push(unknownKey(p, `cache.${ck}`, cp.key, didYouMean(ck, CACHE_KEYS)));
+            continue;
+          }
+          const raw = isScalar(cv) && typeof cv.value === "string" ? cv.value : undefined;
+          const links = raw === undefined ? undefined : parseLinks(raw);
+          if (raw === undefined || links === undefined) {
+            errors.push(
+              error("wrong-type", "'cache.type' must be a comma-separated list of reflink, copy, hardlink, symlink", cv ? nodeLocation(p, cv) : nodeLocation(p, cp.key), {
+                hint: "for example: type: reflink,copy",
+              }),
+            );
+          } else {
+            config.cache = { type: links.join(","), links };
+          }
+        }
+        break;
+      }
+      case "jobs": {
+        const v = isScalar(value) ? value.value : undefined;
+        if (v === "auto") config.jobs = "auto";
+        else if (typeof v === "number" && Number.isInteger(v) && v >= 1) config.jobs = v;
+        else errors.push(error("wrong-type", "'jobs' must be a positive integer or 'auto'", valueLoc));
+        break;
+      }
+      case "gitignore": {
+        const v = isScalar(value) ? value.value : undefined;
+        if (typeof v === "boolean") config.gitignore = v;
+        else errors.push(error("wrong-type", "'gitignore' must be true or false", valueLoc));
+        break;
+      }
+      default:
+        warnings.push(unknownKey(p, key, pair.key, didYouMean(key, TOP_KEYS)));
+    }
+  }
+  return errors.length > 0 ? fail(dedupeSorted(errors), dedupeSorted(warnings)) : ok(config, dedupeSorted(warnings));
+}
+
+function unknownKey(p: ParsedYaml, name: string, keyNode: unknown, hint: string | undefined): Diagnostic {
+  return warning("warning", `unknown setting '${name}' in ${CONFIG_FILE} (ignored)`, nodeLocation(p, keyNode), hint ? { hint } : {});
+}
+
+/** `reflink,copy` -> ['reflink', 'copy']; undefined when a name is unknown, repeated, or the list is empty. */
+export function parseLinks(raw: string): LinkType[] | undefined {
+  const parts = raw.split(",").map((s) => s.trim());
+  const out: LinkType[] = [];
+  for (const s of parts) {
+    if (!(LINK_TYPES as readonly string[]).includes(s) || out.includes(s as LinkType)) return undefined;
+    out.push(s as LinkType);
+  }
+  return out.length > 0 ? out : undefined;
+}

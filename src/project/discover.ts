@@ -1,0 +1,148 @@
+/**
+ * Discovery of the stages files of a project (spec 1): every `pipe.yaml` and `dvc.yaml` under the root, in a
+ * deterministic order (the root's file first, then the others by path, POSIX, byte order).
+ *
+ * The walk reads each directory once (`readdir` with file types: no `stat` per entry) and never descends where no
+ * stages file can be:
+ * - `.git`, `.pipe`, `.dvc`, `node_modules`, and symlinked directories (never followed: no loops, no escaping the
+ *   root);
+ * - whatever `.pipeignore` (or, for DVC projects, `.dvcignore`) lists, in gitignore syntax; such a file may sit in any
+ *   directory and applies below it, as `.gitignore` files do;
+ * - directories git ignores (`.gitignore` files found on the way). This is what keeps a large data directory or a
+ *   stage's output directory (which `pipe` adds to `.gitignore`) from costing a walk; a stages file git ignores
+ *   could not be committed anyway (DVC refuses one). Only directories are pruned this way;
+ * - a subdirectory holding its own `.pipe/` or `.dvc/`: a nested project, loaded from there.
+ *
+ * A directory holding both `pipe.yaml` and `dvc.yaml` uses `pipe.yaml`, with a warning naming both.
+ */
+import type { Dirent } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import ignore, { type Ignore } from "ignore";
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+
+export interface DiscoveredFile {
+  /** Relative to the root, POSIX separators (`pipe.yaml`, `sub/dvc.yaml`). */
+  file: string;
+  /** Absolute path. */
+  abs: string;
+  /** Directory relative to the root (`` for the root). */
+  dir: string;
+  flavor: "pipe" | "dvc";
+}
+
+/** Directories never searched. */
+export const SKIPPED_DIRS: ReadonlySet<string> = new Set([".git", ".pipe", ".dvc", "node_modules"]);
+
+const STAGES_FILES = ["pipe.yaml", "dvc.yaml"] as const;
+const IGNORE_FILES = [".pipeignore", ".dvcignore"] as const;
+
+interface Matcher {
+  /** Directory the rules belong to, relative to the root (`` or `a/b/`, with a trailing slash). */
+  base: string;
+  ig: Ignore;
+}
+
+interface Matchers {
+  /** `.pipeignore` / `.dvcignore`: prune files and directories. */
+  own: readonly Matcher[];
+  /** `.gitignore`: prune directories only. */
+  git: readonly Matcher[];
+}
+
+/** gitignore semantics across nested files: the deepest file with a rule about the path decides. */
+function ignoredBy(ms: readonly Matcher[], rel: string): boolean {
+  let ignored = false;
+  for (const m of ms) {
+    if (!rel.startsWith(m.base)) continue;
+    const r = m.ig.test(rel.slice(m.base.length));
+    if (r.ignored) ignored = true;
+    else if (r.unignored) ignored = false;
+  }
+  return ignored;
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+async function readIgnoreFile(abs: string, warnings: Diagnostic[]): Promise<string | undefined> {
+  try {
+    return await readFile(abs, "utf8");
+  } catch (e) {
+    warnings.push(warning("io", `cannot read ${abs}: ${(e as Error).message}`));
+    return undefined;
+  }
+}
+
+/** Returns the stages files under `root`. Fails only when the root itself cannot be read. */
+export async function discoverStagesFiles(root: string): Promise<Result<DiscoveredFile[]>> {
+  const found: DiscoveredFile[] = [];
+  const warnings: Diagnostic[] = [];
+
+  async function visit(rel: string, inherited: Matchers): Promise<void> {
+    const abs = rel === "" ? root : path.join(root, rel);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (rel === "") throw e;
+      // Vanished while walking, or unreadable: nothing can be loaded from there; say so unless it simply vanished.
+      if (code !== "ENOENT" && code !== "ENOTDIR") warnings.push(warning("io", `cannot read directory ${rel}: ${(e as Error).message}`));
+      return;
+    }
+    const prefix = rel === "" ? "" : `${rel}/`;
+    const names = new Map<string, Dirent>();
+    for (const d of entries) names.set(d.name, d);
+    if (rel !== "" && [".pipe", ".dvc"].some((n) => names.get(n)?.isDirectory())) return;
+
+    let matchers = inherited;
+    const own: Matcher[] = [];
+    for (const f of IGNORE_FILES) {
+      if (!names.get(f)?.isFile()) continue;
+      const text = await readIgnoreFile(path.join(abs, f), warnings);
+      if (text !== undefined) own.push({ base: prefix, ig: ignore().add(text) });
+    }
+    let git: Matcher | undefined;
+    if (names.get(".gitignore")?.isFile()) {
+      const text = await readIgnoreFile(path.join(abs, ".gitignore"), warnings);
+      if (text !== undefined) git = { base: prefix, ig: ignore().add(text) };
+    }
+    if (own.length > 0 || git) matchers = { own: [...inherited.own, ...own], git: git ? [...inherited.git, git] : inherited.git };
+
+    const here: DiscoveredFile[] = [];
+    for (const name of STAGES_FILES) {
+      const d = names.get(name);
+      if (!d) continue;
+      const isFile = d.isFile() || (d.isSymbolicLink() && (await stat(path.join(abs, name)).then((s) => s.isFile(), () => false)));
+      if (!isFile || ignoredBy(matchers.own, prefix + name)) continue;
+      here.push({ file: prefix + name, abs: path.join(abs, name), dir: rel, flavor: name === "pipe.yaml" ? "pipe" : "dvc" });
+    }
+    const [first, second] = here;
+    if (first) found.push(first);
+    if (first && second) {
+      const where = rel === "" ? "the project root" : `${rel}/`;
+      warnings.push(warning("warning", `both ${first.file} and ${second.file} are in ${where}: using ${first.file}, ignoring ${second.file}`));
+    }
+
+    const subdirs: Promise<void>[] = [];
+    for (const d of entries) {
+      if (!d.isDirectory() || SKIPPED_DIRS.has(d.name)) continue;
+      const sub = prefix + d.name;
+      if (ignoredBy(matchers.own, `${sub}/`) || ignoredBy(matchers.git, `${sub}/`)) continue;
+      subdirs.push(visit(sub, matchers));
+    }
+    await Promise.all(subdirs);
+  }
+
+  try {
+    await visit("", { own: [], git: [] });
+  } catch (e) {
+    return fail([error("io", `cannot read the project root ${root}: ${(e as Error).message}`)]);
+  }
+  // The root's file first, then the others by path.
+  found.sort((a, b) => (a.dir === "" ? -1 : b.dir === "" ? 1 : byteOrder(a.file, b.file)));
+  warnings.sort((a, b) => byteOrder(a.message, b.message));
+  return ok(found, warnings);
+}
