@@ -8,7 +8,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result, type SourceLocation } from "../config/diagnostic.js";
+import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";
 
@@ -23,14 +24,24 @@ export function formatOf(file: string): ParamsFormat {
 /** Parses params text; `file` is used for messages and to choose the format. */
 export function parseParamsText(file: string, text: string): Result<unknown> {
   const format = formatOf(file);
+  // Editors on Windows save a byte-order mark; no format here means anything by it.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     switch (format) {
       case "json":
-        return ok(JSON.parse(text) as unknown);
+        try {
+          return ok(JSON.parse(text) as unknown);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          const loc = jsonErrorLocation(file, text, msg);
+          // V8 quotes the whole document in some messages; keep only the description.
+          const what = msg.replace(/ in JSON at position \d+.*$/s, "").replace(/, ".*" is not valid JSON$/s, "");
+          return fail([error("params", loc ? `invalid JSON: ${what}` : `${file}: invalid JSON: ${what}`, loc)]);
+        }
       case "toml":
         return ok(parseToml(text) as unknown);
       case "python":
-        return fail([error("params", `${file}: Python params files are not supported yet`)]);
+        return parsePythonParams(file, text);
       case "yaml": {
         const doc = parseDocument(text, { prettyErrors: false });
         const first = doc.errors[0];
@@ -44,6 +55,17 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
   } catch (e) {
     return fail([error("params", `${file}: cannot parse ${format}: ${e instanceof Error ? e.message : String(e)}`)]);
   }
+}
+
+/** Where a `JSON.parse` error message says the problem is (`... at position 12 (line 2 column 3)`). */
+function jsonErrorLocation(file: string, text: string, message: string): SourceLocation | undefined {
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return { file, line: Number(lc[1]), col: Number(lc[2]) };
+  const pos = /at position (\d+)/.exec(message);
+  if (!pos) return undefined;
+  const before = text.slice(0, Number(pos[1]));
+  const nl = before.lastIndexOf("\n");
+  return { file, line: before.split("\n").length, col: before.length - nl };
 }
 
 /** Reads and parses a params file; a missing file is a `missing-file` diagnostic. */

@@ -1,12 +1,122 @@
-// Placeholder until the command lands; replaced by its real implementation.
+/**
+ * `pipe metrics show [--all-commits | REV...]` and `pipe metrics diff [A_REV [B_REV]]`.
+ *
+ * `show` prints one row per metrics file (and revision, when revisions are asked for) with one column per metric,
+ * as `dvc metrics show` does; `diff` prints `Path  Metric  <A>  <B>  Change`. Numbers are rounded to `--precision`
+ * significant digits (default 5) in tables; `--json` carries the values as read.
+ */
+import { error, warning, type Diagnostic } from "../../config/diagnostic.js";
+import { listAllCommits } from "../../git/git.js";
+import { commitSide, WORKSPACE, type Side } from "../../git/revision.js";
+import { diffMetrics, showMetrics, type MetricsShowOutcome } from "../../metrics/compare.js";
+import { diffTable, diffToJson } from "../../params/diff.js";
+import { renderValue, toJsonValue } from "../../params/format.js";
+import { renderTable, type TableData } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
-import { EXIT_USAGE } from "../context.js";
+import { EXIT_OK } from "../context.js";
+import { prepareComparison, printJson, printWarnings, resolveTargets, scanSide, usageError } from "./params-diff.js";
 
-export async function runShow(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+export interface MetricsShowOptions {
+  allCommits?: boolean;
+  json?: boolean;
+  md?: boolean;
+  precision?: string;
 }
-export async function runDiff(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+
+export interface MetricsDiffOptions {
+  all?: boolean;
+  targets?: string[];
+  json?: boolean;
+  md?: boolean;
+  path?: boolean;
+  precision?: string;
+}
+
+export const DEFAULT_PRECISION = 5;
+
+function parsePrecision(raw: string | undefined): number | Diagnostic {
+  if (raw === undefined) return DEFAULT_PRECISION;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 100) return error("usage", `--precision takes a whole number of significant digits from 1 to 100, not '${raw}'`);
+  return n;
+}
+
+/** The `metrics show` table: `[Revision]  Path  <metric...>`, metric columns sorted, `-` where a file lacks one. */
+export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, precision: number): TableData {
+  const keys = [...new Set(outcome.rows.flatMap((r) => Object.keys(r.values)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const headers = [...(withRevision ? ["Revision"] : []), "Path", ...keys];
+  const rows = outcome.rows.map((r) => [
+    ...(withRevision ? [r.side] : []),
+    r.file,
+    ...keys.map((k) => (Object.hasOwn(r.values, k) ? renderValue(r.values[k], precision) : "-")),
+  ]);
+  return { headers, rows };
+}
+
+/** `--json` of `show`: `{rev: {file: {data: {key: value}} | {error: message}}}`. */
+export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const s of sides) out[s.name] = {};
+  for (const r of outcome.rows) out[r.side]![r.file] = { data: toJsonValue(r.values) };
+  for (const e of outcome.errors) out[e.side]![e.file] = { error: e.message };
+  return out;
+}
+
+export async function runShow(ctx: CommandContext, revs: string[], opts: MetricsShowOptions): Promise<number> {
+  const precision = parsePrecision(opts.precision);
+  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  if (opts.allCommits && revs.length > 0) return usageError(ctx, [error("usage", "--all-commits takes no revisions: it shows the workspace and every commit")]);
+  const names = revs.length > 0 ? [...new Set(revs)] : [WORKSPACE];
+  const prepared = await prepareComparison(ctx, "metrics show reads revisions from git", names);
+  if (typeof prepared === "number") return prepared;
+  const { cmp } = prepared;
+  const sides = prepared.sides;
+  if (opts.allCommits) {
+    if (!cmp.git) return usageError(ctx, [error("git", "not a git repository: metrics show --all-commits reads revisions from git")]);
+    const commits = await listAllCommits(cmp.git.repo);
+    if (!commits.ok) return usageError(ctx, commits.errors);
+    for (const sha of commits.value) {
+      const side = commitSide(cmp.git, sha, sha);
+      const problems = await scanSide(side, cmp.tracked);
+      if (problems.length > 0) return usageError(ctx, problems);
+      sides.push(side);
+    }
+  }
+  const r = await showMetrics(sides, cmp.tracked, { display: cmp.display });
+  if (!r.ok) return usageError(ctx, r.errors);
+  printWarnings(ctx, r.value.warnings);
+  if (opts.json) {
+    printJson(ctx, showJson(r.value, sides));
+    return EXIT_OK;
+  }
+  if (r.value.rows.length === 0) {
+    if (cmp.tracked.metrics.size === 0) printWarnings(ctx, [warning("warning", "no metrics files: declare them in a stage's `metrics:` or in the top-level `metrics:` list")]);
+    return EXIT_OK;
+  }
+  const withRevision = opts.allCommits === true || revs.length > 0;
+  ctx.io.out(renderTable(showTable(r.value, withRevision, precision), opts.md ? "markdown" : "plain"));
+  return EXIT_OK;
+}
+
+export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: MetricsDiffOptions): Promise<number> {
+  const precision = parsePrecision(opts.precision);
+  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  const aName = aRev ?? "HEAD";
+  const bName = bRev ?? WORKSPACE;
+  const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName]);
+  if (typeof prepared === "number") return prepared;
+  const { cmp, sides } = prepared;
+  const targets = resolveTargets(ctx, cmp.root, opts.targets);
+  if (targets !== undefined && targets.some((t) => typeof t !== "string")) return usageError(ctx, targets as Diagnostic[]);
+  const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, { all: opts.all === true, targets: targets as string[] | undefined, display: cmp.display });
+  if (!r.ok) return usageError(ctx, r.errors);
+  printWarnings(ctx, r.value.warnings);
+  if (opts.json) {
+    printJson(ctx, diffToJson(r.value.diff));
+    return EXIT_OK;
+  }
+  if (r.value.diff.size === 0) return EXIT_OK;
+  const table = diffTable(r.value.diff, { title: "Metric", aName, bName, path: opts.path !== false, change: true, precision });
+  ctx.io.out(renderTable(table, opts.md ? "markdown" : "plain"));
+  return EXIT_OK;
 }

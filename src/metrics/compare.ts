@@ -1,0 +1,120 @@
+/**
+ * `metrics show` and `metrics diff` as library calls: the metrics files of a project (stage `metrics:` outputs and
+ * top-level `metrics:` lists, or `--targets`), read on each side (a directory output stands for the files under it),
+ * and either listed per side or diffed. A metrics file absent on one side is a warning naming that side, never a
+ * failure: the table shows `-` there.
+ */
+import { ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import type { Side } from "../git/revision.js";
+import { readSide, readWarnings, flatOf, type FileRead } from "../params/compare.js";
+import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";
+import type { Tracked } from "../params/tracked.js";
+import { parseMetricsText } from "./read.js";
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The metrics files to read: `--targets` when given, else every declared one; sorted. */
+export function selectMetrics(tracked: Tracked, targets: readonly string[] | undefined): string[] {
+  return [...new Set(targets ?? tracked.metrics)].sort(byCodeUnit);
+}
+
+/** Reads metrics files on a side, replacing a directory by the files under it. */
+export async function readMetricsSide(side: Side, files: readonly string[]): Promise<Result<Map<string, FileRead>>> {
+  const r = await readSide(side, files, parseMetricsText);
+  if (!r.ok) return r;
+  const out = new Map<string, FileRead>();
+  for (const [f, read] of r.value) {
+    if (read.state !== "dir") {
+      out.set(f, read);
+      continue;
+    }
+    const listed = await side.listUnder(f);
+    if (!listed.ok) return listed;
+    const inner = await readSide(side, listed.value, parseMetricsText);
+    if (!inner.ok) return inner;
+    for (const [g, x] of inner.value) out.set(g, x);
+  }
+  return ok(out);
+}
+
+export interface MetricsDiffOptions {
+  all: boolean;
+  targets?: readonly string[];
+  display: (file: string) => string;
+}
+
+export async function diffMetrics(a: Side, b: Side, tracked: Tracked, o: MetricsDiffOptions): Promise<Result<{ diff: DiffResult; warnings: Diagnostic[] }>> {
+  const files = selectMetrics(tracked, o.targets);
+  const [ra, rb] = await Promise.all([readMetricsSide(a, files), readMetricsSide(b, files)]);
+  if (!ra.ok) return ra;
+  if (!rb.ok) return rb;
+  const names = [...new Set([...ra.value.keys(), ...rb.value.keys()])].sort(byCodeUnit);
+  const warnings: Diagnostic[] = [];
+  const sides = new Map<string, { old: Flat | undefined; new: Flat | undefined }>();
+  const missing: FileRead = { state: "missing" };
+  for (const f of names) {
+    const fa = ra.value.get(f) ?? missing;
+    const fb = rb.value.get(f) ?? missing;
+    const explicit = o.targets !== undefined;
+    warnings.push(...readWarnings("metrics", o.display(f), a, fa, explicit || fb.state !== "missing"));
+    warnings.push(...readWarnings("metrics", o.display(f), b, fb, explicit || fa.state !== "missing"));
+    sides.set(o.display(f), { old: flatOf(fa), new: flatOf(fb) });
+  }
+  return ok({ diff: diffFiles(sides, o.all), warnings });
+}
+
+/** One row of `metrics show`: a file's metrics on one side. */
+export interface MetricsRow {
+  side: string;
+  file: string;
+  values: Flat;
+}
+
+export interface MetricsShowOutcome {
+  rows: MetricsRow[];
+  /** Files that could not be read, by side, for `--json`. */
+  errors: { side: string; file: string; message: string }[];
+  warnings: Diagnostic[];
+}
+
+/**
+ * Metrics of every side, in the order of `sides`, files sorted within a side. A file missing on some sides gets one
+ * warning listing them (not one per commit, which `--all-commits` would make unreadable).
+ */
+export async function showMetrics(sides: readonly Side[], tracked: Tracked, o: { targets?: readonly string[]; display: (file: string) => string }): Promise<Result<MetricsShowOutcome>> {
+  const files = selectMetrics(tracked, o.targets);
+  const reads: Map<string, FileRead>[] = [];
+  // A few git processes at a time: `--all-commits` may name hundreds of revisions.
+  for (let i = 0; i < sides.length; i += 8) {
+    const batch = await Promise.all(sides.slice(i, i + 8).map((s) => readMetricsSide(s, files)));
+    for (const r of batch) {
+      if (!r.ok) return r;
+      reads.push(r.value);
+    }
+  }
+  const names = [...new Set(reads.flatMap((m) => [...m.keys()]))].sort(byCodeUnit);
+  const out: MetricsShowOutcome = { rows: [], errors: [], warnings: [] };
+  const missingIn = new Map<string, string[]>();
+  sides.forEach((side, i) => {
+    for (const f of names) {
+      const read = reads[i]!.get(f) ?? { state: "missing" };
+      const shown = o.display(f);
+      if (read.state === "ok") {
+        out.rows.push({ side: side.name, file: shown, values: read.flat });
+      } else if (read.state === "missing") {
+        if (side.kind !== "empty") missingIn.set(shown, [...(missingIn.get(shown) ?? []), side.name]);
+      } else {
+        const ws = readWarnings("metrics", shown, side, read, true);
+        out.warnings.push(...ws);
+        out.errors.push({ side: side.name, file: shown, message: ws.map((w) => w.message).join("; ") });
+      }
+    }
+  });
+  for (const [file, where] of missingIn) {
+    const list = where.length > 5 ? `${where.slice(0, 5).join(", ")} and ${where.length - 5} more` : where.join(", ");
+    out.warnings.push(warning("missing-file", `metrics file '${file}' does not exist in ${list}`));
+  }
+  return ok(out);
+}

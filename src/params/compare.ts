@@ -1,0 +1,135 @@
+/**
+ * `params diff` as a library call: which params files and keys to compare (from `Tracked`, `--targets`, `--deps`),
+ * reading them on both sides, and the diff. Problems with one file on one side (absent, a directory, unparsable)
+ * are warnings, and that side shows `-`: the comparison of every other file still stands.
+ */
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import type { Side } from "../git/revision.js";
+import { diffFiles, type DiffResult, type Flat } from "./diff.js";
+import { flatten, parseParamsText } from "./read.js";
+import { DEFAULT_PARAMS_FILE, keyCovered, type Tracked } from "./tracked.js";
+
+/** What a side holds for one file: its flat values, or why there are none. */
+export type FileRead = { state: "ok"; flat: Flat } | { state: "missing" } | { state: "dir" } | { state: "invalid"; problems: Diagnostic[] };
+
+/** Reads `files` on `side` and parses each with `parse`. Only git failing is an error. */
+export async function readSide(side: Side, files: readonly string[], parse: (file: string, text: string) => Result<Flat>): Promise<Result<Map<string, FileRead>>> {
+  const blobs = await side.read(files);
+  if (!blobs.ok) return blobs;
+  const out = new Map<string, FileRead>();
+  for (const f of files) {
+    const b = blobs.value.get(f) ?? { kind: "missing" as const };
+    if (b.kind !== "file") {
+      out.set(f, { state: b.kind });
+      continue;
+    }
+    const r = parse(f, b.text);
+    out.set(f, r.ok ? { state: "ok", flat: r.value } : { state: "invalid", problems: r.errors });
+  }
+  return ok(out);
+}
+
+/**
+ * Warnings for a file that could not be read on a side. A file absent on both sides is no news; a revision without
+ * commits holds nothing, which is not worth a warning per file either.
+ */
+export function readWarnings(kind: "params" | "metrics", file: string, side: Side, read: FileRead, otherHasIt: boolean): Diagnostic[] {
+  switch (read.state) {
+    case "ok":
+      return [];
+    case "missing":
+      return otherHasIt && side.kind !== "empty" ? [warning("missing-file", `${kind} file '${file}' does not exist in ${side.name}`)] : [];
+    case "dir":
+      return [warning("params", `${kind} file '${file}' is a directory in ${side.name}`)];
+    case "invalid":
+      return read.problems.map((d) => warning(d.reason, `cannot read ${kind} file '${file}' in ${side.name}: ${d.message.replace(`${file}: `, "")}`, d.location));
+  }
+}
+
+export function flatOf(read: FileRead | undefined): Flat | undefined {
+  return read?.state === "ok" ? read.flat : undefined;
+}
+
+/** Params files parse to a mapping; anything else (a list, a scalar) is not a params file. */
+export function parseParamsFlat(file: string, text: string): Result<Flat> {
+  const r = parseParamsText(file, text);
+  if (!r.ok) return r;
+  const v = r.value;
+  if (v === null || v === undefined) return ok({});
+  if (typeof v !== "object" || Array.isArray(v) || v instanceof Date) {
+    return fail([error("params", `${file}: not a params file (expected a mapping at the top level)`)]);
+  }
+  return ok(flatten(v));
+}
+
+export interface ParamsDiffOptions {
+  /** Show unchanged keys too. */
+  all: boolean;
+  /** Only keys some stage depends on. */
+  deps: boolean;
+  /** Only these files (root-relative), compared even when nothing declares them. */
+  targets?: readonly string[];
+  /** The name a root-relative file is shown and sorted under. */
+  display: (file: string) => string;
+}
+
+export interface ParamsDiffOutcome {
+  diff: DiffResult;
+  warnings: Diagnostic[];
+}
+
+interface Selection {
+  file: string;
+  /** Keys to keep; undefined keeps every key. */
+  keys?: ReadonlySet<string>;
+}
+
+/** Which files (and keys) are compared; see the command's documentation in the README. */
+export function selectParams(tracked: Tracked, o: Pick<ParamsDiffOptions, "deps" | "targets">): Selection[] {
+  const out: Selection[] = [];
+  if (o.targets) {
+    for (const file of [...new Set(o.targets)]) {
+      const t = tracked.params.get(file);
+      if (!o.deps) out.push({ file });
+      else if (t?.stageKeys !== undefined) out.push(t.stageKeys === null ? { file } : { file, keys: t.stageKeys });
+    }
+    return out;
+  }
+  const files = new Map(tracked.params);
+  if (!files.has(DEFAULT_PARAMS_FILE)) files.set(DEFAULT_PARAMS_FILE, { listed: true });
+  for (const [file, t] of files) {
+    if (o.deps) {
+      if (t.stageKeys === undefined) continue;
+      out.push(t.stageKeys === null ? { file } : { file, keys: t.stageKeys });
+    } else {
+      out.push({ file });
+    }
+  }
+  return out;
+}
+
+function restrict(flat: Flat | undefined, keys: ReadonlySet<string> | undefined): Flat | undefined {
+  if (!flat || !keys) return flat;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flat)) if (keyCovered(k, keys)) out[k] = v;
+  return out;
+}
+
+export async function diffParams(a: Side, b: Side, tracked: Tracked, o: ParamsDiffOptions): Promise<Result<ParamsDiffOutcome>> {
+  const selection = selectParams(tracked, o);
+  const files = selection.map((s) => s.file);
+  const [ra, rb] = await Promise.all([readSide(a, files, parseParamsFlat), readSide(b, files, parseParamsFlat)]);
+  if (!ra.ok) return ra;
+  if (!rb.ok) return rb;
+  const warnings: Diagnostic[] = [];
+  const sides = new Map<string, { old: Flat | undefined; new: Flat | undefined }>();
+  for (const s of selection) {
+    const fa = ra.value.get(s.file)!;
+    const fb = rb.value.get(s.file)!;
+    const explicit = o.targets !== undefined;
+    warnings.push(...readWarnings("params", o.display(s.file), a, fa, explicit || fb.state !== "missing"));
+    warnings.push(...readWarnings("params", o.display(s.file), b, fb, explicit || fa.state !== "missing"));
+    sides.set(o.display(s.file), { old: restrict(flatOf(fa), s.keys), new: restrict(flatOf(fb), s.keys) });
+  }
+  return ok({ diff: diffFiles(sides, o.all), warnings });
+}
