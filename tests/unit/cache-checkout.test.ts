@@ -1,0 +1,234 @@
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkoutOutput, isCached, readManifest, storeOutput, type CacheContext, type OutputHash } from "../../src/cache/checkout.js";
+import { defaultDigester } from "../../src/cache/digest.js";
+import type { LinkType } from "../../src/cache/link.js";
+import { serialiseManifest, type ManifestEntry } from "../../src/cache/manifest.js";
+import { ObjectStore } from "../../src/cache/store.js";
+import { makeProject, treeSnapshot } from "../helpers/project.js";
+
+function ctx(root: string, linkTypes: LinkType[] = ["reflink", "copy"]): CacheContext {
+  return { root, store: new ObjectStore(root), linkTypes };
+}
+
+/** Hashes a workspace output the way src/hash describes it (file hash, or manifest + `.dir`). */
+async function hashOutput(root: string, rel: string): Promise<OutputHash> {
+  const abs = path.join(root, rel);
+  if (!statSync(abs).isDirectory()) {
+    return { kind: "file", hash: await defaultDigester.file(abs, "xxh64"), size: statSync(abs).size };
+  }
+  const entries: ManifestEntry[] = [];
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      const r = prefix ? `${prefix}/${n}` : n;
+      if (statSync(p).isDirectory()) await walk(p, r);
+      else entries.push({ relpath: r, hash: await defaultDigester.file(p, "xxh64"), size: statSync(p).size });
+    }
+  };
+  await walk(abs, "");
+  const text = serialiseManifest(entries);
+  return { kind: "dir", hash: (await defaultDigester.bytes(text, "xxh64")) + ".dir", entries };
+}
+
+async function commit(cc: CacheContext, rel: string): Promise<OutputHash> {
+  const h = await hashOutput(cc.root, rel);
+  const r = await storeOutput(cc, rel, h);
+  expect(r.ok).toBe(true);
+  return h;
+}
+
+describe("file outputs", () => {
+  it("restores a deleted file and leaves a current one alone", async () => {
+    const root = makeProject({ "model.pkl": "weights v1" });
+    const cc = ctx(root);
+    const h = await commit(cc, "model.pkl");
+    const ino = statSync(path.join(root, "model.pkl")).ino;
+    const same = await checkoutOutput(cc, "model.pkl", h.hash);
+    expect(same.ok && same.value.status).toBe("unchanged");
+    expect(statSync(path.join(root, "model.pkl")).ino).toBe(ino);
+    rmSync(path.join(root, "model.pkl"));
+    const r = await checkoutOutput(cc, "model.pkl", h.hash);
+    expect(r.ok && r.value).toMatchObject({ status: "restored", placed: 1 });
+    expect(readFileSync(path.join(root, "model.pkl"), "utf8")).toBe("weights v1");
+  });
+
+  it("creates missing parent directories", async () => {
+    const root = makeProject({ "a/b/out.txt": "deep" });
+    const cc = ctx(root);
+    const h = await commit(cc, "a/b/out.txt");
+    rmSync(path.join(root, "a"), { recursive: true });
+    const r = await checkoutOutput(cc, "a/b/out.txt", h.hash);
+    expect(r.ok).toBe(true);
+    expect(readFileSync(path.join(root, "a/b/out.txt"), "utf8")).toBe("deep");
+  });
+
+  it("saves a modified workspace file to the cache before replacing it", async () => {
+    const root = makeProject({ "m.txt": "v1" });
+    const cc = ctx(root);
+    const h = await commit(cc, "m.txt");
+    writeFileSync(path.join(root, "m.txt"), "hand edited");
+    const r = await checkoutOutput(cc, "m.txt", h.hash);
+    expect(r.ok).toBe(true);
+    if (r.ok && r.value.status === "restored") {
+      expect(r.value.saved).toEqual([{ path: "m.txt", id: await defaultDigester.bytes("hand edited", "xxh64") }]);
+    } else expect.fail("expected a restore");
+    expect(readFileSync(path.join(root, "m.txt"), "utf8")).toBe("v1");
+    const saved = await defaultDigester.bytes("hand edited", "xxh64");
+    expect(readFileSync(cc.store.pathOf(saved), "utf8")).toBe("hand edited");
+  });
+
+  it("a missing object leaves the workspace untouched", async () => {
+    const root = makeProject({ "m.txt": "current" });
+    const cc = ctx(root);
+    const r = await checkoutOutput(cc, "m.txt", "0123456789abcdef");
+    expect(r.ok && r.value).toEqual({ status: "missing", ids: ["0123456789abcdef"] });
+    expect(readFileSync(path.join(root, "m.txt"), "utf8")).toBe("current");
+  });
+
+  it("a corrupt object is reported, removed from the cache and never materialised", async () => {
+    const root = makeProject({ "m.txt": "good" });
+    const cc = ctx(root);
+    const h = await commit(cc, "m.txt");
+    rmSync(path.join(root, "m.txt"));
+    const obj = cc.store.pathOf(h.hash);
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, "rotten");
+    const r = await checkoutOutput(ctx(root), "m.txt", h.hash);
+    expect(r.ok && r.value.status).toBe("corrupt");
+    expect(existsSync(path.join(root, "m.txt"))).toBe(false);
+    expect(existsSync(obj)).toBe(false);
+  });
+
+  it("with hardlink first, committing turns the workspace file into a link to the object", async () => {
+    const root = makeProject({ "big.bin": "lots of data" });
+    const cc = ctx(root, ["hardlink", "copy"]);
+    const h = await commit(cc, "big.bin");
+    expect(statSync(path.join(root, "big.bin")).ino).toBe(statSync(cc.store.pathOf(h.hash)).ino);
+  });
+
+  it("with symlink, checkout of a current link is a no-op", async () => {
+    const root = makeProject({ "o.txt": "x" });
+    const cc = ctx(root, ["symlink"]);
+    const h = await commit(cc, "o.txt");
+    expect(lstatSync(path.join(root, "o.txt")).isSymbolicLink()).toBe(true);
+    const r = await checkoutOutput(cc, "o.txt", h.hash);
+    expect(r.ok && r.value.status).toBe("unchanged");
+  });
+});
+
+describe("directory outputs", () => {
+  const files = { "data/a.csv": "1,2\n", "data/sub/b.csv": "3,4\n", "data/sub/deeper/c.csv": "5\n" };
+
+  it("stores every file and the manifest; the manifest is stored last and verifies", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    expect(h.kind).toBe("dir");
+    expect(await isCached(cc.store, h.hash)).toBe(true);
+    const m = await readManifest(new ObjectStore(root), h.hash);
+    expect(m.status === "ok" && m.entries.map((e) => e.relpath)).toEqual(["a.csv", "sub/b.csv", "sub/deeper/c.csv"]);
+    // One object per distinct content plus the manifest.
+    expect((await cc.store.list()).objects).toHaveLength(4);
+  });
+
+  it("restores a deleted directory exactly", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    const before = treeSnapshot(path.join(root, "data"));
+    rmSync(path.join(root, "data"), { recursive: true });
+    const r = await checkoutOutput(cc, "data", h.hash);
+    expect(r.ok && r.value).toMatchObject({ status: "restored", placed: 3, removed: 0 });
+    expect(treeSnapshot(path.join(root, "data"))).toEqual(before);
+  });
+
+  it("makes the directory exactly the manifest: extra files removed (saved first), modified replaced, empty dirs pruned", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    const before = treeSnapshot(path.join(root, "data"));
+    writeFileSync(path.join(root, "data/extra.txt"), "stray");
+    mkdirSync(path.join(root, "data/newdir/inner"), { recursive: true });
+    writeFileSync(path.join(root, "data/newdir/inner/f"), "stray2");
+    writeFileSync(path.join(root, "data/sub/b.csv"), "edited");
+    rmSync(path.join(root, "data/sub/deeper/c.csv"));
+    const r = await checkoutOutput(cc, "data", h.hash);
+    expect(r.ok).toBe(true);
+    if (!r.ok || r.value.status !== "restored") return expect.fail("expected restored");
+    expect(r.value.placed).toBe(2);
+    expect(r.value.removed).toBe(2);
+    expect(r.value.saved.map((s) => s.path)).toEqual(["data/extra.txt", "data/newdir/inner/f", "data/sub/b.csv"]);
+    expect(treeSnapshot(path.join(root, "data"))).toEqual(before);
+    expect(existsSync(path.join(root, "data/newdir"))).toBe(false);
+    expect(readFileSync(cc.store.pathOf(await defaultDigester.bytes("stray", "xxh64")), "utf8")).toBe("stray");
+  });
+
+  it("an unchanged directory is left alone", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    const r = await checkoutOutput(cc, "data", h.hash);
+    expect(r.ok && r.value).toMatchObject({ status: "unchanged", placed: 0, removed: 0 });
+  });
+
+  it("a missing file object stops the checkout before anything is touched", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    if (h.kind !== "dir") return expect.fail("dir expected");
+    writeFileSync(path.join(root, "data/extra.txt"), "keep me for now");
+    rmSync(path.join(root, "data/a.csv"));
+    const aId = h.entries.find((e) => e.relpath === "a.csv")!.hash;
+    await cc.store.delete(aId);
+    const snap = treeSnapshot(path.join(root, "data"));
+    const r = await checkoutOutput(ctx(root), "data", h.hash);
+    expect(r.ok && r.value).toEqual({ status: "missing", ids: [aId] });
+    expect(treeSnapshot(path.join(root, "data"))).toEqual(snap);
+    expect(await isCached(cc.store, h.hash)).toBe(false);
+  });
+
+  it("a file standing where the directory goes is saved and replaced", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    rmSync(path.join(root, "data"), { recursive: true });
+    writeFileSync(path.join(root, "data"), "i am a file");
+    const r = await checkoutOutput(cc, "data", h.hash);
+    expect(r.ok && r.value.status).toBe("restored");
+    expect(readFileSync(path.join(root, "data/sub/b.csv"), "utf8")).toBe("3,4\n");
+    expect(await cc.store.has(await defaultDigester.bytes("i am a file", "xxh64"))).toBe(true);
+  });
+
+  it("an empty directory output round-trips", async () => {
+    const root = makeProject();
+    mkdirSync(path.join(root, "empty"));
+    const cc = ctx(root);
+    const h = await commit(cc, "empty");
+    rmSync(path.join(root, "empty"), { recursive: true });
+    const r = await checkoutOutput(cc, "empty", h.hash);
+    expect(r.ok && r.value.status).toBe("restored");
+    expect(readdirSync(path.join(root, "empty"))).toEqual([]);
+  });
+
+  it("refuses to store a manifest that does not hash to the directory's name", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await hashOutput(root, "data");
+    if (h.kind !== "dir") return expect.fail("dir expected");
+    const r = await storeOutput(cc, "data", { ...h, hash: "0000000000000000.dir" });
+    expect(r.ok).toBe(false);
+    expect(await cc.store.has("0000000000000000.dir")).toBe(false);
+  });
+
+  it("hardlink mode links every file of the directory to its object", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root, ["hardlink"]);
+    const h = await commit(cc, "data");
+    if (h.kind !== "dir") return expect.fail("dir expected");
+    for (const e of h.entries) {
+      expect(statSync(path.join(root, "data", e.relpath)).ino).toBe(statSync(cc.store.pathOf(e.hash)).ino);
+    }
+  });
+});

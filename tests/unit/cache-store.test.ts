@@ -1,0 +1,330 @@
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { algorithmOf, canonicalJson, defaultDigester } from "../../src/cache/digest.js";
+import { atomicWrite, ensureDirInside, safeRemove } from "../../src/cache/fs.js";
+import { parseLinkTypes, placeObject, unprotect } from "../../src/cache/link.js";
+import { isSafeRelpath, parseManifest, serialiseManifest } from "../../src/cache/manifest.js";
+import { ObjectStore } from "../../src/cache/store.js";
+import { makeProject } from "../helpers/project.js";
+
+const outsideDirs: string[] = [];
+/** A directory outside any project, standing for the user's other data. */
+function outsideDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), "pipe-outside-"));
+  outsideDirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of outsideDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const xxh = (s: string): Promise<string> => defaultDigester.bytes(s, "xxh64");
+
+describe("digest", () => {
+  it("hashes bytes and files alike with xxh64 (16 hex) and md5 (32 hex)", async () => {
+    const dir = makeProject({ "a.txt": "hello\n" });
+    const f = path.join(dir, "a.txt");
+    const x = await defaultDigester.file(f, "xxh64");
+    expect(x).toMatch(/^[0-9a-f]{16}$/);
+    expect(await xxh("hello\n")).toBe(x);
+    expect(await defaultDigester.file(f, "md5")).toBe("b1946ac92492d2347c6235b4d2611184");
+    expect(algorithmOf(x)).toBe("xxh64");
+    expect(algorithmOf(x + ".dir")).toBe("xxh64");
+    expect(algorithmOf("b1946ac92492d2347c6235b4d2611184")).toBe("md5");
+    expect(algorithmOf("zz")).toBeUndefined();
+  });
+
+  it("hashes a file larger than one read chunk like the same bytes in memory", async () => {
+    const dir = makeProject();
+    const big = Buffer.alloc(3 * (1 << 20) + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    writeFileSync(path.join(dir, "big"), big);
+    expect(await defaultDigester.file(path.join(dir, "big"), "xxh64")).toBe(await defaultDigester.bytes(big, "xxh64"));
+  });
+
+  it("canonical JSON sorts keys at every level and has no whitespace", () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: "x" }], e: undefined })).toBe('{"a":[{"c":"x","d":2}],"b":1}');
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+  });
+});
+
+describe("manifest", () => {
+  it("serialises sorted by relpath with sorted keys, and parses back", () => {
+    const entries = [
+      { relpath: "b/x.txt", hash: "00000000000000bb", size: 2 },
+      { relpath: "a.txt", hash: "00000000000000aa", size: 1 },
+    ];
+    const text = serialiseManifest(entries);
+    expect(text).toBe('[{"hash":"00000000000000aa","relpath":"a.txt","size":1},{"hash":"00000000000000bb","relpath":"b/x.txt","size":2}]');
+    expect(parseManifest(text)).toEqual([entries[1], entries[0]]);
+  });
+
+  it("reads DVC's md5 manifest form", () => {
+    const m = parseManifest('[{"md5": "b1946ac92492d2347c6235b4d2611184", "relpath": "x/y.csv"}]');
+    expect(m).toEqual([{ relpath: "x/y.csv", hash: "b1946ac92492d2347c6235b4d2611184", size: -1 }]);
+  });
+
+  it("rejects relpaths that leave the directory and ids that are not hashes", () => {
+    for (const bad of ["../x", "/etc/passwd", "a/../../b", "a//b", "./a", "a\\b", ""]) expect(isSafeRelpath(bad)).toBe(false);
+    expect(parseManifest('[{"relpath":"../evil","hash":"00000000000000aa","size":1}]')).toBeUndefined();
+    expect(parseManifest('[{"relpath":"ok","hash":"../../x","size":1}]')).toBeUndefined();
+    expect(parseManifest('[{"relpath":"a","hash":"00000000000000aa","size":1},{"relpath":"a","hash":"00000000000000aa","size":1}]')).toBeUndefined();
+    expect(parseManifest("not json")).toBeUndefined();
+    expect(parseManifest('{"relpath":"a"}')).toBeUndefined();
+  });
+});
+
+describe("ObjectStore", () => {
+  it("stores a file under .pipe/cache/<2>/<rest>, read-only, with no temp left behind", async () => {
+    const root = makeProject({ "data.csv": "a,b\n1,2\n" });
+    const store = new ObjectStore(root);
+    const id = await defaultDigester.file(path.join(root, "data.csv"), "xxh64");
+    const r = await store.putFile(path.join(root, "data.csv"), id);
+    expect(r.ok).toBe(true);
+    const objPath = path.join(root, ".pipe/cache", id.slice(0, 2), id.slice(2));
+    expect(store.pathOf(id)).toBe(objPath);
+    expect(readFileSync(objPath, "utf8")).toBe("a,b\n1,2\n");
+    expect(statSync(objPath).mode & 0o222).toBe(0);
+    expect(readdirSync(path.dirname(objPath))).toEqual([id.slice(2)]);
+    expect(await store.has(id)).toBe(true);
+    // The workspace file is untouched and still writable.
+    expect(statSync(path.join(root, "data.csv")).mode & 0o200).toBe(0o200);
+  });
+
+  it("putting an object twice is a no-op and keeps the first copy", async () => {
+    const root = makeProject({ "a": "same" });
+    const store = new ObjectStore(root);
+    const id = await xxh("same");
+    await store.putFile(path.join(root, "a"), id);
+    const before = statSync(store.pathOf(id));
+    await store.putFile(path.join(root, "a"), id);
+    expect(statSync(store.pathOf(id)).ino).toBe(before.ino);
+  });
+
+  it("with verify, refuses to store a source whose bytes do not match the claimed hash", async () => {
+    const root = makeProject({ "a": "actual content" });
+    const store = new ObjectStore(root);
+    const claimed = await xxh("other content");
+    const r = await store.putFile(path.join(root, "a"), claimed, { verify: true });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]!.message).toContain("changed while it was being stored");
+    expect(await store.has(claimed)).toBe(false);
+    expect(readdirSync(path.join(root, ".pipe/cache", claimed.slice(0, 2)))).toEqual([]);
+  });
+
+  it("stores bytes (manifests) under a .dir name", async () => {
+    const root = makeProject();
+    const store = new ObjectStore(root);
+    const text = serialiseManifest([{ relpath: "x", hash: "0123456789abcdef", size: 3 }]);
+    const id = (await xxh(text)) + ".dir";
+    expect((await store.putBytes(id, text)).ok).toBe(true);
+    expect(store.pathOf(id).endsWith(".dir")).toBe(true);
+    const rv = await store.readVerified(id);
+    expect(rv.status).toBe("ok");
+    if (rv.status === "ok") expect(rv.data.toString()).toBe(text);
+  });
+
+  it("a corrupted object is reported as corrupt on verify and removed", async () => {
+    const root = makeProject({ "a": "good bytes" });
+    const store = new ObjectStore(root);
+    const id = await xxh("good bytes");
+    await store.putFile(path.join(root, "a"), id);
+    // A second store (another process) has not verified it yet.
+    const other = new ObjectStore(root);
+    const p = store.pathOf(id);
+    chmodSync(p, 0o644);
+    writeFileSync(p, "bad bytes!");
+    const v = await other.verify(id);
+    expect(v.status).toBe("corrupt");
+    if (v.status === "corrupt") expect(v.actual).toBe(await xxh("bad bytes!"));
+    expect(existsSync(p)).toBe(false);
+    expect((await other.verify(id)).status).toBe("missing");
+  });
+
+  it("verifies md5-named objects with md5", async () => {
+    const root = makeProject({ "h": "hello\n" });
+    const store = new ObjectStore(root);
+    const id = "b1946ac92492d2347c6235b4d2611184";
+    await store.putFile(path.join(root, "h"), id);
+    expect((await new ObjectStore(root).verify(id)).status).toBe("ok");
+  });
+
+  it("refuses object ids that are not hashes (a hand-edited lock cannot escape the cache)", async () => {
+    const root = makeProject({ "a": "x" });
+    const store = new ObjectStore(root);
+    expect(() => store.pathOf("../../etc/passwd")).toThrow();
+    expect(await store.has("../../a")).toBe(false);
+    expect((await store.putFile(path.join(root, "a"), "../x")).ok).toBe(false);
+  });
+
+  it("lists objects sorted with sizes, reports temp files, and deletes", async () => {
+    const root = makeProject({ "a": "aaa", "b": "bbbbb" });
+    const store = new ObjectStore(root);
+    const ia = await xxh("aaa");
+    const ib = await xxh("bbbbb");
+    await store.putFile(path.join(root, "a"), ia);
+    await store.putFile(path.join(root, "b"), ib);
+    writeFileSync(path.join(root, ".pipe/cache", ia.slice(0, 2), ".x.pipe-tmp-1-aa"), "partial");
+    const l = await store.list();
+    expect(l.objects.map((o) => o.id)).toEqual([ia, ib].sort());
+    expect(l.objects.find((o) => o.id === ib)!.size).toBe(5);
+    expect(l.temps).toHaveLength(1);
+    await store.delete(ia);
+    expect(await store.has(ia)).toBe(false);
+    expect((await store.list()).objects.map((o) => o.id)).toEqual([ib]);
+  });
+
+  it("lists nothing when there is no cache yet", async () => {
+    const root = makeProject();
+    expect(await new ObjectStore(root).list()).toEqual({ objects: [], temps: [] });
+  });
+});
+
+describe("safeRemove and ensureDirInside", () => {
+  it("removes files, directories (with read-only files) and symlinks inside the root", async () => {
+    const root = makeProject({ "f.txt": "x", "d/a/b.txt": "y" });
+    chmodSync(path.join(root, "d/a/b.txt"), 0o444);
+    expect((await safeRemove(root, "f.txt")).ok).toBe(true);
+    expect((await safeRemove(root, "d")).ok).toBe(true);
+    expect(existsSync(path.join(root, "f.txt"))).toBe(false);
+    expect(existsSync(path.join(root, "d"))).toBe(false);
+    expect((await safeRemove(root, "never-existed")).ok).toBe(true);
+    expect((await safeRemove(root, "no/such/dir/file")).ok).toBe(true);
+  });
+
+  it("refuses paths outside the root and the root itself", async () => {
+    const outside = outsideDir();
+    writeFileSync(path.join(outside, "precious"), "keep me");
+    const root = makeProject({ "x": "1" });
+    const rel = path.relative(root, path.join(outside, "precious"));
+    const r = await safeRemove(root, rel);
+    expect(r.ok).toBe(false);
+    expect((await safeRemove(root, "")).ok).toBe(false);
+    expect((await safeRemove(root, ".")).ok).toBe(false);
+    expect((await safeRemove(root, "sub/../..")).ok).toBe(false);
+    expect(readFileSync(path.join(outside, "precious"), "utf8")).toBe("keep me");
+  });
+
+  it("never follows a symlinked directory out of the root, but unlinks a symlink itself", async () => {
+    const outside = outsideDir();
+    mkdirSync(path.join(outside, "data"));
+    writeFileSync(path.join(outside, "data/precious"), "keep me");
+    const root = makeProject();
+    symlinkSync(path.join(outside, "data"), path.join(root, "link"));
+    const r = await safeRemove(root, "link/precious");
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]!.message).toContain("outside the project");
+    expect(existsSync(path.join(outside, "data/precious"))).toBe(true);
+    // Removing the link removes the link only.
+    expect((await safeRemove(root, "link")).ok).toBe(true);
+    expect(existsSync(path.join(root, "link"))).toBe(false);
+    expect(readFileSync(path.join(outside, "data/precious"), "utf8")).toBe("keep me");
+  });
+
+  it("creates directories inside the root but not through a symlink that leaves it", async () => {
+    const outside = outsideDir();
+    const root = makeProject();
+    symlinkSync(outside, path.join(root, "ext"));
+    expect((await ensureDirInside(root, "a/b/c")).ok).toBe(true);
+    expect(statSync(path.join(root, "a/b/c")).isDirectory()).toBe(true);
+    const r = await ensureDirInside(root, "ext/new");
+    expect(r.ok).toBe(false);
+    expect(existsSync(path.join(outside, "new"))).toBe(false);
+    expect((await ensureDirInside(root, "../escape")).ok).toBe(false);
+  });
+
+  it("atomicWrite replaces content in one step and leaves no temp file", async () => {
+    const root = makeProject({ "f": "old" });
+    await atomicWrite(path.join(root, "f"), "new", 0o644);
+    expect(readFileSync(path.join(root, "f"), "utf8")).toBe("new");
+    expect(readdirSync(root)).toEqual(["f"]);
+  });
+});
+
+describe("link strategies", () => {
+  it("parses comma lists and rejects unknown types", () => {
+    const d = parseLinkTypes(undefined);
+    expect(d.ok && d.value).toEqual(["reflink", "copy"]);
+    const h = parseLinkTypes("hardlink, copy");
+    expect(h.ok && h.value).toEqual(["hardlink", "copy"]);
+    expect(parseLinkTypes(["symlink"]).ok).toBe(true);
+    expect(parseLinkTypes("softlink").ok).toBe(false);
+    expect(parseLinkTypes("").ok).toBe(false);
+  });
+
+  async function storeOne(content: string): Promise<{ root: string; store: ObjectStore; id: string }> {
+    const root = makeProject({ "src": content });
+    const store = new ObjectStore(root);
+    const id = await xxh(content);
+    await store.putFile(path.join(root, "src"), id);
+    return { root, store, id };
+  }
+
+  it("reflink,copy gives a writable independent copy (reflink falls back to copy where unsupported)", async () => {
+    const { root, store, id } = await storeOne("payload");
+    const r = await placeObject(root, store.pathOf(id), "out.txt", ["reflink", "copy"]);
+    expect(r.ok).toBe(true);
+    const st = lstatSync(path.join(root, "out.txt"));
+    expect(st.isFile()).toBe(true);
+    expect(st.ino).not.toBe(statSync(store.pathOf(id)).ino);
+    expect(st.mode & 0o200).toBe(0o200);
+    writeFileSync(path.join(root, "out.txt"), "changed");
+    expect(readFileSync(store.pathOf(id), "utf8")).toBe("payload");
+  });
+
+  it("hardlink shares the inode and is read-only; unprotect makes a writable copy without touching the cache", async () => {
+    const { root, store, id } = await storeOne("payload");
+    const r = await placeObject(root, store.pathOf(id), "out.txt", ["hardlink"]);
+    expect(r.ok && r.value).toBe("hardlink");
+    expect(statSync(path.join(root, "out.txt")).ino).toBe(statSync(store.pathOf(id)).ino);
+    expect(statSync(path.join(root, "out.txt")).mode & 0o222).toBe(0);
+    const u = await unprotect(root, "out.txt");
+    expect(u.ok && u.value).toBe(1);
+    expect(statSync(path.join(root, "out.txt")).ino).not.toBe(statSync(store.pathOf(id)).ino);
+    writeFileSync(path.join(root, "out.txt"), "changed");
+    expect(readFileSync(store.pathOf(id), "utf8")).toBe("payload");
+  });
+
+  it("symlink points at the object; unprotect replaces it by a regular writable file", async () => {
+    const { root, store, id } = await storeOne("payload");
+    mkdirSync(path.join(root, "d"));
+    const r = await placeObject(root, store.pathOf(id), "d/out.txt", ["symlink"]);
+    expect(r.ok).toBe(true);
+    expect(readlinkSync(path.join(root, "d/out.txt"))).toBe(store.pathOf(id));
+    expect((await unprotect(root, "d")).ok).toBe(true);
+    expect(lstatSync(path.join(root, "d/out.txt")).isSymbolicLink()).toBe(false);
+    expect(readFileSync(path.join(root, "d/out.txt"), "utf8")).toBe("payload");
+    expect((await unprotect(root, "d")).ok && (await unprotect(root, "d"))).toMatchObject({ value: 0 });
+  });
+
+  it("replaces a directory standing where the file goes", async () => {
+    const { root, store, id } = await storeOne("payload");
+    mkdirSync(path.join(root, "out/sub"), { recursive: true });
+    writeFileSync(path.join(root, "out/sub/x"), "x");
+    const r = await placeObject(root, store.pathOf(id), "out", ["copy"]);
+    expect(r.ok).toBe(true);
+    expect(readFileSync(path.join(root, "out"), "utf8")).toBe("payload");
+  });
+
+  it("a type that cannot work makes the next one in the list be tried, and all failing is an error", async () => {
+    const { root, store, id } = await storeOne("payload");
+    // reflink alone fails on file systems without copy-on-write; then the whole list fails.
+    const only = await placeObject(root, store.pathOf(id), "a", ["reflink"]);
+    const probe = await placeObject(root, store.pathOf(id), "b", ["reflink", "copy"]);
+    expect(probe.ok).toBe(true);
+    if (probe.ok && probe.value === "copy") {
+      expect(only.ok).toBe(false);
+      if (!only.ok) expect(only.errors[0]!.message).toContain("reflink");
+      expect(existsSync(path.join(root, "a"))).toBe(false);
+    }
+    expect(readdirSync(root).filter((n) => n.includes("pipe-tmp"))).toEqual([]);
+  });
+
+  it("refuses to place outside the root", async () => {
+    const { root, store, id } = await storeOne("payload");
+    expect((await placeObject(root, store.pathOf(id), "../evil", ["copy"])).ok).toBe(false);
+  });
+});
