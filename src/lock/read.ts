@@ -1,0 +1,311 @@
+/**
+ * Reading lock files: `pipe.lock` beside a stages file, else the `dvc.lock` there (spec 1: an existing DVC project is
+ * up to date for `pipe` without re-running anything).
+ *
+ * Accepted layouts: DVC 2/3 and pipe (`schema: '2.0'`, `stages:`), and DVC 1's flat layout (stage names at the top
+ * level). The text goes through the fast subset reader first (`fast-yaml.ts`) and through the full YAML parser only
+ * when that declines; the schema is then checked on the plain value. A malformed lock is a list of located
+ * diagnostics (`reason: "lock"` or `"yaml-syntax"`): the YAML is re-parsed with positions only then, to point at the
+ * offending node.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isNode, isScalar, isSeq, type Node } from "yaml";
+import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
+import { nodeLocation, offsetLocation, parseYaml, type ParsedYaml } from "../config/yaml.js";
+import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
+import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
+
+type Seg = string | number;
+
+interface Problem {
+  at: Seg[];
+  message: string;
+  /** Point at the key rather than the value (unknown keys). */
+  atKey?: boolean;
+}
+
+const STAGE_KEYS = new Set(["cmd", "deps", "params", "outs"]);
+const HEX16 = /^[0-9a-f]{16}(\.dir)?$/;
+const HEX32 = /^[0-9a-f]{32}(\.dir)?$/;
+const ENTRY_KNOWN = new Set(["path", "hash", "md5", "xxh64", "size", "nfiles"]);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function fileEntry(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry | undefined {
+  if (!isPlainObject(v)) {
+    problems.push({ at, message: `expected a mapping with 'path', found ${describe(v)}` });
+    return undefined;
+  }
+  const p = v["path"];
+  if (typeof p !== "string" || p === "") {
+    problems.push({ at: p === undefined ? at : [...at, "path"], message: p === undefined ? "entry has no 'path'" : `'path' must be a non-empty string, found ${describe(p)}` });
+    return undefined;
+  }
+  const extra: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) if (!ENTRY_KNOWN.has(k)) extra[k] = val;
+  const hashName = v["hash"];
+  let algo: LockAlgo;
+  let hash = "";
+  if (hashName !== undefined && typeof hashName !== "string") {
+    problems.push({ at: [...at, "hash"], message: `'hash' must be a string, found ${describe(hashName)}` });
+    return undefined;
+  }
+  const check = (field: "md5" | "xxh64", re: RegExp): string | undefined => {
+    const h = v[field];
+    if (typeof h !== "string" || !re.test(h)) {
+      problems.push({ at: [...at, field], message: `'${field}' must be ${field === "md5" ? 32 : 16} lowercase hex digits (with '.dir' for a directory), found ${describe(h)}` });
+      return undefined;
+    }
+    return h;
+  };
+  if (hashName === "xxh64") {
+    if (v["xxh64"] === undefined) {
+      problems.push({ at, message: "entry says 'hash: xxh64' but has no 'xxh64' value" });
+      return undefined;
+    }
+    const h = check("xxh64", HEX16);
+    if (h === undefined) return undefined;
+    algo = "xxh64";
+    hash = h;
+  } else if (hashName === "md5" || hashName === undefined) {
+    if (v["md5"] !== undefined) {
+      const h = check("md5", HEX32);
+      if (h === undefined) return undefined;
+      algo = hashName === "md5" ? "md5" : "legacy-md5";
+      hash = h;
+    } else {
+      // URL deps and outs carry `checksum`/`etag` instead: nothing we can verify locally.
+      algo = "none";
+    }
+  } else {
+    problems.push({ at: [...at, "hash"], message: `unknown hash algorithm '${hashName}' (expected xxh64 or md5)` });
+    return undefined;
+  }
+  const e: LockFileEntry = { path: p, algo, hash };
+  for (const f of ["size", "nfiles"] as const) {
+    const n = v[f];
+    if (n === undefined || n === null) continue;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+      problems.push({ at: [...at, f], message: `'${f}' must be a non-negative integer, found ${describe(n)}` });
+      return undefined;
+    }
+    e[f] = n;
+  }
+  if (Object.keys(extra).length > 0) e.extra = extra;
+  return e;
+}
+
+function fileList(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) {
+    problems.push({ at, message: `expected a list of entries, found ${describe(v)}` });
+    return [];
+  }
+  const out: LockFileEntry[] = [];
+  v.forEach((item, i) => {
+    const e = fileEntry(item, [...at, i], problems);
+    if (e) out.push(e);
+  });
+  return out;
+}
+
+function stageEntry(v: unknown, at: Seg[], problems: Problem[]): LockEntry | undefined {
+  if (!isPlainObject(v)) {
+    problems.push({ at, message: `expected the stage's lock entry (a mapping with 'cmd'), found ${describe(v)}` });
+    return undefined;
+  }
+  const before = problems.length;
+  for (const k of Object.keys(v)) {
+    if (!STAGE_KEYS.has(k)) problems.push({ at: [...at, k], atKey: true, message: `unknown key '${k}' in a lock entry (expected cmd, deps, params, outs)` });
+  }
+  const cmd = v["cmd"];
+  let cmdOk: string | string[] | undefined;
+  if (typeof cmd === "string") cmdOk = cmd;
+  else if (Array.isArray(cmd) && cmd.every((c) => typeof c === "string")) cmdOk = cmd as string[];
+  else problems.push({ at: cmd === undefined ? at : [...at, "cmd"], message: cmd === undefined ? "lock entry has no 'cmd'" : `'cmd' must be a string or a list of strings, found ${describe(cmd)}` });
+  const deps = fileList(v["deps"], [...at, "deps"], problems);
+  const outs = fileList(v["outs"], [...at, "outs"], problems);
+  const params: Record<string, Record<string, unknown>> = {};
+  const pv = v["params"];
+  if (pv !== undefined && pv !== null) {
+    if (!isPlainObject(pv)) problems.push({ at: [...at, "params"], message: `'params' must map params files to their values, found ${describe(pv)}` });
+    else {
+      for (const [file, vals] of Object.entries(pv)) {
+        if (vals === null || vals === undefined) params[file] = {};
+        else if (isPlainObject(vals)) params[file] = { ...vals };
+        else problems.push({ at: [...at, "params", file], message: `params of '${file}' must be a mapping of keys to values, found ${describe(vals)}` });
+      }
+    }
+  }
+  if (problems.length > before || cmdOk === undefined) return undefined;
+  return { cmd: cmdOk, deps, params, outs };
+}
+
+/** Checks the plain value of a lock file; `problems` get the paths of offending nodes. */
+export function validateLock(value: unknown, problems: Problem[]): Map<string, LockEntry> {
+  const stages = new Map<string, LockEntry>();
+  if (value === null || value === undefined) return stages; // an empty file: no entries
+  if (!isPlainObject(value)) {
+    problems.push({ at: [], message: `a lock file must be a mapping, found ${describe(value)}` });
+    return stages;
+  }
+  let body: Record<string, unknown>;
+  let prefix: Seg[];
+  if ("schema" in value) {
+    if (value["schema"] !== "2.0") {
+      problems.push({ at: ["schema"], message: `unsupported lock schema ${describe(value["schema"])} (expected '2.0')` });
+      return stages;
+    }
+    for (const k of Object.keys(value)) {
+      if (k !== "schema" && k !== "stages") problems.push({ at: [k], atKey: true, message: `unknown top-level key '${k}' in a lock file (expected schema, stages)` });
+    }
+    const s = value["stages"];
+    if (s === undefined || s === null) return stages;
+    if (!isPlainObject(s)) {
+      problems.push({ at: ["stages"], message: `'stages' must be a mapping of stage names to entries, found ${describe(s)}` });
+      return stages;
+    }
+    body = s;
+    prefix = ["stages"];
+  } else {
+    body = value; // DVC 1.x: stage names at the top level
+    prefix = [];
+  }
+  for (const [name, v] of Object.entries(body)) {
+    const e = stageEntry(v, [...prefix, name], problems);
+    if (e) stages.set(name, e);
+  }
+  return stages;
+}
+
+/** Follows a path of keys/indices through a parsed document. */
+function nodeAt(p: ParsedYaml, at: readonly Seg[], atKey: boolean): Node | undefined {
+  let cur: unknown = p.doc.contents;
+  let key: unknown;
+  for (const seg of at) {
+    key = undefined;
+    if (isMap(cur)) {
+      const pair = cur.items.find((it) => (isScalar(it.key) ? String(it.key.value) : String(it.key)) === String(seg));
+      if (!pair) return isNode(cur) ? cur : undefined;
+      key = pair.key;
+      cur = pair.value ?? pair.key;
+    } else if (isSeq(cur)) {
+      const next: unknown = cur.items[Number(seg)];
+      if (next === undefined) return cur;
+      cur = next;
+    } else break;
+  }
+  if (atKey && isNode(key)) return key;
+  return isNode(cur) ? cur : undefined;
+}
+
+/** Parses lock text; `file` is the lock's path relative to the root (used in diagnostics). */
+export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): Result<LockFile> {
+  let value = fastParseLockLayout(text) ?? fastParseYaml(text);
+  let parsed: ParsedYaml | undefined;
+  if (value === undefined) {
+    parsed = parseYaml(file, text);
+    if (parsed.doc.errors.length > 0) {
+      const ds: Diagnostic[] = parsed.doc.errors.map((e) =>
+        error("yaml-syntax", `invalid YAML in lock file: ${(e.message.split("\n")[0] ?? "").replace(/\s*at line \d+, column \d+:?\s*$/, "")}`, offsetLocation(parsed!, e.pos[0], e.pos[1] - e.pos[0]), {
+          hint: lockHint(file),
+        }),
+      );
+      return fail(ds);
+    }
+    value = parsed.doc.toJS() as unknown;
+  }
+  const problems: Problem[] = [];
+  const stages = validateLock(value, problems);
+  if (problems.length > 0) {
+    parsed ??= parseYaml(file, text);
+    const p = parsed;
+    return fail(
+      problems.map((pr) => {
+        const node = nodeAt(p, pr.at, pr.atKey === true);
+        const loc: SourceLocation = node ? nodeLocation(p, node) : { file, line: 1, col: 1 };
+        return error("lock", pr.message, loc, { hint: lockHint(file) });
+      }),
+    );
+  }
+  return ok({ file, flavor, stages });
+}
+
+function lockHint(file: string): string {
+  return `the lock file is damaged: restore it from git (git checkout -- ${file}) or delete it to re-run the stages it describes`;
+}
+
+export interface LockLocation {
+  /** Absolute path of the lock file to read (pipe.lock if present, else dvc.lock), or undefined when neither exists. */
+  abs: string;
+  /** Relative to the root, POSIX. */
+  file: string;
+  flavor: "pipe" | "dvc";
+}
+
+async function readText(abs: string): Promise<string | undefined> {
+  try {
+    return await readFile(abs, "utf8");
+  } catch (e) {
+    const code = typeof e === "object" && e !== null && "code" in e ? (e as { code: unknown }).code : undefined;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Reads the lock beside the stages files of directory `dir` (relative to `root`, `` for the root): `pipe.lock`, else
+ * `dvc.lock`; `undefined` when there is neither. Text read is added to `sources` for rendering diagnostics.
+ */
+export async function readLockIn(root: string, dir: string, sources?: Map<string, string>): Promise<Result<LockFile | undefined>> {
+  for (const [name, flavor] of [
+    ["pipe.lock", "pipe"],
+    ["dvc.lock", "dvc"],
+  ] as const) {
+    const file = dir === "" ? name : `${dir}/${name}`;
+    let text: string | undefined;
+    try {
+      text = await readText(path.join(root, file));
+    } catch (e) {
+      return fail([error("io", `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)]);
+    }
+    if (text === undefined) continue;
+    sources?.set(file, text);
+    return parseLock(file, text, flavor);
+  }
+  return ok(undefined);
+}
+
+/** Reads each directory's lock once per invocation. */
+export class LockStore {
+  private readonly byDir = new Map<string, Promise<Result<LockFile | undefined>>>();
+  constructor(
+    readonly root: string,
+    readonly sources?: Map<string, string>,
+  ) {}
+
+  /** The lock of the stages file in `dir` (the stage's `dir`, not its wdir). */
+  forDir(dir: string): Promise<Result<LockFile | undefined>> {
+    let p = this.byDir.get(dir);
+    if (!p) {
+      p = readLockIn(this.root, dir, this.sources);
+      this.byDir.set(dir, p);
+    }
+    return p;
+  }
+
+  /** Forgets what was read (after this process wrote a lock). */
+  forget(dir: string): void {
+    this.byDir.delete(dir);
+  }
+}
