@@ -47,8 +47,16 @@ export function yamlString(s: string): string {
     safe = false; // resolvePlain declines (huge integers, 0x...): quote
   }
   if (safe) return s;
-  if (!/[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]/.test(s)) return `'${s.replace(/'/g, "''")}'`;
+  if (!hasControl(s)) return `'${s.replace(/'/g, "''")}'`;
   return JSON.stringify(s);
+}
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || c === 0xfeff) return true;
+  }
+  return false;
 }
 
 function yamlNumber(n: number): string {

@@ -249,7 +249,7 @@ describe("writeLockEntry", () => {
     const r2 = await writeLockEntry(pipeline, stages[0]!, { ...ENTRY, cmd: "first" });
     expect(r2.ok).toBe(true);
     const text = readFileSync(path.join(root, "pipe.lock"), "utf8");
-    expect([...text.matchAll(/^  (\S+):$/gm)].map((m) => m[1])).toEqual(["first", "prepare", "last"]);
+    expect([...text.matchAll(/^ {2}(\S+):$/gm)].map((m) => m[1])).toEqual(["first", "prepare", "last"]);
     expect(text).toContain("      hash: md5\n      md5: 038d10e5fa37bd45e8442e439353957a.dir\n");
     const back = await readLockIn(root, "");
     expect(back.ok && back.value?.flavor).toBe("pipe");
