@@ -14,7 +14,7 @@ import type { Stats } from "node:fs";
 import { lstat, readdir, readlink, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
-import { algorithmOf, type Algorithm } from "./digest.js";
+import { algorithmOf, algorithmsOf, type Algorithm } from "./digest.js";
 import { ensureDirInside, errnoOf, resolveInside, safeRemove, TEMP_MARK } from "./fs.js";
 import { isSharedLink, placeObject, type LinkType } from "./link.js";
 import { parseManifest, serialiseManifest, type ManifestEntry } from "./manifest.js";
@@ -93,11 +93,14 @@ async function fileState(cc: CacheContext, abs: string, id: string, size: number
     return { state: "other", isFile: false };
   }
   if (!st.isFile()) return { state: "other", isFile: false };
-  const algo = algorithmOf(id) ?? "xxh64";
   if (size >= 0 && st.size !== size) return { state: "other", isFile: true, hash: await fileHashOf(cc, abs, "xxh64") };
-  const h = await fileHashOf(cc, abs, algo);
-  if (h === hexOf(id)) return { state: "current" };
-  return { state: "other", isFile: true, hash: algo === "xxh64" ? h : await fileHashOf(cc, abs, "xxh64") };
+  let xxh: string | undefined;
+  for (const algo of algorithmsOf(id)) {
+    const h = await fileHashOf(cc, abs, algo);
+    if (h === hexOf(id)) return { state: "current" };
+    if (algo === "xxh64") xxh = h;
+  }
+  return { state: "other", isFile: true, hash: xxh ?? (await fileHashOf(cc, abs, "xxh64")) };
 }
 
 /** Stores a workspace file that is about to be replaced, unless its content is already cached. */

@@ -4,14 +4,12 @@
  * "hash these bytes / this file with the algorithm its name implies", so it carries this small default and accepts any
  * other implementation through the `Digester` interface.
  *
- * The algorithm is read off the object name: 16 hex digits are xxh64 (pipe's own), 32 are md5 (names copied from a
- * DVC lock). A `.dir` suffix names a manifest and is not part of the digest.
+ * The digests themselves are `src/hash/algorithms.ts`; this module adds reading the algorithm off an object name.
  */
-import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import type { XXHashAPI } from "xxhash-wasm";
+import { CHUNK_SIZE, createDigest, digestBytes, type HashAlgo } from "../hash/algorithms.js";
 
-export type Algorithm = "xxh64" | "md5";
+export type Algorithm = HashAlgo;
 
 /** Hashes bytes and files with a given algorithm; lowercase hex out. */
 export interface Digester {
@@ -19,54 +17,39 @@ export interface Digester {
   file(absPath: string, algo: Algorithm): Promise<string>;
 }
 
-/** The algorithm an object name implies, or undefined for a name that is not a hash pipe or DVC writes. */
-export function algorithmOf(objectId: string): Algorithm | undefined {
+/**
+ * The algorithms an object name may have been computed with, most likely first: 16 hex digits are xxh64 (pipe's own);
+ * 32 are md5 as DVC 3 writes it, or DVC 2's md5 of CRLF-normalised text (`legacy-md5`), which the name alone cannot
+ * tell apart. Empty for a name that is not a hash pipe or DVC writes. A `.dir` suffix is not part of the digest.
+ */
+export function algorithmsOf(objectId: string): Algorithm[] {
   const hex = objectId.endsWith(".dir") ? objectId.slice(0, -4) : objectId;
-  if (/^[0-9a-f]{16}$/.test(hex)) return "xxh64";
-  if (/^[0-9a-f]{32}$/.test(hex)) return "md5";
-  return undefined;
+  if (/^[0-9a-f]{16}$/.test(hex)) return ["xxh64"];
+  if (/^[0-9a-f]{32}$/.test(hex)) return ["md5", "legacy-md5"];
+  return [];
 }
 
-let api: Promise<XXHashAPI> | undefined;
-/** The wasm module is compiled once per process, on first use only (start-up budget). */
-function xxh(): Promise<XXHashAPI> {
-  api ??= import("xxhash-wasm").then((m) => m.default());
-  return api;
+/** The most likely algorithm of an object name (see `algorithmsOf`). */
+export function algorithmOf(objectId: string): Algorithm | undefined {
+  return algorithmsOf(objectId)[0];
 }
 
-const CHUNK = 1 << 20;
-
-function hex64(v: bigint): string {
-  return v.toString(16).padStart(16, "0");
-}
-
+/** Streams files in the chunk size the hashing layer uses (legacy md5 normalises line ends per chunk). */
 export const defaultDigester: Digester = {
   async bytes(data, algo) {
-    if (algo === "md5") return createHash("md5").update(data).digest("hex");
-    const x = await xxh();
-    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    return hex64(x.h64Raw(buf));
+    return digestBytes(algo, typeof data === "string" ? Buffer.from(data, "utf8") : data);
   },
   async file(absPath, algo) {
     const fh = await open(absPath, "r");
     try {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      if (algo === "md5") {
-        const h = createHash("md5");
-        for (;;) {
-          const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-          if (bytesRead === 0) break;
-          h.update(buf.subarray(0, bytesRead));
-        }
-        return h.digest("hex");
-      }
-      const h = (await xxh()).create64();
+      const d = await createDigest(algo);
+      const buf = Buffer.allocUnsafe(CHUNK_SIZE);
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+        const { bytesRead } = await fh.read(buf, 0, CHUNK_SIZE, null);
         if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
+        d.update(buf.subarray(0, bytesRead));
       }
-      return hex64(h.digest());
+      return d.digest();
     } finally {
       await fh.close();
     }

@@ -14,7 +14,7 @@ import { constants as fsc } from "node:fs";
 import { chmod, copyFile, lstat, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { algorithmOf, defaultDigester, type Digester } from "./digest.js";
+import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./fs.js";
 
 /** Where the store lives, relative to the project root. */
@@ -102,13 +102,15 @@ export class ObjectStore {
     try {
       await copyFile(absSrc, tmp, fsc.COPYFILE_FICLONE);
       if (opts.verify) {
-        const algo = algorithmOf(id);
-        if (algo) {
-          const actual = await this.digester.file(tmp, algo);
-          if (actual !== id) {
-            await unlink(tmp);
-            return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${actual})`)]);
-          }
+        const algos = algorithmsOf(id);
+        const seen: string[] = [];
+        for (const algo of algos) {
+          seen.push(await this.digester.file(tmp, algo));
+          if (seen[seen.length - 1] === id) break;
+        }
+        if (algos.length > 0 && !seen.includes(id)) {
+          await unlink(tmp);
+          return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${seen[0]})`)]);
         }
       }
       await chmod(tmp, 0o444);
@@ -141,21 +143,23 @@ export class ObjectStore {
     if (this.verified.has(id)) {
       return (await this.has(id)) ? { status: "ok" } : { status: "missing" };
     }
-    const algo = algorithmOf(id);
+    const algos = algorithmsOf(id);
     const p = this.pathOf(id);
-    let actual: string;
+    let actual = "";
     try {
-      if (algo === undefined) {
+      if (algos.length === 0) {
         await stat(p);
         this.verified.add(id);
         return { status: "ok" };
       }
       const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
-      // DVC names manifests by the md5 of their JSON; ours are canonical JSON hashed the same way.
-      actual = await this.digester.file(p, algo);
-      if (actual === hex) {
-        this.verified.add(id);
-        return { status: "ok" };
+      for (const algo of algos) {
+        const h = await this.digester.file(p, algo);
+        if (h === hex) {
+          this.verified.add(id);
+          return { status: "ok" };
+        }
+        actual ||= h;
       }
     } catch (e) {
       if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return { status: "missing" };

@@ -152,6 +152,15 @@ describe("ObjectStore", () => {
     expect((await new ObjectStore(root).verify(id)).status).toBe("ok");
   });
 
+  it("accepts an md5 name computed DVC 2's way (CRLF normalised) instead of calling it corrupt", async () => {
+    const root = makeProject({ "t.txt": "a\r\nb\r\n" });
+    const store = new ObjectStore(root);
+    const legacy = await defaultDigester.bytes("a\nb\n", "md5");
+    expect(legacy).not.toBe(await defaultDigester.file(path.join(root, "t.txt"), "md5"));
+    await store.putFile(path.join(root, "t.txt"), legacy, { verify: true });
+    expect((await new ObjectStore(root).verify(legacy)).status).toBe("ok");
+  });
+
   it("refuses object ids that are not hashes (a hand-edited lock cannot escape the cache)", async () => {
     const root = makeProject({ "a": "x" });
     const store = new ObjectStore(root);

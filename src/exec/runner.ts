@@ -1,0 +1,207 @@
+/**
+ * Runs a stage's command as child processes (spec 2.1, 5).
+ *
+ * - A string `cmd` is one script run by `sh -e -c`: a multi-line string stops at its first failing line, and a `cd`
+ *   carries over to the next line. A list runs item by item, each in its own `sh -e -c`, stopping at the first
+ *   failure.
+ * - The environment is the inherited one plus `PIPE_STAGE` (the stage address) and `PIPE_ROOT` (the project root).
+ * - Every command runs in its own process group (`detached`), so an interrupt can terminate everything a stage
+ *   started (its children included) with one `kill(-pgid)`, and a Ctrl-C typed at the terminal reaches `pipe`
+ *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out.
+ * - Output is streamed line by line to a callback (never buffered whole: a training log can be large), and the last
+ *   lines are kept for the failure report.
+ *
+ * `Runner` is the seam the scheduler and `repro` are tested through; `ProcessRunner` is the real one.
+ */
+import { StringDecoder } from "node:string_decoder";
+import type { Readable } from "node:stream";
+
+export type OutputStream = "stdout" | "stderr";
+
+export interface RunRequest {
+  /** Stage address, exported as PIPE_STAGE. */
+  stage: string;
+  cmd: string | readonly string[];
+  /** Absolute working directory. */
+  cwd: string;
+  /** Absolute project root, exported as PIPE_ROOT. */
+  root: string;
+  /** Base environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Aborting terminates the command's process group (SIGTERM, then SIGKILL after a grace period). */
+  signal?: AbortSignal;
+  /** Called with each complete line (without its newline) as it arrives. */
+  onLine?: (stream: OutputStream, line: string) => void;
+}
+
+export interface RunResult {
+  /** Exit code of the command that ended the run (0 when every command succeeded); null when killed by a signal. */
+  exitCode: number | null;
+  signal: string | null;
+  /** The run was stopped through `signal`. */
+  interrupted: boolean;
+  /** The last lines of output (both streams, in arrival order). */
+  tail: string[];
+  durationMs: number;
+  /** For a list `cmd`: the item that failed. */
+  failedCommand?: string;
+  /** The command could not be started at all (missing working directory, no shell). */
+  spawnError?: string;
+}
+
+export interface Runner {
+  run(req: RunRequest): Promise<RunResult>;
+}
+
+export const TAIL_LINES = 20;
+/** A partial line longer than this is passed on without waiting for its newline (progress bars use `\r`). */
+const MAX_PARTIAL = 64 * 1024;
+export const KILL_GRACE_MS = 3000;
+
+export function succeeded(r: RunResult): boolean {
+  return r.exitCode === 0 && r.signal === null && !r.interrupted && r.spawnError === undefined;
+}
+
+/** Process groups of running commands; killed when this process exits, whatever the reason. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const pid of liveGroups) killGroup(pid, "SIGKILL");
+  });
+}
+
+/** Terminates every running command's process group now (used by the interrupt handler). */
+export function killAllGroups(sig: NodeJS.Signals = "SIGTERM"): void {
+  for (const pid of liveGroups) killGroup(pid, sig);
+}
+
+class LineSplitter {
+  private readonly decoder = new StringDecoder("utf8");
+  private partial = "";
+  constructor(private readonly emit: (line: string) => void) {}
+  push(chunk: Buffer | string): void {
+    const text = this.partial + (typeof chunk === "string" ? chunk : this.decoder.write(chunk));
+    const parts = text.split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const p of parts) this.emit(p.endsWith("\r") ? p.slice(0, -1) : p);
+    if (this.partial.length > MAX_PARTIAL) {
+      this.emit(this.partial);
+      this.partial = "";
+    }
+  }
+  end(): void {
+    const rest = this.partial + this.decoder.end();
+    this.partial = "";
+    if (rest !== "") this.emit(rest);
+  }
+}
+
+export class ProcessRunner implements Runner {
+  constructor(private readonly opts: { killGraceMs?: number; tailLines?: number } = {}) {}
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const started = performance.now();
+    const tailMax = this.opts.tailLines ?? TAIL_LINES;
+    const tail: string[] = [];
+    const onLine = (stream: OutputStream, line: string): void => {
+      tail.push(line);
+      if (tail.length > tailMax) tail.shift();
+      req.onLine?.(stream, line);
+    };
+    const env = { ...(req.env ?? process.env), PIPE_STAGE: req.stage, PIPE_ROOT: req.root };
+    const commands = typeof req.cmd === "string" ? [req.cmd] : [...req.cmd];
+    const done = (r: Omit<RunResult, "tail" | "durationMs">): RunResult => ({ ...r, tail, durationMs: performance.now() - started });
+    for (const command of commands) {
+      if (req.signal?.aborted) return done({ exitCode: null, signal: null, interrupted: true });
+      const r = await this.runOne(command, req, env, onLine);
+      if (r.spawnError !== undefined || r.interrupted || r.exitCode !== 0 || r.signal !== null) {
+        const res = done(r);
+        if (commands.length > 1) res.failedCommand = command;
+        return res;
+      }
+    }
+    return done({ exitCode: 0, signal: null, interrupted: false });
+  }
+
+  private async runOne(
+    command: string,
+    req: RunRequest,
+    env: NodeJS.ProcessEnv,
+    onLine: (stream: OutputStream, line: string) => void,
+  ): Promise<Omit<RunResult, "tail" | "durationMs">> {
+    const { execa } = await import("execa");
+    installExitHook();
+    const child = execa("sh", ["-e", "-c", command], {
+      cwd: req.cwd,
+      env,
+      extendEnv: false,
+      detached: true,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      buffer: false,
+      reject: false,
+      stripFinalNewline: false,
+    });
+    const pid = child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
+    let interrupted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      if (pid === undefined || interrupted) return;
+      interrupted = true;
+      killGroup(pid, "SIGTERM");
+      killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), this.opts.killGraceMs ?? KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const pump = (stream: Readable | null, name: OutputStream): Promise<void> =>
+      new Promise((resolve) => {
+        if (!stream) return resolve();
+        const split = new LineSplitter((l) => onLine(name, l));
+        stream.on("data", (c: Buffer | string) => split.push(c));
+        stream.on("end", () => {
+          split.end();
+          resolve();
+        });
+        stream.on("error", () => resolve());
+        stream.on("close", () => {
+          split.end();
+          resolve();
+        });
+      });
+    const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
+    const result = await child;
+    await pumps;
+    req.signal?.removeEventListener("abort", onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    if (pid !== undefined) liveGroups.delete(pid);
+    if (pid === undefined || (result.failed && result.exitCode === undefined && result.signal === undefined)) {
+      return { exitCode: null, signal: null, interrupted, spawnError: spawnMessage(result, req.cwd) };
+    }
+    return {
+      exitCode: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      interrupted,
+    };
+  }
+}
+
+function spawnMessage(result: { code?: string; originalMessage?: string; shortMessage?: string }, cwd: string): string {
+  if (result.code === "ENOENT") return `cannot start 'sh' in ${cwd} (does the working directory exist?)`;
+  return result.originalMessage ?? result.shortMessage ?? "cannot start the command";
+}

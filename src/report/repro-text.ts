@@ -1,0 +1,205 @@
+/**
+ * The human reporter of `repro` (and `checkout`/`commit`): renders execution events as text.
+ *
+ * Where things go (spec 5: human output on stdout, diagnostics and progress on stderr):
+ * - stdout: one line per stage as it starts, finishes, is restored or is up to date; the command line; the stage's
+ *   own stdout (prefixed `[stage] ` when several stages may run at once); the summary;
+ * - stderr: the stage's own stderr (same prefix), failure blocks (name, exit code, last lines of output), warnings,
+ *   and, only when stderr is a terminal, a live status line `[3/7] running: train, evaluate  00:42` that is cleared
+ *   before any other line is written and redrawn after it.
+ *
+ * `-q` keeps only failures, warnings and the interrupt notice.
+ */
+import type { Colors } from "../cli/context.js";
+import { unreachable, type ReproEvent } from "./events.js";
+
+export interface ReproTextOptions {
+  out(text: string): void;
+  err(text: string): void;
+  /** Draw the live status line on stderr (stderr is a TTY and not quiet). */
+  statusLine: boolean;
+  /** Prefix stage output with `[stage] ` (jobs > 1). */
+  prefix: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  colors: Colors;
+  /** Terminal width for the status line. */
+  columns?: number;
+  /** Clock, injectable for tests (ms). */
+  now?: () => number;
+  /** Redraw period of the status line; 0 disables the timer (tests). */
+  tickMs?: number;
+}
+
+export interface Reporter {
+  handle(e: ReproEvent): void;
+  /** Stops the timer and clears the status line. */
+  close(): void;
+}
+
+/** `0.4s`, `12.3s`, `2m03s`, `1h02m`. */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, "0")}m`;
+  return `${m}m${String(sec).padStart(2, "0")}s`;
+}
+
+/** `00:42`, `12:03`, `1:02:03`. */
+export function formatClock(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = String(m).padStart(2, "0");
+  const ss = String(s).padStart(2, "0");
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+function cmdLines(cmd: string | readonly string[]): string[] {
+  const items = typeof cmd === "string" ? [cmd] : cmd;
+  const out: string[] = [];
+  for (const c of items) {
+    const lines = c.replace(/\n+$/, "").split("\n");
+    lines.forEach((l, i) => out.push(i === 0 ? `> ${l}` : `  ${l}`));
+  }
+  return out;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+export function createReproTextReporter(o: ReproTextOptions): Reporter {
+  const c = o.colors;
+  const now = o.now ?? (() => performance.now());
+  const startedAt = now();
+  let status: { running: readonly string[]; finished: number; total: number } | undefined;
+  let shown = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const clearStatus = (): void => {
+    if (shown) {
+      o.err("\r\x1b[K");
+      shown = false;
+    }
+  };
+  const drawStatus = (): void => {
+    if (!o.statusLine || !status || status.running.length === 0) return;
+    const head = `[${status.finished}/${status.total}] running: `;
+    const tail = `  ${formatClock(now() - startedAt)}`;
+    let names = status.running.join(", ");
+    const width = (o.columns ?? 80) - 1;
+    if (head.length + names.length + tail.length > width) {
+      names = names.slice(0, Math.max(0, width - head.length - tail.length - 1)) + "…";
+    }
+    o.err(`\r\x1b[K${head}${names}${tail}`);
+    shown = true;
+  };
+  /** Every write goes through here so the status line never gets mixed into other output. */
+  const write = (to: "out" | "err", text: string): void => {
+    clearStatus();
+    o[to](text);
+    drawStatus();
+  };
+  const line = (to: "out" | "err", text: string): void => write(to, text + "\n");
+  const say = (text: string): void => {
+    if (!o.quiet) line("out", text);
+  };
+  const name = (s: string): string => `'${c.bold(s)}'`;
+  const pfx = (stage: string): string => (o.prefix ? `[${stage}] ` : "");
+
+  if (o.statusLine && (o.tickMs ?? 1000) > 0) {
+    timer = setInterval(() => {
+      if (shown || (status && status.running.length > 0)) drawStatus();
+    }, o.tickMs ?? 1000);
+    timer.unref();
+  }
+
+  return {
+    handle(e: ReproEvent): void {
+      switch (e.type) {
+        case "plan":
+          status = { running: [], finished: 0, total: e.stages.length };
+          return;
+        case "stage-start":
+          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${e.reasons.join("; ")})`) : ""));
+          for (const l of cmdLines(e.cmd)) say(pfx(e.stage) + c.dim(l));
+          return;
+        case "stage-output":
+          if (o.quiet) return;
+          line(e.stream === "stdout" ? "out" : "err", pfx(e.stage) + e.line);
+          return;
+        case "stage-finished":
+          say(`${name(e.stage)} finished in ${formatDuration(e.durationMs)}`);
+          return;
+        case "stage-restored":
+          say(`Restored ${name(e.stage)} from ${e.from}`);
+          return;
+        case "stage-skipped":
+          say(e.reason === "frozen" ? `${name(e.stage)} is frozen, not run` : `${name(e.stage)} is up to date`);
+          return;
+        case "stage-failed": {
+          const block = [`${c.red(c.bold("error:"))} ${e.message}`];
+          if (e.tail && e.tail.length > 0) {
+            block.push(`  last ${plural(e.tail.length, "line", "lines")} of output:`);
+            for (const l of e.tail) block.push(`  | ${l}`);
+          }
+          line("err", block.join("\n"));
+          return;
+        }
+        case "stage-not-run":
+          if (e.because === "upstream-failed") {
+            say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${e.upstream}' ` : ""}failed`);
+          }
+          return;
+        case "stage-would-run":
+          say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${e.reasons.join("; ")}` : ""));
+          return;
+        case "stage-would-restore":
+          say(`Would restore ${name(e.stage)} from ${e.from}`);
+          return;
+        case "progress":
+          status = { running: e.running, finished: e.finished, total: e.total };
+          if (e.running.length === 0) clearStatus();
+          else drawStatus();
+          return;
+        case "warning":
+          line("err", `${c.yellow("warning:")} ${e.message}`);
+          return;
+        case "interrupted":
+          line("err", "Interrupted: running stages were terminated; nothing was recorded for them.");
+          return;
+        case "run-summary": {
+          if (o.quiet) return;
+          clearStatus();
+          if (e.dry) {
+            const parts = [`${e.ran} would run`, `${e.restored} would be restored`, `${e.upToDate} up to date`];
+            if (e.notRun > 0) parts.push(`${e.notRun} not run`);
+            line("out", `Dry run: ${parts.join(", ")}; nothing was changed.`);
+            return;
+          }
+          if (e.ran === 0 && e.restored === 0 && e.failed === 0 && e.notRun === 0) {
+            line("out", e.upToDate === 0 ? "No stages to run." : "Pipeline is up to date.");
+            return;
+          }
+          const parts = [`${e.ran} ran`, `${e.restored} restored`, `${e.upToDate} up to date`, `${e.failed} failed`];
+          if (e.notRun > 0) parts.push(`${e.notRun} not run`);
+          line("out", `Summary: ${parts.join(", ")} (${formatDuration(e.durationMs)})`);
+          return;
+        }
+        default:
+          unreachable(e);
+      }
+    },
+    close(): void {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      clearStatus();
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
+import { makeProject } from "../helpers/project.js";
+
+/** A pid that certainly belonged to a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  return Number(r.stdout);
+}
+
+describe("project write lock", () => {
+  it("creates .pipe/tmp/write.lock with pid, start time, host and command, and removes it on release", async () => {
+    const root = makeProject();
+    const r = await acquireWriteLock(root, { command: "pipe repro" });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const file = path.join(root, WRITE_LOCK);
+    const content = JSON.parse(readFileSync(file, "utf8"));
+    expect(content).toMatchObject({ pid: process.pid, host: os.hostname(), command: "pipe repro" });
+    expect(Number.isNaN(Date.parse(content.startTime))).toBe(false);
+    await r.value.release();
+    expect(existsSync(file)).toBe(false);
+    await r.value.release();
+    // No temp files left.
+    expect(readdirSync(path.dirname(file))).toEqual([]);
+  });
+
+  it("a second writer fails at once with a message naming the holder", async () => {
+    const root = makeProject();
+    const first = await acquireWriteLock(root, { command: "pipe repro" });
+    expect(first.ok).toBe(true);
+    const second = await acquireWriteLock(root, { command: "pipe gc" });
+    expect(second.ok).toBe(false);
+    if (!second.ok) {
+      const msg = second.errors[0]!.message;
+      expect(msg).toContain(`pid ${process.pid}`);
+      expect(msg).toContain("pipe repro");
+      expect(msg).toContain("started ");
+    }
+    if (first.ok) await first.value.release();
+    const third = await acquireWriteLock(root);
+    expect(third.ok).toBe(true);
+    if (third.ok) await third.value.release();
+  });
+
+  it("with waitMs, waits for the holder to release", async () => {
+    const root = makeProject();
+    const first = await acquireWriteLock(root);
+    if (!first.ok) return expect.fail("first lock");
+    setTimeout(() => void first.value.release(), 150);
+    const t0 = Date.now();
+    const second = await acquireWriteLock(root, { waitMs: 5000, pollMs: 20 });
+    expect(second.ok).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+    if (second.ok) await second.value.release();
+  });
+
+  it("times out waiting for a live holder", async () => {
+    const root = makeProject();
+    const first = await acquireWriteLock(root);
+    const second = await acquireWriteLock(root, { waitMs: 100, pollMs: 20 });
+    expect(second.ok).toBe(false);
+    if (first.ok) await first.value.release();
+  });
+
+  it("takes over a stale lock left by a dead process on this host", async () => {
+    const root = makeProject();
+    const pid = deadPid();
+    expect(processAlive(pid)).toBe(false);
+    mkdirSync(path.join(root, ".pipe/tmp"), { recursive: true });
+    writeFileSync(
+      path.join(root, WRITE_LOCK),
+      JSON.stringify({ pid, startTime: "2020-01-01T00:00:00.000Z", host: os.hostname(), command: "pipe repro" }),
+    );
+    const r = await acquireWriteLock(root);
+    expect(r.ok).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(root, WRITE_LOCK), "utf8")).pid).toBe(process.pid);
+    if (r.ok) await r.value.release();
+    expect(readdirSync(path.join(root, ".pipe/tmp"))).toEqual([]);
+  });
+
+  it("respects a lock from another host (it cannot tell whether that process lives)", async () => {
+    const root = makeProject();
+    mkdirSync(path.join(root, ".pipe/tmp"), { recursive: true });
+    writeFileSync(
+      path.join(root, WRITE_LOCK),
+      JSON.stringify({ pid: deadPid(), startTime: "2020-01-01T00:00:00.000Z", host: "other-machine", command: "pipe repro" }),
+    );
+    const r = await acquireWriteLock(root);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]!.message).toContain("other-machine");
+  });
+
+  it("an unreadable lock is respected while fresh and taken over once old", async () => {
+    const root = makeProject();
+    const file = path.join(root, WRITE_LOCK);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, "");
+    expect((await acquireWriteLock(root)).ok).toBe(false);
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(file, old, old);
+    const r = await acquireWriteLock(root);
+    expect(r.ok).toBe(true);
+    if (r.ok) await r.value.release();
+  });
+
+  it("release does not remove a lock that another process has since taken", async () => {
+    const root = makeProject();
+    const r = await acquireWriteLock(root);
+    if (!r.ok) return expect.fail("lock");
+    writeFileSync(path.join(root, WRITE_LOCK), JSON.stringify({ pid: 1, startTime: "x", host: "h", command: "other" }));
+    await r.value.release();
+    expect(existsSync(path.join(root, WRITE_LOCK))).toBe(true);
+  });
+});

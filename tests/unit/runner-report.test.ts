@@ -1,0 +1,161 @@
+import pc from "picocolors";
+import { describe, expect, it } from "vitest";
+import type { ReproEvent } from "../../src/report/events.js";
+import { createReproTextReporter, formatClock, formatDuration, type ReproTextOptions } from "../../src/report/repro-text.js";
+
+function rig(opts: Partial<ReproTextOptions> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  let t = 0;
+  const rep = createReproTextReporter({
+    out: (s) => out.push(s),
+    err: (s) => err.push(s),
+    statusLine: false,
+    prefix: false,
+    quiet: false,
+    verbose: false,
+    colors: pc.createColors(false),
+    now: () => t,
+    tickMs: 0,
+    ...opts,
+  });
+  return {
+    out,
+    err,
+    emit: (...es: ReproEvent[]) => es.forEach((e) => rep.handle(e)),
+    tick: (ms: number) => (t += ms),
+    close: () => rep.close(),
+  };
+}
+
+describe("formatting", () => {
+  it("durations and clocks", () => {
+    expect(formatDuration(400)).toBe("0.4s");
+    expect(formatDuration(12_345)).toBe("12.3s");
+    expect(formatDuration(123_000)).toBe("2m03s");
+    expect(formatDuration(3_720_000)).toBe("1h02m");
+    expect(formatClock(42_500)).toBe("00:42");
+    expect(formatClock(3_723_000)).toBe("1:02:03");
+  });
+});
+
+describe("repro text reporter", () => {
+  it("prints the stage lines of spec 5 on stdout and the summary", () => {
+    const r = rig();
+    r.emit(
+      { type: "plan", stages: ["prepare", "train", "evaluate"], jobs: 1, dry: false },
+      { type: "stage-skipped", stage: "prepare", reason: "up-to-date" },
+      { type: "stage-start", stage: "train", cmd: "python train.py", reasons: ["changed params"] },
+      { type: "stage-output", stage: "train", stream: "stdout", line: "epoch 1" },
+      { type: "stage-output", stage: "train", stream: "stderr", line: "warning: slow" },
+      { type: "stage-finished", stage: "train", durationMs: 12_300 },
+      { type: "stage-restored", stage: "evaluate", from: "run-cache" },
+      { type: "run-summary", ran: 1, restored: 1, upToDate: 1, failed: 0, notRun: 0, durationMs: 13_000, dry: false },
+    );
+    expect(r.out.join("")).toBe(
+      [
+        "'prepare' is up to date",
+        "Running 'train'",
+        "> python train.py",
+        "epoch 1",
+        "'train' finished in 12.3s",
+        "Restored 'evaluate' from run-cache",
+        "Summary: 1 ran, 1 restored, 1 up to date, 0 failed (13.0s)",
+        "",
+      ].join("\n"),
+    );
+    expect(r.err.join("")).toBe("warning: slow\n");
+  });
+
+  it("prefixes stage output with the stage name when several stages may run at once", () => {
+    const r = rig({ prefix: true });
+    r.emit(
+      { type: "stage-start", stage: "a", cmd: ["step one", "step two"], reasons: [] },
+      { type: "stage-output", stage: "a", stream: "stdout", line: "hello" },
+    );
+    expect(r.out.join("")).toBe("Running 'a'\n[a] > step one\n[a] > step two\n[a] hello\n");
+  });
+
+  it("shows the reasons with -v", () => {
+    const r = rig({ verbose: true });
+    r.emit({ type: "stage-start", stage: "a", cmd: "x", reasons: ["changed deps", "changed command"] });
+    expect(r.out[0]).toBe("Running 'a' (changed deps; changed command)\n");
+  });
+
+  it("prints a failure block on stderr with the exit code and the last lines", () => {
+    const r = rig();
+    r.emit({
+      type: "stage-failed",
+      stage: "train",
+      reason: "command",
+      message: "'train' failed with exit code 1",
+      exitCode: 1,
+      tail: ["Traceback (most recent call last):", "ValueError: bad"],
+    });
+    expect(r.out).toEqual([]);
+    expect(r.err.join("")).toBe(
+      "error: 'train' failed with exit code 1\n  last 2 lines of output:\n  | Traceback (most recent call last):\n  | ValueError: bad\n",
+    );
+  });
+
+  it("says when everything is up to date, and summarises dry runs", () => {
+    const r = rig();
+    r.emit({ type: "run-summary", ran: 0, restored: 0, upToDate: 4, failed: 0, notRun: 0, durationMs: 10, dry: false });
+    r.emit({ type: "run-summary", ran: 2, restored: 1, upToDate: 1, failed: 0, notRun: 0, durationMs: 10, dry: true });
+    expect(r.out.join("")).toBe("Pipeline is up to date.\nDry run: 2 would run, 1 would be restored, 1 up to date; nothing was changed.\n");
+  });
+
+  it("names stages not run because an upstream stage failed", () => {
+    const r = rig();
+    r.emit({ type: "stage-not-run", stage: "evaluate", because: "upstream-failed", upstream: "train" });
+    r.emit({ type: "stage-not-run", stage: "x", because: "stopped" });
+    expect(r.out.join("")).toBe("'evaluate' not run: upstream 'train' failed\n");
+  });
+
+  it("-q keeps only failures, warnings and the interrupt notice", () => {
+    const r = rig({ quiet: true });
+    r.emit(
+      { type: "stage-start", stage: "a", cmd: "x", reasons: [] },
+      { type: "stage-output", stage: "a", stream: "stdout", line: "noise" },
+      { type: "stage-finished", stage: "a", durationMs: 1 },
+      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 2" },
+      { type: "warning", message: "careful" },
+      { type: "interrupted" },
+      { type: "run-summary", ran: 1, restored: 0, upToDate: 0, failed: 1, notRun: 0, durationMs: 1, dry: false },
+    );
+    expect(r.out).toEqual([]);
+    expect(r.err.join("")).toContain("error: 'b' failed with exit code 2");
+    expect(r.err.join("")).toContain("warning: careful");
+    expect(r.err.join("")).toContain("Interrupted");
+  });
+
+  it("draws a live status line on stderr, clears it before other output and redraws it after", () => {
+    const r = rig({ statusLine: true, columns: 80 });
+    r.emit({ type: "plan", stages: ["a", "b", "c", "d", "e", "f", "g"], jobs: 2, dry: false });
+    r.tick(42_000);
+    r.emit({ type: "progress", running: ["train", "evaluate"], finished: 3, total: 7 });
+    expect(r.err.join("")).toBe("\r\x1b[K[3/7] running: train, evaluate  00:42");
+    r.err.length = 0;
+    r.emit({ type: "stage-output", stage: "train", stream: "stdout", line: "epoch 2" });
+    expect(r.out).toEqual(["epoch 2\n"]);
+    expect(r.err).toEqual(["\r\x1b[K", "\r\x1b[K[3/7] running: train, evaluate  00:42"]);
+    r.err.length = 0;
+    r.close();
+    expect(r.err).toEqual(["\r\x1b[K"]);
+  });
+
+  it("truncates the status line to the terminal width", () => {
+    const r = rig({ statusLine: true, columns: 40 });
+    r.emit({ type: "plan", stages: ["a"], jobs: 4, dry: false });
+    r.emit({ type: "progress", running: ["a-very-long-stage-name", "another-long-one", "third"], finished: 0, total: 9 });
+    const shown = r.err.join("").replace("\r\x1b[K", "");
+    expect(shown.length).toBeLessThanOrEqual(39);
+    expect(shown).toMatch(/^\[0\/9\] running: a-very.*… {2}00:00$/);
+  });
+
+  it("draws no status line when stderr is not a terminal", () => {
+    const r = rig({ statusLine: false });
+    r.emit({ type: "progress", running: ["a"], finished: 0, total: 1 });
+    expect(r.err).toEqual([]);
+  });
+});

@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ProcessRunner, succeeded, type OutputStream } from "../../src/exec/runner.js";
+import { makeProject } from "../helpers/project.js";
+
+function collect() {
+  const lines: [OutputStream, string][] = [];
+  return { lines, onLine: (s: OutputStream, l: string) => lines.push([s, l]) };
+}
+
+/** Alive and not a zombie (an orphan killed here may wait for a reaper that containers do not always have). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true;
+  }
+}
+
+describe("ProcessRunner", () => {
+  const runner = new ProcessRunner({ killGraceMs: 500 });
+
+  it("runs a string command in the working directory with PIPE_STAGE and PIPE_ROOT, streaming both streams", async () => {
+    const root = makeProject({ "sub/.keep": "" });
+    const c = collect();
+    const r = await runner.run({
+      stage: "train",
+      cmd: 'echo "stage=$PIPE_STAGE"; echo "root=$PIPE_ROOT"; pwd; echo oops >&2',
+      cwd: path.join(root, "sub"),
+      root,
+      onLine: c.onLine,
+    });
+    expect(succeeded(r)).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(c.lines).toContainEqual(["stdout", "stage=train"]);
+    expect(c.lines).toContainEqual(["stdout", `root=${root}`]);
+    expect(c.lines.some(([s, l]) => s === "stdout" && l.endsWith("/sub"))).toBe(true);
+    expect(c.lines).toContainEqual(["stderr", "oops"]);
+  });
+
+  it("inherits the environment it is given", async () => {
+    const root = makeProject();
+    const c = collect();
+    await runner.run({ stage: "s", cmd: "echo $MY_VAR", cwd: root, root, env: { ...process.env, MY_VAR: "hello" }, onLine: c.onLine });
+    expect(c.lines).toEqual([["stdout", "hello"]]);
+  });
+
+  it("a multi-line string is one script: cd carries over and the first failing line stops it", async () => {
+    const root = makeProject({ "d/marker": "" });
+    const c = collect();
+    const r = await runner.run({
+      stage: "s",
+      cmd: "cd d\nls\nfalse\necho never > reached.txt",
+      cwd: root,
+      root,
+      onLine: c.onLine,
+    });
+    expect(r.exitCode).toBe(1);
+    expect(succeeded(r)).toBe(false);
+    expect(c.lines).toEqual([["stdout", "marker"]]);
+    expect(existsSync(path.join(root, "d/reached.txt"))).toBe(false);
+  });
+
+  it("a list runs item by item in separate shells and stops at the first failure", async () => {
+    const root = makeProject();
+    const r = await runner.run({
+      stage: "s",
+      cmd: ["echo one >> log", "exit 3", "echo three >> log"],
+      cwd: root,
+      root,
+    });
+    expect(r.exitCode).toBe(3);
+    expect(r.failedCommand).toBe("exit 3");
+    expect(readFileSync(path.join(root, "log"), "utf8")).toBe("one\n");
+  });
+
+  it("keeps the last 20 lines of output for the failure report", async () => {
+    const root = makeProject();
+    const r = await runner.run({ stage: "s", cmd: "for i in $(seq 1 50); do echo line$i; done; exit 2", cwd: root, root });
+    expect(r.exitCode).toBe(2);
+    expect(r.tail).toHaveLength(20);
+    expect(r.tail[0]).toBe("line31");
+    expect(r.tail[19]).toBe("line50");
+  });
+
+  it("passes a final line without newline, and splits CRLF", async () => {
+    const root = makeProject();
+    const c = collect();
+    await runner.run({ stage: "s", cmd: "printf 'a\\r\\nb'", cwd: root, root, onLine: c.onLine });
+    expect(c.lines).toEqual([
+      ["stdout", "a"],
+      ["stdout", "b"],
+    ]);
+  });
+
+  it("reports a missing working directory as a spawn error, not an exception", async () => {
+    const root = makeProject();
+    const r = await runner.run({ stage: "s", cmd: "true", cwd: path.join(root, "nope"), root });
+    expect(succeeded(r)).toBe(false);
+    expect(r.spawnError).toContain("working directory");
+  });
+
+  it("reports death by signal", async () => {
+    const root = makeProject();
+    const r = await runner.run({ stage: "s", cmd: "kill -9 $$", cwd: root, root });
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.exitCode).toBeNull();
+    expect(succeeded(r)).toBe(false);
+  });
+
+  it("an abort kills the whole process group, background children included", async () => {
+    const root = makeProject();
+    const ac = new AbortController();
+    const c = collect();
+    const p = runner.run({
+      stage: "s",
+      // A child in the background and one in the foreground; both must die.
+      cmd: "sleep 30 & echo bg=$!; sleep 30",
+      cwd: root,
+      root,
+      signal: ac.signal,
+      onLine: c.onLine,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const bg = Number(c.lines.find(([, l]) => l.startsWith("bg="))?.[1].slice(3));
+    expect(bg).toBeGreaterThan(0);
+    expect(alive(bg)).toBe(true);
+    ac.abort();
+    const r = await p;
+    expect(r.interrupted).toBe(true);
+    expect(succeeded(r)).toBe(false);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(alive(bg)).toBe(false);
+  });
+
+  it("a command that ignores SIGTERM is killed after the grace period", async () => {
+    const root = makeProject();
+    const ac = new AbortController();
+    const started = Date.now();
+    const p = runner.run({ stage: "s", cmd: "trap '' TERM; sleep 30", cwd: root, root, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    const r = await p;
+    expect(r.interrupted).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("does not start the next list item after an abort", async () => {
+    const root = makeProject();
+    const ac = new AbortController();
+    ac.abort();
+    const r = await runner.run({ stage: "s", cmd: ["echo x > f"], cwd: root, root, signal: ac.signal });
+    expect(r.interrupted).toBe(true);
+    expect(existsSync(path.join(root, "f"))).toBe(false);
+  });
+});
