@@ -1,0 +1,228 @@
+/**
+ * `pipe metrics show` and `pipe metrics diff` end to end: real git repositories in temp dirs, the built CLI.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { git, gitCommitAll, gitInit, makeProject, REPO_ROOT, runPipe, writeFiles } from "../helpers/project.js";
+
+const PIPE_YAML = [
+  "metrics:",
+  "  - reports/summary.yaml",
+  "stages:",
+  "  train:",
+  "    cmd: echo train",
+  "    metrics:",
+  "      - metrics.json:",
+  "          cache: false",
+  "      - logs/train.csv:",
+  "          cache: false",
+  "",
+].join("\n");
+
+function validator(name: string): (doc: unknown) => string | true {
+  const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas", name), "utf8")) as object;
+  const v = new Ajv({ strict: false }).compile(schema);
+  return (doc) => (v(doc) ? true : JSON.stringify(v.errors));
+}
+
+function project(): string {
+  const dir = makeProject({
+    "pipe.yaml": PIPE_YAML,
+    "metrics.json": JSON.stringify({ acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10, cm: [[1, 2]] }),
+    "logs/train.csv": "epoch,acc,loss\n1,0.5,0.9\n2,0.7,0.4\n",
+    "reports/summary.yaml": "status: ok\nscore: 12\n",
+  });
+  gitInit(dir);
+  gitCommitAll(dir, "v1");
+  return dir;
+}
+
+describe("pipe metrics show", () => {
+  it("prints one row per metrics file, metric columns sorted, numbers to 5 significant digits", () => {
+    const dir = project();
+    const r = runPipe(dir, ["metrics", "show"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "Path                  acc      epoch    epochs    loss    loss.train    loss.val    score    status",
+        "logs/train.csv        0.7      2        -         0.4     -             -           -        -",
+        "metrics.json          0.81235  -        10        -       0.5           0.6         -        -",
+        "reports/summary.yaml  -        -        -         -       -             -           12       ok",
+        "",
+      ].join("\n"),
+    );
+    const p3 = runPipe(dir, ["metrics", "show", "--precision", "3", "--md"]);
+    expect(p3.stdout.split("\n")[3]).toBe("| metrics.json         | 0.812 | -       | 10       | -      | 0.5          | 0.6        | -       | -        |");
+    expect(p3.stdout.endsWith("|\n\n")).toBe(true);
+  });
+
+  it("with revisions: a Revision column; a file missing in one revision is left out with one warning", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9, loss: { train: 0.4, val: 0.5 }, epochs: 12 }) });
+    gitCommitAll(dir, "v2");
+    git(dir, ["rm", "-q", "reports/summary.yaml"]);
+    const r = runPipe(dir, ["metrics", "show", "workspace", "HEAD", "HEAD~1", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("warning: metrics file 'reports/summary.yaml' does not exist in workspace\n");
+    const doc = JSON.parse(r.stdout) as Record<string, Record<string, { data: Record<string, unknown> }>>;
+    expect(validator("metrics-show.schema.json")(doc)).toBe(true);
+    expect(Object.keys(doc)).toEqual(["workspace", "HEAD", "HEAD~1"]);
+    expect(Object.keys(doc["workspace"]!)).toEqual(["logs/train.csv", "metrics.json"]);
+    expect(doc["HEAD~1"]!["metrics.json"]).toEqual({ data: { acc: 0.8123456, "loss.train": 0.5, "loss.val": 0.6, epochs: 10 } });
+    expect(doc["HEAD"]!["reports/summary.yaml"]).toEqual({ data: { status: "ok", score: 12 } });
+
+    const table = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1"]);
+    expect(table.stdout.split("\n").map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([
+      ["Revision", "Path", "acc"],
+      ["HEAD", "logs/train.csv", "0.7"],
+      ["HEAD", "metrics.json", "0.9"],
+      ["HEAD", "reports/summary.yaml", "-"],
+      ["HEAD~1", "logs/train.csv", "0.7"],
+      ["HEAD~1", "metrics.json", "0.81235"],
+      ["HEAD~1", "reports/summary.yaml", "-"],
+      [""],
+    ]);
+  });
+
+  it("--all-commits: the workspace and every commit, by abbreviated sha", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.95 }) });
+    gitCommitAll(dir, "v2");
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.99 }) });
+    const r = runPipe(dir, ["metrics", "show", "--all-commits"]);
+    expect(r.code).toBe(0);
+    const shas = git(dir, ["rev-list", "--all", "--abbrev-commit"]).trim().split("\n");
+    const rows = r.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    const accRows = rows.filter((c) => c[1] === "metrics.json").map((c) => [c[0], c[2]]);
+    expect(accRows).toEqual([
+      ["workspace", "0.99"],
+      [shas[0], "0.95"],
+      [shas[1], "0.81235"],
+    ]);
+  });
+
+  it("no metrics declared: a warning, nothing on stdout", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  s:\n    cmd: echo\n" });
+    const r = runPipe(dir, ["metrics", "show"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^warning: no metrics files/);
+  });
+});
+
+describe("pipe metrics diff", () => {
+  it("HEAD vs workspace with a Change column, --md exact, --json against its schema", () => {
+    const dir = project();
+    writeFiles(dir, {
+      "metrics.json": JSON.stringify({ acc: 0.85, loss: { train: 0.5, val: 0.55 }, epochs: 10, f1: 0.7 }),
+      "logs/train.csv": "epoch,acc,loss\n1,0.5,0.9\n2,0.7,0.4\n3,0.75,0.3\n",
+    });
+    const r = runPipe(dir, ["metrics", "diff"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "Path            Metric    HEAD     workspace    Change",
+        "logs/train.csv  acc       0.7      0.75         0.05",
+        "logs/train.csv  epoch     2        3            1",
+        "logs/train.csv  loss      0.4      0.3          -0.1",
+        "metrics.json    acc       0.81235  0.85         0.037654",
+        "metrics.json    f1        -        0.7          -",
+        "metrics.json    loss.val  0.6      0.55         -0.05",
+        "",
+      ].join("\n"),
+    );
+    const md = runPipe(dir, ["metrics", "diff", "--md", "--targets", "metrics.json", "--precision", "2"]);
+    expect(md.stdout).toBe(
+      [
+        "| Path         | Metric   | HEAD   | workspace   | Change   |",
+        "|--------------|----------|--------|-------------|----------|",
+        "| metrics.json | acc      | 0.81   | 0.85        | 0.038    |",
+        "| metrics.json | f1       | -      | 0.7         | -        |",
+        "| metrics.json | loss.val | 0.6    | 0.55        | -0.05    |",
+        "",
+        "",
+      ].join("\n"),
+    );
+    const j = runPipe(dir, ["metrics", "diff", "--json"]);
+    const doc = JSON.parse(j.stdout) as Record<string, Record<string, unknown>>;
+    expect(validator("metrics-diff.schema.json")(doc)).toBe(true);
+    expect(doc["metrics.json"]).toEqual({
+      acc: { old: 0.8123456, new: 0.85, diff: 0.0376544 },
+      f1: { old: null, new: 0.7 },
+      "loss.val": { old: 0.6, new: 0.55, diff: -0.05 },
+    });
+    const all = runPipe(dir, ["metrics", "diff", "--all", "--no-path", "--targets", "reports/summary.yaml"]);
+    expect(all.stdout).toBe(["Metric    HEAD    workspace    Change", "score     12      12           0", "status    ok      ok           -", ""].join("\n"));
+  });
+
+  it("a metrics file missing in one revision shows - and a warning naming the revision", () => {
+    const dir = project();
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML + "      - eval/scores.json:\n          cache: false\n", "eval/scores.json": '{"auc": 0.9}' });
+    const r = runPipe(dir, ["metrics", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path              Metric    HEAD    workspace    Change", "eval/scores.json  auc       -       0.9          -", ""].join("\n"));
+    expect(r.stderr).toBe("warning: metrics file 'eval/scores.json' does not exist in HEAD\n");
+  });
+
+  it("from a subdirectory, between two named revisions", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9, loss: { train: 0.5, val: 0.6 }, epochs: 10 }) });
+    gitCommitAll(dir, "v2");
+    const r = runPipe(path.join(dir, "logs"), ["metrics", "diff", "HEAD~1", "HEAD"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path             Metric    HEAD~1    HEAD    Change", "../metrics.json  acc       0.81235   0.9     0.087654", ""].join("\n"));
+  });
+
+  it("outside git and with an unknown revision: exit 2 with a clear message", () => {
+    const out = makeProject({ "pipe.yaml": PIPE_YAML, "metrics.json": "{}" });
+    const r = runPipe(out, ["metrics", "diff"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: not a git repository: metrics diff compares git revisions\n");
+    // show needs no git for the workspace alone
+    expect(runPipe(out, ["metrics", "show"]).code).toBe(0);
+    const dir = project();
+    const u = runPipe(dir, ["metrics", "diff", "nope"]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toBe("error: unknown revision 'nope'\n");
+    expect(runPipe(dir, ["metrics", "show", "--precision", "zero"]).code).toBe(2);
+  });
+
+  it("after `pipe repro` changed metrics.json", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  train:",
+        "    cmd: node train.js",
+        "    deps: [params.yaml, train.js]",
+        "    params: [lr]",
+        "    metrics:",
+        "      - metrics.json:",
+        "          cache: false",
+        "",
+      ].join("\n"),
+      "train.js": [
+        "const fs = require('fs');",
+        "const lr = Number(/lr: (.*)/.exec(fs.readFileSync('params.yaml', 'utf8'))[1]);",
+        "fs.writeFileSync('metrics.json', JSON.stringify({ acc: 1 - lr, lr }));",
+        "",
+      ].join("\n"),
+      "params.yaml": "lr: 0.1\n",
+    });
+    gitInit(dir);
+    const first = runPipe(dir, ["repro"]);
+    expect(first.code, first.stderr).toBe(0);
+    gitCommitAll(dir, "first run");
+    writeFiles(dir, { "params.yaml": "lr: 0.25\n" });
+    const second = runPipe(dir, ["repro"]);
+    expect(second.code, second.stderr).toBe(0);
+    const r = runPipe(dir, ["metrics", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path          Metric    HEAD    workspace    Change", "metrics.json  acc       0.9     0.75         -0.15", "metrics.json  lr        0.1     0.25         0.15", ""].join("\n"));
+    const p = runPipe(dir, ["params", "diff"]);
+    expect(p.stdout).toBe(["Path         Param    HEAD    workspace", "params.yaml  lr       0.1     0.25", ""].join("\n"));
+  });
+});

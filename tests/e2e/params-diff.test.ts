@@ -1,0 +1,302 @@
+/**
+ * `pipe params diff` end to end: real git repositories in temp dirs, the built CLI as a child process.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { git, gitCommitAll, gitInit, makeProject, REPO_ROOT, runPipe, writeFiles } from "../helpers/project.js";
+
+const PIPE_YAML = [
+  "stages:",
+  "  train:",
+  "    cmd: python train.py",
+  "    params:",
+  "      - train",
+  "      - seed",
+  "      - configs/model.json:",
+  "  evaluate:",
+  "    cmd: python eval.py",
+  "    params:",
+  "      - configs/eval.yaml:",
+  "          - threshold",
+  "",
+].join("\n");
+
+const PARAMS_V1 = ["seed: 1", "train:", "  lr: 0.1", "  epochs: 10", "  layers: [64, 32]", "  optimizer:", "    name: adam", "    beta1: 0.9", "removed: gone", "untracked: 5", ""].join("\n");
+const PARAMS_V2 = ["seed: 1", "train:", "  lr: 0.01", "  epochs: 10", "  layers: [64, 32, 16]", "  optimizer:", "    name: sgd", "    beta1: 0.9", "added: new", "untracked: 6", ""].join("\n");
+
+/** A committed project (one commit) with params.yaml, a whole-file JSON dep and a keyed YAML dep. */
+function project(): string {
+  const dir = makeProject({
+    "pipe.yaml": PIPE_YAML,
+    "params.yaml": PARAMS_V1,
+    "configs/model.json": JSON.stringify({ depth: 3, act: "relu", dropout: 0.5 }, null, 2),
+    "configs/eval.yaml": "threshold: 0.5\nbatch: 32\n",
+  });
+  gitInit(dir);
+  gitCommitAll(dir, "v1");
+  return dir;
+}
+
+describe("pipe params diff", () => {
+  it("HEAD vs workspace: changed, added and removed keys, nested keys, list values, sorted by path then key", () => {
+    const dir = project();
+    writeFiles(dir, { "params.yaml": PARAMS_V2 });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "Path         Param                 HEAD      workspace",
+        "params.yaml  added                 -         new",
+        "params.yaml  removed               gone      -",
+        "params.yaml  train.layers          [64, 32]  [64, 32, 16]",
+        "params.yaml  train.lr              0.1       0.01",
+        "params.yaml  train.optimizer.name  adam      sgd",
+        "params.yaml  untracked             5         6",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("prints nothing and exits 0 when nothing changed", () => {
+    const dir = project();
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("--all shows unchanged params too; --deps keeps only keys a stage depends on (whole-file deps: every key)", () => {
+    const dir = project();
+    writeFiles(dir, {
+      "params.yaml": PARAMS_V2,
+      "configs/model.json": JSON.stringify({ depth: 4, act: "relu", dropout: 0.5 }),
+      "configs/eval.yaml": "threshold: 0.5\nbatch: 64\n",
+    });
+    const all = runPipe(dir, ["params", "diff", "--all"]);
+    expect(all.code).toBe(0);
+    const rows = all.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    expect(rows.map((c) => `${c[0]} ${c[1]}`)).toEqual([
+      "Path Param",
+      "configs/eval.yaml batch",
+      "configs/eval.yaml threshold",
+      "configs/model.json act",
+      "configs/model.json depth",
+      "configs/model.json dropout",
+      "params.yaml added",
+      "params.yaml removed",
+      "params.yaml seed",
+      "params.yaml train.epochs",
+      "params.yaml train.layers",
+      "params.yaml train.lr",
+      "params.yaml train.optimizer.beta1",
+      "params.yaml train.optimizer.name",
+      "params.yaml untracked",
+    ]);
+    expect(rows.find((c) => c[1] === "seed")).toEqual(["params.yaml", "seed", "1", "1"]);
+
+    const deps = runPipe(dir, ["params", "diff", "--deps"]);
+    expect(deps.code).toBe(0);
+    expect(deps.stdout).toBe(
+      [
+        "Path                Param                 HEAD      workspace",
+        "configs/model.json  depth                 3         4",
+        "params.yaml         train.layers          [64, 32]  [64, 32, 16]",
+        "params.yaml         train.lr              0.1       0.01",
+        "params.yaml         train.optimizer.name  adam      sgd",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("--md prints a GitHub table; --no-path drops the Path column; --targets limits the files", () => {
+    const dir = project();
+    writeFiles(dir, { "params.yaml": PARAMS_V2, "configs/eval.yaml": "threshold: 0.6\nbatch: 32\n" });
+    const md = runPipe(dir, ["params", "diff", "--md", "--targets", "configs/eval.yaml"]);
+    expect(md.code).toBe(0);
+    expect(md.stdout).toBe(
+      ["| Path              | Param     | HEAD   | workspace   |", "|-------------------|-----------|--------|-------------|", "| configs/eval.yaml | threshold | 0.5    | 0.6         |", "", ""].join("\n"),
+    );
+    const noPath = runPipe(dir, ["params", "diff", "--no-path", "--targets", "configs/eval.yaml"]);
+    expect(noPath.stdout).toBe(["Param      HEAD    workspace", "threshold  0.5     0.6", ""].join("\n"));
+  });
+
+  it("--json matches its schema and carries diff for numbers", () => {
+    const dir = project();
+    writeFiles(dir, { "params.yaml": PARAMS_V2 });
+    const r = runPipe(dir, ["params", "diff", "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as unknown;
+    const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/params-diff.schema.json"), "utf8")) as object;
+    const validate = new Ajv({ strict: false }).compile(schema);
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc).toEqual({
+      "params.yaml": {
+        added: { old: null, new: "new" },
+        removed: { old: "gone", new: null },
+        "train.layers": { old: [64, 32], new: [64, 32, 16] },
+        "train.lr": { old: 0.1, new: 0.01, diff: -0.09 },
+        "train.optimizer.name": { old: "adam", new: "sgd" },
+        untracked: { old: 5, new: 6, diff: 1 },
+      },
+    });
+    // Nothing changed: an empty document, still valid.
+    const clean = project();
+    const e = runPipe(clean, ["params", "diff", "--json"]);
+    expect(e.stdout).toBe("{}\n");
+  });
+
+  it("a params file that exists in only one revision: every key new, a warning naming the revision", () => {
+    const dir = project();
+    writeFiles(dir, {
+      "pipe.yaml": PIPE_YAML + "  extra:\n    cmd: echo\n    params:\n      - extra/new.yaml:\n",
+      "extra/new.yaml": "alpha: 1\nbeta: [1, 2]\n",
+    });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path            Param    HEAD    workspace", "extra/new.yaml  alpha    -       1", "extra/new.yaml  beta     -       [1, 2]", ""].join("\n"));
+    expect(r.stderr).toBe("warning: params file 'extra/new.yaml' does not exist in HEAD\n");
+
+    // The other way round: the file (and the stage using it) only exist in the older revision.
+    gitCommitAll(dir, "add extra");
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML });
+    git(dir, ["rm", "-q", "extra/new.yaml"]);
+    const back = runPipe(dir, ["params", "diff"]);
+    expect(back.stdout).toBe(["Path            Param    HEAD    workspace", "extra/new.yaml  alpha    1       -", "extra/new.yaml  beta     [1, 2]  -", ""].join("\n"));
+    expect(back.stderr).toBe("warning: params file 'extra/new.yaml' does not exist in workspace\n");
+  });
+
+  it("compares two named revisions (HEAD~1, a tag, a branch, a sha) whatever the workspace holds", () => {
+    const dir = project();
+    git(dir, ["tag", "v1"]);
+    writeFiles(dir, { "params.yaml": PARAMS_V2 });
+    gitCommitAll(dir, "v2");
+    git(dir, ["branch", "v2-branch"]);
+    writeFiles(dir, { "params.yaml": "seed: 99\n" });
+    const expected = ["Path         Param                 HEAD~1    HEAD", "params.yaml  added                 -         new", "params.yaml  removed               gone      -"];
+    const r = runPipe(dir, ["params", "diff", "HEAD~1", "HEAD"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").slice(0, 3)).toEqual(expected);
+    const byName = runPipe(dir, ["params", "diff", "v1", "v2-branch"]);
+    expect(byName.stdout.split("\n")[0]).toBe("Path         Param                 v1        v2-branch");
+    expect(byName.stdout.split("\n").slice(1)).toEqual(r.stdout.split("\n").slice(1));
+    const sha = git(dir, ["rev-parse", "--short", "HEAD~1"]).trim();
+    const bySha = runPipe(dir, ["params", "diff", sha, "HEAD"]);
+    const cells = (out: string): string[][] => out.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    expect(cells(bySha.stdout)[0]).toEqual(["Path", "Param", sha, "HEAD"]);
+    expect(cells(bySha.stdout).slice(1)).toEqual(cells(r.stdout).slice(1));
+    // One revision against the workspace.
+    const ws = runPipe(dir, ["params", "diff", "v1"]);
+    expect(cells(ws.stdout)[0]).toEqual(["Path", "Param", "v1", "workspace"]);
+    expect(cells(ws.stdout)).toContainEqual(["params.yaml", "seed", "1", "99"]);
+    expect(cells(ws.stdout)).toContainEqual(["params.yaml", "train.lr", "0.1", "-"]);
+  });
+
+  it("TOML and Python params files", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["stages:", "  train:", "    cmd: python train.py", "    params:", "      - conf/train.toml:", "      - conf/params.py:", ""].join("\n"),
+      "params.yaml": "a: 1\n",
+      "conf/train.toml": 'lr = 0.1\n[model]\nname = "cnn"\nlayers = [1, 2]\n',
+      "conf/params.py": [
+        "import os",
+        "EPOCHS = 10",
+        "NAME = 'base'",
+        "PATH = os.getenv('X')",
+        "class Optim:",
+        "    lr = 0.001",
+        "    betas = (0.9, 0.999)",
+        "    def __init__(self):",
+        "        self.decay = 1e-5",
+        "",
+      ].join("\n"),
+    });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, {
+      "conf/train.toml": 'lr = 0.2\n[model]\nname = "cnn"\nlayers = [1, 2, 3]\n',
+      "conf/params.py": ["EPOCHS = 20", "NAME = 'base'", "class Optim:", "    lr = 0.0001", "    betas = (0.9, 0.99)", "    def __init__(self):", "        self.decay = 1e-6", ""].join("\n"),
+    });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      [
+        "Path             Param         HEAD          workspace",
+        "conf/params.py   EPOCHS        10            20",
+        "conf/params.py   Optim.betas   [0.9, 0.999]  [0.9, 0.99]",
+        "conf/params.py   Optim.decay   0.00001       0.000001",
+        "conf/params.py   Optim.lr      0.001         0.0001",
+        "conf/train.toml  lr            0.1           0.2",
+        "conf/train.toml  model.layers  [1, 2]        [1, 2, 3]",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("top-level params: files are compared whole", () => {
+    const dir = makeProject({ "pipe.yaml": "params:\n  - results/params.yaml\nstages:\n  s:\n    cmd: echo\n", "results/params.yaml": "foo: 3\n" });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "results/params.yaml": "foo: 5\n" });
+    expect(runPipe(dir, ["params", "diff", "--json"]).stdout).toBe(JSON.stringify({ "results/params.yaml": { foo: { old: 3, new: 5, diff: 2 } } }, null, 2) + "\n");
+    // --deps: no stage depends on it.
+    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe("");
+  });
+
+  it("from a subdirectory, paths are shown relative to it", () => {
+    const dir = project();
+    writeFiles(dir, { "configs/eval.yaml": "threshold: 0.7\nbatch: 32\n", "params.yaml": PARAMS_V1.replace("seed: 1", "seed: 2") });
+    const r = runPipe(path.join(dir, "configs"), ["params", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path            Param      HEAD    workspace", "../params.yaml  seed       1       2", "eval.yaml       threshold  0.5     0.7", ""].join("\n"));
+    const t = runPipe(path.join(dir, "configs"), ["params", "diff", "--targets", "eval.yaml", "--json"]);
+    expect(JSON.parse(t.stdout)).toEqual({ "eval.yaml": { threshold: { old: 0.5, new: 0.7, diff: 0.2 } } });
+  });
+
+  it("a project in a subdirectory of the git repository", () => {
+    const dir = makeProject({ "README": "top\n", "ml/pipe.yaml": PIPE_YAML, "ml/params.yaml": PARAMS_V1, "ml/configs/model.json": "{}", "ml/configs/eval.yaml": "threshold: 1\n" });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "ml/configs/eval.yaml": "threshold: 2\n" });
+    const r = runPipe(path.join(dir, "ml"), ["params", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["Path               Param      HEAD    workspace", "configs/eval.yaml  threshold  1       2", ""].join("\n"));
+  });
+
+  it("a repository without commits: every value is new", () => {
+    const dir = makeProject({ "pipe.yaml": PIPE_YAML, "params.yaml": "seed: 1\ntrain:\n  lr: 0.1\n" });
+    gitInit(dir);
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(["Path         Param     HEAD    workspace", "params.yaml  seed      -       1", "params.yaml  train.lr  -       0.1", ""].join("\n"));
+  });
+
+  it("outside a git repository: a clear message, exit 2", () => {
+    const dir = makeProject({ "pipe.yaml": PIPE_YAML, "params.yaml": "seed: 1\n" });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("error: not a git repository: params diff compares git revisions\n");
+  });
+
+  it("an unknown revision: a clear message, exit 2", () => {
+    const dir = project();
+    const r = runPipe(dir, ["params", "diff", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("error: unknown revision 'nope'\n");
+    git(dir, ["branch", "feature"]);
+    const hint = runPipe(dir, ["params", "diff", "HEAD", "featur"]);
+    expect(hint.code).toBe(2);
+    expect(hint.stderr).toBe("error: unknown revision 'featur'\n  = did you mean 'feature'?\n");
+  });
+
+  it("a params file that does not parse in the workspace: a warning with its location, the other side still shows", () => {
+    const dir = project();
+    writeFiles(dir, { "configs/eval.yaml": "threshold: [0.5\n" });
+    const r = runPipe(dir, ["params", "diff", "--targets", "configs/eval.yaml"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^configs\/eval\.yaml:\d+:\d+: warning: cannot read params file 'configs\/eval\.yaml' in workspace: invalid YAML/);
+    expect(r.stdout).toContain("configs/eval.yaml  threshold  0.5     -");
+  });
+});
