@@ -1,0 +1,96 @@
+/**
+ * Garbage collection of the cache (spec 5 `gc`): what no lock file of the workspace references goes.
+ *
+ * - Referenced objects: the hash of every dep and out of every lock entry (`pipe.lock` and `dvc.lock` alike), and,
+ *   for a directory, every file its manifest lists. A manifest that cannot be read keeps only itself.
+ * - A run-cache entry is kept when every output object it names is kept, so whatever survives can still be
+ *   restored; an entry pointing at an object that goes (or is already gone) goes with it.
+ * - Temp files left by an interrupted write go too (the caller holds the project write lock, so no write is in
+ *   progress).
+ *
+ * Planning is separate from deleting so `gc --dry` shows exactly what `gc` would do.
+ */
+import { readFile, unlink } from "node:fs/promises";
+import type { LockEntry } from "../lock/types.js";
+import { errnoOf } from "./fs.js";
+import { parseManifest } from "./manifest.js";
+import type { RunCache, RunCacheEntryInfo } from "./runcache.js";
+import { isObjectId, type ObjectInfo, type ObjectStore } from "./store.js";
+
+export interface GcPlan {
+  /** Objects to remove, sorted by id. */
+  objects: ObjectInfo[];
+  /** Run-cache entries to remove, sorted by key. */
+  runs: RunCacheEntryInfo[];
+  /** Leftover temp files (absolute paths). */
+  temps: string[];
+  /** Bytes freed by removing all of the above. */
+  bytes: number;
+  /** Objects kept. */
+  keptObjects: number;
+  keptRuns: number;
+}
+
+/** Every object id the given lock entries reference, manifests expanded. */
+export async function referencedObjects(store: ObjectStore, entries: Iterable<LockEntry>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const e of entries) {
+    for (const f of [...e.outs, ...e.deps]) {
+      if (f.algo !== "none" && isObjectId(f.hash)) ids.add(f.hash);
+    }
+  }
+  for (const id of [...ids]) {
+    if (!id.endsWith(".dir")) continue;
+    let data: Buffer;
+    try {
+      data = await readFile(store.pathOf(id));
+    } catch (e) {
+      if (errnoOf(e) === "ENOENT") continue;
+      throw e;
+    }
+    for (const m of parseManifest(data) ?? []) ids.add(m.hash);
+  }
+  return ids;
+}
+
+export async function planGc(store: ObjectStore, runs: RunCache, referenced: ReadonlySet<string>): Promise<GcPlan> {
+  const listing = await store.list();
+  const objects = listing.objects.filter((o) => !referenced.has(o.id));
+  const kept = new Set(listing.objects.filter((o) => referenced.has(o.id)).map((o) => o.id));
+  const runListing = await runs.list();
+  const goRuns: RunCacheEntryInfo[] = [];
+  let keptRuns = 0;
+  for (const r of runListing.entries) {
+    const entry = await runs.lookup(r.key);
+    if (entry && entry.outs.every((o) => kept.has(o.hash))) keptRuns++;
+    else goRuns.push(r);
+  }
+  const temps = [...listing.temps, ...runListing.temps].sort();
+  let bytes = 0;
+  for (const o of objects) bytes += o.size;
+  for (const r of goRuns) bytes += r.size;
+  return { objects, runs: goRuns, temps, bytes, keptObjects: kept.size, keptRuns };
+}
+
+export async function applyGc(plan: GcPlan, store: ObjectStore, runs: RunCache): Promise<void> {
+  for (const o of plan.objects) await store.delete(o.id);
+  for (const r of plan.runs) await runs.delete(r.key);
+  for (const t of plan.temps) {
+    await unlink(t).catch((e: unknown) => {
+      if (errnoOf(e) !== "ENOENT") throw e;
+    });
+  }
+}
+
+/** `1.5 MB`-style sizes (decimal units, as `du --si` and DVC print them). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}

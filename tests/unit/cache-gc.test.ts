@@ -1,0 +1,90 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { storeOutput, type CacheContext } from "../../src/cache/checkout.js";
+import { defaultDigester } from "../../src/cache/digest.js";
+import { applyGc, formatBytes, planGc, referencedObjects } from "../../src/cache/gc.js";
+import { serialiseManifest } from "../../src/cache/manifest.js";
+import { RunCache } from "../../src/cache/runcache.js";
+import { ObjectStore } from "../../src/cache/store.js";
+import type { LockEntry } from "../../src/lock/types.js";
+import { makeProject } from "../helpers/project.js";
+
+const h = (s: string): Promise<string> => defaultDigester.bytes(s, "xxh64");
+
+async function setup() {
+  const root = makeProject({ "keep.txt": "keep", "old.txt": "old", "d/a": "A", "d/b": "B" });
+  const store = new ObjectStore(root);
+  const runs = new RunCache(root);
+  const cc: CacheContext = { root, store, linkTypes: ["copy"] };
+  const keep = await h("keep");
+  const old = await h("old");
+  await storeOutput(cc, "keep.txt", { kind: "file", hash: keep, size: 4 });
+  await storeOutput(cc, "old.txt", { kind: "file", hash: old, size: 3 });
+  const entries = [
+    { relpath: "a", hash: await h("A"), size: 1 },
+    { relpath: "b", hash: await h("B"), size: 1 },
+  ];
+  const dirId = (await h(serialiseManifest(entries))) + ".dir";
+  await storeOutput(cc, "d", { kind: "dir", hash: dirId, entries });
+  return { root, store, runs, keep, old, dirId, entries };
+}
+
+function lockEntry(outs: { path: string; hash: string }[]): LockEntry {
+  return { cmd: "x", deps: [], params: {}, outs: outs.map((o) => ({ ...o, algo: "xxh64" as const })) };
+}
+
+describe("gc", () => {
+  it("keeps objects a lock references (directory members included) and removes the rest", async () => {
+    const s = await setup();
+    const refs = await referencedObjects(s.store, [lockEntry([{ path: "keep.txt", hash: s.keep }, { path: "d", hash: s.dirId }])]);
+    expect(refs.has(s.entries[0]!.hash)).toBe(true);
+    const plan = await planGc(s.store, s.runs, refs);
+    expect(plan.objects.map((o) => o.id)).toEqual([s.old]);
+    expect(plan.bytes).toBe(3);
+    expect(plan.keptObjects).toBe(4);
+    await applyGc(plan, s.store, s.runs);
+    expect(await s.store.has(s.old)).toBe(false);
+    for (const id of [s.keep, s.dirId, s.entries[0]!.hash, s.entries[1]!.hash]) expect(await s.store.has(id)).toBe(true);
+  });
+
+  it("a plan changes nothing until applied (gc --dry)", async () => {
+    const s = await setup();
+    const plan = await planGc(s.store, s.runs, new Set());
+    expect(plan.objects).toHaveLength(5);
+    expect((await s.store.list()).objects).toHaveLength(5);
+  });
+
+  it("removes run-cache entries whose outputs go, keeps those whose outputs stay", async () => {
+    const s = await setup();
+    const kGood = await s.runs.key({ cmd: "good", deps: [], params: {}, outs: ["keep.txt"] });
+    const kBad = await s.runs.key({ cmd: "bad", deps: [], params: {}, outs: ["old.txt"] });
+    await s.runs.record(kGood, { outs: [{ path: "keep.txt", hash: s.keep, size: 4 }] });
+    await s.runs.record(kBad, { outs: [{ path: "old.txt", hash: s.old, size: 3 }] });
+    const refs = await referencedObjects(s.store, [lockEntry([{ path: "keep.txt", hash: s.keep }])]);
+    const plan = await planGc(s.store, s.runs, refs);
+    expect(plan.runs.map((r) => r.key)).toEqual([kBad]);
+    expect(plan.keptRuns).toBe(1);
+    await applyGc(plan, s.store, s.runs);
+    expect(await s.runs.lookup(kGood)).toBeDefined();
+    expect(await s.runs.lookup(kBad)).toBeUndefined();
+  });
+
+  it("removes leftover temp files", async () => {
+    const s = await setup();
+    const { writeFileSync, existsSync } = await import("node:fs");
+    const t = path.join(s.store.dir, s.keep.slice(0, 2), ".x.pipe-tmp-1-ab");
+    writeFileSync(t, "partial");
+    const plan = await planGc(s.store, s.runs, new Set([s.keep]));
+    expect(plan.temps).toEqual([t]);
+    await applyGc(plan, s.store, s.runs);
+    expect(existsSync(t)).toBe(false);
+  });
+
+  it("formats byte counts", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(999)).toBe("999 B");
+    expect(formatBytes(1500)).toBe("1.5 kB");
+    expect(formatBytes(2_500_000)).toBe("2.5 MB");
+    expect(formatBytes(123_000_000)).toBe("123 MB");
+  });
+});
