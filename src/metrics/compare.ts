@@ -20,10 +20,23 @@ export function selectMetrics(tracked: Tracked, targets: readonly string[] | und
   return [...new Set(targets ?? tracked.metrics)].sort(byCodeUnit);
 }
 
-/** Reads metrics files on a side, replacing a directory by the files under it. */
-export async function readMetricsSide(side: Side, files: readonly string[]): Promise<Result<Map<string, FileRead>>> {
+/** Texts of files a revision's tree lacks but its lock and the cache hold (see `cached.ts`). */
+export type CachedReader = (side: Side, files: readonly string[]) => Promise<Map<string, string>>;
+
+/**
+ * Reads metrics files on a side, replacing a directory by the files under it; files a revision's tree lacks are
+ * looked up through `cached` (lock + cache), as DVC reads cached metrics at a revision.
+ */
+export async function readMetricsSide(side: Side, files: readonly string[], cached?: CachedReader): Promise<Result<Map<string, FileRead>>> {
   const r = await readSide(side, files, parseMetricsText);
   if (!r.ok) return r;
+  if (cached && side.kind === "commit") {
+    const absent = [...r.value].filter(([, x]) => x.state === "missing").map(([f]) => f);
+    for (const [f, text] of absent.length > 0 ? await cached(side, absent) : []) {
+      const p = parseMetricsText(f, text);
+      r.value.set(f, p.ok ? { state: "ok", flat: p.value } : { state: "invalid", problems: p.errors });
+    }
+  }
   const out = new Map<string, FileRead>();
   for (const [f, read] of r.value) {
     if (read.state !== "dir") {
@@ -43,11 +56,12 @@ export interface MetricsDiffOptions {
   all: boolean;
   targets?: readonly string[];
   display: (file: string) => string;
+  cached?: CachedReader;
 }
 
 export async function diffMetrics(a: Side, b: Side, tracked: Tracked, o: MetricsDiffOptions): Promise<Result<{ diff: DiffResult; warnings: Diagnostic[] }>> {
   const files = selectMetrics(tracked, o.targets);
-  const [ra, rb] = await Promise.all([readMetricsSide(a, files), readMetricsSide(b, files)]);
+  const [ra, rb] = await Promise.all([readMetricsSide(a, files, o.cached), readMetricsSide(b, files, o.cached)]);
   if (!ra.ok) return ra;
   if (!rb.ok) return rb;
   const names = [...new Set([...ra.value.keys(), ...rb.value.keys()])].sort(byCodeUnit);
@@ -83,12 +97,16 @@ export interface MetricsShowOutcome {
  * Metrics of every side, in the order of `sides`, files sorted within a side. A file missing on some sides gets one
  * warning listing them (not one per commit, which `--all-commits` would make unreadable).
  */
-export async function showMetrics(sides: readonly Side[], tracked: Tracked, o: { targets?: readonly string[]; display: (file: string) => string }): Promise<Result<MetricsShowOutcome>> {
+export async function showMetrics(
+  sides: readonly Side[],
+  tracked: Tracked,
+  o: { targets?: readonly string[]; display: (file: string) => string; cached?: CachedReader },
+): Promise<Result<MetricsShowOutcome>> {
   const files = selectMetrics(tracked, o.targets);
   const reads: Map<string, FileRead>[] = [];
   // A few git processes at a time: `--all-commits` may name hundreds of revisions.
   for (let i = 0; i < sides.length; i += 8) {
-    const batch = await Promise.all(sides.slice(i, i + 8).map((s) => readMetricsSide(s, files)));
+    const batch = await Promise.all(sides.slice(i, i + 8).map((s) => readMetricsSide(s, files, o.cached)));
     for (const r of batch) {
       if (!r.ok) return r;
       reads.push(r.value);

@@ -8,13 +8,13 @@
 import { error, warning, type Diagnostic } from "../../config/diagnostic.js";
 import { listAllCommits } from "../../git/git.js";
 import { commitSide, WORKSPACE, type Side } from "../../git/revision.js";
-import { diffMetrics, showMetrics, type MetricsShowOutcome } from "../../metrics/compare.js";
+import { diffMetrics, showMetrics, type CachedReader, type MetricsShowOutcome } from "../../metrics/compare.js";
 import { diffTable, diffToJson } from "../../params/diff.js";
 import { renderValue, toJsonValue } from "../../params/format.js";
 import { renderTable, type TableData } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { EXIT_OK } from "../context.js";
-import { prepareComparison, printJson, printWarnings, resolveTargets, scanSide, usageError } from "./params-diff.js";
+import { prepareComparison, printJson, printWarnings, resolveTargets, scanSide, usageError, type Comparison } from "./params-diff.js";
 
 export interface MetricsShowOptions {
   allCommits?: boolean;
@@ -62,6 +62,14 @@ export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): R
   return out;
 }
 
+/** Reads metrics outputs missing from a revision's tree through its lock and the cache. */
+function cachedReader(cmp: Comparison): CachedReader {
+  return async (side, files) => {
+    const { readCachedAt } = await import("../../metrics/cached.js");
+    return readCachedAt(cmp.root, side, cmp.stagesAt.get(side) ?? new Map(), files);
+  };
+}
+
 export async function runShow(ctx: CommandContext, revs: string[], opts: MetricsShowOptions): Promise<number> {
   const precision = parsePrecision(opts.precision);
   if (typeof precision !== "number") return usageError(ctx, [precision]);
@@ -77,12 +85,13 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
     if (!commits.ok) return usageError(ctx, commits.errors);
     for (const sha of commits.value) {
       const side = commitSide(cmp.git, sha, sha);
-      const problems = await scanSide(side, cmp.tracked);
-      if (problems.length > 0) return usageError(ctx, problems);
+      const scanned = await scanSide(side, cmp.tracked);
+      if (!scanned.ok) return usageError(ctx, scanned.errors);
+      cmp.stagesAt.set(side, scanned.value);
       sides.push(side);
     }
   }
-  const r = await showMetrics(sides, cmp.tracked, { display: cmp.display });
+  const r = await showMetrics(sides, cmp.tracked, { display: cmp.display, cached: cachedReader(cmp) });
   if (!r.ok) return usageError(ctx, r.errors);
   printWarnings(ctx, r.value.warnings);
   if (opts.json) {
@@ -108,7 +117,12 @@ export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRe
   const { cmp, sides } = prepared;
   const targets = resolveTargets(ctx, cmp.root, opts.targets);
   if (targets !== undefined && targets.some((t) => typeof t !== "string")) return usageError(ctx, targets as Diagnostic[]);
-  const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, { all: opts.all === true, targets: targets as string[] | undefined, display: cmp.display });
+  const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, {
+    all: opts.all === true,
+    targets: targets as string[] | undefined,
+    display: cmp.display,
+    cached: cachedReader(cmp),
+  });
   if (!r.ok) return usageError(ctx, r.errors);
   printWarnings(ctx, r.value.warnings);
   if (opts.json) {

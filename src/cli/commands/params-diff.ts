@@ -5,7 +5,7 @@
  * side, and add to the tracked files what each compared revision's stages files declared.
  */
 import path from "node:path";
-import { error, type Diagnostic } from "../../config/diagnostic.js";
+import { error, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
 import { openSide, projectGit, type ProjectGit, type Side } from "../../git/revision.js";
 import { diffParams } from "../../params/compare.js";
 import { diffTable, diffToJson } from "../../params/diff.js";
@@ -31,6 +31,8 @@ export interface Comparison {
   tracked: Tracked;
   /** How a root-relative file is shown: relative to the directory the command runs in, as DVC shows it. */
   display: (file: string) => string;
+  /** The stages files (and texts) of each revision side, as scanned. */
+  stagesAt: Map<Side, Map<string, string>>;
 }
 
 /** Prints the errors and returns the usage exit code. */
@@ -43,19 +45,25 @@ export function printWarnings(ctx: CommandContext, ds: readonly Diagnostic[]): v
   if (!ctx.global.quiet) printDiagnostics(ctx, ds);
 }
 
-/** Adds what the stages files of a revision declare (read without templating) to `tracked`. */
-export async function scanSide(side: Side, tracked: Tracked): Promise<Diagnostic[]> {
+/**
+ * Adds what the stages files of a revision declare (read without templating) to `tracked`; returns those files'
+ * texts (none for the workspace, whose pipeline is loaded instead).
+ */
+export async function scanSide(side: Side, tracked: Tracked): Promise<Result<Map<string, string>>> {
+  const texts = new Map<string, string>();
   const all = await side.listAll();
-  if (all === undefined) return [];
-  if (!all.ok) return all.errors;
+  if (all === undefined) return ok(texts);
+  if (!all.ok) return all;
   const stagesFiles = stagesFilesOf(all.value);
-  const texts = await side.read(stagesFiles);
-  if (!texts.ok) return texts.errors;
+  const read = await side.read(stagesFiles);
+  if (!read.ok) return read;
   for (const f of stagesFiles) {
-    const b = texts.value.get(f);
-    if (b?.kind === "file") addStagesText(tracked, f, b.text);
+    const b = read.value.get(f);
+    if (b?.kind !== "file") continue;
+    addStagesText(tracked, f, b.text);
+    texts.set(f, b.text);
   }
-  return [];
+  return ok(texts);
 }
 
 /** Loads the project and opens the named sides; an exit code when that fails (already printed). */
@@ -73,13 +81,15 @@ export async function prepareComparison(ctx: CommandContext, why: string, names:
   }
   const tracked = emptyTracked();
   addPipeline(tracked, loaded.graph.pipeline);
+  const stagesAt = new Map<Side, Map<string, string>>();
   for (const s of sides) {
-    const problems = await scanSide(s, tracked);
-    if (problems.length > 0) return usageError(ctx, problems);
+    const scanned = await scanSide(s, tracked);
+    if (!scanned.ok) return usageError(ctx, scanned.errors);
+    stagesAt.set(s, scanned.value);
   }
   const cwd = ctx.global.cwd;
   const display = (file: string): string => path.relative(cwd, path.join(root, file)).split(path.sep).join("/");
-  return { cmp: { root, git: pg.value, tracked, display }, sides };
+  return { cmp: { root, git: pg.value, tracked, display, stagesAt }, sides };
 }
 
 /** `--targets` paths (relative to the working directory) as root-relative paths; errors for paths outside the root. */
