@@ -101,8 +101,11 @@ export function selectParams(tracked: Tracked, o: Pick<ParamsDiffOptions, "deps"
     if (o.deps) {
       if (t.stageKeys === undefined) continue;
       out.push(t.stageKeys === null ? { file } : { file, keys: t.stageKeys });
-    } else {
+    } else if (t.stageKeys !== undefined || t.listed || t.varKeys === null) {
       out.push({ file });
+    } else if (t.varKeys) {
+      // A file only templating reads, for some keys (`vars: [file.yaml:a,b]`): those keys.
+      out.push({ file, keys: t.varKeys });
     }
   }
   return out;

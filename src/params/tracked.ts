@@ -21,6 +21,8 @@ export interface TrackedParamsFile {
   stageKeys?: Set<string> | null;
   /** Listed in a top-level `params:` (or the default `params.yaml`): compared whole. */
   listed: boolean;
+  /** A `vars:` file of templating: the keys it is read for, `null` for all; undefined when no `vars:` names it. */
+  varKeys?: Set<string> | null;
 }
 
 export interface Tracked {
@@ -63,6 +65,26 @@ export function addPipeline(t: Tracked, p: Pipeline): void {
   }
   for (const f of p.params) addListedParams(t, f.rootPath);
   for (const f of p.metrics) t.metrics.add(f.rootPath);
+  // The model does not carry `vars:` files; the stages files' texts do.
+  for (const f of p.files) addVarsFromText(t, f.file, f.text);
+}
+
+/** Adds the `vars:` files (top-level and per stage) of a stages file's text. */
+export function addVarsFromText(t: Tracked, file: string, text: string): void {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) return;
+  const top: unknown = doc.toJS();
+  if (!isRecord(top)) return;
+  const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
+  addVars(t, dir, top["vars"]);
+  if (!isRecord(top["stages"])) return;
+  for (const st of Object.values(top["stages"])) {
+    if (!isRecord(st)) continue;
+    const body = isRecord(st["do"]) ? st["do"] : st;
+    const w = body["wdir"];
+    const wdir = w === undefined ? dir : typeof w === "string" ? resolveUnder(dir, w) : undefined;
+    if (wdir !== undefined) addVars(t, wdir, body["vars"]);
+  }
 }
 
 /** `rel` joined to `dir`, normalised (`` for the root itself); undefined when it leaves the root or holds a template. */
@@ -94,11 +116,34 @@ function outPaths(v: unknown): string[] {
   return out;
 }
 
+/**
+ * `vars:` files (`- file.yaml`, `- file.yaml:a,b`; inline mappings hold no file): templating reads values from them,
+ * so `params diff` lists them (spec 2.3), restricted to the named keys when the entry names some.
+ */
+function addVars(t: Tracked, dir: string, vars: unknown): void {
+  if (!Array.isArray(vars)) return;
+  for (const item of vars) {
+    if (typeof item !== "string") continue;
+    const colon = item.lastIndexOf(":");
+    const hasKeys = colon > 0 && !/^[a-z]:[\\/]/i.test(item);
+    const f = under(dir, hasKeys ? item.slice(0, colon) : item);
+    if (!f) continue;
+    const keys = hasKeys ? item.slice(colon + 1).split(",").map((k) => k.trim()).filter(Boolean) : [];
+    const e = paramsEntry(t, f);
+    if (keys.length === 0 || e.varKeys === null) e.varKeys = null;
+    else {
+      e.varKeys ??= new Set();
+      for (const k of keys) e.varKeys.add(k);
+    }
+  }
+}
+
 function addStageBody(t: Tracked, dir: string, body: Record<string, unknown>): void {
   const wdirRaw = body["wdir"];
   if (wdirRaw !== undefined && typeof wdirRaw !== "string") return;
   const wdir = wdirRaw === undefined ? dir : resolveUnder(dir, wdirRaw);
   if (wdir === undefined) return;
+  addVars(t, wdir, body["vars"]);
   const params = body["params"];
   if (Array.isArray(params)) {
     for (const item of params) {
@@ -132,6 +177,7 @@ export function addStagesText(t: Tracked, file: string, text: string): void {
   const top: unknown = doc.toJS();
   if (!isRecord(top)) return;
   const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
+  addVars(t, dir, top["vars"]);
   for (const p of outPaths(top["params"])) {
     const f = under(dir, p);
     if (f) addListedParams(t, f);

@@ -45,7 +45,7 @@ describe("tracked files from a loaded pipeline", () => {
   it("collects stage params with keys, whole files, top-level params and metrics", () => {
     const p: Pipeline = {
       root: "/x",
-      files: [],
+      files: [{ file: "sub/pipe.yaml", text: "vars:\n  - ../v.yaml:k\nstages: {}\n", flavor: "pipe" }],
       stages: [
         stage("a", [{ file: "params.yaml", rootPath: "params.yaml", keys: ["train.lr"] }, { file: "c.json", rootPath: "conf/c.json", keys: null }], ["m.json"]),
         stage("b", [{ file: "params.yaml", rootPath: "params.yaml", keys: ["seed"] }]),
@@ -60,6 +60,7 @@ describe("tracked files from a loaded pipeline", () => {
     expect(t.params.get("conf/c.json")).toEqual({ listed: false, stageKeys: null });
     expect(t.params.get("extra.toml")).toEqual({ listed: true });
     expect([...t.metrics].sort()).toEqual(["m.json", "top.json"]);
+    expect(t.params.get("v.yaml")).toEqual({ listed: false, varKeys: new Set(["k"]) });
   });
 });
 
@@ -105,6 +106,25 @@ describe("tracked files from a stages file's text at a revision", () => {
       "sub/params.yaml": { listed: false, keys: ["seed"] },
     });
     expect([...t.metrics].sort()).toEqual(["eval/metrics.json", "sub/fixed.csv", "sub/top/m.json"]);
+  });
+
+  it("records vars files (whole, or for named keys) and compares them by default, never with --deps", () => {
+    const t = emptyTracked();
+    addStagesText(
+      t,
+      "sub/dvc.yaml",
+      ["vars:", "  - conf/all.yaml", "  - conf/some.yaml:a,b.c", "  - {inline: 1}", "stages:", "  s:", "    cmd: echo ${a}", "    wdir: w", "    vars: [local.yaml]", ""].join("\n"),
+    );
+    expect(t.params.get("sub/conf/all.yaml")).toEqual({ listed: false, varKeys: null });
+    expect(t.params.get("sub/conf/some.yaml")).toEqual({ listed: false, varKeys: new Set(["a", "b.c"]) });
+    expect(t.params.get("sub/w/local.yaml")).toEqual({ listed: false, varKeys: null });
+    expect(selectParams(t, { deps: false })).toEqual([
+      { file: "sub/conf/all.yaml" },
+      { file: "sub/conf/some.yaml", keys: new Set(["a", "b.c"]) },
+      { file: "sub/w/local.yaml" },
+      { file: "params.yaml" },
+    ]);
+    expect(selectParams(t, { deps: true })).toEqual([]);
   });
 
   it("ignores text that is not a stages file and paths that leave the root", () => {
