@@ -88,6 +88,9 @@ export class Hasher {
   private readonly racyWindowNs: bigint;
   private readonly concurrency: number;
   private readonly files = new Map<string, FileMemo>();
+  // Reads in flight across the whole hasher, so many deps hashed at once never exhaust file descriptors.
+  private reading = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly dirs = new Map<string, Promise<HashOutcome>>();
 
   constructor(opts: HasherOptions) {
@@ -176,6 +179,17 @@ export class Hasher {
   }
 
   private async readAndHash(abs: string, rel: string, algo: HashAlgo, st: FsStat): Promise<HashOutcome> {
+    if (this.reading >= this.concurrency * 2) await new Promise<void>((r) => this.waiting.push(r));
+    this.reading++;
+    try {
+      return await this.readAndHashNow(abs, rel, algo, st);
+    } finally {
+      this.reading--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async readAndHashNow(abs: string, rel: string, algo: HashAlgo, st: FsStat): Promise<HashOutcome> {
     const startedNs = this.now();
     try {
       const d = await createDigest(algo);

@@ -1,8 +1,57 @@
-// Placeholder until the command lands; replaced by its real implementation.
-import type { CommandContext } from "../context.js";
-import { EXIT_USAGE } from "../context.js";
+/**
+ * `pipe status [TARGET...]`: which stages are stale and why (spec 5). A reader: it never blocks on a running
+ * `repro` and writes nothing but the stat cache (`.pipe/state`, only when `.pipe/` exists).
+ *
+ * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
+ * damaged lock file.
+ */
+import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { loadForCommand, printDiagnostics } from "../load.js";
+import { LockStore } from "../../lock/read.js";
+import { pipelineStatus } from "../../status/pipeline.js";
+import { renderStatusText, statusJson } from "../../status/render.js";
+import { resolveStatusTargets } from "../../status/targets.js";
+import { openWorkspace } from "../../status/workspace.js";
 
-export async function run(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+export interface StatusOptions {
+  json?: boolean;
+  check?: boolean;
+}
+
+export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
+  const loaded = await loadForCommand(ctx);
+  if (typeof loaded === "number") return loaded;
+  const { graph, sources } = loaded;
+  const root = graph.pipeline.root;
+
+  const selected = resolveStatusTargets(graph, targets);
+  if (!selected.ok) {
+    printDiagnostics(ctx, selected.errors, sources);
+    return EXIT_USAGE;
+  }
+
+  const ws = openWorkspace(root);
+  const locks = new LockStore(root, sources);
+  const r = await pipelineStatus(graph, ws, locks, selected.value);
+  if (!r.ok) {
+    printDiagnostics(ctx, r.errors, sources);
+    return EXIT_USAGE;
+  }
+  ws.hasher.save();
+
+  const stages = r.value.stages;
+  const anyStale = stages.some((s) => s.stale);
+  if (!ctx.global.quiet) {
+    if (opts.json) ctx.io.out(JSON.stringify(statusJson(stages), null, 2) + "\n");
+    else {
+      const c = colors(ctx);
+      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s) }));
+    }
+    if (ctx.global.verbose) {
+      const st = ws.hasher.stats;
+      ctx.io.err(`Checked ${stages.length} stage${stages.length === 1 ? "" : "s"}: read ${st.bytesRead} bytes of ${st.filesRead} file${st.filesRead === 1 ? "" : "s"}, ${st.statCacheHits} from the stat cache\n`);
+    }
+  }
+  if (ctx.global.quiet || opts.check) return anyStale ? EXIT_FAILED : EXIT_OK;
+  return EXIT_OK;
 }

@@ -1,0 +1,93 @@
+/**
+ * The vocabulary of staleness (spec 4): why a stage is stale, as values that `status` renders as text or JSON and
+ * `repro` uses to decide between running, restoring outputs, and skipping.
+ */
+import type { HashOutcome } from "../hash/hasher.js";
+import type { HashAlgo } from "../hash/algorithms.js";
+import type { LockAlgo } from "../lock/types.js";
+import type { CmdVarChange } from "./cmd-vars.js";
+
+export type { CmdVarChange } from "./cmd-vars.js";
+
+/**
+ * - `modified`: hash (or value) differs from the lock;
+ * - `deleted`: tracked by the stage and the lock, gone from the workspace;
+ * - `new`: tracked by the stage, absent from the lock;
+ * - `removed`: in the lock, no longer tracked by the stage;
+ * - `error`: could not be checked (unreadable, a special file): treated as changed.
+ */
+export type ChangeKind = "modified" | "deleted" | "new" | "removed" | "error";
+
+export interface HashRef {
+  algo: LockAlgo;
+  hash: string;
+}
+
+export interface PathChange {
+  /** As written in the stage (or in the lock, for `removed`). */
+  path: string;
+  change: ChangeKind;
+  /** The lock's hash (absent for `new`). */
+  old?: HashRef;
+  /** The workspace's hash (absent for `deleted`, `removed`, `error`). */
+  new?: HashRef;
+  /** For `error`: what went wrong. */
+  message?: string;
+}
+
+export interface ParamChange {
+  key: string;
+  change: Exclude<ChangeKind, "error">;
+  /** Lock value (absent for `new`). */
+  old?: unknown;
+  /** Workspace value (absent for `deleted`, `removed`). */
+  new?: unknown;
+}
+
+export interface ParamsFileChange {
+  /** The params file as written in the stage (relative to its wdir). */
+  file: string;
+  changes: ParamChange[];
+  /** The file exists but cannot be parsed: every key is unknown. */
+  error?: string;
+}
+
+export type StaleReason =
+  | { kind: "no-lock-entry" }
+  | { kind: "changed-command"; old: string | string[]; new: string | string[]; vars: CmdVarChange[] }
+  | { kind: "changed-params"; files: ParamsFileChange[] }
+  | { kind: "changed-deps"; changes: PathChange[] }
+  | { kind: "changed-outs"; changes: PathChange[] }
+  | { kind: "always-changed" }
+  /** `chain`: addresses from the stage that is stale for its own reasons down to the direct upstream. */
+  | { kind: "upstream-stale"; chain: string[] };
+
+export type StaleReasonKind = StaleReason["kind"];
+
+export interface StageStatus {
+  address: string;
+  stale: boolean;
+  /** `frozen: true`: never stale, never checked. */
+  frozen: boolean;
+  reasons: StaleReason[];
+  /** URL deps and outs: listed, never checked (`external (not checked)`). */
+  external: string[];
+}
+
+/** The parsed content of a params file, or why there is none. */
+export type ParamsFileFacts = { kind: "ok"; value: unknown } | { kind: "missing" } | { kind: "invalid"; message: string };
+
+/**
+ * What `stageStatus` needs from the workspace, gathered beforehand (`gatherStageFacts`) so the judgement itself is a
+ * pure function. Paths are root-relative (`rootPath`).
+ */
+export interface StageFacts {
+  /** Hash outcome by `factKey(algo, rootPath)`. */
+  paths: ReadonlyMap<string, HashOutcome>;
+  /** Parsed params files by root path. */
+  params: ReadonlyMap<string, ParamsFileFacts>;
+}
+
+export function factKey(algo: HashAlgo, rootPath: string): string {
+  return `${algo}\0${rootPath}`;
+}

@@ -1,0 +1,381 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Ajv from "ajv";
+import { afterEach, describe, expect, it } from "vitest";
+import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
+import { LockStore } from "../../src/lock/read.js";
+import { writeLockEntry } from "../../src/lock/write.js";
+import type { DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/model.js";
+import { explainCommandChange } from "../../src/status/cmd-vars.js";
+import { pipelineStatus } from "../../src/status/pipeline.js";
+import { recordStage } from "../../src/status/record.js";
+import { renderStatusText, statusJson } from "../../src/status/render.js";
+import { stageStatus } from "../../src/status/stage.js";
+import { resolveStatusTargets } from "../../src/status/targets.js";
+import type { StageStatus } from "../../src/status/types.js";
+import { checkStage, openWorkspace } from "../../src/status/workspace.js";
+import { REPO_ROOT } from "../helpers/project.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+function project(files: Record<string, string>): string {
+  const d = mkdtempSync(path.join(tmpdir(), "pipe-status-"));
+  dirs.push(d);
+  write(d, files);
+  return d;
+}
+function write(root: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), content);
+  }
+}
+/** Moves every mtime an hour back, as if the files had been written long ago (not racy for the stat cache). */
+function age(root: string, rels: string[]): void {
+  const t = Date.now() / 1000 - 3600;
+  for (const r of rels) utimesSync(path.join(root, r), t, t);
+}
+
+const dep = (p: string): DepEntry => ({ path: p, rootPath: p, external: /^[a-z]+:\/\//.test(p), outside: false });
+const out = (p: string): OutEntry => ({ path: p, rootPath: p, external: /^[a-z]+:\/\//.test(p), kind: "outs", cache: true, persist: false, flags: {} });
+const params = (file: string, keys: string[] | null): ParamsDep => ({ file, rootPath: file, keys });
+
+function stage(name: string, o: Partial<Stage> = {}): Stage {
+  return {
+    address: name,
+    name,
+    file: "pipe.yaml",
+    dir: "",
+    wdir: "",
+    cmd: `run ${name}`,
+    cmdVars: [],
+    deps: [],
+    outs: [],
+    params: [],
+    frozen: false,
+    alwaysChanged: false,
+    loc: { file: "pipe.yaml", line: 1, col: 1 },
+    ...o,
+  };
+}
+
+function graphOf(root: string, stages: Stage[], upstream: Record<string, string[]> = {}): StageGraph {
+  const pipeline: Pipeline = { root, files: [], stages, params: [], metrics: [], plots: [] };
+  const down = new Map<string, string[]>();
+  for (const [a, us] of Object.entries(upstream)) for (const u of us) down.set(u, [...(down.get(u) ?? []), a]);
+  return {
+    pipeline,
+    stages: new Map(stages.map((s) => [s.address, s])),
+    upstream: new Map(stages.map((s) => [s.address, upstream[s.address] ?? []])),
+    downstream: new Map(stages.map((s) => [s.address, down.get(s.address) ?? []])),
+    order: stages.map((s) => s.address),
+  };
+}
+
+/** Records every stage through the library's record function and writes the lock, as `repro` will. */
+async function recordAll(root: string, stages: Stage[]): Promise<void> {
+  const ws = openWorkspace(root);
+  const pipeline: Pipeline = { root, files: [], stages, params: [], metrics: [], plots: [] };
+  for (const s of stages) {
+    const r = await recordStage(ws, s);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const w = await writeLockEntry(pipeline, s, r.value.entry);
+    if (!w.ok) throw new Error(JSON.stringify(w.errors));
+  }
+  ws.hasher.save();
+}
+
+async function statusOf(root: string, stages: Stage[], upstream: Record<string, string[]> = {}, fs?: HashFs): Promise<StageStatus[]> {
+  const ws = openWorkspace(root, fs ? { fs } : {});
+  const r = await pipelineStatus(graphOf(root, stages, upstream), ws, new LockStore(root));
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  ws.hasher.save();
+  return r.value.stages;
+}
+
+const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/status.schema.json"), "utf8")) as object;
+const validate = new Ajv({ allErrors: true }).compile(schema);
+function checkJson(stages: StageStatus[]): void {
+  const doc = JSON.parse(JSON.stringify(statusJson(stages))) as unknown;
+  expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+}
+
+const BASE = {
+  "pipe.yaml": "stages: {}\n",
+  "params.yaml": "train:\n  lr: 0.1\n  epochs: 10\nseed: 1\n",
+  "data/raw/a.csv": "a\n",
+  "data/raw/b.csv": "b\n",
+  "src/train.py": "print(1)\n",
+  "model.pkl": "model",
+};
+
+function trainStage(o: Partial<Stage> = {}): Stage {
+  return stage("train", {
+    cmd: "python src/train.py --lr 0.1",
+    cmdVars: [{ name: "train.lr", value: 0.1 }],
+    deps: [dep("data/raw"), dep("src/train.py")],
+    params: [params("params.yaml", ["train.epochs", "train.lr"])],
+    outs: [out("model.pkl")],
+    ...o,
+  });
+}
+
+describe("stage staleness", () => {
+  it("never run: only `no lock entry`, and nothing is hashed", async () => {
+    const root = project(BASE);
+    const [s] = await statusOf(root, [trainStage()]);
+    expect(s).toEqual({ address: "train", stale: true, frozen: false, reasons: [{ kind: "no-lock-entry" }], external: [] });
+    expect(renderStatusText([s!], { verbose: false })).toBe("train:\n    no lock entry\n");
+  });
+
+  it("a no-op after recording reads no file contents", async () => {
+    const root = project({ ...BASE, ".pipe/config.yaml": "" });
+    age(root, Object.keys(BASE));
+    await recordAll(root, [trainStage()]);
+    // First status after recording may still use the recorded stat cache; the second certainly must.
+    let bytes = 0;
+    const counting: HashFs = {
+      stat: nodeHashFs.stat,
+      readdir: nodeHashFs.readdir,
+      readChunks: (p, n) => ({
+        async *[Symbol.asyncIterator]() {
+          for await (const c of nodeHashFs.readChunks(p, n)) {
+            bytes += c.length;
+            yield c;
+          }
+        },
+      }),
+    };
+    const [s] = await statusOf(root, [trainStage()], {}, counting);
+    expect(s!.stale).toBe(false);
+    expect(bytes).toBe(0);
+    expect(renderStatusText([s!], { verbose: false })).toBe("Pipeline is up to date.\n");
+  });
+
+  it("reports edited, deleted, added and removed deps and outs", async () => {
+    const root = project(BASE);
+    await recordAll(root, [trainStage()]);
+    write(root, { "data/raw/c.csv": "c\n", "src/train.py": "print(2)\n" });
+    unlinkSync(path.join(root, "model.pkl"));
+    const changed = trainStage({ deps: [dep("data/raw"), dep("extra.txt")], outs: [out("model.pkl"), out("metrics.json")] });
+    write(root, { "extra.txt": "x" });
+    const [s] = await statusOf(root, [changed]);
+    expect(s!.reasons).toEqual([
+      {
+        kind: "changed-deps",
+        changes: [
+          { path: "data/raw", change: "modified", old: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown }, new: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown } },
+          { path: "extra.txt", change: "new" },
+          { path: "src/train.py", change: "removed", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
+        ],
+      },
+      {
+        kind: "changed-outs",
+        changes: [
+          { path: "model.pkl", change: "deleted", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
+          { path: "metrics.json", change: "new" },
+        ],
+      },
+    ]);
+    expect(renderStatusText([s!], { verbose: false })).toBe(
+      "train:\n    changed deps:\n        modified:   data/raw\n        new:        extra.txt\n        removed:    src/train.py\n    changed outs:\n        deleted:    model.pkl\n        new:        metrics.json\n",
+    );
+    checkJson([s!]);
+  });
+
+  it("params: modified, new, deleted and removed keys with values; whole files gaining keys", async () => {
+    const root = project({ ...BASE, "cfg.yaml": "a: 1\nb: {c: 2}\n" });
+    await recordAll(root, [trainStage({ params: [params("params.yaml", ["seed", "train.epochs", "train.lr"]), params("cfg.yaml", null)] })]);
+    write(root, { "params.yaml": "train:\n  lr: 0.2\n  epochs: 10\n  new_key: 5\n", "cfg.yaml": "a: 1\nb: {c: 3}\nd: [1, 2]\n" });
+    const now = trainStage({ params: [params("params.yaml", ["train.epochs", "train.lr", "train.new_key", "train.gone"]), params("cfg.yaml", null)] });
+    const [s] = await statusOf(root, [now]);
+    const p = s!.reasons.find((r) => r.kind === "changed-params");
+    expect(p).toEqual({
+      kind: "changed-params",
+      files: [
+        {
+          file: "params.yaml",
+          changes: [
+            { key: "train.lr", change: "modified", old: 0.1, new: 0.2 },
+            { key: "train.new_key", change: "new", new: 5 },
+            { key: "train.gone", change: "deleted" },
+            { key: "seed", change: "removed", old: 1 },
+          ],
+        },
+        { file: "cfg.yaml", changes: [{ key: "b", change: "modified", old: { c: 2 }, new: { c: 3 } }, { key: "d", change: "new", new: [1, 2] }] },
+      ],
+    });
+    expect(renderStatusText([s!], { verbose: false })).toBe(
+      [
+        "train:",
+        "    changed params:",
+        "        params.yaml:",
+        "            modified:   train.lr  0.1 -> 0.2",
+        "            new:        train.new_key  5",
+        "            deleted:    train.gone",
+        "            removed:    seed  (was 1)",
+        "        cfg.yaml:",
+        '            modified:   b  {"c": 2} -> {"c": 3}',
+        "            new:        d  [1, 2]",
+        "",
+      ].join("\n"),
+    );
+    checkJson([s!]);
+  });
+
+  it("changed command names the ${...} variables whose values changed", async () => {
+    const root = project(BASE);
+    await recordAll(root, [trainStage()]);
+    const [s] = await statusOf(root, [trainStage({ cmd: "python src/train.py --lr 0.2", cmdVars: [{ name: "train.lr", value: 0.2 }] })]);
+    expect(s!.reasons).toEqual([{ kind: "changed-command", old: "python src/train.py --lr 0.1", new: "python src/train.py --lr 0.2", vars: [{ name: "train.lr", old: "0.1", new: "0.2" }] }]);
+    expect(renderStatusText([s!], { verbose: false })).toBe("train:\n    changed command: ${train.lr} 0.1 -> 0.2\n");
+    // A literal edit names no variable; the old and new commands are shown instead.
+    const [t] = await statusOf(root, [trainStage({ cmd: "python3 src/train.py --lr 0.1" })]);
+    expect(renderStatusText([t!], { verbose: false })).toBe("train:\n    changed command\n        old:        python src/train.py --lr 0.1\n        new:        python3 src/train.py --lr 0.1\n");
+  });
+
+  it("frozen stages are never stale; always_changed ones always are; URLs are listed, not checked", async () => {
+    const root = project(BASE);
+    const f = stage("fetch", { frozen: true, deps: [dep("https://example.com/d.csv")], outs: [out("model.pkl")] });
+    const a = stage("always", { alwaysChanged: true, deps: [dep("src/train.py")] });
+    await recordAll(root, [a]);
+    unlinkSync(path.join(root, "model.pkl"));
+    const [fs, as] = await statusOf(root, [f, a]);
+    expect(fs).toEqual({ address: "fetch", stale: false, frozen: true, reasons: [], external: ["https://example.com/d.csv"] });
+    expect(as!.reasons).toEqual([{ kind: "always-changed" }]);
+    expect(renderStatusText([fs!, as!], { verbose: false })).toBe("fetch:\n    frozen\n    external (not checked): https://example.com/d.csv\nalways:\n    always changed\n");
+    checkJson([fs!, as!]);
+  });
+
+  it("a three-stage chain whose first input changed: downstream stages carry the cause chain", async () => {
+    const root = project({ "in.txt": "1", "a.out": "a", "b.out": "b", "c.out": "c" });
+    const a = stage("a", { deps: [dep("in.txt")], outs: [out("a.out")] });
+    const b = stage("b", { deps: [dep("a.out")], outs: [out("b.out")] });
+    const c = stage("c", { deps: [dep("b.out")], outs: [out("c.out")] });
+    await recordAll(root, [a, b, c]);
+    write(root, { "in.txt": "2" });
+    const st = await statusOf(root, [a, b, c], { b: ["a"], c: ["b"] });
+    expect(st.map((s) => s.reasons.at(-1))).toEqual([
+      { kind: "changed-deps", changes: [expect.objectContaining({ path: "in.txt", change: "modified" }) as unknown] },
+      { kind: "upstream-stale", chain: ["a"] },
+      { kind: "upstream-stale", chain: ["a", "b"] },
+    ]);
+    expect(renderStatusText(st, { verbose: false })).toBe("a:\n    changed deps:\n        modified:   in.txt\nb:\n    upstream stale: a\nc:\n    upstream stale: a -> b\n");
+    // Asking for c alone still explains it through its upstream.
+    const ws = openWorkspace(root);
+    const only = await pipelineStatus(graphOf(root, [a, b, c], { b: ["a"], c: ["b"] }), ws, new LockStore(root), ["c"]);
+    expect(only.ok && only.value.stages.map((s) => [s.address, s.reasons])).toEqual([["c", [{ kind: "upstream-stale", chain: ["a", "b"] }]]]);
+  });
+
+  it("-v shows old and new hashes", async () => {
+    const root = project(BASE);
+    await recordAll(root, [trainStage()]);
+    write(root, { "src/train.py": "print(3)\n" });
+    const [s] = await statusOf(root, [trainStage()]);
+    expect(renderStatusText([s!], { verbose: true })).toMatch(/^train:\n {4}changed deps:\n {8}modified: {3}src\/train\.py {2}[0-9a-f]{16} -> [0-9a-f]{16}\n$/);
+  });
+
+  it("a dvc.lock is verified with md5: the DVC vector project is up to date", async () => {
+    const root = project({});
+    const src = path.join(REPO_ROOT, "../shared/corpus/dvc-vectors/project");
+    for (const rel of ["dvc.lock", "params.yaml", "src/prepare.py", "data/prepared.csv", "data/raw/a.csv", "data/raw/sub/b.txt", "data/raw/sub/café.txt"]) {
+      write(root, { [rel]: readFileSync(path.join(src, rel), "utf8") });
+    }
+    const prepare = stage("prepare", {
+      cmd: "python src/prepare.py data/raw",
+      deps: [dep("data/raw"), dep("src/prepare.py")],
+      params: [params("params.yaml", ["prepare.seed", "prepare.split"])],
+      outs: [out("data/prepared.csv")],
+    });
+    const [s] = await statusOf(root, [prepare]);
+    expect(s!.reasons).toEqual([]);
+    write(root, { "data/raw/sub/café.txt": "cafe\n" });
+    const [t] = await statusOf(root, [prepare]);
+    expect(t!.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "data/raw", change: "modified", old: { algo: "md5", hash: "038d10e5fa37bd45e8442e439353957a.dir" }, new: { algo: "md5", hash: expect.stringMatching(/^[0-9a-f]{32}\.dir$/) as unknown } }] }]);
+  });
+
+  it("legacy DVC 2 entries (md5 without hash:) verify with md5-dos2unix", async () => {
+    const root = project({ "f.txt": "a\r\nb\r\n" });
+    // DVC 2 hashed text files with CRLF turned into LF.
+    const md5 = createHash("md5").update("a\nb\n").digest("hex");
+    write(root, { "dvc.lock": `f:\n  cmd: x\n  deps:\n  - path: f.txt\n    md5: ${md5}\n` });
+    const s = stage("f", { cmd: "x", deps: [dep("f.txt")] });
+    expect((await statusOf(root, [s]))[0]!.reasons).toEqual([]);
+  });
+
+  it("a malformed lock is a located error", async () => {
+    const root = project({ "pipe.lock": "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    deps:\n    - path: a\n      hash: xxh64\n      xxh64: 12\n" });
+    const ws = openWorkspace(root);
+    const r = await pipelineStatus(graphOf(root, [trainStage()]), ws, new LockStore(root));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]!.location).toMatchObject({ file: "pipe.lock", line: 8 });
+  });
+});
+
+describe("record", () => {
+  it("fails naming the stage and what is missing", async () => {
+    const root = project(BASE);
+    const ws = openWorkspace(root);
+    const r = await recordStage(ws, trainStage({ deps: [dep("nope.csv")], params: [params("params.yaml", ["train.nope"])], outs: [out("missing.pkl")] }));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors.map((e) => e.message)).toEqual([
+      "stage 'train': dependency 'nope.csv' does not exist",
+      "stage 'train': params 'train.nope' not found in 'params.yaml'",
+      "stage 'train' did not create its output 'missing.pkl'",
+    ]);
+  });
+
+  it("returns the out hashes with directory manifests for the cache", async () => {
+    const root = project({ ...BASE, "outdir/x": "1", "outdir/y/z": "2" });
+    const r = await recordStage(openWorkspace(root), trainStage({ outs: [out("outdir")] }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const h = r.value.outs[0]!.hashed!;
+    expect(h.kind).toBe("dir");
+    expect(h.kind === "dir" && h.manifest.entries.map((e) => e.relpath)).toEqual(["x", "y/z"]);
+    expect(r.value.entry.outs[0]).toEqual({ path: "outdir", algo: "xxh64", hash: h.hash, size: 2, nfiles: 2 });
+  });
+});
+
+describe("explainCommandChange", () => {
+  it("finds scalar, embedded and dictionary variables", () => {
+    expect(explainCommandChange("train --lr=0.1 --e 3", "train --lr=0.25 --e 3", [{ name: "lr", value: 0.25 }])).toEqual([{ name: "lr", old: "0.1", new: "0.25" }]);
+    expect(explainCommandChange("train --lr 0.1 --epochs 2 --fast", "train --lr 0.1 --epochs 5 --fast", [{ name: "args", value: { lr: 0.1, epochs: 5, fast: true } }])).toEqual([
+      { name: "args", old: "--lr 0.1 --epochs 2 --fast", new: "--lr 0.1 --epochs 5 --fast" },
+    ]);
+    expect(explainCommandChange(["a 1", "b x"], ["a 2", "b y"], [{ name: "n", value: 2 }, { name: "s", value: "y" }])).toEqual([
+      { name: "n", old: "1", new: "2" },
+      { name: "s", old: "x", new: "y" },
+    ]);
+    // Unchanged variables are not reported even when they appear in a changed command.
+    expect(explainCommandChange("python a.py 3", "python3 a.py 3", [{ name: "k", value: 3 }])).toEqual([]);
+  });
+});
+
+describe("targets", () => {
+  it("address, group name, file, and unknown names with a hint", () => {
+    const ss = [stage("prep"), stage("build@a", { group: "build" }), stage("build@b", { group: "build" }), stage("x", { address: "sub/pipe.yaml:x", file: "sub/pipe.yaml", dir: "sub" })];
+    const g = graphOf("/nowhere", ss);
+    expect(resolveStatusTargets(g, ["build"])).toMatchObject({ ok: true, value: ["build@a", "build@b"] });
+    expect(resolveStatusTargets(g, ["sub:x"])).toMatchObject({ ok: true, value: ["sub/pipe.yaml:x"] });
+    expect(resolveStatusTargets(g, ["sub"])).toMatchObject({ ok: true, value: ["sub/pipe.yaml:x"] });
+    const bad = resolveStatusTargets(g, ["prepp"]);
+    expect(!bad.ok && bad.errors[0]).toMatchObject({ message: "unknown stage 'prepp'", hint: "did you mean 'prep'?" });
+  });
+});
+
+describe("laziness", () => {
+  it("a stage without a lock entry costs no hashing at all", async () => {
+    const root = project(BASE);
+    const ws = openWorkspace(root);
+    const s = await checkStage(ws, trainStage(), undefined);
+    expect(s.reasons).toEqual([{ kind: "no-lock-entry" }]);
+    expect(ws.hasher.stats).toEqual({ bytesRead: 0, filesRead: 0, statCacheHits: 0 });
+    expect(stageStatus(trainStage({ frozen: true }), undefined, { paths: new Map(), params: new Map() }).stale).toBe(false);
+  });
+});
