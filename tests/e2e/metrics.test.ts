@@ -191,7 +191,7 @@ describe("pipe metrics diff", () => {
     expect(runPipe(dir, ["metrics", "show", "--precision", "zero"]).code).toBe(2);
   });
 
-  it("after `pipe repro` changed metrics.json", () => {
+  it("after `pipe repro` changed metrics.json (committed) and eval.json (cached, ignored by git)", () => {
     const dir = makeProject({
       "pipe.yaml": [
         "stages:",
@@ -202,26 +202,39 @@ describe("pipe metrics diff", () => {
         "    metrics:",
         "      - metrics.json:",
         "          cache: false",
+        "      - eval.json",
         "",
       ].join("\n"),
       "train.js": [
         "const fs = require('fs');",
         "const lr = Number(/lr: (.*)/.exec(fs.readFileSync('params.yaml', 'utf8'))[1]);",
         "fs.writeFileSync('metrics.json', JSON.stringify({ acc: 1 - lr, lr }));",
+        "fs.writeFileSync('eval.json', JSON.stringify({ auc: 1 - lr / 2 }));",
         "",
       ].join("\n"),
       "params.yaml": "lr: 0.1\n",
+      ".gitignore": "/eval.json\n/.pipe/\n",
     });
     gitInit(dir);
     const first = runPipe(dir, ["repro"]);
     expect(first.code, first.stderr).toBe(0);
     gitCommitAll(dir, "first run");
+    expect(git(dir, ["ls-files"]).split("\n")).not.toContain("eval.json");
     writeFiles(dir, { "params.yaml": "lr: 0.25\n" });
     const second = runPipe(dir, ["repro"]);
     expect(second.code, second.stderr).toBe(0);
     const r = runPipe(dir, ["metrics", "diff"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(["Path          Metric    HEAD    workspace    Change", "metrics.json  acc       0.9     0.75         -0.15", "metrics.json  lr        0.1     0.25         0.15", ""].join("\n"));
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      [
+        "Path          Metric    HEAD    workspace    Change",
+        "eval.json     auc       0.95    0.875        -0.075",
+        "metrics.json  acc       0.9     0.75         -0.15",
+        "metrics.json  lr        0.1     0.25         0.15",
+        "",
+      ].join("\n"),
+    );
     const p = runPipe(dir, ["params", "diff"]);
     expect(p.stdout).toBe(["Path         Param    HEAD    workspace", "params.yaml  lr       0.1     0.25", ""].join("\n"));
   });

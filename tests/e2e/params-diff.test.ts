@@ -232,6 +232,20 @@ describe("pipe params diff", () => {
     );
   });
 
+  it("lists the values of vars files that templating reads (spec 2.3)", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["vars:", "  - config/model.yaml", "stages:", "  train:", "    cmd: python train.py --size ${model.size}", ""].join("\n"),
+      "config/model.yaml": "model:\n  size: 3\n  name: cnn\n",
+    });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "config/model.yaml": "model:\n  size: 5\n  name: cnn\n" });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(["Path               Param       HEAD    workspace", "config/model.yaml  model.size  3       5", ""].join("\n"));
+    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe("");
+  });
+
   it("top-level params: files are compared whole", () => {
     const dir = makeProject({ "pipe.yaml": "params:\n  - results/params.yaml\nstages:\n  s:\n    cmd: echo\n", "results/params.yaml": "foo: 3\n" });
     gitInit(dir);
