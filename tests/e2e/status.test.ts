@@ -1,0 +1,321 @@
+/**
+ * `pipe status` end to end: real temp projects, the built CLI. Lock entries are created with the library's own
+ * record function (the one `repro` calls), never written by hand.
+ */
+import { chmodSync, cpSync, readFileSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import Ajv from "ajv";
+import { describe, expect, it } from "vitest";
+import { buildGraph } from "../../src/graph/graph.js";
+import { writeLockEntry } from "../../src/lock/write.js";
+import { loadPipeline } from "../../src/project/load.js";
+import { recordStage } from "../../src/status/record.js";
+import { openWorkspace } from "../../src/status/workspace.js";
+import { CORPUS, exists, makeProject, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+
+/** Records the current workspace state of `addresses` (default: every stage) into pipe.lock, as `repro` does after running them. */
+async function record(root: string, addresses?: string[]): Promise<void> {
+  const p = await loadPipeline(root, new Map());
+  if (!p.ok) throw new Error(`load failed: ${JSON.stringify(p.errors)}`);
+  const g = buildGraph(p.value);
+  if (!g.ok) throw new Error(`graph failed: ${JSON.stringify(g.errors)}`);
+  const ws = openWorkspace(root);
+  for (const a of addresses ?? g.value.order) {
+    const s = g.value.stages.get(a)!;
+    const r = await recordStage(ws, s);
+    if (!r.ok) throw new Error(`record ${a} failed: ${JSON.stringify(r.errors)}`);
+    const w = await writeLockEntry(p.value, s, r.value.entry);
+    if (!w.ok) throw new Error(JSON.stringify(w.errors));
+  }
+  ws.hasher.save();
+}
+
+/** Every file's mtime an hour back: written "long ago", so the stat cache may trust them. */
+function age(root: string): void {
+  const t = Date.now() / 1000 - 3600;
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else utimesSync(p, t, t);
+    }
+  };
+  walk(root);
+}
+
+function status(root: string, ...args: string[]): { code: number; out: string; err: string } {
+  const r = runPipe(root, ["status", ...args]);
+  expect(r.stderr).not.toMatch(/internal error/);
+  return { code: r.code, out: r.stdout, err: r.stderr };
+}
+
+const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/status.schema.json"), "utf8")) as object;
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+const ML = {
+  "pipe.yaml": `stages:
+  prepare:
+    cmd: python prepare.py data/raw
+    deps:
+    - data/raw
+    - prepare.py
+    params:
+    - prepare.split
+    outs:
+    - data/prepared.csv
+  train:
+    cmd: python train.py --lr \${train.lr}
+    deps:
+    - data/prepared.csv
+    - train.py
+    params:
+    - train.epochs
+    - train.lr
+    outs:
+    - model.pkl
+  evaluate:
+    cmd: python evaluate.py
+    deps:
+    - model.pkl
+    - evaluate.py
+    metrics:
+    - metrics.json:
+        cache: false
+`,
+  "params.yaml": "prepare:\n  split: 0.2\ntrain:\n  lr: 0.1\n  epochs: 10\n",
+  "prepare.py": "# prepare\n",
+  "train.py": "# train\n",
+  "evaluate.py": "# evaluate\n",
+  "data/raw/a.csv": "a\n",
+  "data/raw/b.csv": "b\n",
+  "data/prepared.csv": "prepared\n",
+  "model.pkl": "model\n",
+  "metrics.json": '{"acc": 0.9}\n',
+};
+
+async function recorded(files: Record<string, string> = ML): Promise<string> {
+  const root = makeProject(files);
+  age(root);
+  expect(runPipe(root, ["init"]).code).toBe(0);
+  await record(root);
+  return root;
+}
+
+describe("pipe status", () => {
+  it("a never-run pipeline: every stage has no lock entry; -q and --check exit 1", () => {
+    const root = makeProject(ML);
+    const r = status(root);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("prepare:\n    no lock entry\ntrain:\n    no lock entry\nevaluate:\n    no lock entry\n");
+    const q = status(root, "-q");
+    expect([q.code, q.out]).toEqual([1, ""]);
+    const c = status(root, "--check");
+    expect(c.code).toBe(1);
+    expect(c.out).toBe(r.out);
+  });
+
+  it("a no-op after recording is up to date and reads no file contents", async () => {
+    const root = await recorded();
+    const first = status(root, "-v");
+    expect(first.out).toBe("Pipeline is up to date.\n");
+    expect(first.err).toMatch(/^Checked 3 stages: read 0 bytes of 0 files, \d+ from the stat cache\n$/);
+    expect(status(root, "-q").code).toBe(0);
+    expect(status(root, "--check").code).toBe(0);
+    const j = status(root, "--json");
+    const doc = JSON.parse(j.out) as unknown;
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc).toEqual({
+      stages: {
+        prepare: { stale: false, frozen: false, reasons: [], external: [] },
+        train: { stale: false, frozen: false, reasons: [], external: [] },
+        evaluate: { stale: false, frozen: false, reasons: [], external: [] },
+      },
+    });
+  });
+
+  it("status writes nothing but the stat cache", async () => {
+    const root = await recorded();
+    const before = treeSnapshot(root);
+    before.delete(".pipe/state");
+    status(root);
+    const after = treeSnapshot(root);
+    after.delete(".pipe/state");
+    expect(after).toEqual(before);
+  });
+
+  it("editing a file dep (same size, same second) makes its stage stale and downstream upstream-stale", async () => {
+    const root = await recorded();
+    status(root); // warm the stat cache
+    writeFiles(root, { "prepare.py": "# PREPARE\n" });
+    const t = Date.now() / 1000 - 3600;
+    utimesSync(path.join(root, "prepare.py"), t + 0.25, t + 0.25);
+    const r = status(root, "--check");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(
+      "prepare:\n    changed deps:\n        modified:   prepare.py\ntrain:\n    upstream stale: prepare\nevaluate:\n    upstream stale: prepare -> train\n",
+    );
+    const j = JSON.parse(status(root, "--json").out) as unknown;
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it("editing, adding and deleting files inside a directory dep", async () => {
+    const root = await recorded();
+    writeFiles(root, { "data/raw/a.csv": "A\n" });
+    expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+    writeFiles(root, { "data/raw/a.csv": "a\n" });
+    expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
+    writeFiles(root, { "data/raw/sub/c.csv": "c\n" });
+    expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+    unlinkSync(path.join(root, "data/raw/sub/c.csv"));
+    unlinkSync(path.join(root, "data/raw/b.csv"));
+    const v = status(root, "-v", "prepare");
+    expect(v.out).toMatch(/^prepare:\n {4}changed deps:\n {8}modified: {3}data\/raw {2}[0-9a-f]{16}\.dir -> [0-9a-f]{16}\.dir\n$/);
+  });
+
+  it("params: a changed key, an added key, a removed key; a whole-file params dep gaining a key", async () => {
+    const root = await recorded({
+      ...ML,
+      "pipe.yaml": ML["pipe.yaml"].replace("    - train.lr\n", "    - train.lr\n    - cfg.yaml:\n"),
+      "cfg.yaml": "depth: 3\n",
+    });
+    writeFiles(root, { "params.yaml": "prepare:\n  split: 0.2\ntrain:\n  lr: 0.1\n  epochs: 20\n", "cfg.yaml": "depth: 3\nwidth: 8\n" });
+    expect(status(root, "train").out).toBe(
+      "train:\n    changed params:\n        params.yaml:\n            modified:   train.epochs  10 -> 20\n        cfg.yaml:\n            new:        width  8\n",
+    );
+    // Track a new key and stop tracking one, in the stages file.
+    writeFiles(root, { "params.yaml": "prepare:\n  split: 0.2\ntrain:\n  lr: 0.1\n  epochs: 10\n  seed: 7\n", "cfg.yaml": "depth: 3\n" });
+    writeFiles(root, { "pipe.yaml": read(root, "pipe.yaml").replace("    - train.epochs\n", "    - train.seed\n") });
+    expect(status(root, "train").out).toBe(
+      "train:\n    changed params:\n        params.yaml:\n            new:        train.seed  7\n            removed:    train.epochs  (was 10)\n",
+    );
+    // A tracked key deleted from the file.
+    writeFiles(root, { "params.yaml": "prepare:\n  split: 0.2\ntrain:\n  lr: 0.1\n" });
+    expect(status(root, "train").out).toMatch(/deleted: {4}train\.seed/);
+  });
+
+  it("changing cmd, and changing only a ${var} that cmd uses", async () => {
+    const root = await recorded();
+    writeFiles(root, { "params.yaml": "prepare:\n  split: 0.2\ntrain:\n  lr: 0.2\n  epochs: 10\n" });
+    expect(status(root, "train").out).toBe(
+      "train:\n    changed command: ${train.lr} 0.1 -> 0.2\n    changed params:\n        params.yaml:\n            modified:   train.lr  0.1 -> 0.2\n",
+    );
+    writeFiles(root, { "params.yaml": ML["params.yaml"], "pipe.yaml": ML["pipe.yaml"].replace("python evaluate.py", "python3 evaluate.py") });
+    expect(status(root, "evaluate").out).toBe("evaluate:\n    changed command\n        old:        python evaluate.py\n        new:        python3 evaluate.py\n");
+  });
+
+  it("deleting an out, editing an out", async () => {
+    const root = await recorded();
+    unlinkSync(path.join(root, "model.pkl"));
+    expect(status(root).out).toBe(
+      "train:\n    changed outs:\n        deleted:    model.pkl\nevaluate:\n    changed deps:\n        deleted:    model.pkl\n    upstream stale: train\nUp to date: prepare\n",
+    );
+    writeFiles(root, { "model.pkl": "model\n", "metrics.json": '{"acc": 1.0}\n' });
+    expect(status(root).out).toBe("evaluate:\n    changed outs:\n        modified:   metrics.json\nUp to date: prepare, train\n");
+  });
+
+  it("adding and removing a dep in the stages file", async () => {
+    const root = await recorded();
+    writeFiles(root, { "pipe.yaml": ML["pipe.yaml"].replace("    - evaluate.py\n", "    - params.yaml\n") });
+    expect(status(root, "evaluate").out).toBe("evaluate:\n    changed deps:\n        new:        params.yaml\n        removed:    evaluate.py\n");
+  });
+
+  it("frozen and always_changed", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  fetch:\n    cmd: echo fetch\n    frozen: true\n    deps:\n    - in.txt\n    outs:\n    - f.txt\n  clock:\n    cmd: date\n    always_changed: true\n    deps:\n    - f.txt\n",
+      "in.txt": "1",
+      "f.txt": "f",
+    });
+    writeFiles(root, { "in.txt": "2" });
+    const r = status(root, "--check");
+    expect(r.out).toBe("fetch:\n    frozen\nclock:\n    always changed\n");
+    expect(r.code).toBe(1);
+    const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, unknown> };
+    expect(j.stages["fetch"]).toEqual({ stale: false, frozen: true, reasons: [], external: [] });
+    expect(j.stages["clock"]).toEqual({ stale: true, frozen: false, reasons: [{ kind: "always-changed" }], external: [] });
+  });
+
+  it("a three-stage chain whose first input changed", async () => {
+    const root = await recorded();
+    writeFiles(root, { "data/raw/b.csv": "bb\n" });
+    expect(status(root).out).toBe(
+      "prepare:\n    changed deps:\n        modified:   data/raw\ntrain:\n    upstream stale: prepare\nevaluate:\n    upstream stale: prepare -> train\n",
+    );
+    expect(status(root, "evaluate").out).toBe("evaluate:\n    upstream stale: prepare -> train\n");
+  });
+
+  it("a matrix group addressed by its group name", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  build:\n    matrix:\n      model: [cnn, rnn]\n    cmd: echo ${item.model}\n    deps:\n    - src-${item.model}.txt\n  other:\n    cmd: echo other\n",
+      "src-cnn.txt": "c",
+      "src-rnn.txt": "r",
+    });
+    writeFiles(root, { "src-rnn.txt": "R" });
+    expect(status(root, "build").out).toBe("build@rnn:\n    changed deps:\n        modified:   src-rnn.txt\nUp to date: build@cnn\n");
+    expect(status(root, "build@cnn").out).toBe("Pipeline is up to date.\n");
+    const bad = status(root, "buidl");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown stage 'buidl'[\s\S]*did you mean 'build'\?/);
+  });
+
+  it("a truncated pipe.lock is a located error, exit 2", async () => {
+    const root = await recorded();
+    const text = read(root, "pipe.lock");
+    const cut = text.indexOf("xxh64: ") + "xxh64: ".length + 5;
+    truncateSync(path.join(root, "pipe.lock"), cut);
+    const r = status(root);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(/^pipe\.lock:\d+:\d+: error: .*16 lowercase hex digits/);
+    expect(r.err).toMatch(/git checkout -- pipe\.lock/);
+  });
+
+  it("URL deps are listed as external (not checked)", async () => {
+    const root = await recorded({ "pipe.yaml": "stages:\n  dl:\n    cmd: curl -o d.csv https://example.com/d.csv\n    deps:\n    - https://example.com/d.csv\n    outs:\n    - d.csv\n", "d.csv": "d" });
+    expect(status(root).out).toBe("dl:\n    external (not checked): https://example.com/d.csv\nPipeline is up to date.\n");
+  });
+});
+
+describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
+  function vectors(): string {
+    const root = makeProject();
+    cpSync(path.join(CORPUS, "dvc-vectors/project"), root, { recursive: true });
+    chmodSync(root, 0o755);
+    const walk = (d: string): void => {
+      for (const n of readdirSync(d)) {
+        const p = path.join(d, n);
+        chmodSync(p, statSync(p).isDirectory() ? 0o755 : 0o644);
+        if (statSync(p).isDirectory()) walk(p);
+      }
+    };
+    walk(root);
+    return root;
+  }
+
+  it("is up to date, and status creates nothing in it", () => {
+    const root = vectors();
+    const before = treeSnapshot(root);
+    const r = status(root, "--check");
+    expect([r.code, r.out]).toEqual([0, "Pipeline is up to date.\n"]);
+    expect(treeSnapshot(root)).toEqual(before);
+    expect(exists(root, ".pipe")).toBe(false);
+  });
+
+  const edits: [string, Record<string, string>, string][] = [
+    ["a file under data/raw", { "data/raw/a.csv": "id,label\n1,cat\n2,cow\n" }, "    changed deps:\n        modified:   data/raw\n"],
+    ["a non-ASCII file name under data/raw", { "data/raw/sub/café.txt": "cafe\n" }, "    changed deps:\n        modified:   data/raw\n"],
+    ["a new file in data/raw", { "data/raw/new.txt": "x" }, "    changed deps:\n        modified:   data/raw\n"],
+    ["src/prepare.py", { "src/prepare.py": "import sys\nprint('x')\n" }, "    changed deps:\n        modified:   src/prepare.py\n"],
+    ["data/prepared.csv", { "data/prepared.csv": "id,label\n" }, "    changed outs:\n        modified:   data/prepared.csv\n"],
+    ["prepare.split", { "params.yaml": "prepare:\n  split: 0.3\n  seed: 42\n" }, "    changed params:\n        params.yaml:\n            modified:   prepare.split  0.2 -> 0.3\n"],
+    ["prepare.seed", { "params.yaml": "prepare:\n  split: 0.2\n  seed: 7\n" }, "    changed params:\n        params.yaml:\n            modified:   prepare.seed  42 -> 7\n"],
+  ];
+  for (const [what, files, reason] of edits) {
+    it(`is stale after editing ${what}`, () => {
+      const root = vectors();
+      writeFiles(root, files);
+      const r = status(root, "--check");
+      expect(r.out).toBe(`prepare:\n${reason}`);
+      expect(r.code).toBe(1);
+    });
+  }
+});
