@@ -1,8 +1,137 @@
-// Placeholder until the command lands; replaced by its real implementation.
-import type { CommandContext } from "../context.js";
-import { EXIT_USAGE } from "../context.js";
+/**
+ * `pipe repro [TARGET...]`: brings the targets (default: every stage) up to date (spec 5). Parses flags, selects
+ * stages, takes the project write lock, runs the engine (`exec/repro.ts`) with the text reporter, and maps the
+ * outcome to an exit code: 0 done, 1 a stage failed (or a dep is missing, or another writer holds the project),
+ * 2 bad usage or invalid project, 130 interrupted.
+ */
+import { error } from "../../config/diagnostic.js";
+import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { loadForCommand, printDiagnostics } from "../load.js";
 
-export async function run(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+export interface ReproOptions {
+  force?: boolean;
+  singleItem?: boolean;
+  downstream?: boolean;
+  pipeline?: boolean;
+  forceDownstream?: boolean;
+  jobs?: string;
+  keepGoing?: boolean;
+  dry?: boolean;
+  /** false with --no-run-cache */
+  runCache?: boolean;
+  /** false with --no-commit */
+  commit?: boolean;
+}
+
+export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
+  const started = performance.now();
+  const loaded = await loadForCommand(ctx);
+  if (typeof loaded === "number") return loaded;
+  const { graph, sources } = loaded;
+  const root = graph.pipeline.root;
+
+  const [{ readConfig }, { resolveStatusTargets }, { planRepro }, session] = await Promise.all([
+    import("../../project/config.js"),
+    import("../../status/targets.js"),
+    import("../../exec/plan.js"),
+    import("../../exec/session.js"),
+  ]);
+  const config = await readConfig(root, sources);
+  if (!config.ok) {
+    printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
+    return EXIT_USAGE;
+  }
+  if (!ctx.global.quiet) printDiagnostics(ctx, config.warnings, sources);
+  const jobs = session.parseJobs(opts.jobs, config.value.jobs);
+  if (jobs === undefined) {
+    printDiagnostics(ctx, [error("usage", `invalid value for -j/--jobs: '${opts.jobs}' (expected a positive integer or 'auto')`)]);
+    return EXIT_USAGE;
+  }
+  let addresses: string[] | undefined;
+  if (targets.length > 0) {
+    const r = resolveStatusTargets(graph, targets);
+    if (!r.ok) {
+      printDiagnostics(ctx, r.errors, sources);
+      return EXIT_USAGE;
+    }
+    addresses = r.value;
+  }
+  const { selected, forced } = planRepro(graph, addresses, opts);
+  const dry = opts.dry === true;
+
+  let lock: import("../../exec/mutex.js").WriteLock | undefined;
+  if (!dry) {
+    const l = await session.lockProject(root, "pipe repro");
+    if (!l.ok) {
+      printDiagnostics(ctx, l.errors);
+      return EXIT_FAILED;
+    }
+    lock = l.value;
+  }
+  const interrupts = session.handleInterrupts();
+  const [{ ReproEngine, summarise }, { createReproTextReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }, { ProcessRunner }] =
+    await Promise.all([
+      import("../../exec/repro.js"),
+      import("../../report/repro-text.js"),
+      import("../../status/workspace.js"),
+      import("../../lock/read.js"),
+      import("../../cache/store.js"),
+      import("../../cache/runcache.js"),
+      import("../../exec/runner.js"),
+    ]);
+  const reporter = createReproTextReporter({
+    out: ctx.io.out,
+    err: ctx.io.err,
+    statusLine: ctx.io.errIsTTY && !ctx.global.quiet,
+    prefix: jobs > 1,
+    quiet: ctx.global.quiet,
+    verbose: ctx.global.verbose,
+    colors: colors(ctx),
+    ...(process.stderr.columns ? { columns: process.stderr.columns } : {}),
+  });
+  const ws = openWorkspace(root);
+  try {
+    const engine = new ReproEngine({
+      graph,
+      selected,
+      forced,
+      flags: {
+        forceDownstream: opts.forceDownstream === true,
+        keepGoing: opts.keepGoing === true,
+        dry,
+        runCache: opts.runCache !== false,
+        commit: opts.commit !== false,
+        jobs,
+      },
+      ws,
+      locks: new LockStore(root, sources),
+      store: new ObjectStore(root),
+      runs: new RunCache(root),
+      linkTypes: config.value.cache.links,
+      gitignore: config.value.gitignore,
+      runner: new ProcessRunner(),
+      emit: (e) => reporter.handle(e),
+      signal: interrupts.signal,
+    });
+    const result = await engine.run();
+    if (result.preflight.length > 0) {
+      reporter.close();
+      printDiagnostics(ctx, result.preflight, sources);
+      return result.preflightInvalid ? EXIT_USAGE : EXIT_FAILED;
+    }
+    if (!dry) ws.hasher.save();
+    const counts = summarise(result.results);
+    if (result.interrupted) {
+      reporter.handle({ type: "interrupted" });
+      reporter.close();
+      return EXIT_INTERRUPTED;
+    }
+    reporter.handle({ type: "run-summary", ...counts, durationMs: performance.now() - started, dry });
+    reporter.close();
+    return counts.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    reporter.close();
+    interrupts.dispose();
+    await lock?.release();
+  }
 }

@@ -1,0 +1,598 @@
+/**
+ * `repro`'s engine: brings selected stages up to date, in dependency order, up to `jobs` at a time (spec 3, 4, 5).
+ *
+ * Each stage is judged immediately before it would run (so an upstream stage that regenerated identical bytes stops
+ * the propagation: early cutoff), then one of:
+ *
+ * - frozen (and not forced): skipped;
+ * - fresh: skipped, except a fresh stage whose lock entry came from a `dvc.lock`, which is recorded into `pipe.lock`
+ *   (hashing with xxh64, storing outputs) without running anything;
+ * - stale only because outputs are missing that the cache holds: outputs checked out, nothing run;
+ * - stale, and the run-cache knows these exact inputs with every output object cached: outputs restored from it;
+ * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
+ *   removed (persistent ones unprotected), the command run, every declared output verified, outputs hashed and
+ *   stored, the run-cache entry and the lock entry written.
+ *
+ * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
+ * stage that succeeded is written right away, so an interrupted run keeps what finished.
+ *
+ * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
+ * would run as "will be produced".
+ */
+import path from "node:path";
+import { error, type Diagnostic } from "../config/diagnostic.js";
+import type { LockStore } from "../lock/read.js";
+import type { LockEntry } from "../lock/types.js";
+import { pathKey } from "../lock/types.js";
+import { serializeLockEntry, writeLockEntry } from "../lock/write.js";
+import type { Stage, StageGraph } from "../model.js";
+import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
+import { recordStage, type RecordedOut } from "../status/record.js";
+import type { StageStatus } from "../status/types.js";
+import { absOf, checkStage, type Workspace } from "../status/workspace.js";
+import type { EventSink, StageFailure } from "../report/events.js";
+import { reasonsText } from "../report/repro-reasons.js";
+import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
+import { addToGitignore } from "../cache/gitignore.js";
+import type { LinkType } from "../cache/link.js";
+import { safeRemove } from "../cache/fs.js";
+import { unprotect } from "../cache/link.js";
+import type { RunCache, RunKeyInput } from "../cache/runcache.js";
+import type { ObjectStore } from "../cache/store.js";
+import type { HashedPath } from "../hash/hasher.js";
+import { succeeded, type Runner } from "./runner.js";
+import { schedule, type WorkStatus } from "./scheduler.js";
+
+export interface ReproFlags {
+  /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */
+  forceDownstream: boolean;
+  keepGoing: boolean;
+  dry: boolean;
+  /** false with `--no-run-cache`. */
+  runCache: boolean;
+  /** false with `--no-commit`: outputs are not stored in the cache (the lock is still written). */
+  commit: boolean;
+  jobs: number;
+}
+
+export interface ReproInput {
+  graph: StageGraph;
+  /** The stages to bring up to date, in execution order. */
+  selected: readonly string[];
+  /** Stages to run even if fresh (`-f`). */
+  forced: ReadonlySet<string>;
+  flags: ReproFlags;
+  ws: Workspace;
+  locks: LockStore;
+  store: ObjectStore;
+  runs: RunCache;
+  linkTypes: readonly LinkType[];
+  /** Add cached outputs to `.gitignore` (config `gitignore`). */
+  gitignore: boolean;
+  runner: Runner;
+  emit: EventSink;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/** What happened to one stage. */
+export type StageResult = "ran" | "restored-run-cache" | "restored-cache" | "recorded" | "up-to-date" | "frozen" | "failed" | "not-run";
+
+export interface ReproResult {
+  results: Map<string, StageResult>;
+  interrupted: boolean;
+  /** Problems found before anything ran (missing deps no stage produces, unreadable lock files). */
+  preflight: Diagnostic[];
+  /** The preflight problem is an invalid project (a damaged lock file: exit 2) rather than a failure (exit 1). */
+  preflightInvalid: boolean;
+}
+
+/** Root paths that some stage of the graph produces, with a lookup for "is this path (or part of it) produced". */
+class Producers {
+  private readonly outs = new Set<string>();
+  private readonly sorted: string[];
+  constructor(graph: StageGraph) {
+    for (const s of graph.stages.values()) for (const o of s.outs) if (!o.external) this.outs.add(o.rootPath);
+    this.sorted = [...this.outs].sort();
+  }
+  produces(p: string): boolean {
+    // The path itself, an output directory above it, or an output inside it (a dep directory holding outputs).
+    for (let q = p; q !== "." && q !== ""; q = path.posix.dirname(q)) {
+      if (this.outs.has(q)) return true;
+      if (!q.includes("/")) break;
+    }
+    const prefix = p + "/";
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.sorted[lo]?.startsWith(prefix) === true;
+  }
+}
+
+function toOutputHash(h: HashedPath): OutputHash {
+  if (h.kind === "file") return { kind: "file", hash: h.hash, size: h.size };
+  return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
+}
+
+function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
+  if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
+  if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
+  return "io";
+}
+
+function messages(ds: readonly Diagnostic[]): string {
+  return ds.map((d) => d.message).join("\n");
+}
+
+/** Stale only because cached outputs are missing from the workspace (restore them, run nothing). */
+function onlyMissingOutputs(st: StageStatus): boolean {
+  return st.reasons.length > 0 && st.reasons.every((r) => r.kind === "changed-outs" && r.changes.every((c) => c.change === "deleted"));
+}
+
+export class ReproEngine {
+  private readonly results = new Map<string, StageResult>();
+  private readonly entries = new Map<string, LockEntry | undefined>();
+  private readonly flavors = new Map<string, "pipe" | "dvc" | undefined>();
+  private readonly cc: CacheContext;
+  private readonly producers: Producers;
+  private readonly gitignored = new Set<string>();
+
+  constructor(private readonly input: ReproInput) {
+    const ws = input.ws;
+    this.cc = {
+      root: ws.root,
+      store: input.store,
+      linkTypes: input.linkTypes,
+      fileHash: async (abs, algo) => {
+        const r = await ws.hasher.hashPath(abs, algo);
+        return r.kind === "file" ? r.hash : "";
+      },
+    };
+    this.producers = new Producers(input.graph);
+  }
+
+  private stage(address: string): Stage {
+    const s = this.input.graph.stages.get(address);
+    if (!s) throw new Error(`unknown stage ${address}`);
+    return s;
+  }
+
+  /** Reads lock entries and checks that no selected stage depends on a path that neither exists nor gets produced. */
+  async preflight(): Promise<{ errors: Diagnostic[]; invalid: boolean }> {
+    const { graph, selected, locks, ws } = this.input;
+    const errors: Diagnostic[] = [];
+    const badDirs = new Set<string>();
+    for (const a of selected) {
+      const s = this.stage(a);
+      const r = await locks.forDir(s.dir);
+      if (!r.ok) {
+        if (!badDirs.has(s.dir)) errors.push(...r.errors);
+        badDirs.add(s.dir);
+        continue;
+      }
+      this.entries.set(a, r.value?.stages.get(s.name));
+      this.flavors.set(a, r.value?.flavor);
+    }
+    if (errors.length > 0) return { errors, invalid: true };
+    for (const a of selected) {
+      const s = this.stage(a);
+      if (s.frozen && !this.input.forced.has(a)) continue;
+      for (const d of s.deps) {
+        if (d.external || this.producers.produces(d.rootPath)) continue;
+        if (ws.hasher.stat(absOf(ws.root, d.rootPath)) !== undefined) continue;
+        errors.push(
+          error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist and no stage produces it`, d.loc ?? s.loc),
+        );
+      }
+    }
+    void graph;
+    return { errors, invalid: false };
+  }
+
+  async run(): Promise<ReproResult> {
+    const { selected, flags, emit } = this.input;
+    const pre = await this.preflight();
+    if (pre.errors.length > 0) {
+      return { results: this.results, interrupted: false, preflight: pre.errors, preflightInvalid: pre.invalid };
+    }
+    this.warnExternal();
+    emit({ type: "plan", stages: selected, jobs: flags.jobs, dry: flags.dry });
+    if (flags.dry) {
+      await this.dryRun();
+      return { results: this.results, interrupted: false, preflight: [], preflightInvalid: false };
+    }
+    const r = await schedule({
+      order: selected,
+      upstream: (id) => this.input.graph.upstream.get(id) ?? [],
+      jobs: flags.jobs,
+      keepGoing: flags.keepGoing,
+      ...(this.input.signal ? { signal: this.input.signal } : {}),
+      work: (id, signal) => this.work(id, signal),
+      onBlocked: (id, by) => {
+        this.results.set(id, "not-run");
+        emit({ type: "stage-not-run", stage: id, because: "upstream-failed", upstream: by });
+      },
+      onProgress: (running, finished, total) => emit({ type: "progress", running, finished, total }),
+    });
+    for (const [id, o] of r.outcomes) {
+      if (o === "not-started") {
+        this.results.set(id, "not-run");
+        emit({ type: "stage-not-run", stage: id, because: "stopped" });
+      }
+    }
+    emit({ type: "progress", running: [], finished: selected.length, total: selected.length });
+    return { results: this.results, interrupted: r.interrupted, preflight: [], preflightInvalid: false };
+  }
+
+  private warnExternal(): void {
+    const ext: string[] = [];
+    for (const a of this.input.selected) {
+      const s = this.stage(a);
+      for (const x of [...s.deps, ...s.outs]) if (x.external) ext.push(x.path);
+    }
+    if (ext.length > 0) {
+      const uniq = [...new Set(ext)];
+      this.input.emit({
+        type: "warning",
+        message: `external dependencies and outputs are not checked or cached: ${uniq.slice(0, 5).join(", ")}${uniq.length > 5 ? `, and ${uniq.length - 5} more` : ""}`,
+      });
+    }
+  }
+
+  /** Forced by `-f`, or by `--force-downstream` because an upstream stage ran. */
+  private isForced(address: string): boolean {
+    if (this.input.forced.has(address)) return true;
+    if (!this.input.flags.forceDownstream) return false;
+    return (this.input.graph.upstream.get(address) ?? []).some((u) => {
+      const r = this.results.get(u);
+      return r === "ran" || r === "restored-run-cache";
+    });
+  }
+
+  private async work(address: string, signal: AbortSignal | undefined): Promise<WorkStatus> {
+    const r = await this.stageWork(address, signal);
+    this.results.set(address, r);
+    return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
+  }
+
+  private fail(s: Stage, reason: StageFailure, message: string, extra: { exitCode?: number | null; signal?: string | null; tail?: readonly string[] } = {}): "failed" {
+    this.input.emit({ type: "stage-failed", stage: s.address, reason, message, ...extra });
+    return "failed";
+  }
+
+  private async stageWork(address: string, signal: AbortSignal | undefined): Promise<StageResult> {
+    const { ws, emit, flags } = this.input;
+    const s = this.stage(address);
+    const forced = this.isForced(address);
+    if (s.frozen && !forced) {
+      emit({ type: "stage-skipped", stage: address, reason: "frozen" });
+      return "frozen";
+    }
+    const entry = this.entries.get(address);
+    const status = await checkStage(ws, s, entry);
+    if (!forced && !status.stale) {
+      if (this.flavors.get(address) === "dvc") {
+        const rec = await this.recordAndCommit(s, { runCache: false });
+        if (rec !== "ok") return rec;
+        emit({ type: "stage-skipped", stage: address, reason: "up-to-date" });
+        return "recorded";
+      }
+      emit({ type: "stage-skipped", stage: address, reason: "up-to-date" });
+      return "up-to-date";
+    }
+    if (!forced && entry && onlyMissingOutputs(status) && (await this.outsCached(s, entry))) {
+      const r = await this.restoreFromLock(s, entry);
+      if (r === "ok") {
+        emit({ type: "stage-restored", stage: address, from: "cache" });
+        return "restored-cache";
+      }
+      // Could not restore (an object turned out corrupt): run the stage instead.
+    }
+    const inputs = await this.currentInputs(s);
+    if (!inputs.ok) return this.fail(s, "missing-dep", messages(inputs.errors));
+    if (!forced && flags.runCache) {
+      const restored = await this.tryRunCache(s, inputs.key);
+      if (restored === "restored") {
+        emit({ type: "stage-restored", stage: address, from: "run-cache" });
+        return "restored-run-cache";
+      }
+      if (restored === "failed") return "failed";
+    }
+    if (signal?.aborted) return "failed";
+    return this.execute(s, status, forced, signal);
+  }
+
+  /** Every cached output of the lock entry is in the cache. */
+  private async outsCached(s: Stage, entry: LockEntry): Promise<boolean> {
+    const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
+    for (const o of s.outs) {
+      if (o.external) continue;
+      const e = byPath.get(pathKey(o.path));
+      if (!e || e.algo === "none") return false;
+      if (!o.cache) {
+        // A missing uncached output cannot be restored.
+        if (this.input.ws.hasher.stat(absOf(this.input.ws.root, o.rootPath)) === undefined) return false;
+        continue;
+      }
+      if (!(await isCached(this.input.store, e.hash))) return false;
+    }
+    return true;
+  }
+
+  private async restoreFromLock(s: Stage, entry: LockEntry): Promise<"ok" | "failed"> {
+    const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
+    for (const o of s.outs) {
+      if (o.external || !o.cache) continue;
+      const e = byPath.get(pathKey(o.path));
+      if (!e) return "failed";
+      const r = await checkoutOutput(this.cc, o.rootPath, e.hash);
+      this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
+      if (!r.ok) {
+        this.input.emit({ type: "warning", message: messages(r.errors) });
+        return "failed";
+      }
+      if (r.value.status === "corrupt") {
+        this.input.emit({ type: "warning", message: `cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' were corrupt and have been removed` });
+        return "failed";
+      }
+      if (r.value.status === "missing") return "failed";
+    }
+    await this.gitignore(s);
+    return "ok";
+  }
+
+  /** Current hashes of deps and values of params, checked: a missing one fails the stage before it runs. */
+  private async currentInputs(s: Stage): Promise<{ ok: true; key: RunKeyInput } | { ok: false; errors: Diagnostic[] }> {
+    const { ws } = this.input;
+    const errors: Diagnostic[] = [];
+    const deps: [string, string][] = [];
+    await Promise.all(
+      s.deps.map(async (d, i) => {
+        if (d.external) {
+          deps[i] = [d.rootPath, ""];
+          return;
+        }
+        const r = await ws.hasher.hashPath(absOf(ws.root, d.rootPath), "xxh64");
+        if (r.kind === "missing") {
+          const producer = this.producers.produces(d.rootPath) ? " (its producing stage has not created it)" : "";
+          errors.push(error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist${producer}`, d.loc ?? s.loc));
+        } else if (r.kind === "error") errors.push(error("io", `stage '${s.address}': cannot hash dependency '${d.path}': ${r.message}`, d.loc ?? s.loc));
+        else deps[i] = [d.rootPath, r.hash];
+      }),
+    );
+    const params: Record<string, Record<string, unknown>> = {};
+    for (const p of s.params) {
+      const facts = await ws.params.read(p.rootPath, absOf(ws.root, p.rootPath));
+      if (facts.kind === "missing") {
+        errors.push(error("params", `stage '${s.address}': params file '${p.file}' does not exist`, p.loc ?? s.loc));
+        continue;
+      }
+      if (facts.kind === "invalid") {
+        errors.push(error("params", `stage '${s.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? s.loc));
+        continue;
+      }
+      const missing = (p.keys ?? []).filter((k) => isAbsent(getDotted(facts.value, k)));
+      if (missing.length > 0) {
+        errors.push(error("params", `stage '${s.address}': params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${p.file}'`, p.loc ?? s.loc));
+        continue;
+      }
+      params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };
+    }
+    if (errors.length > 0) return { ok: false, errors };
+    return { ok: true, key: { cmd: s.cmd, deps, params, outs: s.outs.map((o) => o.rootPath) } };
+  }
+
+  /** Run-cache key input from a recorded entry (deps in stage order, as recorded). */
+  private keyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
+    return {
+      cmd: s.cmd,
+      deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
+      params: entry.params,
+      outs: s.outs.map((o) => o.rootPath),
+    };
+  }
+
+  /**
+   * Stages that go through the run-cache, as DVC decides: a command whose result is a function of its inputs, so
+   * not `always_changed`, with deps and outputs, every dep local, every output local, cached and not persistent
+   * (a persistent output is also an input).
+   */
+  private runCacheable(s: Stage): boolean {
+    if (s.alwaysChanged || s.deps.length === 0 || s.outs.length === 0) return false;
+    return s.deps.every((d) => !d.external) && s.outs.every((o) => o.cache && !o.external && !o.persist);
+  }
+
+  private async tryRunCache(s: Stage, key: RunKeyInput): Promise<"restored" | "miss" | "failed"> {
+    if (!this.runCacheable(s)) return "miss";
+    const { runs, store, ws } = this.input;
+    const k = await runs.key(key);
+    const hit = await runs.lookup(k, key.outs);
+    if (!hit) return "miss";
+    for (const o of hit.outs) if (!(await isCached(store, o.hash))) return "miss";
+    // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
+    for (const o of s.outs) {
+      const h = hit.outs.find((x) => x.path === o.rootPath);
+      if (!h) return "miss";
+      const r = await checkoutOutput(this.cc, o.rootPath, h.hash);
+      ws.hasher.invalidate(absOf(ws.root, o.rootPath));
+      if (!r.ok) {
+        this.input.emit({ type: "warning", message: messages(r.errors) });
+        return "miss";
+      }
+      if (r.value.status === "corrupt") {
+        this.input.emit({ type: "warning", message: `run-cache: corrupt cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead` });
+        return "miss";
+      }
+      if (r.value.status === "missing") return "miss";
+    }
+    const rec = await this.recordAndCommit(s, { runCache: false });
+    return rec === "ok" ? "restored" : "failed";
+  }
+
+  private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
+    const { ws, emit, runner } = this.input;
+    for (const o of s.outs) {
+      if (o.external) continue;
+      const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
+      if (!r.ok) return this.fail(s, "io", messages(r.errors));
+      ws.hasher.invalidate(absOf(ws.root, o.rootPath));
+    }
+    const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons);
+    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
+    const started = (this.input.now ?? (() => performance.now()))();
+    const res = await runner.run({
+      stage: s.address,
+      cmd: s.cmd,
+      cwd: path.join(ws.root, s.wdir),
+      root: ws.root,
+      ...(signal ? { signal } : {}),
+      onLine: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
+    });
+    if (!succeeded(res)) {
+      if (res.interrupted) return "failed";
+      if (res.spawnError !== undefined) return this.fail(s, "spawn", `'${s.address}' could not start: ${res.spawnError}`);
+      const what = res.signal !== null ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;
+      const which = res.failedCommand !== undefined ? ` (command: ${res.failedCommand})` : "";
+      return this.fail(s, "command", `'${s.address}' ${what}${which}`, { exitCode: res.exitCode, signal: res.signal, tail: res.tail });
+    }
+    const rec = await this.recordAndCommit(s, { runCache: true });
+    if (rec !== "ok") return rec;
+    emit({ type: "stage-finished", stage: s.address, durationMs: (this.input.now ?? (() => performance.now()))() - started });
+    return "ran";
+  }
+
+  /**
+   * Hashes the stage as it is now, stores its cached outputs (unless `--no-commit`), records the run-cache entry and
+   * writes the lock entry, in that order: the lock never names an object the cache does not have.
+   */
+  private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
+    const { ws, flags, graph } = this.input;
+    const rec = await recordStage(ws, s);
+    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors));
+    const { entry, outs } = rec.value;
+    if (flags.commit) {
+      for (const ro of outs) {
+        const stored = await this.storeRecorded(ro);
+        if (!stored.ok) return this.fail(s, "io", messages(stored.errors));
+      }
+      if (opts.runCache && this.runCacheable(s)) {
+        const key = await this.input.runs.key(this.keyFromEntry(s, entry));
+        const r = await this.input.runs.record(key, {
+          outs: outs.flatMap((ro) =>
+            ro.hashed ? [{ path: ro.out.rootPath, hash: ro.hashed.hash, size: ro.hashed.size, ...(ro.hashed.kind === "dir" ? { nfiles: ro.hashed.nfiles } : {}) }] : [],
+          ),
+        });
+        if (!r.ok) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.errors)}` });
+      }
+    }
+    const prev = this.entries.get(s.address);
+    if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
+      const w = await writeLockEntry(graph.pipeline, s, entry);
+      if (!w.ok) return this.fail(s, "io", messages(w.errors));
+      this.entries.set(s.address, entry);
+      this.flavors.set(s.address, "pipe");
+    }
+    await this.gitignore(s);
+    return "ok";
+  }
+
+  private async storeRecorded(ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
+    if (!ro.hashed || !ro.out.cache) return { ok: true };
+    const r = await storeOutput(this.cc, ro.out.rootPath, toOutputHash(ro.hashed));
+    // With hardlink/symlink links the workspace files were replaced by links: their stat changed.
+    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, ro.out.rootPath));
+    return r.ok ? { ok: true } : { ok: false, errors: r.errors };
+  }
+
+  /**
+   * Once per stages file and run, after a stage of it succeeds: the cached outputs of every stage of that file go
+   * into its `.gitignore` together, so the file's content does not depend on which stages happened to run first.
+   */
+  private async gitignore(s: Stage): Promise<void> {
+    if (!this.input.gitignore || this.gitignored.has(s.file)) return;
+    this.gitignored.add(s.file);
+    const paths: string[] = [];
+    for (const t of this.input.graph.pipeline.stages) {
+      if (t.file !== s.file) continue;
+      for (const o of t.outs) if (o.cache && !o.external) paths.push(o.rootPath);
+    }
+    if (paths.length === 0) return;
+    const r = await addToGitignore(this.input.ws.root, s.dir, paths);
+    if (!r.ok) this.input.emit({ type: "warning", message: messages(r.errors) });
+  }
+
+  /**
+   * `--dry`: the same judgement, no writes. Outputs of stages that would run (or be restored from the run-cache)
+   * may change, so their dependents are reported as "would run" with that reason (early cutoff may still spare them).
+   */
+  private async dryRun(): Promise<void> {
+    const { selected, ws, emit, flags } = this.input;
+    const changing = new Set<string>();
+    for (const a of selected) {
+      const s = this.stage(a);
+      const forced = this.input.forced.has(a) || (flags.forceDownstream && (this.input.graph.upstream.get(a) ?? []).some((u) => changing.has(u)));
+      if (s.frozen && !forced) {
+        emit({ type: "stage-skipped", stage: a, reason: "frozen" });
+        this.results.set(a, "frozen");
+        continue;
+      }
+      const entry = this.entries.get(a);
+      const status = await checkStage(ws, s, entry);
+      const changedUp = (this.input.graph.upstream.get(a) ?? []).filter((u) => changing.has(u));
+      if (forced) {
+        emit({ type: "stage-would-run", stage: a, reasons: ["forced"] });
+        changing.add(a);
+        this.results.set(a, "ran");
+        continue;
+      }
+      if (!status.stale && changedUp.length === 0) {
+        emit({ type: "stage-skipped", stage: a, reason: "up-to-date" });
+        this.results.set(a, "up-to-date");
+        continue;
+      }
+      if (status.stale && changedUp.length === 0) {
+        if (entry && onlyMissingOutputs(status) && (await this.outsCached(s, entry))) {
+          emit({ type: "stage-would-restore", stage: a, from: "cache" });
+          this.results.set(a, "restored-cache");
+          continue;
+        }
+        if (flags.runCache && this.runCacheable(s)) {
+          const inputs = await this.currentInputs(s);
+          if (inputs.ok) {
+            const hit = await this.input.runs.lookup(await this.input.runs.key(inputs.key), inputs.key.outs);
+            let all = hit !== undefined;
+            for (const o of hit?.outs ?? []) if (all && !(await isCached(this.input.store, o.hash))) all = false;
+            if (all) {
+              emit({ type: "stage-would-restore", stage: a, from: "run-cache" });
+              changing.add(a);
+              this.results.set(a, "restored-run-cache");
+              continue;
+            }
+          }
+        }
+      }
+      const reasons = reasonsText(status.reasons.filter((r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted"))));
+      for (const u of changedUp) reasons.push(`upstream '${u}' will run`);
+      emit({ type: "stage-would-run", stage: a, reasons });
+      changing.add(a);
+      this.results.set(a, "ran");
+    }
+  }
+}
+
+/** Counts for the summary line. */
+export function summarise(results: ReadonlyMap<string, StageResult>): { ran: number; restored: number; upToDate: number; failed: number; notRun: number } {
+  const c = { ran: 0, restored: 0, upToDate: 0, failed: 0, notRun: 0 };
+  for (const r of results.values()) {
+    if (r === "ran") c.ran++;
+    else if (r === "restored-run-cache" || r === "restored-cache") c.restored++;
+    else if (r === "up-to-date" || r === "frozen" || r === "recorded") c.upToDate++;
+    else if (r === "failed") c.failed++;
+    else c.notRun++;
+  }
+  return c;
+}

@@ -1,0 +1,77 @@
+/**
+ * What every writing command (`repro`, `checkout`, `commit`, `gc`) does around its work: make sure `.pipe/` exists
+ * (with its `.gitignore`, as `pipe init` writes it, so a DVC project that never ran `pipe init` does not get a cache
+ * committed by accident), take the project write lock, and turn SIGINT/SIGTERM into an abort instead of an
+ * immediate exit, so running stages are terminated and the lock is released. A second Ctrl-C exits at once.
+ */
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Result } from "../config/diagnostic.js";
+import { GITIGNORE_LINES } from "../cli/commands/init.js";
+import { killAllGroups } from "./runner.js";
+import { acquireWriteLock, type WriteLock } from "./mutex.js";
+
+/** Creates `.pipe/` and its `.gitignore` when missing. */
+export async function ensurePipeDir(root: string): Promise<void> {
+  const dir = path.join(root, ".pipe");
+  const exists = await stat(dir).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  if (exists) return;
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, ".gitignore"), GITIGNORE_LINES.join("\n") + "\n", { flag: "wx" }).catch(() => undefined);
+}
+
+export async function lockProject(root: string, command: string): Promise<Result<WriteLock>> {
+  await ensurePipeDir(root);
+  return acquireWriteLock(root, { command });
+}
+
+/** `-j` value: a positive integer, `auto` (CPU count), or the config default (1 when not configured). */
+export function parseJobs(flag: string | undefined, config: number | "auto" | undefined): number | undefined {
+  const v = flag ?? (config === undefined ? "1" : String(config));
+  if (v === "auto") return Math.max(1, os.availableParallelism());
+  if (!/^[0-9]+$/.test(v)) return undefined;
+  const n = Number(v);
+  return n >= 1 ? n : undefined;
+}
+
+export interface Interrupts {
+  signal: AbortSignal;
+  /** Restores the previous signal handlers. */
+  dispose(): void;
+}
+
+/**
+ * Installs SIGINT/SIGTERM handlers for the duration of a command. The first signal aborts (the scheduler stops
+ * starting stages, the runner terminates running ones); the second kills every stage's process group and exits 130.
+ */
+export function handleInterrupts(onFirst?: () => void): Interrupts {
+  const ac = new AbortController();
+  const saved = new Map<NodeJS.Signals, NodeJS.SignalsListener[]>();
+  const handler = (): void => {
+    if (!ac.signal.aborted) {
+      onFirst?.();
+      ac.abort();
+      return;
+    }
+    killAllGroups("SIGKILL");
+    process.exit(130);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    saved.set(sig, process.listeners(sig));
+    process.removeAllListeners(sig);
+    process.on(sig, handler);
+  }
+  return {
+    signal: ac.signal,
+    dispose(): void {
+      for (const [sig, ls] of saved) {
+        process.removeListener(sig, handler);
+        for (const l of ls) process.on(sig, l);
+      }
+    },
+  };
+}

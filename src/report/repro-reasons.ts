@@ -1,0 +1,50 @@
+/**
+ * One-line renderings of staleness reasons for `repro` (`Would run 'train': changed params: train.lr 0.1 -> 0.2`,
+ * and `-v` on `Running` lines). `status` has the full multi-line layout; `repro` needs a short "why" per stage.
+ */
+import type { StaleReason } from "../status/types.js";
+import { unreachable } from "./events.js";
+
+const MAX_ITEMS = 3;
+
+function list(items: readonly string[]): string {
+  if (items.length <= MAX_ITEMS) return items.join(", ");
+  return `${items.slice(0, MAX_ITEMS).join(", ")} and ${items.length - MAX_ITEMS} more`;
+}
+
+function value(v: unknown): string {
+  if (v === undefined) return "-";
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s.length > 40 ? s.slice(0, 37) + "..." : s;
+}
+
+export function reasonText(r: StaleReason): string {
+  switch (r.kind) {
+    case "no-lock-entry":
+      return "no lock entry";
+    case "changed-command":
+      return r.vars.length > 0 ? `changed command: ${r.vars.map((v) => `\${${v.name}} ${v.old} -> ${v.new}`).join(", ")}` : "changed command";
+    case "changed-params": {
+      const items: string[] = [];
+      for (const f of r.files) {
+        if (f.error !== undefined) items.push(`${f.file} unreadable`);
+        for (const c of f.changes) items.push(c.change === "modified" ? `${c.key} ${value(c.old)} -> ${value(c.new)}` : `${c.change} ${c.key}`);
+      }
+      return `changed params: ${list(items)}`;
+    }
+    case "changed-deps":
+      return `changed deps: ${list(r.changes.map((c) => `${c.change} ${c.path}`))}`;
+    case "changed-outs":
+      return `changed outs: ${list(r.changes.map((c) => `${c.change} ${c.path}`))}`;
+    case "always-changed":
+      return "always changed";
+    case "upstream-stale":
+      return `upstream stale: ${r.chain.join(" -> ")}`;
+    default:
+      return unreachable(r);
+  }
+}
+
+export function reasonsText(rs: readonly StaleReason[]): string[] {
+  return rs.map(reasonText);
+}
