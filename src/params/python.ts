@@ -411,13 +411,21 @@ function parseNumber(text: string): number {
   return n;
 }
 
+/** How Python's `repr()` prints a value inside a tuple key (strings quoted, as Python quotes them). */
+function pyRepr(v: unknown): string {
+  if (typeof v !== "string") return pyStr(v);
+  const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+  const body = v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
+  return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+}
+
 /** How Python's `str()` prints a dict key. */
 function pyStr(key: unknown): string {
   if (typeof key === "string") return key;
   if (key === true) return "True";
   if (key === false) return "False";
   if (key === null) return "None";
-  if (Array.isArray(key)) return `(${key.map(pyStr).join(", ")}${key.length === 1 ? "," : ""})`;
+  if (Array.isArray(key)) return `(${key.map(pyRepr).join(", ")}${key.length === 1 ? "," : ""})`;
   return String(key);
 }
 
@@ -483,6 +491,8 @@ function blocks(stmts: readonly Statement[]): Block[] {
 
 /** The name an assignment target binds, under DVC's rules; undefined to skip the statement. */
 function targetName(target: readonly Token[], onlySelf: boolean): string | undefined {
+  // `(x): int = 1` binds x, as `x: int = 1` does.
+  while (target.length > 2 && target[0]!.text === "(" && target[target.length - 1]!.text === ")" && target[0]!.kind === "op") target = target.slice(1, -1);
   const [a, b, c] = target;
   if (target.length === 1 && a?.kind === "name" && !onlySelf) return a.text;
   if (target.length === 3 && a?.kind === "name" && a.text === "self" && b?.text === "." && c?.kind === "name") return c.text;

@@ -77,8 +77,8 @@ describe("Python params: what DVC keeps", () => {
   });
 
   it("takes annotated assignments (dataclass fields) and module-level self.x as DVC does", () => {
-    const text = ["from dataclasses import dataclass", "@dataclass", "class Cfg:", "    lr: float = 0.5", "    name: str = 'a'", "    epochs: int", "self.z = 9"].join("\n");
-    expect(py(text)).toEqual({ Cfg: { lr: 0.5, name: "a" }, z: 9 });
+    const text = ["from dataclasses import dataclass", "@dataclass", "class Cfg:", "    lr: float = 0.5", "    name: str = 'a'", "    epochs: int", "self.z = 9", "(w): bool = True", "o = {('a', \"it's\"): 1}"].join("\n");
+    expect(py(text)).toEqual({ Cfg: { lr: 0.5, name: "a" }, z: 9, w: true, o: { "('a', \"it's\")": 1 } });
   });
 
   it("parses every literal form", () => {
