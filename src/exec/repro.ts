@@ -37,7 +37,7 @@ import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
 import { safeRemove } from "../cache/fs.js";
 import { unprotect } from "../cache/link.js";
-import type { RunCache, RunKeyInput } from "../cache/runcache.js";
+import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
 import { succeeded, type Runner } from "./runner.js";
@@ -113,11 +113,6 @@ class Producers {
   }
 }
 
-function toOutputHash(h: HashedPath): OutputHash {
-  if (h.kind === "file") return { kind: "file", hash: h.hash, size: h.size };
-  return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
-}
-
 function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
   if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
   if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
@@ -131,6 +126,40 @@ function messages(ds: readonly Diagnostic[]): string {
 /** Stale only because cached outputs are missing from the workspace (restore them, run nothing). */
 function onlyMissingOutputs(st: StageStatus): boolean {
   return st.reasons.length > 0 && st.reasons.every((r) => r.kind === "changed-outs" && r.changes.every((c) => c.change === "deleted"));
+}
+
+/** Run-cache key input from a recorded entry (`recordStage` keeps deps in stage order). */
+export function runKeyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
+  return {
+    cmd: s.cmd,
+    deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
+    params: entry.params,
+    outs: s.outs.map((o) => o.rootPath),
+  };
+}
+
+/** The run-cache entry for what `recordStage` hashed. */
+export function runEntryOf(outs: readonly RecordedOut[]): RunEntry {
+  return {
+    outs: outs.flatMap((ro) =>
+      ro.hashed ? [{ path: ro.out.rootPath, hash: ro.hashed.hash, size: ro.hashed.size, ...(ro.hashed.kind === "dir" ? { nfiles: ro.hashed.nfiles } : {}) }] : [],
+    ),
+  };
+}
+
+/**
+ * Stages that go through the run-cache, as DVC decides: a command whose result is a function of its inputs, so
+ * not `always_changed`, with deps and outputs, every dep local, every output local, cached and not persistent
+ * (a persistent output is also an input).
+ */
+export function runCacheable(s: Stage): boolean {
+  if (s.alwaysChanged || s.deps.length === 0 || s.outs.length === 0) return false;
+  return s.deps.every((d) => !d.external) && s.outs.every((o) => o.cache && !o.external && !o.persist);
+}
+
+export function toOutputHash(h: HashedPath): OutputHash {
+  if (h.kind === "file") return { kind: "file", hash: h.hash, size: h.size };
+  return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
 }
 
 export class ReproEngine {
@@ -386,28 +415,8 @@ export class ReproEngine {
     return { ok: true, key: { cmd: s.cmd, deps, params, outs: s.outs.map((o) => o.rootPath) } };
   }
 
-  /** Run-cache key input from a recorded entry (deps in stage order, as recorded). */
-  private keyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
-    return {
-      cmd: s.cmd,
-      deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
-      params: entry.params,
-      outs: s.outs.map((o) => o.rootPath),
-    };
-  }
-
-  /**
-   * Stages that go through the run-cache, as DVC decides: a command whose result is a function of its inputs, so
-   * not `always_changed`, with deps and outputs, every dep local, every output local, cached and not persistent
-   * (a persistent output is also an input).
-   */
-  private runCacheable(s: Stage): boolean {
-    if (s.alwaysChanged || s.deps.length === 0 || s.outs.length === 0) return false;
-    return s.deps.every((d) => !d.external) && s.outs.every((o) => o.cache && !o.external && !o.persist);
-  }
-
   private async tryRunCache(s: Stage, key: RunKeyInput): Promise<"restored" | "miss" | "failed"> {
-    if (!this.runCacheable(s)) return "miss";
+    if (!runCacheable(s)) return "miss";
     const { runs, store, ws } = this.input;
     const k = await runs.key(key);
     const hit = await runs.lookup(k, key.outs);
@@ -479,13 +488,9 @@ export class ReproEngine {
         const stored = await this.storeRecorded(ro);
         if (!stored.ok) return this.fail(s, "io", messages(stored.errors));
       }
-      if (opts.runCache && this.runCacheable(s)) {
-        const key = await this.input.runs.key(this.keyFromEntry(s, entry));
-        const r = await this.input.runs.record(key, {
-          outs: outs.flatMap((ro) =>
-            ro.hashed ? [{ path: ro.out.rootPath, hash: ro.hashed.hash, size: ro.hashed.size, ...(ro.hashed.kind === "dir" ? { nfiles: ro.hashed.nfiles } : {}) }] : [],
-          ),
-        });
+      if (opts.runCache && runCacheable(s)) {
+        const key = await this.input.runs.key(runKeyFromEntry(s, entry));
+        const r = await this.input.runs.record(key, runEntryOf(outs));
         if (!r.ok) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.errors)}` });
       }
     }
@@ -560,7 +565,7 @@ export class ReproEngine {
           this.results.set(a, "restored-cache");
           continue;
         }
-        if (flags.runCache && this.runCacheable(s)) {
+        if (flags.runCache && runCacheable(s)) {
           const inputs = await this.currentInputs(s);
           if (inputs.ok) {
             const hit = await this.input.runs.lookup(await this.input.runs.key(inputs.key), inputs.key.outs);

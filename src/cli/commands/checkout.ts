@@ -1,8 +1,148 @@
-// Placeholder until the command lands; replaced by its real implementation.
-import type { CommandContext } from "../context.js";
-import { EXIT_USAGE } from "../context.js";
+/**
+ * `pipe checkout [TARGET...]`: makes the cached outputs of the targets (default: every stage) what their lock entries
+ * say, from the cache (spec 5). Prints one line per output it changed, as git and DVC do (`A` added, `M` modified),
+ * and fails (exit 1) naming every output whose objects the cache does not have (or had corrupt: those objects are
+ * removed). Workspace content that is about to be replaced and is not in the cache is saved there first and named.
+ */
+import { lstat } from "node:fs/promises";
+import path from "node:path";
+import { error, type Diagnostic } from "../../config/diagnostic.js";
+import { pathKey } from "../../lock/types.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { loadForCommand, printDiagnostics } from "../load.js";
 
-export async function run(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
+  const loaded = await loadForCommand(ctx);
+  if (typeof loaded === "number") return loaded;
+  const { graph, sources } = loaded;
+  const root = graph.pipeline.root;
+  const [{ readConfig }, { resolveStatusTargets }, session, { LockStore }, { ObjectStore }, { checkoutOutput }, { addToGitignore }, { openWorkspace }] =
+    await Promise.all([
+      import("../../project/config.js"),
+      import("../../status/targets.js"),
+      import("../../exec/session.js"),
+      import("../../lock/read.js"),
+      import("../../cache/store.js"),
+      import("../../cache/checkout.js"),
+      import("../../cache/gitignore.js"),
+      import("../../status/workspace.js"),
+    ]);
+  const config = await readConfig(root, sources);
+  if (!config.ok) {
+    printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
+    return EXIT_USAGE;
+  }
+  const sel = resolveStatusTargets(graph, targets);
+  if (!sel.ok) {
+    printDiagnostics(ctx, sel.errors, sources);
+    return EXIT_USAGE;
+  }
+  const locks = new LockStore(root, sources);
+  for (const a of sel.value) {
+    const r = await locks.forDir(graph.stages.get(a)!.dir);
+    if (!r.ok) {
+      printDiagnostics(ctx, r.errors, sources);
+      return EXIT_USAGE;
+    }
+  }
+  const lock = await session.lockProject(root, "pipe checkout");
+  if (!lock.ok) {
+    printDiagnostics(ctx, lock.errors);
+    return EXIT_FAILED;
+  }
+  const interrupts = session.handleInterrupts();
+  try {
+    const ws = openWorkspace(root);
+    const cc = {
+      root,
+      store: new ObjectStore(root),
+      linkTypes: config.value.cache.links,
+      fileHash: async (abs: string, algo: "xxh64" | "md5" | "legacy-md5") => {
+        const h = await ws.hasher.hashPath(abs, algo);
+        return h.kind === "file" ? h.hash : "";
+      },
+    };
+    const problems: Diagnostic[] = [];
+    let changed = 0;
+    const files = new Set<string>();
+    for (const a of sel.value) {
+      if (interrupts.signal.aborted) break;
+      const s = graph.stages.get(a)!;
+      const lf = await locks.forDir(s.dir);
+      const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
+      if (!entry) continue;
+      const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
+      for (const o of s.outs) {
+        if (o.external || !o.cache) continue;
+        const e = byPath.get(pathKey(o.path));
+        if (!e || e.algo === "none") continue;
+        const abs = path.join(root, o.rootPath);
+        const existed = await lstat(abs).then(
+          () => true,
+          () => false,
+        );
+        const r = await checkoutOutput(cc, o.rootPath, e.hash);
+        ws.hasher.invalidate(abs);
+        if (!r.ok) {
+          problems.push(...r.errors);
+          continue;
+        }
+        const v = r.value;
+        if (v.status === "missing") {
+          problems.push(
+            error("io", `cannot restore '${o.rootPath}' (stage '${a}'): not in the cache`, o.loc ?? s.loc, {
+              hint: `run 'pipe repro ${a}' to produce it again`,
+            }),
+          );
+          continue;
+        }
+        if (v.status === "corrupt") {
+          problems.push(
+            error("io", `cannot restore '${o.rootPath}' (stage '${a}'): its cache object ${v.ids.map((x) => x.id).join(", ")} was corrupt and has been removed`, o.loc ?? s.loc, {
+              hint: `run 'pipe repro ${a}' to produce it again`,
+            }),
+          );
+          continue;
+        }
+        for (const sv of v.saved) {
+          ctx.io.err(`note: '${sv.path}' had content that was not in the cache; it was saved there as ${sv.id} before being replaced\n`);
+        }
+        if (v.status === "restored") {
+          changed++;
+          files.add(s.file);
+          const shown = e.hash.endsWith(".dir") ? `${o.rootPath}/` : o.rootPath;
+          if (!ctx.global.quiet) ctx.io.out(`${existed ? "M" : "A"}       ${shown}\n`);
+        }
+      }
+    }
+    if (config.value.gitignore) {
+      for (const file of [...files].sort()) {
+        const paths: string[] = [];
+        let dir = "";
+        for (const t of graph.pipeline.stages) {
+          if (t.file !== file) continue;
+          dir = t.dir;
+          for (const o of t.outs) if (o.cache && !o.external) paths.push(o.rootPath);
+        }
+        const g = await addToGitignore(root, dir, paths);
+        if (!g.ok) problems.push(...g.errors);
+      }
+    }
+    ws.hasher.save();
+    if (interrupts.signal.aborted) {
+      ctx.io.err("Interrupted.\n");
+      return 130;
+    }
+    if (!ctx.global.quiet && problems.length === 0) {
+      ctx.io.out(changed === 0 ? "Nothing to restore: outputs match the lock.\n" : `Restored ${changed} output${changed === 1 ? "" : "s"}.\n`);
+    }
+    if (problems.length > 0) {
+      printDiagnostics(ctx, problems, sources);
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
+  } finally {
+    interrupts.dispose();
+    await lock.value.release();
+  }
 }

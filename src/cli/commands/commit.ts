@@ -1,8 +1,136 @@
-// Placeholder until the command lands; replaced by its real implementation.
-import type { CommandContext } from "../context.js";
-import { EXIT_USAGE } from "../context.js";
+/**
+ * `pipe commit [TARGET...]`: records the workspace state of the targets (default: every stage) into the lock and the
+ * cache without running anything, for outputs produced by hand (spec 5). Each stage is hashed as `repro` would after
+ * running it; its cached outputs are stored, its run-cache entry recorded, and its lock entry written when it
+ * differs from the one there. A stage whose deps, params or outputs are missing is not recorded and is named (exit 1).
+ */
+import type { Diagnostic } from "../../config/diagnostic.js";
+import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { loadForCommand, printDiagnostics } from "../load.js";
 
-export async function run(ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  ctx.io.err("error: not implemented yet\n");
-  return EXIT_USAGE;
+export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
+  const loaded = await loadForCommand(ctx);
+  if (typeof loaded === "number") return loaded;
+  const { graph, sources } = loaded;
+  const root = graph.pipeline.root;
+  const [
+    { readConfig },
+    { resolveStatusTargets },
+    session,
+    { LockStore },
+    { ObjectStore },
+    { RunCache },
+    { storeOutput },
+    { addToGitignore },
+    { openWorkspace, absOf },
+    { recordStage },
+    { serializeLockEntry, writeLockEntry },
+    repro,
+  ] = await Promise.all([
+    import("../../project/config.js"),
+    import("../../status/targets.js"),
+    import("../../exec/session.js"),
+    import("../../lock/read.js"),
+    import("../../cache/store.js"),
+    import("../../cache/runcache.js"),
+    import("../../cache/checkout.js"),
+    import("../../cache/gitignore.js"),
+    import("../../status/workspace.js"),
+    import("../../status/record.js"),
+    import("../../lock/write.js"),
+    import("../../exec/repro.js"),
+  ]);
+  const config = await readConfig(root, sources);
+  if (!config.ok) {
+    printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
+    return EXIT_USAGE;
+  }
+  const sel = resolveStatusTargets(graph, targets);
+  if (!sel.ok) {
+    printDiagnostics(ctx, sel.errors, sources);
+    return EXIT_USAGE;
+  }
+  const locks = new LockStore(root, sources);
+  for (const a of sel.value) {
+    const r = await locks.forDir(graph.stages.get(a)!.dir);
+    if (!r.ok) {
+      printDiagnostics(ctx, r.errors, sources);
+      return EXIT_USAGE;
+    }
+  }
+  const lock = await session.lockProject(root, "pipe commit");
+  if (!lock.ok) {
+    printDiagnostics(ctx, lock.errors);
+    return EXIT_FAILED;
+  }
+  const interrupts = session.handleInterrupts();
+  const c = colors(ctx);
+  try {
+    const ws = openWorkspace(root);
+    const store = new ObjectStore(root);
+    const runs = new RunCache(root);
+    const cc = { root, store, linkTypes: config.value.cache.links };
+    const problems: Diagnostic[] = [];
+    let committed = 0;
+    const files = new Map<string, string>();
+    for (const a of sel.value) {
+      if (interrupts.signal.aborted) break;
+      const s = graph.stages.get(a)!;
+      const rec = await recordStage(ws, s);
+      if (!rec.ok) {
+        problems.push(...rec.errors);
+        continue;
+      }
+      const { entry, outs } = rec.value;
+      let stored = true;
+      for (const ro of outs) {
+        if (!ro.hashed || !ro.out.cache) continue;
+        const r = await storeOutput(cc, ro.out.rootPath, repro.toOutputHash(ro.hashed));
+        ws.hasher.invalidate(absOf(root, ro.out.rootPath));
+        if (!r.ok) {
+          problems.push(...r.errors);
+          stored = false;
+        }
+      }
+      if (!stored) continue;
+      if (repro.runCacheable(s)) {
+        const r = await runs.record(await runs.key(repro.runKeyFromEntry(s, entry)), repro.runEntryOf(outs));
+        if (!r.ok) problems.push(...r.errors);
+      }
+      const lf = await locks.forDir(s.dir);
+      const prev = lf.ok && lf.value?.flavor === "pipe" ? lf.value.stages.get(s.name) : undefined;
+      if (!prev || serializeLockEntry(prev) !== serializeLockEntry(entry)) {
+        const w = await writeLockEntry(graph.pipeline, s, entry);
+        if (!w.ok) {
+          problems.push(...w.errors);
+          continue;
+        }
+        committed++;
+        if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(a)}'\n`);
+      }
+      files.set(s.file, s.dir);
+    }
+    if (config.value.gitignore) {
+      for (const [file, dir] of [...files].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+        const paths = graph.pipeline.stages.filter((t) => t.file === file).flatMap((t) => t.outs.filter((o) => o.cache && !o.external).map((o) => o.rootPath));
+        if (paths.length === 0) continue;
+        const g = await addToGitignore(root, dir, paths);
+        if (!g.ok) problems.push(...g.errors);
+      }
+    }
+    ws.hasher.save();
+    if (interrupts.signal.aborted) {
+      ctx.io.err("Interrupted.\n");
+      return 130;
+    }
+    if (!ctx.global.quiet && problems.length === 0 && committed === 0) ctx.io.out("Nothing to commit: the lock matches the workspace.\n");
+    if (problems.length > 0) {
+      printDiagnostics(ctx, problems, sources);
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
+  } finally {
+    interrupts.dispose();
+    await lock.value.release();
+  }
 }
