@@ -116,10 +116,10 @@ export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRe
   if (typeof prepared === "number") return prepared;
   const { cmp, sides } = prepared;
   const targets = resolveTargets(ctx, cmp.root, opts.targets);
-  if (targets !== undefined && targets.some((t) => typeof t !== "string")) return usageError(ctx, targets as Diagnostic[]);
+  if (!targets.ok) return usageError(ctx, targets.errors);
   const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, {
     all: opts.all === true,
-    targets: targets as string[] | undefined,
+    ...(targets.value ? { targets: targets.value } : {}),
     display: cmp.display,
     cached: cachedReader(cmp),
   });

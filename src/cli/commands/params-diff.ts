@@ -5,7 +5,7 @@
  * side, and add to the tracked files what each compared revision's stages files declared.
  */
 import path from "node:path";
-import { error, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
 import { openSide, projectGit, type ProjectGit, type Side } from "../../git/revision.js";
 import { diffParams } from "../../params/compare.js";
 import { diffTable, diffToJson } from "../../params/diff.js";
@@ -93,8 +93,8 @@ export async function prepareComparison(ctx: CommandContext, why: string, names:
 }
 
 /** `--targets` paths (relative to the working directory) as root-relative paths; errors for paths outside the root. */
-export function resolveTargets(ctx: CommandContext, root: string, targets: readonly string[] | undefined): string[] | undefined | Diagnostic[] {
-  if (targets === undefined) return undefined;
+export function resolveTargets(ctx: CommandContext, root: string, targets: readonly string[] | undefined): Result<string[] | undefined> {
+  if (targets === undefined) return ok(undefined);
   const out: string[] = [];
   const bad: Diagnostic[] = [];
   for (const t of targets) {
@@ -102,7 +102,7 @@ export function resolveTargets(ctx: CommandContext, root: string, targets: reado
     if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) bad.push(error("usage", `target '${t}' is not a file inside the project`));
     else out.push(rel.split(path.sep).join("/"));
   }
-  return bad.length > 0 ? bad : out;
+  return bad.length > 0 ? fail(bad) : ok(out);
 }
 
 export function printJson(ctx: CommandContext, value: unknown): void {
@@ -116,11 +116,11 @@ export async function run(ctx: CommandContext, aRev: string | undefined, bRev: s
   if (typeof prepared === "number") return prepared;
   const { cmp, sides } = prepared;
   const targets = resolveTargets(ctx, cmp.root, opts.targets);
-  if (targets !== undefined && targets.some((t) => typeof t !== "string")) return usageError(ctx, targets as Diagnostic[]);
+  if (!targets.ok) return usageError(ctx, targets.errors);
   const r = await diffParams(sides[0]!, sides[1]!, cmp.tracked, {
     all: opts.all === true,
     deps: opts.deps === true,
-    targets: targets as string[] | undefined,
+    ...(targets.value ? { targets: targets.value } : {}),
     display: cmp.display,
   });
   if (!r.ok) return usageError(ctx, r.errors);
