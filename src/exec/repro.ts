@@ -369,9 +369,16 @@ export class ReproEngine {
         return "failed";
       }
       if (r.value.status === "missing") return "failed";
+      this.reportSaved(r.value.saved);
     }
     await this.gitignore(s);
     return "ok";
+  }
+
+  private reportSaved(saved: readonly { path: string; id: string }[]): void {
+    for (const sv of saved) {
+      this.input.emit({ type: "warning", message: `'${sv.path}' had content that was not in the cache; it was saved there as ${sv.id} before being replaced` });
+    }
   }
 
   /** Current hashes of deps and values of params, checked: a missing one fails the stage before it runs. */
@@ -437,13 +444,37 @@ export class ReproEngine {
         return "miss";
       }
       if (r.value.status === "missing") return "miss";
+      this.reportSaved(r.value.saved);
     }
     const rec = await this.recordAndCommit(s, { runCache: false });
     return rec === "ok" ? "restored" : "failed";
   }
 
+  /**
+   * Outputs edited since the stage last ran are about to be deleted; their content is stored in the cache first (and
+   * named in a warning), so a re-run never destroys data that exists nowhere else.
+   */
+  private async saveModifiedOutputs(s: Stage, status: StageStatus): Promise<void> {
+    const { ws, store } = this.input;
+    const modified = new Set<string>();
+    for (const r of status.reasons) if (r.kind === "changed-outs") for (const c of r.changes) if (c.change === "modified") modified.add(pathKey(c.path));
+    for (const o of s.outs) {
+      if (o.external || !o.cache || o.persist || !modified.has(pathKey(o.path))) continue;
+      const h = await ws.hasher.hashPath(absOf(ws.root, o.rootPath), "xxh64");
+      if ((h.kind !== "file" && h.kind !== "dir") || (await isCached(store, h.hash))) continue;
+      const r = await storeOutput({ ...this.cc, linkTypes: ["reflink", "copy"] }, o.rootPath, toOutputHash(h));
+      if (r.ok) {
+        this.input.emit({
+          type: "warning",
+          message: `'${o.rootPath}' was changed since '${s.address}' last ran; that content was saved in the cache as ${h.hash} before the re-run`,
+        });
+      }
+    }
+  }
+
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
     const { ws, emit, runner } = this.input;
+    await this.saveModifiedOutputs(s, status);
     for (const o of s.outs) {
       if (o.external) continue;
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);

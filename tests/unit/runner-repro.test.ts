@@ -231,6 +231,31 @@ describe("repro engine", () => {
     expect(existsSync(path.join(root, "a.txt"))).toBe(false);
   });
 
+  it("an output edited by hand is saved to the cache before its stage re-runs, and a warning says so", async () => {
+    const root = makeProject();
+    const g = chain(root);
+    await repro(root, g);
+    writeFileSync(path.join(root, "model.txt"), "precious hand edit\n");
+    const r = await repro(root, g, { runCache: false });
+    expect(r.of("stage-start")).toEqual(["train"]);
+    const w = r.events.find((e) => e.type === "warning");
+    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
+    const id = /as ([0-9a-f]{16})/.exec(w && "message" in w ? w.message : "")![1]!;
+    expect(readFileSync(new ObjectStore(root).pathOf(id), "utf8")).toBe("precious hand edit\n");
+  });
+
+  it("an edited output restored from the run-cache is saved to the cache first, and a warning says so", async () => {
+    const root = makeProject();
+    const g = chain(root);
+    await repro(root, g);
+    writeFileSync(path.join(root, "model.txt"), "another edit\n");
+    const r = await repro(root, g);
+    expect(r.of("stage-restored")).toEqual(["train"]);
+    const w = r.events.find((e) => e.type === "warning");
+    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced$/);
+    expect(readFileSync(path.join(root, "model.txt"), "utf8")).toBe("RAW\nlr: 0.1\n");
+  });
+
   it("persist outputs survive the run; others are removed before it", async () => {
     const root = makeProject();
     const g = graphOf(root, [
