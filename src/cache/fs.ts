@@ -104,13 +104,17 @@ export async function ensureDirInside(root: string, relDir: string): Promise<Res
   if (abs !== absRoot && !isInside(abs, absRoot)) {
     return fail([error("io", `refusing to write in '${relDir}': it is not inside the project root`)]);
   }
+  if (knownDirs.has(abs)) return ok(abs);
   const realRootPath = await realRoot(absRoot);
   // Fast path: it exists already and really lies inside the root.
   try {
     const real = await realpath(abs);
     if (isInsideOrSame(real, realRootPath)) {
       const st = await lstat(real);
-      if (st.isDirectory()) return ok(abs);
+      if (st.isDirectory()) {
+        rememberDir(abs);
+        return ok(abs);
+      }
       return fail([error("io", `cannot create directory '${relDir}': a file is in the way`)]);
     }
     return fail([error("io", `refusing to write in '${relDir}': it resolves to ${real}, outside the project`)]);
@@ -144,20 +148,33 @@ export async function ensureDirInside(root: string, relDir: string): Promise<Res
       return fail([error("io", `cannot create directory '${path.relative(absRoot, cur)}': a file is in the way`)]);
     }
   }
+  rememberDir(abs);
   return ok(abs);
 }
 
 /**
- * Writes `data` to `absPath` atomically: temp file in the same directory, fsync, rename. The directory must exist.
- * `mode` is applied to the temp file before the rename, so the final file never has another mode.
+ * Directories this process checked or created inside a root (cache shards, output parents): checked once. Only
+ * `pipe` itself removes directories inside the project while it runs, and it never removes these.
  */
-export async function atomicWrite(absPath: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+const knownDirs = new Set<string>();
+function rememberDir(abs: string): void {
+  // Output directories come and go with their stages; only the cache's and run-cache's shard directories are kept.
+  if (abs.includes(`${path.sep}.pipe${path.sep}`)) knownDirs.add(abs);
+}
+
+/**
+ * Writes `data` to `absPath` atomically: temp file in the same directory, then rename. The directory must exist.
+ * `mode` is applied to the temp file before the rename, so the final file never has another mode. `fsync` makes the
+ * content durable before the rename; it costs a disk flush per file, so it is off for rebuildable data (run-cache
+ * entries) and for cache objects, which are copied without it too.
+ */
+export async function atomicWrite(absPath: string, data: string | Uint8Array, mode = 0o644, opts: { fsync?: boolean } = {}): Promise<void> {
   const tmp = tempBeside(absPath);
-  const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  // Created with its final mode (read-only included: the open descriptor stays writable), less the umask.
+  const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
   try {
     await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
+    if (opts.fsync) await fh.sync();
   } catch (e) {
     await fh.close();
     await unlink(tmp).catch(() => undefined);

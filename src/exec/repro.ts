@@ -24,7 +24,8 @@ import { error, type Diagnostic } from "../config/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
-import { serializeLockEntry, writeLockEntry } from "../lock/write.js";
+import { serializeLockEntry } from "../lock/write.js";
+import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
 import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
@@ -169,6 +170,7 @@ export class ReproEngine {
   private readonly cc: CacheContext;
   private readonly producers: Producers;
   private readonly gitignored = new Set<string>();
+  private readonly lockWriter: LockWriter;
 
   constructor(private readonly input: ReproInput) {
     const ws = input.ws;
@@ -182,6 +184,7 @@ export class ReproEngine {
       },
     };
     this.producers = new Producers(input.graph);
+    this.lockWriter = new LockWriter(input.graph.pipeline);
   }
 
   private stage(address: string): Stage {
@@ -510,7 +513,7 @@ export class ReproEngine {
    * writes the lock entry, in that order: the lock never names an object the cache does not have.
    */
   private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
-    const { ws, flags, graph } = this.input;
+    const { ws, flags } = this.input;
     const rec = await recordStage(ws, s);
     if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors));
     const { entry, outs } = rec.value;
@@ -527,7 +530,7 @@ export class ReproEngine {
     }
     const prev = this.entries.get(s.address);
     if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
-      const w = await writeLockEntry(graph.pipeline, s, entry);
+      const w = await this.lockWriter.write(s, entry);
       if (!w.ok) return this.fail(s, "io", messages(w.errors));
       this.entries.set(s.address, entry);
       this.flavors.set(s.address, "pipe");

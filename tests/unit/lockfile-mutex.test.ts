@@ -3,7 +3,12 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, utimes
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { LockWriter } from "../../src/exec/lockfile.js";
 import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
+import { readLockIn } from "../../src/lock/read.js";
+import type { LockEntry } from "../../src/lock/types.js";
+import { serializeLock } from "../../src/lock/write.js";
+import type { Pipeline, Stage } from "../../src/model.js";
 import { makeProject } from "../helpers/project.js";
 
 /** A pid that certainly belonged to a process that has exited. */
@@ -115,5 +120,73 @@ describe("project write lock", () => {
     writeFileSync(path.join(root, WRITE_LOCK), JSON.stringify({ pid: 1, startTime: "x", host: "h", command: "other" }));
     await r.value.release();
     expect(existsSync(path.join(root, WRITE_LOCK))).toBe(true);
+  });
+});
+
+describe("LockWriter (repro's pipe.lock writer)", () => {
+  const loc = { file: "pipe.yaml", line: 1, col: 1 };
+  function stageNamed(name: string, dir = ""): Stage {
+    return {
+      address: dir ? `${dir}/pipe.yaml:${name}` : name,
+      name,
+      file: dir ? `${dir}/pipe.yaml` : "pipe.yaml",
+      dir,
+      wdir: dir,
+      cmd: `make ${name}`,
+      cmdVars: [],
+      deps: [],
+      outs: [],
+      params: [],
+      frozen: false,
+      alwaysChanged: false,
+      loc,
+    };
+  }
+  const entry = (name: string, hash: string): LockEntry => ({
+    cmd: `make ${name}`,
+    deps: [{ path: "in.txt", algo: "xxh64", hash, size: 3 }],
+    params: { "params.yaml": { lr: 0.1 } },
+    outs: [{ path: `${name}.out`, algo: "xxh64", hash, size: 4 }],
+  });
+
+  it("writes exactly what serializeLock writes, in definition order, keeping entries of stages that no longer exist", async () => {
+    const root = makeProject({
+      "pipe.lock": "schema: '2.0'\nstages:\n  gone:\n    cmd: old\n  b:\n    cmd: make b\n",
+    });
+    const stages = [stageNamed("a"), stageNamed("b"), stageNamed("c")];
+    const pipeline: Pipeline = { root, files: [], stages, params: [], metrics: [], plots: [] };
+    const w = new LockWriter(pipeline);
+    // Finishing out of order (as with -j) still gives definition order.
+    await Promise.all([w.write(stages[2]!, entry("c", "cccccccccccccccc")), w.write(stages[0]!, entry("a", "aaaaaaaaaaaaaaaa"))]);
+    const r = await w.write(stages[1]!, entry("b", "bbbbbbbbbbbbbbbb"));
+    expect(r.ok).toBe(true);
+    const text = readFileSync(path.join(root, "pipe.lock"), "utf8");
+    const expected = serializeLock([
+      ["a", entry("a", "aaaaaaaaaaaaaaaa")],
+      ["b", entry("b", "bbbbbbbbbbbbbbbb")],
+      ["c", entry("c", "cccccccccccccccc")],
+      ["gone", { cmd: "old", deps: [], params: {}, outs: [] }],
+    ]);
+    expect(text).toBe(expected);
+    // And it reads back as what was written.
+    const back = await readLockIn(root, "");
+    expect(back.ok && back.value?.stages.get("a")).toEqual(entry("a", "aaaaaaaaaaaaaaaa"));
+    expect(readdirSync(root).filter((n) => n.includes("tmp"))).toEqual([]);
+  });
+
+  it("writes the lock beside a stages file in a subdirectory", async () => {
+    const root = makeProject();
+    const s = stageNamed("x", "sub");
+    const w = new LockWriter({ root, files: [], stages: [s], params: [], metrics: [], plots: [] });
+    expect((await w.write(s, entry("x", "0123456789abcdef"))).ok).toBe(true);
+    expect(readFileSync(path.join(root, "sub/pipe.lock"), "utf8")).toContain("  x:\n    cmd: make x\n");
+  });
+
+  it("refuses to overwrite a damaged lock file", async () => {
+    const root = makeProject({ "pipe.lock": "stages: [oops\n" });
+    const s = stageNamed("a");
+    const r = await new LockWriter({ root, files: [], stages: [s], params: [], metrics: [], plots: [] }).write(s, entry("a", "aaaaaaaaaaaaaaaa"));
+    expect(r.ok).toBe(false);
+    expect(readFileSync(path.join(root, "pipe.lock"), "utf8")).toBe("stages: [oops\n");
   });
 });
