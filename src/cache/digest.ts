@@ -43,11 +43,19 @@ export const defaultDigester: Digester = {
     const fh = await open(absPath, "r");
     try {
       const d = await createDigest(algo);
-      const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+      // A small file gets a small buffer: a fresh 1 MiB per object adds up to GC pressure on many small outputs.
+      const size = (await fh.stat()).size;
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_SIZE, size + 1)));
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK_SIZE, null);
-        if (bytesRead === 0) break;
-        d.update(buf.subarray(0, bytesRead));
+        // Fill whole chunks: legacy md5 normalises line ends per 1 MiB chunk, so boundaries must not depend on reads.
+        let filled = 0;
+        while (filled < buf.length) {
+          const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        if (filled > 0) d.update(buf.subarray(0, filled));
+        if (filled < buf.length) break;
       }
       return d.digest();
     } finally {
