@@ -36,7 +36,7 @@ import { reasonsText } from "../report/repro-reasons.js";
 import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
-import { safeRemove } from "../cache/fs.js";
+import { ensureDirInside, safeRemove } from "../cache/fs.js";
 import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
@@ -483,6 +483,12 @@ export class ReproEngine {
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
       if (!r.ok) return this.fail(s, "io", messages(r.errors));
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
+      // The parent directory of an output is created (DVC leaves that to the command: `> models/model.pkl` fails).
+      const parent = path.posix.dirname(o.rootPath);
+      if (parent !== ".") {
+        const d = await ensureDirInside(ws.root, parent);
+        if (!d.ok) return this.fail(s, "io", messages(d.errors));
+      }
     }
     const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons);
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });

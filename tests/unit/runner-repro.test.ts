@@ -256,6 +256,14 @@ describe("repro engine", () => {
     expect(readFileSync(path.join(root, "model.txt"), "utf8")).toBe("RAW\nlr: 0.1\n");
   });
 
+  it("creates the parent directory of an output before the command runs", async () => {
+    const root = makeProject();
+    const g = graphOf(root, [["a", { cmd: "echo a > models/deep/a.txt", outs: ["models/deep/a.txt"] }]]);
+    const r = await repro(root, g);
+    expect(r.counts).toMatchObject({ ran: 1, failed: 0 });
+    expect(readFileSync(path.join(root, "models/deep/a.txt"), "utf8")).toBe("a\n");
+  });
+
   it("persist outputs survive the run; others are removed before it", async () => {
     const root = makeProject();
     const g = graphOf(root, [
