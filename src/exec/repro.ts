@@ -29,7 +29,7 @@ import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
 import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
-import type { StageStatus } from "../status/types.js";
+import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
 import type { EventSink, StageFailure } from "../report/events.js";
 import { reasonsText } from "../report/repro-reasons.js";
@@ -577,6 +577,8 @@ export class ReproEngine {
   private async dryRun(): Promise<void> {
     const { selected, ws, emit, flags } = this.input;
     const changing = new Set<string>();
+    /** Stages whose missing outputs would be checked out unchanged: their dependents see the same bytes. */
+    const restoring = new Set<string>();
     for (const a of selected) {
       const s = this.stage(a);
       const forced = this.input.forced.has(a) || (flags.forceDownstream && (this.input.graph.upstream.get(a) ?? []).some((u) => changing.has(u)));
@@ -586,7 +588,7 @@ export class ReproEngine {
         continue;
       }
       const entry = this.entries.get(a);
-      const status = await checkStage(ws, s, entry);
+      const status = this.withoutRestoredDeps(s, await checkStage(ws, s, entry), restoring);
       const changedUp = (this.input.graph.upstream.get(a) ?? []).filter((u) => changing.has(u));
       if (forced) {
         emit({ type: "stage-would-run", stage: a, reasons: ["forced"] });
@@ -603,6 +605,7 @@ export class ReproEngine {
         if (entry && onlyMissingOutputs(status) && (await this.outsCached(s, entry))) {
           emit({ type: "stage-would-restore", stage: a, from: "cache" });
           this.results.set(a, "restored-cache");
+          restoring.add(a);
           continue;
         }
         if (flags.runCache && runCacheable(s)) {
@@ -626,6 +629,26 @@ export class ReproEngine {
       changing.add(a);
       this.results.set(a, "ran");
     }
+  }
+
+  /**
+   * `--dry`: a dep reported `deleted` that an upstream stage would check out from the cache (same bytes as recorded)
+   * is not a change.
+   */
+  private withoutRestoredDeps(s: Stage, st: StageStatus, restoring: ReadonlySet<string>): StageStatus {
+    const ups = (this.input.graph.upstream.get(s.address) ?? []).filter((u) => restoring.has(u));
+    if (ups.length === 0) return st;
+    const restoredOuts = ups.flatMap((u) => this.stage(u).outs.map((o) => o.rootPath));
+    const restored = (depPath: string): boolean => {
+      const d = s.deps.find((x) => pathKey(x.path) === pathKey(depPath));
+      return d !== undefined && restoredOuts.some((o) => d.rootPath === o || d.rootPath.startsWith(o + "/"));
+    };
+    const reasons = st.reasons.flatMap((r): StaleReason[] => {
+      if (r.kind !== "changed-deps") return [r];
+      const changes = r.changes.filter((c) => !(c.change === "deleted" && restored(c.path)));
+      return changes.length > 0 ? [{ ...r, changes }] : [];
+    });
+    return { ...st, reasons, stale: reasons.length > 0 };
   }
 }
 

@@ -1,0 +1,626 @@
+/**
+ * `pipe repro` end to end: the built CLI in temp projects, real shell commands that append to `runs.log` so each
+ * test can say exactly which commands ran.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { exists, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+
+const runs = (dir: string): string[] => (exists(dir, "runs.log") ? read(dir, "runs.log").trim().split("\n").filter(Boolean) : []);
+const clearRuns = (dir: string): void => rmSync(path.join(dir, "runs.log"), { force: true });
+
+/** prepare -> featurize -> train -> evaluate, driven by params.yaml; every command logs itself to runs.log. */
+function mlProject(): string {
+  return makeProject({
+    ".pipe/config.yaml": "",
+    "data.csv": "a,b\n1,2\n3,4\n",
+    "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n",
+    "pipe.yaml": [
+      "stages:",
+      "  prepare:",
+      "    cmd: echo prepare >> runs.log && tail -n +2 data.csv > prepared.csv",
+      "    deps: [data.csv]",
+      "    outs: [prepared.csv]",
+      "  featurize:",
+      "    cmd: echo featurize >> runs.log && mkdir -p features && cp prepared.csv features/x.csv && echo ${featurize.scale} > features/scale.txt",
+      "    deps: [prepared.csv]",
+      "    params: [featurize.scale]",
+      "    outs: [features]",
+      "  train:",
+      "    cmd: echo train >> runs.log && cat features/x.csv params.yaml > model.bin",
+      "    deps: [features]",
+      "    params: [train.lr, train.epochs]",
+      "    outs: [model.bin]",
+      "  evaluate:",
+      "    cmd: echo evaluate >> runs.log && wc -c < model.bin > score.txt && printf '{\"acc\":0.9}' > metrics.json",
+      "    deps: [model.bin]",
+      "    outs: [score.txt]",
+      "    metrics:",
+      "      - metrics.json:",
+      "          cache: false",
+      "",
+    ].join("\n"),
+  });
+}
+
+describe("pipe repro: the basic cycle", () => {
+  it("first run runs every stage in order, prints the stage lines and a summary; a second run does nothing", () => {
+    const dir = mlProject();
+    const r = runPipe(dir, ["repro"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual(["prepare", "featurize", "train", "evaluate"]);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe("Running 'prepare'");
+    expect(lines[1]).toBe("> echo prepare >> runs.log && tail -n +2 data.csv > prepared.csv");
+    expect(lines[2]).toMatch(/^'prepare' finished in \d+\.\ds$/);
+    expect(r.stdout).toContain("Running 'evaluate'\n");
+    expect(lines.at(-2)).toMatch(/^Summary: 4 ran, 0 restored, 0 up to date, 0 failed \(\d+\.\ds\)$/);
+    const lock = read(dir, "pipe.lock");
+    expect(lock.startsWith("schema: '2.0'\nstages:\n  prepare:\n")).toBe(true);
+    expect(lock).toContain("xxh64:");
+    expect(lock).toMatch(/path: features\n\s+hash: xxh64\n\s+xxh64: [0-9a-f]{16}\.dir\n\s+size: \d+\n\s+nfiles: 2/);
+    expect(read(dir, ".gitignore")).toBe("/features\n/model.bin\n/prepared.csv\n/score.txt\n");
+
+    clearRuns(dir);
+    const again = runPipe(dir, ["repro"]);
+    expect(again.code).toBe(0);
+    expect(runs(dir)).toEqual([]);
+    expect(again.stdout).toBe(
+      ["'prepare' is up to date", "'featurize' is up to date", "'train' is up to date", "'evaluate' is up to date", "Pipeline is up to date.", ""].join("\n"),
+    );
+    // Running twice leaves the lock byte-identical.
+    expect(read(dir, "pipe.lock")).toBe(lock);
+  });
+
+  it("one params change re-runs exactly the affected stages; changing it back restores from the run-cache with no command run", () => {
+    const dir = mlProject();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const model1 = read(dir, "model.bin");
+    clearRuns(dir);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.2\n  epochs: 3\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(0);
+    // evaluate re-runs because model.bin changed (it contains params.yaml).
+    expect(runs(dir)).toEqual(["train", "evaluate"]);
+    expect(r.stdout).toContain("'featurize' is up to date\n");
+
+    clearRuns(dir);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n" });
+    const back = runPipe(dir, ["repro"]);
+    expect(back.code).toBe(0);
+    // train is restored; evaluate has an uncached output (metrics.json), which the run-cache cannot restore (as in
+    // DVC), so it runs.
+    expect(runs(dir)).toEqual(["evaluate"]);
+    expect(back.stdout).toContain("Restored 'train' from run-cache\n");
+    expect(back.stdout).toMatch(/Summary: 1 ran, 1 restored, 2 up to date, 0 failed/);
+    expect(read(dir, "model.bin")).toBe(model1);
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+
+  it("--no-run-cache runs the command instead of restoring", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.2\n  epochs: 3\n" });
+    runPipe(dir, ["repro"]);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n" });
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro", "--no-run-cache"]);
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual(["train", "evaluate"]);
+  });
+
+  it("a deleted output is restored from the cache without running anything (files and directories)", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    const before = treeSnapshot(path.join(dir, "features"));
+    const model = read(dir, "model.bin");
+    rmSync(path.join(dir, "features"), { recursive: true });
+    rmSync(path.join(dir, "model.bin"));
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual([]);
+    expect(r.stdout).toContain("Restored 'featurize' from cache\n");
+    expect(r.stdout).toContain("Restored 'train' from cache\n");
+    expect(treeSnapshot(path.join(dir, "features"))).toEqual(before);
+    expect(read(dir, "model.bin")).toBe(model);
+    // Restored files are ordinary writable files (reflink,copy).
+    expect(statSync(path.join(dir, "model.bin")).mode & 0o200).toBe(0o200);
+  });
+
+  it("a stage that regenerates identical bytes stops the propagation (early cutoff)", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    // Only the header line changes: prepared.csv (data without header) stays byte-identical.
+    writeFiles(dir, { "data.csv": "x,y\n1,2\n3,4\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual(["prepare"]);
+    expect(r.stdout).toContain("'featurize' is up to date\n");
+  });
+
+  it("--force-downstream runs the dependents of a stage that ran even though their deps are unchanged", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    writeFiles(dir, { "data.csv": "x,y\n1,2\n3,4\n" });
+    const r = runPipe(dir, ["repro", "--force-downstream"]);
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual(["prepare", "featurize", "train", "evaluate"]);
+  });
+
+  it("-f runs a fresh target again, but not its fresh upstream", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro", "-f", "train"]);
+    expect(r.code).toBe(0);
+    expect(runs(dir)).toEqual(["train"]);
+    clearRuns(dir);
+    expect(runPipe(dir, ["repro", "-f"]).code).toBe(0);
+    expect(runs(dir)).toEqual(["prepare", "featurize", "train", "evaluate"]);
+  });
+
+  it("--dry runs nothing and leaves every file of the project byte-identical, and says what would happen", () => {
+    const dir = mlProject();
+    const snap0 = treeSnapshot(dir);
+    const first = runPipe(dir, ["repro", "--dry"]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe("");
+    expect(treeSnapshot(dir)).toEqual(snap0);
+    expect(first.stdout).toBe(
+      [
+        "Would run 'prepare': no lock entry",
+        "Would run 'featurize': no lock entry; upstream 'prepare' will run",
+        "Would run 'train': no lock entry; upstream 'featurize' will run",
+        "Would run 'evaluate': no lock entry; upstream 'train' will run",
+        "Dry run: 4 would run, 0 would be restored, 0 up to date; nothing was changed.",
+        "",
+      ].join("\n"),
+    );
+    runPipe(dir, ["repro"]);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.2\n  epochs: 3\n" });
+    runPipe(dir, ["repro"]);
+    writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n" });
+    rmSync(path.join(dir, "prepared.csv"));
+    const snap = treeSnapshot(dir);
+    const d = runPipe(dir, ["repro", "--dry"]);
+    expect(d.code).toBe(0);
+    expect(treeSnapshot(dir)).toEqual(snap);
+    expect(d.stdout).toContain("Would restore 'prepare' from cache\n");
+    expect(d.stdout).toContain("Would restore 'train' from run-cache\n");
+  });
+});
+
+describe("pipe repro: failures", () => {
+  function failing(): string {
+    return makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  a:",
+        "    cmd: echo a >> runs.log && echo a > a.txt",
+        "    outs: [a.txt]",
+        "  b:",
+        "    cmd: echo b >> runs.log && cat a.txt flag.txt > b.txt && grep -q ok flag.txt || (echo 'boom - flag is not ok' >&2; exit 3)",
+        "    deps: [a.txt, flag.txt]",
+        "    outs: [b.txt]",
+        "  c:",
+        "    cmd: echo c >> runs.log && cat b.txt > c.txt",
+        "    deps: [b.txt]",
+        "    outs: [c.txt]",
+        "  d:",
+        "    cmd: echo d >> runs.log && echo d > d.txt",
+        "    outs: [d.txt]",
+        "",
+      ].join("\n"),
+      "flag.txt": "ok\n",
+    });
+  }
+
+  it("a failing stage in the middle of a chain: earlier stages recorded, its lock entry and cached outputs untouched, nothing after it run, exit 1", () => {
+    const dir = failing();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const lockBefore = read(dir, "pipe.lock");
+    const bBefore = read(dir, "b.txt");
+    clearRuns(dir);
+    writeFiles(dir, { "flag.txt": "bad\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(runs(dir)).toEqual(["b"]);
+    expect(r.stderr).toContain("error: 'b' failed with exit code 3\n  last 1 line of output:\n  | boom - flag is not ok\n");
+    expect(r.stdout).toMatch(/Summary: 0 ran, 0 restored, 1 up to date, 1 failed, 2 not run/);
+    // The lock still describes the last successful run of b, and checkout brings its output back.
+    expect(read(dir, "pipe.lock")).toBe(lockBefore);
+    writeFiles(dir, { "flag.txt": "ok\n" });
+    rmSync(path.join(dir, "b.txt"), { force: true });
+    expect(runPipe(dir, ["checkout", "b"]).code).toBe(0);
+    expect(read(dir, "b.txt")).toBe(bBefore);
+  });
+
+  it("stops at the first failure by default; with -k independent stages still run", () => {
+    const dir = failing();
+    writeFiles(dir, { "flag.txt": "bad\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(runs(dir)).toEqual(["a", "b"]);
+    clearRuns(dir);
+    const k = runPipe(dir, ["repro", "-k"]);
+    expect(k.code).toBe(1);
+    expect(runs(dir)).toEqual(["b", "d"]);
+    expect(k.stdout).toContain("'c' not run: upstream 'b' failed\n");
+    expect(read(dir, "pipe.lock")).toMatch(/^ {2}d:/m);
+    expect(read(dir, "pipe.lock")).not.toMatch(/^ {2}c:/m);
+  });
+
+  it("a dep that does not exist and that no stage produces stops repro before anything runs", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  a:",
+        "    cmd: echo a >> runs.log && echo a > a.txt",
+        "    outs: [a.txt]",
+        "  b:",
+        "    cmd: echo b >> runs.log && cat raw/input.csv > b.txt",
+        "    deps: [a.txt, raw/input.csv]",
+        "    outs: [b.txt]",
+        "",
+      ].join("\n"),
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(runs(dir)).toEqual([]);
+    expect(r.stderr).toMatch(/^pipe\.yaml:\d+:\d+: error: stage 'b': dependency 'raw\/input.csv' does not exist and no stage produces it\n/);
+    expect(exists(dir, "pipe.lock")).toBe(false);
+    // --dry never fails on an upstream output that does not exist yet.
+    const d = runPipe(makeProjectWithChain(), ["repro", "--dry"]);
+    expect(d.code).toBe(0);
+  });
+
+  it("a declared output the command did not create fails the stage", () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  a:\n    cmd: echo hi\n    outs: [never.txt]\n",
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("stage 'a' did not create its output 'never.txt'");
+    expect(exists(dir, "pipe.lock")).toBe(false);
+  });
+
+  it("a multi-line cmd stops at its first failing line and a cd carries over", () => {
+    const dir = makeProject({
+      "sub/.keep": "",
+      "pipe.yaml": ["stages:", "  a:", "    cmd: |", "      cd sub", "      echo here > where.txt", "      false", "      echo after > after.txt", "    outs: [out.txt]", ""].join("\n"),
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(exists(dir, "sub/where.txt")).toBe(true);
+    expect(exists(dir, "sub/after.txt")).toBe(false);
+  });
+});
+
+function makeProjectWithChain(): string {
+  return makeProject({
+    "pipe.yaml": [
+      "stages:",
+      "  a:",
+      "    cmd: echo a > a.txt",
+      "    outs: [a.txt]",
+      "  b:",
+      "    cmd: cat a.txt > b.txt",
+      "    deps: [a.txt]",
+      "    outs: [b.txt]",
+      "",
+    ].join("\n"),
+  });
+}
+
+describe("pipe repro: output flags and stage flags", () => {
+  it("persist: true outputs survive a run; other outputs are removed before it", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  grow:",
+        "    cmd: echo line >> history.txt && (test -e fresh.txt && echo stale-found >> runs.log || true) && echo new > fresh.txt",
+        "    deps: [input.txt]",
+        "    outs:",
+        "      - history.txt:",
+        "          persist: true",
+        "      - fresh.txt",
+        "",
+      ].join("\n"),
+      "input.txt": "1\n",
+    });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "input.txt": "2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    expect(read(dir, "history.txt")).toBe("line\nline\n");
+    expect(runs(dir)).toEqual([]);
+  });
+
+  it("cache: false outputs are recorded in the lock but not stored in the cache nor gitignored", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["stages:", "  a:", "    cmd: printf '{\"x\":1}' > m.json", "    metrics:", "      - m.json:", "          cache: false", ""].join("\n"),
+    });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    expect(read(dir, "pipe.lock")).toContain("path: m.json");
+    expect(treeSnapshotOrEmpty(path.join(dir, ".pipe/cache")).size).toBe(0);
+    expect(exists(dir, ".gitignore")).toBe(false);
+    // Deleting it makes the stage stale and it is re-run (it cannot be restored).
+    rmSync(path.join(dir, "m.json"));
+    const r = runPipe(dir, ["repro"]);
+    expect(r.stdout).toContain("Running 'a'\n");
+  });
+
+  it("--no-commit runs and writes the lock but stores nothing in the cache", () => {
+    const dir = makeProjectWithChain();
+    const r = runPipe(dir, ["repro", "--no-commit"]);
+    expect(r.code).toBe(0);
+    expect(read(dir, "pipe.lock")).toContain("b.txt");
+    expect(treeSnapshotOrEmpty(path.join(dir, ".pipe/cache")).size).toBe(0);
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    // Committing later stores the outputs.
+    expect(runPipe(dir, ["commit"]).code).toBe(0);
+    // a.txt and b.txt hold the same bytes: one object.
+    expect(treeSnapshotOrEmpty(path.join(dir, ".pipe/cache")).size).toBe(1);
+  });
+
+  it("frozen stages never run unless forced; always_changed stages always run", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  ice:",
+        "    cmd: echo ice >> runs.log && echo ice > ice.txt",
+        "    outs: [ice.txt]",
+        "    frozen: true",
+        "  clock:",
+        "    cmd: echo clock >> runs.log && date +%N > clock.txt",
+        "    outs: [clock.txt]",
+        "    always_changed: true",
+        "",
+      ].join("\n"),
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("'ice' is frozen, not run\n");
+    runPipe(dir, ["repro"]);
+    expect(runs(dir)).toEqual(["clock", "clock"]);
+    clearRuns(dir);
+    expect(runPipe(dir, ["repro", "-f", "ice"]).code).toBe(0);
+    expect(runs(dir)).toEqual(["ice"]);
+  });
+
+  it("runs the command in wdir with PIPE_STAGE and PIPE_ROOT set", () => {
+    const dir = makeProject({
+      "sub/pipe.yaml": ["stages:", "  env:", "    cmd: echo \"$PIPE_STAGE $PIPE_ROOT\" > env.txt && pwd > pwd.txt", "    wdir: work", "    outs: [env.txt, pwd.txt]", ""].join("\n"),
+      "sub/work/.keep": "",
+      ".pipe/config.yaml": "",
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(read(dir, "sub/work/env.txt").trim()).toMatch(/^sub(\/pipe\.yaml)?:env /);
+    expect(read(dir, "sub/work/env.txt").trim().endsWith(" " + dir)).toBe(true);
+    expect(read(dir, "sub/work/pwd.txt").trim().endsWith("/sub/work")).toBe(true);
+    expect(read(dir, "sub/.gitignore")).toBe("/work/env.txt\n/work/pwd.txt\n");
+  });
+
+  it("-j 2 runs independent stages at once and prefixes their output with the stage name", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  left:",
+        "    cmd: touch left.started && while [ ! -e right.started ]; do sleep 0.02; done && echo from-left && echo l > l.txt",
+        "    outs: [l.txt]",
+        "  right:",
+        "    cmd: touch right.started && while [ ! -e left.started ]; do sleep 0.02; done && echo from-right && echo r > r.txt",
+        "    outs: [r.txt]",
+        "",
+      ].join("\n"),
+    });
+    const r = runPipe(dir, ["repro", "-j", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("[left] from-left\n");
+    expect(r.stdout).toContain("[right] from-right\n");
+    expect(runPipe(dir, ["repro", "-j", "zero"]).code).toBe(2);
+  });
+});
+
+/** DVC's plan_repro graph {1:[2,3], 2:[4,5], 3:[6,7], 8:[9]}: stage -> the stages it depends on. */
+function dvcGraph(): string {
+  const deps: Record<number, number[]> = { 1: [2, 3], 2: [4, 5], 3: [6, 7], 8: [9] };
+  const lines = ["stages:"];
+  for (let i = 1; i <= 9; i++) {
+    lines.push(`  s${i}:`, `    cmd: echo s${i} >> runs.log && echo ${i} > ${i}.txt`);
+    const d = (deps[i] ?? []).map((j) => `${j}.txt`);
+    if (i === 4) d.push("in4.txt");
+    if (d.length > 0) lines.push(`    deps: [${d.join(", ")}]`);
+    lines.push(`    outs: [${i}.txt]`);
+  }
+  return makeProject({ "pipe.yaml": lines.join("\n") + "\n", "in4.txt": "v1\n" });
+}
+
+describe("pipe repro: selection matches DVC's plan_repro", () => {
+  it("runs every stage in the order 4,5,2,6,7,3,1,9,8", () => {
+    const dir = dvcGraph();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    expect(runs(dir)).toEqual(["s4", "s5", "s2", "s6", "s7", "s3", "s1", "s9", "s8"]);
+  });
+
+  it("a target brings its upstream: repro s1 = 4,5,2,6,7,3,1", () => {
+    const dir = dvcGraph();
+    runPipe(dir, ["repro", "s1"]);
+    expect(runs(dir)).toEqual(["s4", "s5", "s2", "s6", "s7", "s3", "s1"]);
+  });
+
+  it("-p selects the whole connected component: -p s9 = 9,8 and -p s2 = 4,5,2,6,7,3,1", () => {
+    const dir = dvcGraph();
+    runPipe(dir, ["repro", "-p", "s9"]);
+    expect(runs(dir)).toEqual(["s9", "s8"]);
+    clearRuns(dir);
+    runPipe(dir, ["repro", "-p", "s2"]);
+    expect(runs(dir)).toEqual(["s4", "s5", "s2", "s6", "s7", "s3", "s1"]);
+  });
+
+  it("-d selects the targets and their downstream: --dry -d s4 = 4,2,1 and -d s2 s3 = 2,3,1", () => {
+    const dir = dvcGraph();
+    const d = runPipe(dir, ["repro", "--dry", "-d", "s4"]);
+    expect(d.stdout.split("\n").filter((l) => l.startsWith("Would run")).map((l) => /'(s\d)'/.exec(l)![1])).toEqual(["s4", "s2", "s1"]);
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    runPipe(dir, ["repro", "-f", "-d", "s2", "s3"]);
+    expect(runs(dir)).toEqual(["s2", "s3", "s1"]);
+  });
+
+  it("-s runs only the target", () => {
+    const dir = dvcGraph();
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    runPipe(dir, ["repro", "-f", "-s", "s2"]);
+    expect(runs(dir)).toEqual(["s2"]);
+  });
+
+  it("--force-downstream: a change in 4's input re-runs 4, and with the flag 2 and 1 as well", () => {
+    const dir = dvcGraph();
+    runPipe(dir, ["repro"]);
+    clearRuns(dir);
+    writeFiles(dir, { "in4.txt": "v2\n" });
+    runPipe(dir, ["repro"]);
+    expect(runs(dir)).toEqual(["s4"]);
+    clearRuns(dir);
+    writeFiles(dir, { "in4.txt": "v3\n" });
+    runPipe(dir, ["repro", "--force-downstream"]);
+    expect(runs(dir)).toEqual(["s4", "s2", "s1"]);
+  });
+
+  it("an unknown target is a usage error", () => {
+    const dir = dvcGraph();
+    const r = runPipe(dir, ["repro", "s10"]);
+    expect(r.code).toBe(2);
+    expect(runs(dir)).toEqual([]);
+  });
+});
+
+describe("pipe repro: DVC projects", () => {
+  it("a DVC project with a valid dvc.lock runs nothing on the first pipe repro and writes pipe.lock", () => {
+    const md5 = (s: string): string => createHash("md5").update(s).digest("hex");
+    const dir = makeProject({
+      "dvc.yaml": ["stages:", "  prepare:", "    cmd: echo prepare >> runs.log && cp raw.txt clean.txt", "    deps: [raw.txt]", "    outs: [clean.txt]", ""].join("\n"),
+      "raw.txt": "hello\n",
+      "clean.txt": "hello\n",
+      "dvc.lock": [
+        "schema: '2.0'",
+        "stages:",
+        "  prepare:",
+        "    cmd: echo prepare >> runs.log && cp raw.txt clean.txt",
+        "    deps:",
+        "    - path: raw.txt",
+        "      hash: md5",
+        `      md5: ${md5("hello\n")}`,
+        "      size: 6",
+        "    outs:",
+        "    - path: clean.txt",
+        "      hash: md5",
+        `      md5: ${md5("hello\n")}`,
+        "      size: 6",
+        "",
+      ].join("\n"),
+    });
+    mkdirSync(path.join(dir, ".dvc"));
+    const dvcLock = read(dir, "dvc.lock");
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(runs(dir)).toEqual([]);
+    expect(r.stdout).toContain("'prepare' is up to date\n");
+    expect(read(dir, "pipe.lock")).toContain("xxh64:");
+    expect(read(dir, "dvc.lock")).toBe(dvcLock);
+    const again = runPipe(dir, ["repro"]);
+    expect(again.stdout).toContain("Pipeline is up to date.");
+    expect(runs(dir)).toEqual([]);
+  });
+});
+
+describe("pipe repro: concurrency and interrupts", () => {
+  function slow(): string {
+    return makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  fast:",
+        "    cmd: echo fast > fast.txt",
+        "    outs: [fast.txt]",
+        "  slow:",
+        "    cmd: echo $$ > slow.pid && echo started && sleep 30 && echo done > slow.txt",
+        "    deps: [fast.txt]",
+        "    outs: [slow.txt]",
+        "",
+      ].join("\n"),
+    });
+  }
+
+  /** Starts `pipe repro` in the background and resolves once the slow stage has started. */
+  function startSlow(dir: string) {
+    const child = spawn(process.execPath, [PIPE_BIN, "repro"], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+    const started = new Promise<void>((res, rej) => {
+      const t = setInterval(() => {
+        if (out.includes("started")) {
+          clearInterval(t);
+          res();
+        }
+      }, 20);
+      void exited.then(() => {
+        clearInterval(t);
+        rej(new Error(`repro exited early: ${out} ${err}`));
+      });
+    });
+    return { child, started, exited, out: () => out, err: () => err };
+  }
+
+  function alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    } catch {
+      return false;
+    }
+  }
+
+  it("a second writer fails naming the holder; Ctrl-C stops the first with 130, kills its stage, records only what finished", async () => {
+    const dir = slow();
+    const first = startSlow(dir);
+    await first.started;
+    const second = runPipe(dir, ["repro"]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`another pipe process is writing this project: pipe repro \\(pid ${first.child.pid} on .+, started \\d{4}-`));
+    const stagePid = Number(read(dir, "slow.pid").trim());
+    expect(alive(stagePid)).toBe(true);
+    first.child.kill("SIGINT");
+    const code = await first.exited;
+    expect(code).toBe(130);
+    expect(first.err()).toContain("Interrupted");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(stagePid)).toBe(false);
+    const lock = read(dir, "pipe.lock");
+    expect(lock).toMatch(/^ {2}fast:/m);
+    expect(lock).not.toMatch(/^ {2}slow:/m);
+    expect(existsSync(path.join(dir, ".pipe/tmp/write.lock"))).toBe(false);
+    // The next run takes the lock and runs only the unfinished stage.
+    writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("sleep 30", "true") });
+    const next = runPipe(dir, ["repro"]);
+    expect(next.code).toBe(0);
+    expect(next.stdout).toContain("'fast' is up to date\n");
+    expect(next.stdout).toContain("Running 'slow'\n");
+  });
+});
+
+function treeSnapshotOrEmpty(dir: string): Map<string, string> {
+  return existsSync(dir) ? treeSnapshot(dir) : new Map();
+}
