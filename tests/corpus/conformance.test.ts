@@ -1,0 +1,166 @@
+/**
+ * Conformance over the real-world corpus (`../shared/corpus/dvc-real`, spec 2.3): every stages file of every folder
+ * is discovered, parsed, validated and expanded as the loader does, and every stage its `dvc.lock` records (when the
+ * stage, or its foreach/matrix group, is still defined in the `dvc.yaml` beside it) must expand under the same name
+ * to the same interpolated `cmd`: the lock is what DVC produced from that file.
+ *
+ * A lock entry is compared when its stage is still defined: a plain stage of that name, or a generated
+ * `group@key` whose `foreach`/`matrix` group is. (A plain name whose definition became a group is a leftover.)
+ *
+ * `excused.json` lists what cannot match for a reason outside pipe, each with its reason:
+ * - `rejected`: files DVC 3 itself rejects; they must fail with a located diagnostic;
+ * - `unresolvable`: files whose variables cannot be resolved from what the repository committed (a withheld or
+ *   generated params file); they must fail with a located diagnostic of the expected reason;
+ * - `stale`: lock entries that no longer match their dvc.yaml (the file or its params were edited after the lock
+ *   was written, items were removed from a foreach list); each must still mismatch, so the list cannot rot.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
+import type { Diagnostic } from "../../src/config/diagnostic.js";
+import { renderDiagnostics } from "../../src/config/diagnostic.js";
+import { validateStagesFile } from "../../src/config/validate.js";
+import { parseYaml } from "../../src/config/yaml.js";
+import type { Stage } from "../../src/model.js";
+import { discoverStagesFiles } from "../../src/project/discover.js";
+import { expandStagesFile } from "../../src/template/expand.js";
+import { CORPUS } from "../helpers/project.js";
+
+const REAL = path.join(CORPUS, "dvc-real");
+
+interface Excused {
+  rejected: { file: string; reason: string }[];
+  unresolvable: { file: string; reason: string; expect: string }[];
+  stale: { file: string; reason: string; stages: string[] }[];
+}
+
+const excused = JSON.parse(readFileSync(new URL("./excused.json", import.meta.url), "utf8")) as Excused;
+const rejectedFiles = new Map(excused.rejected.map((e) => [e.file, e.reason]));
+const unresolvableFiles = new Map(excused.unresolvable.map((e) => [e.file, e]));
+const staleStages = new Map(excused.stale.flatMap((e) => e.stages.map((s) => [`${e.file}:${s}`, e.reason] as const)));
+
+const folders = readdirSync(REAL)
+  .filter((f) => statSync(path.join(REAL, f)).isDirectory())
+  .sort();
+
+const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0 };
+const used = new Set<string>();
+
+interface LockedStage {
+  name: string;
+  cmd: string | string[];
+}
+
+/** The stages of a dvc.lock: DVC 2+ (`schema: '2.0'`, `stages:`) or DVC 1 (a flat map of stages). */
+function lockStages(text: string): LockedStage[] {
+  const doc = parseDocument(text, { version: "1.2" }).toJS() as Record<string, unknown> | null;
+  if (!doc) return [];
+  const map = ("schema" in doc ? doc["stages"] : doc) as Record<string, { cmd?: string | string[] }> | undefined;
+  return Object.entries(map ?? {}).map(([name, e]) => ({ name, cmd: e.cmd ?? "" }));
+}
+
+function located(ds: readonly Diagnostic[]): boolean {
+  return ds.length > 0 && ds.every((d) => d.location !== undefined && d.location.line > 0);
+}
+
+describe("the dvc-real corpus expands as DVC expanded it", () => {
+  it("has the corpus", () => {
+    expect(folders.length).toBeGreaterThan(45);
+  });
+
+  it.each(folders)("%s", async (folder) => {
+    const root = path.join(REAL, folder);
+    const found = await discoverStagesFiles(root);
+    expect(found.ok).toBe(true);
+    if (!found.ok) return;
+    counts.folders++;
+    const problems: string[] = [];
+    for (const f of found.value) {
+      counts.files++;
+      const id = `${folder}/${f.file}`;
+      const sources = new Map<string, string>();
+      const text = await readFile(f.abs, "utf8");
+      sources.set(f.file, text);
+      const parsed = parseYaml(f.file, text);
+      const check = validateStagesFile(parsed);
+      const rejected = rejectedFiles.get(id);
+      const unresolvable = unresolvableFiles.get(id);
+      if (rejected !== undefined) {
+        used.add(`rejected:${id}`);
+        expect(check.errors.length, `${id} is rejected by DVC 3 but validated`).toBeGreaterThan(0);
+        expect(located(check.errors), renderDiagnostics(check.errors, sources)).toBe(true);
+        continue;
+      }
+      if (check.errors.length > 0) {
+        problems.push(`${id}: does not validate:\n${renderDiagnostics(check.errors, sources)}`);
+        continue;
+      }
+      const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources });
+      if (unresolvable !== undefined) {
+        used.add(`unresolvable:${id}`);
+        expect(r.ok, `${id} should not resolve (${unresolvable.reason})`).toBe(false);
+        if (r.ok) continue;
+        expect(located(r.errors), renderDiagnostics(r.errors, sources)).toBe(true);
+        expect(r.errors.map((d) => d.reason)).toContain(unresolvable.expect);
+        continue;
+      }
+      if (!r.ok) {
+        problems.push(`${id}: does not expand:\n${renderDiagnostics(r.errors, sources)}`);
+        continue;
+      }
+      counts.stages += r.value.stages.length;
+      const byName = new Map<string, Stage>(r.value.stages.map((s) => [s.name, s]));
+      const definitions = (parsed.doc.toJS() as { stages?: Record<string, Record<string, unknown>> } | null)?.stages ?? {};
+      const isGroup = (n: string): boolean => definitions[n] !== undefined && ("foreach" in definitions[n] || "matrix" in definitions[n]);
+      const lockRel = path.posix.join(path.posix.dirname(f.file), "dvc.lock");
+      let lockText: string;
+      try {
+        lockText = await readFile(path.join(root, lockRel), "utf8");
+      } catch {
+        continue;
+      }
+      for (const locked of lockStages(lockText)) {
+        const at = locked.name.lastIndexOf("@");
+        const group = at > 0 ? locked.name.slice(0, at) : locked.name;
+        const plain = definitions[locked.name] !== undefined && !isGroup(locked.name);
+        if (!plain && !(at > 0 && isGroup(group))) continue;
+        counts.compared++;
+        const key = `${id}:${locked.name}`;
+        const got = byName.get(locked.name);
+        const matches = got !== undefined && JSON.stringify(got.cmd) === JSON.stringify(locked.cmd);
+        const reason = staleStages.get(key);
+        if (reason !== undefined) {
+          used.add(`stale:${key}`);
+          counts.excused++;
+          if (matches) problems.push(`${key}: excused (${reason}) but matches now: remove it from excused.json`);
+          continue;
+        }
+        if (matches) counts.matched++;
+        else if (!got) {
+          const siblings = [...byName.keys()].filter((n) => n.startsWith(`${group}@`));
+          problems.push(`${key}: not generated${siblings.length > 0 ? ` (the group generates ${siblings.slice(0, 8).join(", ")}${siblings.length > 8 ? ", ..." : ""})` : ""}`);
+        }
+        else problems.push(`${key}: cmd differs\n  lock: ${JSON.stringify(locked.cmd)}\n  pipe: ${JSON.stringify(got.cmd)}`);
+      }
+    }
+    expect(problems, problems.join("\n\n")).toEqual([]);
+  });
+
+  it("uses every entry of excused.json", () => {
+    const listed = [
+      ...[...rejectedFiles.keys()].map((k) => `rejected:${k}`),
+      ...[...unresolvableFiles.keys()].map((k) => `unresolvable:${k}`),
+      ...[...staleStages.keys()].map((k) => `stale:${k}`),
+    ];
+    expect(listed.filter((k) => !used.has(k))).toEqual([]);
+  });
+
+  afterAll(() => {
+    console.log(
+      `corpus conformance: ${counts.folders} folders, ${counts.files} stages files, ${counts.stages} stages expanded, ` +
+        `${counts.compared} locked cmds compared: ${counts.matched} matched, ${counts.excused} excused`,
+    );
+  });
+});
