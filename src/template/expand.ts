@@ -161,20 +161,18 @@ class Expander {
   private resolveText(node: unknown, s: string, scope: Scope): Maybe<Value> {
     const refs = findReferences(s);
     if (refs.length === 0) return unescape(s);
-    const values: Value[] = [];
-    let failed = false;
-    for (const ref of refs) {
-      const v = this.lookupRef(node, s, ref, scope);
-      if (v === FAILED) failed = true;
-      else values.push(v);
-    }
-    if (failed) return FAILED;
+    const values = refs.map((ref) => this.lookupRef(node, s, ref, scope));
     const whole = isWholeReference(s, refs);
     let buf = "";
     let index = 0;
+    let failed = false;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       const v = values[i]!;
+      if (v === FAILED) {
+        failed = true;
+        continue;
+      }
       if (isComposite(v)) {
         if (isVMap(v) && scope.field === "cmd") {
           try {
@@ -188,19 +186,21 @@ class Expander {
             this.report(scope, error("template", `cannot unpack '${ref.text}' into flags: '${e.key}' is a list holding a list or a mapping`, this.loader.refLocation(node, s, ref), {
               hint: "only lists of strings, numbers and booleans unpack into a flag's values",
             }));
-            return FAILED;
+            failed = true;
+            continue;
           }
         }
         // A whole-value reference keeps its type where the field takes any value (foreach, matrix, top level).
         if (whole && scope.field === null) return v;
         this.report(scope, this.compositeError(node, s, ref, v, scope));
-        return FAILED;
+        failed = true;
+        continue;
       }
       if (whole) return v;
       buf += s.slice(index, ref.start) + toStr(v);
       index = ref.end;
     }
-    return unescape(buf + s.slice(index));
+    return failed ? FAILED : unescape(buf + s.slice(index));
   }
 
   private compositeError(node: unknown, s: string, ref: Reference, v: Value, scope: Scope): Diagnostic {
@@ -399,15 +399,20 @@ class Expander {
     if (!isComposite(data)) {
       const written = isScalar(node) ? String(node.value) : "";
       const refs = findReferences(written);
-      const msg =
-        refs.length > 0
-          ? `foreach needs a list or a mapping, but '${written}' is ${describeKind(data)}${typeof data === "string" ? ` ('${data}')` : ""}`
-          : `foreach needs a list, a mapping, or a '\${...}' naming one, not ${describeKind(data)}`;
-      out.push({
-        d: error("foreach", msg, this.loc(node), {
-          hint: refs.length > 0 ? "name a variable that holds a list or a mapping" : `write the items as a list, or name a variable: foreach: \${${written || "items"}}`,
-        }),
-      });
+      let msg: string;
+      let hint: string;
+      if (refs.length > 0) {
+        msg = `foreach needs a list or a mapping, but '${written}' is ${describeKind(data)}${typeof data === "string" ? ` ('${data}')` : ""}`;
+        hint = "name a variable that holds a list or a mapping";
+      } else {
+        msg = `foreach needs a list, a mapping, or a '\${...}' naming one, not ${typeof data === "string" ? `the string '${data}'` : describeKind(data)}`;
+        const looked = typeof data === "string" ? scope.ctx.lookup(data.split(".")) : undefined;
+        hint =
+          looked?.ok && isComposite(looked.value)
+            ? `'${data}' is a variable: write 'foreach: \${${data}}'`
+            : "write the items as a list (foreach: [a, b]) or a mapping, or name a variable that holds one (foreach: ${items})";
+      }
+      out.push({ d: error("foreach", msg, this.loc(node), { hint }) });
       return { stages: [], members: [] };
     }
     const overMapping = isVMap(data);

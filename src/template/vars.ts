@@ -35,7 +35,7 @@ export const DEFAULT_PARAMS_FILE = "params.yaml";
 
 /** `a/b/../c` -> `a/c`, `` for the root itself; absolute paths stay absolute. */
 export function joinRel(base: string, p: string): string {
-  const j = path.posix.normalize(path.posix.join(base || ".", p));
+  const j = path.posix.normalize(path.posix.isAbsolute(p) ? p : path.posix.join(base || ".", p));
   const trimmed = j.length > 1 ? j.replace(/\/+$/, "") : j;
   return trimmed === "." ? "" : trimmed;
 }
@@ -128,7 +128,7 @@ export class VarsLoader {
         clean = false;
         diags.push(
           error("template", `'${ref.text}' cannot be used in vars`, this.refLocation(node, node.value, ref), {
-            hint: "vars are read before anything is interpolated: write the value itself, or the file name as it is",
+            hint: "vars are loaded before anything is interpolated: write the file name or the value literally",
           }),
         );
       }
@@ -197,9 +197,9 @@ export class VarsLoader {
   private mergeFile(ctx: Context, f: LoadedFile, rel: string, written: string, keys: string[] | null, at: SourceLocation, stage: string | undefined, diags: Diagnostic[]): void {
     if (!f.ok) {
       if (f.kind === "missing") {
-        const shown = rel === written ? `'${rel}'` : `'${written}' (${rel})`;
+        const resolved = rel === written ? "" : ` (resolved to '${rel}' from the project root)`;
         diags.push(
-          error("missing-file", `vars file ${shown} does not exist`, at, {
+          error("missing-file", `vars file '${written}' does not exist${resolved}`, at, {
             hint: stage === undefined ? `vars files are relative to the directory of ${this.src.file}` : `vars of a stage are relative to its wdir`,
           }),
         );
@@ -269,7 +269,7 @@ export class VarsLoader {
     if (!inline && c.second.loc) related.push({ message: "defined again here", location: c.second.loc });
     const hint = inline
       ? "a variable can be defined only once: rename or remove one of them"
-      : `a variable can be defined only once: rename one of them, or load only the keys you need ('${written}:key1,key2')`;
+      : `a variable can be defined only once (a later vars file does not override an earlier one): rename one of them, or load only some top-level keys ('${written}:key1,key2')`;
     return error("vars-redefined", msg, at, { related, hint });
   }
 }
