@@ -13,6 +13,9 @@
  *   generated params file); they must fail with a located diagnostic of the expected reason;
  * - `stale`: lock entries that no longer match their dvc.yaml (the file or its params were edited after the lock
  *   was written, items were removed from a foreach list); each must still mismatch, so the list cannot rot.
+ *
+ * Where the cmd matches, the stage's paths must match the lock too (deps and outs as written, params files and
+ * keys), unless `stalePaths` excuses it (same rules).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -34,31 +37,54 @@ interface Excused {
   rejected: { file: string; reason: string }[];
   unresolvable: { file: string; reason: string; expect: string }[];
   stale: { file: string; reason: string; stages: string[] }[];
+  stalePaths: { file: string; reason: string; stages: string[] }[];
 }
 
 const excused = JSON.parse(readFileSync(new URL("./excused.json", import.meta.url), "utf8")) as Excused;
 const rejectedFiles = new Map(excused.rejected.map((e) => [e.file, e.reason]));
 const unresolvableFiles = new Map(excused.unresolvable.map((e) => [e.file, e]));
 const staleStages = new Map(excused.stale.flatMap((e) => e.stages.map((s) => [`${e.file}:${s}`, e.reason] as const)));
+const stalePaths = new Map(excused.stalePaths.flatMap((e) => e.stages.map((s) => [`${e.file}:${s}`, e.reason] as const)));
 
 const folders = readdirSync(REAL)
   .filter((f) => statSync(path.join(REAL, f)).isDirectory())
   .sort();
 
-const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0 };
+const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0, pathsMatched: 0, pathsExcused: 0 };
 const used = new Set<string>();
 
 interface LockedStage {
   name: string;
   cmd: string | string[];
+  deps: { path: string }[];
+  outs: { path: string }[];
+  params: Record<string, Record<string, unknown> | null>;
 }
 
 /** The stages of a dvc.lock: DVC 2+ (`schema: '2.0'`, `stages:`) or DVC 1 (a flat map of stages). */
 function lockStages(text: string): LockedStage[] {
   const doc = parseDocument(text, { version: "1.2" }).toJS() as Record<string, unknown> | null;
   if (!doc) return [];
-  const map = ("schema" in doc ? doc["stages"] : doc) as Record<string, { cmd?: string | string[] }> | undefined;
-  return Object.entries(map ?? {}).map(([name, e]) => ({ name, cmd: e.cmd ?? "" }));
+  const map = ("schema" in doc ? doc["stages"] : doc) as Record<string, Partial<LockedStage>> | undefined;
+  return Object.entries(map ?? {}).map(([name, e]) => ({ name, cmd: e.cmd ?? "", deps: e.deps ?? [], outs: e.outs ?? [], params: e.params ?? {} }));
+}
+
+/** How the expanded stage's paths differ from the lock's (paths as written, `./` and a trailing `/` aside). */
+function pathDifferences(got: Stage, locked: LockedStage): string[] {
+  const norm = (ps: string[]): string => JSON.stringify(ps.map((p) => p.replace(/^\.\//, "").replace(/\/$/, "")).sort());
+  const out: string[] = [];
+  const deps = [norm(got.deps.map((d) => d.path)), norm(locked.deps.map((d) => d.path))];
+  if (deps[0] !== deps[1]) out.push(`deps: pipe ${deps[0]}, lock ${deps[1]}`);
+  const outs = [norm(got.outs.map((o) => o.path)), norm(locked.outs.map((o) => o.path))];
+  if (outs[0] !== outs[1]) out.push(`outs: pipe ${outs[0]}, lock ${outs[1]}`);
+  for (const p of got.params) {
+    const keys = locked.params[p.file];
+    if (keys === undefined) out.push(`params: pipe tracks ${p.file}, the lock does not`);
+    else if (p.keys !== null && JSON.stringify(p.keys) !== JSON.stringify(Object.keys(keys ?? {}).sort())) {
+      out.push(`params ${p.file}: pipe ${JSON.stringify(p.keys)}, lock ${JSON.stringify(Object.keys(keys ?? {}).sort())}`);
+    }
+  }
+  return out;
 }
 
 function located(ds: readonly Diagnostic[]): boolean {
@@ -137,7 +163,20 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
           if (matches) problems.push(`${key}: excused (${reason}) but matches now: remove it from excused.json`);
           continue;
         }
-        if (matches) counts.matched++;
+        if (matches) {
+          counts.matched++;
+          const diff = pathDifferences(got, locked);
+          const why = stalePaths.get(key);
+          if (why !== undefined) {
+            used.add(`stalePaths:${key}`);
+            counts.pathsExcused++;
+            if (diff.length === 0) problems.push(`${key}: paths excused (${why}) but match now: remove it from excused.json`);
+          } else if (diff.length > 0) {
+            problems.push(`${key}: paths differ\n  ${diff.join("\n  ")}`);
+          } else {
+            counts.pathsMatched++;
+          }
+        }
         else if (!got) {
           const siblings = [...byName.keys()].filter((n) => n.startsWith(`${group}@`));
           problems.push(`${key}: not generated${siblings.length > 0 ? ` (the group generates ${siblings.slice(0, 8).join(", ")}${siblings.length > 8 ? ", ..." : ""})` : ""}`);
@@ -153,6 +192,7 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
       ...[...rejectedFiles.keys()].map((k) => `rejected:${k}`),
       ...[...unresolvableFiles.keys()].map((k) => `unresolvable:${k}`),
       ...[...staleStages.keys()].map((k) => `stale:${k}`),
+      ...[...stalePaths.keys()].map((k) => `stalePaths:${k}`),
     ];
     expect(listed.filter((k) => !used.has(k))).toEqual([]);
   });
@@ -160,7 +200,8 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
   afterAll(() => {
     console.log(
       `corpus conformance: ${counts.folders} folders, ${counts.files} stages files, ${counts.stages} stages expanded, ` +
-        `${counts.compared} locked cmds compared: ${counts.matched} matched, ${counts.excused} excused`,
+        `${counts.compared} locked cmds compared: ${counts.matched} matched, ${counts.excused} excused; ` +
+        `paths of the matched: ${counts.pathsMatched} matched, ${counts.pathsExcused} excused`,
     );
   });
 });
