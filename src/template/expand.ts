@@ -592,10 +592,17 @@ class Expander {
       if (m === FAILED) failed = true;
       else meta = toPlain(m);
     }
+    // `frozen: ${freeze}` resolves to the variable's boolean, as DVC resolves every field.
     const flag = (key: string): boolean => {
       const n = this.deref(field(body, key)?.value);
-      return isScalar(n) && n.value === true;
+      if (!isScalar(n)) return false;
+      if (typeof n.value !== "string") return n.value === true;
+      const v = this.resolveText(n, n.value, sc(key));
+      if (v === FAILED) failed = true;
+      return v === true;
     };
+    const frozen = flag("frozen");
+    const alwaysChanged = flag("always_changed");
 
     if (failed || params === FAILED) return undefined;
     const stage: Stage = {
@@ -609,8 +616,8 @@ class Expander {
       deps,
       outs,
       params,
-      frozen: flag("frozen"),
-      alwaysChanged: flag("always_changed"),
+      frozen,
+      alwaysChanged,
       loc: this.loc(pair.key),
     };
     if (group !== undefined) stage.group = group;
