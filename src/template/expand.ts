@@ -277,27 +277,36 @@ class Expander {
   }
 
   /** Resolves any node: strings are interpolated, mappings (keys too) and lists recursively. */
-  private resolveNode(node: unknown, scope: Scope): Maybe<Value> {
+  private resolveNode(node: unknown, scope: Scope, open = new Set<unknown>()): Maybe<Value> {
+    const alias = isAlias(node) ? node : undefined;
     node = this.deref(node);
+    if (open.has(node)) {
+      this.report(scope, error("yaml-syntax", "this alias refers to a collection that contains it, which has no value", this.loc(alias ?? node)));
+      return FAILED;
+    }
     if (isMap(node)) {
+      open.add(node);
       const m: VMap = new Map();
       let failed = false;
       for (const pair of node.items as Pair[]) {
         const key = this.resolveKey(pair.key, scope);
-        const v = this.resolveNode(pair.value, scope);
+        const v = this.resolveNode(pair.value, scope, open);
         if (key === FAILED || v === FAILED) failed = true;
         else m.set(key, v);
       }
+      open.delete(node);
       return failed ? FAILED : m;
     }
     if (isSeq(node)) {
+      open.add(node);
       const out: Value[] = [];
       let failed = false;
       for (const it of node.items) {
-        const v = this.resolveNode(it, scope);
+        const v = this.resolveNode(it, scope, open);
         if (v === FAILED) failed = true;
         else out.push(v);
       }
+      open.delete(node);
       return failed ? FAILED : out;
     }
     if (isScalar(node) && typeof node.value === "string") return this.resolveText(node, node.value, scope);

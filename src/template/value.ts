@@ -225,24 +225,31 @@ export interface NodeConversion {
  * Converts a YAML node into a value. When `locs` is given, records the location of every value (and of the key of
  * every mapping entry, which is where a reader looks) by dotted path under `prefix`.
  */
-export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = ""): Value {
-  if (isAlias(node)) return nodeToValue(p, node.resolve(p.doc), locs, prefix);
+export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = "", open = new Set<unknown>()): Value {
+  if (isAlias(node)) node = node.resolve(p.doc);
+  // An alias inside the collection it names would recurse forever; YAML allows it, a value cannot hold it.
+  if (open.has(node)) return null;
   if (isMap(node)) {
+    open.add(node);
     const m: VMap = new Map();
     for (const pair of node.items) {
       const k = keyText(p.doc, pair.key);
       const path = prefix ? `${prefix}.${k}` : k;
       if (locs) locs.set(path, nodeLocation(p, pair.key));
-      m.set(k, nodeToValue(p, pair.value, locs, path));
+      m.set(k, nodeToValue(p, pair.value, locs, path, open));
     }
+    open.delete(node);
     return m;
   }
   if (isSeq(node)) {
-    return node.items.map((it, i) => {
+    open.add(node);
+    const out = node.items.map((it, i) => {
       const path = prefix ? `${prefix}.${i}` : String(i);
       if (locs) locs.set(path, nodeLocation(p, it));
-      return nodeToValue(p, it, locs, path);
+      return nodeToValue(p, it, locs, path, open);
     });
+    open.delete(node);
+    return out;
   }
   if (node === null || node === undefined) return null;
   return scalarValue(node as Node);

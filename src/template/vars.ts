@@ -29,7 +29,8 @@ type LoadedFile =
   | { ok: true; value: VMap; locs: Locations }
   | { ok: false; kind: "missing" | "directory" }
   | { ok: false; kind: "invalid"; errors: Diagnostic[] }
-  | { ok: false; kind: "not-mapping"; found: string };
+  | { ok: false; kind: "not-mapping"; found: string }
+  | { ok: false; kind: "unreadable"; why: string };
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";
 
@@ -87,8 +88,10 @@ export class VarsLoader {
     try {
       if ((await stat(abs)).isDirectory()) return { ok: false, kind: "directory" };
       text = await readFile(abs, "utf8");
-    } catch {
-      return { ok: false, kind: "missing" };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, kind: "missing" };
+      return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
     }
     this.src.sources.set(rel, text);
     let value: unknown;
@@ -207,6 +210,8 @@ export class VarsLoader {
         diags.push(error("missing-file", `vars file '${rel}' is a directory`, at));
       } else if (f.kind === "not-mapping") {
         diags.push(error("params", `vars file '${rel}' must hold a mapping of variables, but it holds ${f.found}`, at));
+      } else if (f.kind === "unreadable") {
+        diags.push(error("io", `cannot read vars file '${rel}': ${f.why}`, at));
       } else if (f.kind === "invalid") {
         diags.push(...f.errors);
       }

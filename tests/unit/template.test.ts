@@ -480,6 +480,11 @@ describe("bad templates", () => {
     expect(r.errors.map((d) => `${d.location?.line}:${d.location?.col}`)).toEqual(["5:11", "6:23"]);
   });
 
+  it("an alias inside the collection it names is an error, not a crash", async () => {
+    const r = await expand({ "pipe.yaml": "stages:\n  a:\n    cmd: echo\n    meta: &x {k: [1, *x]}\n" });
+    expect(r.errors.map((d) => [d.message, d.location?.line, d.location?.col])).toEqual([["this alias refers to a collection that contains it, which has no value", 4, 22]]);
+  });
+
   it("invalid references, lists in strings, a ${} foreach source that is no list", async () => {
     const r = await expand({
       "params.yaml": "xs: [1, 2]\nname: n\n",
