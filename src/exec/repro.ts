@@ -195,7 +195,7 @@ export class ReproEngine {
 
   /** Reads lock entries and checks that no selected stage depends on a path that neither exists nor gets produced. */
   async preflight(): Promise<{ errors: Diagnostic[]; invalid: boolean }> {
-    const { graph, selected, locks, ws } = this.input;
+    const { selected, locks, ws } = this.input;
     const errors: Diagnostic[] = [];
     const badDirs = new Set<string>();
     for (const a of selected) {
@@ -221,7 +221,6 @@ export class ReproEngine {
         );
       }
     }
-    void graph;
     return { errors, invalid: false };
   }
 
