@@ -16,10 +16,10 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
-  const [{ readConfig }, { resolveStatusTargets }, session, { LockStore }, { ObjectStore }, { checkoutOutput }, { addToGitignore }, { openWorkspace }] =
+  const [{ readConfig }, select, session, { LockStore }, { ObjectStore }, { checkoutOutput }, { addToGitignore }, { openWorkspace }] =
     await Promise.all([
       import("../../project/config.js"),
-      import("../../status/targets.js"),
+      import("../../graph/select.js"),
       import("../../exec/session.js"),
       import("../../lock/read.js"),
       import("../../cache/store.js"),
@@ -32,13 +32,14 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
     printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
     return EXIT_USAGE;
   }
-  const sel = resolveStatusTargets(graph, targets);
+  const sel = targets.length === 0 ? { ok: true as const, value: [...graph.order] } : select.resolveTargets(graph, targets, ctx.global.cwd, root);
   if (!sel.ok) {
     printDiagnostics(ctx, sel.errors, sources);
     return EXIT_USAGE;
   }
   const locks = new LockStore(root, sources);
-  for (const a of sel.value) {
+  const chosen = select.executionOrder(graph, sel.value);
+  for (const a of chosen) {
     const r = await locks.forDir(graph.stages.get(a)!.dir);
     if (!r.ok) {
       printDiagnostics(ctx, r.errors, sources);
@@ -65,7 +66,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
     const problems: Diagnostic[] = [];
     let changed = 0;
     const files = new Set<string>();
-    for (const a of sel.value) {
+    for (const a of chosen) {
       if (interrupts.signal.aborted) break;
       const s = graph.stages.get(a)!;
       const lf = await locks.forDir(s.dir);

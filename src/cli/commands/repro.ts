@@ -30,9 +30,9 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
 
-  const [{ readConfig }, { resolveStatusTargets }, { planRepro }, session] = await Promise.all([
+  const [{ readConfig }, { resolveTargets }, { planRepro }, session] = await Promise.all([
     import("../../project/config.js"),
-    import("../../status/targets.js"),
+    import("../../graph/select.js"),
     import("../../exec/plan.js"),
     import("../../exec/session.js"),
   ]);
@@ -49,7 +49,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   }
   let addresses: string[] | undefined;
   if (targets.length > 0) {
-    const r = resolveStatusTargets(graph, targets);
+    const r = resolveTargets(graph, targets, ctx.global.cwd, root);
     if (!r.ok) {
       printDiagnostics(ctx, r.errors, sources);
       return EXIT_USAGE;
