@@ -27,6 +27,8 @@ import { pathKey } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
+import { indexOf } from "../graph/graph.js";
+import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
@@ -88,32 +90,6 @@ export interface ReproResult {
   preflightInvalid: boolean;
 }
 
-/** Root paths that some stage of the graph produces, with a lookup for "is this path (or part of it) produced". */
-class Producers {
-  private readonly outs = new Set<string>();
-  private readonly sorted: string[];
-  constructor(graph: StageGraph) {
-    for (const s of graph.stages.values()) for (const o of s.outs) if (!o.external) this.outs.add(o.rootPath);
-    this.sorted = [...this.outs].sort();
-  }
-  produces(p: string): boolean {
-    // The path itself, an output directory above it, or an output inside it (a dep directory holding outputs).
-    for (let q = p; q !== "." && q !== ""; q = path.posix.dirname(q)) {
-      if (this.outs.has(q)) return true;
-      if (!q.includes("/")) break;
-    }
-    const prefix = p + "/";
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.sorted[mid]! < prefix) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.sorted[lo]?.startsWith(prefix) === true;
-  }
-}
-
 function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
   if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
   if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
@@ -168,7 +144,7 @@ export class ReproEngine {
   private readonly entries = new Map<string, LockEntry | undefined>();
   private readonly flavors = new Map<string, "pipe" | "dvc" | undefined>();
   private readonly cc: CacheContext;
-  private readonly producers: Producers;
+  private readonly producers: OutIndex;
   private readonly gitignored = new Set<string>();
   private readonly lockWriter: LockWriter;
 
@@ -183,7 +159,7 @@ export class ReproEngine {
         return r.kind === "file" ? r.hash : "";
       },
     };
-    this.producers = new Producers(input.graph);
+    this.producers = indexOf(input.graph);
     this.lockWriter = new LockWriter(input.graph.pipeline);
   }
 
@@ -214,7 +190,7 @@ export class ReproEngine {
       const s = this.stage(a);
       if (s.frozen && !this.input.forced.has(a)) continue;
       for (const d of s.deps) {
-        if (d.external || this.producers.produces(d.rootPath)) continue;
+        if (d.external || this.producers.producersOf(d).length > 0) continue;
         if (ws.hasher.stat(absOf(ws.root, d.rootPath)) !== undefined) continue;
         errors.push(
           error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist and no stage produces it`, d.loc ?? s.loc),
@@ -396,7 +372,7 @@ export class ReproEngine {
         }
         const r = await ws.hasher.hashPath(absOf(ws.root, d.rootPath), "xxh64");
         if (r.kind === "missing") {
-          const producer = this.producers.produces(d.rootPath) ? " (its producing stage has not created it)" : "";
+          const producer = this.producers.producersOf(d).length > 0 ? " (its producing stage has not created it)" : "";
           errors.push(error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist${producer}`, d.loc ?? s.loc));
         } else if (r.kind === "error") errors.push(error("io", `stage '${s.address}': cannot hash dependency '${d.path}': ${r.message}`, d.loc ?? s.loc));
         else deps[i] = [d.rootPath, r.hash];
