@@ -1,0 +1,53 @@
+/**
+ * The JSON shape of one stage, shared by `pipe stage list --json` and `pipe dag --json` (spec 5): paths as written in
+ * the stage (relative to its `wdir`), `wdir` and `file` relative to the project root, params as `{file: [keys] | null}`.
+ */
+import type { Stage } from "../../model.js";
+
+export interface StageJson {
+  address: string;
+  name: string;
+  /** The stages file, relative to the project root. */
+  file: string;
+  /** The working directory, relative to the project root (`.` for the root). */
+  wdir: string;
+  /** The interpolated command: a string, or a list for a list `cmd`. */
+  cmd: string | string[];
+  deps: string[];
+  outs: string[];
+  metrics: string[];
+  plots: string[];
+  /** Params file (as written) -> tracked keys, or null when the whole file is tracked. */
+  params: Record<string, string[] | null>;
+  frozen: boolean;
+  always_changed: boolean;
+  desc: string | null;
+}
+
+export function stageJson(s: Stage): StageJson {
+  const params: Record<string, string[] | null> = {};
+  for (const p of s.params) params[p.file] = p.keys === null ? null : [...p.keys];
+  return {
+    address: s.address,
+    name: s.name,
+    file: s.file,
+    wdir: s.wdir === "" ? "." : s.wdir,
+    cmd: Array.isArray(s.cmd) ? [...s.cmd] : s.cmd,
+    deps: s.deps.map((d) => d.path),
+    outs: s.outs.filter((o) => o.kind === "outs").map((o) => o.path),
+    metrics: s.outs.filter((o) => o.kind === "metrics").map((o) => o.path),
+    plots: s.outs.filter((o) => o.kind === "plots").map((o) => o.path),
+    params,
+    frozen: s.frozen,
+    always_changed: s.alwaysChanged,
+    desc: s.desc ?? null,
+  };
+}
+
+/** The first line of a stage's description, or `Outputs a, b` (its outputs as written), or empty. */
+export function oneLine(s: Stage): string {
+  const first = (s.desc ?? "").split(/\r?\n/).find((l) => l.trim() !== "")?.trim();
+  if (first) return first;
+  if (s.outs.length > 0) return `Outputs ${s.outs.map((o) => o.path).join(", ")}`;
+  return "";
+}
