@@ -193,6 +193,16 @@ describe("text drawing", () => {
     expect(wrapLabel("GloVeVectorizer", 14)).toEqual(["GloVeVectorizer"]);
     expect(wrapLabel("a".repeat(30), 10)).toEqual(["a".repeat(10), "a".repeat(10), "a".repeat(10)]);
   });
+  it("a part whose stages all live in one stages file below the root is captioned with it", () => {
+    const g = graphOf([
+      { name: "a", file: "sub/dvc.yaml", outs: ["a.txt"] },
+      { name: "b", file: "sub/dvc.yaml", deps: ["a.txt"] },
+      { name: "c", file: "other/dvc.yaml" },
+    ]);
+    expect(renderText(buildView(g))).toBe(
+      ["sub/dvc.yaml  +---------+", "+---+         | other:c |", "| a |         +---------+", "+---+", "  |", "  v", "+---+", "| b |", "+---+", ""].join("\n"),
+    );
+  });
   it("fits a wide fan-out into the width by wrapping labels", () => {
     const specs: StageSpec[] = [{ name: "source", outs: ["s"] }];
     for (const k of ["first_long_member_name", "second_long_member_name", "third_long_member_name"]) {

@@ -101,8 +101,16 @@ function lineChar(nets: Map<string, number> | undefined): string {
 
 // ---- boxes ----------------------------------------------------------------------------------------------------
 
-function labelOf(n: DagNode, marked: boolean): string {
-  return marked && n.stale ? `${n.short} *` : n.short;
+function labelOf(n: DagNode, marked: boolean, local: boolean): string {
+  const text = local ? n.local! : n.short;
+  return marked && n.stale ? `${text} *` : text;
+}
+
+/** The stages file every node of a part (of two or more) comes from, when that is one file below the root. */
+function commonFile(nodes: readonly DagNode[]): string | undefined {
+  const f = nodes[0]?.file;
+  if (nodes.length < 2 || f === undefined || !f.includes("/")) return undefined;
+  return nodes.every((n) => n.file === f && n.local !== undefined) ? f : undefined;
 }
 
 /**
@@ -503,7 +511,15 @@ function attemptsFor(n: number, width: number): [number, number | undefined][] {
 }
 
 function drawPart(nodes: readonly DagNode[], edges: readonly [string, string][], marked: boolean, width: number): Drawing {
-  const boxesAt = (wrap: number): Map<string, string[]> => new Map(nodes.map((n) => [n.id, boxLines(wrapLabel(labelOf(n, marked), wrap))]));
+  // A part whose stages all live in one stages file outside the root is captioned with it, and its boxes show names.
+  const caption = commonFile(nodes);
+  const d = drawBoxes(nodes, edges, marked, width, caption !== undefined);
+  if (caption === undefined) return d;
+  return { lines: [caption, ...d.lines], width: Math.max(d.width, caption.length) };
+}
+
+function drawBoxes(nodes: readonly DagNode[], edges: readonly [string, string][], marked: boolean, width: number, local: boolean): Drawing {
+  const boxesAt = (wrap: number): Map<string, string[]> => new Map(nodes.map((n) => [n.id, boxLines(wrapLabel(labelOf(n, marked, local), wrap))]));
   if (nodes.length === 1) {
     const lines = boxesAt(Infinity).get(nodes[0]!.id)!;
     return { lines, width: lines[0]!.length };

@@ -28,6 +28,9 @@ export interface DagNode {
   label: string;
   /** Short label for drawings: `dir:name` instead of `dir/dvc.yaml:name`. */
   short: string;
+  /** For stage and group nodes: the stages file, and the label without it (`name`, `name@{n}`). */
+  file?: string;
+  local?: string;
   /** The stages this node stands for, in execution order (one for a stage or an output). */
   stages: string[];
   stale: boolean;
@@ -93,6 +96,8 @@ export function buildView(graph: StageGraph, opts: ViewOptions = {}): DagView {
         kind: "group",
         label: fullAddress(first, name),
         short: shortAddress(first, name),
+        file: first.file,
+        local: name,
         stages: list,
         stale: list.some((a) => stale.has(a)),
       });
@@ -128,7 +133,7 @@ function stagesView(
       continue;
     }
     const s = graph.stages.get(a)!;
-    nodes.push({ id: a, kind: "stage", label: a, short: shortAddress(s), stages: [a], stale: stale.has(a) });
+    nodes.push({ id: a, kind: "stage", label: a, short: shortAddress(s), file: s.file, local: s.name, stages: [a], stale: stale.has(a) });
   }
   const inView = new Set(visible);
   const edges = new Set<string>();
@@ -170,7 +175,8 @@ function outsView(
     }
     if (gid !== undefined && groupOuts.has(gid) && !placedGroups.has(gid)) {
       placedGroups.add(gid);
-      nodes.push({ ...groupById.get(gid)!, id: `outs:${gid}` });
+      const { file: _file, local: _local, ...g } = groupById.get(gid)!;
+      nodes.push({ ...g, id: `outs:${gid}` });
     }
   }
   // Group nodes in --outs mode say how many outputs they stand for.
