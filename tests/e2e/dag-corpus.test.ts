@@ -1,0 +1,43 @@
+/**
+ * `pipe dag` draws every corpus project DVC 3 accepts: exit 0, a non-empty drawing (for projects with stages), the
+ * same bytes on a second run, and every format agreeing on the number of nodes.
+ */
+import { cpSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CORPUS, makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
+
+const REAL = path.join(CORPUS, "dvc-real");
+
+/** Folders DVC 3 rejects or cannot resolve as committed (the corpus conformance test's excused list). */
+const excused = JSON.parse(readFileSync(path.join(REPO_ROOT, "tests/corpus/excused.json"), "utf8")) as Record<string, { file: string }[]>;
+const SKIPPED = new Set([...(excused["rejected"] ?? []), ...(excused["unresolvable"] ?? [])].map((e) => e.file.split("/")[0]!));
+
+const projects = readdirSync(REAL, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+describe("pipe dag over the DVC corpus", () => {
+  it("has the corpus and skips only what DVC rejects", () => {
+    expect(projects.length).toBeGreaterThan(45);
+    expect(SKIPPED.size).toBeLessThanOrEqual(6);
+  });
+  for (const name of projects.filter((p) => !SKIPPED.has(p))) {
+    it(name, () => {
+      const root = makeProject();
+      cpSync(path.join(REAL, name), root, { recursive: true });
+      mkdirSync(path.join(root, ".dvc"), { recursive: true });
+      const first = runPipe(root, ["dag"]);
+      expect(first.stderr).not.toMatch(/internal error|error:/);
+      expect(first.code).toBe(0);
+      const json = runPipe(root, ["dag", "--json"]);
+      expect(json.code).toBe(0);
+      const doc = JSON.parse(json.stdout) as { nodes: unknown[] };
+      if (doc.nodes.length > 0) expect(first.stdout.trim()).not.toBe("");
+      expect(runPipe(root, ["dag"]).stdout).toBe(first.stdout);
+      const mermaid = runPipe(root, ["dag", "--mermaid"]);
+      expect(mermaid.stdout.split("\n").filter((l) => /^\tn\d+\[/.test(l))).toHaveLength(doc.nodes.length);
+    });
+  }
+});

@@ -1,0 +1,143 @@
+/** `pipe dag` through the built CLI: every format, targets (also from a subdirectory), `--outs`, usage errors. */
+import Ajv from "ajv";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
+
+const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/dag.schema.json"), "utf8")) as object);
+
+const PIPE_YAML = `stages:
+  prepare:
+    cmd: python prepare.py
+    deps:
+      - data/data.xml
+    outs:
+      - data/prepared
+    desc: Split the data set
+  featurize:
+    cmd: python featurize.py
+    deps:
+      - data/prepared
+    outs:
+      - data/features
+  train:
+    cmd: python train.py
+    deps:
+      - data/features
+    outs:
+      - model.pkl
+  evaluate:
+    cmd: python evaluate.py
+    deps:
+      - model.pkl
+      - data/features
+    metrics:
+      - eval/metrics.json
+`;
+
+const SUB_YAML = `stages:
+  report:
+    cmd: make report
+    deps:
+      - ../eval/metrics.json
+    outs:
+      - report.md
+`;
+
+function project(): string {
+  return makeProject({ "pipe.yaml": PIPE_YAML, "docs/pipe.yaml": SUB_YAML, ".pipe/config.yaml": "" });
+}
+
+describe("pipe dag", () => {
+  it("draws every stage as boxes, producers above consumers", () => {
+    const r = runPipe(project(), ["dag"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const rowOf = (name: string): number => r.stdout.split("\n").findIndex((l) => l.includes(`| ${name} |`));
+    for (const name of ["prepare", "featurize", "train", "evaluate", "docs:report"]) expect(rowOf(name), r.stdout).toBeGreaterThanOrEqual(0);
+    expect(rowOf("prepare")).toBeLessThan(rowOf("featurize"));
+    expect(rowOf("featurize")).toBeLessThan(rowOf("train"));
+    expect(rowOf("train")).toBeLessThan(rowOf("evaluate"));
+    expect(rowOf("evaluate")).toBeLessThan(rowOf("docs:report"));
+    expect(Math.max(...r.stdout.split("\n").map((l) => l.length))).toBeLessThanOrEqual(80);
+  });
+
+  it("--dot, --mermaid and --md give the same graph", () => {
+    const dir = project();
+    const dot = runPipe(dir, ["dag", "--dot"]);
+    expect(dot.code).toBe(0);
+    expect(dot.stdout).toContain('\t"featurize" -> "train";\n');
+    expect(dot.stdout).toContain('\t"evaluate" -> "docs/pipe.yaml:report";\n');
+    const mermaid = runPipe(dir, ["dag", "--mermaid"]);
+    expect(mermaid.stdout.startsWith("flowchart TD\n")).toBe(true);
+    expect(mermaid.stdout).toContain('\tn5["docs/pipe.yaml:report"]\n');
+    expect(mermaid.stdout).toContain("\tn4-->n5\n");
+    const md = runPipe(dir, ["dag", "--md"]);
+    expect(md.stdout).toBe("```mermaid\n" + mermaid.stdout + "```\n");
+  });
+
+  it("--json validates against its schema and carries the stage fields", () => {
+    const r = runPipe(project(), ["dag", "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { nodes: { id: string; stage: { desc: string | null; cmd: string } }[]; edges: { from: string; to: string }[] };
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.nodes.map((n) => n.id)).toEqual(["prepare", "featurize", "train", "evaluate", "docs/pipe.yaml:report"]);
+    expect(doc.nodes[0]!.stage).toMatchObject({ cmd: "python prepare.py", desc: "Split the data set" });
+    expect(doc.edges).toContainEqual({ from: "featurize", to: "evaluate" });
+  });
+
+  it("a TARGET limits the drawing to what leads to it; --full draws everything", () => {
+    const dir = project();
+    const r = runPipe(dir, ["dag", "--dot", "train"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('"train"');
+    expect(r.stdout).not.toContain('"evaluate"');
+    const full = runPipe(dir, ["dag", "--dot", "--full", "train"]);
+    expect(full.stdout).toContain('"docs/pipe.yaml:report"');
+  });
+
+  it("targets are read from the working directory, and an output path is a target too", () => {
+    const dir = project();
+    const sub = runPipe(path.join(dir, "docs"), ["dag", "--dot", "report"]);
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(sub.stdout).toContain('"docs/pipe.yaml:report"');
+    const out = runPipe(dir, ["dag", "--dot", "data/features"]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('"featurize"');
+    expect(out.stdout).not.toContain('"train"');
+  });
+
+  it("--outs draws outputs", () => {
+    const r = runPipe(project(), ["dag", "--outs", "--dot"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('\t"data/features" -> "model.pkl";\n');
+    expect(r.stdout).toContain('\t"eval/metrics.json" -> "docs/report.md";\n');
+  });
+
+  it("is the same bytes on every run", () => {
+    const dir = project();
+    expect(runPipe(dir, ["dag"]).stdout).toBe(runPipe(dir, ["dag"]).stdout);
+  });
+
+  it("an unknown target is a usage error with the nearest names", () => {
+    const r = runPipe(project(), ["dag", "trian"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("error: unknown stage or output 'trian'\n  = did you mean 'train'?\n");
+  });
+
+  it("two formats at once are a usage error", () => {
+    const r = runPipe(project(), ["dag", "--dot", "--json"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: choose one output format: --dot, --json were given\n");
+  });
+
+  it("a graph error exits 2 and draws nothing", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n" });
+    const r = runPipe(dir, ["dag"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("error: cycle in the stage graph: a -> b -> a");
+  });
+});
