@@ -197,17 +197,16 @@ function postOrder(stages: readonly Stage[], upstream: ReadonlyMap<string, reado
 }
 
 function cycleDiagnostic(cycle: readonly string[], reasons: ReadonlyMap<string, EdgeReason>, stages: ReadonlyMap<string, Stage>): Diagnostic {
+  // Located at the first stage of the cycle (the earliest defined); each edge's dependency is a note.
   const related: RelatedInfo[] = [];
-  let location = stages.get(cycle[0]!)!.loc;
   for (let i = 0; i < cycle.length; i++) {
     const from = cycle[i]!;
     const to = cycle[(i + 1) % cycle.length]!;
     const why = reasons.get(edgeKey(from, to))!;
     const message = `${from} -> ${to}: ${describeEdge(from, to, why)}`;
-    if (i === 0 && why.dep.loc) location = why.dep.loc;
     related.push(why.dep.loc ? { message, location: why.dep.loc } : { message });
   }
-  return error("cycle", `cycle in the stage graph: ${[...cycle, cycle[0]!].join(" -> ")}`, location, {
+  return error("cycle", `cycle in the stage graph: ${[...cycle, cycle[0]!].join(" -> ")}`, stages.get(cycle[0]!)!.loc, {
     related,
     hint: "a stage cannot depend, even through other stages, on its own outputs",
   });

@@ -131,10 +131,10 @@ describe("graph errors", () => {
     expect(errors.map((e) => e.reason)).toEqual(["cycle"]);
     expect(text).toBe(
       [
-        "pipe.yaml:11:9: error: cycle in the stage graph: a -> b -> c -> a",
-        "   |",
-        "11 |       - a.out",
-        "   |         ^^^^^",
+        "pipe.yaml:2:3: error: cycle in the stage graph: a -> b -> c -> a",
+        "  |",
+        "2 |   a:",
+        "  |   ^",
         "  note: pipe.yaml:11:9: a -> b: 'b' depends on 'a.out', an output of 'a'",
         "  note: pipe.yaml:17:9: b -> c: 'c' depends on 'b.out/part', inside output 'b.out' of 'b'",
         "  note: pipe.yaml:5:9: c -> a: 'a' depends on 'c.out', an output of 'c'",
