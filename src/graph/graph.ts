@@ -107,41 +107,41 @@ function ownOutDiagnostic(stage: Stage, why: EdgeReason): Diagnostic {
 
 interface Built {
   upstream: Map<string, string[]>;
-  reasons: Map<string, EdgeReason>;
   errors: Diagnostic[];
 }
 
-function edgeKey(producer: string, consumer: string): string {
-  return `${producer}\u0000${consumer}`;
-}
-
-/** Edges by path, in the order each consumer declares its dependencies; reports stages reading their own outputs. */
+/**
+ * Edges by path, in the order each consumer declares its dependencies; reports stages reading their own outputs.
+ * This is the hot loop of loading a large pipeline, so it allocates little: why an edge exists is worked out again
+ * only for the edges an error has to explain.
+ */
 function connect(stages: readonly Stage[], index: OutIndex): Built {
   const upstream = new Map<string, string[]>();
-  const reasons = new Map<string, EdgeReason>();
   const errors: Diagnostic[] = [];
   for (const stage of stages) {
     const ups: string[] = [];
-    const seen = new Set<string>();
+    let seen: Set<string> | undefined;
     for (const dep of stage.deps) {
       let ownReported = false;
-      for (const p of index.producersOf(dep)) {
-        const why: EdgeReason = { dep, out: p.out, relation: p.relation };
-        if (p.stage === stage) {
-          if (!ownReported) errors.push(ownOutDiagnostic(stage, why));
+      index.eachProducer(dep, (ref, relation) => {
+        if (ref.stage === stage) {
+          if (!ownReported) errors.push(ownOutDiagnostic(stage, { dep, out: ref.out, relation }));
           ownReported = true;
-          continue;
+          return;
         }
-        const from = p.stage.address;
-        if (seen.has(from)) continue;
-        seen.add(from);
+        const from = ref.stage.address;
+        // Most stages have a handful of producers: a linear scan beats a set until there are many.
+        if (seen) {
+          if (seen.has(from)) return;
+          seen.add(from);
+        } else if (ups.includes(from)) return;
+        else if (ups.length >= 16) seen = new Set(ups).add(from);
         ups.push(from);
-        reasons.set(edgeKey(from, stage.address), why);
-      }
+      });
     }
     upstream.set(stage.address, ups);
   }
-  return { upstream, reasons, errors };
+  return { upstream, errors };
 }
 
 /**
@@ -196,13 +196,21 @@ function postOrder(stages: readonly Stage[], upstream: ReadonlyMap<string, reado
   return { order, cycles };
 }
 
-function cycleDiagnostic(cycle: readonly string[], reasons: ReadonlyMap<string, EdgeReason>, stages: ReadonlyMap<string, Stage>): Diagnostic {
+/** Why `producer -> consumer` is an edge: the first dependency of the consumer reading an output of the producer. */
+function reasonOf(index: OutIndex, producer: Stage, consumer: Stage): EdgeReason | undefined {
+  for (const dep of consumer.deps) {
+    for (const p of index.producersOf(dep)) if (p.stage === producer) return { dep, out: p.out, relation: p.relation };
+  }
+  return undefined;
+}
+
+function cycleDiagnostic(cycle: readonly string[], index: OutIndex, stages: ReadonlyMap<string, Stage>): Diagnostic {
   // Located at the first stage of the cycle (the earliest defined); each edge's dependency is a note.
   const related: RelatedInfo[] = [];
   for (let i = 0; i < cycle.length; i++) {
     const from = cycle[i]!;
     const to = cycle[(i + 1) % cycle.length]!;
-    const why = reasons.get(edgeKey(from, to))!;
+    const why = reasonOf(index, stages.get(from)!, stages.get(to)!)!;
     const message = `${from} -> ${to}: ${describeEdge(from, to, why)}`;
     related.push(why.dep.loc ? { message, location: why.dep.loc } : { message });
   }
@@ -235,11 +243,11 @@ export function buildGraph(pipeline: Pipeline): Result<StageGraph> {
     }
   }
 
-  const { upstream, reasons, errors: edgeErrors } = connect(stages, index);
+  const { upstream, errors: edgeErrors } = connect(stages, index);
   errors.push(...edgeErrors);
 
   const { order, cycles } = postOrder(stages, upstream);
-  for (const c of cycles) errors.push(cycleDiagnostic(c, reasons, byAddress));
+  for (const c of cycles) errors.push(cycleDiagnostic(c, index, byAddress));
 
   if (errors.length > 0) return fail(errors.sort(compareDiagnostics));
 
@@ -248,20 +256,16 @@ export function buildGraph(pipeline: Pipeline): Result<StageGraph> {
   for (const a of order) for (const u of upstream.get(a)!) downstream.get(u)!.push(a);
   // Consumers were pushed in execution order already (the outer loop runs in it); nothing to sort.
 
-  return ok({ pipeline, stages: byAddress, upstream, downstream, order });
+  const graph: StageGraph = { pipeline, stages: byAddress, upstream, downstream, order };
+  indexes.set(graph, index);
+  return ok(graph);
 }
 
 /** Why `producer -> consumer` is an edge (the first dependency of the consumer reading an output of the producer). */
 export function edgeReason(graph: StageGraph, producer: string, consumer: string): EdgeReason | undefined {
+  const p = graph.stages.get(producer);
   const c = graph.stages.get(consumer);
-  if (!c || !graph.stages.has(producer)) return undefined;
-  const index = indexOf(graph);
-  for (const dep of c.deps) {
-    for (const p of index.producersOf(dep)) {
-      if (p.stage.address === producer) return { dep, out: p.out, relation: p.relation };
-    }
-  }
-  return undefined;
+  return p && c ? reasonOf(indexOf(graph), p, c) : undefined;
 }
 
 const indexes = new WeakMap<StageGraph, OutIndex>();

@@ -115,21 +115,33 @@ export class OutIndex {
 
   /** The outputs a dependency reads, each once: equal or enclosing outputs (shortest first), then those inside it. */
   producersOf(dep: Pick<DepEntry, "rootPath" | "external">): Producer[] {
+    const out: Producer[] = [];
+    this.eachProducer(dep, (ref, relation) => void out.push({ ...ref, relation }));
+    return out;
+  }
+
+  /** `producersOf` without the allocations, for the hot loop that builds the graph. */
+  eachProducer(dep: Pick<DepEntry, "rootPath" | "external">, fn: (ref: OutRef, relation: PathRelation) => void): void {
     if (dep.external) {
       const r = this.urls.get(dep.rootPath);
-      return r ? [{ ...r, relation: "equal" }] : [];
+      if (r) fn(r, "equal");
+      return;
     }
-    const out: Producer[] = [];
     let node: Node | undefined = this.root;
-    const segs = segments(dep.rootPath);
-    if (node.ref) out.push({ ...node.ref, relation: segs.length === 0 ? "equal" : "inside" });
-    for (let i = 0; i < segs.length; i++) {
-      node = node.children?.get(segs[i]!);
-      if (!node) return out;
-      if (node.ref) out.push({ ...node.ref, relation: i === segs.length - 1 ? "equal" : "inside" });
+    if (node.count === 0) return;
+    const path = dep.rootPath;
+    if (node.ref) fn(node.ref, path === "" ? "equal" : "inside");
+    // Walk the segments without splitting the string.
+    let start = 0;
+    while (start < path.length) {
+      let end = path.indexOf("/", start);
+      if (end < 0) end = path.length;
+      node = node.children?.get(path.slice(start, end));
+      if (!node) return;
+      if (node.ref) fn(node.ref, end === path.length ? "equal" : "inside");
+      start = end + 1;
     }
-    for (const r of this.below(node)) out.push({ ...r, relation: "contains" });
-    return out;
+    if (node.count > (node.ref ? 1 : 0)) for (const r of this.below(node)) fn(r, "contains");
   }
 
   /** The output at exactly `rootPath`, if any. */
