@@ -1,4 +1,4 @@
-/** `pipe stage list` through the built CLI: one line per stage, `--json` per spec 5, targets. */
+/** `pipe stage list` through the built CLI: one line per stage (described as `dvc stage list` does), `--json` per spec 5, targets. */
 import Ajv from "ajv";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -59,8 +59,8 @@ describe("pipe stage list", () => {
         "train                 Train the model.",
         "build@a               Outputs out/a",
         "build@b               Outputs out/b",
-        "notes",
-        "sub/pipe.yaml:report  Outputs plot.csv",
+        "notes                 No outputs or dependencies",
+        "sub/pipe.yaml:report  Reports plot.csv",
         "",
       ].join("\n"),
     );
@@ -95,8 +95,8 @@ describe("pipe stage list", () => {
   it("targets: a stage, a group, a stages file; from a subdirectory too", () => {
     const dir = makeProject(FILES);
     expect(runPipe(dir, ["stage", "list", "build"]).stdout).toBe("build@a  Outputs out/a\nbuild@b  Outputs out/b\n");
-    expect(runPipe(dir, ["stage", "list", "sub/pipe.yaml", "notes"]).stdout).toBe("notes\nsub/pipe.yaml:report  Outputs plot.csv\n");
-    expect(runPipe(path.join(dir, "sub"), ["stage", "list", "report"]).stdout).toBe("sub/pipe.yaml:report  Outputs plot.csv\n");
+    expect(runPipe(dir, ["stage", "list", "sub/pipe.yaml", "notes"]).stdout).toBe("notes                 No outputs or dependencies\nsub/pipe.yaml:report  Reports plot.csv\n");
+    expect(runPipe(path.join(dir, "sub"), ["stage", "list", "report"]).stdout).toBe("sub/pipe.yaml:report  Reports plot.csv\n");
   });
 
   it("an unknown target is a usage error", () => {

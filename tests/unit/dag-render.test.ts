@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
 import type { StageGraph } from "../../src/model.js";
 import { dagJson, renderDot, renderMermaid } from "../../src/report/dag/formats.js";
-import { stageJson } from "../../src/report/dag/stage-json.js";
+import { oneLine, stageJson } from "../../src/report/dag/stage-json.js";
 import { renderText, wrapLabel } from "../../src/report/dag/text.js";
 import { buildView } from "../../src/report/dag/view.js";
 import { REPO_ROOT } from "../helpers/project.js";
@@ -274,6 +274,24 @@ describe("JSON", () => {
     expect(groups.nodes[1]).toMatchObject({ kind: "group", label: "m@{9}", stale: true, members: Array.from({ length: 9 }, (_, i) => `m@${i}`) });
     const outs = dagJson(g, buildView(g, { outs: true, expand: true }));
     expect(outs.nodes[1]).toEqual({ id: "out:o0", kind: "out", label: "o0", stage: "m@0", path: "o0", type: "outs", cache: false, persist: false, flags: { desc: "x" } });
+  });
+  it("one-line descriptions as dvc stage list writes them", () => {
+    const g = graphOf([
+      { name: "a", desc: "\n  First line.  \nSecond.", outs: ["x"] },
+      { name: "b", outs: ["o1", "o2"], metrics: ["m.json"], plots: ["p.csv"] },
+      { name: "c", metrics: ["only.json"] },
+      { name: "d", deps: ["x", "y"] },
+      { name: "e" },
+      { name: "f", desc: "w".repeat(100) },
+    ]);
+    expect(g.order.map((a) => oneLine(g.stages.get(a)!))).toEqual([
+      "First line.",
+      "Outputs o1, o2; Reports m.json, p.csv",
+      "Reports only.json",
+      "Depends on x, y",
+      "No outputs or dependencies",
+      `${"w".repeat(79)}…`,
+    ]);
   });
   it("stage list objects validate against their schema", () => {
     const g = graphOf([

@@ -1,7 +1,8 @@
 /**
  * `pipe stage list [TARGET...]` (spec 5): every stage (or the targets' stages: a stage, a group, a stages file), in
- * execution order, one per line with a one-line description (the first line of `desc`, or `Outputs a, b`); `--json`
- * prints them as an array of stage objects (schemas/stage-list.schema.json).
+ * execution order, one per line with a one-line description as `dvc stage list` writes it (the first line of `desc`,
+ * or `Outputs a, b; Reports m.json`); `--json` prints them as an array of stage objects
+ * (schemas/stage-list.schema.json).
  */
 import { resolveTargets, selectStages } from "../../graph/select.js";
 import { oneLine, stageJson } from "../../report/dag/stage-json.js";

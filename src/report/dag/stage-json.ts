@@ -44,10 +44,30 @@ export function stageJson(s: Stage): StageJson {
   };
 }
 
-/** The first line of a stage's description, or `Outputs a, b` (its outputs as written), or empty. */
+/** Descriptions in `pipe stage list` are cut to this many characters, as DVC cuts them. */
+export const DESCRIPTION_MAX = 80;
+
+/**
+ * The one-line description `pipe stage list` prints, as `dvc stage list` writes it: the first non-empty line of
+ * `desc`, else `Outputs a, b; Reports m.json` (outputs, then metrics and plots, as written), `Depends on x, y` for a
+ * stage with dependencies only, or `No outputs or dependencies`; cut to 80 characters with an ellipsis.
+ */
 export function oneLine(s: Stage): string {
-  const first = (s.desc ?? "").split(/\r?\n/).find((l) => l.trim() !== "")?.trim();
-  if (first) return first;
-  if (s.outs.length > 0) return `Outputs ${s.outs.map((o) => o.path).join(", ")}`;
-  return "";
+  const first = (s.desc ?? "")
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== "");
+  let text: string;
+  if (first !== undefined) text = first;
+  else if (s.outs.length === 0 && s.deps.length === 0) text = "No outputs or dependencies";
+  else if (s.outs.length === 0) text = `Depends on ${s.deps.map((d) => d.path).join(", ")}`;
+  else {
+    const parts: string[] = [];
+    const outs = s.outs.filter((o) => o.kind === "outs").map((o) => o.path);
+    const reports = s.outs.filter((o) => o.kind !== "outs").map((o) => o.path);
+    if (outs.length > 0) parts.push(`Outputs ${outs.join(", ")}`);
+    if (reports.length > 0) parts.push(`Reports ${reports.join(", ")}`);
+    text = parts.join("; ");
+  }
+  return text.length > DESCRIPTION_MAX ? `${text.slice(0, DESCRIPTION_MAX - 1)}…` : text;
 }
