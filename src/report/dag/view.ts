@@ -12,7 +12,7 @@
  * - `stale`: stage addresses to mark; a group or output node is stale when one of its stages is.
  */
 import { indexOf } from "../../graph/graph.js";
-import { executionOrder, upstreamClosure } from "../../graph/select.js";
+import { upstreamClosure } from "../../graph/select.js";
 import type { OutEntry, Stage, StageGraph } from "../../model.js";
 
 /** Groups with more members than this are drawn as one node unless `expand`. */
@@ -205,9 +205,4 @@ function outsView(
     }
   }
   return { nodes, edges: sortEdges(nodes, edges), marked: stale.size > 0 };
-}
-
-/** The stages of `view` in execution order (for JSON). */
-export function viewStages(graph: StageGraph, view: DagView): string[] {
-  return executionOrder(graph, view.nodes.flatMap((n) => n.stages));
 }
