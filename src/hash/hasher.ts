@@ -72,6 +72,8 @@ export interface HasherStats {
   statCacheHits: number;
 }
 
+const MISSING: HashOutcome = Object.freeze({ kind: "missing" }) as HashOutcome;
+
 interface FileMemo {
   st: FsStat;
   outcome: Promise<HashOutcome>;
@@ -81,6 +83,7 @@ class HashError extends Error {}
 
 export class Hasher {
   readonly root: string;
+  private readonly rootSlash: string;
   readonly fs: HashFs;
   readonly state: StatCache;
   readonly stats: HasherStats = { bytesRead: 0, filesRead: 0, statCacheHits: 0 };
@@ -95,6 +98,7 @@ export class Hasher {
 
   constructor(opts: HasherOptions) {
     this.root = path.resolve(opts.root);
+    this.rootSlash = this.root.endsWith("/") ? this.root : this.root + "/";
     this.fs = opts.fs ?? nodeHashFs;
     this.state = opts.statCache ?? new StatCache(opts.stateFile === undefined ? {} : { file: opts.stateFile });
     this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
@@ -107,9 +111,31 @@ export class Hasher {
     return this.fs.stat(absPath);
   }
 
+  /**
+   * The answer for a path that needs no reading: missing, or a file whose stat matches the stat cache or this
+   * process's memo. `undefined` means "call `hashPath`". Lets a no-op check run without a promise per file.
+   */
+  peek(absPath: string, algo: HashAlgo): HashOutcome | undefined {
+    const abs = isNormalAbsolute(absPath) ? absPath : path.resolve(absPath);
+    let st: FsStat | undefined;
+    try {
+      st = this.fs.stat(abs);
+    } catch {
+      return undefined;
+    }
+    if (!st) return MISSING;
+    if (st.kind !== "file") return undefined;
+    const cached = this.state.get(algo, this.stateKey(abs), st);
+    if (cached !== undefined) {
+      this.stats.statCacheHits++;
+      return { kind: "file", algo, hash: cached, size: st.size };
+    }
+    return undefined;
+  }
+
   /** Hashes a file or directory with `algo`. Never throws for an expected condition (missing, unreadable, special). */
   async hashPath(absPath: string, algo: HashAlgo): Promise<HashOutcome> {
-    const abs = path.resolve(absPath);
+    const abs = isNormalAbsolute(absPath) ? absPath : path.resolve(absPath);
     let st: FsStat | undefined;
     try {
       st = this.fs.stat(abs);
@@ -158,6 +184,7 @@ export class Hasher {
   }
 
   private stateKey(abs: string): string {
+    if (path.sep === "/" && abs.startsWith(this.rootSlash)) return abs.slice(this.rootSlash.length);
     return path.relative(this.root, abs).split(path.sep).join("/");
   }
 
@@ -275,6 +302,12 @@ export class Hasher {
     }
     if (dst) seen.delete(`${dst.dev}:${dst.ino}`);
   }
+}
+
+/** Already absolute and normalised (no `.`/`..` segments, no doubled or trailing slash): skip `path.resolve`. */
+function isNormalAbsolute(p: string): boolean {
+  // `/.` also rejects hidden names (`/a/.cache`), which then merely take the slow path.
+  return path.sep === "/" && p.startsWith("/") && !p.includes("//") && !p.endsWith("/") && !p.includes("/.");
 }
 
 function messageOf(e: unknown): string {

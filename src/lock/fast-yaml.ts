@@ -463,6 +463,10 @@ export function fastParseLockLayout(text: string): unknown {
         if ((section === "deps" || section === "outs") && list) {
           entry = {};
           list.push(entry);
+          if (line.startsWith("path: ")) {
+            entry["path"] = scalar(line.slice(6));
+            continue;
+          }
           const kv = splitKey(line);
           if (!kv) return undefined;
           entry[kv[0]] = scalar(kv[1]);

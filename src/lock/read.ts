@@ -41,67 +41,72 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function fileEntry(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry | undefined {
+// Called once per dep/out of every stage of a lock (tens of thousands for a large pipeline): no allocation on the
+// happy path beyond the entry itself; the location of a problem is built only when there is one.
+function fileEntry(v: unknown, parent: readonly Seg[], index: number, problems: Problem[]): LockFileEntry | undefined {
+  const at = (...more: Seg[]): Seg[] => [...parent, index, ...more];
   if (!isPlainObject(v)) {
-    problems.push({ at, message: `expected a mapping with 'path', found ${describe(v)}` });
+    problems.push({ at: at(), message: `expected a mapping with 'path', found ${describe(v)}` });
     return undefined;
   }
   const p = v["path"];
   if (typeof p !== "string" || p === "") {
-    problems.push({ at: p === undefined ? at : [...at, "path"], message: p === undefined ? "entry has no 'path'" : `'path' must be a non-empty string, found ${describe(p)}` });
+    problems.push({ at: p === undefined ? at() : at("path"), message: p === undefined ? "entry has no 'path'" : `'path' must be a non-empty string, found ${describe(p)}` });
     return undefined;
   }
-  const extra: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) if (!ENTRY_KNOWN.has(k)) extra[k] = val;
+  let extra: Record<string, unknown> | undefined;
+  for (const k in v) {
+    if (!ENTRY_KNOWN.has(k)) (extra ??= {})[k] = v[k];
+  }
   const hashName = v["hash"];
   let algo: LockAlgo;
   let hash = "";
-  if (hashName !== undefined && typeof hashName !== "string") {
-    problems.push({ at: [...at, "hash"], message: `'hash' must be a string, found ${describe(hashName)}` });
-    return undefined;
-  }
-  const check = (field: "md5" | "xxh64", re: RegExp): string | undefined => {
-    const h = v[field];
-    if (typeof h !== "string" || !re.test(h)) {
-      problems.push({ at: [...at, field], message: `'${field}' must be ${field === "md5" ? 32 : 16} lowercase hex digits (with '.dir' for a directory), found ${describe(h)}` });
-      return undefined;
-    }
-    return h;
-  };
+  let field: "md5" | "xxh64" | undefined;
   if (hashName === "xxh64") {
     if (v["xxh64"] === undefined) {
-      problems.push({ at, message: "entry says 'hash: xxh64' but has no 'xxh64' value" });
+      problems.push({ at: at(), message: "entry says 'hash: xxh64' but has no 'xxh64' value" });
       return undefined;
     }
-    const h = check("xxh64", HEX16);
-    if (h === undefined) return undefined;
     algo = "xxh64";
-    hash = h;
+    field = "xxh64";
   } else if (hashName === "md5" || hashName === undefined) {
     if (v["md5"] !== undefined) {
-      const h = check("md5", HEX32);
-      if (h === undefined) return undefined;
       algo = hashName === "md5" ? "md5" : "legacy-md5";
-      hash = h;
+      field = "md5";
     } else {
       // URL deps and outs carry `checksum`/`etag` instead: nothing we can verify locally.
       algo = "none";
     }
   } else {
-    problems.push({ at: [...at, "hash"], message: `unknown hash algorithm '${hashName}' (expected xxh64 or md5)` });
+    problems.push({ at: at("hash"), message: typeof hashName === "string" ? `unknown hash algorithm '${hashName}' (expected xxh64 or md5)` : `'hash' must be a string, found ${describe(hashName)}` });
     return undefined;
   }
-  const e: LockFileEntry = { path: p, algo, hash };
-  for (const f of ["size", "nfiles"] as const) {
-    const n = v[f];
-    if (n === undefined || n === null) continue;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
-      problems.push({ at: [...at, f], message: `'${f}' must be a non-negative integer, found ${describe(n)}` });
+  if (field !== undefined) {
+    const h = v[field];
+    if (typeof h !== "string" || !(field === "md5" ? HEX32 : HEX16).test(h)) {
+      problems.push({ at: at(field), message: `'${field}' must be ${field === "md5" ? 32 : 16} lowercase hex digits (with '.dir' for a directory), found ${describe(h)}` });
       return undefined;
     }
-    e[f] = n;
+    hash = h;
   }
-  if (Object.keys(extra).length > 0) e.extra = extra;
+  const e: LockFileEntry = { path: p, algo, hash };
+  const size = v["size"];
+  const nfiles = v["nfiles"];
+  if (size !== undefined && size !== null) {
+    if (typeof size !== "number" || !Number.isInteger(size) || size < 0) {
+      problems.push({ at: at("size"), message: `'size' must be a non-negative integer, found ${describe(size)}` });
+      return undefined;
+    }
+    e.size = size;
+  }
+  if (nfiles !== undefined && nfiles !== null) {
+    if (typeof nfiles !== "number" || !Number.isInteger(nfiles) || nfiles < 0) {
+      problems.push({ at: at("nfiles"), message: `'nfiles' must be a non-negative integer, found ${describe(nfiles)}` });
+      return undefined;
+    }
+    e.nfiles = nfiles;
+  }
+  if (extra) e.extra = extra;
   return e;
 }
 
@@ -112,10 +117,10 @@ function fileList(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry[] {
     return [];
   }
   const out: LockFileEntry[] = [];
-  v.forEach((item, i) => {
-    const e = fileEntry(item, [...at, i], problems);
+  for (let i = 0; i < v.length; i++) {
+    const e = fileEntry(v[i], at, i, problems);
     if (e) out.push(e);
-  });
+  }
   return out;
 }
 

@@ -43,7 +43,11 @@ export interface LockFile {
 }
 
 /** Key used to match a lock entry's path with a stage's path: POSIX-normalised, no `./`, no trailing `/`. */
+const NEEDS_NORMALISING = /\\|\/\/|\/$|(^|\/)\.\.?(\/|$)|^\//;
+
 export function pathKey(p: string): string {
+  // Most paths are already normal: a no-op `status` calls this tens of thousands of times.
+  if (p !== "" && !NEEDS_NORMALISING.test(p)) return p;
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(p)) return p;
   let s = p.replace(/\\/g, "/");
   const parts: string[] = [];

@@ -26,9 +26,15 @@ function hashAlgoOf(e: LockFileEntry): HashAlgo | undefined {
   return e.algo === "none" ? undefined : e.algo;
 }
 
+const indexes = new WeakMap<readonly LockFileEntry[], Map<string, LockFileEntry>>();
+
 function lockIndex(entries: readonly LockFileEntry[]): Map<string, LockFileEntry> {
-  const m = new Map<string, LockFileEntry>();
-  for (const e of entries) m.set(pathKey(e.path), e);
+  let m = indexes.get(entries);
+  if (!m) {
+    m = new Map<string, LockFileEntry>();
+    for (const e of entries) m.set(pathKey(e.path), e);
+    indexes.set(entries, m);
+  }
   return m;
 }
 

@@ -51,7 +51,11 @@ export function openWorkspace(root: string, opts: WorkspaceOptions = {}): Worksp
   return { root, hasher, params: new ParamsReader(root) };
 }
 
+/** Absolute path of a root-relative path (a plain join for the usual `a/b/c`, `path.resolve` for anything else). */
 export function absOf(root: string, rootPath: string): string {
+  if (path.sep === "/" && rootPath !== "" && !rootPath.startsWith(".") && !rootPath.startsWith("/") && !rootPath.includes("/.") && !rootPath.includes("//") && !rootPath.endsWith("/") && !rootPath.includes("\\")) {
+    return `${root}/${rootPath}`;
+  }
   return path.resolve(root, rootPath);
 }
 
@@ -60,14 +64,18 @@ export async function gatherStageFacts(ws: Workspace, stage: Stage, entry: LockE
   const need = factsNeeded(stage, entry);
   const paths = new Map<string, HashOutcome>();
   const params = new Map<string, ParamsFileFacts>();
-  await Promise.all([
-    ...need.paths.map(async ({ rootPath, algo }) => {
-      paths.set(factKey(algo, rootPath), await ws.hasher.hashPath(absOf(ws.root, rootPath), algo));
-    }),
-    ...need.params.map(async (rootPath) => {
-      params.set(rootPath, await ws.params.read(rootPath, absOf(ws.root, rootPath)));
-    }),
-  ]);
+  const pending: Promise<void>[] = [];
+  for (const { rootPath, algo } of need.paths) {
+    const abs = absOf(ws.root, rootPath);
+    // Stat-cache hits are answered synchronously: a no-op check allocates no promise per file.
+    const quick = ws.hasher.peek(abs, algo);
+    if (quick) paths.set(factKey(algo, rootPath), quick);
+    else pending.push(ws.hasher.hashPath(abs, algo).then((o) => void paths.set(factKey(algo, rootPath), o)));
+  }
+  for (const rootPath of need.params) {
+    pending.push(ws.params.read(rootPath, absOf(ws.root, rootPath)).then((f) => void params.set(rootPath, f)));
+  }
+  if (pending.length > 0) await Promise.all(pending);
   return { paths, params };
 }
 

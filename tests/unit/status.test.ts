@@ -13,7 +13,6 @@ import { pipelineStatus } from "../../src/status/pipeline.js";
 import { recordStage } from "../../src/status/record.js";
 import { renderStatusText, statusJson } from "../../src/status/render.js";
 import { stageStatus } from "../../src/status/stage.js";
-import { resolveStatusTargets } from "../../src/status/targets.js";
 import type { StageStatus } from "../../src/status/types.js";
 import { checkStage, openWorkspace } from "../../src/status/workspace.js";
 import { REPO_ROOT } from "../helpers/project.js";
@@ -354,18 +353,6 @@ describe("explainCommandChange", () => {
     ]);
     // Unchanged variables are not reported even when they appear in a changed command.
     expect(explainCommandChange("python a.py 3", "python3 a.py 3", [{ name: "k", value: 3 }])).toEqual([]);
-  });
-});
-
-describe("targets", () => {
-  it("address, group name, file, and unknown names with a hint", () => {
-    const ss = [stage("prep"), stage("build@a", { group: "build" }), stage("build@b", { group: "build" }), stage("x", { address: "sub/pipe.yaml:x", file: "sub/pipe.yaml", dir: "sub" })];
-    const g = graphOf("/nowhere", ss);
-    expect(resolveStatusTargets(g, ["build"])).toMatchObject({ ok: true, value: ["build@a", "build@b"] });
-    expect(resolveStatusTargets(g, ["sub:x"])).toMatchObject({ ok: true, value: ["sub/pipe.yaml:x"] });
-    expect(resolveStatusTargets(g, ["sub"])).toMatchObject({ ok: true, value: ["sub/pipe.yaml:x"] });
-    const bad = resolveStatusTargets(g, ["prepp"]);
-    expect(!bad.ok && bad.errors[0]).toMatchObject({ message: "unknown stage 'prepp'", hint: "did you mean 'prep'?" });
   });
 });
 

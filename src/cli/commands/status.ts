@@ -7,10 +7,10 @@
  */
 import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { executionOrder, resolveTargets } from "../../graph/select.js";
 import { LockStore } from "../../lock/read.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
-import { resolveStatusTargets } from "../../status/targets.js";
 import { openWorkspace } from "../../status/workspace.js";
 
 export interface StatusOptions {
@@ -24,15 +24,19 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
 
-  const selected = resolveStatusTargets(graph, targets);
-  if (!selected.ok) {
-    printDiagnostics(ctx, selected.errors, sources);
-    return EXIT_USAGE;
+  let addresses: readonly string[] = graph.order;
+  if (targets.length > 0) {
+    const selected = resolveTargets(graph, targets, ctx.global.cwd, root);
+    if (!selected.ok) {
+      printDiagnostics(ctx, selected.errors, sources);
+      return EXIT_USAGE;
+    }
+    addresses = executionOrder(graph, selected.value);
   }
 
   const ws = openWorkspace(root);
   const locks = new LockStore(root, sources);
-  const r = await pipelineStatus(graph, ws, locks, selected.value);
+  const r = await pipelineStatus(graph, ws, locks, addresses);
   if (!r.ok) {
     printDiagnostics(ctx, r.errors, sources);
     return EXIT_USAGE;
