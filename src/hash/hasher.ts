@@ -72,6 +72,8 @@ export interface HasherStats {
   statCacheHits: number;
 }
 
+const ALGOS: readonly HashAlgo[] = ["xxh64", "md5", "legacy-md5"];
+
 const MISSING: HashOutcome = Object.freeze({ kind: "missing" }) as HashOutcome;
 
 interface FileMemo {
@@ -163,9 +165,16 @@ export class Hasher {
   invalidate(absPath: string): void {
     const abs = path.resolve(absPath);
     const under = abs + path.sep;
-    for (const k of [...this.files.keys()]) {
-      const p = k.slice(k.indexOf("\0") + 1);
-      if (p === abs || p.startsWith(under)) this.files.delete(k);
+    for (const algo of ALGOS) this.files.delete(`${algo}\0${abs}`);
+    // Files below `abs` only exist when it is (or was, in this process) a directory: scan the memo only then, so
+    // invalidating the file outputs of 1,000 stages stays linear.
+    let wasDir = false;
+    for (const algo of ALGOS) if (this.dirs.has(`${algo}\0${abs}`)) wasDir = true;
+    if (wasDir || this.fs.stat(abs)?.kind === "dir") {
+      for (const k of [...this.files.keys()]) {
+        const p = k.slice(k.indexOf("\0") + 1);
+        if (p.startsWith(under)) this.files.delete(k);
+      }
     }
     for (const k of [...this.dirs.keys()]) {
       const p = k.slice(k.indexOf("\0") + 1);
