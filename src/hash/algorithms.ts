@@ -12,8 +12,13 @@ import type { XXHashAPI } from "xxhash-wasm";
 
 export type HashAlgo = "xxh64" | "md5" | "legacy-md5";
 
-/** Chunk size of every content read. md5-dos2unix depends on it (DVC reads 1 MiB at a time). */
+/** Chunk size of legacy md5 reads: md5-dos2unix depends on it (DVC reads 1 MiB at a time). */
 export const CHUNK_SIZE = 1 << 20;
+
+/** Read size for an algorithm: larger reads for the others (fewer round trips through the event loop). */
+export function chunkSizeFor(algo: HashAlgo): number {
+  return algo === "legacy-md5" ? CHUNK_SIZE : 4 * CHUNK_SIZE;
+}
 
 export interface StreamDigest {
   update(chunk: Uint8Array): void;

@@ -7,15 +7,16 @@
  * avoid a thread-pool round trip per file. Content is read asynchronously, one chunk at a time, so a large file never
  * sits in memory and a running `repro` keeps streaming its children's output while it hashes.
  */
-import { readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
 import { open } from "node:fs/promises";
 
 export type FsKind = "file" | "dir" | "other";
 
 export interface FsStat {
   kind: FsKind;
-  /** Device and inode, as decimal strings (the stat cache compares strings, not bigints). */
+  /** Device, as a decimal string; only filled for directories (symlink loop detection), `` otherwise. */
   dev: string;
+  /** Inode, as a decimal string (the stat cache compares strings, not bigints). */
   ino: string;
   size: number;
   /** Modification time in nanoseconds since the epoch, as a decimal string. */
@@ -60,7 +61,8 @@ export const nodeHashFs: HashFs = {
       throw e;
     }
     if (!st) return undefined;
-    return { kind: kindOf(st), dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+    const kind = kindOf(st);
+    return { kind, dev: kind === "dir" ? String(st.dev) : "", ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs) };
   },
   readdir(absPath) {
     return readdirSync(absPath, { withFileTypes: true }).map((d) => ({
@@ -69,6 +71,7 @@ export const nodeHashFs: HashFs = {
     }));
   },
   readChunks(absPath, chunkSize) {
+    if (chunkSize <= SMALL_READ) return smallChunks(absPath, chunkSize);
     return {
       async *[Symbol.asyncIterator]() {
         const fh = await open(absPath, "r");
@@ -93,6 +96,34 @@ export const nodeHashFs: HashFs = {
     };
   },
 };
+
+// Below this, a file is read with synchronous calls: a thread-pool round trip per open/read/close costs more than
+// the read itself, and hashing 100,000 small files is dominated by that overhead.
+const SMALL_READ = 256 * 1024 + 1;
+
+function smallChunks(absPath: string, chunkSize: number): AsyncIterable<Uint8Array> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const fd = openSync(absPath, "r");
+      try {
+        const buf = Buffer.allocUnsafe(chunkSize);
+        for (;;) {
+          let filled = 0;
+          while (filled < chunkSize) {
+            const n = readSync(fd, buf, filled, chunkSize - filled, null);
+            if (n === 0) break;
+            filled += n;
+          }
+          if (filled === 0) return;
+          yield buf.subarray(0, filled);
+          if (filled < chunkSize) return;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
 
 /** Reads a whole small file synchronously (the stat cache log); `undefined` when it does not exist. */
 export function readSmallFileSync(absPath: string): Buffer | undefined {

@@ -17,7 +17,7 @@
  * ancestors (`recordStage` does that for the outputs a stage just wrote).
  */
 import path from "node:path";
-import { CHUNK_SIZE, createDigest, digestBytes, type HashAlgo } from "./algorithms.js";
+import { chunkSizeFor, createDigest, digestBytes, type HashAlgo } from "./algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "./fs.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
 import { StatCache } from "./state.js";
@@ -230,7 +230,9 @@ export class Hasher {
     try {
       const d = await createDigest(algo);
       let n = 0;
-      for await (const chunk of this.fs.readChunks(abs, CHUNK_SIZE)) {
+      // A small file is read in one chunk sized to it (a 4 MiB buffer per small file would dominate); for legacy md5
+      // that is still exactly DVC's chunking, since the whole file fits in its first 1 MiB chunk.
+      for await (const chunk of this.fs.readChunks(abs, Math.min(chunkSizeFor(algo), Math.max(4096, st.size + 1)))) {
         d.update(chunk);
         n += chunk.length;
       }

@@ -228,7 +228,7 @@ describe("stat cache", () => {
     const h = new Hasher({ root: d, stateFile });
     await h.hashPath(path.join(d, "f.txt"), "xxh64");
     expect(h.save()).toBe(true);
-    expect(readFileSync(stateFile, "utf8")).toMatch(/^pipe-state 1\nxxh64\t\d+\t1\t\d+\t[0-9a-f]{16}\tf.txt\n$/);
+    expect(readFileSync(stateFile, "utf8")).toMatch(/^pipe-state 2\nxxh64 f\.txt\t\d+\t1\t\d+\t[0-9a-f]{16}\n$/);
     writeFileSync(stateFile, readFileSync(stateFile, "utf8") + "xxh64\t1\t2"); // torn append
     const fs2 = countingFs();
     await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(path.join(d, "f.txt"), "xxh64");
