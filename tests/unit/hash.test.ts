@@ -104,6 +104,14 @@ describe("file hashes", () => {
     expect(isTextBlock(Buffer.from([200, 201, 202, 65]))).toBe(false);
     expect(Buffer.from(dos2unix(Buffer.from("x\r\n\r\ny\r"))).toString()).toBe("x\n\ny\r");
   });
+
+  it("legacy md5 classifies each 1 MiB chunk on its own, as DVC 2 did", async () => {
+    const binary = Buffer.alloc(CHUNK_SIZE, 0); // NUL bytes: binary
+    const text = Buffer.from("line\r\n".repeat(1000));
+    const d = tmp({ mixed: Buffer.concat([binary, text]) });
+    const expected = createHash("md5").update(binary).update(Buffer.from("line\n".repeat(1000))).digest("hex");
+    expect(ok(await new Hasher({ root: d }).hashPath(path.join(d, "mixed"), "legacy-md5")).hash).toBe(expected);
+  });
 });
 
 describe("directory manifests", () => {
