@@ -230,6 +230,11 @@ export function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // `pipe stage list | head`: a reader that goes away is not an error (as for any Unix filter); stop quietly.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   // Ctrl-C before a command installs its own handler still exits with the documented code.
   process.once("SIGINT", () => process.exit(EXIT_INTERRUPTED));
   try {
