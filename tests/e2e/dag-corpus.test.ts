@@ -1,6 +1,6 @@
 /**
  * `pipe dag` draws every corpus project DVC 3 accepts: exit 0, a non-empty drawing (for projects with stages), the
- * same bytes on a second run, and every format agreeing on the number of nodes.
+ * same bytes on a second run, no line wider than 80 columns, and every format agreeing on the number of nodes.
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -36,6 +36,9 @@ describe("pipe dag over the DVC corpus", () => {
       const doc = JSON.parse(json.stdout) as { nodes: unknown[] };
       if (doc.nodes.length > 0) expect(first.stdout.trim()).not.toBe("");
       expect(runPipe(root, ["dag"]).stdout).toBe(first.stdout);
+      // Readable in an 80-column terminal (spec 5): a part no layout fits is listed instead of drawn.
+      const wide = first.stdout.split("\n").filter((l) => l.length > 80);
+      expect(wide, wide.join("\n")).toEqual([]);
       const mermaid = runPipe(root, ["dag", "--mermaid"]);
       expect(mermaid.stdout.split("\n").filter((l) => /^\tn\d+\[/.test(l))).toHaveLength(doc.nodes.length);
     });

@@ -302,3 +302,39 @@ describe("JSON", () => {
     expect(validateList(list), JSON.stringify(validateList.errors)).toBe(true);
   });
 });
+
+describe("text drawing of a part too wide for the terminal", () => {
+  // One source fanning out to 8 independent stages (not a group), all feeding one sink: no layout fits 80 columns.
+  const wide = graphOf([
+    { name: "fetch", outs: ["src.txt"] },
+    ...Array.from({ length: 8 }, (_, i) => ({ name: `model_variant_${i}`, deps: ["src.txt"], outs: [`m${i}.bin`] })),
+    { name: "compare", deps: Array.from({ length: 8 }, (_, i) => `m${i}.bin`), outs: ["report.md"] },
+  ]);
+
+  it("lists each node after the nodes it depends on, every line within the width", () => {
+    const text = renderText(buildView(wide));
+    expect(text.split("\n")).toEqual([
+      "(10 nodes, too wide for 80 columns: each listed with what it depends on)",
+      "fetch",
+      "model_variant_0  <- fetch",
+      "model_variant_1  <- fetch",
+      "model_variant_2  <- fetch",
+      "model_variant_3  <- fetch",
+      "model_variant_4  <- fetch",
+      "model_variant_5  <- fetch",
+      "model_variant_6  <- fetch",
+      "model_variant_7  <- fetch",
+      "compare          <- model_variant_0, model_variant_1, model_variant_2,",
+      "                    model_variant_3, model_variant_4, model_variant_5,",
+      "                    model_variant_6, model_variant_7",
+      "",
+    ]);
+  });
+
+  it("still draws boxes when the terminal is wide enough", () => {
+    const text = renderText(buildView(wide), { width: 200 });
+    expect(text).toContain("| model_variant_0 |");
+    expect(text).not.toContain("too wide");
+    expect(Math.max(...text.split("\n").map((l) => l.length))).toBeLessThanOrEqual(200);
+  });
+});

@@ -535,7 +535,55 @@ function drawBoxes(nodes: readonly DagNode[], edges: readonly [string, string][]
     if (d.width <= width) return d;
     if (cap === undefined && (!best || d.width < best.width)) best = d;
   }
-  return best!;
+  if (!best || best.width > width) return drawList(nodes, edges, marked, width, local);
+  return best;
+}
+
+/**
+ * The fallback for a part no layout fits into `width` (a stage fanning out to dozens of others, a few hundred
+ * stages): one line per node in execution order, each followed by the nodes it depends on. A box drawing several
+ * screens wide cannot be read in a terminal; this can, and it still says every edge.
+ */
+function drawList(nodes: readonly DagNode[], edges: readonly [string, string][], marked: boolean, width: number, local: boolean): Drawing {
+  const label = new Map(nodes.map((n) => [n.id, labelOf(n, marked, local)]));
+  const upstream = new Map<string, string[]>();
+  for (const [from, to] of edges) {
+    let u = upstream.get(to);
+    if (!u) upstream.set(to, (u = []));
+    u.push(label.get(from)!);
+  }
+  const lines = [`(${nodes.length} nodes, too wide for ${width} columns: each listed with what it depends on)`];
+  // The arrows line up in one column, unless a name is too long for that: then its list starts on the next line.
+  const column = Math.min(Math.max(...nodes.map((n) => label.get(n.id)!.length)), Math.floor(width / 2)) + 2;
+  for (const n of nodes) {
+    const name = label.get(n.id)!;
+    const ups = upstream.get(n.id);
+    if (!ups) {
+      lines.push(name);
+      continue;
+    }
+    // Long dependency names would overflow the column: then the list goes under the name, indented 4.
+    const longest = Math.max(...ups.map((u) => u.length)) + 1;
+    const at = column + 3 + longest <= width ? column : 4;
+    let line: string;
+    if (name.length + 2 <= at) line = `${name.padEnd(at)}<- `;
+    else {
+      lines.push(name);
+      line = `${"".padEnd(at)}<- `;
+    }
+    const indent = at + 3;
+    let fresh = true;
+    ups.forEach((u, i) => {
+      const item = i < ups.length - 1 ? `${u},` : u;
+      if (!fresh && line.length + 1 + item.length > width) {
+        lines.push(line);
+        line = " ".repeat(indent) + item;
+      } else line += (fresh ? "" : " ") + item;
+      fresh = false;
+    });
+    lines.push(line);
+  }
+  return { lines, width: Math.max(...lines.map((l) => l.length)) };
 }
 
 /** Weakly connected parts of the view, each in the view's node order; parts ordered by their first node. */
