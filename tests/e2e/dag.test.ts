@@ -1,6 +1,6 @@
 /** `pipe dag` through the built CLI: every format, targets (also from a subdirectory), `--outs`, usage errors. */
 import Ajv from "ajv";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
@@ -139,5 +139,26 @@ describe("pipe dag", () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("error: cycle in the stage graph: a -> b -> a");
+  });
+});
+
+describe("pipe dag --status", () => {
+  it("marks the stages pipe status calls stale, and only those", () => {
+    const dir = makeProject({
+      "params.yaml": "lr: 0.1\n",
+      "pipe.yaml": "stages:\n  prepare:\n    cmd: echo data > prepared.txt\n    outs: [prepared.txt]\n  train:\n    cmd: cat prepared.txt > model.txt; echo ${lr} >> model.txt\n    deps: [prepared.txt]\n    params: [lr]\n    outs: [model.txt]\n",
+    });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const fresh = runPipe(dir, ["dag", "--status"]);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).not.toContain("*");
+    writeFileSync(path.join(dir, "params.yaml"), "lr: 0.2\n");
+    const r = runPipe(dir, ["dag", "--status"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("| train * |");
+    expect(r.stdout).toContain("| prepare |");
+    expect(r.stdout.endsWith("\n* stale\n")).toBe(true);
+    const m = runPipe(dir, ["dag", "--status", "--mermaid"]);
+    expect(m.stdout).toContain("\tclass n2 stale\n");
   });
 });

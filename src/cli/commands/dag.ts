@@ -4,7 +4,7 @@
  * a stages file, or an output path) limits the drawing to what leads to it, unless `--full`. Large `foreach`/`matrix`
  * groups are one node unless `--expand`. The text drawing (and its layout library) is loaded only when drawn.
  */
-import { error, type Diagnostic } from "../../config/diagnostic.js";
+import { error, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
 import { indexOf } from "../../graph/graph.js";
 import { resolveTargets } from "../../graph/select.js";
 import type { StageGraph } from "../../model.js";
@@ -37,15 +37,25 @@ function producersOfPath(graph: StageGraph, target: string, cwd: string): string
   return [...new Set(found.map((p) => p.stage.address))];
 }
 
+/** `--status`: what `pipe status` would call stale (the same check; the stat cache keeps it cheap). */
+async function staleStages(graph: StageGraph, sources: Map<string, string>): Promise<Result<Set<string>>> {
+  const [{ LockStore }, { pipelineStatus }, { openWorkspace }] = await Promise.all([
+    import("../../lock/read.js"),
+    import("../../status/pipeline.js"),
+    import("../../status/workspace.js"),
+  ]);
+  const root = graph.pipeline.root;
+  const ws = openWorkspace(root);
+  const r = await pipelineStatus(graph, ws, new LockStore(root, sources), graph.order);
+  if (!r.ok) return r;
+  ws.hasher.save();
+  return ok(new Set(r.value.stages.filter((s) => s.stale).map((s) => s.address)));
+}
+
 export async function run(ctx: CommandContext, target: string | undefined, opts: DagOptions = {}): Promise<number> {
   const formats = (["dot", "mermaid", "md", "json"] as const).filter((f) => opts[f]);
   if (formats.length > 1) {
     printDiagnostics(ctx, [error("usage", `choose one output format: ${formats.map((f) => `--${f}`).join(", ")} were given`)]);
-    return EXIT_USAGE;
-  }
-  if (opts.status) {
-    // The drawings mark stale stages (`ViewOptions.stale`); computing them belongs to `pipe status`, not wired here yet.
-    printDiagnostics(ctx, [error("usage", "`pipe dag --status` is not available yet: run `pipe status` to see stale stages")]);
     return EXIT_USAGE;
   }
   const loaded = await loadForCommand(ctx);
@@ -67,7 +77,16 @@ export async function run(ctx: CommandContext, target: string | undefined, opts:
     }
   }
 
-  const view = buildView(graph, { targets, full: opts.full, outs: opts.outs, expand: opts.expand });
+  let stale: Set<string> | undefined;
+  if (opts.status) {
+    const r = await staleStages(graph, sources);
+    if (!r.ok) {
+      printDiagnostics(ctx, r.errors, sources);
+      return EXIT_USAGE;
+    }
+    stale = r.value;
+  }
+  const view = buildView(graph, { targets, full: opts.full, outs: opts.outs, expand: opts.expand, stale });
   if (opts.json) {
     const { dagJson } = await import("../../report/dag/formats.js");
     ctx.io.out(JSON.stringify(dagJson(graph, view), null, 2) + "\n");
