@@ -4,10 +4,10 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { exists, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { CORPUS, exists, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
 
 const runs = (dir: string): string[] => (exists(dir, "runs.log") ? read(dir, "runs.log").trim().split("\n").filter(Boolean) : []);
 const clearRuns = (dir: string): void => rmSync(path.join(dir, "runs.log"), { force: true });
@@ -168,11 +168,11 @@ describe("pipe repro: the basic cycle", () => {
 
   it("--dry runs nothing and leaves every file of the project byte-identical, and says what would happen", () => {
     const dir = mlProject();
-    const snap0 = treeSnapshot(dir);
+    const snap0 = fullTree(dir);
     const first = runPipe(dir, ["repro", "--dry"]);
     expect(first.code).toBe(0);
     expect(first.stderr).toBe("");
-    expect(treeSnapshot(dir)).toEqual(snap0);
+    expect(fullTree(dir)).toBe(snap0);
     expect(first.stdout).toBe(
       [
         "Would run 'prepare': no lock entry",
@@ -188,10 +188,15 @@ describe("pipe repro: the basic cycle", () => {
     runPipe(dir, ["repro"]);
     writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n" });
     rmSync(path.join(dir, "prepared.csv"));
-    const snap = treeSnapshot(dir);
-    const d = runPipe(dir, ["repro", "--dry"]);
+    writeFiles(dir, { "score.txt": "edited by hand\n" });
+    const snap = fullTree(dir);
+    const d = runPipe(dir, ["repro", "--dry", "-v"]);
     expect(d.code).toBe(0);
-    expect(treeSnapshot(dir)).toEqual(snap);
+    // Files, directories, modes, link targets and modification times: nothing was touched (not the stat cache, not
+    // the lock, not .gitignore, not a temp file).
+    expect(fullTree(dir)).toBe(snap);
+    expect(runPipe(dir, ["repro", "--dry", "-f", "-d", "prepare"]).code).toBe(0);
+    expect(fullTree(dir)).toBe(snap);
     expect(d.stdout).toContain("Would restore 'prepare' from cache\n");
     expect(d.stdout).toContain("Would restore 'train' from run-cache\n");
   });
@@ -227,11 +232,16 @@ describe("pipe repro: failures", () => {
     expect(runPipe(dir, ["repro"]).code).toBe(0);
     const lockBefore = read(dir, "pipe.lock");
     const bBefore = read(dir, "b.txt");
+    const cacheBefore = fullTree(path.join(dir, ".pipe/cache"));
     clearRuns(dir);
     writeFiles(dir, { "flag.txt": "bad\n" });
     const r = runPipe(dir, ["repro"]);
     expect(r.code).toBe(1);
     expect(runs(dir)).toEqual(["b"]);
+    // The failed command wrote a new b.txt before failing: none of it reached the cache.
+    expect(read(dir, "b.txt")).not.toBe(bBefore);
+    expect(fullTree(path.join(dir, ".pipe/cache"))).toBe(cacheBefore);
+    expect(exists(dir, "c.txt")).toBe(true);
     expect(r.stderr).toContain("error: 'b' failed with exit code 3\n  last 1 line of output:\n  | boom - flag is not ok\n");
     expect(r.stdout).toMatch(/Summary: 0 ran, 0 restored, 1 up to date, 1 failed, 2 not run/);
     // The lock still describes the last successful run of b, and checkout brings its output back.
@@ -277,8 +287,15 @@ describe("pipe repro: failures", () => {
     expect(r.stderr).toMatch(/^pipe\.yaml:\d+:\d+: error: stage 'b': dependency 'raw\/input.csv' does not exist and no stage produces it\n/);
     expect(exists(dir, "pipe.lock")).toBe(false);
     // --dry never fails on an upstream output that does not exist yet.
-    const d = runPipe(makeProjectWithChain(), ["repro", "--dry"]);
-    expect(d.code).toBe(0);
+    const chain = makeProjectWithChain();
+    const tree = fullTree(chain);
+    const d = runPipe(chain, ["repro", "--dry"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stderr).toBe("");
+    expect(d.stdout).toContain("Would run 'b': no lock entry; upstream 'a' will run\n");
+    // Not even .pipe/ is created.
+    expect(fullTree(chain)).toBe(tree);
+    expect(exists(chain, ".pipe")).toBe(false);
   });
 
   it("a declared output the command did not create fails the stage", () => {
@@ -413,10 +430,10 @@ describe("pipe repro: output flags and stage flags", () => {
       "pipe.yaml": [
         "stages:",
         "  left:",
-        "    cmd: touch left.started && while [ ! -e right.started ]; do sleep 0.02; done && echo from-left && echo l > l.txt",
+        "    cmd: touch left.started && i=0; while [ ! -e right.started ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done; test -e right.started && echo from-left && echo l > l.txt",
         "    outs: [l.txt]",
         "  right:",
-        "    cmd: touch right.started && while [ ! -e left.started ]; do sleep 0.02; done && echo from-right && echo r > r.txt",
+        "    cmd: touch right.started && i=0; while [ ! -e left.started ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done; test -e left.started && echo from-right && echo r > r.txt",
         "    outs: [r.txt]",
         "",
       ].join("\n"),
@@ -426,6 +443,77 @@ describe("pipe repro: output flags and stage flags", () => {
     expect(r.stdout).toContain("[left] from-left\n");
     expect(r.stdout).toContain("[right] from-right\n");
     expect(runPipe(dir, ["repro", "-j", "zero"]).code).toBe(2);
+  });
+
+  it("-j 2: two independent 1.5 s sleeps take about 1.5 s, not 3 s; -j 1 takes the sum", () => {
+    const files = {
+      "pipe.yaml": ["stages:", "  x:", "    cmd: sleep 1.5 && echo x > x.txt", "    outs: [x.txt]", "  y:", "    cmd: sleep 1.5 && echo y > y.txt", "    outs: [y.txt]", ""].join("\n"),
+    };
+    const timed = (jobs: string): number => {
+      const dir = makeProject(files);
+      const t0 = performance.now();
+      const r = runPipe(dir, ["repro", "-j", jobs]);
+      expect(r.code, r.stderr).toBe(0);
+      return performance.now() - t0;
+    };
+    expect(timed("2")).toBeLessThan(2800);
+    expect(timed("1")).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("-j 4 respects dependencies and writes the same lock, byte for byte, as -j 1", () => {
+    const seq = dvcGraph();
+    expect(runPipe(seq, ["repro"]).code).toBe(0);
+    const par = dvcGraph();
+    const r = runPipe(par, ["repro", "-j", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    const order = runs(par);
+    expect([...order].sort()).toEqual(["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"]);
+    const deps: Record<string, string[]> = { s1: ["s2", "s3"], s2: ["s4", "s5"], s3: ["s6", "s7"], s8: ["s9"] };
+    for (const [s, ups] of Object.entries(deps)) for (const u of ups) expect(order.indexOf(u)).toBeLessThan(order.indexOf(s));
+    expect(read(par, "pipe.lock")).toBe(read(seq, "pipe.lock"));
+    expect(read(par, ".gitignore")).toBe(read(seq, ".gitignore"));
+    expect(r.stdout).toMatch(/Summary: 9 ran, 0 restored, 0 up to date, 0 failed/);
+    // jobs from .pipe/config.yaml is the default for -j.
+    writeFiles(par, { ".pipe/config.yaml": "jobs: 2\n", "in4.txt": "v2\n" });
+    const c = runPipe(par, ["repro", "-f", "s4"]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain("[s4] ");
+  });
+
+  it("-j 2 -k: a failure does not stop an independent branch already running or still to start", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  bad:",
+        "    cmd: echo bad >> runs.log && exit 4",
+        "    outs: [bad.txt]",
+        "  after:",
+        "    cmd: echo after >> runs.log && cat bad.txt > after.txt",
+        "    deps: [bad.txt]",
+        "    outs: [after.txt]",
+        "  one:",
+        "    cmd: sleep 0.3 && echo one >> runs.log && echo 1 > one.txt",
+        "    outs: [one.txt]",
+        "  two:",
+        "    cmd: echo two >> runs.log && cat one.txt > two.txt",
+        "    deps: [one.txt]",
+        "    outs: [two.txt]",
+        "",
+      ].join("\n"),
+    });
+    const r = runPipe(dir, ["repro", "-j", "2", "-k"]);
+    expect(r.code).toBe(1);
+    expect([...runs(dir)].sort()).toEqual(["bad", "one", "two"]);
+    expect(r.stderr).toContain("error: 'bad' failed with exit code 4");
+    expect(r.stdout).toContain("'after' not run: upstream 'bad' failed\n");
+    expect(r.stdout).toMatch(/Summary: 2 ran, 0 restored, 0 up to date, 1 failed, 1 not run/);
+    // Without -k the running stage finishes (and is recorded), but nothing new starts.
+    const again = makeProject({ "pipe.yaml": read(dir, "pipe.yaml") });
+    const s = runPipe(again, ["repro", "-j", "2"]);
+    expect(s.code).toBe(1);
+    expect([...runs(again)].sort()).toEqual(["bad", "one"]);
+    expect(read(again, "pipe.lock")).toMatch(/^ {2}one:/m);
+    expect(read(again, "pipe.lock")).not.toMatch(/^ {2}two:/m);
   });
 });
 
@@ -543,6 +631,77 @@ describe("pipe repro: DVC projects", () => {
   });
 });
 
+describe("pipe repro: the DVC 3 vectors project of the corpus", () => {
+  it("runs nothing on the first repro (dvc.lock is valid), writes pipe.lock with xxh64 and caches the outputs", () => {
+    const dir = makeProject();
+    cpSync(path.join(CORPUS, "dvc-vectors/project"), dir, { recursive: true });
+    mkdirSync(path.join(dir, ".dvc"), { recursive: true });
+    const dvcLock = read(dir, "dvc.lock");
+    const prepared = read(dir, "data/prepared.csv");
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("'prepare' is up to date\n");
+    expect(r.stdout).not.toContain("Running");
+    expect(read(dir, "dvc.lock")).toBe(dvcLock);
+    expect(read(dir, "data/prepared.csv")).toBe(prepared);
+    const lock = read(dir, "pipe.lock");
+    expect(lock).toMatch(/path: data\/raw\n\s+hash: xxh64\n\s+xxh64: [0-9a-f]{16}\.dir\n\s+size: 33\n\s+nfiles: 3/);
+    expect(lock).toContain("prepare.seed: 42");
+    expect(lock).not.toContain("md5");
+    expect(read(dir, ".gitignore")).toBe("/data/prepared.csv\n");
+    // Now pipe.lock rules: a second run and status agree that nothing is stale.
+    expect(runPipe(dir, ["repro"]).stdout).toContain("Pipeline is up to date.");
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    // The output went into the cache: deleting it restores it without running (the command would need python).
+    rmSync(path.join(dir, "data/prepared.csv"));
+    const back = runPipe(dir, ["repro"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain("Restored 'prepare' from cache\n");
+    expect(read(dir, "data/prepared.csv")).toBe(prepared);
+  });
+});
+
+describe("pipe repro: external and outside-the-root paths", () => {
+  it("URL deps and outs are neither hashed nor cached, with one warning; a dep outside the root is tracked, never written", () => {
+    const shared = makeProject({ "shared.csv": "v1\n" });
+    const sharedCsv = path.join(shared, "shared.csv");
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  a:",
+        "    cmd: echo a >> runs.log && echo a > a.txt",
+        "    deps: [https://example.com/data.csv]",
+        "    outs: [a.txt, s3://bucket/model.bin]",
+        "  b:",
+        `    cmd: echo b >> runs.log && cat a.txt ${sharedCsv} > b.txt`,
+        `    deps: [a.txt, https://example.com/data.csv, ${sharedCsv}]`,
+        "    outs: [b.txt]",
+        "",
+      ].join("\n"),
+    });
+    const sharedTree = fullTree(shared);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(runs(dir)).toEqual(["a", "b"]);
+    expect(r.stderr.match(/warning: external dependencies and outputs are not checked or cached/g)).toHaveLength(1);
+    expect(r.stderr).toContain("https://example.com/data.csv, s3://bucket/model.bin");
+    const lock = read(dir, "pipe.lock");
+    expect(lock).toMatch(/- path: https:\/\/example\.com\/data\.csv\n/);
+    expect(lock).toMatch(/- path: s3:\/\/bucket\/model\.bin\n/);
+    expect(lock).toContain(`- path: ${sharedCsv}\n      hash: xxh64\n`);
+    expect(read(dir, ".gitignore")).toBe("/a.txt\n/b.txt\n");
+    // A change to the outside dep re-runs only its stage; the outside directory is never written.
+    clearRuns(dir);
+    writeFiles(shared, { "shared.csv": "v2\n" });
+    const sharedTree2 = fullTree(shared);
+    expect(sharedTree2).not.toBe(sharedTree);
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    expect(runs(dir)).toEqual(["b"]);
+    expect(read(dir, "b.txt")).toBe("a\nv2\n");
+    expect(fullTree(shared)).toBe(sharedTree2);
+  });
+});
+
 describe("pipe repro: concurrency and interrupts", () => {
   function slow(): string {
     return makeProject({
@@ -623,4 +782,28 @@ describe("pipe repro: concurrency and interrupts", () => {
 
 function treeSnapshotOrEmpty(dir: string): Map<string, string> {
   return existsSync(dir) ? treeSnapshot(dir) : new Map();
+}
+
+/**
+ * One hash over everything under `dir`: every entry's path, type, mode, modification time, size, and a file's bytes
+ * or a symlink's target. Directories count too, so an empty directory or a temp file created and removed shows.
+ */
+function fullTree(dir: string): string {
+  const h = createHash("sha256");
+  if (!existsSync(dir)) return "absent";
+  const walk = (d: string): void => {
+    const st = lstatSync(d);
+    h.update(`${path.relative(dir, d)}\0${st.mode}\0${st.mtimeMs}\0`);
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const s = lstatSync(p);
+      if (s.isDirectory()) walk(p);
+      else {
+        h.update(`${path.relative(dir, p)}\0${s.mode}\0${s.mtimeMs}\0${s.size}\0`);
+        h.update(s.isSymbolicLink() ? readlinkSync(p) : readFileSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return h.digest("hex");
 }
