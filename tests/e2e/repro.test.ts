@@ -742,16 +742,6 @@ describe("pipe repro: concurrency and interrupts", () => {
     return { child, started, exited, out: () => out, err: () => err };
   }
 
-  function alive(pid: number): boolean {
-    try {
-      process.kill(pid, 0);
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-    } catch {
-      return false;
-    }
-  }
-
   it("a second writer fails naming the holder; Ctrl-C stops the first with 130, kills its stage, records only what finished", async () => {
     const dir = slow();
     const first = startSlow(dir);
@@ -760,13 +750,13 @@ describe("pipe repro: concurrency and interrupts", () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`another pipe process is writing this project: pipe repro \\(pid ${first.child.pid} on .+, started \\d{4}-`));
     const stagePid = Number(read(dir, "slow.pid").trim());
-    expect(alive(stagePid)).toBe(true);
+    expect(processAlive(stagePid)).toBe(true);
     first.child.kill("SIGINT");
     const code = await first.exited;
     expect(code).toBe(130);
     expect(first.err()).toContain("Interrupted");
     await new Promise((r) => setTimeout(r, 200));
-    expect(alive(stagePid)).toBe(false);
+    expect(processAlive(stagePid)).toBe(false);
     const lock = read(dir, "pipe.lock");
     expect(lock).toMatch(/^ {2}fast:/m);
     expect(lock).not.toMatch(/^ {2}slow:/m);
@@ -779,6 +769,44 @@ describe("pipe repro: concurrency and interrupts", () => {
     expect(next.stdout).toContain("Running 'slow'\n");
   });
 });
+
+describe("pipe repro: SIGTERM with stages running in parallel", () => {
+  it("kills every running stage's process group (background children too), records none of them, exits 130", async () => {
+    const stage = (n: string): string[] => [
+      `  ${n}:`,
+      `    cmd: (sleep 30; echo late > ${n}.late) & echo $! > ${n}.bg && echo $$ > ${n}.pid && sleep 30 && echo ${n} > ${n}.txt`,
+      `    outs: [${n}.txt]`,
+    ];
+    const dir = makeProject({ "pipe.yaml": ["stages:", ...stage("p"), ...stage("q"), "  r:", "    cmd: echo r > r.txt", "    outs: [r.txt]", ""].join("\n") });
+    const child = spawn(process.execPath, [PIPE_BIN, "repro", "-j", "2"], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+    const deadline = Date.now() + 20_000;
+    while (!["p.pid", "q.pid", "p.bg", "q.bg"].every((f) => exists(dir, f)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const pids = ["p.pid", "q.pid", "p.bg", "q.bg"].map((f) => Number(read(dir, f).trim()));
+    for (const pid of pids) expect(processAlive(pid)).toBe(true);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(130);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
+    // Neither stage is recorded, and r (which would have started next) never ran.
+    expect(exists(dir, "pipe.lock")).toBe(false);
+    expect(exists(dir, "r.txt")).toBe(false);
+    expect(out).not.toContain("Running 'r'");
+    expect(existsSync(path.join(dir, ".pipe/tmp/write.lock"))).toBe(false);
+  });
+});
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
 
 function treeSnapshotOrEmpty(dir: string): Map<string, string> {
   return existsSync(dir) ? treeSnapshot(dir) : new Map();
