@@ -10,6 +10,7 @@ import { writeLockEntry } from "../../src/lock/write.js";
 import type { DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/model.js";
 import { explainCommandChange } from "../../src/status/cmd-vars.js";
 import { pipelineStatus } from "../../src/status/pipeline.js";
+import { staleAddressesIn } from "../../src/status/stale.js";
 import { recordStage } from "../../src/status/record.js";
 import { renderStatusText, statusJson } from "../../src/status/render.js";
 import { stageStatus } from "../../src/status/stage.js";
@@ -364,5 +365,69 @@ describe("laziness", () => {
     expect(s.reasons).toEqual([{ kind: "no-lock-entry" }]);
     expect(ws.hasher.stats).toEqual({ bytesRead: 0, filesRead: 0, statCacheHits: 0 });
     expect(stageStatus(trainStage({ frozen: true }), undefined, { paths: new Map(), params: new Map() }).stale).toBe(false);
+  });
+});
+
+describe("staleAddressesIn (dag --status)", () => {
+  function counting(): HashFs & { opened: string[] } {
+    const fs = {
+      opened: [] as string[],
+      stat: nodeHashFs.stat,
+      readdir: nodeHashFs.readdir,
+      readChunks: (p: string, n: number) => {
+        fs.opened.push(path.basename(p));
+        return nodeHashFs.readChunks(p, n);
+      },
+    };
+    return fs;
+  }
+
+  it("agrees with pipelineStatus, and hashes nothing below a stage already stale", async () => {
+    const files = { "in.txt": "1", "a.out": "a", "b.out": "b", "c.out": "c", "side.txt": "s", "d.out": "d" };
+    const root = project(files);
+    age(root, Object.keys(files));
+    const a = stage("a", { deps: [dep("in.txt")], outs: [out("a.out")] });
+    const b = stage("b", { deps: [dep("a.out")], outs: [out("b.out")] });
+    const c = stage("c", { deps: [dep("b.out")], outs: [out("c.out")] });
+    const d = stage("d", { deps: [dep("side.txt")], outs: [out("d.out")] });
+    const never = stage("never", { deps: [dep("side.txt")] });
+    const up = { b: ["a"], c: ["b"] };
+    await recordAll(root, [a, b, c, d]);
+    write(root, { "in.txt": "2" });
+    const all = [a, b, c, d, never];
+    const expected = new Set((await statusOf(root, all, up)).filter((s) => s.stale).map((s) => s.address));
+    expect(expected).toEqual(new Set(["a", "b", "c", "never"]));
+
+    const fs = counting();
+    const ws = openWorkspace(root, { fs, stateFile: null });
+    const r = await staleAddressesIn(graphOf(root, all, up), ws, new LockStore(root));
+    expect(r.ok && [...r.value]).toEqual(["a", "b", "c", "never"]);
+    // Only a's and d's own files are read: b and c are stale through a without being looked at.
+    expect(fs.opened.sort()).toEqual(["a.out", "d.out", "in.txt", "side.txt"]);
+
+    // Targets: only what was asked for, still judged through its upstream.
+    const only = await staleAddressesIn(graphOf(root, all, up), openWorkspace(root), new LockStore(root), ["c", "d"]);
+    expect(only.ok && [...only.value]).toEqual(["c"]);
+  });
+
+  it("a frozen stage stops the propagation, as in pipelineStatus", async () => {
+    const root = project({ "in.txt": "1", "a.out": "a", "b.out": "b", "c.out": "c" });
+    const a = stage("a", { deps: [dep("in.txt")], outs: [out("a.out")] });
+    const b = stage("b", { frozen: true, deps: [dep("a.out")], outs: [out("b.out")] });
+    const c = stage("c", { deps: [dep("b.out")], outs: [out("c.out")] });
+    const up = { b: ["a"], c: ["b"] };
+    await recordAll(root, [a, b, c]);
+    write(root, { "in.txt": "2" });
+    const st = await statusOf(root, [a, b, c], up);
+    expect(st.map((s) => s.stale)).toEqual([true, false, false]);
+    const r = await staleAddressesIn(graphOf(root, [a, b, c], up), openWorkspace(root), new LockStore(root));
+    expect(r.ok && [...r.value]).toEqual(["a"]);
+  });
+
+  it("a malformed lock is the same located error", async () => {
+    const root = project({ "pipe.lock": "schema: '2.0'\nstages:\n  a:\n    cmd: [x\n" });
+    const r = await staleAddressesIn(graphOf(root, [stage("a")]), openWorkspace(root), new LockStore(root));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]!.location?.file).toBe("pipe.lock");
   });
 });
