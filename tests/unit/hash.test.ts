@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dos2unix, isTextBlock, CHUNK_SIZE } from "../../src/hash/algorithms.js";
+import xxhash from "xxhash-wasm";
+import { chunkSizeFor, dos2unix, isTextBlock, CHUNK_SIZE } from "../../src/hash/algorithms.js";
 import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
 import { Hasher, type HashOutcome } from "../../src/hash/hasher.js";
 import { compareCodePoints, parseManifest, pythonJsonString, serializeManifest } from "../../src/hash/manifest.js";
@@ -80,6 +81,32 @@ describe("file hashes", () => {
     expect(r.hash).toBe(createHash("md5").update(big).digest("hex"));
     expect(r.size).toBe(big.length);
     expect(fs.bytes).toBe(big.length);
+  });
+
+  it("xxh64 streams a multi-chunk file: same digest as one-shot hashing, never more than one chunk in memory", async () => {
+    const big = Buffer.alloc(chunkSizeFor("xxh64") * 2 + 4321);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 11)) & 0xff;
+    const d = tmp({ big });
+    let largest = 0;
+    let chunks = 0;
+    const fs = countingFs();
+    const inner = fs.readChunks.bind(fs);
+    fs.readChunks = (p: string, n: number): AsyncIterable<Uint8Array> => ({
+      async *[Symbol.asyncIterator]() {
+        for await (const c of inner(p, n)) {
+          largest = Math.max(largest, c.length);
+          chunks++;
+          yield c;
+        }
+      },
+    });
+    const r = ok(await new Hasher({ root: d, fs }).hashPath(path.join(d, "big"), "xxh64"));
+    const oneShot = (await xxhash()).h64Raw(big).toString(16).padStart(16, "0");
+    expect(r.hash).toBe(oneShot);
+    expect(r.size).toBe(big.length);
+    expect(fs.bytes).toBe(big.length);
+    expect(chunks).toBe(3);
+    expect(largest).toBe(chunkSizeFor("xxh64"));
   });
 
   it("missing paths and special files are values, not exceptions", async () => {
@@ -206,6 +233,22 @@ describe("stat cache", () => {
     const after = ok(await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(p, "xxh64"));
     expect(after.hash).not.toBe(before.hash);
     expect(fs2.bytes).toBe(4);
+  });
+
+  it("a file replaced by rename (same size, same mtime, new inode) is re-read", async () => {
+    const d = tmp({ "f.txt": "aaaa", "g.txt": "bbbb" });
+    const t = Date.now() / 1000 - 3600;
+    utimesSync(path.join(d, "f.txt"), t, t);
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    const before = ok(await h1.hashPath(path.join(d, "f.txt"), "xxh64"));
+    h1.save();
+    utimesSync(path.join(d, "g.txt"), t, t);
+    renameSync(path.join(d, "g.txt"), path.join(d, "f.txt"));
+    const fs2 = countingFs();
+    const after = ok(await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(path.join(d, "f.txt"), "xxh64"));
+    expect(fs2.bytes).toBe(4);
+    expect(after.hash).not.toBe(before.hash);
   });
 
   it("files modified less than the racy window before hashing are not trusted from the cache", async () => {
