@@ -5,8 +5,9 @@
  * the propagation: early cutoff), then one of:
  *
  * - frozen (and not forced): skipped;
- * - fresh: skipped, except a fresh stage whose lock entry came from a `dvc.lock`, which is recorded into `pipe.lock`
- *   (hashing with xxh64, storing outputs) without running anything;
+ * - fresh: skipped, except a fresh stage whose lock entry still has DVC's md5 hashes (from a `dvc.lock`, or carried
+ *   into `pipe.lock` with it), which is recorded into `pipe.lock` (hashing with xxh64, storing outputs) without
+ *   running anything;
  * - stale only because outputs are missing that the cache holds: outputs checked out, nothing run;
  * - stale, and the run-cache knows these exact inputs with every output object cached: outputs restored from it;
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
@@ -98,6 +99,14 @@ function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
 
 function messages(ds: readonly Diagnostic[]): string {
   return ds.map((d) => d.message).join("\n");
+}
+
+/**
+ * An entry still holding DVC's md5 hashes: read from a `dvc.lock`, or carried into `pipe.lock` when another stage of
+ * the same file was written first. Recorded again (xxh64, outputs cached) the first time it is found fresh.
+ */
+function hasDvcHashes(entry: LockEntry): boolean {
+  return [...entry.deps, ...entry.outs].some((x) => x.algo === "md5" || x.algo === "legacy-md5");
 }
 
 /** Stale only because cached outputs are missing from the workspace (restore them, run nothing). */
@@ -282,7 +291,7 @@ export class ReproEngine {
     const entry = this.entries.get(address);
     const status = await checkStage(ws, s, entry);
     if (!forced && !status.stale) {
-      if (this.flavors.get(address) === "dvc") {
+      if (this.flavors.get(address) === "dvc" || (entry !== undefined && hasDvcHashes(entry))) {
         const rec = await this.recordAndCommit(s, { runCache: false });
         if (rec !== "ok") return rec;
         emit({ type: "stage-skipped", stage: address, reason: "up-to-date" });

@@ -661,6 +661,25 @@ describe("pipe repro: the DVC 3 vectors project of the corpus", () => {
   });
 });
 
+describe("pipe repro: a DVC project converted one stage at a time", () => {
+  it("keeps dvc.lock entries of stages not yet run, and records them with xxh64 (outputs cached) once found fresh", () => {
+    const dir = makeProject();
+    cpSync(path.join(CORPUS, "dvc-vectors/project"), dir, { recursive: true });
+    mkdirSync(path.join(dir, ".dvc"), { recursive: true });
+    writeFiles(dir, { "dvc.yaml": read(dir, "dvc.yaml") + "  other:\n    cmd: echo other > other.txt\n    outs: [other.txt]\n" });
+    expect(runPipe(dir, ["repro", "other"]).code).toBe(0);
+    // pipe.lock now exists: prepare's DVC entry was carried into it, so prepare is still fresh.
+    expect(read(dir, "pipe.lock")).toMatch(/ {2}prepare:\n[^]*hash: md5/);
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("Running");
+    expect(read(dir, "pipe.lock")).not.toContain("md5");
+    rmSync(path.join(dir, "data/prepared.csv"));
+    expect(runPipe(dir, ["repro"]).stdout).toContain("Restored 'prepare' from cache\n");
+  });
+});
+
 describe("pipe repro: external and outside-the-root paths", () => {
   it("URL deps and outs are neither hashed nor cached, with one warning; a dep outside the root is tracked, never written", () => {
     const shared = makeProject({ "shared.csv": "v1\n" });
