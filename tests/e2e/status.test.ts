@@ -2,7 +2,8 @@
  * `pipe status` end to end: real temp projects, the built CLI. Lock entries are created with the library's own
  * record function (the one `repro` calls), never written by hand.
  */
-import { chmodSync, cpSync, readFileSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, readFileSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
@@ -267,6 +268,52 @@ describe("pipe status", () => {
     expect(r.out).toBe("");
     expect(r.err).toMatch(/^pipe\.lock:\d+:\d+: error: .*16 lowercase hex digits/);
     expect(r.err).toMatch(/git checkout -- pipe\.lock/);
+    // Nothing written: not the lock, not the stat cache.
+    const before = treeSnapshot(root);
+    for (const args of [[], ["-q"], ["--check"], ["--json"], ["train"]]) {
+      const again = status(root, ...args);
+      expect([again.code, again.out], args.join(" ")).toEqual([2, ""]);
+    }
+    expect(treeSnapshot(root)).toEqual(before);
+  });
+
+  it("the no-op proof: a same-size overwrite whose mtime_ns is put back is not seen, because nothing is read", async () => {
+    const root = await recorded();
+    expect(status(root, "-q").code).toBe(0);
+    const p = path.join(root, "data/raw/a.csv");
+    const mtimeNs = statSync(p, { bigint: true }).mtimeNs;
+    const ino = statSync(p).ino;
+    writeFileSync(p, "Z\n"); // same size, new content, same inode
+    const sec = mtimeNs / 1_000_000_000n;
+    const ns = (mtimeNs % 1_000_000_000n).toString().padStart(9, "0");
+    execFileSync("touch", ["-m", "-d", `@${sec}.${ns}`, p]);
+    expect([statSync(p, { bigint: true }).mtimeNs, statSync(p).ino]).toEqual([mtimeNs, ino]);
+    const r = status(root, "-v");
+    expect(r.out).toBe("Pipeline is up to date.\n");
+    expect(r.err).toMatch(/read 0 bytes of 0 files/);
+    // Without the stat cache the edit is found: the answer above came from the cache alone.
+    unlinkSync(path.join(root, ".pipe/state"));
+    expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+  });
+
+  it("agrees with what `pipe repro` recorded", () => {
+    const root = makeProject({
+      "pipe.yaml": "stages:\n  copy:\n    cmd: cp in.txt mid.txt\n    deps:\n    - in.txt\n    outs:\n    - mid.txt\n  upper:\n    cmd: tr a-z A-Z < mid.txt > out.txt\n    deps:\n    - mid.txt\n    outs:\n    - out.txt\n",
+      "in.txt": "hello\n",
+    });
+    expect(runPipe(root, ["init"]).code).toBe(0);
+    expect(status(root).out).toBe("copy:\n    no lock entry\nupper:\n    no lock entry\n");
+    const rep = runPipe(root, ["repro"]);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    writeFiles(root, { "in.txt": "bye\n" });
+    expect(status(root, "--check")).toMatchObject({ code: 1, out: "copy:\n    changed deps:\n        modified:   in.txt\nupper:\n    upstream stale: copy\n" });
+  });
+
+  it("editing a cached out", async () => {
+    const root = await recorded();
+    writeFiles(root, { "model.pkl": "MODEL\n" });
+    expect(status(root).out).toBe("train:\n    changed outs:\n        modified:   model.pkl\nevaluate:\n    changed deps:\n        modified:   model.pkl\n    upstream stale: train\nUp to date: prepare\n");
   });
 
   it("URL deps are listed as external (not checked)", async () => {
@@ -309,6 +356,38 @@ describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
     ["prepare.split", { "params.yaml": "prepare:\n  split: 0.3\n  seed: 42\n" }, "    changed params:\n        params.yaml:\n            modified:   prepare.split  0.2 -> 0.3\n"],
     ["prepare.seed", { "params.yaml": "prepare:\n  split: 0.2\n  seed: 7\n" }, "    changed params:\n        params.yaml:\n            modified:   prepare.seed  42 -> 7\n"],
   ];
+  it("is stale after deleting a file in data/raw, deleting the out, or changing cmd in dvc.yaml", () => {
+    let root = vectors();
+    unlinkSync(path.join(root, "data/raw/sub/b.txt"));
+    expect(status(root).out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+    root = vectors();
+    unlinkSync(path.join(root, "data/prepared.csv"));
+    expect(status(root).out).toBe("prepare:\n    changed outs:\n        deleted:    data/prepared.csv\n");
+    root = vectors();
+    writeFiles(root, { "dvc.yaml": read(root, "dvc.yaml").replace("data/raw\n", "data/raw --fast\n") });
+    expect(status(root).out).toBe("prepare:\n    changed command\n        old:        python src/prepare.py data/raw\n        new:        python src/prepare.py data/raw --fast\n");
+  });
+
+  it("a malformed dvc.lock is a located error, exit 2, nothing written", () => {
+    const cases: [string, string, RegExp][] = [
+      ["b500f516ede1a34763d53f06e53714e0", "b500f516", /^dvc\.lock:13:12: error: 'md5' must be 32 lowercase hex digits/],
+      ["    cmd: python", "    command: python", /^dvc\.lock:4:5: error: unknown key 'command' in a lock entry/],
+      ["    params:\n", "    params: [\n", /^dvc\.lock:\d+:\d+: error: invalid YAML in lock file/],
+    ];
+    for (const [from, to, message] of cases) {
+      const root = vectors();
+      writeFiles(root, { "dvc.lock": read(root, "dvc.lock").replace(from, to) });
+      const before = treeSnapshot(root);
+      for (const args of [[], ["-q"], ["--json"]]) {
+        const r = status(root, ...args);
+        expect([r.code, r.out], to).toEqual([2, ""]);
+        expect(r.err, to).toMatch(message);
+        expect(r.err, to).toMatch(/git checkout -- dvc\.lock/);
+      }
+      expect(treeSnapshot(root)).toEqual(before);
+    }
+  });
+
   for (const [what, files, reason] of edits) {
     it(`is stale after editing ${what}`, () => {
       const root = vectors();
