@@ -217,22 +217,31 @@ describe("stat cache", () => {
     expect(h2.stats.statCacheHits).toBe(21);
   });
 
-  it("an in-place edit of the same size within the same second is detected by mtime_ns", async () => {
+  it("an in-place edit within the same second is detected: same size by mtime_ns, same mtime by size", async () => {
     const d = tmp({ "f.txt": "aaaa" });
-    age(d, ["f.txt"]);
+    const p = path.join(d, "f.txt");
+    const t = Math.floor(Date.now() / 1000) - 3600; // a whole second, long ago
+    utimesSync(p, t + 0.125, t + 0.125);
     const stateFile = path.join(d, ".pipe/state");
     const h1 = new Hasher({ root: d, stateFile });
-    const before = ok(await h1.hashPath(path.join(d, "f.txt"), "xxh64"));
+    const before = ok(await h1.hashPath(p, "xxh64"));
     h1.save();
-    const p = path.join(d, "f.txt");
+    // Same inode, same size, same whole second: only the nanosecond part differs.
     writeFileSync(p, "bbbb");
-    // Same second as the aged timestamp, a different nanosecond part.
-    const t = Math.floor(Date.now() / 1000) - 3600;
-    utimesSync(p, t + 0.5, t + 0.5);
+    utimesSync(p, t + 0.625, t + 0.625);
     const fs2 = countingFs();
-    const after = ok(await new Hasher({ root: d, fs: fs2, stateFile }).hashPath(p, "xxh64"));
+    const h2 = new Hasher({ root: d, fs: fs2, stateFile });
+    const after = ok(await h2.hashPath(p, "xxh64"));
     expect(after.hash).not.toBe(before.hash);
     expect(fs2.bytes).toBe(4);
+    h2.save();
+    // Same mtime to the nanosecond, a different size.
+    writeFileSync(p, "bbbbb");
+    utimesSync(p, t + 0.625, t + 0.625);
+    const fs3 = countingFs();
+    const third = ok(await new Hasher({ root: d, fs: fs3, stateFile }).hashPath(p, "xxh64"));
+    expect(fs3.bytes).toBe(5);
+    expect(third.hash).not.toBe(after.hash);
   });
 
   it("a file replaced by rename (same size, same mtime, new inode) is re-read", async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { fastParseLockLayout, fastParseYaml } from "../../src/lock/fast-yaml.js"
 import { parseLock, readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import { pathKey } from "../../src/lock/types.js";
-import { serializeLock, writeLockEntry, yamlString } from "../../src/lock/write.js";
+import { serializeLock, writeFileAtomic, writeLockEntry, yamlString } from "../../src/lock/write.js";
 import { CORPUS } from "../helpers/project.js";
 
 const dirs: string[] = [];
@@ -258,6 +258,21 @@ describe("writeLockEntry", () => {
     const after = await readLockIn(root, "");
     expect(after.ok && [...after.value!.stages.values()].map((e) => e.cmd)).toEqual(["cmd first", "cmd prepare", "cmd last"]);
     expect(readdirSync(root).filter((n) => n.includes("tmp"))).toEqual([]);
+  });
+
+  it("writes by rename: the old file is never written in place, and a failed write leaves no temp file", async () => {
+    const root = tmp();
+    const lock = path.join(root, "pipe.lock");
+    writeFileSync(lock, "schema: '2.0'\nstages: {}\n");
+    linkSync(lock, path.join(root, "old.lock")); // a second name for the old inode
+    const s = stage("a");
+    const r = await writeLockEntry({ root, files: [], stages: [s], params: [], metrics: [], plots: [] }, s, ENTRY);
+    expect(r.ok).toBe(true);
+    expect(readFileSync(path.join(root, "old.lock"), "utf8")).toBe("schema: '2.0'\nstages: {}\n");
+    expect(readFileSync(lock, "utf8")).toContain("  a:\n    cmd: python train.py --lr 0.1\n");
+    mkdirSync(path.join(root, "busy/x"), { recursive: true });
+    await expect(writeFileAtomic(path.join(root, "busy"), "x")).rejects.toThrow();
+    expect(readdirSync(root).sort()).toEqual(["busy", "old.lock", "pipe.lock"]);
   });
 
   it("refuses to overwrite a damaged lock", async () => {
