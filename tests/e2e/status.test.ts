@@ -113,6 +113,10 @@ describe("pipe status", () => {
     const c = status(root, "--check");
     expect(c.code).toBe(1);
     expect(c.out).toBe(r.out);
+    const doc = JSON.parse(status(root, "--json").out) as { stages: Record<string, unknown> };
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.stages["train"]).toEqual({ stale: true, frozen: false, reasons: [{ kind: "no-lock-entry" }], external: [] });
+    expect(Object.keys(doc.stages)).toEqual(["prepare", "train", "evaluate"]);
   });
 
   it("a no-op after recording is up to date and reads no file contents", async () => {
@@ -316,9 +320,31 @@ describe("pipe status", () => {
     expect(status(root).out).toBe("train:\n    changed outs:\n        modified:   model.pkl\nevaluate:\n    changed deps:\n        modified:   model.pkl\n    upstream stale: train\nUp to date: prepare\n");
   });
 
-  it("URL deps are listed as external (not checked)", async () => {
-    const root = await recorded({ "pipe.yaml": "stages:\n  dl:\n    cmd: curl -o d.csv https://example.com/d.csv\n    deps:\n    - https://example.com/d.csv\n    outs:\n    - d.csv\n", "d.csv": "d" });
-    expect(status(root).out).toBe("dl:\n    external (not checked): https://example.com/d.csv\nPipeline is up to date.\n");
+  it("URL deps and outs are listed as external (not checked)", async () => {
+    const root = await recorded({ "pipe.yaml": "stages:\n  dl:\n    cmd: curl -o d.csv https://example.com/d.csv\n    deps:\n    - https://example.com/d.csv\n    outs:\n    - d.csv\n  up:\n    cmd: aws s3 cp d.csv s3://bucket/d.csv\n    deps:\n    - d.csv\n    outs:\n    - s3://bucket/d.csv\n", "d.csv": "d" });
+    expect(status(root).out).toBe("dl:\n    external (not checked): https://example.com/d.csv\nup:\n    external (not checked): s3://bucket/d.csv\nPipeline is up to date.\n");
+    const doc = JSON.parse(status(root, "--json").out) as { stages: Record<string, unknown> };
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.stages["up"]).toEqual({ stale: false, frozen: false, reasons: [], external: ["s3://bucket/d.csv"] });
+  });
+
+  it("a stages file in a subdirectory has its own lock beside it", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  top:\n    cmd: echo top\n    deps:\n    - t.txt\n",
+      "t.txt": "t",
+      "sub/pipe.yaml": "stages:\n  inner:\n    cmd: echo inner\n    deps:\n    - in.txt\n",
+      "sub/in.txt": "i",
+    });
+    expect(read(root, "sub/pipe.lock")).toMatch(/^schema: '2\.0'\nstages:\n {2}inner:\n {4}cmd: echo inner\n {4}deps:\n {4}- path: in\.txt\n/);
+    expect(read(root, "pipe.lock")).not.toContain("inner");
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    writeFiles(root, { "sub/in.txt": "I" });
+    expect(status(root).out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   in.txt\nUp to date: top\n");
+    expect(status(path.join(root, "sub"), "inner").out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   in.txt\n");
+    writeFiles(root, { "sub/pipe.lock": "schema: '2.0'\nstages:\n  inner:\n    cmd: 3\n" });
+    const bad = status(root);
+    expect([bad.code, bad.out]).toEqual([2, ""]);
+    expect(bad.err).toMatch(/^sub\/pipe\.lock:4:10: error: 'cmd' must be a string/);
   });
 });
 
