@@ -105,6 +105,9 @@ export async function placeObject(root: string, objAbs: string, destRel: string,
       }
       await rename(tmp, dest);
     }
+    // rename() of a hard link onto another link of the same inode succeeds and does nothing (POSIX): the temp name
+    // would stay behind, inside a directory output even, where it changes the directory's hash.
+    if (type === "hardlink") await unlink(tmp).catch(() => undefined);
     return ok(type);
   }
   return fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);

@@ -135,11 +135,12 @@ export function runEntryOf(outs: readonly RecordedOut[]): RunEntry {
 
 /**
  * Stages that go through the run-cache, as DVC decides: a command whose result is a function of its inputs, so
- * not `always_changed`, with deps and outputs, every dep local, every output local, cached and not persistent
- * (a persistent output is also an input).
+ * not `always_changed`, with deps (files or params) and outputs, every dep local, every output local, cached and
+ * not persistent (a persistent output is also an input).
  */
 export function runCacheable(s: Stage): boolean {
-  if (s.alwaysChanged || s.deps.length === 0 || s.outs.length === 0) return false;
+  // DVC counts params among a stage's deps: a stage driven by params alone is run-cached too.
+  if (s.alwaysChanged || (s.deps.length === 0 && s.params.length === 0) || s.outs.length === 0) return false;
   return s.deps.every((d) => !d.external) && s.outs.every((o) => o.cache && !o.external && !o.persist);
 }
 

@@ -101,6 +101,34 @@ describe("pipe repro: the basic cycle", () => {
     expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
   });
 
+  it("a stage driven by params alone goes through the run-cache too (DVC counts params as deps), in every link mode", () => {
+    for (const type of ["reflink,copy", "hardlink", "symlink"]) {
+      const dir = makeProject({
+        ".pipe/config.yaml": `cache:\n  type: ${type}\n`,
+        "params.yaml": "n: 1\n",
+        "pipe.yaml": [
+          "stages:",
+          "  gen:",
+          "    cmd: echo gen >> runs.log && mkdir -p d && echo ${n} > d/n.txt && echo ${n} > m.txt",
+          "    params: [n]",
+          "    outs: [d, m.txt]",
+          "",
+        ].join("\n"),
+      });
+      expect(runPipe(dir, ["repro"]).code).toBe(0);
+      writeFiles(dir, { "params.yaml": "n: 2\n" });
+      expect(runPipe(dir, ["repro"]).code).toBe(0);
+      writeFiles(dir, { "params.yaml": "n: 1\n" });
+      const r = runPipe(dir, ["repro"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout, type).toContain("Restored 'gen' from run-cache\n");
+      expect(runs(dir)).toEqual(["gen", "gen"]);
+      expect(read(dir, "m.txt")).toBe("1\n");
+      expect(read(dir, "d/n.txt")).toBe("1\n");
+      expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    }
+  });
+
   it("--no-run-cache runs the command instead of restoring", () => {
     const dir = mlProject();
     runPipe(dir, ["repro"]);

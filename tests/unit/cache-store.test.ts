@@ -297,6 +297,16 @@ describe("link strategies", () => {
     expect(readFileSync(store.pathOf(id), "utf8")).toBe("payload");
   });
 
+  it("placing a hard link over a link of the same object leaves no temp file behind (rename of one inode onto itself is a no-op)", async () => {
+    const { root, store, id } = await storeOne("payload");
+    for (let i = 0; i < 3; i++) {
+      const r = await placeObject(root, store.pathOf(id), "out.txt", ["hardlink"]);
+      expect(r.ok && r.value).toBe("hardlink");
+    }
+    expect(readdirSync(root).filter((n) => n !== ".pipe").sort()).toEqual(["out.txt", "src"]);
+    expect(statSync(store.pathOf(id)).nlink).toBe(2);
+  });
+
   it("symlink points at the object; unprotect replaces it by a regular writable file", async () => {
     const { root, store, id } = await storeOne("payload");
     mkdirSync(path.join(root, "d"));
