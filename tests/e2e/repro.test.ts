@@ -92,8 +92,8 @@ describe("pipe repro: the basic cycle", () => {
     writeFiles(dir, { "params.yaml": "featurize:\n  scale: 2\ntrain:\n  lr: 0.1\n  epochs: 3\n" });
     const back = runPipe(dir, ["repro"]);
     expect(back.code).toBe(0);
-    // train is restored; evaluate has an uncached output (metrics.json), which the run-cache cannot restore (as in
-    // DVC), so it runs.
+    // train is restored; evaluate has an uncached output (metrics.json), which the run-cache cannot restore (spec 3:
+    // `cache: false` outputs are never stored nor restored), so it runs.
     expect(runs(dir)).toEqual(["evaluate"]);
     expect(back.stdout).toContain("Restored 'train' from run-cache\n");
     expect(back.stdout).toMatch(/Summary: 1 ran, 1 restored, 2 up to date, 0 failed/);

@@ -192,3 +192,17 @@ describe("schedule", () => {
     await expect(schedule({ order: ["a", "a"], upstream: () => [], jobs: 1, work: async () => "ok" })).rejects.toThrow("twice");
   });
 });
+
+describe("-j values", () => {
+  it("a positive integer, 'auto' (the CPU count), or the config's jobs, 1 when neither is given", async () => {
+    const { parseJobs } = await import("../../src/exec/session.js");
+    const os = await import("node:os");
+    expect(parseJobs(undefined, undefined)).toBe(1);
+    expect(parseJobs("3", undefined)).toBe(3);
+    expect(parseJobs(undefined, 4)).toBe(4);
+    expect(parseJobs("2", 4)).toBe(2);
+    expect(parseJobs("auto", undefined)).toBe(Math.max(1, os.availableParallelism()));
+    expect(parseJobs(undefined, "auto")).toBe(Math.max(1, os.availableParallelism()));
+    for (const bad of ["0", "-1", "1.5", "two", ""]) expect(parseJobs(bad, undefined)).toBeUndefined();
+  });
+});
