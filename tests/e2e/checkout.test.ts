@@ -100,4 +100,34 @@ describe("pipe checkout", () => {
     expect(lstatSync(path.join(dir, "model.bin")).isSymbolicLink()).toBe(true);
     expect(read(dir, "model.bin")).toBe("model\n");
   });
+
+  it("says why nothing happens to a missing cache: false output and to a named stage that never ran", () => {
+    const dir = makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  a:",
+        "    cmd: echo a > a.txt && echo '{\"m\":1}' > m.json",
+        "    outs: [a.txt]",
+        "    metrics:",
+        "      - m.json:",
+        "          cache: false",
+        "  never:",
+        "    cmd: echo n > n.txt",
+        "    outs: [n.txt]",
+        "",
+      ].join("\n"),
+    });
+    expect(runPipe(dir, ["repro", "a"]).code).toBe(0);
+    rmSync(path.join(dir, "m.json"));
+    rmSync(path.join(dir, "a.txt"));
+    const r = runPipe(dir, ["checkout"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("A       a.txt\nRestored 1 output.\n");
+    expect(r.stderr).toBe("note: 'm.json' (stage 'a') is missing and has cache: false, so it cannot be restored; 'pipe repro a' produces it again\n");
+    expect(exists(dir, "m.json")).toBe(false);
+    const n = runPipe(dir, ["checkout", "never"]);
+    expect(n.code).toBe(0);
+    expect(n.stderr).toContain("note: 'never' has no lock entry (it never ran): nothing to restore\n");
+    expect(exists(dir, "n.txt")).toBe(false);
+  });
 });

@@ -39,6 +39,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   }
   const locks = new LockStore(root, sources);
   const chosen = select.executionOrder(graph, sel.value);
+  const named = new Set(targets.length === 0 ? [] : sel.value);
   for (const a of chosen) {
     const r = await locks.forDir(graph.stages.get(a)!.dir);
     if (!r.ok) {
@@ -71,10 +72,24 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       const s = graph.stages.get(a)!;
       const lf = await locks.forDir(s.dir);
       const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
-      if (!entry) continue;
+      if (!entry) {
+        // Named on the command line: say why nothing happened to it.
+        if (named.has(a) && !ctx.global.quiet) ctx.io.err(`note: '${a}' has no lock entry (it never ran): nothing to restore\n`);
+        continue;
+      }
       const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
       for (const o of s.outs) {
-        if (o.external || !o.cache) continue;
+        if (o.external) continue;
+        if (!o.cache) {
+          const gone = await lstat(path.join(root, o.rootPath)).then(
+            () => false,
+            () => true,
+          );
+          if (gone && !ctx.global.quiet) {
+            ctx.io.err(`note: '${o.rootPath}' (stage '${a}') is missing and has cache: false, so it cannot be restored; 'pipe repro ${a}' produces it again\n`);
+          }
+          continue;
+        }
         const e = byPath.get(pathKey(o.path));
         if (!e || e.algo === "none") continue;
         const abs = path.join(root, o.rootPath);
