@@ -353,7 +353,11 @@ export class ReproEngine {
         return "failed";
       }
       if (r.value.status === "corrupt") {
-        this.input.emit({ type: "warning", message: `cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' were corrupt and have been removed` });
+        const many = r.value.ids.length > 1;
+        this.input.emit({
+          type: "warning",
+          message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
+        });
         return "failed";
       }
       if (r.value.status === "missing") return "failed";

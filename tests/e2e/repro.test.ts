@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS, exists, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
@@ -158,6 +158,25 @@ describe("pipe repro: the basic cycle", () => {
     expect(read(dir, "model.bin")).toBe(model);
     // Restored files are ordinary writable files (reflink,copy).
     expect(statSync(path.join(dir, "model.bin")).mode & 0o200).toBe(0o200);
+  });
+
+  it("a deleted output whose cache object is corrupt is never materialised: the object goes, a warning says so, the stage runs", () => {
+    const dir = mlProject();
+    runPipe(dir, ["repro"]);
+    const model = read(dir, "model.bin");
+    const id = /path: model\.bin\n\s+hash: xxh64\n\s+xxh64: ([0-9a-f]{16})/.exec(read(dir, "pipe.lock"))![1]!;
+    const obj = path.join(dir, ".pipe/cache", id.slice(0, 2), id.slice(2));
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, "bit rot");
+    rmSync(path.join(dir, "model.bin"));
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: cache object ${id} of 'model.bin' was corrupt and has been removed; running 'train' instead\n`);
+    expect(runs(dir)).toEqual(["train"]);
+    expect(read(dir, "model.bin")).toBe(model);
+    // Re-running stored a good object again.
+    expect(readFileSync(obj, "utf8")).toBe(model);
   });
 
   it("a stage that regenerates identical bytes stops the propagation (early cutoff)", () => {
