@@ -808,6 +808,28 @@ describe("pipe repro: concurrency and interrupts", () => {
     return { child, started, exited, out: () => out, err: () => err };
   }
 
+  it("the project lock of a pipe killed with SIGKILL is taken over by the next repro", async () => {
+    const dir = slow();
+    const first = startSlow(dir);
+    await first.started;
+    const stagePid = Number(read(dir, "slow.pid").trim());
+    first.child.kill("SIGKILL");
+    await first.exited;
+    // The orphaned stage is the test's to clean up (its process group is its own).
+    try {
+      process.kill(-stagePid, "SIGKILL");
+    } catch {
+      process.kill(stagePid, "SIGKILL");
+    }
+    expect(existsSync(path.join(dir, ".pipe/tmp/write.lock"))).toBe(true);
+    writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("sleep 30", "true") });
+    const next = runPipe(dir, ["repro"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toContain("'fast' is up to date\n");
+    expect(next.stdout).toContain("Running 'slow'\n");
+    expect(existsSync(path.join(dir, ".pipe/tmp/write.lock"))).toBe(false);
+  });
+
   it("a second writer fails naming the holder; Ctrl-C stops the first with 130, kills its stage, records only what finished", async () => {
     const dir = slow();
     const first = startSlow(dir);
