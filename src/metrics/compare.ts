@@ -6,7 +6,7 @@
  */
 import { ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
 import type { Side } from "../git/revision.js";
-import { readSide, readWarnings, flatOf, type FileRead } from "../params/compare.js";
+import { readSide, readWarnings, pairWarnings, flatOf, type FileRead } from "../params/compare.js";
 import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";
 import type { Tracked } from "../params/tracked.js";
 import { parseMetricsText } from "./read.js";
@@ -71,9 +71,7 @@ export async function diffMetrics(a: Side, b: Side, tracked: Tracked, o: Metrics
   for (const f of names) {
     const fa = ra.value.get(f) ?? missing;
     const fb = rb.value.get(f) ?? missing;
-    const explicit = o.targets !== undefined;
-    warnings.push(...readWarnings("metrics", o.display(f), a, fa, explicit || fb.state !== "missing"));
-    warnings.push(...readWarnings("metrics", o.display(f), b, fb, explicit || fa.state !== "missing"));
+    warnings.push(...pairWarnings("metrics", o.display(f), a, fa, b, fb, o.targets !== undefined));
     sides.set(o.display(f), { old: flatOf(fa), new: flatOf(fb) });
   }
   return ok({ diff: diffFiles(sides, o.all), warnings });

@@ -46,6 +46,18 @@ export function readWarnings(kind: "params" | "metrics", file: string, side: Sid
   }
 }
 
+/**
+ * The warnings for one file compared between `a` and `b`. A file named by `--targets` (`explicit`) that neither side
+ * holds gets one warning naming both sides rather than one per side.
+ */
+export function pairWarnings(kind: "params" | "metrics", file: string, a: Side, fa: FileRead, b: Side, fb: FileRead, explicit: boolean): Diagnostic[] {
+  if (fa.state === "missing" && fb.state === "missing") {
+    const where = [a, b].filter((s) => s.kind !== "empty").map((s) => s.name);
+    return explicit && where.length > 0 ? [warning("missing-file", `${kind} file '${file}' does not exist in ${where.join(" or ")}`)] : [];
+  }
+  return [...readWarnings(kind, file, a, fa, fb.state !== "missing"), ...readWarnings(kind, file, b, fb, fa.state !== "missing")];
+}
+
 export function flatOf(read: FileRead | undefined): Flat | undefined {
   return read?.state === "ok" ? read.flat : undefined;
 }
@@ -129,9 +141,7 @@ export async function diffParams(a: Side, b: Side, tracked: Tracked, o: ParamsDi
   for (const s of selection) {
     const fa = ra.value.get(s.file)!;
     const fb = rb.value.get(s.file)!;
-    const explicit = o.targets !== undefined;
-    warnings.push(...readWarnings("params", o.display(s.file), a, fa, explicit || fb.state !== "missing"));
-    warnings.push(...readWarnings("params", o.display(s.file), b, fb, explicit || fa.state !== "missing"));
+    warnings.push(...pairWarnings("params", o.display(s.file), a, fa, b, fb, o.targets !== undefined));
     sides.set(o.display(s.file), { old: restrict(flatOf(fa), s.keys), new: restrict(flatOf(fb), s.keys) });
   }
   return ok({ diff: diffFiles(sides, o.all), warnings });

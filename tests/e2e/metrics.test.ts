@@ -238,4 +238,39 @@ describe("pipe metrics diff", () => {
     const p = runPipe(dir, ["params", "diff"]);
     expect(p.stdout).toBe(["Path         Param    HEAD    workspace", "params.yaml  lr       0.1     0.25", ""].join("\n"));
   });
+
+  it("a repository without commits: every value is new; TOML and TSV metrics; a path with a space", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["metrics:", "  - m.toml", "  - logs/run 1.tsv", "stages:", "  s:", "    cmd: echo", ""].join("\n"),
+      "m.toml": "acc = 0.5\n[per_class]\ncat = 0.25\n",
+      "logs/run 1.tsv": "step\tloss\n1\t0.9\n2\t0.000012345678\n",
+    });
+    gitInit(dir);
+    const r = runPipe(dir, ["metrics", "diff"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      [
+        "Path            Metric         HEAD    workspace    Change",
+        "logs/run 1.tsv  loss           -       0.000012346  -",
+        "logs/run 1.tsv  step           -       2            -",
+        "m.toml          acc            -       0.5          -",
+        "m.toml          per_class.cat  -       0.25         -",
+        "",
+      ].join("\n"),
+    );
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "m.toml": "acc = 0.75\n[per_class]\ncat = 0.25\n", "logs/run 1.tsv": "step\tloss\n1\t0.9\n2\t0.5\n3\t0.25\n" });
+    const d = runPipe(dir, ["metrics", "diff", "--json"]);
+    expect(JSON.parse(d.stdout)).toEqual({
+      "logs/run 1.tsv": { loss: { old: 0.000012345678, new: 0.25, diff: 0.249987654322 }, step: { old: 2, new: 3, diff: 1 } },
+      "m.toml": { acc: { old: 0.5, new: 0.75, diff: 0.25 } },
+    });
+  });
+
+  it("--targets naming a file that neither revision holds: one warning naming both, exit 0", () => {
+    const dir = project();
+    const r = runPipe(dir, ["metrics", "diff", "--targets", "nothere.json"]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "warning: metrics file 'nothere.json' does not exist in HEAD or workspace\n" });
+  });
 });

@@ -313,4 +313,28 @@ describe("pipe params diff", () => {
     expect(r.stderr).toMatch(/^configs\/eval\.yaml:\d+:\d+: warning: cannot read params file 'configs\/eval\.yaml' in workspace: invalid YAML/);
     expect(r.stdout).toContain("configs/eval.yaml  threshold  0.5     -");
   });
+
+  it("--targets naming a file that neither revision holds: one warning naming both, exit 0", () => {
+    const dir = project();
+    const r = runPipe(dir, ["params", "diff", "--targets", "nothere.yaml"]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "warning: params file 'nothere.yaml' does not exist in HEAD or workspace\n" });
+  });
+
+  it("numbers print by the documented rule: shortest round-trip, positional from 1e-6 to 1e21, 1.0 is 1", () => {
+    const dir = project();
+    writeFiles(dir, { "configs/eval.yaml": "threshold: 1.0\nbatch: 32\ntiny: 0.0000001\nsmall: 1e-5\nbig: 123456789012\nhuge: 2.5e21\n" });
+    const r = runPipe(dir, ["params", "diff", "--targets", "configs/eval.yaml", "--no-path"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "Param      HEAD    workspace",
+        "big        -       123456789012",
+        "huge       -       2.5e+21",
+        "small      -       0.00001",
+        "threshold  0.5     1",
+        "tiny       -       1e-7",
+        "",
+      ].join("\n"),
+    );
+  });
 });
