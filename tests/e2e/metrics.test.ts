@@ -182,12 +182,15 @@ describe("pipe metrics diff", () => {
     const r = runPipe(out, ["metrics", "diff"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("error: not a git repository: metrics diff compares git revisions\n");
-    // show needs no git for the workspace alone
+    // show needs no git for the workspace alone, but does for revisions
     expect(runPipe(out, ["metrics", "show"]).code).toBe(0);
+    expect(runPipe(out, ["metrics", "show", "HEAD"])).toEqual({ code: 2, stdout: "", stderr: "error: not a git repository: metrics show reads revisions from git\n" });
+    expect(runPipe(out, ["metrics", "show", "--all-commits"]).stderr).toBe("error: not a git repository: metrics show --all-commits reads revisions from git\n");
     const dir = project();
     const u = runPipe(dir, ["metrics", "diff", "nope"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toBe("error: unknown revision 'nope'\n");
+    expect(runPipe(dir, ["metrics", "show", "HEAD", "nope"])).toEqual({ code: 2, stdout: "", stderr: "error: unknown revision 'nope'\n" });
     expect(runPipe(dir, ["metrics", "show", "--precision", "zero"]).code).toBe(2);
   });
 
