@@ -3,7 +3,8 @@
  * exceptions (bugs) into an "internal error" message.
  *
  * Start-up is a budget (`pipe --version` must stay near `node -e 0`), so every command module is imported lazily,
- * only when that command runs; this file imports nothing heavy.
+ * only when that command runs; this file imports nothing heavy. `pipe --version` alone never gets here: `bin/pipe.js`
+ * answers it before importing this file (commander's own load is most of the budget), with the same output.
  */
 import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";

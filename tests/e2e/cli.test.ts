@@ -17,6 +17,14 @@ describe("pipe (global behaviour)", () => {
     expect(r.code).toBe(0);
   });
 
+  it("prints the same version through commander when --version comes with other arguments", () => {
+    // Bare `--version` is answered by bin/pipe.js without loading the CLI; both paths must agree.
+    const r = runPipe(makeProject(), ["-C", ".", "--version"]);
+    expect(r.stdout).toBe(`${version}\n`);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("lists every command in --help", () => {
     const r = runPipe(makeProject(), ["--help"]);
     expect(r.code).toBe(0);
