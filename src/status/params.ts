@@ -101,7 +101,7 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
         if (inLock) changes.push({ key, change: "deleted", old: locked[key] });
         else if (dep.keys !== null) changes.push({ key, change: "deleted" });
       } else if (!inLock) changes.push({ key, change: "new", new: actual[key] });
-      else if (!sameValue(locked[key], actual[key])) changes.push({ key, change: "modified", old: locked[key], new: actual[key] });
+      else if (!sameValue(locked[key], actual[key])) diffValue(key, locked[key], actual[key], changes);
     }
     if (changes.length > 0) out.push({ file: dep.file, changes });
   }
@@ -111,6 +111,30 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
     if (changes.length > 0) out.push({ file, changes });
   }
   return out;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A modified value that is a map on both sides (a whole section such as `params: [train]`) is reported key by key
+ * (`train.epochs  60 -> 15`) rather than as two whole maps: the point of status is to say which value moved.
+ * Lists and scalars are reported whole.
+ */
+function diffValue(key: string, old: unknown, now: unknown, changes: ParamChange[]): void {
+  if (!isMap(old) || !isMap(now)) {
+    changes.push({ key, change: "modified", old, new: now });
+    return;
+  }
+  const keys = Object.keys(now);
+  for (const k of Object.keys(old)) if (!Object.prototype.hasOwnProperty.call(now, k)) keys.push(k);
+  for (const k of keys) {
+    const sub = `${key}.${k}`;
+    if (!Object.prototype.hasOwnProperty.call(old, k)) changes.push({ key: sub, change: "new", new: now[k] });
+    else if (!Object.prototype.hasOwnProperty.call(now, k)) changes.push({ key: sub, change: "deleted", old: old[k] });
+    else if (!sameValue(old[k], now[k])) diffValue(sub, old[k], now[k], changes);
+  }
 }
 
 /** Reads and parses params files once per invocation. */

@@ -189,9 +189,9 @@ describe("stage staleness", () => {
   });
 
   it("params: modified, new, deleted and removed keys with values; whole files gaining keys", async () => {
-    const root = project({ ...BASE, "cfg.yaml": "a: 1\nb: {c: 2}\n" });
+    const root = project({ ...BASE, "cfg.yaml": "a: 1\nb: {c: 2, e: 1, f: {g: [1]}}\n" });
     await recordAll(root, [trainStage({ params: [params("params.yaml", ["seed", "train.epochs", "train.lr"]), params("cfg.yaml", null)] })]);
-    write(root, { "params.yaml": "train:\n  lr: 0.2\n  epochs: 10\n  new_key: 5\n", "cfg.yaml": "a: 1\nb: {c: 3}\nd: [1, 2]\n" });
+    write(root, { "params.yaml": "train:\n  lr: 0.2\n  epochs: 10\n  new_key: 5\n", "cfg.yaml": "a: 1\nb: {c: 3, f: {g: [1, 2]}, h: x}\nd: [1, 2]\n" });
     const now = trainStage({ params: [params("params.yaml", ["train.epochs", "train.lr", "train.new_key", "train.gone"]), params("cfg.yaml", null)] });
     const [s] = await statusOf(root, [now]);
     const p = s!.reasons.find((r) => r.kind === "changed-params");
@@ -207,7 +207,17 @@ describe("stage staleness", () => {
             { key: "seed", change: "removed", old: 1 },
           ],
         },
-        { file: "cfg.yaml", changes: [{ key: "b", change: "modified", old: { c: 2 }, new: { c: 3 } }, { key: "d", change: "new", new: [1, 2] }] },
+        // A map changed on both sides is reported key by key, recursively; lists are compared whole.
+        {
+          file: "cfg.yaml",
+          changes: [
+            { key: "b.c", change: "modified", old: 2, new: 3 },
+            { key: "b.f.g", change: "modified", old: [1], new: [1, 2] },
+            { key: "b.h", change: "new", new: "x" },
+            { key: "b.e", change: "deleted", old: 1 },
+            { key: "d", change: "new", new: [1, 2] },
+          ],
+        },
       ],
     });
     expect(renderStatusText([s!], { verbose: false })).toBe(
@@ -220,7 +230,10 @@ describe("stage staleness", () => {
         "            deleted:    train.gone",
         "            removed:    seed  (was 1)",
         "        cfg.yaml:",
-        '            modified:   b  {"c": 2} -> {"c": 3}',
+        "            modified:   b.c  2 -> 3",
+        "            modified:   b.f.g  [1] -> [1, 2]",
+        "            new:        b.h  x",
+        "            deleted:    b.e  (was 1)",
         "            new:        d  [1, 2]",
         "",
       ].join("\n"),
