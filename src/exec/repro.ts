@@ -276,7 +276,12 @@ export class ReproEngine {
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
   }
 
-  private fail(s: Stage, reason: StageFailure, message: string, extra: { exitCode?: number | null; signal?: string | null; tail?: readonly string[] } = {}): "failed" {
+  private fail(
+    s: Stage,
+    reason: StageFailure,
+    message: string,
+    extra: { exitCode?: number | null; signal?: string | null; tail?: readonly string[]; located?: readonly Diagnostic[] } = {},
+  ): "failed" {
     this.input.emit({ type: "stage-failed", stage: s.address, reason, message, ...extra });
     return "failed";
   }
@@ -310,7 +315,7 @@ export class ReproEngine {
       // Could not restore (an object turned out corrupt): run the stage instead.
     }
     const inputs = await this.currentInputs(s);
-    if (!inputs.ok) return this.fail(s, "missing-dep", messages(inputs.errors));
+    if (!inputs.ok) return this.fail(s, "missing-dep", messages(inputs.errors), { located: inputs.errors });
     if (!forced && flags.runCache) {
       const restored = await this.tryRunCache(s, inputs.key);
       if (restored === "restored") {
@@ -510,7 +515,7 @@ export class ReproEngine {
   private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
     const { ws, flags } = this.input;
     const rec = await recordStage(ws, s);
-    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors));
+    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors), { located: rec.errors });
     const { entry, outs } = rec.value;
     if (flags.commit) {
       for (const ro of outs) {

@@ -33,6 +33,11 @@ export type ReproEvent =
       stage: string;
       reason: StageFailure;
       message: string;
+      /**
+       * The failure as located diagnostics (a params file or key a stage needs is missing): printed one per line as
+       * `file:line:col: error: message` instead of `message`.
+       */
+      located?: readonly { message: string; location?: { file: string; line: number; col: number } }[];
       exitCode?: number | null;
       signal?: string | null;
       /** Last lines of the command's output. */

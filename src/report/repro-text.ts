@@ -144,7 +144,10 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           say(e.reason === "frozen" ? `${name(e.stage)} is frozen, not run` : `${name(e.stage)} is up to date`);
           return;
         case "stage-failed": {
-          const block = [`${c.red(c.bold("error:"))} ${e.message}`];
+          const err = c.red(c.bold("error:"));
+          const block = e.located
+            ? e.located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
+            : [`${err} ${e.message}`];
           if (e.tail && e.tail.length > 0) {
             block.push(`  last ${plural(e.tail.length, "line", "lines")} of output:`);
             for (const l of e.tail) block.push(`  | ${l}`);

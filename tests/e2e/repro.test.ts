@@ -334,6 +334,34 @@ describe("pipe repro: failures", () => {
     expect(read(dir, "pipe.lock")).not.toMatch(/^ {2}c:/m);
   });
 
+  it("a params file or key a stage needs that does not exist fails that stage before it runs, located; others still run", () => {
+    const dir = makeProject({
+      "params.yaml": "x: 1\n",
+      "pipe.yaml": [
+        "stages:",
+        "  a:",
+        "    cmd: echo a >> runs.log && echo a > a.txt",
+        "    outs: [a.txt]",
+        "  t:",
+        "    cmd: echo t >> runs.log && echo t > t.txt",
+        "    params:",
+        "      - missing.yaml: [a]",
+        "      - b.c",
+        "    outs: [t.txt]",
+        "",
+      ].join("\n"),
+    });
+    const r = runPipe(dir, ["repro", "-k"]);
+    expect(r.code).toBe(1);
+    expect(runs(dir)).toEqual(["a"]);
+    expect(r.stderr).toBe(
+      "pipe.yaml:8:9: error: stage 't': params file 'missing.yaml' does not exist\n" +
+        "pipe.yaml:9:9: error: stage 't': params 'b.c' not found in 'params.yaml'\n",
+    );
+    expect(read(dir, "pipe.lock")).toContain("  a:\n");
+    expect(read(dir, "pipe.lock")).not.toContain("  t:\n");
+  });
+
   it("a dep that does not exist and that no stage produces stops repro before anything runs", () => {
     const dir = makeProject({
       "pipe.yaml": [
