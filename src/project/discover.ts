@@ -18,8 +18,8 @@
 import type { Dirent } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import ignore, { type Ignore } from "ignore";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { compileIgnore, type IgnoreRules } from "./ignore-rules.js";
 
 export interface DiscoveredFile {
   /** Relative to the root, POSIX separators (`pipe.yaml`, `sub/dvc.yaml`). */
@@ -40,7 +40,7 @@ const IGNORE_FILES = [".pipeignore", ".dvcignore"] as const;
 interface Matcher {
   /** Directory the rules belong to, relative to the root (`` or `a/b/`, with a trailing slash). */
   base: string;
-  ig: Ignore;
+  ig: IgnoreRules;
 }
 
 interface Matchers {
@@ -102,12 +102,12 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
     for (const f of IGNORE_FILES) {
       if (!names.get(f)?.isFile()) continue;
       const text = await readIgnoreFile(path.join(abs, f), warnings);
-      if (text !== undefined) own.push({ base: prefix, ig: ignore().add(text) });
+      if (text !== undefined) own.push({ base: prefix, ig: compileIgnore(text) });
     }
     let git: Matcher | undefined;
     if (names.get(".gitignore")?.isFile()) {
       const text = await readIgnoreFile(path.join(abs, ".gitignore"), warnings);
-      if (text !== undefined) git = { base: prefix, ig: ignore().add(text) };
+      if (text !== undefined) git = { base: prefix, ig: compileIgnore(text) };
     }
     if (own.length > 0 || git) matchers = { own: [...inherited.own, ...own], git: git ? [...inherited.git, git] : inherited.git };
 

@@ -96,12 +96,16 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   const name = o.name ?? ((s: string) => s);
   const out: string[] = [];
   const upToDate: string[] = [];
+  // Up-to-date stages with URL deps or outs: said after the verdict, so a clean pipeline does not open with headings
+  // that read like problems.
+  const notChecked: string[] = [];
   let anyStale = false;
   for (const s of stages) {
     const body: string[] = [];
     if (s.stale) for (const r of s.reasons) reasonLines(body, r, o.verbose);
     if (s.frozen) body.push(`${I1}frozen`);
-    for (const e of s.external) body.push(`${I1}external (not checked): ${e}`);
+    if (s.stale || s.frozen) for (const e of s.external) body.push(`${I1}external (not checked): ${e}`);
+    else for (const e of s.external) notChecked.push(`${name(s.address)}: ${e}`);
     if (s.stale) anyStale = true;
     else if (!s.frozen) upToDate.push(s.address);
     if (body.length > 0) out.push(`${name(s.address)}:`, ...body);
@@ -111,6 +115,7 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   } else {
     out.push("Pipeline is up to date.");
   }
+  if (notChecked.length > 0) out.push("External (not checked):", ...notChecked.map((l) => `${I1}${l}`));
   return out.join("\n") + "\n";
 }
 
