@@ -8,57 +8,29 @@ import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { error, type Diagnostic } from "../../config/diagnostic.js";
 import { pathKey } from "../../lock/types.js";
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
   const loaded = await loadForCommand(ctx);
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
-  const [{ readConfig }, select, session, { LockStore }, { ObjectStore }, { checkoutOutput }, { addToGitignore }, { openWorkspace }] =
-    await Promise.all([
-      import("../../project/config.js"),
-      import("../../graph/select.js"),
-      import("../../exec/session.js"),
-      import("../../lock/read.js"),
-      import("../../cache/store.js"),
-      import("../../cache/checkout.js"),
-      import("../../cache/gitignore.js"),
-      import("../../status/workspace.js"),
-    ]);
-  const config = await readConfig(root, sources);
-  if (!config.ok) {
-    printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
-    return EXIT_USAGE;
-  }
-  const sel = targets.length === 0 ? { ok: true as const, value: [...graph.order] } : select.resolveTargets(graph, targets, ctx.global.cwd, root);
-  if (!sel.ok) {
-    printDiagnostics(ctx, sel.errors, sources);
-    return EXIT_USAGE;
-  }
-  const locks = new LockStore(root, sources);
-  const chosen = select.executionOrder(graph, sel.value);
-  const named = new Set(targets.length === 0 ? [] : sel.value);
-  for (const a of chosen) {
-    const r = await locks.forDir(graph.stages.get(a)!.dir);
-    if (!r.ok) {
-      printDiagnostics(ctx, r.errors, sources);
-      return EXIT_USAGE;
-    }
-  }
-  const lock = await session.lockProject(root, "pipe checkout");
-  if (!lock.ok) {
-    printDiagnostics(ctx, lock.errors);
-    return EXIT_FAILED;
-  }
-  const interrupts = session.handleInterrupts();
-  try {
+  const [{ ObjectStore }, { checkoutOutput }, { openWorkspace }] = await Promise.all([
+    import("../../cache/store.js"),
+    import("../../cache/checkout.js"),
+    import("../../status/workspace.js"),
+  ]);
+  const w = await openStageWriter(ctx, loaded, targets);
+  if (typeof w === "number") return w;
+  const { config, chosen, named, locks } = w;
+  return withWriteLock(ctx, root, "pipe checkout", async (signal) => {
     const ws = openWorkspace(root);
     const cc = {
       root,
       store: new ObjectStore(root),
-      linkTypes: config.value.cache.links,
+      linkTypes: config.cache.links,
       fileHash: async (abs: string, algo: "xxh64" | "md5" | "legacy-md5") => {
         const h = await ws.hasher.hashPath(abs, algo);
         return h.kind === "file" ? h.hash : "";
@@ -68,7 +40,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
     let changed = 0;
     const files = new Set<string>();
     for (const a of chosen) {
-      if (interrupts.signal.aborted) break;
+      if (signal.aborted) break;
       const s = graph.stages.get(a)!;
       const lf = await locks.forDir(s.dir);
       const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
@@ -131,21 +103,9 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         }
       }
     }
-    if (config.value.gitignore) {
-      for (const file of [...files].sort()) {
-        const paths: string[] = [];
-        let dir = "";
-        for (const t of graph.pipeline.stages) {
-          if (t.file !== file) continue;
-          dir = t.dir;
-          for (const o of t.outs) if (o.cache && !o.external) paths.push(o.rootPath);
-        }
-        const g = await addToGitignore(root, dir, paths);
-        if (!g.ok) problems.push(...g.errors);
-      }
-    }
+    if (config.gitignore) problems.push(...(await updateGitignores(root, graph.pipeline, files)));
     ws.hasher.save();
-    if (interrupts.signal.aborted) {
+    if (signal.aborted) {
       ctx.io.err("Interrupted.\n");
       return 130;
     }
@@ -157,8 +117,5 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       return EXIT_FAILED;
     }
     return EXIT_OK;
-  } finally {
-    interrupts.dispose();
-    await lock.value.release();
-  }
+  });
 }

@@ -5,77 +5,39 @@
  * differs from the one there. A stage whose deps, params or outputs are missing is not recorded and is named (exit 1).
  */
 import type { Diagnostic } from "../../config/diagnostic.js";
-import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
+import { colors, EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
   const loaded = await loadForCommand(ctx);
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
-  const [
-    { readConfig },
-    select,
-    session,
-    { LockStore },
-    { ObjectStore },
-    { RunCache },
-    { storeOutput },
-    { addToGitignore },
-    { openWorkspace, absOf },
-    { recordStage },
-    { serializeLockEntry, writeLockEntry },
-    repro,
-  ] = await Promise.all([
-    import("../../project/config.js"),
-    import("../../graph/select.js"),
-    import("../../exec/session.js"),
-    import("../../lock/read.js"),
-    import("../../cache/store.js"),
-    import("../../cache/runcache.js"),
-    import("../../cache/checkout.js"),
-    import("../../cache/gitignore.js"),
-    import("../../status/workspace.js"),
-    import("../../status/record.js"),
-    import("../../lock/write.js"),
-    import("../../exec/repro.js"),
-  ]);
-  const config = await readConfig(root, sources);
-  if (!config.ok) {
-    printDiagnostics(ctx, [...config.errors, ...config.warnings], sources);
-    return EXIT_USAGE;
-  }
-  const sel = targets.length === 0 ? { ok: true as const, value: [...graph.order] } : select.resolveTargets(graph, targets, ctx.global.cwd, root);
-  if (!sel.ok) {
-    printDiagnostics(ctx, sel.errors, sources);
-    return EXIT_USAGE;
-  }
-  const locks = new LockStore(root, sources);
-  const chosen = select.executionOrder(graph, sel.value);
-  for (const a of chosen) {
-    const r = await locks.forDir(graph.stages.get(a)!.dir);
-    if (!r.ok) {
-      printDiagnostics(ctx, r.errors, sources);
-      return EXIT_USAGE;
-    }
-  }
-  const lock = await session.lockProject(root, "pipe commit");
-  if (!lock.ok) {
-    printDiagnostics(ctx, lock.errors);
-    return EXIT_FAILED;
-  }
-  const interrupts = session.handleInterrupts();
+  const [{ ObjectStore }, { RunCache }, { storeOutput }, { openWorkspace, absOf }, { recordStage }, { serializeLockEntry, writeLockEntry }, repro] =
+    await Promise.all([
+      import("../../cache/store.js"),
+      import("../../cache/runcache.js"),
+      import("../../cache/checkout.js"),
+      import("../../status/workspace.js"),
+      import("../../status/record.js"),
+      import("../../lock/write.js"),
+      import("../../exec/repro.js"),
+    ]);
+  const w = await openStageWriter(ctx, loaded, targets);
+  if (typeof w === "number") return w;
+  const { config, chosen, locks } = w;
   const c = colors(ctx);
-  try {
+  return withWriteLock(ctx, root, "pipe commit", async (signal) => {
     const ws = openWorkspace(root);
     const store = new ObjectStore(root);
     const runs = new RunCache(root);
-    const cc = { root, store, linkTypes: config.value.cache.links };
+    const cc = { root, store, linkTypes: config.cache.links };
     const problems: Diagnostic[] = [];
     let committed = 0;
-    const files = new Map<string, string>();
+    const files = new Set<string>();
     for (const a of chosen) {
-      if (interrupts.signal.aborted) break;
+      if (signal.aborted) break;
       const s = graph.stages.get(a)!;
       const rec = await recordStage(ws, s);
       if (!rec.ok) {
@@ -109,18 +71,11 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         committed++;
         if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(a)}'\n`);
       }
-      files.set(s.file, s.dir);
+      files.add(s.file);
     }
-    if (config.value.gitignore) {
-      for (const [file, dir] of [...files].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
-        const paths = graph.pipeline.stages.filter((t) => t.file === file).flatMap((t) => t.outs.filter((o) => o.cache && !o.external).map((o) => o.rootPath));
-        if (paths.length === 0) continue;
-        const g = await addToGitignore(root, dir, paths);
-        if (!g.ok) problems.push(...g.errors);
-      }
-    }
+    if (config.gitignore) problems.push(...(await updateGitignores(root, graph.pipeline, files)));
     ws.hasher.save();
-    if (interrupts.signal.aborted) {
+    if (signal.aborted) {
       ctx.io.err("Interrupted.\n");
       return 130;
     }
@@ -130,8 +85,5 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       return EXIT_FAILED;
     }
     return EXIT_OK;
-  } finally {
-    interrupts.dispose();
-    await lock.value.release();
-  }
+  });
 }
