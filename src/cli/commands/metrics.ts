@@ -9,12 +9,11 @@ import { error, warning, type Diagnostic } from "../../config/diagnostic.js";
 import { listAllCommits } from "../../git/git.js";
 import { commitSide, WORKSPACE, type Side } from "../../git/revision.js";
 import { diffMetrics, showMetrics, type CachedReader, type MetricsShowOutcome } from "../../metrics/compare.js";
-import { diffTable, diffToJson } from "../../params/diff.js";
 import { renderValue, toJsonValue } from "../../params/format.js";
 import { renderTable, type TableData } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { EXIT_OK } from "../context.js";
-import { prepareComparison, printJson, printWarnings, resolveTargets, scanSide, usageError, type Comparison } from "./params-diff.js";
+import { prepareComparison, printDiff, printJson, printWarnings, resolveTargets, scanSide, usageError, type Comparison } from "./params-diff.js";
 
 export interface MetricsShowOptions {
   allCommits?: boolean;
@@ -124,13 +123,5 @@ export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRe
     cached: cachedReader(cmp),
   });
   if (!r.ok) return usageError(ctx, r.errors);
-  printWarnings(ctx, r.value.warnings);
-  if (opts.json) {
-    printJson(ctx, diffToJson(r.value.diff));
-    return EXIT_OK;
-  }
-  if (r.value.diff.size === 0) return EXIT_OK;
-  const table = diffTable(r.value.diff, { title: "Metric", aName, bName, path: opts.path !== false, change: true, precision });
-  ctx.io.out(renderTable(table, opts.md ? "markdown" : "plain"));
-  return EXIT_OK;
+  return printDiff(ctx, r.value, opts, { title: "Metric", aName, bName, path: opts.path !== false, change: true, precision });
 }

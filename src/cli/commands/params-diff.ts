@@ -8,7 +8,7 @@ import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
 import { openSide, projectGit, type ProjectGit, type Side } from "../../git/revision.js";
 import { diffParams } from "../../params/compare.js";
-import { diffTable, diffToJson } from "../../params/diff.js";
+import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../../params/diff.js";
 import { addPipeline, addStagesText, emptyTracked, stagesFilesOf, type Tracked } from "../../params/tracked.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
@@ -124,13 +124,25 @@ export async function run(ctx: CommandContext, aRev: string | undefined, bRev: s
     display: cmp.display,
   });
   if (!r.ok) return usageError(ctx, r.errors);
-  printWarnings(ctx, r.value.warnings);
+  return printDiff(ctx, r.value, opts, { title: "Param", aName, bName, path: opts.path !== false, change: false });
+}
+
+/**
+ * The end of `params diff` and `metrics diff`: warnings on stderr, then the `--json` document, or nothing when nothing
+ * differs, or the table (`--md`: GitHub markdown).
+ */
+export function printDiff(
+  ctx: CommandContext,
+  result: { diff: DiffResult; warnings: readonly Diagnostic[] },
+  opts: { json?: boolean; md?: boolean },
+  table: DiffTableOptions,
+): number {
+  printWarnings(ctx, result.warnings);
   if (opts.json) {
-    printJson(ctx, diffToJson(r.value.diff));
+    printJson(ctx, diffToJson(result.diff));
     return EXIT_OK;
   }
-  if (r.value.diff.size === 0) return EXIT_OK;
-  const table = diffTable(r.value.diff, { title: "Param", aName, bName, path: opts.path !== false, change: false });
-  ctx.io.out(renderTable(table, opts.md ? "markdown" : "plain"));
+  if (result.diff.size === 0) return EXIT_OK;
+  ctx.io.out(renderTable(diffTable(result.diff, table), opts.md ? "markdown" : "plain"));
   return EXIT_OK;
 }
