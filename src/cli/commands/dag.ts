@@ -4,7 +4,7 @@
  * a stages file, or an output path) limits the drawing to what leads to it, unless `--full`. Large `foreach`/`matrix`
  * groups are one node unless `--expand`. The text drawing (and its layout library) is loaded only when drawn.
  */
-import { error, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
+import { error, type Diagnostic } from "../../config/diagnostic.js";
 import { indexOf } from "../../graph/graph.js";
 import { resolveTargets } from "../../graph/select.js";
 import type { StageGraph } from "../../model.js";
@@ -38,20 +38,6 @@ function producersOfPath(graph: StageGraph, target: string, cwd: string): string
 }
 
 /** `--status`: what `pipe status` would call stale (the same check; the stat cache keeps it cheap). */
-async function staleStages(graph: StageGraph, sources: Map<string, string>): Promise<Result<Set<string>>> {
-  const [{ LockStore }, { pipelineStatus }, { openWorkspace }] = await Promise.all([
-    import("../../lock/read.js"),
-    import("../../status/pipeline.js"),
-    import("../../status/workspace.js"),
-  ]);
-  const root = graph.pipeline.root;
-  const ws = openWorkspace(root);
-  const r = await pipelineStatus(graph, ws, new LockStore(root, sources), graph.order);
-  if (!r.ok) return r;
-  ws.hasher.save();
-  return ok(new Set(r.value.stages.filter((s) => s.stale).map((s) => s.address)));
-}
-
 export async function run(ctx: CommandContext, target: string | undefined, opts: DagOptions = {}): Promise<number> {
   const formats = (["dot", "mermaid", "md", "json"] as const).filter((f) => opts[f]);
   if (formats.length > 1) {
@@ -79,7 +65,9 @@ export async function run(ctx: CommandContext, target: string | undefined, opts:
 
   let stale: Set<string> | undefined;
   if (opts.status) {
-    const r = await staleStages(graph, sources);
+    // The verdict only: a stage below a stale one is marked without hashing its files.
+    const { staleAddresses } = await import("../../status/stale.js");
+    const r = await staleAddresses(graph, sources);
     if (!r.ok) {
       printDiagnostics(ctx, r.errors, sources);
       return EXIT_USAGE;
