@@ -7,8 +7,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { parseDocument } from "yaml";
 import { error, fail, ok, type Result, type SourceLocation } from "../config/diagnostic.js";
+import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
 import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";
@@ -43,13 +43,11 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
       case "python":
         return parsePythonParams(file, text);
       case "yaml": {
-        const doc = parseDocument(text, { prettyErrors: false });
-        const first = doc.errors[0];
-        if (first) {
-          const pos = first.linePos?.[0];
-          return fail([error("yaml-syntax", `invalid YAML: ${first.message.split("\n")[0]}`, pos ? { file, line: pos.line, col: pos.col } : { file, line: 1, col: 1 })]);
-        }
-        return ok(doc.toJS() as unknown);
+        // The stages files' YAML reader: every syntax error at its real position, with the same wording.
+        const parsed = parseYaml(file, text);
+        const { errors } = yamlDiagnostics(parsed);
+        if (errors.length > 0) return fail(errors);
+        return ok(parsed.doc.toJS() as unknown);
       }
     }
   } catch (e) {

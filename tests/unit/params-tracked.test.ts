@@ -198,7 +198,7 @@ describe("params diff selection and comparison", () => {
     if (!r.ok) return;
     expect(r.value.warnings).toHaveLength(1);
     expect(r.value.warnings[0]?.severity).toBe("warning");
-    expect(r.value.warnings[0]?.message).toMatch(/^cannot read params file 'params.yaml' in workspace: invalid YAML/);
+    expect(r.value.warnings[0]?.message).toMatch(/^cannot read params file 'params.yaml' in workspace: '\[' is not closed/);
     expect(r.value.warnings[0]?.location?.file).toBe("params.yaml");
     expect(r.value.diff.get("params.yaml")?.get("a")).toEqual({ old: 1, new: MISSING });
   });

@@ -255,7 +255,7 @@ describe("the context", () => {
   it("a vars file that holds no mapping, or is broken, is an error in that file", async () => {
     const r = await expand({ "l.yaml": "- a\n- b\n", "bad.yaml": "a: [1\n", "pipe.yaml": "vars: [l.yaml, bad.yaml]\nstages:\n  s:\n    cmd: echo\n" });
     expect(r.errors.map((d) => `${d.location?.file}:${d.location?.line}: ${d.reason}: ${d.message}`)).toEqual([
-      "bad.yaml:1: yaml-syntax: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
+      "bad.yaml:1: yaml-syntax: '[' is not closed: a flow sequence must end with ']'",
       "pipe.yaml:1: params: vars file 'l.yaml' must hold a mapping of variables, but it holds a list",
     ]);
   });
