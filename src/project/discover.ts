@@ -10,7 +10,9 @@
  *   directory and applies below it, as `.gitignore` files do;
  * - directories git ignores (`.gitignore` files found on the way). This is what keeps a large data directory or a
  *   stage's output directory (which `pipe` adds to `.gitignore`) from costing a walk; a stages file git ignores
- *   could not be committed anyway (DVC refuses one). Only directories are pruned this way;
+ *   could not be committed anyway (DVC refuses one). Only directories are pruned this way. Those `.gitignore`s hold
+ *   one literal line per cached output, tested against every directory: `ignore-rules.ts` answers literal lines
+ *   from sets and leaves only glob patterns to the `ignore` package;
  * - a subdirectory holding its own `.pipe/` or `.dvc/`: a nested project, loaded from there.
  *
  * A directory holding both `pipe.yaml` and `dvc.yaml` uses `pipe.yaml`, with a warning naming both.

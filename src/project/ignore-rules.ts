@@ -88,7 +88,7 @@ export function compileIgnore(text: string): IgnoreRules {
     const body = dirOnly ? line.slice(0, -1) : line;
     const rooted = body.startsWith("/");
     const core = fold(rooted ? body.slice(1) : body);
-    if (rooted) (dirOnly ? anchoredDir : anchored).add(core);
+    if (rooted || core.includes("/")) (dirOnly ? anchoredDir : anchored).add(core);
     else (dirOnly ? anyDepthDir : anyDepth).add(core);
   }
   const literals = anyDepth.size + anyDepthDir.size + anchored.size + anchoredDir.size;
