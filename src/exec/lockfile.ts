@@ -9,6 +9,13 @@
  * `serializeLock`'s (same entry order: the pipeline's definition order, then entries of stages that no longer exist,
  * in their previous order). The caller holds the project write lock, so nobody else writes the file meanwhile.
  * Writes of one file are serialised (stages finish concurrently with `-j`), each atomic (temp file + rename).
+ *
+ * Writes are coalesced: a stage that finishes while a write of its file is in flight does not queue a write of its
+ * own if one is already queued behind that write: it joins the queued one, which builds its text when it starts and
+ * so carries every entry recorded until then. Each caller's promise still settles only once a write holding its
+ * entry has been renamed into place, so an entry is on disk before the stage counts as done (before any dependent
+ * stage starts, and before `repro` returns, failures and interrupts included: the scheduler waits for running
+ * stages). Only the number of intermediate versions of the file changes; the final bytes do not.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -23,7 +30,10 @@ interface DirState {
   texts: Map<string, string>;
   /** Names of the pipeline's stages in this directory, in definition order. */
   order: string[];
+  /** Settles when the last write started or queued so far has finished. */
   queue: Promise<unknown>;
+  /** A write queued behind the one in flight and not started yet: later entries join it. */
+  pending: Promise<Result<void>> | undefined;
 }
 
 function entryText(name: string, e: LockEntry): string {
@@ -33,7 +43,11 @@ function entryText(name: string, e: LockEntry): string {
 export class LockWriter {
   private readonly dirs = new Map<string, Promise<Result<DirState>>>();
 
-  constructor(private readonly pipeline: Pipeline) {}
+  /** `writeAtomic` is replaceable for tests (counting writes); it must be atomic, as `writeFileAtomic` is. */
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly writeAtomic: (abs: string, text: string) => Promise<void> = writeFileAtomic,
+  ) {}
 
   private state(dir: string): Promise<Result<DirState>> {
     let p = this.dirs.get(dir);
@@ -52,7 +66,7 @@ export class LockWriter {
             order.push(s.name);
           }
         }
-        return ok({ texts, order, queue: Promise.resolve() });
+        return ok({ texts, order, queue: Promise.resolve(), pending: undefined });
       })();
       this.dirs.set(dir, p);
     }
@@ -65,9 +79,12 @@ export class LockWriter {
     if (!st.ok) return st;
     const s = st.value;
     s.texts.set(stage.name, entryText(stage.name, entry));
+    if (s.pending) return s.pending;
     const lockRel = stage.dir === "" ? "pipe.lock" : `${stage.dir}/pipe.lock`;
     const abs = path.join(this.pipeline.root, lockRel);
     const job = async (): Promise<Result<void>> => {
+      // From here on this write's text is fixed: a later entry needs a write of its own.
+      s.pending = undefined;
       const parts: string[] = ["schema: '2.0'\nstages:\n"];
       const done = new Set<string>();
       for (const name of s.order) {
@@ -79,13 +96,14 @@ export class LockWriter {
       for (const [name, t] of s.texts) if (!done.has(name)) parts.push(t);
       try {
         await mkdir(path.dirname(abs), { recursive: true });
-        await writeFileAtomic(abs, parts.join(""));
+        await this.writeAtomic(abs, parts.join(""));
       } catch (e) {
         return fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
       }
       return ok(undefined);
     };
     const next = s.queue.then(job, job);
+    s.pending = next;
     s.queue = next.catch(() => undefined);
     return next;
   }

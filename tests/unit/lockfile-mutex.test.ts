@@ -7,7 +7,7 @@ import { LockWriter } from "../../src/exec/lockfile.js";
 import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
 import { readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";
-import { serializeLock } from "../../src/lock/write.js";
+import { serializeLock, writeFileAtomic } from "../../src/lock/write.js";
 import type { Pipeline, Stage } from "../../src/model.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -180,6 +180,87 @@ describe("LockWriter (repro's pipe.lock writer)", () => {
     const w = new LockWriter({ root, files: [], stages: [s], params: [], metrics: [], plots: [] });
     expect((await w.write(s, entry("x", "0123456789abcdef"))).ok).toBe(true);
     expect(readFileSync(path.join(root, "sub/pipe.lock"), "utf8")).toContain("  x:\n    cmd: make x\n");
+  });
+
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  /** Waits until `cond` holds (the writer's queue runs on promise callbacks and real I/O); 10 s at most. */
+  async function until(cond: () => boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!cond() && Date.now() < deadline) await sleep(1);
+    expect(cond()).toBe(true);
+  }
+
+  it("coalesces entries recorded while a write is in flight into one write, settling each once its entry is on disk", async () => {
+    const root = makeProject();
+    const stages = ["a", "b", "c", "d"].map((n) => stageNamed(n));
+    const [a, b, c, d] = stages as [Stage, Stage, Stage, Stage];
+    const pipeline: Pipeline = { root, files: [], stages, params: [], metrics: [], plots: [] };
+    const written: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new LockWriter(pipeline, async (abs, text) => {
+      written.push(text);
+      if (written.length === 1) await gate; // hold the first write in flight
+      await writeFileAtomic(abs, text);
+    });
+    const lockText = (): string => readFileSync(path.join(root, "pipe.lock"), "utf8");
+    const onDisk: string[] = [];
+    const track = (name: string, p: Promise<{ ok: boolean }>): Promise<void> =>
+      p.then((r) => {
+        expect(r.ok).toBe(true);
+        // Settled: the entry must already be in the file, as a dependent stage starts right after.
+        if (lockText().includes(`  ${name}:\n`)) onDisk.push(name);
+      });
+    const pa = track("a", w.write(a, entry("a", "aaaaaaaaaaaaaaaa")));
+    await until(() => written.length === 1);
+    const rest = [
+      track("b", w.write(b, entry("b", "bbbbbbbbbbbbbbbb"))),
+      track("c", w.write(c, entry("c", "cccccccccccccccc"))),
+      track("d", w.write(d, entry("d", "dddddddddddddddd"))),
+    ];
+    // While the first write is held, nothing else is written and no later stage counts as recorded.
+    await sleep(20);
+    expect(written.length).toBe(1);
+    expect(onDisk).toEqual([]);
+    release();
+    await Promise.all([pa, ...rest]);
+    expect(onDisk.sort()).toEqual(["a", "b", "c", "d"]);
+    // One write for `a`, one for b, c and d together; the last is exactly what serializeLock gives.
+    expect(written.length).toBe(2);
+    const expected = serializeLock(stages.map((s) => [s.name, entry(s.name, s.name.repeat(16))] as [string, LockEntry]));
+    expect(written[1]).toBe(expected);
+    expect(lockText()).toBe(expected);
+    // A stage finishing after that starts a write of its own.
+    expect((await w.write(a, entry("a", "0123456789abcdef"))).ok).toBe(true);
+    expect(written.length).toBe(3);
+  });
+
+  it("reports a failed write to every stage that joined it, and the next write still carries their entries", async () => {
+    const root = makeProject();
+    const stages = ["a", "b", "c"].map((n) => stageNamed(n));
+    const [a, b, c] = stages as [Stage, Stage, Stage];
+    const pipeline: Pipeline = { root, files: [], stages, params: [], metrics: [], plots: [] };
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new LockWriter(pipeline, async (abs, text) => {
+      calls++;
+      if (calls === 1) await gate;
+      if (calls === 2) throw new Error("disk full");
+      await writeFileAtomic(abs, text);
+    });
+    const pa = w.write(a, entry("a", "aaaaaaaaaaaaaaaa"));
+    await until(() => calls === 1);
+    const pb = w.write(b, entry("b", "bbbbbbbbbbbbbbbb"));
+    const pc = w.write(c, entry("c", "cccccccccccccccc"));
+    release();
+    const [ra, rb, rc] = await Promise.all([pa, pb, pc]);
+    expect(ra.ok).toBe(true);
+    expect(!rb.ok && rb.errors[0]?.message).toBe("cannot write pipe.lock: disk full");
+    expect(!rc.ok && rc.errors[0]?.message).toBe("cannot write pipe.lock: disk full");
+    expect((await w.write(a, entry("a", "aaaaaaaaaaaaaaaa"))).ok).toBe(true);
+    const text = readFileSync(path.join(root, "pipe.lock"), "utf8");
+    for (const n of ["a", "b", "c"]) expect(text).toContain(`  ${n}:\n`);
   });
 
   it("refuses to overwrite a damaged lock file", async () => {
