@@ -6,9 +6,15 @@
  * Metadata calls are synchronous on purpose: a no-op status is tens of thousands of stats, and the synchronous calls
  * avoid a thread-pool round trip per file. Content is read asynchronously, one chunk at a time, so a large file never
  * sits in memory and a running `repro` keeps streaming its children's output while it hashes.
+ *
+ * Large files are double-buffered: the read of chunk n+1 is issued (on libuv's thread pool) before chunk n is handed
+ * to the caller, which hashes it on the main thread meanwhile. Reading a warm file and hashing it with xxh64 cost
+ * the same order of time, so overlapping them makes the time ~max(read, hash) instead of their sum (md5 is slower
+ * than reading, so it gains little). Two buffers per file, the second allocated only once the file is known to span
+ * more than one chunk.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 
 export type FsKind = "file" | "dir" | "other";
 
@@ -36,7 +42,7 @@ export interface HashFs {
   /**
    * The file's bytes in chunks of exactly `chunkSize` bytes, the last one shorter (md5-dos2unix, DVC 2's algorithm,
    * classifies each 1 MiB chunk separately, so chunk boundaries are part of the contract). The yielded buffer may be
-   * reused by the next iteration.
+   * overwritten as soon as the next chunk is requested (the real implementation reads ahead into a second buffer).
    */
   readChunks(absPath: string, chunkSize: number): AsyncIterable<Uint8Array>;
 }
@@ -75,27 +81,50 @@ export const nodeHashFs: HashFs = {
     return {
       async *[Symbol.asyncIterator]() {
         const fh = await open(absPath, "r");
+        // The read in flight, if any: awaited before the handle closes, whatever way the consumer leaves the loop.
+        let reading: Promise<number> | undefined;
         try {
-          const buf = Buffer.allocUnsafe(chunkSize);
-          for (;;) {
-            // fh.read may return short reads; fill the chunk so boundaries are deterministic.
-            let filled = 0;
-            while (filled < chunkSize) {
-              const { bytesRead } = await fh.read(buf, filled, chunkSize - filled, null);
-              if (bytesRead === 0) break;
-              filled += bytesRead;
-            }
+          let cur: Buffer = Buffer.allocUnsafe(chunkSize);
+          let spare: Buffer | undefined;
+          reading = fillChunk(fh, cur, chunkSize);
+          while (reading) {
+            const filled = await reading;
+            reading = undefined;
             if (filled === 0) return;
-            yield buf.subarray(0, filled);
-            if (filled < chunkSize) return;
+            let next: Buffer | undefined;
+            if (filled === chunkSize) {
+              // Start the next read into the other buffer before the caller hashes this one. The caller is done with
+              // the buffer yielded before `cur` (it asked for the next chunk), so two buffers are enough.
+              next = spare ?? Buffer.allocUnsafe(chunkSize);
+              reading = fillChunk(fh, next, chunkSize);
+              // Marks the promise handled: if the caller stops early, its rejection is awaited in `finally`, not lost.
+              reading.catch(() => undefined);
+            }
+            yield cur.subarray(0, filled);
+            if (!next) return;
+            spare = cur;
+            cur = next;
           }
         } finally {
+          if (reading) await reading.catch(() => undefined);
           await fh.close();
         }
       },
     };
   },
 };
+
+/** Reads until `buf` holds `chunkSize` bytes or the file ends: fh.read may return short reads, and chunk boundaries
+ * must be deterministic. Resolves to the number of bytes in `buf`. */
+async function fillChunk(fh: FileHandle, buf: Buffer, chunkSize: number): Promise<number> {
+  let filled = 0;
+  while (filled < chunkSize) {
+    const { bytesRead } = await fh.read(buf, filled, chunkSize - filled, null);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
+}
 
 // Below this, a file is read with synchronous calls: a thread-pool round trip per open/read/close costs more than
 // the read itself, and hashing 100,000 small files is dominated by that overhead.

@@ -1,7 +1,7 @@
 /**
  * The one place workspace content hashes come from. A `Hasher` is created once per invocation; it memoises results per
- * path, consults the stat cache before reading anything, and streams file contents in 1 MiB chunks (never a whole
- * file in memory).
+ * path, consults the stat cache before reading anything, and streams file contents in chunks (4 MiB, 1 MiB for legacy
+ * md5; never a whole file in memory).
  *
  * How a path is hashed:
  *

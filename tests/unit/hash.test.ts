@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -107,6 +107,75 @@ describe("file hashes", () => {
     expect(fs.bytes).toBe(big.length);
     expect(chunks).toBe(3);
     expect(largest).toBe(chunkSizeFor("xxh64"));
+  });
+
+  it("files spanning several chunks, at and one off the chunk boundaries: same digests as one-shot hashing", async () => {
+    const C = chunkSizeFor("xxh64");
+    expect(chunkSizeFor("md5")).toBe(C);
+    const sizes = [C - 1, C, C + 1, 3 * C - 1, 3 * C, 3 * C + 1];
+    const all = Buffer.alloc(3 * C + 1);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 2654435761) >>> 24;
+    const files: Record<string, Buffer> = {};
+    for (const n of sizes) files[`f${n}`] = all.subarray(0, n);
+    const d = tmp(files);
+    const api = await xxhash();
+    const fs = countingFs();
+    const h = new Hasher({ root: d, fs });
+    for (const n of sizes) {
+      const bytes = all.subarray(0, n);
+      const x = ok(await h.hashPath(path.join(d, `f${n}`), "xxh64"));
+      expect([n, x.hash, x.size]).toEqual([n, api.h64Raw(bytes).toString(16).padStart(16, "0"), n]);
+      const m = ok(await h.hashPath(path.join(d, `f${n}`), "md5"));
+      expect([n, m.hash]).toEqual([n, createHash("md5").update(bytes).digest("hex")]);
+    }
+    // Every byte read exactly once per algorithm: no chunk read twice or skipped at a boundary.
+    expect(fs.bytes).toBe(2 * sizes.reduce((a, b) => a + b, 0));
+  });
+
+  it("legacy md5 keeps DVC's 1 MiB chunking when reads are double-buffered (CRLF across a boundary stays)", async () => {
+    // Text with a CRLF split across the first chunk boundary ("\r" last byte of chunk 1, "\n" first of chunk 2).
+    const text = Buffer.alloc(3 * CHUNK_SIZE + 1, 0x61);
+    for (let i = 100; i < text.length; i += 1000) text.write("\r\n", i);
+    text[CHUNK_SIZE - 1] = 0x0d;
+    text[CHUNK_SIZE] = 0x0a;
+    for (const n of [CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE + 1]) {
+      const bytes = text.subarray(0, n);
+      const d = tmp({ t: bytes });
+      const ref = createHash("md5");
+      for (let off = 0; off < n; off += CHUNK_SIZE) ref.update(dos2unix(bytes.subarray(off, Math.min(n, off + CHUNK_SIZE))));
+      expect([n, ok(await new Hasher({ root: d }).hashPath(path.join(d, "t"), "legacy-md5")).hash]).toEqual([n, ref.digest("hex")]);
+    }
+  });
+
+  it("readChunks: exact chunks, two buffers at most, and an early stop closes the file", async () => {
+    const n = 512 * 1024; // above the synchronous small-file path
+    const all = Buffer.alloc(4 * n + 7);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 7) & 0xff;
+    const d = tmp({ f: all, exact: all.subarray(0, 2 * n) });
+    const lengths: number[] = [];
+    const seen = new Set<ArrayBufferLike>();
+    const parts: Buffer[] = [];
+    for await (const c of nodeHashFs.readChunks(path.join(d, "f"), n)) {
+      lengths.push(c.length);
+      seen.add(c.buffer);
+      parts.push(Buffer.from(c)); // copy: the buffer is reused two chunks later
+    }
+    expect(lengths).toEqual([n, n, n, n, 7]);
+    expect(Buffer.concat(parts).equals(all)).toBe(true);
+    expect(seen.size).toBe(2);
+    const exact: number[] = [];
+    for await (const c of nodeHashFs.readChunks(path.join(d, "exact"), n)) exact.push(c.length);
+    expect(exact).toEqual([n, n]);
+    // Leaving after the first chunk (a read of the second is in flight) neither throws nor leaks the handle.
+    const fds = (): number => (existsSync("/proc/self/fd") ? readdirSync("/proc/self/fd").length : 0);
+    const before = fds();
+    for (let i = 0; i < 50; i++) {
+      for await (const c of nodeHashFs.readChunks(path.join(d, "f"), n)) {
+        expect(c.length).toBe(n);
+        break;
+      }
+    }
+    expect(fds()).toBeLessThanOrEqual(before + 2);
   });
 
   it("missing paths and special files are values, not exceptions", async () => {
