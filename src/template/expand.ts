@@ -19,7 +19,7 @@ import type { CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFil
 import { Context, type Lookup } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
 import { isComposite, isVMap, keyText, NestedIterableError, nodeToValue, preview, toPlain, toStr, unpackFlags, type ParsingConfig, type Value, type VMap } from "./value.js";
-import { DEFAULT_PARAMS_FILE, joinRel, VarsLoader } from "./vars.js";
+import { DEFAULT_PARAMS_FILE, joinRel, VarsLoader, type ReadObserver } from "./vars.js";
 
 export type { ParsingConfig } from "./value.js";
 
@@ -35,6 +35,8 @@ export interface ExpandInput {
   sources: Map<string, string>;
   /** DVC's `parsing` settings for mappings unpacked into `cmd` (defaults: `store_true`, `nargs`). */
   parsing?: ParsingConfig;
+  /** Told about every vars/params file looked at, before it is read (for the load cache). */
+  onRead?: ReadObserver;
 }
 
 export interface ExpandedFile {

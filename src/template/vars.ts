@@ -4,6 +4,7 @@
  * `Context.load_from_vars` does. Every problem is a diagnostic located at the `vars` entry that caused it (or at
  * the key of an inline mapping), with notes pointing into the files involved. Files are read once per expansion.
  */
+import type { BigIntStats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, visit, type Document, type LineCounter, type Node } from "yaml";
@@ -23,7 +24,17 @@ export interface StagesSource {
   doc: Document.Parsed;
   lineCounter: LineCounter;
   sources: Map<string, string>;
+  /** Told about every file looked at, before it is read (see `ReadObserver`). */
+  onRead?: ReadObserver;
 }
+
+/**
+ * Told the root-relative path of every vars/params file the loader looks at, with its stat taken *before* the file
+ * is read (`null`: it does not exist), so that a cache of the result can be keyed on what was read
+ * (`project/load-cache.ts`). The stat comes first on purpose: a file changed after it is read then has a stat that
+ * differs from the recorded one, so the change is seen; the other order could record the new stat with old contents.
+ */
+export type ReadObserver = (rel: string, st: BigIntStats | null) => void;
 
 type LoadedFile =
   | { ok: true; value: VMap; locs: Locations }
@@ -86,11 +97,16 @@ export class VarsLoader {
     const abs = path.resolve(this.src.root, rel);
     let text: string;
     try {
-      if ((await stat(abs)).isDirectory()) return { ok: false, kind: "directory" };
+      const st = await stat(abs, { bigint: true });
+      this.src.onRead?.(rel, st);
+      if (st.isDirectory()) return { ok: false, kind: "directory" };
       text = await readFile(abs, "utf8");
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, kind: "missing" };
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        this.src.onRead?.(rel, null);
+        return { ok: false, kind: "missing" };
+      }
       return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
     }
     this.src.sources.set(rel, text);
