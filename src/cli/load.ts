@@ -1,12 +1,12 @@
 /**
- * Shared start of every command that needs the project: find the root, load and expand the stages files, build the
- * checked graph. Diagnostics (errors and warnings) are printed here, once, to stderr; on failure the caller gets the
- * exit code to return (2: invalid project).
+ * Shared start of every command that needs the project: find the root, load and expand the stages files (through the
+ * load cache, `project/load-cache.ts`), build the checked graph. Diagnostics (errors and warnings) are printed here,
+ * once, to stderr; on failure the caller gets the exit code to return (2: invalid project).
  */
 import { renderDiagnostics, type Diagnostic } from "../config/diagnostic.js";
 import type { StageGraph } from "../model.js";
 import { buildGraph } from "../graph/graph.js";
-import { loadPipeline } from "../project/load.js";
+import { loadPipelineCached } from "../project/load.js";
 import { findProjectRoot, type ProjectRoot } from "../project/root.js";
 import { EXIT_USAGE, type CommandContext } from "./context.js";
 
@@ -31,11 +31,17 @@ export async function findRootForCommand(ctx: CommandContext): Promise<ProjectRo
   return r.value;
 }
 
-export async function loadForCommand(ctx: CommandContext): Promise<LoadedProject | number> {
+export interface LoadForCommandOptions {
+  /** Store a fresh load in the load cache (default true); false for commands that promise to write nothing. */
+  writeLoadCache?: boolean;
+}
+
+export async function loadForCommand(ctx: CommandContext, opts: LoadForCommandOptions = {}): Promise<LoadedProject | number> {
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const sources = new Map<string, string>();
-  const p = await loadPipeline(project.root, sources);
+  const loaded = await loadPipelineCached(project.root, sources);
+  const p = loaded.result;
   if (!p.ok) {
     printDiagnostics(ctx, [...p.errors, ...p.warnings], sources);
     return EXIT_USAGE;
@@ -47,6 +53,8 @@ export async function loadForCommand(ctx: CommandContext): Promise<LoadedProject
     printDiagnostics(ctx, [...g.errors, ...warnings], sources);
     return EXIT_USAGE;
   }
+  // Only now is the project known to be valid as a whole, so only now may the load be cached.
+  if (opts.writeLoadCache !== false) loaded.remember();
   if (!ctx.global.quiet) printDiagnostics(ctx, warnings, sources);
   return { project, graph: g.value, sources };
 }

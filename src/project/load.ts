@@ -6,14 +6,22 @@
  * errors come out in file order (the root's file first, then by path), each file's sorted by position. Every text
  * read goes into `sources` so that the caller can quote source lines even on failure. Files are read in parallel
  * but assembled in discovery order, so the result does not depend on I/O timing.
+ *
+ * `loadPipelineCached` puts the load cache (`load-cache.ts`) in front of the parse, validation and expansion:
+ * discovery always runs, and when the cache holds a result for exactly these stages files and the files they read,
+ * that result is returned as the load would have produced it (pipeline, warnings, source texts). The caller stores
+ * a fresh result with `remember()` once it knows the project is valid as a whole (graph checks included).
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
 import { validateStagesFile } from "../config/validate.js";
 import { parseYaml } from "../config/yaml.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import { expandStagesFile, type ExpandedFile } from "../template/expand.js";
+import type { ReadObserver } from "../template/vars.js";
 import { discoverStagesFiles, type DiscoveredFile } from "./discover.js";
+import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
 
 interface FileOutcome {
   info?: StagesFileInfo;
@@ -22,8 +30,13 @@ interface FileOutcome {
   warnings: Diagnostic[];
 }
 
-async function loadFile(root: string, f: DiscoveredFile, sources: Map<string, string>): Promise<FileOutcome> {
+async function loadFile(root: string, f: DiscoveredFile, sources: Map<string, string>, onRead: ReadObserver | undefined): Promise<FileOutcome> {
   let text: string;
+  if (onRead) {
+    // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed is
+    // recorded as absent, which its next stat will not match; the read below reports the problem.
+    onRead(f.file, await stat(f.abs, { bigint: true }).catch(() => null));
+  }
   try {
     text = await readFile(f.abs, "utf8");
   } catch (e) {
@@ -34,21 +47,16 @@ async function loadFile(root: string, f: DiscoveredFile, sources: Map<string, st
   const parsed = parseYaml(f.file, text);
   const check = validateStagesFile(parsed);
   if (check.errors.length > 0) return { info, errors: check.errors, warnings: check.warnings };
-  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources });
+  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources, ...(onRead ? { onRead } : {}) });
   if (!r.ok) return { info, errors: r.errors, warnings: [...check.warnings, ...r.warnings] };
   return { info, expanded: r.value, errors: [], warnings: [...check.warnings, ...r.warnings] };
 }
 
-/**
- * Discovers, parses, validates and expands every stages file under `root`. Every file text read is put into
- * `sources` (keyed by the same `file` string diagnostics use) so diagnostics can be rendered even on failure.
- */
-export async function loadPipeline(root: string, sources: Map<string, string>): Promise<Result<Pipeline>> {
-  const found = await discoverStagesFiles(root);
-  if (!found.ok) return found;
-  const outcomes = await Promise.all(found.value.map((f) => loadFile(root, f, sources)));
+/** Parses, validates and expands the discovered files; `warnings` are those of loading only (not discovery's). */
+async function loadFiles(root: string, found: readonly DiscoveredFile[], sources: Map<string, string>, onRead?: ReadObserver): Promise<Result<Pipeline>> {
+  const outcomes = await Promise.all(found.map((f) => loadFile(root, f, sources, onRead)));
   const errors: Diagnostic[] = [];
-  const warnings: Diagnostic[] = [...found.warnings];
+  const warnings: Diagnostic[] = [];
   const pipeline: Pipeline = { root, files: [], stages: [], params: [], metrics: [], plots: [] };
   for (const o of outcomes) {
     errors.push(...o.errors);
@@ -62,4 +70,85 @@ export async function loadPipeline(root: string, sources: Map<string, string>): 
   }
   if (errors.length > 0) return fail(errors, warnings);
   return ok(pipeline, warnings);
+}
+
+function withDiscoveryWarnings(r: Result<Pipeline>, discovery: readonly Diagnostic[]): Result<Pipeline> {
+  if (discovery.length === 0) return r;
+  return r.ok ? ok(r.value, [...discovery, ...r.warnings]) : fail(r.errors, [...discovery, ...r.warnings]);
+}
+
+/**
+ * Discovers, parses, validates and expands every stages file under `root`. Every file text read is put into
+ * `sources` (keyed by the same `file` string diagnostics use) so diagnostics can be rendered even on failure.
+ */
+export async function loadPipeline(root: string, sources: Map<string, string>): Promise<Result<Pipeline>> {
+  const found = await discoverStagesFiles(root);
+  if (!found.ok) return found;
+  return withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings);
+}
+
+export interface LoadCacheOptions {
+  /** Absolute path of the cache file; default `<root>/.pipe/tmp/load-cache`. `null`: no cache. */
+  cacheFile?: string | null;
+  /** Wall clock in nanoseconds since the epoch (injected by tests). */
+  now?: () => bigint;
+  /** A file modified less than this long before the load began makes the result uncacheable. Default 2 s. */
+  racyWindowNs?: bigint;
+}
+
+export interface CachedLoad {
+  result: Result<Pipeline>;
+  /** The result came from the load cache (nothing was parsed). */
+  fromCache: boolean;
+  /**
+   * Stores a fresh successful result in the load cache. Call it only once the project is known to be valid: an
+   * invalid project must never be cached. Does nothing for a cached result, a failed load, or when the files read
+   * were too fresh to be trusted; returns whether the cache was written.
+   */
+  remember(): boolean;
+}
+
+const nothingToRemember = (): boolean => false;
+
+/** `loadPipeline` through the load cache (see the module comment); `sources` is filled the same way on a hit. */
+export async function loadPipelineCached(root: string, sources: Map<string, string>, opts: LoadCacheOptions = {}): Promise<CachedLoad> {
+  const startedNs = (opts.now ?? (() => BigInt(Date.now()) * 1_000_000n))();
+  const found = await discoverStagesFiles(root);
+  if (!found.ok) return { result: found, fromCache: false, remember: nothingToRemember };
+  const cacheFile = opts.cacheFile === undefined ? path.join(root, LOAD_CACHE_FILE) : opts.cacheFile;
+  if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings), fromCache: false, remember: nothingToRemember };
+  const key: CacheKey = { root, discovered: found.value };
+
+  const hit = readLoadCache(cacheFile, key);
+  if (hit) {
+    for (const [file, text] of hit.sources) sources.set(file, text);
+    const p = hit.pipeline;
+    const files = p.files.map((f): StagesFileInfo => ({ file: f.file, text: f.text ?? sources.get(f.file) ?? "", flavor: f.flavor }));
+    const pipeline: Pipeline = { root, files, stages: p.stages, params: p.params, metrics: p.metrics, plots: p.plots };
+    return { result: ok(pipeline, [...found.warnings, ...hit.warnings]), fromCache: true, remember: nothingToRemember };
+  }
+
+  const inputs = new LoadInputs();
+  const read = new Map<string, string>();
+  const r = await loadFiles(root, found.value, read, (rel, st) => inputs.record(rel, st));
+  for (const [file, text] of read) sources.set(file, text);
+  const result = withDiscoveryWarnings(r, found.warnings);
+  if (!r.ok) return { result, fromCache: false, remember: nothingToRemember };
+  const loaded = r.value;
+  const remember = (): boolean => {
+    if (!inputs.trustworthy(startedNs, opts.racyWindowNs ?? 2_000_000_000n)) return false;
+    const payload: LoadCachePayload = {
+      pipeline: {
+        files: loaded.files.map((f) => (read.get(f.file) === f.text ? { file: f.file, flavor: f.flavor } : { file: f.file, flavor: f.flavor, text: f.text })),
+        stages: loaded.stages,
+        params: loaded.params,
+        metrics: loaded.metrics,
+        plots: loaded.plots,
+      },
+      warnings: r.warnings,
+      sources: [...read],
+    };
+    return writeLoadCache(cacheFile, key, inputs.entries(), payload);
+  };
+  return { result, fromCache: false, remember };
 }

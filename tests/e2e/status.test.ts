@@ -3,7 +3,7 @@
  * record function (the one `repro` calls), never written by hand.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, readFileSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, rmSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
@@ -138,13 +138,15 @@ describe("pipe status", () => {
     });
   });
 
-  it("status writes nothing but the stat cache", async () => {
+  it("status writes nothing but the stat cache and the load cache", async () => {
     const root = await recorded();
+    rmSync(path.join(root, ".pipe/tmp/load-cache"), { force: true });
     const before = treeSnapshot(root);
     before.delete(".pipe/state");
     status(root);
     const after = treeSnapshot(root);
     after.delete(".pipe/state");
+    expect(after.delete(".pipe/tmp/load-cache")).toBe(true);
     expect(after).toEqual(before);
   });
 

@@ -25,7 +25,8 @@ export interface ReproOptions {
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
   const started = performance.now();
-  const loaded = await loadForCommand(ctx);
+  // --dry writes nothing, not even the load cache.
+  const loaded = await loadForCommand(ctx, { writeLoadCache: opts.dry !== true });
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;

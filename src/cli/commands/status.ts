@@ -1,6 +1,7 @@
 /**
  * `pipe status [TARGET...]`: which stages are stale and why (spec 5). A reader: it never blocks on a running
- * `repro` and writes nothing but the stat cache (`.pipe/state`, only when `.pipe/` exists).
+ * `repro` and writes nothing but the stat cache (`.pipe/state`) and the load cache (`.pipe/tmp/load-cache`), only
+ * when `.pipe/` exists.
  *
  * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
  * damaged lock file.
