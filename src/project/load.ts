@@ -15,10 +15,8 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
-import { validateStagesFile } from "../config/validate.js";
-import { parseYaml } from "../config/yaml.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
-import { expandStagesFile, type ExpandedFile } from "../template/expand.js";
+import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver } from "../template/vars.js";
 import { discoverStagesFiles, type DiscoveredFile } from "./discover.js";
 import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
@@ -30,7 +28,28 @@ interface FileOutcome {
   warnings: Diagnostic[];
 }
 
-async function loadFile(root: string, f: DiscoveredFile, sources: Map<string, string>, onRead: ReadObserver | undefined): Promise<FileOutcome> {
+/**
+ * The parser, the validator and the expander, imported on first use: with the yaml package, ajv's validator and the
+ * template modules they are tens of milliseconds of start-up that a load answered from the cache never needs.
+ */
+async function loaders() {
+  const [{ parseYaml }, { validateStagesFile }, { expandStagesFile }] = await Promise.all([
+    import("../config/yaml.js"),
+    import("../config/validate.js"),
+    import("../template/expand.js"),
+  ]);
+  return { parseYaml, validateStagesFile, expandStagesFile };
+}
+
+type Loaders = Awaited<ReturnType<typeof loaders>>;
+
+async function loadFile(
+  { parseYaml, validateStagesFile, expandStagesFile }: Loaders,
+  root: string,
+  f: DiscoveredFile,
+  sources: Map<string, string>,
+  onRead: ReadObserver | undefined,
+): Promise<FileOutcome> {
   let text: string;
   if (onRead) {
     // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed is
@@ -54,7 +73,8 @@ async function loadFile(root: string, f: DiscoveredFile, sources: Map<string, st
 
 /** Parses, validates and expands the discovered files; `warnings` are those of loading only (not discovery's). */
 async function loadFiles(root: string, found: readonly DiscoveredFile[], sources: Map<string, string>, onRead?: ReadObserver): Promise<Result<Pipeline>> {
-  const outcomes = await Promise.all(found.map((f) => loadFile(root, f, sources, onRead)));
+  const l = await loaders();
+  const outcomes = await Promise.all(found.map((f) => loadFile(l, root, f, sources, onRead)));
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const pipeline: Pipeline = { root, files: [], stages: [], params: [], metrics: [], plots: [] };
