@@ -27,12 +27,12 @@ export interface StreamDigest {
 }
 
 let xxhApi: Promise<XXHashAPI> | undefined;
-let xxhLoaded = false;
+let xxhReady: XXHashAPI | undefined;
 
 function xxh(): Promise<XXHashAPI> {
   xxhApi ??= import("xxhash-wasm").then(async (m) => {
     const api = await m.default();
-    xxhLoaded = true;
+    xxhReady = api;
     return api;
   });
   return xxhApi;
@@ -40,7 +40,12 @@ function xxh(): Promise<XXHashAPI> {
 
 /** Whether the xxhash wasm module has been initialised in this process (tests assert a no-op never does). */
 export function xxhashInitialised(): boolean {
-  return xxhLoaded;
+  return xxhReady !== undefined;
+}
+
+/** Resolves once `createDigestSync` can serve `algo` (md5 always can; xxh64 needs the wasm module). */
+export async function prepareDigest(algo: HashAlgo): Promise<void> {
+  if (algo === "xxh64") await xxh();
 }
 
 export function hex64(v: bigint): string {
@@ -83,8 +88,18 @@ export function dos2unix(chunk: Uint8Array): Uint8Array {
 }
 
 export async function createDigest(algo: HashAlgo): Promise<StreamDigest> {
+  if (algo === "xxh64") await xxh();
+  return createDigestSync(algo)!;
+}
+
+/**
+ * A digest without waiting: `undefined` only for xxh64 before its wasm module is loaded (see `prepareDigest`). For
+ * code that cannot await, such as a directory manifest built on demand.
+ */
+export function createDigestSync(algo: HashAlgo): StreamDigest | undefined {
   if (algo === "xxh64") {
-    const h = (await xxh()).create64();
+    if (!xxhReady) return undefined;
+    const h = xxhReady.create64();
     return {
       update: (c) => void h.update(c),
       digest: () => hex64(h.digest()),

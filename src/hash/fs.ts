@@ -18,15 +18,19 @@ import { open, type FileHandle } from "node:fs/promises";
 
 export type FsKind = "file" | "dir" | "other";
 
+/**
+ * The stat fields hashing compares. Bigints as `statSync(..., { bigint: true })` returns them (an inode may not fit a
+ * double, and nanoseconds since the epoch do not): kept as they are, not turned into decimal strings, since a no-op
+ * `status` of a 100,000-file directory does nothing per file but stat and compare.
+ */
 export interface FsStat {
   kind: FsKind;
-  /** Device, as a decimal string; only filled for directories (symlink loop detection), `` otherwise. */
-  dev: string;
-  /** Inode, as a decimal string (the stat cache compares strings, not bigints). */
-  ino: string;
+  /** Device (symlink loop detection, with `ino`). */
+  dev: bigint;
+  ino: bigint;
   size: number;
-  /** Modification time in nanoseconds since the epoch, as a decimal string. */
-  mtimeNs: string;
+  /** Modification time in nanoseconds since the epoch. */
+  mtimeNs: bigint;
 }
 
 export interface FsDirEntry {
@@ -67,8 +71,7 @@ export const nodeHashFs: HashFs = {
       throw e;
     }
     if (!st) return undefined;
-    const kind = kindOf(st);
-    return { kind, dev: kind === "dir" ? String(st.dev) : "", ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+    return { kind: kindOf(st), dev: st.dev, ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs };
   },
   readdir(absPath) {
     return readdirSync(absPath, { withFileTypes: true }).map((d) => ({
@@ -133,25 +136,33 @@ const SMALL_READ = 256 * 1024 + 1;
 function smallChunks(absPath: string, chunkSize: number): AsyncIterable<Uint8Array> {
   return {
     async *[Symbol.asyncIterator]() {
-      const fd = openSync(absPath, "r");
-      try {
-        const buf = Buffer.allocUnsafe(chunkSize);
-        for (;;) {
-          let filled = 0;
-          while (filled < chunkSize) {
-            const n = readSync(fd, buf, filled, chunkSize - filled, null);
-            if (n === 0) break;
-            filled += n;
-          }
-          if (filled === 0) return;
-          yield buf.subarray(0, filled);
-          if (filled < chunkSize) return;
-        }
-      } finally {
-        closeSync(fd);
-      }
+      yield* readChunksSync(absPath, chunkSize);
     },
   };
+}
+
+/**
+ * `readChunks` with synchronous calls, same chunking (exactly `chunkSize` bytes, the last one shorter), one buffer.
+ * For small files, and for the rare caller that cannot await (a directory manifest rebuilt on demand).
+ */
+export function* readChunksSync(absPath: string, chunkSize: number): Generator<Uint8Array> {
+  const fd = openSync(absPath, "r");
+  try {
+    const buf = Buffer.allocUnsafe(chunkSize);
+    for (;;) {
+      let filled = 0;
+      while (filled < chunkSize) {
+        const n = readSync(fd, buf, filled, chunkSize - filled, null);
+        if (n === 0) break;
+        filled += n;
+      }
+      if (filled === 0) return;
+      yield buf.subarray(0, filled);
+      if (filled < chunkSize) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a whole small file synchronously (the stat cache log); `undefined` when it does not exist. */

@@ -9,16 +9,20 @@
  *   otherwise stream its bytes through the digest and remember the result (in the stat cache only when the file's
  *   mtime is safely older than the moment we started reading it, see `state.ts`).
  * - a directory: walk it (symlinks followed, loops and special files are errors, empty directories contribute
- *   nothing), hash every file as above, build the manifest sorted by relpath, and hash the manifest bytes; the result
- *   is `<digest>.dir`, with the manifest attached so the cache can store it under that name.
+ *   nothing), stat'ing every file, and fingerprint the listing (relpath, inode, size, mtime_ns of every file, see
+ *   `listing.ts`). If the stat cache has a hash for that fingerprint, that is the answer. Otherwise hash every file
+ *   as above, build the manifest sorted by relpath, and hash the manifest bytes; the result is `<digest>.dir`, with
+ *   the manifest attached so the cache can store it under that name (after a fingerprint hit the manifest is rebuilt
+ *   from the stat cache when first asked for), and the fingerprint is recorded with it unless a file is racy.
  *
  * Files are re-stat'ed on every request, so a memoised file hash is reused only while its stat is unchanged;
  * directory results are memoised until `invalidate` is called on the directory, something inside it, or one of its
  * ancestors (`recordStage` does that for the outputs a stage just wrote).
  */
 import path from "node:path";
-import { chunkSizeFor, createDigest, digestBytes, type HashAlgo } from "./algorithms.js";
-import { nodeHashFs, type FsStat, type HashFs } from "./fs.js";
+import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDigest, type HashAlgo } from "./algorithms.js";
+import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
+import { Listing } from "./listing.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
 import { StatCache } from "./state.js";
 
@@ -68,8 +72,10 @@ export interface HasherStats {
   bytesRead: number;
   /** Files whose content was read. */
   filesRead: number;
-  /** Files whose hash came from the stat cache. */
+  /** Files whose hash came from the stat cache (a directory answered by its fingerprint counts all its files). */
   statCacheHits: number;
+  /** Directories answered by the fingerprint of their listing. */
+  dirCacheHits: number;
 }
 
 const ALGOS: readonly HashAlgo[] = ["xxh64", "md5", "legacy-md5"];
@@ -88,7 +94,7 @@ export class Hasher {
   private readonly rootSlash: string;
   readonly fs: HashFs;
   readonly state: StatCache;
-  readonly stats: HasherStats = { bytesRead: 0, filesRead: 0, statCacheHits: 0 };
+  readonly stats: HasherStats = { bytesRead: 0, filesRead: 0, statCacheHits: 0, dirCacheHits: 0 };
   private readonly now: () => bigint;
   private readonly racyWindowNs: bigint;
   private readonly concurrency: number;
@@ -240,7 +246,7 @@ export class Hasher {
       this.stats.filesRead++;
       const hash = d.digest();
       // Only a file that was read whole and unchanged is worth remembering; a short read means it changed under us.
-      if (n === st.size && BigInt(st.mtimeNs) + this.racyWindowNs <= startedNs) this.state.set(algo, rel, st, hash);
+      if (n === st.size && st.mtimeNs + this.racyWindowNs <= startedNs) this.state.set(algo, rel, st, hash);
       return { kind: "file", algo, hash, size: n };
     } catch (e) {
       return { kind: "error", message: `cannot read '${this.shown(abs)}': ${messageOf(e)}` };
@@ -248,22 +254,42 @@ export class Hasher {
   }
 
   private async hashDir(abs: string, algo: HashAlgo): Promise<HashOutcome> {
-    const found: { relpath: string; abs: string; st: FsStat }[] = [];
+    // Taken before the first stat: a file modified after this is racy for the directory's record (see below).
+    const startedNs = this.now();
+    const files = new Listing();
     try {
-      this.walk(abs, "", new Set(), found);
+      this.walk(abs, new Set(), files);
     } catch (e) {
       if (e instanceof HashError) return { kind: "error", message: e.message };
       return { kind: "error", message: `cannot list '${this.shown(abs)}': ${messageOf(e)}` };
     }
-    const entries: ManifestEntry[] = new Array<ManifestEntry>(found.length);
+    const relStart = abs.endsWith(path.sep) ? abs.length : abs.length + 1;
+    const dirKey = this.stateKey(abs);
+    const fingerprint = files.fingerprint(relStart);
+
+    // Fast path: the listing is the one the stat cache recorded with a hash (every file's relpath, inode, size and
+    // mtime unchanged), so that hash is the answer; no per-file lookup, manifest or digest.
+    const known = this.state.getDir(algo, dirKey, fingerprint);
+    if (known !== undefined) {
+      // The manifest is built only if a caller asks for it (storing the directory in the cache); the building may
+      // have to hash a file synchronously, see `dirOnDemand`.
+      await prepareDigest(algo);
+      this.stats.statCacheHits += files.length;
+      this.stats.dirCacheHits++;
+      return this.dirOnDemand(algo, known, files, relStart);
+    }
+
+    const n = files.length;
+    const stats = Array.from({ length: n }, (_, i) => files.stat(i));
+    const entries: ManifestEntry[] = new Array<ManifestEntry>(n);
     const pending: number[] = [];
-    // Fast path: stat-cache hits resolve without a promise per file.
-    for (let i = 0; i < found.length; i++) {
-      const f = found[i]!;
-      const cached = this.state.get(algo, this.stateKey(f.abs), f.st);
+    // Stat-cache hits resolve without a promise per file.
+    for (let i = 0; i < n; i++) {
+      const st = stats[i]!;
+      const cached = this.state.get(algo, this.stateKey(files.abs[i]!), st);
       if (cached !== undefined) {
         this.stats.statCacheHits++;
-        entries[i] = { relpath: f.relpath, hash: cached, size: f.st.size };
+        entries[i] = { relpath: relpathOf(files.abs[i]!, relStart), hash: cached, size: st.size };
       } else pending.push(i);
     }
     let failure: string | undefined;
@@ -271,23 +297,84 @@ export class Hasher {
     const worker = async (): Promise<void> => {
       while (next < pending.length && failure === undefined) {
         const i = pending[next++]!;
-        const f = found[i]!;
-        const r = await this.hashFile(f.abs, algo, f.st);
-        if (r.kind === "file") entries[i] = { relpath: f.relpath, hash: r.hash, size: r.size };
-        else failure ??= r.kind === "error" ? r.message : `'${this.shown(f.abs)}' disappeared while hashing`;
+        const fileAbs = files.abs[i]!;
+        const r = await this.hashFile(fileAbs, algo, stats[i]!);
+        if (r.kind === "file") entries[i] = { relpath: relpathOf(fileAbs, relStart), hash: r.hash, size: r.size };
+        else failure ??= r.kind === "error" ? r.message : `'${this.shown(fileAbs)}' disappeared while hashing`;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, pending.length) }, worker));
     if (failure !== undefined) return { kind: "error", message: failure };
+    // The directory's record is as trustworthy as its files' records: written only when every file's hash is in the
+    // stat cache for the stat we walked (a file read now and found racy, or changed while read, is not) and no file
+    // was modified within the racy window before the walk began, as `state.ts` does for single files.
+    let recordable = files.newestMtimeNs === undefined || files.newestMtimeNs + this.racyWindowNs <= startedNs;
+    for (let j = 0; recordable && j < pending.length; j++) {
+      const i = pending[j]!;
+      recordable = this.state.get(algo, this.stateKey(files.abs[i]!), stats[i]!) === entries[i]!.hash;
+    }
     sortEntries(entries);
     const bytes = serializeManifest(algo, entries);
-    const digest = await digestBytes(algo, bytes);
+    const hash = `${await digestBytes(algo, bytes)}.dir`;
     let size = 0;
     for (const e of entries) size += e.size;
-    return { kind: "dir", algo, hash: `${digest}.dir`, size, nfiles: entries.length, manifest: { algo, entries, bytes } };
+    if (recordable) this.state.setDir(algo, dirKey, fingerprint, hash);
+    return { kind: "dir", algo, hash, size, nfiles: n, manifest: { algo, entries, bytes } };
   }
 
-  private walk(dirAbs: string, prefix: string, seen: Set<string>, out: { relpath: string; abs: string; st: FsStat }[]): void {
+  /**
+   * The result of a fingerprint hit. Its manifest (only `repro` and `commit` need one, to store a directory output in
+   * the cache) is rebuilt on first access from the stat cache, which held every file's hash when the fingerprint was
+   * recorded. A file whose entry has gone since (replaced by one for another stat, the file then renamed back) is
+   * hashed there and then, synchronously: the property cannot wait. Should the rebuilt manifest not hash to `hash`,
+   * the cache refuses to store it (`storeOutput` checks), so the worst case is an error, never a corrupt object.
+   */
+  private dirOnDemand(algo: HashAlgo, hash: string, files: Listing, relStart: number): HashedDir {
+    let manifest: DirManifest | undefined;
+    const build = (): DirManifest => {
+      const n = files.length;
+      const entries = new Array<ManifestEntry>(n);
+      for (let i = 0; i < n; i++) {
+        const fileAbs = files.abs[i]!;
+        const st = files.stat(i);
+        const h = this.state.get(algo, this.stateKey(fileAbs), st) ?? this.hashFileSync(fileAbs, algo, st.size);
+        entries[i] = { relpath: relpathOf(fileAbs, relStart), hash: h, size: st.size };
+      }
+      sortEntries(entries);
+      return { algo, entries, bytes: serializeManifest(algo, entries) };
+    };
+    return {
+      kind: "dir",
+      algo,
+      hash,
+      size: files.totalSize,
+      nfiles: files.length,
+      get manifest(): DirManifest {
+        return (manifest ??= build());
+      },
+    };
+  }
+
+  /** A file's hash without awaiting (see `dirOnDemand`); `` when it cannot be read, which no manifest check passes. */
+  private hashFileSync(abs: string, algo: HashAlgo, size: number): string {
+    const d = createDigestSync(algo);
+    if (!d) return "";
+    try {
+      let n = 0;
+      for (const chunk of readChunksSync(abs, Math.min(chunkSizeFor(algo), Math.max(4096, size + 1)))) {
+        d.update(chunk);
+        n += chunk.length;
+      }
+      this.stats.bytesRead += n;
+      this.stats.filesRead++;
+      return d.digest();
+    } catch {
+      return "";
+    }
+  }
+
+  /** Appends every file under `dirAbs` to `out`, depth first in directory order, following symlinks. */
+  private walk(dirAbs: string, seen: Set<string>, out: Listing): void {
     const dst = this.fs.stat(dirAbs);
     if (dst) {
       const id = `${dst.dev}:${dst.ino}`;
@@ -295,8 +382,7 @@ export class Hasher {
       seen.add(id);
     }
     for (const ent of this.fs.readdir(dirAbs)) {
-      const childAbs = path.join(dirAbs, ent.name);
-      const rel = prefix === "" ? ent.name : `${prefix}/${ent.name}`;
+      const childAbs = childOf(dirAbs, ent.name);
       let kind = ent.type;
       let st: FsStat | undefined;
       if (kind === "symlink" || kind === "file") {
@@ -307,12 +393,24 @@ export class Hasher {
         }
         kind = st.kind;
       }
-      if (kind === "dir") this.walk(childAbs, rel, seen, out);
-      else if (kind === "file" && st) out.push({ relpath: rel, abs: childAbs, st });
+      if (kind === "dir") this.walk(childAbs, seen, out);
+      else if (kind === "file" && st) out.add(childAbs, st);
       else throw new HashError(`'${this.shown(childAbs)}' is a special file (not a regular file, directory or symlink)`);
     }
     if (dst) seen.delete(`${dst.dev}:${dst.ino}`);
   }
+}
+
+/** `dirAbs`/`name`: a plain concatenation on POSIX (both are normalised already), `path.join` elsewhere. */
+function childOf(dirAbs: string, name: string): string {
+  if (path.sep !== "/") return path.join(dirAbs, name);
+  return dirAbs.endsWith("/") ? dirAbs + name : `${dirAbs}/${name}`;
+}
+
+/** The POSIX relpath of a file of the walk (its path from `relStart` on). */
+function relpathOf(fileAbs: string, relStart: number): string {
+  const rel = fileAbs.slice(relStart);
+  return path.sep === "/" ? rel : rel.split(path.sep).join("/");
 }
 
 /** Already absolute and normalised (no `.`/`..` segments, no doubled or trailing slash): skip `path.resolve`. */

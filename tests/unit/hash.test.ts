@@ -1,13 +1,17 @@
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import xxhash from "xxhash-wasm";
-import { chunkSizeFor, dos2unix, isTextBlock, CHUNK_SIZE } from "../../src/hash/algorithms.js";
-import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
+import { chunkSizeFor, dos2unix, isTextBlock, CHUNK_SIZE, type HashAlgo } from "../../src/hash/algorithms.js";
+import { nodeHashFs, type FsStat, type HashFs } from "../../src/hash/fs.js";
 import { Hasher, type HashOutcome } from "../../src/hash/hasher.js";
 import { compareCodePoints, parseManifest, pythonJsonString, serializeManifest } from "../../src/hash/manifest.js";
+import { StatCache } from "../../src/hash/state.js";
+import { isCached, storeOutput } from "../../src/cache/checkout.js";
+import { ObjectStore } from "../../src/cache/store.js";
+import { toOutputHash } from "../../src/exec/repro.js";
 import { CORPUS } from "../helpers/project.js";
 
 const VECTORS = path.join(CORPUS, "dvc-vectors");
@@ -364,6 +368,53 @@ describe("stat cache", () => {
     expect(fs2.bytes).toBe(0);
   });
 
+  it("answers the first lookups by scanning the log, exactly as parsing it would (later lines win, torn line ignored)", () => {
+    const d = tmp();
+    const file = path.join(d, "state");
+    const h = (c: string): string => c.repeat(16);
+    writeFileSync(
+      file,
+      [
+        "pipe-state 2",
+        `xxh64 a\t1\t2\t3\t${h("a")}`,
+        `xxh64 b\t1\t2\t3\t${h("b")}`,
+        `xxh64 a\t1\t2\t4\t${h("c")}`,
+        `xxh64 c\t1\t2\t3\t${h("d")}`,
+        "a line without a tab",
+        `xxh64 d/\u00e9\t1\t2\t3\t${h("e")}`,
+        `md5 a\t1\t2\t3\t${h("f")}${h("f")}`,
+        `xxh64 c\t1\t2\t5\t${h("0")}`, // torn: no line break after it
+      ].join("\n"),
+    );
+    const st = (mtimeNs: bigint): FsStat => ({ kind: "file", dev: 1n, ino: 1n, size: 2, mtimeNs });
+    const checks: [HashAlgo, string, bigint, string | undefined][] = [
+      ["xxh64", "a", 4n, h("c")],
+      ["xxh64", "a", 3n, undefined],
+      ["xxh64", "b", 3n, h("b")],
+      ["xxh64", "c", 3n, h("d")],
+      ["xxh64", "c", 5n, undefined],
+      ["xxh64", "d/\u00e9", 3n, h("e")],
+      ["md5", "a", 3n, h("f") + h("f")],
+      ["xxh64", "missing", 3n, undefined],
+      ["xxh64", "a line without a tab", 3n, undefined],
+      ["xxh64", "a\txxh64 b", 3n, undefined],
+    ];
+    const parsed = new StatCache({ file });
+    expect(parsed.size).toBe(5); // parses
+    const shared = new StatCache({ file }); // scans, then parses after a few lookups
+    for (const [algo, rel, m, want] of checks) {
+      expect([rel, new StatCache({ file }).get(algo, rel, st(m))]).toEqual([rel, want]);
+      expect([rel, shared.get(algo, rel, st(m))]).toEqual([rel, want]);
+      expect([rel, parsed.get(algo, rel, st(m))]).toEqual([rel, want]);
+    }
+    // What this process learnt wins over the log, before and after parsing.
+    const c = new StatCache({ file });
+    c.set("xxh64", "b", st(9n), h("9"));
+    expect(c.get("xxh64", "b", st(9n))).toBe(h("9"));
+    expect(c.size).toBe(5);
+    expect(c.get("xxh64", "b", st(9n))).toBe(h("9"));
+  });
+
   it("an unreadable file is an error value naming it", async () => {
     if (process.getuid?.() === 0) return; // root reads anything; the e2e suite covers the real case
     const d = tmp({ "secret.txt": "x" });
@@ -382,5 +433,226 @@ describe("invalidate", () => {
     expect(ok(await h.hashPath(path.join(d, "out"), "xxh64")).hash).toBe(a.hash); // memoised
     h.invalidate(path.join(d, "out/b"));
     expect(ok(await h.hashPath(path.join(d, "out"), "xxh64")).hash).not.toBe(a.hash);
+  });
+});
+
+describe("directory fingerprints", () => {
+  // Files an hour old: nothing is racy, so the stat cache records the files and the directory.
+  function aged(files: Record<string, string>): string {
+    const d = tmp(files);
+    age(d, Object.keys(files));
+    return d;
+  }
+
+  async function dirHash(h: Hasher, abs: string): Promise<Extract<HashOutcome, { kind: "dir" }>> {
+    const r = ok(await h.hashPath(abs, "xxh64"));
+    if (r.kind !== "dir") throw new Error("not a dir");
+    return r;
+  }
+
+  /** The directory hashed from scratch: no stat cache, every file read. */
+  async function truth(abs: string): Promise<Extract<HashOutcome, { kind: "dir" }>> {
+    return dirHash(new Hasher({ root: path.dirname(abs) }), abs);
+  }
+
+  /** Hashes `data` once with a state file and saves, then returns a function giving a new hasher on that state. */
+  async function recorded(d: string): Promise<{ first: string; next: () => { h: Hasher; gets: () => number; fs: ReturnType<typeof countingFs> } }> {
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    const first = (await dirHash(h1, path.join(d, "data"))).hash;
+    expect(h1.save()).toBe(true);
+    expect(readFileSync(stateFile, "utf8")).toMatch(/\ndir1:xxh64 data\t[0-9a-f]{32}\t[0-9a-f]{16}\.dir\n$/);
+    return {
+      first,
+      next: () => {
+        const statCache = new StatCache({ file: stateFile });
+        let gets = 0;
+        const get = statCache.get.bind(statCache);
+        statCache.get = (...a) => (gets++, get(...a));
+        const fs = countingFs();
+        return { h: new Hasher({ root: d, fs, statCache }), gets: () => gets, fs };
+      },
+    };
+  }
+
+  const FILES = { "data/a.txt": "AAAA", "data/b.txt": "BBBB", "data/sub/c.txt": "CCCC" };
+
+  it("an unchanged listing is answered from its fingerprint: no per-file lookup, no read, same hash and manifest", async () => {
+    const d = aged(FILES);
+    const { first, next } = await recorded(d);
+    const { h, gets, fs } = next();
+    const r = await dirHash(h, path.join(d, "data"));
+    expect(r.hash).toBe(first);
+    expect([r.size, r.nfiles]).toEqual([12, 3]);
+    expect(gets()).toBe(0);
+    expect(fs.bytes).toBe(0);
+    expect(h.stats).toEqual({ bytesRead: 0, filesRead: 0, statCacheHits: 3, dirCacheHits: 1 });
+    // The manifest is still there for a caller that stores the directory, identical to a full hash's.
+    const full = await truth(path.join(d, "data"));
+    expect(r.manifest.entries).toEqual(full.manifest.entries);
+    expect(Buffer.from(r.manifest.bytes).equals(Buffer.from(full.manifest.bytes))).toBe(true);
+    expect(fs.bytes).toBe(0); // rebuilt from the stat cache, nothing read
+  });
+
+  const changes: [string, (d: string) => void][] = [
+    [
+      "a same-size edit with a changed mtime",
+      (d) => {
+        writeFileSync(path.join(d, "data/a.txt"), "ZZZZ");
+        const t = Date.now() / 1000 - 1800;
+        utimesSync(path.join(d, "data/a.txt"), t, t);
+      },
+    ],
+    [
+      "an added file",
+      (d) => {
+        writeFileSync(path.join(d, "data/sub/new.txt"), "NEW");
+        age(d, ["data/sub/new.txt"]);
+      },
+    ],
+    ["a removed file", (d) => rmSync(path.join(d, "data/b.txt"))],
+    ["a renamed file (same inode, size and mtime, a name as long)", (d) => renameSync(path.join(d, "data/b.txt"), path.join(d, "data/e.txt"))],
+    [
+      "a file replaced by another of the same size and mtime (different inode)",
+      (d) => {
+        const p = path.join(d, "data/a.txt");
+        const { mtimeNs, ino } = statSync(p, { bigint: true });
+        const secs = Number(mtimeNs / 1_000_000_000n); // a whole second (set by the test)
+        writeFileSync(path.join(d, "other"), "QQQQ");
+        utimesSync(path.join(d, "other"), secs, secs);
+        renameSync(path.join(d, "other"), p);
+        const now = statSync(p, { bigint: true });
+        expect([now.size, now.mtimeNs === mtimeNs, now.ino !== ino]).toEqual([4n, true, true]);
+      },
+    ],
+  ];
+
+  for (const [what, change] of changes) {
+    it(`${what} invalidates the fingerprint`, async () => {
+      const d = aged(FILES);
+      // Whole-second mtimes, so the replaced file can get exactly the same one.
+      const t = Math.floor(Date.now() / 1000) - 3600;
+      for (const f of Object.keys(FILES)) utimesSync(path.join(d, f), t, t);
+      const { first, next } = await recorded(d);
+      change(d);
+      const { h } = next();
+      const r = await dirHash(h, path.join(d, "data"));
+      expect(h.stats.dirCacheHits).toBe(0);
+      expect(r.hash).not.toBe(first);
+      expect(r.hash).toBe((await truth(path.join(d, "data"))).hash);
+    });
+  }
+
+  it("a symlink inside the directory pointed at another file invalidates it", async () => {
+    const d = aged({ ...FILES, "t1.txt": "one", "t2.txt": "two" });
+    symlinkSync(path.join(d, "t1.txt"), path.join(d, "data/link"));
+    const { first, next } = await recorded(d);
+    rmSync(path.join(d, "data/link"));
+    symlinkSync(path.join(d, "t2.txt"), path.join(d, "data/link"));
+    const { h } = next();
+    const r = await dirHash(h, path.join(d, "data"));
+    expect(h.stats.dirCacheHits).toBe(0);
+    expect(r.hash).not.toBe(first);
+    expect(r.hash).toBe((await truth(path.join(d, "data"))).hash);
+  });
+
+  it("a directory holding a racy file is not recorded until the file is old enough", async () => {
+    const d = aged(FILES);
+    writeFileSync(path.join(d, "data/fresh.txt"), "just written"); // mtime: now
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    await dirHash(h1, path.join(d, "data"));
+    h1.save();
+    expect(readFileSync(stateFile, "utf8")).not.toContain("dir1:");
+    const h2 = new Hasher({ root: d, stateFile });
+    await dirHash(h2, path.join(d, "data"));
+    expect(h2.stats.dirCacheHits).toBe(0);
+    // Seen again five seconds later, the same listing is safe to record.
+    const later = (): bigint => BigInt(Date.now() + 5000) * 1_000_000n;
+    const h3 = new Hasher({ root: d, stateFile, now: later });
+    await dirHash(h3, path.join(d, "data"));
+    h3.save();
+    expect(readFileSync(stateFile, "utf8")).toContain("dir1:xxh64 data\t");
+    const h4 = new Hasher({ root: d, stateFile });
+    await dirHash(h4, path.join(d, "data"));
+    expect(h4.stats.dirCacheHits).toBe(1);
+  });
+
+  it("after a hit, a file whose own entry is gone is read when the manifest is asked for", async () => {
+    const d = aged(FILES);
+    const { first } = await recorded(d);
+    const stateFile = path.join(d, ".pipe/state");
+    // Keep the directory's record, drop the per-file ones (as if overwritten since).
+    const text = readFileSync(stateFile, "utf8");
+    writeFileSync(stateFile, text.split("\n").filter((l) => !l.startsWith("xxh64 data/a.txt")).join("\n"));
+    const h = new Hasher({ root: d, stateFile });
+    const r = await dirHash(h, path.join(d, "data"));
+    expect([r.hash, h.stats.dirCacheHits, h.stats.filesRead]).toEqual([first, 1, 0]);
+    const full = await truth(path.join(d, "data"));
+    expect(r.manifest.entries).toEqual(full.manifest.entries);
+    expect(h.stats.filesRead).toBe(1);
+  });
+
+  it("old, foreign or damaged directory records are ignored, never trusted, never a crash", async () => {
+    const d = aged(FILES);
+    const stateFile = path.join(d, ".pipe/state");
+    const h0 = new Hasher({ root: d, stateFile });
+    const want = (await dirHash(h0, path.join(d, "data"))).hash;
+    h0.save();
+    const text = readFileSync(stateFile, "utf8");
+    const fileLines = text.split("\n").filter((l) => l.startsWith("xxh64 "));
+    const fp = /\ndir1:xxh64 data\t([0-9a-f]{32})\t/.exec(text)![1]!;
+    // A state file as a pipe without directory records wrote it: read, then the record is added.
+    writeFileSync(stateFile, ["pipe-state 2", ...fileLines, ""].join("\n"));
+    const h1 = new Hasher({ root: d, stateFile });
+    expect((await dirHash(h1, path.join(d, "data"))).hash).toBe(want);
+    expect([h1.stats.filesRead, h1.stats.dirCacheHits]).toEqual([0, 0]);
+    h1.save();
+    expect(readFileSync(stateFile, "utf8")).toMatch(/^pipe-state 2\n[^]*\ndir1:xxh64 data\t/);
+    // Damaged records: wrong hash shape, another format version, a torn line, an empty fingerprint.
+    for (const bad of [
+      `dir1:xxh64 data\t${fp}\tnot-a-hash`,
+      `dir1:xxh64 data\t${fp}\t0123456789abcdef`,
+      `dir1:xxh64 data\t${fp}`,
+      `dir1:xxh64 data\t\t0123456789abcdef.dir`,
+      `dir9:xxh64 data\t${fp}\t0123456789abcdef.dir`,
+    ]) {
+      writeFileSync(stateFile, ["pipe-state 2", ...fileLines, bad, ""].join("\n"));
+      const h = new Hasher({ root: d, stateFile });
+      expect([bad, (await dirHash(h, path.join(d, "data"))).hash, h.stats.dirCacheHits]).toEqual([bad, want, 0]);
+    }
+    writeFileSync(stateFile, ["pipe-state 2", ...fileLines, `dir1:xxh64 data\t${fp}\t0123456789abcdef.dir`].join("\n")); // torn: no newline
+    const torn = new Hasher({ root: d, stateFile });
+    expect((await dirHash(torn, path.join(d, "data"))).hash).toBe(want);
+    // A newer format's file (another header) is ignored whole, as before.
+    writeFileSync(stateFile, ["pipe-state 3", `dir1:xxh64 data\t${fp}\t0123456789abcdef.dir`, ""].join("\n"));
+    const future = new Hasher({ root: d, stateFile });
+    expect((await dirHash(future, path.join(d, "data"))).hash).toBe(want);
+  });
+
+  it("md5 directories (DVC locks) have fingerprints of their own", async () => {
+    const d = aged(FILES);
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    const md5 = ok(await h1.hashPath(path.join(d, "data"), "md5"));
+    const xx = ok(await h1.hashPath(path.join(d, "data"), "xxh64"));
+    h1.save();
+    const h2 = new Hasher({ root: d, stateFile });
+    expect(ok(await h2.hashPath(path.join(d, "data"), "md5")).hash).toBe(md5.hash);
+    expect(ok(await h2.hashPath(path.join(d, "data"), "xxh64")).hash).toBe(xx.hash);
+    expect(h2.stats.dirCacheHits).toBe(2);
+  });
+
+  it("a directory output answered by its fingerprint can be stored in the cache", async () => {
+    const d = aged(FILES);
+    const { first, next } = await recorded(d);
+    const { h } = next();
+    const r = await dirHash(h, path.join(d, "data"));
+    expect(h.stats.dirCacheHits).toBe(1);
+    const store = new ObjectStore(d);
+    const stored = await storeOutput({ root: d, store, linkTypes: ["copy"] }, "data", toOutputHash(r));
+    expect(stored.ok).toBe(true);
+    expect(await isCached(store, first)).toBe(true);
+    expect(readFileSync(store.pathOf(first))).toEqual(Buffer.from((await truth(path.join(d, "data"))).manifest.bytes));
   });
 });
