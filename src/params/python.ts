@@ -16,8 +16,13 @@
  * unary +/-. Tuples and sets become arrays (sets de-duplicated, in source order, so output is deterministic); dict
  * keys become strings as Python's `str()` would print them. Statements we do not understand are skipped, as DVC
  * skips them; only unbalanced brackets and unterminated strings are reported, with line and column.
+ *
+ * Numbers keep Python's types internally: a float literal (`2.0`, `1e5`) is a `PyFloat`, an int too large for a
+ * double is a `bigint`. The template reader asks for them as they are (`typed`), since DVC interpolates `2.0` as
+ * `2.0`; other readers get plain numbers.
  */
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { formatFloat, PyFloat } from "../template/pyfloat.js";
 
 type TokKind = "name" | "number" | "string" | "op";
 
@@ -316,8 +321,14 @@ class LiteralParser {
     if (t.kind === "op" && (t.text === "-" || t.text === "+")) {
       this.i++;
       const v = this.parseExpr();
-      if (typeof v !== "number") throw new NotLiteral();
-      return t.text === "-" ? -v : v;
+      if (t.text === "+") {
+        if (typeof v !== "number" && typeof v !== "bigint" && !(v instanceof PyFloat)) throw new NotLiteral();
+        return v;
+      }
+      if (typeof v === "number") return -v;
+      if (typeof v === "bigint") return intOf(-v);
+      if (v instanceof PyFloat) return new PyFloat(-v.value);
+      throw new NotLiteral();
     }
     if (t.kind === "number") {
       this.i++;
@@ -377,7 +388,7 @@ class LiteralParser {
         const rest = this.isOp(",") ? (this.i++, this.parseSequence("}")) : (this.expectOp("}"), []);
         const seen = new Set<string>();
         return [firstKey, ...rest].filter((v) => {
-          const k = JSON.stringify(v);
+          const k = JSON.stringify(v, (_, x: unknown) => (typeof x === "bigint" ? `${x}n` : x instanceof PyFloat ? x.value : x));
           if (seen.has(k)) return false;
           seen.add(k);
           return true;
@@ -400,15 +411,20 @@ class LiteralParser {
   }
 }
 
-function parseNumber(text: string): number {
+/** An int as a number when a double holds it exactly, else as a bigint. */
+function intOf(n: bigint): number | bigint {
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/** A number literal: an int (exact) or, when written with a point or an exponent, a float. */
+function parseNumber(text: string): number | bigint | PyFloat {
   if (/[jJ]$/.test(text)) throw new NotLiteral(); // complex numbers have no JSON form
   const t = text.replace(/_/g, "");
-  if (/^0[xX]/.test(t)) return parseInt(t.slice(2), 16);
-  if (/^0[oO]/.test(t)) return parseInt(t.slice(2), 8);
-  if (/^0[bB]/.test(t)) return parseInt(t.slice(2), 2);
+  if (/^0[xX][0-9a-fA-F]+$|^0[oO][0-7]+$|^0[bB][01]+$/.test(t)) return intOf(BigInt(t.toLowerCase()));
+  if (/^[0-9]+$/.test(t)) return intOf(BigInt(t));
   const n = Number(t);
   if (Number.isNaN(n)) throw new NotLiteral();
-  return n;
+  return new PyFloat(n);
 }
 
 /** How Python's `repr()` prints a value inside a tuple key (strings quoted, as Python quotes them). */
@@ -425,6 +441,7 @@ function pyStr(key: unknown): string {
   if (key === true) return "True";
   if (key === false) return "False";
   if (key === null) return "None";
+  if (key instanceof PyFloat) return formatFloat(key.value);
   if (Array.isArray(key)) return `(${key.map(pyRepr).join(", ")}${key.length === 1 ? "," : ""})`;
   return String(key);
 }
@@ -531,11 +548,28 @@ function collect(stmts: readonly Statement[], onlySelf: boolean, out: Record<str
   return out;
 }
 
+export interface PythonParamsOptions {
+  /** Floats as `PyFloat` and ints past 2^53 as `bigint` (default: plain numbers). */
+  typed?: boolean;
+}
+
+/** Plain numbers in place of `PyFloat` and `bigint`, for readers that want plain JSON-like values. */
+function plainNumbers(v: unknown): unknown {
+  if (v instanceof PyFloat) return v.value;
+  if (typeof v === "bigint") return Number(v);
+  if (Array.isArray(v)) return v.map(plainNumbers);
+  if (v !== null && typeof v === "object") {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) (v as Record<string, unknown>)[k] = plainNumbers(x);
+  }
+  return v;
+}
+
 /** Reads a Python params file into a plain mapping; `file` is used in messages. */
-export function parsePythonParams(file: string, text: string): Result<Record<string, unknown>> {
+export function parsePythonParams(file: string, text: string, opts: PythonParamsOptions = {}): Result<Record<string, unknown>> {
   try {
     const stmts = tokenize(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    return ok(collect(stmts, false, {}));
+    const values = collect(stmts, false, {});
+    return ok(opts.typed ? values : (plainNumbers(values) as Record<string, unknown>));
   } catch (e) {
     if (e instanceof PySyntaxError) return fail([error("params", `invalid Python: ${e.message}`, { file, line: e.line, col: e.col })]);
     throw e;

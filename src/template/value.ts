@@ -7,21 +7,20 @@
  * wrapper from the moment a file is read until it is printed; integers stay plain numbers. Mappings are `Map`s so
  * that keys keep their written order (a plain object would move integer-like keys such as `2021` first).
  *
- * This module also reads YAML (and JSON, which YAML 1.2 contains) into such values straight from the parser's
- * nodes, so that `1.0` stays a float and every value keeps its source location for messages.
+ * An integer that a double cannot hold exactly (above 2^53) is a `bigint`, read from its source text, so that
+ * `12345678901234567890` prints as written, as Python's unbounded int does.
+ *
+ * This module also reads YAML nodes into such values straight from the parser's nodes, so that `1.0` stays a float
+ * and every value keeps its source location for messages (`vars-file.ts` reads whole files of every format).
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import { parse as parseToml } from "smol-toml";
-import type { SourceLocation } from "../config/diagnostic.js";
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import { error, type Diagnostic, type SourceLocation } from "../config/diagnostic.js";
 import { nodeLocation } from "../config/yaml.js";
-import { formatOf } from "../params/read.js";
+import { formatFloat, PyFloat } from "./pyfloat.js";
 
-/** A Python float: printed as Python's `repr` prints it. */
-export class PyFloat {
-  constructor(readonly value: number) {}
-}
+export { formatFloat, PyFloat } from "./pyfloat.js";
 
-export type Value = null | boolean | number | string | PyFloat | Value[] | VMap;
+export type Value = null | boolean | number | bigint | string | PyFloat | Value[] | VMap;
 export type VMap = Map<string, Value>;
 
 export function isVMap(v: unknown): v is VMap {
@@ -41,29 +40,6 @@ export interface ParsingConfig {
   list?: "nargs" | "append";
 }
 
-/** Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
-export function formatFloat(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  // toExponential() without an argument gives the shortest digits that read back to the same double, as repr does.
-  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(x.toExponential());
-  if (!m) return String(x);
-  const sign = m[1]!;
-  const digits = m[2]! + (m[3] ?? "");
-  const exp = Number(m[4]);
-  if (exp < -4 || exp >= 16) {
-    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    const e = Math.abs(exp);
-    return `${sign}${mant}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
-  }
-  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-  const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
-  const frac = digits.slice(exp + 1);
-  return `${sign}${intPart}.${frac || "0"}`;
-}
-
 /** A plain JS number as Python would print it (a non-integer is a float; an integer prints as an int). */
 function formatNumber(n: number): string {
   if (Number.isInteger(n)) return String(n).includes("e") ? BigInt(n).toString() : String(n);
@@ -75,6 +51,7 @@ export function pyStr(v: Value): string {
   if (v === null) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "number") return formatNumber(v);
+  if (typeof v === "bigint") return v.toString();
   if (v instanceof PyFloat) return formatFloat(v.value);
   if (typeof v === "string") return v;
   return preview(v);
@@ -155,6 +132,8 @@ function previewFull(v: Value): string {
 /** The plain JS form of a value (floats as numbers, mappings as objects), for `cmdVars` and `meta`. */
 export function toPlain(v: Value): unknown {
   if (v instanceof PyFloat) return v.value;
+  // JSON (the load cache, `dag --json`) has no exact form for it; its digits, as text, lose nothing.
+  if (typeof v === "bigint") return v.toString();
   if (Array.isArray(v)) return v.map(toPlain);
   if (v instanceof Map) {
     const o: Record<string, unknown> = {};
@@ -168,7 +147,7 @@ export function toPlain(v: Value): unknown {
 export function fromPlain(v: unknown): Value {
   if (v === null || v === undefined) return null;
   if (typeof v === "boolean" || typeof v === "string") return v;
-  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "bigint") return exactInt(v);
   if (typeof v === "number") return Number.isInteger(v) ? v : new PyFloat(v);
   if (v instanceof PyFloat) return v;
   if (v instanceof Date) return v.toISOString();
@@ -186,6 +165,11 @@ export function fromPlain(v: unknown): Value {
   return String(v);
 }
 
+/** An integer as a number when a double holds it exactly, else as a bigint. */
+export function exactInt(v: bigint): number | bigint {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
 /** Source locations of the values of a file, by dotted path (`train.lr`, `layers.0`), for messages. */
 export type Locations = Map<string, SourceLocation>;
 
@@ -198,13 +182,25 @@ function scalarValue(node: Node): Value {
   if (typeof v === "number") {
     const src = typeof node.source === "string" ? node.source : String(v);
     const intLike = node.format === "HEX" || node.format === "OCT" || INT_SOURCE.test(src);
-    return intLike && Number.isFinite(v) ? v : new PyFloat(v);
+    if (!intLike || !Number.isFinite(v)) return new PyFloat(v);
+    if (Number.isSafeInteger(v)) return v;
+    // Past 2^53 the double is not what was written: read the integer again from its text.
+    const exact = bigIntOf(src);
+    return exact === undefined ? v : exactInt(exact);
   }
-  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "bigint") return exactInt(v);
   if (v === null || v === undefined) return null;
   if (typeof v === "boolean" || typeof v === "string") return v;
   if (v instanceof Date) return v.toISOString();
   return String(v as string);
+}
+
+/** A YAML 1.2 integer's source text (`-12`, `+7`, `0x1F`, `0o17`) as a bigint. */
+function bigIntOf(src: string): bigint | undefined {
+  const m = /^([-+]?)(0x[0-9a-fA-F]+|0o[0-7]+|[0-9]+)$/.exec(src);
+  if (!m) return undefined;
+  const n = BigInt(m[2]!);
+  return m[1] === "-" ? -n : n;
 }
 
 /** The string form of a mapping key node, as DVC's `to_str` names it (`2021`, `true`, `0.1`). */
@@ -222,71 +218,72 @@ export interface NodeConversion {
 }
 
 /**
- * Converts a YAML node into a value. When `locs` is given, records the location of every value (and of the key of
- * every mapping entry, which is where a reader looks) by dotted path under `prefix`.
+ * How many values aliases may expand to in one conversion. A few nested aliases (`b: [*a, *a, ...]`,
+ * `c: [*b, *b, ...]`) multiply into billions of values from a few hundred bytes; real files reuse a handful of
+ * anchors. The yaml package's own guard (`maxAliasCount`) protects `toJS`, which the stages file goes through;
+ * vars and params files are converted here, so they need their own.
  */
-export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = "", open = new Set<unknown>()): Value {
-  if (isAlias(node)) node = node.resolve(p.doc);
+export const ALIAS_EXPANSION_LIMIT = 100_000;
+
+/** Thrown by `nodeToValue` when aliases expand past the limit; readers turn it into a diagnostic. */
+export class AliasBombError extends Error {
+  constructor(readonly diagnostic: Diagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+interface Walk {
+  open: Set<unknown>;
+  /** Values produced under an alias so far. */
+  expanded: number;
+  limit: number;
+}
+
+/**
+ * Converts a YAML node into a value. When `locs` is given, records the location of every value (and of the key of
+ * every mapping entry, which is where a reader looks) by dotted path under `prefix`. Throws `AliasBombError` when
+ * aliases expand to more than `limit` values.
+ */
+export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = "", limit = ALIAS_EXPANSION_LIMIT): Value {
+  return convert(p, node, locs, prefix, { open: new Set(), expanded: 0, limit }, undefined);
+}
+
+function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, prefix: string, w: Walk, via: Node | undefined): Value {
+  if (isAlias(node)) {
+    via ??= node;
+    node = node.resolve(p.doc);
+  }
+  if (via && ++w.expanded > w.limit) {
+    throw new AliasBombError(
+      error("yaml-syntax", `aliases here expand to more than ${w.limit.toLocaleString("en-US")} values`, nodeLocation(p, via), {
+        hint: "aliases nested inside aliases multiply (a 'billion laughs' document); write the values out, or nest fewer aliases",
+      }),
+    );
+  }
   // An alias inside the collection it names would recurse forever; YAML allows it, a value cannot hold it.
-  if (open.has(node)) return null;
+  if (w.open.has(node)) return null;
   if (isMap(node)) {
-    open.add(node);
+    w.open.add(node);
     const m: VMap = new Map();
     for (const pair of node.items) {
       const k = keyText(p.doc, pair.key);
       const path = prefix ? `${prefix}.${k}` : k;
       if (locs) locs.set(path, nodeLocation(p, pair.key));
-      m.set(k, nodeToValue(p, pair.value, locs, path, open));
+      m.set(k, convert(p, pair.value, locs, path, w, via));
     }
-    open.delete(node);
+    w.open.delete(node);
     return m;
   }
   if (isSeq(node)) {
-    open.add(node);
+    w.open.add(node);
     const out = node.items.map((it, i) => {
       const path = prefix ? `${prefix}.${i}` : String(i);
       if (locs) locs.set(path, nodeLocation(p, it));
-      return nodeToValue(p, it, locs, path, open);
+      return convert(p, it, locs, path, w, via);
     });
-    open.delete(node);
+    w.open.delete(node);
     return out;
   }
   if (node === null || node === undefined) return null;
   return scalarValue(node as Node);
-}
-
-/**
- * Typed values of a params/vars file's text, or undefined when this reader cannot read it faithfully (the caller
- * then falls back to the shared params reader, which also produces the diagnostics for broken files).
- */
-export function typedParams(file: string, text: string): { value: Value; locs: Locations } | undefined {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const format = formatOf(file);
-  if (format === "yaml" || format === "json") {
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, version: "1.2", uniqueKeys: true, prettyErrors: false });
-    if (doc.errors.length > 0) return undefined;
-    const locs: Locations = new Map();
-    return { value: nodeToValue({ file, lineCounter, doc }, doc.contents, locs), locs };
-  }
-  if (format === "toml") {
-    try {
-      // Integers as BigInt, so that every remaining number is a float (`1.0` stays a float).
-      return { value: fromToml(parseToml(text, { integersAsBigInt: true })), locs: new Map() };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-function fromToml(v: unknown): Value {
-  if (typeof v === "number") return new PyFloat(v);
-  if (Array.isArray(v)) return v.map(fromToml);
-  if (v !== null && typeof v === "object" && (Object.getPrototypeOf(v) === null || Object.getPrototypeOf(v) === Object.prototype)) {
-    const m: VMap = new Map();
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) m.set(k, fromToml(x));
-    return m;
-  }
-  return fromPlain(v);
 }

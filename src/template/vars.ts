@@ -10,10 +10,11 @@ import path from "node:path";
 import { isMap, isScalar, isSeq, visit, type Document, type LineCounter, type Node } from "yaml";
 import { didYouMean, error, type Diagnostic, type RelatedInfo, type SourceLocation } from "../config/diagnostic.js";
 import { nodeLocation, offsetLocation } from "../config/yaml.js";
-import { parseParamsText } from "../params/read.js";
+import { decodeUtf8 } from "../config/text.js";
 import type { Context, MergeConflict } from "./context.js";
 import { findReferences, type Reference } from "./expr.js";
-import { fromPlain, isVMap, nodeToValue, typedParams, type Locations, type VMap } from "./value.js";
+import { AliasBombError, isVMap, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
+import { readVarsText } from "./vars-file.js";
 
 /** What the loader needs to know about the stages file being expanded. */
 export interface StagesSource {
@@ -52,10 +53,10 @@ export function joinRel(base: string, p: string): string {
   return trimmed === "." ? "" : trimmed;
 }
 
-function typeName(v: unknown): string {
+function typeName(v: Value): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "string") return "a string";
-  if (typeof v === "number") return "a number";
+  if (typeof v === "number" || typeof v === "bigint") return "a number";
   if (typeof v === "boolean") return "a boolean";
   return "a scalar";
 }
@@ -95,12 +96,12 @@ export class VarsLoader {
 
   private async load(rel: string): Promise<LoadedFile> {
     const abs = path.resolve(this.src.root, rel);
-    let text: string;
+    let bytes: Buffer;
     try {
       const st = await stat(abs, { bigint: true });
       this.src.onRead?.(rel, st);
       if (st.isDirectory()) return { ok: false, kind: "directory" };
-      text = await readFile(abs, "utf8");
+      bytes = await readFile(abs);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") {
@@ -109,18 +110,12 @@ export class VarsLoader {
       }
       return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
     }
-    this.src.sources.set(rel, text);
-    let value: unknown;
-    let locs: Locations = new Map();
-    const typed = typedParams(rel, text);
-    if (typed) {
-      value = typed.value;
-      locs = typed.locs;
-    } else {
-      const r = parseParamsText(rel, text);
-      if (!r.ok) return { ok: false, kind: "invalid", errors: r.errors };
-      value = fromPlain(r.value);
-    }
+    const decoded = decodeUtf8(rel, bytes);
+    this.src.sources.set(rel, decoded.text);
+    if (!decoded.ok) return { ok: false, kind: "invalid", errors: [decoded.error] };
+    const r = readVarsText(rel, decoded.text);
+    if (!r.ok) return { ok: false, kind: "invalid", errors: r.errors };
+    const { value, locs } = r.value;
     // DVC reads an empty file as an empty mapping.
     if (value === null || value === undefined) return { ok: true, value: new Map(), locs };
     if (!isVMap(value)) return { ok: false, kind: "not-mapping", found: typeName(value) };
@@ -259,7 +254,14 @@ export class VarsLoader {
 
   private loadInline(ctx: Context, node: Node, stage: string | undefined, diags: Diagnostic[]): void {
     const locs: Locations = new Map();
-    const value = nodeToValue(this.src, node, locs);
+    let value: Value;
+    try {
+      value = nodeToValue(this.src, node, locs);
+    } catch (e) {
+      if (!(e instanceof AliasBombError)) throw e;
+      diags.push(e.diagnostic);
+      return;
+    }
     if (!isVMap(value)) return;
     const reserved = ctx.reservedIn(value);
     if (reserved.length > 0) {

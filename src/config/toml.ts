@@ -1,0 +1,27 @@
+/**
+ * TOML through smol-toml, with its errors as located diagnostics.
+ *
+ * smol-toml throws a `TomlError` whose message carries its own excerpt of the file; printed as is, it reads
+ * differently from every other error and has no `file:line:col`. Its `line` and `column` are kept and the excerpt
+ * dropped, so the renderer quotes the line with its marker as it does for YAML and JSON.
+ */
+import { parse, TomlError } from "smol-toml";
+import { error, fail, ok, type Result } from "./diagnostic.js";
+
+export interface TomlOptions {
+  /** Integers as BigInt, so that every remaining number is a float (`1.0` stays a float). */
+  integersAsBigInt?: boolean;
+}
+
+/** Parses TOML text; `file` (root-relative) names it in diagnostics. A leading byte-order mark is skipped. */
+export function parseTomlText(file: string, text: string, opts: TomlOptions = {}): Result<Record<string, unknown>> {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return ok(parse(text, { integersAsBigInt: opts.integersAsBigInt ?? false }) as Record<string, unknown>);
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    const first = e.message.replace(/^Invalid TOML document:\s*/, "").split("\n")[0] ?? "";
+    const what = first.replace(/\.$/, "");
+    return fail([error("params", `invalid TOML: ${what.charAt(0).toLowerCase()}${what.slice(1)}`, { file, line: e.line, col: e.column })]);
+  }
+}

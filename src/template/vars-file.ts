@@ -1,0 +1,86 @@
+/**
+ * Reading a vars/params file into template values, by extension, the way DVC reads each format:
+ *
+ * - YAML through the stages files' reader (`config/yaml.ts`): every syntax error located, merge keys expanded,
+ *   unknown tags refused; aliases bounded (`nodeToValue`);
+ * - JSON strictly, as Python's `json` reads it (`config/json.ts`), not as YAML: `{"a": 1,}` is an error;
+ * - TOML through smol-toml, its errors located (`config/toml.ts`);
+ * - Python as `ast.literal_eval` of module-level assignments (`params/python.ts`).
+ *
+ * In every format `1.0` stays a float (`PyFloat`) and an integer past 2^53 stays exact (`bigint`), so that
+ * interpolated text is what DVC prints. Problems are diagnostics, never exceptions.
+ */
+import path from "node:path";
+import { fail, ok, type Result } from "../config/diagnostic.js";
+import { parseJson } from "../config/json.js";
+import { parseTomlText } from "../config/toml.js";
+import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
+import { parsePythonParams } from "../params/python.js";
+import { PyFloat } from "./pyfloat.js";
+import { AliasBombError, exactInt, fromPlain, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
+
+export interface VarsFileValue {
+  value: Value;
+  locs: Locations;
+}
+
+type Format = "yaml" | "json" | "toml" | "python";
+
+/** The format of a params/vars file, by extension, as DVC chooses it (anything else is YAML). */
+export function varsFormat(file: string): Format {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === ".json") return "json";
+  if (ext === ".toml") return "toml";
+  if (ext === ".py") return "python";
+  return "yaml";
+}
+
+/** A JSON number's text as Python's `json` reads it: a float when written with `.`, an exponent, or as NaN/Infinity. */
+function jsonNumber(text: string): unknown {
+  if (/^-?[0-9]+$/.test(text)) return exactInt(BigInt(text));
+  if (text === "NaN") return new PyFloat(NaN);
+  if (text === "Infinity") return new PyFloat(Infinity);
+  if (text === "-Infinity") return new PyFloat(-Infinity);
+  return new PyFloat(Number(text));
+}
+
+/** TOML read with integers as BigInt: every remaining number is a float. */
+function fromToml(v: unknown): Value {
+  if (typeof v === "number") return new PyFloat(v);
+  if (Array.isArray(v)) return v.map(fromToml);
+  if (v !== null && typeof v === "object" && (Object.getPrototypeOf(v) === null || Object.getPrototypeOf(v) === Object.prototype)) {
+    const m: VMap = new Map();
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) m.set(k, fromToml(x));
+    return m;
+  }
+  return fromPlain(v);
+}
+
+/** Reads the text of a vars/params file; `file` is root-relative, for messages and to choose the format. */
+export function readVarsText(file: string, text: string): Result<VarsFileValue> {
+  const format = varsFormat(file);
+  if (format === "json") {
+    const locs: Locations = new Map();
+    const r = parseJson(file, text, { number: jsonNumber, object: (entries) => new Map(entries as [string, Value][]), locs });
+    return r.ok ? ok({ value: r.value as Value, locs }) : r;
+  }
+  if (format === "toml") {
+    const r = parseTomlText(file, text, { integersAsBigInt: true });
+    return r.ok ? ok({ value: fromToml(r.value), locs: new Map() }) : r;
+  }
+  if (format === "python") {
+    const r = parsePythonParams(file, text, { typed: true });
+    return r.ok ? ok({ value: fromPlain(r.value), locs: new Map() }) : r;
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const parsed = parseYaml(file, text);
+  const { errors } = yamlDiagnostics(parsed);
+  if (errors.length > 0) return fail(errors);
+  const locs: Locations = new Map();
+  try {
+    return ok({ value: nodeToValue(parsed, parsed.doc.contents, locs), locs });
+  } catch (e) {
+    if (e instanceof AliasBombError) return fail([e.diagnostic]);
+    throw e;
+  }
+}
