@@ -3,7 +3,7 @@
  * document) back to a `file:line:col` location, which every later layer uses to point at the offending text, and the
  * translation of the parser's own errors into diagnostics.
  */
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
+import { isAlias, isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
 import { error, warning, type Diagnostic, type SourceLocation } from "./diagnostic.js";
 
 export interface ParsedYaml {
@@ -12,13 +12,127 @@ export interface ParsedYaml {
   text: string;
   doc: Document.Parsed;
   lineCounter: LineCounter;
+  /** Problems of a syntactically valid document that DVC's loader rejects (collection keys, bad merge keys). */
+  checks: Diagnostic[];
 }
 
-/** Parses without judging: syntax errors are left in `doc.errors` for the validator to turn into diagnostics. */
+/**
+ * Parses without judging: syntax errors are left in `doc.errors` for the validator to turn into diagnostics. A
+ * document without syntax errors then gets its merge keys expanded in place (see `expandMergeKeys`) and its keys
+ * checked, both recorded in `checks`.
+ */
 export function parseYaml(file: string, text: string): ParsedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false });
-  return { file, text, doc, lineCounter };
+  const p: ParsedYaml = { file, text, doc, lineCounter, checks: [] };
+  if (doc.errors.length === 0) {
+    checkKeys(p);
+    expandMergeKeys(p);
+  }
+  return p;
+}
+
+/**
+ * A mapping key that is a list or a mapping (`? [a, b]`) is legal YAML, but no value of ours (or DVC's: a stage
+ * name, a variable name) can be keyed by it; the yaml package would silently stringify it (`a,b`) with a Node
+ * warning on stderr. It is an error at the key instead.
+ */
+function checkKeys(p: ParsedYaml): void {
+  visit(p.doc, {
+    Pair(_, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(p.doc) : pair.key;
+      if (isCollection(key)) {
+        p.checks.push(
+          error("yaml-syntax", `a mapping key must be a scalar, not a ${isSeq(key) ? "list" : "mapping"}`, nodeLocation(p, pair.key), {
+            hint: "write the key as a string",
+          }),
+        );
+      }
+    },
+  });
+}
+
+/** `<<` written plainly (a quoted `"<<"` is an ordinary key). */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && key.value === "<<" && key.type === "PLAIN" && !key.tag;
+}
+
+/**
+ * Expands YAML merge keys (`<<: *base`, `<<: [*a, *b]`) in place, as DVC's loader (ruamel, which follows PyYAML's
+ * `flatten_mapping`) does: the merged entries come first, a list of sources in reverse order (so that an earlier
+ * source wins), then the mapping's own entries; a key present twice keeps its first position and takes its last
+ * value, as a Python dict built from those pairs does. The entries are the anchored mapping's own pair nodes, so a
+ * diagnostic about a merged value points at the place it is written. Everything after parsing (validation,
+ * `toJS`, templating) then sees ordinary mappings.
+ */
+function expandMergeKeys(p: ParsedYaml): void {
+  const done = new Set<YAMLMap>();
+  const active = new Set<YAMLMap>();
+  const source = (n: unknown, at: unknown): YAMLMap | undefined => {
+    const r = isAlias(n) ? n.resolve(p.doc) : n;
+    if (isMap(r)) {
+      if (!active.has(r)) return r;
+      p.checks.push(error("yaml-syntax", "'<<' cannot merge a mapping into itself", nodeLocation(p, at)));
+      return undefined;
+    }
+    p.checks.push(
+      error("yaml-syntax", "'<<' merges mappings: its value must be a mapping, an alias of one, or a list of them", nodeLocation(p, at), {
+        hint: "write '<<: *name' where '&name' marks a mapping",
+      }),
+    );
+    return undefined;
+  };
+  const flatten = (map: YAMLMap): void => {
+    if (done.has(map) || active.has(map)) return;
+    const items = map.items as Pair[];
+    if (!items.some((it) => isMergeKey(it.key))) {
+      done.add(map);
+      return;
+    }
+    active.add(map);
+    const merged: Pair[] = [];
+    const own: Pair[] = [];
+    for (const pair of items) {
+      if (!isMergeKey(pair.key)) {
+        own.push(pair);
+        continue;
+      }
+      const sources: YAMLMap[] = [];
+      if (isSeq(pair.value)) {
+        for (const it of pair.value.items) {
+          const m = source(it, it);
+          if (m) sources.push(m);
+        }
+      } else {
+        const m = source(pair.value, pair.value ?? pair.key);
+        if (m) sources.push(m);
+      }
+      for (const m of sources.reverse()) {
+        flatten(m);
+        merged.push(...(m.items as Pair[]));
+      }
+    }
+    const position = new Map<string, number>();
+    const result: Pair[] = [];
+    for (const pair of [...merged, ...own]) {
+      const k = keyString(pair.key);
+      const at = position.get(k);
+      if (at === undefined) {
+        position.set(k, result.length);
+        result.push(pair);
+      } else {
+        result[at] = pair;
+      }
+    }
+    map.items = result;
+    active.delete(map);
+    done.add(map);
+  };
+  visit(p.doc, {
+    Map(_, map) {
+      flatten(map);
+    },
+  });
 }
 
 /** Location of a character offset. */
@@ -116,8 +230,22 @@ export function yamlDiagnostics(p: ParsedYaml): { errors: Diagnostic[]; warnings
     errors.push(describeYamlError(p, e));
   }
   for (const w of p.doc.warnings) {
-    warnings.push(warning("yaml-syntax", sentence(w.message), offsetLocation(p, w.pos[0], w.pos[1] - w.pos[0])));
+    const at = offsetLocation(p, w.pos[0], w.pos[1] - w.pos[0]);
+    if (w.code === "TAG_RESOLVE_FAILED") {
+      // DVC's safe loader refuses a tag it does not know rather than reading the value as a plain string.
+      const tag = p.text.slice(w.pos[0], w.pos[1]);
+      errors.push(
+        error("yaml-syntax", `unknown tag '${tag}'`, at, {
+          hint: /^!!python\//.test(tag)
+            ? "Python tags are refused: stages and params files are read with a safe loader, as DVC reads them"
+            : "remove the tag; YAML's own types (strings, numbers, booleans, null, lists, mappings) need none",
+        }),
+      );
+      continue;
+    }
+    warnings.push(warning("yaml-syntax", sentence(w.message), at));
   }
+  errors.push(...p.checks);
   return { errors: dedupeSorted(errors), warnings: dedupeSorted(warnings) };
 }
 
