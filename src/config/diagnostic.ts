@@ -153,6 +153,7 @@ export function nearest(name: string, candidates: Iterable<string>, max = 3): st
 }
 
 export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
-  const n = nearest(name, candidates, 1)[0];
+  // The word itself is no suggestion ("unknown key 'foreach', did you mean 'foreach'?"): the caller must say why.
+  const n = nearest(name, [...candidates].filter((c) => c !== name), 1)[0];
   return n === undefined ? undefined : `did you mean '${n}'?`;
 }

@@ -26,7 +26,22 @@ import { dedupeSorted, nodeAtPath, nodeLocation, yamlDiagnostics, type ParsedYam
 export interface StagesFileCheck {
   errors: Diagnostic[];
   warnings: Diagnostic[];
+  /**
+   * Whether the templates can still be expanded despite `errors`, for their own errors (every error of a file at
+   * once): the YAML parsed, and the schema errors are confined to stages and top-level sections that `skip` names.
+   */
+  expandable: boolean;
+  skip: ExpansionSkip;
 }
+
+/** What expansion leaves out of a file with schema errors: those stages and top-level sections. */
+export interface ExpansionSkip {
+  stages: Set<string>;
+  topLevel: Set<string>;
+}
+
+/** Keys whose misspelling or misplacement changes what a stage is (a foreach stage, a matrix). */
+const STRUCTURE_KEYS = new Set(["foreach", "do", "matrix"]);
 
 /** The shape of ajv's generated validate function (the generated module is not type-checked). */
 interface GeneratedValidate {
@@ -42,25 +57,46 @@ const validateSchema = (generated as { validate: GeneratedValidate }).validate;
  */
 export function validateStagesFile(parsed: ParsedYaml): StagesFileCheck {
   const y = yamlDiagnostics(parsed);
-  if (y.errors.length > 0) return y;
+  const skip: ExpansionSkip = { stages: new Set(), topLevel: new Set() };
+  if (y.errors.length > 0) return { ...y, expandable: false, skip };
   let data: unknown;
   try {
     data = parsed.doc.toJS();
   } catch (e) {
     // toJS only throws on documents it cannot turn into values (an alias bomb, an unresolvable alias).
     const why = e instanceof Error ? e.message : String(e);
-    return { errors: [error("yaml-syntax", `cannot read the document: ${why}`, { file: parsed.file, line: 1, col: 1 })], warnings: y.warnings };
+    return { errors: [error("yaml-syntax", `cannot read the document: ${why}`, { file: parsed.file, line: 1, col: 1 })], warnings: y.warnings, expandable: false, skip };
   }
   // DVC reads an empty (or falsy) document as an empty mapping.
   if (!data) data = {};
   const errors: Diagnostic[] = [];
+  let expandable = true;
   if (!validateSchema(data)) {
     for (const e of validateSchema.errors ?? []) {
       const d = describe(parsed, data, e);
       if (d) errors.push(d);
+      if (!d) continue;
+      const path = segments(e.instancePath, data);
+      const [top, stage] = path;
+      if (top === undefined) {
+        // An unknown top-level key is left out of expansion anyway; a document that is not a mapping has nothing.
+        if (e.keyword !== "additionalProperties") expandable = false;
+      } else if (top === "stages" && stage !== undefined) {
+        // A stage with only unknown plain keys (`dep:`) still expands as what it is; any other error skips it.
+        const onlyUnknownKey =
+          e.keyword === "additionalProperties" &&
+          (path.length === 2 || (path.length === 3 && path[2] === "do")) &&
+          !STRUCTURE_KEYS.has(String((e.params as { additionalProperty: string }).additionalProperty));
+        if (!onlyUnknownKey) skip.stages.add(String(stage));
+      } else if (top === "stages" || top === "vars") {
+        // Without the stages mapping or the variables, expansion would report only noise.
+        expandable = false;
+      } else {
+        skip.topLevel.add(String(top));
+      }
     }
   }
-  return { errors: dedupeSorted(errors), warnings: dedupeSorted([...y.warnings, ...checkpointWarnings(parsed, data)]) };
+  return { errors: dedupeSorted(errors), warnings: dedupeSorted([...y.warnings, ...checkpointWarnings(parsed, data)]), expandable, skip };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -248,6 +284,11 @@ function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, de
     case "stage":
       return error("unknown-key", `unknown stage key '${key}'`, loc, withHint(stageKeyHint(key, true)));
     case "doStage":
+      if (key === "foreach" || key === "do") {
+        return error("unknown-key", `'${key}' cannot be nested inside 'do' of stage '${stageName}': nested foreach is not supported`, loc, {
+          hint: "DVC does not support it either; for every combination of several lists, use 'matrix'",
+        });
+      }
       if (key === "matrix") {
         return error("unknown-key", `'matrix' cannot be used inside 'do' of stage '${stageName}'`, loc, {
           hint: "a stage is expanded by 'foreach' or by 'matrix', not both",

@@ -30,10 +30,15 @@ function q(s: string): string {
   return `'${s}'`;
 }
 
+/** A root-relative path quoted for a message; the root itself (an out of `.`) is shown as `.`, not as `''`. */
+function qp(p: string): string {
+  return q(p === "" ? "." : p);
+}
+
 /** `'b' depends on 'x', an output of 'a'` and its variants, for notes and messages. */
 export function describeEdge(producer: string, consumer: string, why: EdgeReason): string {
-  const d = q(why.dep.rootPath);
-  const o = q(why.out.rootPath);
+  const d = qp(why.dep.rootPath);
+  const o = qp(why.out.rootPath);
   switch (why.relation) {
     case "equal":
       return `${q(consumer)} depends on ${d}, an output of ${q(producer)}`;
@@ -53,14 +58,14 @@ function conflictDiagnostic(c: OutConflict): Diagnostic {
   switch (c.kind) {
     case "duplicate":
       if (same) {
-        return error("duplicate-out", `output ${q(a.out.rootPath)} is declared twice in stage ${q(a.stage.address)}`, a.out.loc ?? a.stage.loc, {
+        return error("duplicate-out", `output ${qp(a.out.rootPath)} is declared twice in stage ${q(a.stage.address)}`, a.out.loc ?? a.stage.loc, {
           related: [at(e, "first declared here")],
           hint: "declare each output once (outs, metrics and plots share one namespace)",
         });
       }
       return error(
         "duplicate-out",
-        `output ${q(a.out.rootPath)} is declared by two stages: ${q(e.stage.address)} and ${q(a.stage.address)}`,
+        `output ${qp(a.out.rootPath)} is declared by two stages: ${q(e.stage.address)} and ${q(a.stage.address)}`,
         a.out.loc ?? a.stage.loc,
         {
           related: [at(e, `declared by ${q(e.stage.address)} here`)],
@@ -70,20 +75,20 @@ function conflictDiagnostic(c: OutConflict): Diagnostic {
     case "inside":
       return error(
         "overlapping-outs",
-        `output ${q(a.out.rootPath)} of ${q(a.stage.address)} lies inside output ${q(e.out.rootPath)} of ${owner}`,
+        `output ${qp(a.out.rootPath)} of ${q(a.stage.address)} lies inside output ${qp(e.out.rootPath)} of ${owner}`,
         a.out.loc ?? a.stage.loc,
         {
-          related: [at(e, `${q(e.out.rootPath)} is declared by ${q(e.stage.address)} here`)],
+          related: [at(e, `${qp(e.out.rootPath)} is declared by ${q(e.stage.address)} here`)],
           hint: "outputs must not overlap: track the directory or the files inside it, not both",
         },
       );
     case "contains":
       return error(
         "overlapping-outs",
-        `output ${q(a.out.rootPath)} of ${q(a.stage.address)} holds output ${q(e.out.rootPath)} of ${owner}`,
+        `output ${qp(a.out.rootPath)} of ${q(a.stage.address)} holds output ${qp(e.out.rootPath)} of ${owner}`,
         a.out.loc ?? a.stage.loc,
         {
-          related: [at(e, `${q(e.out.rootPath)} is declared by ${q(e.stage.address)} here`)],
+          related: [at(e, `${qp(e.out.rootPath)} is declared by ${q(e.stage.address)} here`)],
           hint: "outputs must not overlap: track the directory or the files inside it, not both",
         },
       );
@@ -91,8 +96,8 @@ function conflictDiagnostic(c: OutConflict): Diagnostic {
 }
 
 function ownOutDiagnostic(stage: Stage, why: EdgeReason): Diagnostic {
-  const d = q(why.dep.rootPath);
-  const o = q(why.out.rootPath);
+  const d = qp(why.dep.rootPath);
+  const o = qp(why.out.rootPath);
   const message =
     why.relation === "equal"
       ? `stage ${q(stage.address)} depends on its own output ${o}`
@@ -235,7 +240,7 @@ export function buildGraph(pipeline: Pipeline): Result<StageGraph> {
       errors.push(
         error(
           "overlapping-outs",
-          `stages file ${q(f.file)} lies inside output ${q(around.out.rootPath)} of ${q(around.stage.address)}`,
+          `stages file ${q(f.file)} lies inside output ${qp(around.out.rootPath)} of ${q(around.stage.address)}`,
           around.out.loc ?? around.stage.loc,
           { hint: `running ${q(around.stage.address)} would delete the stages file; move the output or the stages file` },
         ),

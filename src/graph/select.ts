@@ -126,6 +126,12 @@ export function resolveTargets(graph: StageGraph, targets: readonly string[], cw
   const seen = new Set<string>();
   const errors: Diagnostic[] = [];
   for (const t of targets) {
+    if (t.trim() === "") {
+      // `""` would otherwise resolve as the directory the command runs in, silently selecting every stage there
+      // (typically an unset shell variable: `pipe repro "$STAGE"`).
+      errors.push(error("usage", "empty target: it names no stage", undefined, { hint: "name a stage, a group or a stages file, or give no target to select every stage" }));
+      continue;
+    }
     let found: string[];
     const at = t.indexOf("@");
     const head = at < 0 ? t : t.slice(0, at);

@@ -15,6 +15,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { decodeUtf8 } from "../config/text.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver } from "../template/vars.js";
@@ -33,18 +34,18 @@ interface FileOutcome {
  * template modules they are tens of milliseconds of start-up that a load answered from the cache never needs.
  */
 async function loaders() {
-  const [{ parseYaml }, { validateStagesFile }, { expandStagesFile }] = await Promise.all([
+  const [{ parseYaml, dedupeSorted }, { validateStagesFile }, { expandStagesFile }] = await Promise.all([
     import("../config/yaml.js"),
     import("../config/validate.js"),
     import("../template/expand.js"),
   ]);
-  return { parseYaml, validateStagesFile, expandStagesFile };
+  return { parseYaml, dedupeSorted, validateStagesFile, expandStagesFile };
 }
 
 type Loaders = Awaited<ReturnType<typeof loaders>>;
 
 async function loadFile(
-  { parseYaml, validateStagesFile, expandStagesFile }: Loaders,
+  { parseYaml, dedupeSorted, validateStagesFile, expandStagesFile }: Loaders,
   root: string,
   f: DiscoveredFile,
   sources: Map<string, string>,
@@ -56,18 +57,26 @@ async function loadFile(
     // recorded as absent, which its next stat will not match; the read below reports the problem.
     onRead(f.file, await stat(f.abs, { bigint: true }).catch(() => null));
   }
+  let bytes: Buffer;
   try {
-    text = await readFile(f.abs, "utf8");
+    bytes = await readFile(f.abs);
   } catch (e) {
     return { errors: [error("io", `cannot read ${f.file}: ${(e as Error).message}`)], warnings: [] };
   }
+  const decoded = decodeUtf8(f.file, bytes);
+  text = decoded.text;
   sources.set(f.file, text);
+  if (!decoded.ok) return { errors: [decoded.error], warnings: [] };
   const info: StagesFileInfo = { file: f.file, text, flavor: f.flavor };
   const parsed = parseYaml(f.file, text);
   const check = validateStagesFile(parsed);
-  if (check.errors.length > 0) return { info, errors: check.errors, warnings: check.warnings };
-  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources, ...(onRead ? { onRead } : {}) });
-  if (!r.ok) return { info, errors: r.errors, warnings: [...check.warnings, ...r.warnings] };
+  if (check.errors.length > 0 && !check.expandable) return { info, errors: check.errors, warnings: check.warnings };
+  // A file with schema errors is still expanded (without the stages they are in), so that one run shows its
+  // template errors too; it fails all the same.
+  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources, skip: check.skip, ...(onRead ? { onRead } : {}) });
+  if (!r.ok || check.errors.length > 0) {
+    return { info, errors: dedupeSorted([...check.errors, ...(r.ok ? [] : r.errors)]), warnings: [...check.warnings, ...r.warnings] };
+  }
   return { info, expanded: r.value, errors: [], warnings: [...check.warnings, ...r.warnings] };
 }
 

@@ -37,6 +37,11 @@ export interface ExpandInput {
   parsing?: ParsingConfig;
   /** Told about every vars/params file looked at, before it is read (for the load cache). */
   onRead?: ReadObserver;
+  /**
+   * Stages and top-level sections to leave out: those with schema errors, when the file is expanded anyway so that
+   * one run reports its template errors too (`validateStagesFile`'s `skip`).
+   */
+  skip?: { stages: ReadonlySet<string>; topLevel: ReadonlySet<string> };
 }
 
 export interface ExpandedFile {
@@ -139,14 +144,21 @@ class Expander {
       await this.loader.loadDefault(ctx, this.dir, varsDiags);
       await this.loader.loadList(ctx, varsNode, this.dir, undefined, varsDiags);
     }
-    // Nothing after a broken context is worth reporting: every reference would be an error.
-    if (varsDiags.length > 0) return fail(dedupeSorted(varsDiags), this.warnings);
+    // Nothing interpolated in a broken context is worth reporting: every reference would be an error. The vars files
+    // of the stages are still read, so that every broken vars file is reported at once.
+    if (varsDiags.length > 0) {
+      await this.stageVarsOnly(ctx, varsDiags);
+      return fail(dedupeSorted(varsDiags), this.warnings);
+    }
 
     const stages: Stage[] = [];
     for (const pair of pairsOf(this.deref(field(top, "stages")?.value))) {
+      if (this.input.skip?.stages.has(keyString(pair.key))) continue;
       stages.push(...(await this.definition(pair, ctx)));
     }
     this.checkDuplicateNames(stages);
+    this.checkReferences(ctx, "artifacts");
+    this.checkReferences(ctx, "datasets");
     const result: ExpandedFile = {
       stages,
       params: this.topLevel(ctx, "params"),
@@ -155,6 +167,25 @@ class Expander {
     };
     if (this.errors.length > 0) return fail(dedupeSorted(this.errors), dedupeSorted(this.warnings));
     return ok(result, dedupeSorted(this.warnings));
+  }
+
+  /** Loads the `vars` of every stage (and of every `do`) whose wdir needs no interpolation, for their diagnostics. */
+  private async stageVarsOnly(ctx: Context, diags: Diagnostic[]): Promise<void> {
+    for (const pair of pairsOf(this.deref(field(this.input.doc.contents, "stages")?.value))) {
+      const body = this.deref(pair.value);
+      const doBody = this.deref(field(body, "do")?.value);
+      for (const b of [body, doBody]) {
+        const varsNode = field(b, "vars")?.value;
+        if (!isSeq(varsNode) || !this.loader.checkNoInterpolation(varsNode, diags)) continue;
+        const wdirNode = this.deref(field(b, "wdir")?.value);
+        let wdir = this.dir;
+        if (isScalar(wdirNode) && typeof wdirNode.value === "string" && wdirNode.value !== "") {
+          if (findReferences(wdirNode.value).length > 0) continue;
+          wdir = this.rootRel(this.dir, wdirNode.value);
+        }
+        await this.loader.loadList(ctx.clone(), varsNode, wdir, keyString(pair.key), diags);
+      }
+    }
   }
 
   // ---- interpolation -------------------------------------------------------------------------------------------
@@ -531,6 +562,13 @@ class Expander {
       else if (w !== "") wdirRaw = w;
     }
     const wdir = wdirRaw === undefined ? this.dir : this.rootRel(this.dir, wdirRaw);
+    if (wdirRaw !== undefined && (wdir === ".." || wdir.startsWith("../") || path.posix.isAbsolute(wdir))) {
+      // The command runs in wdir: outside the root it could write anywhere, whether or not it declares outs.
+      this.report(base, error("out-outside-root", `wdir '${wdirRaw}' is outside the project root${wdirRaw === wdir ? "" : ` (it resolves to ${wdir})`}`, this.loc(this.deref(wdirNode)), {
+        hint: "a stage's command runs in its wdir, which must lie inside the project; a stage may still read files outside it (deps)",
+      }));
+      return undefined;
+    }
 
     const varsNode = field(body, "vars")?.value;
     if (varsNode !== undefined && varsNode !== null) {
@@ -751,9 +789,24 @@ class Expander {
 
   // ---- top level -----------------------------------------------------------------------------------------------
 
+  /**
+   * Interpolates a top-level section pipe has no use for (`artifacts`, `datasets`) only for its errors: DVC
+   * resolves both (`resolve_artifacts`, `resolve_datasets`) with the file's variables, so a `${...}` there that
+   * does not resolve breaks the file for DVC's commands that read them.
+   */
+  private checkReferences(ctx: Context, key: "artifacts" | "datasets"): void {
+    if (this.input.skip?.topLevel.has(key)) return;
+    const node = field(this.input.doc.contents, key)?.value;
+    if (node === undefined || node === null) return;
+    const out: Tagged[] = [];
+    this.resolveNode(node, { ctx, field: null, out });
+    this.collect(out, []);
+  }
+
   private topLevel(ctx: Context, key: "params" | "metrics"): TopLevelFile[] {
     const out: Tagged[] = [];
     const files: TopLevelFile[] = [];
+    if (this.input.skip?.topLevel.has(key)) return files;
     const node = this.deref(field(this.input.doc.contents, key)?.value);
     if (isSeq(node)) {
       for (const it of node.items) {
@@ -776,6 +829,7 @@ class Expander {
       seen.add(rootPath);
       files.push({ rootPath, file: this.input.file, loc });
     };
+    if (this.input.skip?.topLevel.has("plots")) return files;
     const node = this.deref(field(this.input.doc.contents, "plots")?.value);
     const scope: Scope = { ctx, field: null, out };
     if (isSeq(node)) {
