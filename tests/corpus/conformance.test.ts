@@ -4,15 +4,16 @@
  * stage, or its foreach/matrix group, is still defined in the `dvc.yaml` beside it) must expand under the same name
  * to the same interpolated `cmd`: the lock is what DVC produced from that file.
  *
- * A lock entry is compared when its stage is still defined: a plain stage of that name, or a generated
- * `group@key` whose `foreach`/`matrix` group is. (A plain name whose definition became a group is a leftover.)
+ * A lock entry is compared when its stage still exists: a plain stage of that name, or a `group@key` that its
+ * `foreach`/`matrix` group still generates. Entries for stages no longer defined (a removed stage, an item removed
+ * from a foreach list, a plain name whose definition became a group) are counted apart, not compared.
  *
  * `excused.json` lists what cannot match for a reason outside pipe, each with its reason:
  * - `rejected`: files DVC 3 itself rejects; they must fail with a located diagnostic;
  * - `unresolvable`: files whose variables cannot be resolved from what the repository committed (a withheld or
  *   generated params file); they must fail with a located diagnostic of the expected reason;
- * - `stale`: lock entries that no longer match their dvc.yaml (the file or its params were edited after the lock
- *   was written, items were removed from a foreach list); each must still mismatch, so the list cannot rot.
+ * - `stale`: lock entries of stages that still exist but no longer match their dvc.yaml (the file or its params
+ *   were edited after the lock was written); each must still mismatch, so the list cannot rot.
  *
  * Where the cmd matches, the stage's paths must match the lock too (deps and outs as written, params files and
  * keys), unless `stalePaths` excuses it (same rules).
@@ -50,7 +51,7 @@ const folders = readdirSync(REAL)
   .filter((f) => statSync(path.join(REAL, f)).isDirectory())
   .sort();
 
-const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0, pathsMatched: 0, pathsExcused: 0 };
+const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0, gone: 0, pathsMatched: 0, pathsExcused: 0 };
 const used = new Set<string>();
 
 interface LockedStage {
@@ -151,7 +152,17 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
         const at = locked.name.lastIndexOf("@");
         const group = at > 0 ? locked.name.slice(0, at) : locked.name;
         const plain = definitions[locked.name] !== undefined && !isGroup(locked.name);
-        if (!plain && !(at > 0 && isGroup(group))) continue;
+        const member = at > 0 && isGroup(group);
+        // A member its group no longer generates (an item removed from the list) does not still exist, any more than
+        // a removed stage does: there is nothing to compare. A group that generates nothing at all, though, would
+        // hide every member of the lock, so that is a problem unless the lock has no member of it either.
+        if (!plain && !(member && byName.has(locked.name))) {
+          counts.gone++;
+          if (member && ![...byName.keys()].some((n) => n.startsWith(`${group}@`))) {
+            problems.push(`${id}:${locked.name}: the group '${group}' generates no stage at all`);
+          }
+          continue;
+        }
         counts.compared++;
         const key = `${id}:${locked.name}`;
         const got = byName.get(locked.name);
@@ -199,8 +210,9 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
 
   afterAll(() => {
     console.log(
-      `corpus conformance: ${counts.folders} folders, ${counts.files} stages files, ${counts.stages} stages expanded, ` +
+      `corpus conformance: ${counts.folders} folders loaded, ${counts.files} stages files, ${counts.stages} stages expanded, ` +
         `${counts.compared} locked cmds compared: ${counts.matched} matched, ${counts.excused} excused; ` +
+        `lock entries for stages no longer defined: ${counts.gone}; ` +
         `paths of the matched: ${counts.pathsMatched} matched, ${counts.pathsExcused} excused`,
     );
   });
