@@ -95,6 +95,12 @@ describe("resolveTargets", () => {
   it("each address once, in the order the targets were given", () => {
     expect(at(["build@b", "build", "prepare"])).toEqual(["build@b", "build@a", "prepare"]);
   });
+  it("an empty target is a usage error, not every stage of the directory", () => {
+    expect(at([""])).toEqual(["usage: empty target: it names no stage (name a stage, a group or a stages file, or give no target to select every stage)"]);
+    expect(at(["prepare", " "])).toHaveLength(1);
+    expect(at([])).toEqual([]);
+  });
+
   it("unknown targets are usage errors with the nearest names, all reported", () => {
     expect(at(["prepar", "nope:train", "sub:trian", "zzzzzzzz"])).toEqual([
       "usage: unknown stage 'prepar' (did you mean 'prepare'?)",

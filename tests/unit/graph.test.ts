@@ -226,6 +226,14 @@ describe("graph errors", () => {
     ]);
   });
 
+  it("an output of '.' (the root) is named '.', not ''", () => {
+    const { errors } = errorsOf([
+      { name: "a", outs: ["."] },
+      { name: "b", outs: ["x"] },
+    ]);
+    expect(errors.map((e) => e.message)).toEqual(["stages file 'pipe.yaml' lies inside output '.' of 'a'", "output 'x' of 'b' lies inside output '.' of 'a'"]);
+  });
+
   it("a stages file inside an output directory", () => {
     const { errors } = errorsOf([
       { name: "gen", outs: ["sub"] },

@@ -498,6 +498,80 @@ describe("bad templates", () => {
   });
 });
 
+describe("vars files as DVC reads them", () => {
+  it("Python floats interpolate as Python prints them", async () => {
+    const ss = await stages({ "p2.py": "X = 2.0\nY = 1e5\nW = -2.0\n", "pipe.yaml": "vars: [p2.py]\nstages:\n  s:\n    cmd: echo ${X} ${Y} ${W}\n" });
+    expect(ss[0]!.cmd).toBe("echo 2.0 100000.0 -2.0");
+  });
+
+  it("an integer past 2^53 interpolates exactly, from params.yaml, the stages file and a foreach item", async () => {
+    const ss = await stages({
+      "params.yaml": "big: 12345678901234567890\n",
+      "pipe.yaml": "stages:\n  s:\n    foreach: [98765432109876543210]\n    do:\n      cmd: echo ${big} ${item}\n",
+    });
+    expect(cmds(ss)).toEqual({ "s@98765432109876543210": "echo 12345678901234567890 98765432109876543210" });
+  });
+
+  it("merge keys in params.yaml and in the stages file", async () => {
+    const s2 = await stages({
+      "params.yaml": "base: &b {lr: 0.1, epochs: 2}\ntrain:\n  <<: *b\n  epochs: 5\n",
+      "pipe.yaml": "stages:\n  a: &a\n    cmd: echo ${train}\n    deps: [d.txt]\n  b:\n    <<: *a\n    cmd: echo b\n",
+    });
+    expect(cmds(s2)).toEqual({ a: "echo --lr 0.1 --epochs 5", b: "echo b" });
+    expect(s2[1]!.deps.map((d) => d.path)).toEqual(["d.txt"]);
+  });
+
+  it("every broken vars file is reported at once, the stages' own too", async () => {
+    const r = await expand({
+      "v1.json": '{"a": 1,}',
+      "v2.json": '{"a": }',
+      "v3.toml": "a = 1\nb = = 2\n",
+      "v4.json": '{"b": tru}',
+      "pipe.yaml": "vars: [v1.json, v2.json, v3.toml]\nstages:\n  s:\n    cmd: echo ${a}\n    vars: [v4.json]\n",
+    });
+    expect(r.errors.map((d) => `${d.location?.file}:${d.location?.line}:${d.location?.col}: ${d.message}`)).toEqual([
+      "v1.json:1:8: invalid JSON: a trailing comma before '}' is not allowed in JSON",
+      "v2.json:1:7: invalid JSON: expected a value, found '}'",
+      "v3.toml:2:5: invalid TOML: invalid value",
+      "v4.json:1:7: invalid JSON: expected a value, found 'tru'",
+    ]);
+  });
+
+  it("an alias bomb in a vars file fails fast with a located error", async () => {
+    const rows = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (const [prev, cur] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"], ["h", "i"]] as const) {
+      rows.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(",")}]`);
+    }
+    const r = await expand({ "params.yaml": rows.join("\n") + "\n", "pipe.yaml": "stages:\n  s:\n    cmd: echo ${a}\n" });
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]!.location?.file).toBe("params.yaml");
+    expect(r.errors[0]!.message).toMatch(/expand to more than/);
+  });
+});
+
+describe("stages that would act outside the project", () => {
+  it("a wdir outside the root is an error even without outs", async () => {
+    const r = await expand({ "pipe.yaml": "stages:\n  a:\n    cmd: echo\n    wdir: ../..\n  b:\n    cmd: echo\n    wdir: /tmp\n  c:\n    cmd: echo\n    wdir: sub/..\n" });
+    expect(r.errors.map((d) => `${d.location?.line}:${d.location?.col}: ${d.message}`)).toEqual([
+      "4:11: wdir '../..' is outside the project root",
+      "7:11: wdir '/tmp' is outside the project root",
+    ]);
+  });
+});
+
+describe("top-level sections DVC interpolates", () => {
+  it("an undefined variable in artifacts or datasets is an error, a defined one is fine", async () => {
+    const r = await expand({
+      "params.yaml": "name: model\n",
+      "pipe.yaml": "artifacts:\n  ${name}:\n    path: ${nope}/m.pkl\n    type: model\ndatasets:\n  - name: ${missing}\n    type: dvc\n",
+    });
+    expect(r.errors.map((d) => `${d.location?.line}:${d.location?.col}: ${d.message}`)).toEqual([
+      "3:11: undefined variable 'nope' in '${nope}'",
+      "6:11: undefined variable 'missing' in '${missing}'",
+    ]);
+  });
+});
+
 /** The golden fixtures of fixtures/bad/: the exact text users read (the CLI prints it followed by a newline). */
 describe("golden fixtures render exactly", () => {
   const cases: Record<string, string> = {

@@ -302,6 +302,58 @@ function corpusFiles(): string[] {
   return out;
 }
 
+describe("validateStagesFile: what DVC's loader refuses beyond YAML syntax", () => {
+  it("a collection used as a mapping key is a located error (not a stage named 'a,b')", () => {
+    const r = check("stages:\n  ? [a, b]\n  : cmd: echo\n");
+    expect(r.errors).toBe(lines("pipe.yaml:2:5: error: a mapping key must be a scalar, not a list", "  |", "2 |   ? [a, b]", "  |     ^^^^^^", "  = write the key as a string"));
+  });
+
+  it("unknown tags are located errors, Python's with their own hint", () => {
+    const r = validateStagesFile(parseYaml("pipe.yaml", "stages:\n  s:\n    cmd: !!python/name:os.system echo\n    desc: !custom x\n"));
+    expect(r.errors.map((d) => [d.message, d.location?.line, d.location?.col, d.hint?.startsWith("Python tags")])).toEqual([
+      ["unknown tag '!!python/name:os.system'", 3, 10, true],
+      ["unknown tag '!custom'", 4, 11, false],
+    ]);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it("merge keys expand; a merged entry's error points where it is written", () => {
+    expect(check("base: &b\n  cmd: echo\nstages:\n  s:\n    <<: *b\n    deps: [a]\n").errors).toMatch(/unknown top-level key 'base'/);
+    const r = check("stages:\n  s: &s\n    cmd: echo\n    outz: [a]\n  t:\n    <<: *s\n    cmd: echo t\n");
+    expect(r.count).toBe(1);
+    expect(r.errors).toMatch(/^pipe.yaml:4:5: error: unknown stage key 'outz'/);
+    expect(check("stages:\n  s: &s\n    cmd: echo\n  t:\n    <<: [*s]\n    deps: [a]\n").count).toBe(0);
+    expect(check("stages:\n  t:\n    <<: 5\n    cmd: echo\n").errors).toMatch(/^pipe.yaml:3:9: error: '<<' merges mappings/);
+    // A quoted '<<' is an ordinary key.
+    expect(check("stages:\n  t:\n    '<<': 5\n    cmd: echo\n").errors).toMatch(/unknown stage key '<<'/);
+  });
+
+  it("a nested foreach says so, without suggesting the same word", () => {
+    const r = check("stages:\n  t:\n    foreach: [1, 2]\n    do:\n      foreach: [a]\n      cmd: echo\n");
+    expect(r.errors).toBe(
+      lines(
+        "pipe.yaml:5:7: error: 'foreach' cannot be nested inside 'do' of stage 't': nested foreach is not supported",
+        "  |",
+        "5 |       foreach: [a]",
+        "  |       ^^^^^^^",
+        "  = DVC does not support it either; for every combination of several lists, use 'matrix'",
+      ),
+    );
+  });
+
+  it("says which stages expansion can still go through after schema errors", () => {
+    const r = validateStagesFile(parseYaml("pipe.yaml", "stages:\n  a:\n    cmd: x\n    dep: [d]\n  b:\n    cmd: [1]\n  c:\n    foreach: [1]\n    do:\n      foreach: [2]\n      cmd: y\nmetrics: [{a: 1}]\nextra: 1\n"));
+    expect(r.errors.length).toBeGreaterThan(3);
+    expect(r.expandable).toBe(true);
+    // 'a' has only an unknown plain key: it still expands; 'b' (a wrong type) and 'c' (a structural key) do not.
+    expect([...r.skip.stages].sort()).toEqual(["b", "c"]);
+    expect([...r.skip.topLevel]).toEqual(["metrics"]);
+    expect(validateStagesFile(parseYaml("pipe.yaml", "vars: 3\nstages:\n  a:\n    cmd: x\n")).expandable).toBe(false);
+    expect(validateStagesFile(parseYaml("pipe.yaml", "stages: [a]\n")).expandable).toBe(false);
+    expect(validateStagesFile(parseYaml("pipe.yaml", "stages:\n  a: [1\n")).expandable).toBe(false);
+  });
+});
+
 describe("the dvc-real corpus", () => {
   // SOURCES.md: these two use the stage-level `live:` section of DVC 2, which DVC 3 rejects.
   const rejected = new Map([
@@ -331,6 +383,16 @@ describe("the dvc-real corpus", () => {
       const r = validateStagesFile(parseYaml(f, text));
       expect(r.errors.map((d) => [d.message, d.location?.file, d.location?.line, d.location?.col])).toEqual([["unknown stage key 'live'", f, line, 5]]);
     }
+  });
+
+  it("accepts the tab after a plain scalar in SoyGema's file, as DVC 3's loader (libyaml through ruamel) does", () => {
+    // SOURCES.md lists it as a PyYAML error; pure-Python ruamel rejects it too, but DVC 3 loads dvc.yaml with
+    // `YAML(typ="safe")`, which is libyaml's scanner whenever ruamel.yaml.clib is installed (its default on
+    // CPython), and that scanner skips a tab after a token. The lock beside the file shows DVC ran it.
+    const f = "SoyGema__Neural-Machine-Translation/dvc.yaml";
+    const text = readFileSync(path.join(CORPUS, "dvc-real", f), "utf8");
+    expect(text.split("\n")[46]).toBe("    - src/data/load_dataset.py\t");
+    expect(validateStagesFile(parseYaml(f, text)).errors).toEqual([]);
   });
 
   it("warns about checkpoint in the checkpoints example", () => {
