@@ -122,6 +122,13 @@ function segments(instancePath: string, data: unknown): PathSegment[] {
   return out;
 }
 
+/** The plain value at `path`. */
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let cur = data;
+  for (const seg of path) cur = Array.isArray(cur) ? cur[Number(seg)] : isRecord(cur) ? cur[String(seg)] : undefined;
+  return cur;
+}
+
 /** What the value at `path` is, as a noun phrase for a message. */
 function subject(path: readonly PathSegment[]): string {
   const n = path.length;
@@ -240,6 +247,9 @@ function describe(p: ParsedYaml, data: unknown, e: ErrorObject): Diagnostic | un
     }
     case "required": {
       const missing = String((e.params as { missingProperty: string }).missingProperty);
+      // A `do` holding a nested foreach is reported as that; its missing `cmd` would only repeat it.
+      const body = valueAt(data, path);
+      if (kindOf(e) === "doStage" && isRecord(body) && ("foreach" in body || "do" in body)) return undefined;
       return missingKey(p, path, missing, kindOf(e));
     }
     case "minProperties":
@@ -270,7 +280,7 @@ function withHint(hint: string | undefined): Partial<Diagnostic> {
   return hint ? { hint } : {};
 }
 
-function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, def: string | undefined, data: unknown): Diagnostic {
+function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, def: string | undefined, data: unknown): Diagnostic | undefined {
   const loc = locate(p, [...path, key], "key");
   const stageName = path[0] === "stages" ? String(path[1]) : "";
   switch (def) {
@@ -283,7 +293,10 @@ function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, de
     }
     case "stage":
       return error("unknown-key", `unknown stage key '${key}'`, loc, withHint(stageKeyHint(key, true)));
-    case "doStage":
+    case "doStage": {
+      const body = valueAt(data, path);
+      // One message for a nested `foreach` + `do` pair, at the `foreach`.
+      if (key === "do" && isRecord(body) && "foreach" in body) return undefined;
       if (key === "foreach" || key === "do") {
         return error("unknown-key", `'${key}' cannot be nested inside 'do' of stage '${stageName}': nested foreach is not supported`, loc, {
           hint: "DVC does not support it either; for every combination of several lists, use 'matrix'",
@@ -295,6 +308,7 @@ function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, de
         });
       }
       return error("unknown-key", `unknown stage key '${key}'`, loc, withHint(stageKeyHint(key, false)));
+    }
     case "foreachStage": {
       let hint: string | undefined;
       if (key === "matrix") hint = "a stage is expanded by 'foreach' or by 'matrix', not both";
