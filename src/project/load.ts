@@ -51,7 +51,6 @@ async function loadFile(
   sources: Map<string, string>,
   onRead: ReadObserver | undefined,
 ): Promise<FileOutcome> {
-  let text: string;
   if (onRead) {
     // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed is
     // recorded as absent, which its next stat will not match; the read below reports the problem.
@@ -64,7 +63,7 @@ async function loadFile(
     return { errors: [error("io", `cannot read ${f.file}: ${(e as Error).message}`)], warnings: [] };
   }
   const decoded = decodeUtf8(f.file, bytes);
-  text = decoded.text;
+  const text = decoded.text;
   sources.set(f.file, text);
   if (!decoded.ok) return { errors: [decoded.error], warnings: [] };
   const info: StagesFileInfo = { file: f.file, text, flavor: f.flavor };
