@@ -154,8 +154,8 @@ describe("the dvc-real corpus expands as DVC expanded it", () => {
         const plain = definitions[locked.name] !== undefined && !isGroup(locked.name);
         const member = at > 0 && isGroup(group);
         // A member its group no longer generates (an item removed from the list) does not still exist, any more than
-        // a removed stage does: there is nothing to compare. A group that generates nothing at all, though, would
-        // hide every member of the lock, so that is a problem unless the lock has no member of it either.
+        // a removed stage does: there is nothing to compare. But a group that generates nothing at all would hide
+        // all of its members this way (a pipe bug looks the same), so that is reported.
         if (!plain && !(member && byName.has(locked.name))) {
           counts.gone++;
           if (member && ![...byName.keys()].some((n) => n.startsWith(`${group}@`))) {
