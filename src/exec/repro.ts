@@ -101,6 +101,11 @@ function messages(ds: readonly Diagnostic[]): string {
   return ds.map((d) => d.message).join("\n");
 }
 
+/** Messages of file-system problems, each saying which stage it is about (unless it already does). */
+function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
+  return ds.map((d) => (d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
+}
+
 /**
  * An entry still holding DVC's md5 hashes: read from a `dvc.lock`, or carried into `pipe.lock` when another stage of
  * the same file was written first. Recorded again (xxh64, outputs cached) the first time it is found fresh.
@@ -274,6 +279,10 @@ export class ReproEngine {
     const r = await this.stageWork(address, signal);
     this.results.set(address, r);
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
+  }
+
+  private stageMessages(s: Stage, ds: readonly Diagnostic[]): string {
+    return stageMessagesOf(s.address, ds);
   }
 
   private fail(
@@ -519,8 +528,8 @@ export class ReproEngine {
     const { entry, outs } = rec.value;
     if (flags.commit) {
       for (const ro of outs) {
-        const stored = await this.storeRecorded(ro);
-        if (!stored.ok) return this.fail(s, "io", messages(stored.errors));
+        const stored = await this.storeRecorded(s, ro);
+        if (!stored.ok) return this.fail(s, "io", this.stageMessages(s, stored.errors));
       }
       if (opts.runCache && runCacheable(s)) {
         const key = await this.input.runs.key(runKeyFromEntry(s, entry));
@@ -539,12 +548,21 @@ export class ReproEngine {
     return "ok";
   }
 
-  private async storeRecorded(ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
+  private async storeRecorded(s: Stage, ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
     if (!ro.hashed || !ro.out.cache) return { ok: true };
     const r = await storeOutput(this.cc, ro.out.rootPath, toOutputHash(ro.hashed));
     // With hardlink/symlink links the workspace files were replaced by links: their stat changed.
     this.input.ws.hasher.invalidate(absOf(this.input.ws.root, ro.out.rootPath));
-    return r.ok ? { ok: true } : { ok: false, errors: r.errors };
+    if (!r.ok) return { ok: false, errors: r.errors };
+    const bad = r.value.repaired;
+    if (bad.length > 0) {
+      const many = bad.length > 1;
+      this.input.emit({
+        type: "warning",
+        message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
+      });
+    }
+    return { ok: true };
   }
 
   /**

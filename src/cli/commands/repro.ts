@@ -106,7 +106,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       },
       ws,
       locks: new LockStore(root, sources),
-      store: new ObjectStore(root),
+      // --dry writes nothing, not even the record of verified objects.
+      store: new ObjectStore(root, undefined, { recordVerified: !dry }),
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,
