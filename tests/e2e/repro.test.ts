@@ -355,7 +355,8 @@ describe("pipe repro: failures", () => {
     expect(r.code).toBe(1);
     expect(runs(dir)).toEqual(["a"]);
     expect(r.stderr).toBe(
-      "pipe.yaml:8:9: error: stage 't': params file 'missing.yaml' does not exist\n" +
+      `note: initialised .pipe/ in ${dir}\n` +
+        "pipe.yaml:8:9: error: stage 't': params file 'missing.yaml' does not exist\n" +
         "pipe.yaml:9:9: error: stage 't': params 'b.c' not found in 'params.yaml'\n",
     );
     expect(read(dir, "pipe.lock")).toContain("  a:\n");
@@ -379,7 +380,7 @@ describe("pipe repro: failures", () => {
     const r = runPipe(dir, ["repro"]);
     expect(r.code).toBe(1);
     expect(runs(dir)).toEqual([]);
-    expect(r.stderr).toMatch(/^pipe\.yaml:\d+:\d+: error: stage 'b': dependency 'raw\/input.csv' does not exist and no stage produces it\n/);
+    expect(r.stderr).toMatch(/^note: initialised \.pipe\/ in .+\npipe\.yaml:\d+:\d+: error: stage 'b': dependency 'raw\/input.csv' does not exist and no stage produces it\n/);
     expect(exists(dir, "pipe.lock")).toBe(false);
     // --dry never fails on an upstream output that does not exist yet.
     const chain = makeProjectWithChain();
