@@ -502,6 +502,8 @@ export class ReproEngine {
       cwd: path.join(ws.root, s.wdir),
       root: ws.root,
       ...(signal ? { signal } : {}),
+      // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
+      onCommand: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
       onLine: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
     });
     if (!succeeded(res)) {

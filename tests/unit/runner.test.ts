@@ -81,6 +81,24 @@ describe("ProcessRunner", () => {
     expect(readFileSync(path.join(root, "log"), "utf8")).toBe("one\n");
   });
 
+  it("announces each command just before it starts, and never one that does not run", async () => {
+    const root = makeProject();
+    const seen: string[] = [];
+    const r = await runner.run({
+      stage: "s",
+      cmd: ["echo one", "echo two; exit 3", "echo three"],
+      cwd: root,
+      root,
+      onCommand: (c, i) => seen.push(`cmd ${i}: ${c}`),
+      onLine: (_s, l) => seen.push(`out: ${l}`),
+    });
+    expect(r.exitCode).toBe(3);
+    expect(seen).toEqual(["cmd 0: echo one", "out: one", "cmd 1: echo two; exit 3", "out: two"]);
+    const single: string[] = [];
+    await runner.run({ stage: "s", cmd: "echo a\necho b", cwd: root, root, onCommand: (c) => single.push(c) });
+    expect(single).toEqual(["echo a\necho b"]);
+  });
+
   it("keeps the last 20 lines of output for the failure report", async () => {
     const root = makeProject();
     const r = await runner.run({ stage: "s", cmd: "for i in $(seq 1 50); do echo line$i; done; exit 2", cwd: root, root });
