@@ -4,10 +4,24 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CORPUS, exists, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { CORPUS, exists, gitInit, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
 
 const runs = (dir: string): string[] => (exists(dir, "runs.log") ? read(dir, "runs.log").trim().split("\n").filter(Boolean) : []);
 const clearRuns = (dir: string): void => rmSync(path.join(dir, "runs.log"), { force: true });
@@ -401,6 +415,62 @@ describe("pipe repro: failures", () => {
     const r = runPipe(dir, ["repro"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("stage 'a' did not create its output 'never.txt'");
+    expect(exists(dir, "pipe.lock")).toBe(false);
+  });
+
+  it("a stage that ran earlier in a run that then fails is recorded in the lock and the cache; the failed one is not", () => {
+    const dir = failing();
+    writeFiles(dir, { "flag.txt": "bad\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    // 'a' ran in this very run, before 'b' failed.
+    expect(runs(dir)).toEqual(["a", "b"]);
+    const lock = read(dir, "pipe.lock");
+    expect(lock).toMatch(/^ {2}a:\n {4}cmd: echo a >> runs\.log && echo a > a\.txt\n/m);
+    expect(lock).not.toMatch(/^ {2}b:/m);
+    const id = lockedId(dir, "a.txt");
+    expect(readFileSync(objectPath(dir, id), "utf8")).toBe("a\n");
+    expect(runPipe(dir, ["status", "--quiet", "a"]).code).toBe(0);
+  });
+
+  it("a declared output the command did not create, with a lock entry from an earlier run: lock and cache byte-identical", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt && echo 2 > y.txt\n    outs: [x.txt, y.txt]\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const lock = read(dir, "pipe.lock");
+    const cache = fullTree(path.join(dir, ".pipe/cache"));
+    // Now the command writes new bytes to one output and never creates the other.
+    writeFiles(dir, { "pipe.yaml": "stages:\n  a:\n    cmd: echo 3 > x.txt\n    outs: [x.txt, y.txt]\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("stage 'a' did not create its output 'y.txt'");
+    expect(read(dir, "pipe.lock")).toBe(lock);
+    // Not even the output that was created ("3") reached the cache.
+    expect(fullTree(path.join(dir, ".pipe/cache"))).toBe(cache);
+    writeFiles(dir, { "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt && echo 2 > y.txt\n    outs: [x.txt, y.txt]\n" });
+    const back = runPipe(dir, ["checkout"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect([read(dir, "x.txt"), read(dir, "y.txt")]).toEqual(["1\n", "2\n"]);
+  });
+
+  it("a list cmd prints each command just before it runs: none after the failing item", () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  a:\n    cmd:\n      - echo one\n      - echo two && false\n      - echo three > o.txt\n    outs: [o.txt]\n",
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Running 'a'\n> echo one\none\n> echo two && false\ntwo\nSummary: /);
+    expect(r.stdout).not.toContain("three");
+    expect(r.stderr).toContain("error: 'a' failed with exit code 1 (command: echo two && false)");
+  });
+
+  it("never deletes through a symlinked directory that leaves the project, and the refusal names the stage", () => {
+    const outside = makeProject({ "victim.txt": "keep me\n" });
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo x > linkdir/victim.txt\n    outs: [linkdir/victim.txt]\n" });
+    symlinkSync(outside, path.join(dir, "linkdir"));
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: stage 'a': refusing to delete 'linkdir\/victim\.txt': its directory resolves to .*, outside the project\n/);
+    expect(read(outside, "victim.txt")).toBe("keep me\n");
     expect(exists(dir, "pipe.lock")).toBe(false);
   });
 
@@ -934,6 +1004,196 @@ describe("pipe repro: SIGTERM with stages running in parallel", () => {
     expect(existsSync(path.join(dir, ".pipe/tmp/write.lock"))).toBe(false);
   });
 });
+
+describe("pipe repro: a cache object is never reused unchecked", () => {
+  const oneStage = (config: string): string =>
+    makeProject({ ".pipe/config.yaml": config, "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt\n    outs: [x.txt]\n" });
+
+  for (const type of ["hardlink", "symlink"] as const) {
+    it(`${type}: a hand edit through the link is saved, the object it damaged is replaced, the output is right again`, () => {
+      const dir = oneStage(`cache:\n  type: ${type}\n`);
+      expect(runPipe(dir, ["repro"]).code).toBe(0);
+      const id = lockedId(dir, "x.txt");
+      const obj = objectPath(dir, id);
+      // What a user does to edit a read-only output (chmod follows a symlink): the edit lands in the cache object.
+      chmodSync(path.join(dir, "x.txt"), 0o644);
+      appendFileSync(path.join(dir, "x.txt"), "hand edit\n");
+      expect(readFileSync(obj, "utf8")).toBe("1\nhand edit\n");
+      const r = runPipe(dir, ["repro"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(read(dir, "x.txt")).toBe("1\n");
+      expect(readFileSync(obj, "utf8")).toBe("1\n");
+      expect(statSync(obj).mode & 0o222).toBe(0);
+      expect(r.stderr).toContain(`warning: cache object ${id} of 'x.txt' (stage 'a') no longer matched its name`);
+      // The hand edit was saved before the re-run, under its own id.
+      const saved = /'x\.txt' was changed since 'a' last ran; that content was saved in the cache as ([0-9a-f]{16})/.exec(r.stderr)?.[1];
+      expect(saved).toBeDefined();
+      expect(readFileSync(objectPath(dir, saved!), "utf8")).toBe("1\nhand edit\n");
+      expect(lockedId(dir, "x.txt")).toBe(id);
+      expect(runPipe(dir, ["status", "--quiet"]).code).toBe(0);
+      // And stable: the next run has nothing to do.
+      expect(runPipe(dir, ["repro"]).stdout).toBe("'a' is up to date\nPipeline is up to date.\n");
+    });
+  }
+
+  it("copy: an object damaged in the cache (same size, or not) is replaced when the stage produces its bytes again", () => {
+    const dir = oneStage("");
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const id = lockedId(dir, "x.txt");
+    const obj = objectPath(dir, id);
+    for (const damage of ["2\n", "longer damage\n"]) {
+      chmodSync(obj, 0o644);
+      writeFileSync(obj, damage);
+      const r = runPipe(dir, ["repro", "-f"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`warning: cache object ${id} of 'x.txt' (stage 'a') no longer matched its name`);
+      // The lock names the object, and the object holds the bytes the name says.
+      expect(lockedId(dir, "x.txt")).toBe(id);
+      expect(readFileSync(obj, "utf8")).toBe("1\n");
+    }
+    rmSync(path.join(dir, "x.txt"));
+    expect(runPipe(dir, ["checkout"]).code).toBe(0);
+    expect(read(dir, "x.txt")).toBe("1\n");
+  });
+});
+
+describe("pipe repro: what sits where an output goes is never lost", () => {
+  it("a file or directory already there before the stage first ran is saved in the cache (a directory with its manifest)", () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  a:\n    cmd: echo new > x.txt && mkdir d && echo n > d/n.txt\n    outs: [x.txt, d]\n",
+      "x.txt": "precious\n",
+      "d/o.txt": "old\n",
+    });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(read(dir, "x.txt")).toBe("new\n");
+    const file = /'x\.txt' was already there and 'a' has no record of producing it; that content was saved in the cache as ([0-9a-f]{16}) before the run/.exec(r.stderr)?.[1];
+    expect(file).toBeDefined();
+    expect(readFileSync(objectPath(dir, file!), "utf8")).toBe("precious\n");
+    const manifest = /'d' was already there and 'a' has no record of producing it; that content was saved in the cache as ([0-9a-f]{16}\.dir) before the run/.exec(r.stderr)?.[1];
+    expect(manifest).toBeDefined();
+    const entries = JSON.parse(readFileSync(objectPath(dir, manifest!), "utf8")) as { relpath: string; hash: string }[];
+    expect(entries.map((e) => e.relpath)).toEqual(["o.txt"]);
+    expect(readFileSync(objectPath(dir, entries[0]!.hash), "utf8")).toBe("old\n");
+    // Outputs that are what the lock records are not saved again (the stage produces them), so a forced run is quiet.
+    const again = runPipe(dir, ["repro", "-f"]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe("");
+  });
+
+  it("a file where a newly declared output goes is saved too (the stage has a lock entry, but not for that path)", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt\n    outs: [x.txt]\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "y.txt": "mine\n", "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt && echo 2 > y.txt\n    outs: [x.txt, y.txt]\n" });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1);
+    const id = /^warning: 'y\.txt' was already there and 'a' has no record of producing it; that content was saved in the cache as ([0-9a-f]{16}) before the run$/.exec(lines[0]!)?.[1];
+    expect(id).toBeDefined();
+    expect(readFileSync(objectPath(dir, id!), "utf8")).toBe("mine\n");
+    expect(read(dir, "y.txt")).toBe("2\n");
+  });
+});
+
+describe("pipe repro: frozen stages and their outputs", () => {
+  const frozenChain = (): string =>
+    makeProject({
+      "pipe.yaml": [
+        "stages:",
+        "  ice:",
+        "    cmd: echo ice >> runs.log && echo ice > ice.txt",
+        "    outs: [ice.txt]",
+        "  down:",
+        "    cmd: echo down >> runs.log && cat ice.txt > down.txt",
+        "    deps: [ice.txt]",
+        "    outs: [down.txt]",
+        "",
+      ].join("\n"),
+    });
+  const freeze = (dir: string): void => writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("    outs: [ice.txt]\n", "    outs: [ice.txt]\n    frozen: true\n") });
+
+  it("a deleted output of a frozen stage is checked out from the cache (never by running the stage); the stage below is up to date", () => {
+    const dir = frozenChain();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    freeze(dir);
+    rmSync(path.join(dir, "ice.txt"));
+    clearRuns(dir);
+    expect(runPipe(dir, ["repro", "--dry"]).stdout).toBe(
+      "Would restore 'ice' from cache\n'down' is up to date\nDry run: 0 would run, 1 would be restored, 1 up to date; nothing was changed.\n",
+    );
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("Restored 'ice' from cache\n'down' is up to date\nSummary: 0 ran, 1 restored, 1 up to date, 0 failed (" + /\((.*)\)\n$/.exec(r.stdout)![1] + ")\n");
+    expect(runs(dir)).toEqual([]);
+    expect(read(dir, "ice.txt")).toBe("ice\n");
+  });
+
+  it("when the cache cannot restore it, a warning says so and the stage below fails naming the frozen producer", () => {
+    const dir = frozenChain();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    freeze(dir);
+    rmSync(path.join(dir, "ice.txt"));
+    rmSync(path.join(dir, ".pipe/cache"), { recursive: true, force: true });
+    writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("cat ice.txt > down.txt", "cat ice.txt > down.txt && echo v2 >> down.txt") });
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(runs(dir)).toEqual([]);
+    expect(r.stdout).toContain("'ice' is frozen, not run\n");
+    expect(r.stderr).toContain("warning: frozen stage 'ice': 'ice.txt' is missing and cannot be restored from the cache; 'pipe repro -f ice' runs it\n");
+    expect(r.stderr).toMatch(/error: stage 'down': dependency 'ice\.txt' does not exist \(its producing stage 'ice' is frozen, so it is not run to create it; 'pipe repro -f ice' does\)/);
+    // The frozen stage runs when named with -f, and then everything is in order.
+    expect(runPipe(dir, ["repro", "-f", "ice"]).code).toBe(0);
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    expect(read(dir, "down.txt")).toBe("ice\nv2\n");
+  });
+});
+
+describe("pipe repro: the project root", () => {
+  it("in git, with no .pipe/ yet, a subdirectory's stages file belongs to the outermost project: no split", () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  top:\n    cmd: echo top > top.txt\n    outs: [top.txt]\n",
+      "sub/pipe.yaml": "stages:\n  inner:\n    cmd: echo inner > inner.txt\n    outs: [inner.txt]\n",
+    });
+    gitInit(dir);
+    const sub = path.join(dir, "sub");
+    const list = runPipe(sub, ["stage", "list"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toBe("top                  Outputs top.txt\nsub/pipe.yaml:inner  Outputs inner.txt\n");
+    const r = runPipe(sub, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    // .pipe/ is created implicitly, at the top, and said so once.
+    expect(r.stderr).toBe(`note: initialised .pipe/ in ${dir}\n`);
+    expect(exists(dir, ".pipe/.gitignore")).toBe(true);
+    expect(exists(dir, "sub/.pipe")).toBe(false);
+    expect(read(dir, "top.txt")).toBe("top\n");
+    expect(read(dir, "sub/inner.txt")).toBe("inner\n");
+    const again = runPipe(sub, ["repro"]);
+    expect(again.stderr).toBe("");
+    expect(again.stdout).toBe("'top' is up to date\n'sub/pipe.yaml:inner' is up to date\nPipeline is up to date.\n");
+  });
+});
+
+/** The object id the lock records for an output of the root's stages file. */
+function lockedId(dir: string, out: string): string {
+  const m = new RegExp(`path: ${out.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\n\\s+hash: xxh64\\n\\s+xxh64: ([0-9a-f]{16}(?:\\.dir)?)`).exec(read(dir, "pipe.lock"));
+  if (!m) throw new Error(`no lock entry for ${out}`);
+  return m[1]!;
+}
+
+function objectPath(dir: string, id: string): string {
+  return path.join(dir, ".pipe/cache", id.slice(0, 2), id.slice(2));
+}
+
+/** Polls until `cond` holds; throws after a generous deadline (a wait for an event, never a timing assertion). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 function processAlive(pid: number): boolean {
   try {
