@@ -611,19 +611,28 @@ describe("pipe repro: output flags and stage flags", () => {
     expect(runPipe(dir, ["repro", "-j", "zero"]).code).toBe(2);
   });
 
-  it("-j 2: two independent 1.5 s sleeps take about 1.5 s, not 3 s; -j 1 takes the sum", () => {
-    const files = {
-      "pipe.yaml": ["stages:", "  x:", "    cmd: sleep 1.5 && echo x > x.txt", "    outs: [x.txt]", "  y:", "    cmd: sleep 1.5 && echo y > y.txt", "    outs: [y.txt]", ""].join("\n"),
-    };
-    const timed = (jobs: string): number => {
-      const dir = makeProject(files);
-      const t0 = performance.now();
-      const r = runPipe(dir, ["repro", "-j", jobs]);
-      expect(r.code, r.stderr).toBe(0);
-      return performance.now() - t0;
-    };
-    expect(timed("2")).toBeLessThan(2800);
-    expect(timed("1")).toBeGreaterThanOrEqual(3000);
+  it("-j 2 overlaps two independent stages (each starts before the other finishes); -j 1 never does", () => {
+    // Proof by markers, not by the clock: each stage leaves a start marker, then waits (up to ~20 s) for the other's,
+    // and finishes only once it has seen it. Both succeeding means each started before the other finished. A loaded
+    // machine only makes the waits longer.
+    const stage = (me: string, other: string): string[] => [
+      `  ${me}:`,
+      `    cmd: touch ${me}.started && i=0; while [ ! -e ${other}.started ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done; test -e ${other}.started || exit 7; echo ${me} > ${me}.txt`,
+      `    outs: [${me}.txt]`,
+    ];
+    const files = { "pipe.yaml": ["stages:", ...stage("x", "y"), ...stage("y", "x"), ""].join("\n") };
+    const par = makeProject(files);
+    const r = runPipe(par, ["repro", "-j", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(read(par, "x.txt")).toBe("x\n");
+    expect(read(par, "y.txt")).toBe("y\n");
+    // -j 1: the same markers show that the stages did not overlap (the check can fail). The first stage gives up
+    // after a shorter bounded wait (about 1 s) and exits 7; the second never started.
+    const seq = makeProject({ "pipe.yaml": files["pipe.yaml"].replaceAll("$i -lt 1000", "$i -lt 50") });
+    const s1 = runPipe(seq, ["repro", "-j", "1"]);
+    expect(s1.code).toBe(1);
+    expect(s1.stderr).toContain("error: 'x' failed with exit code 7");
+    expect(exists(seq, "y.started")).toBe(false);
   });
 
   it("-j 4 respects dependencies and writes the same lock, byte for byte, as -j 1", () => {
@@ -651,14 +660,16 @@ describe("pipe repro: output flags and stage flags", () => {
       "pipe.yaml": [
         "stages:",
         "  bad:",
-        "    cmd: echo bad >> runs.log && exit 4",
+        "    cmd: echo bad >> runs.log && echo $$ > bad.pid.tmp && mv bad.pid.tmp bad.pid && exit 4",
         "    outs: [bad.txt]",
         "  after:",
         "    cmd: echo after >> runs.log && cat bad.txt > after.txt",
         "    deps: [bad.txt]",
         "    outs: [after.txt]",
+        // 'one' ends only after 'bad' has exited and pipe has reaped it (`kill -0` fails once the zombie is gone), so
+        // pipe always learns of the failure before 'one' finishes, however loaded the machine: no sleep to guess.
         "  one:",
-        "    cmd: sleep 0.3 && echo one >> runs.log && echo 1 > one.txt",
+        "    cmd: i=0; while { [ ! -e bad.pid ] || kill -0 $(cat bad.pid) 2>/dev/null; } && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done; echo one >> runs.log && echo 1 > one.txt",
         "    outs: [one.txt]",
         "  two:",
         "    cmd: echo two >> runs.log && cat one.txt > two.txt",
@@ -896,7 +907,9 @@ describe("pipe repro: concurrency and interrupts", () => {
         "    cmd: echo fast > fast.txt",
         "    outs: [fast.txt]",
         "  slow:",
-        "    cmd: echo $$ > slow.pid && echo started && sleep 30 && echo done > slow.txt",
+        // The pid file appears whole (renamed into place) once the stage's shell runs: that, not a word in the
+        // output (repro echoes the command line, which holds every word of it), says the stage has started.
+        "    cmd: echo $$ > slow.pid.tmp && mv slow.pid.tmp slow.pid && sleep 30 && echo done > slow.txt",
         "    deps: [fast.txt]",
         "    outs: [slow.txt]",
         "",
@@ -914,7 +927,7 @@ describe("pipe repro: concurrency and interrupts", () => {
     const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
     const started = new Promise<void>((res, rej) => {
       const t = setInterval(() => {
-        if (out.includes("started")) {
+        if (existsSync(path.join(dir, "slow.pid"))) {
           clearInterval(t);
           res();
         }
@@ -962,7 +975,8 @@ describe("pipe repro: concurrency and interrupts", () => {
     const code = await first.exited;
     expect(code).toBe(130);
     expect(first.err()).toContain("Interrupted");
-    await new Promise((r) => setTimeout(r, 200));
+    // Killed before pipe exited; reaping the orphan is the system's business, so wait for it (no fixed delay).
+    await waitFor(() => !processAlive(stagePid));
     expect(processAlive(stagePid)).toBe(false);
     const lock = read(dir, "pipe.lock");
     expect(lock).toMatch(/^ {2}fast:/m);
@@ -989,13 +1003,14 @@ describe("pipe repro: SIGTERM with stages running in parallel", () => {
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
-    const deadline = Date.now() + 20_000;
-    while (!["p.pid", "q.pid", "p.bg", "q.bg"].every((f) => exists(dir, f)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const pids = ["p.pid", "q.pid", "p.bg", "q.bg"].map((f) => Number(read(dir, f).trim()));
+    // A file written with `>` exists (empty) before its content does: wait for whole lines, not for the names.
+    const pidFiles = ["p.pid", "q.pid", "p.bg", "q.bg"];
+    await waitFor(() => pidFiles.every((f) => exists(dir, f) && read(dir, f).endsWith("\n")));
+    const pids = pidFiles.map((f) => Number(read(dir, f).trim()));
     for (const pid of pids) expect(processAlive(pid)).toBe(true);
     child.kill("SIGTERM");
     expect(await exited).toBe(130);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => pids.every((pid) => !processAlive(pid)));
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
     // Neither stage is recorded, and r (which would have started next) never ran.
     expect(exists(dir, "pipe.lock")).toBe(false);
