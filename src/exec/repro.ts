@@ -560,6 +560,8 @@ export class ReproEngine {
         if ((now.kind === "file" || now.kind === "dir") && now.hash === recorded.hash) continue;
       }
       const h = await ws.hasher.hashPath(abs, "xxh64");
+      // Unreadable: it cannot be saved, so it must not be deleted either.
+      if (h.kind === "error") return [error("io", `cannot save '${o.rootPath}' before the run deletes it: ${h.message}`, o.loc ?? s.loc)];
       if (h.kind !== "file" && h.kind !== "dir") continue;
       const r = await storeOutput({ ...this.cc, linkTypes: ["reflink", "copy"] }, o.rootPath, toOutputHash(h), { verify: true });
       // Not saved: then it must not be deleted either, so the stage cannot run.

@@ -2,7 +2,7 @@
  * `pipe repro` end to end: the built CLI in temp projects, real shell commands that append to `runs.log` so each
  * test can say exactly which commands ran.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -1108,6 +1108,18 @@ describe("pipe repro: what sits where an output goes is never lost", () => {
     expect(id).toBeDefined();
     expect(readFileSync(objectPath(dir, id!), "utf8")).toBe("mine\n");
     expect(read(dir, "y.txt")).toBe("2\n");
+  });
+});
+
+describe("pipe repro: what cannot be saved is not deleted", () => {
+  it("something where an output goes that cannot be stored (a FIFO) fails the stage, and stays", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt\n    outs: [x.txt]\n" });
+    execFileSync("mkfifo", [path.join(dir, "x.txt")]);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: stage 'a': cannot save 'x.txt' before the run deletes it: ");
+    expect(lstatSync(path.join(dir, "x.txt")).isFIFO()).toBe(true);
+    expect(exists(dir, "pipe.lock")).toBe(false);
   });
 });
 
