@@ -16,10 +16,10 @@ import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
 import { algorithmOf, algorithmsOf, type Algorithm } from "./digest.js";
 import { ensureDirInside, errnoOf, resolveInside, safeRemove, TEMP_MARK } from "./fs.js";
-import { isSharedLink, placeObject, type LinkType } from "./link.js";
+import { isSharedLink, placeObject, type LinkType, type ParentMemo } from "./link.js";
 import { parseManifest, serialiseManifest, type ManifestEntry } from "./manifest.js";
 import { FILE_CONCURRENCY, forEachLimit } from "./pool.js";
-import type { ObjectStore } from "./store.js";
+import type { ObjectStore, PutOutcome } from "./store.js";
 
 export interface CacheContext {
   /** Absolute project root. */
@@ -103,13 +103,17 @@ async function fileState(cc: CacheContext, abs: string, id: string, size: number
   return { state: "other", isFile: true, hash: xxh ?? (await fileHashOf(cc, abs, "xxh64")) };
 }
 
-/** Stores a workspace file that is about to be replaced, unless its content is already cached. */
+/**
+ * Stores a workspace file that is about to be replaced, unless its content is already cached (intact: an object
+ * damaged through a link does not count as a copy).
+ */
 async function saveBeforeReplace(cc: CacheContext, abs: string, hash: string | undefined, report: CheckoutReport): Promise<Result<void>> {
   const h = hash ?? (await fileHashOf(cc, abs, "xxh64"));
-  if (await cc.store.has(h)) return ok(undefined);
-  const r = await cc.store.putFile(abs, h);
-  if (r.ok) report.saved.push({ path: path.relative(cc.root, abs).split(path.sep).join("/"), id: h });
-  return r;
+  if (h === "") return fail([error("io", `cannot save '${path.relative(cc.root, abs)}' before replacing it: it cannot be read`)]);
+  const r = await cc.store.putFile(abs, h, { verify: true });
+  if (!r.ok) return r;
+  if (r.value !== "present") report.saved.push({ path: path.relative(cc.root, abs).split(path.sep).join("/"), id: h });
+  return ok(undefined);
 }
 
 /** Restores the output `rel` (relative to root) to the object `id` (a file hash or a `.dir` manifest hash). */
@@ -216,10 +220,20 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     await walk(absDir, "");
   }
 
-  // 2. Which entries need placing (current files are left alone), and verify their objects first.
+  // 2. Which entries need placing (current files are left alone), and verify their objects first. A materialised
+  //    directory holds real directories only: an entry below a symlink (or a file) on disk is not in place, even when
+  //    the link leads to the right bytes. Following it would judge a file that step 3 is about to unlink with the link.
+  const belowNonDir = (relpath: string): boolean => {
+    for (let d = path.posix.dirname(relpath); d !== "."; d = path.posix.dirname(d)) {
+      const k = existing.get(d);
+      if (k !== undefined && k !== "dir") return true;
+    }
+    return false;
+  };
   const states = new Array<FileState>(entries.length);
   await forEachLimit(entries, FILE_CONCURRENCY, async (e, i) => {
-    states[i] = top?.isDirectory() ? await fileState(cc, path.join(absDir, e.relpath), e.hash, e.size) : { state: "absent" };
+    states[i] =
+      top?.isDirectory() && !belowNonDir(e.relpath) ? await fileState(cc, path.join(absDir, e.relpath), e.hash, e.size) : { state: "absent" };
   });
   const todo: number[] = [];
   for (let i = 0; i < entries.length; i++) if (states[i]?.state !== "current") todo.push(i);
@@ -235,7 +249,8 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   if (missing.length) return ok({ status: "missing", ids: missing.sort() });
 
   // 3. Files on disk that the manifest does not have: save, then remove. A path that must become a directory
-  //    (`a` is a file on disk, the manifest has `a/b`) is removed too.
+  //    (`a` is a file or a symlink on disk, the manifest has `a/b`) is removed too: a symlink is unlinked, never
+  //    followed, so what it points to (outside the project, perhaps) is not touched.
   const wanted = new Set(entries.map((e) => e.relpath));
   const wantedDirs = new Set<string>();
   for (const e of entries) {
@@ -294,6 +309,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     const r2 = await ensureDirInside(cc.root, `${rel}/${d}`);
     if (!r2.ok) return r2;
   }
+  const memo: ParentMemo = new Map();
   await forEachLimit(todo, FILE_CONCURRENCY, async (i) => {
     const e = entries[i]!;
     const st = states[i]!;
@@ -305,7 +321,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
         return;
       }
     }
-    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes);
+    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
     if (!p.ok) errors.push(...p.errors);
     else report.placed++;
   });
@@ -327,24 +343,43 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   return ok({ status: changed ? "restored" : "unchanged", ...report });
 }
 
+/** What storing an output did to the cache. */
+export interface StoreReport {
+  /** Objects written because the cache did not have them (the manifest included). */
+  stored: number;
+  /**
+   * Objects that were in the cache under the right name with the wrong bytes (edited through a hardlink or
+   * symlink, most likely) and have been replaced by the output's content.
+   */
+  repaired: string[];
+}
+
 /**
  * Stores a workspace output in the cache (commit). For a directory, every file and then the manifest. With a shared
  * link type first in the list (`hardlink`, `symlink`), the workspace files are then replaced by links to the objects,
- * as DVC does, so the data is on disk once.
+ * as DVC does, so the data is on disk once; a symlink inside a directory output is first replaced by a real directory
+ * (the link is unlinked, its target never written: it may lie outside the project).
  */
-export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash, opts: { verify?: boolean } = {}): Promise<Result<void>> {
+export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash, opts: { verify?: boolean } = {}): Promise<Result<StoreReport>> {
   const r = resolveInside(cc.root, rel);
   if (!r.ok) return r;
   const abs = r.value;
   const relink = cc.linkTypes[0] !== undefined && isSharedLink(cc.linkTypes[0]);
+  const report: StoreReport = { stored: 0, repaired: [] };
+  const count = (id: string, o: PutOutcome): void => {
+    if (o === "present") return;
+    report.stored++;
+    if (o === "repaired") report.repaired.push(id);
+  };
   if (out.kind === "file") {
     const p = await cc.store.putFile(abs, out.hash, opts);
     if (!p.ok) return p;
+    count(out.hash, p.value);
     if (relink) {
       const l = await placeObject(cc.root, cc.store.pathOf(out.hash), rel, cc.linkTypes);
       if (!l.ok) return l;
     }
-    return ok(undefined);
+    return ok(report);
   }
   const bytes = out.manifestBytes ?? serialiseManifest(out.entries);
   const algo = algorithmOf(out.hash);
@@ -356,14 +391,54 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
   await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
     const p = await cc.store.putFile(path.join(abs, e.relpath), e.hash, opts);
     if (!p.ok) errors.push(...p.errors);
-    else if (relink) {
-      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes);
-      if (!l.ok) errors.push(...l.errors);
-    }
+    else count(e.hash, p.value);
   });
   if (errors.length) return fail(errors);
+  if (relink) {
+    // Every file is stored: now the directories on the way may be made real, then the files become links.
+    const d = await realDirectories(cc.root, rel, out.entries);
+    if (!d.ok) return d;
+    const memo: ParentMemo = new Map();
+    await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
+      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
+      if (!l.ok) errors.push(...l.errors);
+    });
+    if (errors.length) return fail(errors);
+  }
   // The manifest last: a `.dir` object present means every file of it was stored.
-  return cc.store.putBytes(out.hash, bytes);
+  const m = await cc.store.putBytes(out.hash, bytes);
+  if (!m.ok) return m;
+  count(out.hash, m.value);
+  report.repaired.sort();
+  return ok(report);
+}
+
+/**
+ * Makes the directory output `rel` and every directory its entries live in real directories inside the root: a
+ * symlink standing where one goes is removed (unlinked, not followed) and a directory created instead.
+ */
+async function realDirectories(root: string, rel: string, entries: readonly ManifestEntry[]): Promise<Result<void>> {
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    for (let d = path.posix.dirname(e.relpath); d !== "." && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+  }
+  // The output directory itself first, then the others parents first.
+  for (const dRel of [rel, ...[...dirs].sort().map((d) => `${rel}/${d}`)]) {
+    let st: Stats | undefined;
+    try {
+      st = await lstat(path.join(root, dRel));
+    } catch (e) {
+      if (errnoOf(e) !== "ENOENT" && errnoOf(e) !== "ENOTDIR") throw e;
+    }
+    // The entries were just hashed through it, so its files are in the cache already.
+    if (st?.isSymbolicLink()) {
+      const rm = await safeRemove(root, dRel);
+      if (!rm.ok) return rm;
+    }
+    const mk = await ensureDirInside(root, dRel);
+    if (!mk.ok) return mk;
+  }
+  return ok(undefined);
 }
 
 /** True when the object and, for a directory, its manifest and every file object are in the cache (not verified). */

@@ -18,7 +18,7 @@ import { constants as fsc } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { errnoOf, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 
@@ -71,14 +71,38 @@ function unreachable(x: never): never {
 }
 
 /**
- * Places the object at `objAbs` at `destRel` (relative to root; the parent directory must exist and be checked by
- * the caller), trying each link type in order. Whatever was at the destination (file, link, directory) is replaced.
- * Returns the link type that worked.
+ * Real paths of destination directories already checked during one batch of placements (one output): directories
+ * are not replaced in the middle of a batch, so each is resolved once. Never keep one across batches.
  */
-export async function placeObject(root: string, objAbs: string, destRel: string, types: readonly LinkType[]): Promise<Result<LinkType>> {
+export type ParentMemo = Map<string, Promise<string | undefined>>;
+
+/**
+ * Places the object at `objAbs` at `destRel` (relative to root; the parent directory must exist), trying each link
+ * type in order. Whatever was at the destination (file, link, directory) is replaced. Refuses when the parent
+ * directory really lies outside the root (a symlinked directory on the way): nothing is ever written through a link
+ * that leaves the project. Returns the link type that worked.
+ */
+export async function placeObject(
+  root: string,
+  objAbs: string,
+  destRel: string,
+  types: readonly LinkType[],
+  memo: ParentMemo = new Map(),
+): Promise<Result<LinkType>> {
   const r = resolveInside(root, destRel);
   if (!r.ok) return r;
   const dest = r.value;
+  const parent = path.dirname(dest);
+  let real = memo.get(parent);
+  if (!real) {
+    // A missing parent is left to the placement below, which then fails with ENOENT.
+    real = realpath(parent).catch(() => undefined);
+    memo.set(parent, real);
+  }
+  const realParent = await real;
+  if (realParent !== undefined && !isInsideOrSame(realParent, await realRoot(path.resolve(root)))) {
+    return fail([error("io", `refusing to write '${destRel}': its directory resolves to ${realParent}, outside the project`)]);
+  }
   const failures: string[] = [];
   for (const type of types) {
     const tmp = tempBeside(dest);
@@ -129,12 +153,15 @@ export async function unprotectFile(abs: string): Promise<boolean> {
   if (!shared) return false;
   if (st.isSymbolicLink()) {
     // A dangling symlink has nothing to copy: drop it.
+    let target;
     try {
-      await lstat(await realpath(abs));
+      target = await lstat(await realpath(abs));
     } catch {
       await unlink(abs);
       return true;
     }
+    // A link to a directory is not a cache object: left as it is (its target is not ours to copy or change).
+    if (target.isDirectory()) return false;
   }
   const tmp = tempBeside(abs);
   try {
@@ -152,6 +179,12 @@ export async function unprotectFile(abs: string): Promise<boolean> {
 export async function unprotect(root: string, rel: string): Promise<Result<number>> {
   const r = resolveInside(root, rel);
   if (!r.ok) return r;
+  // Copies are written beside each file: never through a symlinked directory that leaves the project. Below the
+  // output, the walk does not follow symlinks, so it stays where this check says.
+  const realParent = await realpath(path.dirname(r.value)).catch(() => undefined);
+  if (realParent !== undefined && !isInsideOrSame(realParent, await realRoot(path.resolve(root)))) {
+    return fail([error("io", `refusing to write in '${rel}': its directory resolves to ${realParent}, outside the project`)]);
+  }
   let n = 0;
   const walk = async (abs: string): Promise<void> => {
     let st;

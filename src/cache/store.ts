@@ -5,13 +5,30 @@
  * Invariants the rest of `pipe` relies on:
  * - an object appears under its final name only complete: it is written to a temp file in the same directory,
  *   made read-only, then renamed (a crash leaves at most a `*.pipe-tmp-*` file, which `list` reports as garbage);
- * - an object is never materialised unverified in a process: `verify` re-hashes it once per process and removes it
- *   when the bytes no longer match the name (reported to the caller, who then treats it as missing);
+ * - an object is never materialised unverified in a process: `verify` re-hashes it once per process (and again when
+ *   its stat changed since) and removes it when the bytes no longer match the name (reported to the caller, who then
+ *   treats it as missing);
+ * - an object is never taken as already stored unchecked: with `hardlink` or `symlink` links the workspace file *is*
+ *   the object, so an edit through the link damages the object while its name stays. `putFile`/`putBytes` therefore
+ *   compare the size first, then trust the object only if its (inode, size, mtime) is one whose bytes were checked
+ *   (in this process, or recorded in `.pipe/cache/verified` by an earlier one, as DVC trusts its state database),
+ *   and otherwise re-hash it. A damaged object is replaced, atomically, by a verified copy of the new content;
  * - object names are validated (hex, optional `.dir`) before they become paths, so a hand-edited lock file cannot
  *   point the store outside `.pipe/cache`.
+ *
+ * `.pipe/cache/verified` is an append-only log, later lines winning, of objects whose bytes were checked:
+ *
+ *     pipe-verified 1
+ *     <id>\t<ino>\t<size>\t<mtime_ns>
+ *
+ * A write through a link changes the mtime, so a recorded stat no longer matches and the object is re-hashed.
+ * Objects modified within `RACY_WINDOW_NS` of their check are never recorded (a second write in the same timestamp
+ * tick would keep the stat): the racy-git rule the stat cache follows too. The file is a cache: losing it costs a
+ * re-read of each object the next time it is stored again, never correctness.
  */
+import type { BigIntStats } from "node:fs";
 import { constants as fsc } from "node:fs";
-import { chmod, copyFile, lstat, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
@@ -19,6 +36,11 @@ import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./
 
 /** Where the store lives, relative to the project root. */
 export const CACHE_DIR = ".pipe/cache";
+/** The log of verified objects, relative to the project root (see above). */
+export const VERIFIED_LOG = ".pipe/cache/verified";
+const VERIFIED_HEADER = "pipe-verified 1";
+/** An object modified less than this before it was checked is not recorded as verified (racy-git). */
+export const RACY_WINDOW_NS = 2_000_000_000n;
 
 const ID_RE = /^[0-9a-f]{3,128}(\.dir)?$/;
 
@@ -42,15 +64,35 @@ export type VerifyOutcome =
 export interface PutOptions {
   /**
    * Re-hash the copy before it gets its name, so a source that changed since it was hashed is never stored under
-   * the old hash. Costs one more read of the data.
+   * the old hash. Costs one more read of the data. (A copy that replaces a damaged object is always re-hashed.)
    */
   verify?: boolean;
 }
+
+/**
+ * What a put did: `stored` (the object was not there), `present` (it was there and intact), `repaired` (it was
+ * there but its bytes no longer matched its name, and it has been replaced by the new content).
+ */
+export type PutOutcome = "stored" | "present" | "repaired";
 
 export interface StoreListing {
   objects: ObjectInfo[];
   /** Temp files left by an interrupted write (absolute paths): garbage. */
   temps: string[];
+}
+
+/** The stat of an object that its verification is tied to. */
+function fingerprint(st: BigIntStats): string {
+  return `${st.ino}\t${st.size}\t${st.mtimeNs}`;
+}
+
+async function statObject(p: string): Promise<BigIntStats | undefined> {
+  try {
+    return await stat(p, { bigint: true });
+  } catch (e) {
+    if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
 }
 
 export class ObjectStore {
@@ -59,13 +101,23 @@ export class ObjectStore {
   /** Absolute path of `.pipe/cache`. */
   readonly dir: string;
   private readonly digester: Digester;
-  /** Ids verified (or written) by this process: their bytes are known to match. */
-  private readonly verified = new Set<string>();
+  private readonly now: () => bigint;
+  /** Objects verified (or written) by this process: id -> the fingerprint their bytes were known good at. */
+  private readonly verified = new Map<string, string>();
+  /** `.pipe/cache/verified`, loaded on first use. */
+  private recorded: Promise<Map<string, string>> | undefined;
+  private readonly recordVerified: boolean;
 
-  constructor(root: string, digester: Digester = defaultDigester) {
+  /**
+   * `recordVerified`: append what this process verifies to `.pipe/cache/verified`. Only the writing commands
+   * (holding the project write lock) pass it; readers and `--dry` write nothing, and still use what is recorded.
+   */
+  constructor(root: string, digester: Digester = defaultDigester, opts: { now?: () => bigint; recordVerified?: boolean } = {}) {
     this.root = path.resolve(root);
     this.dir = path.join(this.root, CACHE_DIR);
     this.digester = digester;
+    this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.recordVerified = opts.recordVerified === true;
   }
 
   /** Absolute path of an object. Throws on an invalid id: callers validate ids read from user files first. */
@@ -88,85 +140,168 @@ export class ObjectStore {
     return ensureDirInside(this.root, path.posix.join(CACHE_DIR, id.slice(0, 2)));
   }
 
+  private loadRecorded(): Promise<Map<string, string>> {
+    this.recorded ??= (async () => {
+      const m = new Map<string, string>();
+      let text: string;
+      try {
+        text = await readFile(path.join(this.root, VERIFIED_LOG), "utf8");
+      } catch (e) {
+        if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return m;
+        throw e;
+      }
+      const lines = text.split("\n");
+      if (lines[0] !== VERIFIED_HEADER) return m;
+      for (let i = 1; i < lines.length; i++) {
+        // A torn or foreign line never matches anything: skipped.
+        const parts = (lines[i] ?? "").split("\t");
+        if (parts.length !== 4 || !isObjectId(parts[0]!) || !parts.slice(1).every((x) => /^[0-9]+$/.test(x))) continue;
+        m.set(parts[0]!, parts.slice(1).join("\t"));
+      }
+      return m;
+    })();
+    return this.recorded;
+  }
+
+  /** Notes that the object's bytes matched its name when it had stat `st` (checked from `startedNs` on). */
+  private async remember(id: string, st: BigIntStats, startedNs: bigint): Promise<void> {
+    const fp = fingerprint(st);
+    this.verified.set(id, fp);
+    if (!this.recordVerified || st.mtimeNs + RACY_WINDOW_NS > startedNs) return;
+    const rec = await this.loadRecorded();
+    if (rec.get(id) === fp) return;
+    rec.set(id, fp);
+    const file = path.join(this.root, VERIFIED_LOG);
+    const exists = await stat(file).then(
+      () => true,
+      () => false,
+    );
+    // One write per line with O_APPEND: lines of concurrent writers never interleave.
+    await appendFile(file, `${exists ? "" : VERIFIED_HEADER + "\n"}${id}\t${fp}\n`);
+  }
+
+  /** The object's bytes are known to match its name at stat `st`: checked in this process or recorded earlier. */
+  private async trusted(id: string, st: BigIntStats): Promise<boolean> {
+    const fp = fingerprint(st);
+    if (this.verified.get(id) === fp) return true;
+    return (await this.loadRecorded()).get(id) === fp;
+  }
+
+  /** Hash of a file under each algorithm the id may use, until one matches; the first one when none does. */
+  private async matches(id: string, abs: string): Promise<{ ok: boolean; actual: string }> {
+    const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
+    let actual = "";
+    for (const algo of algorithmsOf(id)) {
+      const h = await this.digester.file(abs, algo);
+      if (h === hex) return { ok: true, actual: h };
+      actual ||= h;
+    }
+    return { ok: false, actual };
+  }
+
   /**
-   * Stores the file at `absSrc` under `id` (its hash, computed by the caller). Already present: nothing to do.
-   * The copy is a reflink where the file system allows it.
+   * Is the existing object (stat `st`) intact? Size first (free), then the fingerprint of an earlier check, then
+   * its bytes. A name whose algorithm is unknown cannot be checked: its size has to do.
    */
-  async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<void>> {
+  private async intact(id: string, st: BigIntStats, size: bigint, content?: Uint8Array): Promise<boolean> {
+    if (!st.isFile() || st.size !== size) return false;
+    if (await this.trusted(id, st)) return true;
+    const startedNs = this.now();
+    const p = this.pathOf(id);
+    let good: boolean;
+    try {
+      if (content !== undefined) good = Buffer.from(content).equals(await readFile(p));
+      else good = algorithmsOf(id).length === 0 || (await this.matches(id, p)).ok;
+    } catch (e) {
+      if (errnoOf(e) === "ENOENT") return false;
+      throw e;
+    }
+    if (good) await this.remember(id, st, startedNs);
+    return good;
+  }
+
+  /**
+   * Stores the file at `absSrc` under `id` (its hash, computed by the caller). Already present and intact: nothing
+   * to do. Present but damaged (see the module comment): replaced by a copy of `absSrc`, which is then re-hashed, so
+   * a damaged object is never "repaired" with bytes that do not match its name either. The copy is a reflink where
+   * the file system allows it.
+   */
+  async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
     if (!isObjectId(id)) return fail([error("io", `cannot store '${absSrc}': invalid object id '${id}'`)]);
-    if (await this.has(id)) return ok(undefined);
+    const dest = this.pathOf(id);
+    const existing = await statObject(dest);
+    if (existing) {
+      const src = await stat(absSrc, { bigint: true });
+      if (await this.intact(id, existing, src.size)) return ok("present");
+    }
     const shard = await this.shardDir(id);
     if (!shard.ok) return shard;
-    const dest = this.pathOf(id);
     const tmp = tempBeside(dest);
     try {
       await copyFile(absSrc, tmp, fsc.COPYFILE_FICLONE);
-      if (opts.verify) {
+      if (opts.verify || existing) {
         const algos = algorithmsOf(id);
-        const seen: string[] = [];
-        for (const algo of algos) {
-          seen.push(await this.digester.file(tmp, algo));
-          if (seen[seen.length - 1] === id) break;
-        }
-        if (algos.length > 0 && !seen.includes(id)) {
+        const m = algos.length > 0 ? await this.matches(id, tmp) : { ok: true, actual: "" };
+        if (!m.ok) {
           await unlink(tmp);
-          return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${seen[0]})`)]);
+          return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${m.actual})`)]);
         }
       }
       await chmod(tmp, 0o444);
+      const st = await stat(tmp, { bigint: true });
+      // Something that is not a file where the object goes (only by hand): it holds no object, so it goes.
+      if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
       await rename(tmp, dest);
+      this.verified.set(id, fingerprint(st));
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    this.verified.add(id);
-    return ok(undefined);
+    return ok(existing ? "repaired" : "stored");
   }
 
-  /** Stores bytes (a directory manifest) under `id`. */
-  async putBytes(id: string, data: Uint8Array | string): Promise<Result<void>> {
+  /** Stores bytes (a directory manifest) under `id`; an existing object must hold exactly these bytes. */
+  async putBytes(id: string, data: Uint8Array | string): Promise<Result<PutOutcome>> {
     if (!isObjectId(id)) return fail([error("io", `invalid object id '${id}'`)]);
-    if (await this.has(id)) return ok(undefined);
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    const dest = this.pathOf(id);
+    const existing = await statObject(dest);
+    if (existing && (await this.intact(id, existing, BigInt(bytes.byteLength), bytes))) return ok("present");
     const shard = await this.shardDir(id);
     if (!shard.ok) return shard;
-    await atomicWrite(this.pathOf(id), data, 0o444);
-    this.verified.add(id);
-    return ok(undefined);
+    if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
+    await atomicWrite(dest, bytes, 0o444);
+    const st = await statObject(dest);
+    if (st) this.verified.set(id, fingerprint(st));
+    return ok(existing ? "repaired" : "stored");
   }
 
   /**
-   * Checks that the object's bytes match its name, once per process. A mismatching object is deleted and reported,
-   * so it can never be materialised. Names whose algorithm is unknown cannot be checked and count as ok.
+   * Checks that the object's bytes match its name, once per process (again if its stat changed since). A mismatching
+   * object is deleted and reported, so it can never be materialised. Names whose algorithm is unknown cannot be
+   * checked and count as ok.
    */
   async verify(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
-    if (this.verified.has(id)) {
-      return (await this.has(id)) ? { status: "ok" } : { status: "missing" };
-    }
-    const algos = algorithmsOf(id);
     const p = this.pathOf(id);
-    let actual = "";
+    const st = await statObject(p);
+    if (!st || !st.isFile()) return { status: "missing" };
+    if (this.verified.get(id) === fingerprint(st)) return { status: "ok" };
+    const startedNs = this.now();
+    let m: { ok: boolean; actual: string };
     try {
-      if (algos.length === 0) {
-        await stat(p);
-        this.verified.add(id);
-        return { status: "ok" };
-      }
-      const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
-      for (const algo of algos) {
-        const h = await this.digester.file(p, algo);
-        if (h === hex) {
-          this.verified.add(id);
-          return { status: "ok" };
-        }
-        actual ||= h;
-      }
+      m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, p);
     } catch (e) {
       if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return { status: "missing" };
       throw e;
     }
+    if (m.ok) {
+      await this.remember(id, st, startedNs);
+      return { status: "ok" };
+    }
+    this.verified.delete(id);
     await unlink(p).catch(() => undefined);
-    return { status: "corrupt", actual };
+    return { status: "corrupt", actual: m.actual };
   }
 
   /** Reads a (small) object, verified. */
@@ -214,6 +349,7 @@ export class ObjectStore {
 
   /** Removes an object; missing is fine. */
   async delete(id: string): Promise<void> {
+    // A recorded fingerprint may stay: a new object under this name is a new file, whose stat cannot match it.
     this.verified.delete(id);
     await unlink(this.pathOf(id)).catch((e: unknown) => {
       if (errnoOf(e) !== "ENOENT") throw e;

@@ -31,6 +31,16 @@ export async function findRootForCommand(ctx: CommandContext): Promise<ProjectRo
   return r.value;
 }
 
+/**
+ * For the writing commands, which create `.pipe/` when it is missing: the one-line note saying so, the first time
+ * (it decides where the project root is from then on). Silent with `-q`.
+ */
+export function noteInitialised(ctx: CommandContext): (root: string) => void {
+  return (root) => {
+    if (!ctx.global.quiet) ctx.io.err(`note: initialised .pipe/ in ${root}\n`);
+  };
+}
+
 export interface LoadForCommandOptions {
   /** Store a fresh load in the load cache (default true); false for commands that promise to write nothing. */
   writeLoadCache?: boolean;

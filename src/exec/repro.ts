@@ -4,15 +4,17 @@
  * Each stage is judged immediately before it would run (so an upstream stage that regenerated identical bytes stops
  * the propagation: early cutoff), then one of:
  *
- * - frozen (and not forced): skipped;
+ * - frozen (and not forced): skipped, never run; but outputs of it that are missing and that the cache holds as its
+ *   lock entry records them are checked out (what `checkout` would do), so the stages below find their inputs;
  * - fresh: skipped, except a fresh stage whose lock entry still has DVC's md5 hashes (from a `dvc.lock`, or carried
  *   into `pipe.lock` with it), which is recorded into `pipe.lock` (hashing with xxh64, storing outputs) without
  *   running anything;
  * - stale only because outputs are missing that the cache holds: outputs checked out, nothing run;
  * - stale, and the run-cache knows these exact inputs with every output object cached: outputs restored from it;
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
- *   removed (persistent ones unprotected), the command run, every declared output verified, outputs hashed and
- *   stored, the run-cache entry and the lock entry written.
+ *   saved to the cache when their content is not what the lock records (so never lost), then removed (persistent
+ *   ones unprotected), the command run (each command announced as it starts), every declared output verified,
+ *   outputs hashed and stored, the run-cache entry and the lock entry written.
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished.
@@ -99,6 +101,11 @@ function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
 
 function messages(ds: readonly Diagnostic[]): string {
   return ds.map((d) => d.message).join("\n");
+}
+
+/** Messages of file-system problems, each saying which stage it is about (unless it already does). */
+function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
+  return ds.map((d) => (d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
 
 /**
@@ -276,6 +283,10 @@ export class ReproEngine {
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
   }
 
+  private stageMessages(s: Stage, ds: readonly Diagnostic[]): string {
+    return stageMessagesOf(s.address, ds);
+  }
+
   private fail(
     s: Stage,
     reason: StageFailure,
@@ -291,6 +302,10 @@ export class ReproEngine {
     const s = this.stage(address);
     const forced = this.isForced(address);
     if (s.frozen && !forced) {
+      if (await this.restoreFrozenOutputs(s)) {
+        emit({ type: "stage-restored", stage: address, from: "cache" });
+        return "restored-cache";
+      }
       emit({ type: "stage-skipped", stage: address, reason: "frozen" });
       return "frozen";
     }
@@ -328,6 +343,78 @@ export class ReproEngine {
     return this.execute(s, status, forced, signal);
   }
 
+  /** The outputs of a frozen stage that are missing from the workspace (a frozen stage never runs to make them). */
+  private missingOutputs(s: Stage): Stage["outs"] {
+    const { ws } = this.input;
+    return s.outs.filter((o) => !o.external && ws.hasher.stat(absOf(ws.root, o.rootPath)) === undefined);
+  }
+
+  /** `--dry`: the frozen stage has missing outputs, and the cache holds every one of them as its lock records it. */
+  private async frozenRestorable(s: Stage): Promise<boolean> {
+    const missing = this.missingOutputs(s);
+    if (missing.length === 0) return false;
+    const byPath = new Map((this.entries.get(s.address)?.outs ?? []).map((o) => [pathKey(o.path), o]));
+    for (const o of missing) {
+      const e = byPath.get(pathKey(o.path));
+      if (!o.cache || !e || e.algo === "none" || !(await isCached(this.input.store, e.hash))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A frozen stage is never run, but its missing cached outputs are checked out as its lock entry records them, as
+   * `pipe checkout` would (so the stages below it find their inputs). What cannot be restored is named in a warning;
+   * a stage that needs it then fails saying its producer is frozen. True when something was restored.
+   */
+  private async restoreFrozenOutputs(s: Stage): Promise<boolean> {
+    const missing = this.missingOutputs(s);
+    if (missing.length === 0) return false;
+    const entry = this.entries.get(s.address);
+    const byPath = new Map((entry?.outs ?? []).map((o) => [pathKey(o.path), o]));
+    const lost: string[] = [];
+    let restored = 0;
+    for (const o of missing) {
+      const e = byPath.get(pathKey(o.path));
+      if (!o.cache || !e || e.algo === "none" || !(await isCached(this.input.store, e.hash))) {
+        lost.push(o.path);
+        continue;
+      }
+      const r = await this.checkoutLogged(s, o, e.hash);
+      if (r) restored++;
+      else lost.push(o.path);
+    }
+    if (lost.length > 0) {
+      const many = lost.length > 1;
+      this.input.emit({
+        type: "warning",
+        message: `frozen stage '${s.address}': ${lost.map((p) => `'${p}'`).join(", ")} ${many ? "are" : "is"} missing and cannot be restored from the cache; 'pipe repro -f ${s.address}' runs it`,
+      });
+    }
+    if (restored > 0) await this.gitignore(s);
+    return restored > 0 && lost.length === 0;
+  }
+
+  /** Checks one output out of the cache, saying what went wrong; true when it is now as recorded. */
+  private async checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
+    const r = await checkoutOutput(this.cc, o.rootPath, id);
+    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
+    if (!r.ok) {
+      this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+      return false;
+    }
+    if (r.value.status === "corrupt") {
+      const many = r.value.ids.length > 1;
+      this.input.emit({
+        type: "warning",
+        message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`,
+      });
+      return false;
+    }
+    if (r.value.status === "missing") return false;
+    this.reportSaved(r.value.saved);
+    return true;
+  }
+
   /** Every cached output of the lock entry is in the cache. */
   private async outsCached(s: Stage, entry: LockEntry): Promise<boolean> {
     const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
@@ -354,7 +441,7 @@ export class ReproEngine {
       const r = await checkoutOutput(this.cc, o.rootPath, e.hash);
       this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
       if (!r.ok) {
-        this.input.emit({ type: "warning", message: messages(r.errors) });
+        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
         return "failed";
       }
       if (r.value.status === "corrupt") {
@@ -391,7 +478,13 @@ export class ReproEngine {
         }
         const r = await ws.hasher.hashPath(absOf(ws.root, d.rootPath), "xxh64");
         if (r.kind === "missing") {
-          const producer = this.producers.producersOf(d).length > 0 ? " (its producing stage has not created it)" : "";
+          const producers = this.producers.producersOf(d).map((p) => p.stage);
+          const frozen = producers.find((p) => p.frozen);
+          const producer = frozen
+            ? ` (its producing stage '${frozen.address}' is frozen, so it is not run to create it; 'pipe repro -f ${frozen.address}' does)`
+            : producers.length > 0
+              ? " (its producing stage has not created it)"
+              : "";
           errors.push(error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist${producer}`, d.loc ?? s.loc));
         } else if (r.kind === "error") errors.push(error("io", `stage '${s.address}': cannot hash dependency '${d.path}': ${r.message}`, d.loc ?? s.loc));
         else deps[i] = [d.rootPath, r.hash];
@@ -433,7 +526,7 @@ export class ReproEngine {
       const r = await checkoutOutput(this.cc, o.rootPath, h.hash);
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
       if (!r.ok) {
-        this.input.emit({ type: "warning", message: messages(r.errors) });
+        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
         return "miss";
       }
       if (r.value.status === "corrupt") {
@@ -448,40 +541,56 @@ export class ReproEngine {
   }
 
   /**
-   * Outputs edited since the stage last ran are about to be deleted; their content is stored in the cache first (and
-   * named in a warning), so a re-run never destroys data that exists nowhere else.
+   * Non-persistent outputs are deleted before a stage runs. One whose content is not what the lock entry records for
+   * it (edited by hand since the last run, or already there before the stage first ran or before the output was
+   * declared) may exist nowhere else: it is stored in the cache first, named in a warning, so a re-run never destroys
+   * the only copy of anything. What the lock records is left to the stage to produce again, as before.
    */
-  private async saveModifiedOutputs(s: Stage, status: StageStatus): Promise<void> {
-    const { ws, store } = this.input;
-    const modified = new Set<string>();
-    for (const r of status.reasons) if (r.kind === "changed-outs") for (const c of r.changes) if (c.change === "modified") modified.add(pathKey(c.path));
+  private async saveOutputsAboutToGo(s: Stage): Promise<Diagnostic[]> {
+    const { ws } = this.input;
+    const entry = this.entries.get(s.address);
+    const byPath = new Map((entry?.outs ?? []).map((o) => [pathKey(o.path), o]));
     for (const o of s.outs) {
-      if (o.external || !o.cache || o.persist || !modified.has(pathKey(o.path))) continue;
-      const h = await ws.hasher.hashPath(absOf(ws.root, o.rootPath), "xxh64");
-      if ((h.kind !== "file" && h.kind !== "dir") || (await isCached(store, h.hash))) continue;
-      const r = await storeOutput({ ...this.cc, linkTypes: ["reflink", "copy"] }, o.rootPath, toOutputHash(h));
-      if (r.ok) {
-        this.input.emit({
-          type: "warning",
-          message: `'${o.rootPath}' was changed since '${s.address}' last ran; that content was saved in the cache as ${h.hash} before the re-run`,
-        });
+      if (o.external || o.persist) continue;
+      const abs = absOf(ws.root, o.rootPath);
+      if (ws.hasher.stat(abs) === undefined) continue;
+      const recorded = byPath.get(pathKey(o.path));
+      if (recorded && recorded.algo !== "none") {
+        const now = await ws.hasher.hashPath(abs, recorded.algo);
+        if ((now.kind === "file" || now.kind === "dir") && now.hash === recorded.hash) continue;
       }
+      const h = await ws.hasher.hashPath(abs, "xxh64");
+      // Unreadable: it cannot be saved, so it must not be deleted either.
+      if (h.kind === "error") return [error("io", `cannot save '${o.rootPath}' before the run deletes it: ${h.message}`, o.loc ?? s.loc)];
+      if (h.kind !== "file" && h.kind !== "dir") continue;
+      const r = await storeOutput({ ...this.cc, linkTypes: ["reflink", "copy"] }, o.rootPath, toOutputHash(h), { verify: true });
+      // Not saved: then it must not be deleted either, so the stage cannot run.
+      if (!r.ok) return r.errors;
+      if (r.value.stored === 0) continue;
+      this.input.emit({
+        type: "warning",
+        message: recorded
+          ? `'${o.rootPath}' was changed since '${s.address}' last ran; that content was saved in the cache as ${h.hash} before the re-run`
+          : `'${o.rootPath}' was already there and '${s.address}' has no record of producing it; that content was saved in the cache as ${h.hash} before the run`,
+      });
     }
+    return [];
   }
 
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
     const { ws, emit, runner } = this.input;
-    await this.saveModifiedOutputs(s, status);
+    const unsaved = await this.saveOutputsAboutToGo(s);
+    if (unsaved.length > 0) return this.fail(s, "io", this.stageMessages(s, unsaved));
     for (const o of s.outs) {
       if (o.external) continue;
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
-      if (!r.ok) return this.fail(s, "io", messages(r.errors));
+      if (!r.ok) return this.fail(s, "io", this.stageMessages(s, r.errors));
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
       // The parent directory of an output is created (DVC leaves that to the command: `> models/model.pkl` fails).
       const parent = path.posix.dirname(o.rootPath);
       if (parent !== ".") {
         const d = await ensureDirInside(ws.root, parent);
-        if (!d.ok) return this.fail(s, "io", messages(d.errors));
+        if (!d.ok) return this.fail(s, "io", this.stageMessages(s, d.errors));
       }
     }
     const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons);
@@ -493,6 +602,8 @@ export class ReproEngine {
       cwd: path.join(ws.root, s.wdir),
       root: ws.root,
       ...(signal ? { signal } : {}),
+      // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
+      onCommand: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
       onLine: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
     });
     if (!succeeded(res)) {
@@ -519,8 +630,8 @@ export class ReproEngine {
     const { entry, outs } = rec.value;
     if (flags.commit) {
       for (const ro of outs) {
-        const stored = await this.storeRecorded(ro);
-        if (!stored.ok) return this.fail(s, "io", messages(stored.errors));
+        const stored = await this.storeRecorded(s, ro);
+        if (!stored.ok) return this.fail(s, "io", this.stageMessages(s, stored.errors));
       }
       if (opts.runCache && runCacheable(s)) {
         const key = await this.input.runs.key(runKeyFromEntry(s, entry));
@@ -531,7 +642,7 @@ export class ReproEngine {
     const prev = this.entries.get(s.address);
     if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
       const w = await this.lockWriter.write(s, entry);
-      if (!w.ok) return this.fail(s, "io", messages(w.errors));
+      if (!w.ok) return this.fail(s, "io", this.stageMessages(s, w.errors));
       this.entries.set(s.address, entry);
       this.flavors.set(s.address, "pipe");
     }
@@ -539,12 +650,21 @@ export class ReproEngine {
     return "ok";
   }
 
-  private async storeRecorded(ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
+  private async storeRecorded(s: Stage, ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
     if (!ro.hashed || !ro.out.cache) return { ok: true };
     const r = await storeOutput(this.cc, ro.out.rootPath, toOutputHash(ro.hashed));
     // With hardlink/symlink links the workspace files were replaced by links: their stat changed.
     this.input.ws.hasher.invalidate(absOf(this.input.ws.root, ro.out.rootPath));
-    return r.ok ? { ok: true } : { ok: false, errors: r.errors };
+    if (!r.ok) return { ok: false, errors: r.errors };
+    const bad = r.value.repaired;
+    if (bad.length > 0) {
+      const many = bad.length > 1;
+      this.input.emit({
+        type: "warning",
+        message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
+      });
+    }
+    return { ok: true };
   }
 
   /**
@@ -577,6 +697,12 @@ export class ReproEngine {
       const s = this.stage(a);
       const forced = this.input.forced.has(a) || (flags.forceDownstream && (this.input.graph.upstream.get(a) ?? []).some((u) => changing.has(u)));
       if (s.frozen && !forced) {
+        if (await this.frozenRestorable(s)) {
+          emit({ type: "stage-would-restore", stage: a, from: "cache" });
+          this.results.set(a, "restored-cache");
+          restoring.add(a);
+          continue;
+        }
         emit({ type: "stage-skipped", stage: a, reason: "frozen" });
         this.results.set(a, "frozen");
         continue;

@@ -9,7 +9,7 @@
  *   started (its children included) with one `kill(-pgid)`, and a Ctrl-C typed at the terminal reaches `pipe`
  *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out.
  * - Output is streamed line by line to a callback (never buffered whole: a training log can be large), and the last
- *   lines are kept for the failure report.
+ *   lines are kept for the failure report. Each command is announced to another callback just before it starts.
  *
  * `Runner` is the seam the scheduler and `repro` are tested through; `ProcessRunner` is the real one. It uses
  * `node:child_process` directly rather than execa: per stage, execa's option handling and stream plumbing cost about
@@ -35,6 +35,11 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Called with each complete line (without its newline) as it arrives. */
   onLine?: (stream: OutputStream, line: string) => void;
+  /**
+   * Called just before each command starts: once for a string `cmd`, once per item of a list, so an item never
+   * started after a failure is never announced.
+   */
+  onCommand?: (command: string, index: number) => void;
 }
 
 export interface RunResult {
@@ -126,8 +131,9 @@ export class ProcessRunner implements Runner {
     const env = { ...(req.env ?? process.env), PIPE_STAGE: req.stage, PIPE_ROOT: req.root };
     const commands = typeof req.cmd === "string" ? [req.cmd] : [...req.cmd];
     const done = (r: Omit<RunResult, "tail" | "durationMs">): RunResult => ({ ...r, tail, durationMs: performance.now() - started });
-    for (const command of commands) {
+    for (const [index, command] of commands.entries()) {
       if (req.signal?.aborted) return done({ exitCode: null, signal: null, interrupted: true });
+      req.onCommand?.(command, index);
       const r = await this.runOne(command, req, env, onLine);
       if (r.spawnError !== undefined || r.interrupted || r.exitCode !== 0 || r.signal !== null) {
         const res = done(r);

@@ -12,20 +12,26 @@ import { GITIGNORE_LINES } from "../cli/commands/init.js";
 import { killAllGroups } from "./runner.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
 
-/** Creates `.pipe/` and its `.gitignore` when missing. */
-export async function ensurePipeDir(root: string): Promise<void> {
+/** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
+export async function ensurePipeDir(root: string): Promise<boolean> {
   const dir = path.join(root, ".pipe");
   const exists = await stat(dir).then(
     (st) => st.isDirectory(),
     () => false,
   );
-  if (exists) return;
+  if (exists) return false;
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, ".gitignore"), GITIGNORE_LINES.join("\n") + "\n", { flag: "wx" }).catch(() => undefined);
+  return true;
 }
 
-export async function lockProject(root: string, command: string): Promise<Result<WriteLock>> {
-  await ensurePipeDir(root);
+/**
+ * Makes sure `.pipe/` exists, then takes the project write lock. Writers create `.pipe/` implicitly (DVC requires
+ * `dvc init`; `pipe` does not), so `onInitialised` is told when that happened, for a one-line note: the directory
+ * decides where the project root is from then on.
+ */
+export async function lockProject(root: string, command: string, onInitialised?: (root: string) => void): Promise<Result<WriteLock>> {
+  if (await ensurePipeDir(root)) onInitialised?.(root);
   return acquireWriteLock(root, { command });
 }
 

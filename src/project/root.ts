@@ -1,8 +1,15 @@
 /**
  * Finding the project root from the working directory (spec 1): the nearest directory holding `.pipe/`; failing
  * that, the nearest holding `.dvc/` (a DVC project's root, even when a subdirectory has its own `dvc.yaml`); failing
- * that, the nearest holding `pipe.yaml` or `dvc.yaml`. The walk stops at the git root (a directory holding `.git`,
- * a directory or, in worktrees and submodules, a file), which is still searched; outside git it goes up to `/`.
+ * that, a directory holding `pipe.yaml` or `dvc.yaml`: inside git the OUTERMOST one up to the git root, outside git
+ * the nearest. The walk stops at the git root (a directory holding `.git`, a directory or, in worktrees and
+ * submodules, a file), which is still searched; outside git it goes up to `/`.
+ *
+ * Why the outermost inside git: a repository with `pipe.yaml` at the top and `sub/pipe.yaml` is one project whose
+ * root is the top, but before its first write it has no `.pipe/` to say so. Taking the nearest stages file from `sub`
+ * made `sub` a root of its own, and the `.pipe/` that a write then creates there turns `sub` into a nested project
+ * that the top's discovery skips: the project would split silently. The git repository bounds the guess. Outside
+ * git there is no such bound (the walk would reach unrelated directories up to `/`), so the nearest is taken.
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
@@ -59,7 +66,10 @@ export async function findProjectRoot(cwd: string): Promise<Result<ProjectRoot>>
     if (parent === dir) break;
     dir = parent;
   }
-  const pick = seen.find((f) => f.pipeDir) ?? seen.find((f) => f.dvcDir) ?? seen.find((f) => f.stagesFile);
+  const pick =
+    seen.find((f) => f.pipeDir) ??
+    seen.find((f) => f.dvcDir) ??
+    (gitRoot !== undefined ? seen.findLast((f) => f.stagesFile) : seen.find((f) => f.stagesFile));
   if (!pick) {
     return fail([
       error("project", `not a pipe project: no .pipe/, .dvc/, pipe.yaml or dvc.yaml found in ${start} or above (run 'pipe init')`),

@@ -22,6 +22,8 @@ export type ReproEvent =
   /** What is about to happen: the selected stages in execution order. */
   | { type: "plan"; stages: readonly string[]; jobs: number; dry: boolean }
   | { type: "stage-start"; stage: string; cmd: string | readonly string[]; reasons: readonly string[] }
+  /** One command of the stage is about to start (a list `cmd` has one per item, announced only if it runs). */
+  | { type: "stage-command"; stage: string; cmd: string }
   | { type: "stage-output"; stage: string; stream: "stdout" | "stderr"; line: string }
   | { type: "stage-finished"; stage: string; durationMs: number }
   /** Outputs restored without running: from the run-cache (stale inputs seen before) or the cache (outputs missing). */

@@ -60,14 +60,12 @@ export function formatClock(ms: number): string {
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-function cmdLines(cmd: string | readonly string[]): string[] {
-  const items = typeof cmd === "string" ? [cmd] : cmd;
-  const out: string[] = [];
-  for (const c of items) {
-    const lines = c.replace(/\n+$/, "").split("\n");
-    lines.forEach((l, i) => out.push(i === 0 ? `> ${l}` : `  ${l}`));
-  }
-  return out;
+/** `> first line`, then the further lines of a multi-line command indented. */
+function cmdLines(cmd: string): string[] {
+  return cmd
+    .replace(/\n+$/, "")
+    .split("\n")
+    .map((l, i) => (i === 0 ? `> ${l}` : `  ${l}`));
 }
 
 function plural(n: number, one: string, many: string): string {
@@ -120,14 +118,28 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
     timer.unref();
   }
 
+  /**
+   * A stage's last event comes before the scheduler's next progress report: take the stage off the status line now,
+   * or the line redrawn after `'s' finished` would still say `running: s`.
+   */
+  const settle = (stage: string): void => {
+    if (!status || !status.running.includes(stage)) return;
+    status = { running: status.running.filter((r) => r !== stage), finished: Math.min(status.total, status.finished + 1), total: status.total };
+  };
+
   return {
     handle(e: ReproEvent): void {
+      if (e.type === "stage-finished" || e.type === "stage-restored" || e.type === "stage-skipped" || e.type === "stage-failed") settle(e.stage);
       switch (e.type) {
         case "plan":
           status = { running: [], finished: 0, total: e.stages.length };
           return;
         case "stage-start":
           say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${e.reasons.join("; ")})`) : ""));
+          return;
+        case "stage-command":
+          // Printed as each command starts (as DVC does), not all at once: the lines of a list `cmd` after a
+          // failing item never ran and never show.
           for (const l of cmdLines(e.cmd)) say(pfx(e.stage) + c.dim(l));
           return;
         case "stage-output":

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { exists, makeProject, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
@@ -129,5 +129,57 @@ describe("pipe checkout", () => {
     expect(n.code).toBe(0);
     expect(n.stderr).toContain("note: 'never' has no lock entry (it never ran): nothing to restore\n");
     expect(exists(dir, "n.txt")).toBe(false);
+  });
+});
+
+describe("pipe checkout: a directory output holding a symlinked directory (symlinks inside directories are followed)", () => {
+  /** A stage whose output directory links to a directory outside the project; returns both directories. */
+  function linked(config = ""): { dir: string; ext: string } {
+    const ext = makeProject({ "k.txt": "outside\n" });
+    const dir = makeProject({
+      ".pipe/config.yaml": config,
+      "pipe.yaml": `stages:\n  a:\n    cmd: mkdir -p d && echo 1 > d/own.txt && ln -sfn ${ext} d/ext\n    outs: [d]\n`,
+    });
+    return { dir, ext };
+  }
+
+  /** Everything about the outside file that a write through the link would change. */
+  const outsideState = (ext: string) => {
+    const st = statSync(path.join(ext, "k.txt"));
+    return { ino: st.ino, nlink: st.nlink, mode: st.mode, mtimeMs: st.mtimeMs, text: readFileSync(path.join(ext, "k.txt"), "utf8"), names: readdirSync(ext) };
+  };
+
+  it("checkout materialises the linked directory as a real one, complete; the link's target is never touched", () => {
+    const { dir, ext } = linked();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const outside = outsideState(ext);
+    const r = runPipe(dir, ["checkout"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("M       d/\nRestored 1 output.\n");
+    expect(lstatSync(path.join(dir, "d/ext")).isDirectory()).toBe(true);
+    expect(read(dir, "d/ext/k.txt")).toBe("outside\n");
+    expect(read(dir, "d/own.txt")).toBe("1\n");
+    expect(runPipe(dir, ["status", "--quiet"]).code).toBe(0);
+    expect(runPipe(dir, ["checkout"]).stdout).toBe("Nothing to restore: outputs match the lock.\n");
+    // Deleted whole, it comes back the same way.
+    rmSync(path.join(dir, "d"), { recursive: true });
+    expect(runPipe(dir, ["checkout"]).stdout).toBe("A       d/\nRestored 1 output.\n");
+    expect(read(dir, "d/ext/k.txt")).toBe("outside\n");
+    expect(outsideState(ext)).toEqual(outside);
+  });
+
+  it("hardlink: storing the output links real files into a real directory, never writing through the link", () => {
+    const { dir, ext } = linked("cache:\n  type: hardlink\n");
+    const outside = outsideState(ext);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(outsideState(ext)).toEqual(outside);
+    expect(outside.nlink).toBe(1);
+    expect(lstatSync(path.join(dir, "d/ext")).isDirectory()).toBe(true);
+    // d/ext/k.txt is now a link of the cache object, not of the outside file.
+    expect(statSync(path.join(dir, "d/ext/k.txt")).nlink).toBe(2);
+    expect(statSync(path.join(dir, "d/ext/k.txt")).ino).not.toBe(outside.ino);
+    expect(runPipe(dir, ["status", "--quiet"]).code).toBe(0);
+    expect(runPipe(dir, ["checkout"]).stdout).toBe("Nothing to restore: outputs match the lock.\n");
   });
 });

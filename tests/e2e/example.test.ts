@@ -39,7 +39,8 @@ describe("examples/classifier", () => {
     for (const s of ["prepare", "featurize", "train", "evaluate"]) expect(dag.stdout).toContain(`| ${s} |`);
 
     const first = runPipe(dir, ["repro"]);
-    expect(first.stderr).toBe("");
+    // A fresh clone has no .pipe/: the first write creates it and says so, once.
+    expect(first.stderr).toBe(`note: initialised .pipe/ in ${dir}\n`);
     expect(first.code).toBe(0);
     expect(ran(first.stdout)).toEqual(["prepare", "featurize", "train", "evaluate"]);
     expect(first.stdout).toMatch(/^Summary: 4 ran, 0 restored, 0 up to date, 0 failed/m);

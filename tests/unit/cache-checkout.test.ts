@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkoutOutput, isCached, readManifest, storeOutput, type CacheContext, type OutputHash } from "../../src/cache/checkout.js";
@@ -220,6 +220,43 @@ describe("directory outputs", () => {
     const r = await storeOutput(cc, "data", { ...h, hash: "0000000000000000.dir" });
     expect(r.ok).toBe(false);
     expect(await cc.store.has("0000000000000000.dir")).toBe(false);
+  });
+
+  it("a symlinked subdirectory is replaced by a real one holding every file; the link's target is not touched", async () => {
+    const outside = makeProject({ "k.txt": "outside\n" });
+    for (const linkTypes of [["copy"], ["hardlink"], ["symlink"]] as LinkType[][]) {
+      const root = makeProject({ "d/own.txt": "1\n" });
+      symlinkSync(outside, path.join(root, "d/ext"));
+      // Hashing follows the link (spec 3): the manifest holds ext/k.txt.
+      const h = await hashOutput(root, "d");
+      if (h.kind !== "dir") return expect.fail("dir expected");
+      expect(h.entries.map((e) => e.relpath)).toEqual(["ext/k.txt", "own.txt"]);
+      const cc = ctx(root, linkTypes);
+      expect((await storeOutput(cc, "d", h)).ok).toBe(true);
+      const r = await checkoutOutput(cc, "d", h.hash);
+      if (!r.ok) return expect.fail(r.errors[0]!.message);
+      expect(lstatSync(path.join(root, "d/ext")).isDirectory()).toBe(true);
+      expect(readFileSync(path.join(root, "d/ext/k.txt"), "utf8")).toBe("outside\n");
+      expect(await checkoutOutput(cc, "d", h.hash)).toMatchObject({ ok: true, value: { status: "unchanged" } });
+      expect(readdirSync(outside)).toEqual(["k.txt"]);
+      expect(statSync(path.join(outside, "k.txt"))).toMatchObject({ nlink: 1 });
+      expect(readFileSync(path.join(outside, "k.txt"), "utf8")).toBe("outside\n");
+    }
+  });
+
+  it("saving before a replace does not count a damaged object as a copy of the content", async () => {
+    const root = makeProject({ "m.txt": "v1" });
+    const cc = ctx(root);
+    const h = await commit(cc, "m.txt");
+    // The workspace holds other content, whose object name exists in the cache with damaged bytes.
+    writeFileSync(path.join(root, "m.txt"), "hand edit");
+    const editId = await defaultDigester.bytes("hand edit", "xxh64");
+    mkdirSync(path.dirname(cc.store.pathOf(editId)), { recursive: true });
+    writeFileSync(cc.store.pathOf(editId), "garbage!!");
+    const r = await checkoutOutput(cc, "m.txt", h.hash);
+    expect(r.ok && r.value.status).toBe("restored");
+    expect(r.ok && r.value.status === "restored" && r.value.saved).toEqual([{ path: "m.txt", id: editId }]);
+    expect(readFileSync(cc.store.pathOf(editId), "utf8")).toBe("hand edit");
   });
 
   it("hardlink mode links every file of the directory to its object", async () => {

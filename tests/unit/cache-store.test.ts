@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -102,6 +102,91 @@ describe("ObjectStore", () => {
     const before = statSync(store.pathOf(id));
     await store.putFile(path.join(root, "a"), id);
     expect(statSync(store.pathOf(id)).ino).toBe(before.ino);
+  });
+
+  it("an object damaged under its name (edited through a link) is replaced, never taken as stored: size or bytes", async () => {
+    const root = makeProject({ "a": "good bytes" });
+    const store = new ObjectStore(root);
+    const id = await xxh("good bytes");
+    expect(await store.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "stored" });
+    for (const damage of ["bad bytes!", "other size"]) {
+      chmodSync(store.pathOf(id), 0o644);
+      writeFileSync(store.pathOf(id), damage);
+      // A new process (a new store) and this one alike: the stat changed, so the bytes are checked again.
+      for (const s of [new ObjectStore(root), store]) {
+        expect(await s.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
+        expect(readFileSync(s.pathOf(id), "utf8")).toBe("good bytes");
+        expect(statSync(s.pathOf(id)).mode & 0o222).toBe(0);
+        chmodSync(store.pathOf(id), 0o644);
+        writeFileSync(store.pathOf(id), damage);
+      }
+    }
+    expect(readdirSync(path.dirname(store.pathOf(id)))).toEqual([id.slice(2)]);
+  });
+
+  it("a damaged object is not repaired with a source that does not hash to its name either", async () => {
+    const root = makeProject({ "a": "not what the name says" });
+    const store = new ObjectStore(root);
+    const id = await xxh("good bytes");
+    mkdirSync(path.dirname(store.pathOf(id)), { recursive: true });
+    writeFileSync(store.pathOf(id), "damaged!!!");
+    const r = await store.putFile(path.join(root, "a"), id);
+    expect(r.ok).toBe(false);
+    expect(readFileSync(store.pathOf(id), "utf8")).toBe("damaged!!!");
+  });
+
+  it("an object checked once is trusted by its (inode, size, mtime) in later processes, and checked again when that changes", async () => {
+    const root = makeProject({ "a": "some bytes" });
+    let reads = 0;
+    const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
+    const id = await xxh("some bytes");
+    const writer = (): ObjectStore => new ObjectStore(root, counting, { recordVerified: true });
+    await writer().putFile(path.join(root, "a"), id);
+    // An object modified within the racy window is never recorded; one from long ago is. A reader records nothing.
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(new ObjectStore(root).pathOf(id), old, old);
+    expect((await new ObjectStore(root).verify(id)).status).toBe("ok");
+    expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
+    reads = 0;
+    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+    expect(reads).toBe(1);
+    expect(readFileSync(path.join(root, ".pipe/cache/verified"), "utf8")).toMatch(new RegExp(`^pipe-verified 1\n${id}\t\\d+\t10\t\\d+\n$`));
+    reads = 0;
+    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+    expect(reads).toBe(0);
+    // Same size, other bytes, and a new mtime (what a write through a link gives): checked, found wrong, replaced.
+    const p = new ObjectStore(root).pathOf(id);
+    chmodSync(p, 0o644);
+    writeFileSync(p, "SOME BYTES");
+    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
+    expect(readFileSync(p, "utf8")).toBe("some bytes");
+  });
+
+  it("a recently modified object is checked by every process (racy-git): its stat is not recorded", async () => {
+    const root = makeProject({ "a": "fresh" });
+    let reads = 0;
+    const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
+    const id = await xxh("fresh");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    for (let i = 0; i < 2; i++) {
+      const store = new ObjectStore(root, counting, { recordVerified: true });
+      expect(await store.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+    }
+    expect(reads).toBe(2);
+    expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
+  });
+
+  it("putBytes replaces a manifest object whose bytes differ from the ones it stores", async () => {
+    const root = makeProject();
+    const store = new ObjectStore(root);
+    const text = serialiseManifest([{ relpath: "x", hash: "0123456789abcdef", size: 3 }]);
+    const id = (await xxh(text)) + ".dir";
+    expect(await store.putBytes(id, text)).toMatchObject({ ok: true, value: "stored" });
+    expect(await new ObjectStore(root).putBytes(id, text)).toMatchObject({ ok: true, value: "present" });
+    chmodSync(store.pathOf(id), 0o644);
+    writeFileSync(store.pathOf(id), text.replace("0123", "3210"));
+    expect(await new ObjectStore(root).putBytes(id, text)).toMatchObject({ ok: true, value: "repaired" });
+    expect(readFileSync(store.pathOf(id), "utf8")).toBe(text);
   });
 
   it("with verify, refuses to store a source whose bytes do not match the claimed hash", async () => {
@@ -345,5 +430,21 @@ describe("link strategies", () => {
   it("refuses to place outside the root", async () => {
     const { root, store, id } = await storeOne("payload");
     expect((await placeObject(root, store.pathOf(id), "../evil", ["copy"])).ok).toBe(false);
+  });
+
+  it("never writes through a symlinked directory that leaves the root", async () => {
+    const { root, store, id } = await storeOne("payload");
+    const outside = outsideDir();
+    writeFileSync(path.join(outside, "k.txt"), "theirs");
+    symlinkSync(outside, path.join(root, "ext"));
+    for (const type of ["copy", "hardlink", "symlink"] as const) {
+      const r = await placeObject(root, store.pathOf(id), "ext/k.txt", [type]);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors[0]!.message).toMatch(/^refusing to write 'ext\/k\.txt': its directory resolves to .*, outside the project$/);
+    }
+    expect(readdirSync(outside)).toEqual(["k.txt"]);
+    expect(readFileSync(path.join(outside, "k.txt"), "utf8")).toBe("theirs");
+    const u = await unprotect(root, "ext/k.txt");
+    expect(u.ok).toBe(false);
   });
 });

@@ -37,6 +37,26 @@ describe("findProjectRoot", () => {
     expect(r.ok && r.value.root).toBe(path.join(dir, "a"));
   });
 
+  it("inside git, with no .pipe/ or .dvc/, takes the OUTERMOST stages file up to the git root (one project, not two)", async () => {
+    const dir = makeProject({ "pipe.yaml": STAGE, "sub/pipe.yaml": STAGE, "sub/deeper/dvc.yaml": STAGE, "sub/deeper/x/y.txt": "" });
+    gitInit(dir);
+    for (const cwd of ["sub", "sub/deeper", "sub/deeper/x", ""]) {
+      const r = await findProjectRoot(path.join(dir, cwd));
+      expect(r.ok && r.value).toEqual({ root: dir, gitRoot: dir, hasPipeDir: false, hasDvcDir: false });
+    }
+    // A .pipe/ still decides, nearest first: a project that really is nested stays nested.
+    mkdirSync(path.join(dir, "sub/.pipe"));
+    const nested = await findProjectRoot(path.join(dir, "sub/deeper"));
+    expect(nested.ok && nested.value.root).toBe(path.join(dir, "sub"));
+  });
+
+  it("outside git, takes the nearest stages file (nothing bounds the walk up)", async () => {
+    const dir = makeProject({ "pipe.yaml": STAGE, "sub/pipe.yaml": STAGE, "sub/x/y.txt": "" });
+    const r = await findProjectRoot(path.join(dir, "sub", "x"));
+    expect(r.ok && r.value.root).toBe(path.join(dir, "sub"));
+    expect(r.ok && r.value.gitRoot).toBeUndefined();
+  });
+
   it("stops at the git root", async () => {
     const dir = makeProject({ "pipe.yaml": STAGE, "repo/src/x.txt": "" });
     gitInit(path.join(dir, "repo"));

@@ -46,6 +46,7 @@ describe("repro text reporter", () => {
       { type: "plan", stages: ["prepare", "train", "evaluate"], jobs: 1, dry: false },
       { type: "stage-skipped", stage: "prepare", reason: "up-to-date" },
       { type: "stage-start", stage: "train", cmd: "python train.py", reasons: ["changed params"] },
+      { type: "stage-command", stage: "train", cmd: "python train.py" },
       { type: "stage-output", stage: "train", stream: "stdout", line: "epoch 1" },
       { type: "stage-output", stage: "train", stream: "stderr", line: "warning: slow" },
       { type: "stage-finished", stage: "train", durationMs: 12_300 },
@@ -71,9 +72,24 @@ describe("repro text reporter", () => {
     const r = rig({ prefix: true });
     r.emit(
       { type: "stage-start", stage: "a", cmd: ["step one", "step two"], reasons: [] },
+      { type: "stage-command", stage: "a", cmd: "step one" },
       { type: "stage-output", stage: "a", stream: "stdout", line: "hello" },
+      { type: "stage-command", stage: "a", cmd: "step two" },
     );
-    expect(r.out.join("")).toBe("Running 'a'\n[a] > step one\n[a] > step two\n[a] hello\n");
+    expect(r.out.join("")).toBe("Running 'a'\n[a] > step one\n[a] hello\n[a] > step two\n");
+  });
+
+  it("prints each command of a list as it starts, never the ones a failure kept from running", () => {
+    const r = rig();
+    r.emit(
+      { type: "stage-start", stage: "a", cmd: ["first", "second\n  continued\n", "third"], reasons: [] },
+      { type: "stage-command", stage: "a", cmd: "first" },
+      { type: "stage-output", stage: "a", stream: "stdout", line: "one" },
+      { type: "stage-command", stage: "a", cmd: "second\n  continued\n" },
+      { type: "stage-failed", stage: "a", reason: "command", message: "'a' failed with exit code 1 (command: second)", exitCode: 1 },
+    );
+    expect(r.out.join("")).toBe("Running 'a'\n> first\none\n> second\n    continued\n");
+    expect(r.out.join("")).not.toContain("third");
   });
 
   it("shows the reasons with -v", () => {
@@ -142,6 +158,35 @@ describe("repro text reporter", () => {
     r.err.length = 0;
     r.close();
     expect(r.err).toEqual(["\r\x1b[K"]);
+  });
+
+  it("takes a stage off the status line as soon as it finishes, before the scheduler's next progress report", () => {
+    const r = rig({ statusLine: true, columns: 80 });
+    r.emit({ type: "plan", stages: ["s"], jobs: 1, dry: false });
+    r.emit({ type: "progress", running: ["s"], finished: 0, total: 1 });
+    r.err.length = 0;
+    r.emit({ type: "stage-finished", stage: "s", durationMs: 100 });
+    expect(r.out).toEqual(["'s' finished in 0.1s\n"]);
+    // The line is cleared for the message and not drawn again: nothing runs any more.
+    expect(r.err).toEqual(["\r\x1b[K"]);
+    r.err.length = 0;
+    r.emit({ type: "progress", running: [], finished: 1, total: 1 });
+    expect(r.err).toEqual([]);
+  });
+
+  it("with two stages running, the redraw after one's last line shows only the other, counted as finished", () => {
+    const r = rig({ statusLine: true, columns: 80 });
+    r.emit({ type: "plan", stages: ["a", "b", "c"], jobs: 2, dry: false });
+    r.emit({ type: "progress", running: ["a", "b"], finished: 0, total: 3 });
+    for (const e of [
+      { type: "stage-skipped", stage: "a", reason: "up-to-date" },
+      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 1" },
+    ] as const) {
+      r.err.length = 0;
+      r.emit(e);
+      if (e.stage === "a") expect(r.err.at(-1)).toBe("\r\x1b[K[1/3] running: b  00:00");
+      else expect(r.err.join("")).not.toContain("running:");
+    }
   });
 
   it("truncates the status line to the terminal width", () => {

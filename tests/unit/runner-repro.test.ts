@@ -373,9 +373,8 @@ describe("repro engine", () => {
       },
       signal: ac.signal,
     });
-    const t0 = Date.now();
+    // A run the abort did not stop would hang on `sleep` past the test's timeout; no clock is read here.
     const r = await engine.run();
-    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r.interrupted).toBe(true);
     expect(r.results.get("a")).toBe("ran");
     expect(r.results.get("c")).toBe("not-run");

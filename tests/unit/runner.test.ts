@@ -24,6 +24,15 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Polls `cond` until it holds, or fails after a generous deadline (a wait, not a timing assertion). */
+async function until(cond: () => boolean, what = "condition"): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe("ProcessRunner", () => {
   const runner = new ProcessRunner({ killGraceMs: 500 });
 
@@ -81,6 +90,24 @@ describe("ProcessRunner", () => {
     expect(readFileSync(path.join(root, "log"), "utf8")).toBe("one\n");
   });
 
+  it("announces each command just before it starts, and never one that does not run", async () => {
+    const root = makeProject();
+    const seen: string[] = [];
+    const r = await runner.run({
+      stage: "s",
+      cmd: ["echo one", "echo two; exit 3", "echo three"],
+      cwd: root,
+      root,
+      onCommand: (c, i) => seen.push(`cmd ${i}: ${c}`),
+      onLine: (_s, l) => seen.push(`out: ${l}`),
+    });
+    expect(r.exitCode).toBe(3);
+    expect(seen).toEqual(["cmd 0: echo one", "out: one", "cmd 1: echo two; exit 3", "out: two"]);
+    const single: string[] = [];
+    await runner.run({ stage: "s", cmd: "echo a\necho b", cwd: root, root, onCommand: (c) => single.push(c) });
+    expect(single).toEqual(["echo a\necho b"]);
+  });
+
   it("keeps the last 20 lines of output for the failure report", async () => {
     const root = makeProject();
     const r = await runner.run({ stage: "s", cmd: "for i in $(seq 1 50); do echo line$i; done; exit 2", cwd: root, root });
@@ -128,7 +155,8 @@ describe("ProcessRunner", () => {
       signal: ac.signal,
       onLine: c.onLine,
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // Waits for the line itself, not for a fixed time (a loaded machine may take longer to start a shell).
+    await until(() => c.lines.some(([, l]) => l.startsWith("bg=")));
     const bg = Number(c.lines.find(([, l]) => l.startsWith("bg="))?.[1].slice(3));
     expect(bg).toBeGreaterThan(0);
     expect(alive(bg)).toBe(true);
@@ -136,20 +164,24 @@ describe("ProcessRunner", () => {
     const r = await p;
     expect(r.interrupted).toBe(true);
     expect(succeeded(r)).toBe(false);
-    await new Promise((res) => setTimeout(res, 100));
+    // Killed at once, but its reaping is the system's: wait for it rather than for a fixed time.
+    await until(() => !alive(bg));
     expect(alive(bg)).toBe(false);
   });
 
   it("a command that ignores SIGTERM is killed after the grace period", async () => {
     const root = makeProject();
     const ac = new AbortController();
-    const started = Date.now();
-    const p = runner.run({ stage: "s", cmd: "trap '' TERM; sleep 30", cwd: root, root, signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 200));
+    const c = collect();
+    // The trap is set before "ready" is printed, so the abort below always meets a shell that ignores SIGTERM (and a
+    // sleep that inherited that), which only SIGKILL ends. Without the escalation this would hang until the test's
+    // timeout instead of ending with SIGKILL.
+    const p = runner.run({ stage: "s", cmd: "trap '' TERM; echo ready; sleep 30", cwd: root, root, signal: ac.signal, onLine: c.onLine });
+    await until(() => c.lines.some(([, l]) => l === "ready"));
     ac.abort();
     const r = await p;
     expect(r.interrupted).toBe(true);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.signal).toBe("SIGKILL");
   });
 
   it("does not start the next list item after an abort", async () => {

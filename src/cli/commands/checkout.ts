@@ -29,7 +29,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
     const ws = openWorkspace(root);
     const cc = {
       root,
-      store: new ObjectStore(root),
+      store: new ObjectStore(root, undefined, { recordVerified: true }),
       linkTypes: config.cache.links,
       fileHash: async (abs: string, algo: "xxh64" | "md5" | "legacy-md5") => {
         const h = await ws.hasher.hashPath(abs, algo);

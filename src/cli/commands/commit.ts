@@ -30,7 +30,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const c = colors(ctx);
   return withWriteLock(ctx, root, "pipe commit", async (signal) => {
     const ws = openWorkspace(root);
-    const store = new ObjectStore(root);
+    const store = new ObjectStore(root, undefined, { recordVerified: true });
     const runs = new RunCache(root);
     const cc = { root, store, linkTypes: config.cache.links };
     const problems: Diagnostic[] = [];
@@ -53,6 +53,10 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         if (!r.ok) {
           problems.push(...r.errors);
           stored = false;
+        } else if (r.value.repaired.length > 0) {
+          ctx.io.err(
+            `warning: cache object${r.value.repaired.length > 1 ? "s" : ""} ${r.value.repaired.join(", ")} of '${ro.out.rootPath}' no longer matched ${r.value.repaired.length > 1 ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${r.value.repaired.length > 1 ? "were" : "was"} replaced by the workspace content\n`,
+          );
         }
       }
       if (!stored) continue;

@@ -6,7 +6,7 @@
  */
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
+import { loadForCommand, noteInitialised, printDiagnostics } from "../load.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -62,7 +62,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
 
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
-    const l = await session.lockProject(root, "pipe repro");
+    const l = await session.lockProject(root, "pipe repro", noteInitialised(ctx));
     if (!l.ok) {
       printDiagnostics(ctx, l.errors);
       return EXIT_FAILED;
@@ -106,7 +106,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       },
       ws,
       locks: new LockStore(root, sources),
-      store: new ObjectStore(root),
+      // --dry writes nothing, not even the record of verified objects.
+      store: new ObjectStore(root, undefined, { recordVerified: !dry }),
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,
