@@ -2,13 +2,15 @@
  * Params file readers: YAML, JSON, TOML and Python, by extension, into plain JS values; and dot-key flattening.
  *
  * Readers return values, never throw: a syntax error is a `Diagnostic` naming the file (and line/column where the
- * format's parser gives one).
+ * format's parser gives one). JSON is read as Python reads it (`json.ts`: `NaN`, `Infinity`, exact big integers), and
+ * a TOML integer beyond 2^53 is a `bigint`, so such values print in full instead of failing or rounding.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { error, fail, ok, type Result, type SourceLocation } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
+import { parseJson } from "./json.js";
 import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";
@@ -28,18 +30,14 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     switch (format) {
-      case "json":
-        try {
-          return ok(JSON.parse(text) as unknown);
-        } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
-          const loc = jsonErrorLocation(file, text, msg);
-          // V8 quotes the whole document in some messages; keep only the description.
-          const what = msg.replace(/ in JSON at position \d+.*$/s, "").replace(/, ".*" is not valid JSON$/s, "");
-          return fail([error("params", loc ? `invalid JSON: ${what}` : `${file}: invalid JSON: ${what}`, loc)]);
-        }
+      case "json": {
+        const r = parseJson(text);
+        if (r.ok) return ok(r.value);
+        return fail([error("params", `invalid JSON: ${r.message}`, { file, line: r.line, col: r.col })]);
+      }
       case "toml":
-        return ok(parseToml(text) as unknown);
+        // Integers beyond 2^53 as bigints, printed in full, rather than an error for the whole file.
+        return ok(parseToml(text, { integersAsBigInt: "asNeeded" }) as unknown);
       case "python":
         return parsePythonParams(file, text);
       case "yaml": {
@@ -53,17 +51,6 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
   } catch (e) {
     return fail([error("params", `${file}: cannot parse ${format}: ${e instanceof Error ? e.message : String(e)}`)]);
   }
-}
-
-/** Where a `JSON.parse` error message says the problem is (`... at position 12 (line 2 column 3)`). */
-function jsonErrorLocation(file: string, text: string, message: string): SourceLocation | undefined {
-  const lc = /line (\d+) column (\d+)/.exec(message);
-  if (lc) return { file, line: Number(lc[1]), col: Number(lc[2]) };
-  const pos = /at position (\d+)/.exec(message);
-  if (!pos) return undefined;
-  const before = text.slice(0, Number(pos[1]));
-  const nl = before.lastIndexOf("\n");
-  return { file, line: before.split("\n").length, col: before.length - nl };
 }
 
 /** Reads and parses a params file; a missing file is a `missing-file` diagnostic. */
