@@ -10,6 +10,7 @@ import { openSide, projectGit, type ProjectGit, type Side } from "../../git/revi
 import { diffParams } from "../../params/compare.js";
 import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../../params/diff.js";
 import { addPipeline, addStagesText, emptyTracked, stagesFilesOf, type Tracked } from "../../params/tracked.js";
+import { stringifyJson } from "../../params/format.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { EXIT_OK, EXIT_USAGE } from "../context.js";
@@ -106,7 +107,7 @@ export function resolveTargets(ctx: CommandContext, root: string, targets: reado
 }
 
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.out(JSON.stringify(value, null, 2) + "\n");
+  ctx.io.out(stringifyJson(value) + "\n");
 }
 
 export async function run(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: ParamsDiffOptions): Promise<number> {
