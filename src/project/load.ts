@@ -17,8 +17,8 @@ import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
-import type { ReadObserver } from "../template/vars.js";
-import { discoverStagesFiles, type DiscoveredFile } from "./discover.js";
+import type { ReadObserver, TextReader } from "../template/vars.js";
+import { discoverStagesFiles, type ListedStagesFile } from "./discover.js";
 import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
 
 interface FileOutcome {
@@ -43,38 +43,59 @@ async function loaders() {
 
 type Loaders = Awaited<ReturnType<typeof loaders>>;
 
-async function loadFile(
-  { parseYaml, validateStagesFile, expandStagesFile }: Loaders,
-  root: string,
-  f: DiscoveredFile,
-  sources: Map<string, string>,
-  onRead: ReadObserver | undefined,
-): Promise<FileOutcome> {
-  let text: string;
-  if (onRead) {
-    // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed is
-    // recorded as absent, which its next stat will not match; the read below reports the problem.
-    onRead(f.file, await stat(f.abs, { bigint: true }).catch(() => null));
-  }
-  try {
-    text = await readFile(f.abs, "utf8");
-  } catch (e) {
-    return { errors: [error("io", `cannot read ${f.file}: ${(e as Error).message}`)], warnings: [] };
-  }
+/** Where a load reads its files: the disk (`abs` paths, observed for the load cache), or a git revision. */
+interface FileSource {
+  /** The text of a stages file, or why it cannot be read. */
+  stagesText(f: ListedStagesFile & { abs?: string }): Promise<string | Error>;
+  onRead?: ReadObserver;
+  readText?: TextReader;
+}
+
+function diskSource(onRead: ReadObserver | undefined): FileSource {
+  return {
+    async stagesText(f) {
+      const abs = f.abs!;
+      if (onRead) {
+        // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed
+        // is recorded as absent, which its next stat will not match; the read below reports the problem.
+        onRead(f.file, await stat(abs, { bigint: true }).catch(() => null));
+      }
+      try {
+        return await readFile(abs, "utf8");
+      } catch (e) {
+        return e as Error;
+      }
+    },
+    ...(onRead ? { onRead } : {}),
+  };
+}
+
+async function loadFile({ parseYaml, validateStagesFile, expandStagesFile }: Loaders, root: string, f: ListedStagesFile, sources: Map<string, string>, from: FileSource): Promise<FileOutcome> {
+  const text = await from.stagesText(f);
+  if (text instanceof Error) return { errors: [error("io", `cannot read ${f.file}: ${text.message}`)], warnings: [] };
   sources.set(f.file, text);
   const info: StagesFileInfo = { file: f.file, text, flavor: f.flavor };
   const parsed = parseYaml(f.file, text);
   const check = validateStagesFile(parsed);
   if (check.errors.length > 0) return { info, errors: check.errors, warnings: check.warnings };
-  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources, ...(onRead ? { onRead } : {}) });
+  const r = await expandStagesFile({
+    root,
+    file: f.file,
+    text,
+    doc: parsed.doc,
+    lineCounter: parsed.lineCounter,
+    sources,
+    ...(from.onRead ? { onRead: from.onRead } : {}),
+    ...(from.readText ? { readText: from.readText } : {}),
+  });
   if (!r.ok) return { info, errors: r.errors, warnings: [...check.warnings, ...r.warnings] };
   return { info, expanded: r.value, errors: [], warnings: [...check.warnings, ...r.warnings] };
 }
 
 /** Parses, validates and expands the discovered files; `warnings` are those of loading only (not discovery's). */
-async function loadFiles(root: string, found: readonly DiscoveredFile[], sources: Map<string, string>, onRead?: ReadObserver): Promise<Result<Pipeline>> {
+async function loadFiles(root: string, found: readonly ListedStagesFile[], sources: Map<string, string>, from: FileSource): Promise<Result<Pipeline>> {
   const l = await loaders();
-  const outcomes = await Promise.all(found.map((f) => loadFile(l, root, f, sources, onRead)));
+  const outcomes = await Promise.all(found.map((f) => loadFile(l, root, f, sources, from)));
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const pipeline: Pipeline = { root, files: [], stages: [], params: [], metrics: [], plots: [] };
@@ -92,6 +113,21 @@ async function loadFiles(root: string, found: readonly DiscoveredFile[], sources
   return ok(pipeline, warnings);
 }
 
+/**
+ * Loads the pipeline a git revision holds: `found` (from `discoverInListing`) and the vars/params files templating
+ * needs are read through `readText` (root-relative paths), never from the disk. Nothing is cached.
+ */
+export async function loadPipelineFrom(root: string, found: readonly ListedStagesFile[], readText: TextReader, sources: Map<string, string>): Promise<Result<Pipeline>> {
+  return loadFiles(root, found, sources, {
+    async stagesText(f) {
+      const r = await readText(f.file);
+      if (r.kind === "file") return r.text;
+      return new Error(r.kind === "unreadable" ? r.why : r.kind === "dir" ? "it is a directory" : "it does not exist");
+    },
+    readText,
+  });
+}
+
 function withDiscoveryWarnings(r: Result<Pipeline>, discovery: readonly Diagnostic[]): Result<Pipeline> {
   if (discovery.length === 0) return r;
   return r.ok ? ok(r.value, [...discovery, ...r.warnings]) : fail(r.errors, [...discovery, ...r.warnings]);
@@ -104,7 +140,7 @@ function withDiscoveryWarnings(r: Result<Pipeline>, discovery: readonly Diagnost
 export async function loadPipeline(root: string, sources: Map<string, string>): Promise<Result<Pipeline>> {
   const found = await discoverStagesFiles(root);
   if (!found.ok) return found;
-  return withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings);
+  return withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings);
 }
 
 export interface LoadCacheOptions {
@@ -136,7 +172,7 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
   const found = await discoverStagesFiles(root);
   if (!found.ok) return { result: found, fromCache: false, remember: nothingToRemember };
   const cacheFile = opts.cacheFile === undefined ? path.join(root, LOAD_CACHE_FILE) : opts.cacheFile;
-  if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings), fromCache: false, remember: nothingToRemember };
+  if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings), fromCache: false, remember: nothingToRemember };
   const key: CacheKey = { root, discovered: found.value };
 
   const hit = readLoadCache(cacheFile, key);
@@ -150,7 +186,7 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
 
   const inputs = new LoadInputs();
   const read = new Map<string, string>();
-  const r = await loadFiles(root, found.value, read, (rel, st) => inputs.record(rel, st));
+  const r = await loadFiles(root, found.value, read, diskSource((rel, st) => inputs.record(rel, st)));
   for (const [file, text] of read) sources.set(file, text);
   const result = withDiscoveryWarnings(r, found.warnings);
   if (!r.ok) return { result, fromCache: false, remember: nothingToRemember };

@@ -26,7 +26,17 @@ export interface StagesSource {
   sources: Map<string, string>;
   /** Told about every file looked at, before it is read (see `ReadObserver`). */
   onRead?: ReadObserver;
+  /**
+   * Reads a vars/params file by its root-relative path instead of the disk (a git revision: `params diff` and
+   * `metrics` load the pipeline a commit holds). Without it, files are read from `root`.
+   */
+  readText?: TextReader;
 }
+
+/** What a `TextReader` found. */
+export type TextRead = { kind: "file"; text: string } | { kind: "dir" } | { kind: "missing" } | { kind: "unreadable"; why: string };
+
+export type TextReader = (rel: string) => Promise<TextRead>;
 
 /**
  * Told the root-relative path of every vars/params file the loader looks at, with its stat taken *before* the file
@@ -94,6 +104,12 @@ export class VarsLoader {
   }
 
   private async load(rel: string): Promise<LoadedFile> {
+    if (this.src.readText) {
+      const r = await this.src.readText(rel);
+      if (r.kind === "file") return this.parse(rel, r.text);
+      if (r.kind === "dir") return { ok: false, kind: "directory" };
+      return r.kind === "missing" ? { ok: false, kind: "missing" } : { ok: false, kind: "unreadable", why: r.why };
+    }
     const abs = path.resolve(this.src.root, rel);
     let text: string;
     try {
@@ -109,6 +125,10 @@ export class VarsLoader {
       }
       return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
     }
+    return this.parse(rel, text);
+  }
+
+  private parse(rel: string, text: string): LoadedFile {
     this.src.sources.set(rel, text);
     let value: unknown;
     let locs: Locations = new Map();
@@ -251,7 +271,7 @@ export class VarsLoader {
       diags.push(this.reservedError(reserved, at, stage));
       for (const k of reserved) value.delete(k);
     }
-    for (const c of ctx.merge({ label: rel, value, locs: f.locs, inline: false })) diags.push(this.conflictError(c, at, written, false));
+    for (const c of ctx.merge({ label: rel, file: rel, value, locs: f.locs, inline: false })) diags.push(this.conflictError(c, at, written, false));
     const prev = ctx.imports.get(rel);
     if (prev === undefined) ctx.imports.set(rel, keys ? [...keys] : null);
     else if (prev !== null && keys) prev.push(...keys);
