@@ -66,7 +66,7 @@ describe("pipe params diff", () => {
     expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
   });
 
-  it("--all shows unchanged params too; --deps keeps only keys a stage depends on (whole-file deps: every key)", () => {
+  it("--all shows unchanged params too, and of a file a stage tracks keys of, only those keys (as DVC); --deps keeps only keys a stage depends on (whole-file deps: every key)", () => {
     const dir = project();
     writeFiles(dir, {
       "params.yaml": PARAMS_V2,
@@ -78,7 +78,7 @@ describe("pipe params diff", () => {
     const rows = all.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
     expect(rows.map((c) => `${c[0]} ${c[1]}`)).toEqual([
       "Path Param",
-      "configs/eval.yaml batch",
+      // configs/eval.yaml: its stage tracks `threshold` only, so `batch` (changed) is not compared.
       "configs/eval.yaml threshold",
       "configs/model.json act",
       "configs/model.json depth",
@@ -232,18 +232,20 @@ describe("pipe params diff", () => {
     );
   });
 
-  it("lists the values of vars files that templating reads (spec 2.3)", () => {
+  it("lists the keys of vars files that templating reads (spec 2.3), not the rest of those files, as DVC", () => {
     const dir = makeProject({
       "pipe.yaml": ["vars:", "  - config/model.yaml", "stages:", "  train:", "    cmd: python train.py --size ${model.size}", ""].join("\n"),
       "config/model.yaml": "model:\n  size: 3\n  name: cnn\n",
     });
     gitInit(dir);
     gitCommitAll(dir, "v1");
-    writeFiles(dir, { "config/model.yaml": "model:\n  size: 5\n  name: cnn\n" });
+    // `model.name` changes too, but no `${...}` reads it.
+    writeFiles(dir, { "config/model.yaml": "model:\n  size: 5\n  name: rnn\n" });
     const r = runPipe(dir, ["params", "diff"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(["Path               Param       HEAD    workspace", "config/model.yaml  model.size  3       5", ""].join("\n"));
-    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe("");
+    // As DVC: the keys templating used are listed with --deps too.
+    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe(r.stdout);
   });
 
   it("top-level params: files are compared whole", () => {
