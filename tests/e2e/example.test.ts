@@ -2,8 +2,7 @@
  * The bundled example pipeline (examples/classifier) end to end, as the README promises it: a first run executes
  * every stage with real Python, a second run does nothing, a parameter change re-runs exactly the stages that read
  * it, `status`, `params diff` and `metrics diff` print what the README's transcript shows for that change, byte for
- * byte (read from README.md), and changing the parameter back
- * restores the model from the run-cache.
+ * byte (read from README.md), and changing the parameter back restores the model from the run-cache.
  */
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
