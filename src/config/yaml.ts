@@ -15,10 +15,28 @@ export interface ParsedYaml {
 }
 
 /** Parses without judging: syntax errors are left in `doc.errors` for the validator to turn into diagnostics. */
-export function parseYaml(file: string, text: string): ParsedYaml {
+export function parseYaml(file: string, text: string, opts: { intAsBigInt?: boolean } = {}): ParsedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
   return { file, text, doc, lineCounter };
+}
+
+/**
+ * The plain value of a document parsed with `intAsBigInt`, with every integer that a double holds exactly turned back
+ * into a number: only integers beyond 2^53 stay bigints, so they keep every digit (as Python, and so DVC, reads them).
+ */
+export function toJSExactIntegers(doc: Document.Parsed): unknown {
+  const go = (v: unknown): unknown => {
+    if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    if (Array.isArray(v)) return v.map(go);
+    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      const o = v as Record<string, unknown>;
+      // defineProperty: a `__proto__` key is an own property here, and assigning it would set the prototype.
+      for (const k of Object.keys(o)) Object.defineProperty(o, k, { value: go(o[k]), enumerable: true, writable: true, configurable: true });
+    }
+    return v;
+  };
+  return go(doc.toJS());
 }
 
 /** Location of a character offset. */

@@ -3,13 +3,13 @@
  *
  * Readers return values, never throw: a syntax error is a `Diagnostic` naming the file (and line/column where the
  * format's parser gives one). JSON is read as Python reads it (`json.ts`: `NaN`, `Infinity`, exact big integers), and
- * a TOML integer beyond 2^53 is a `bigint`, so such values print in full instead of failing or rounding.
+ * a YAML or TOML integer beyond 2^53 is a `bigint` too, so such values print in full instead of failing or rounding.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
+import { parseYaml, toJSExactIntegers, yamlDiagnostics } from "../config/yaml.js";
 import { parseJson } from "./json.js";
 import { parsePythonParams } from "./python.js";
 
@@ -42,10 +42,10 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
         return parsePythonParams(file, text);
       case "yaml": {
         // The stages files' YAML reader: every syntax error at its real position, with the same wording.
-        const parsed = parseYaml(file, text);
+        const parsed = parseYaml(file, text, { intAsBigInt: true });
         const { errors } = yamlDiagnostics(parsed);
         if (errors.length > 0) return fail(errors);
-        return ok(parsed.doc.toJS() as unknown);
+        return ok(toJSExactIntegers(parsed.doc));
       }
     }
   } catch (e) {

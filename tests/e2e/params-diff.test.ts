@@ -437,4 +437,24 @@ describe("pipe params diff", () => {
     const j = runPipe(dir, ["params", "diff", "--json", "--targets", "c.toml"]);
     expect(j.stdout).toBe('{\n  "c.toml": {\n    "seed": {\n      "old": 12345678901234567890,\n      "new": 12345678901234567891,\n      "diff": 1\n    }\n  }\n}\n');
   });
+
+  it("integers beyond 2^53 (JSON, YAML, TOML) are recorded exactly: status is clean after repro and sees a change of one", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["stages:", "  s:", "    cmd: echo hi > out.txt", "    params:", "      - c.json:", "      - c.toml:", "      - big", "    outs: [out.txt]", ""].join("\n"),
+      "c.json": '{"seed": 12345678901234567890, "loss": NaN}',
+      "c.toml": "seed = 12345678901234567890\n",
+      "params.yaml": "big: 12345678901234567890\n",
+    });
+    const first = runPipe(dir, ["repro"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, "pipe.lock"), "utf8").match(/seed: 12345678901234567890$/gm)).toHaveLength(2);
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    writeFiles(dir, { "c.json": '{"seed": 12345678901234567891, "loss": NaN}', "params.yaml": "big: 12345678901234567891\n" });
+    const st = runPipe(dir, ["status"]);
+    expect(st.stdout).toContain("modified:   seed  12345678901234567890 -> 12345678901234567891");
+    expect(st.stdout).toContain("modified:   big  12345678901234567890 -> 12345678901234567891");
+    const j = runPipe(dir, ["status", "--json"]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(j.stdout).toContain('"new": 12345678901234567891');
+  });
 });
