@@ -3,7 +3,7 @@
  * `plain` and `github` formats with numbers left as text): every column is as wide as its widest cell and at least
  * its header plus two, columns are left-aligned and separated by two spaces (plain) or ` | ` (markdown).
  *
- * Widths are display columns (`string-width`), not UTF-16 units, as tabulate measures with `wcwidth`.
+ * Widths are display columns (`string-width`), not UTF-16 units, as tabulate measures them when `wcwidth` is installed.
  *
  * Differences, on purpose: plain lines carry no trailing spaces, and a cell never breaks the layout (a newline or
  * tab in a value prints as `\n`/`\t`, and `|` is escaped in markdown).
