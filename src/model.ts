@@ -54,6 +54,17 @@ export interface CmdVar {
   value: unknown;
 }
 
+/**
+ * Keys of one vars file (`params.yaml` beside the stages file, or a `vars:` file) that `${...}` in a stage read: DVC's
+ * `tracked_vars`, which `params diff` lists. Keys are dotted, list indexes included (`${layers[0]}` is `layers.0`).
+ */
+export interface VarsUse {
+  /** Root-relative. */
+  file: string;
+  /** Sorted, de-duplicated. */
+  keys: string[];
+}
+
 export interface Stage {
   /** `train`, `build@foo`, or `sub/dir/pipe.yaml:train` outside the root stages file. */
   address: string;
@@ -77,6 +88,8 @@ export interface Stage {
   /** outs, metrics and plots together, in declaration order (outs first, then metrics, then plots). */
   outs: OutEntry[];
   params: ParamsDep[];
+  /** Vars-file keys the stage's `${...}` read, by file path; absent when none. */
+  varsUsed?: VarsUse[];
   frozen: boolean;
   alwaysChanged: boolean;
   desc?: string;

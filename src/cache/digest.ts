@@ -66,9 +66,11 @@ export const defaultDigester: Digester = {
 
 /**
  * Canonical JSON: object keys sorted, no whitespace, so equal values always give equal bytes (and equal hashes).
- * `undefined` members are dropped, as JSON.stringify drops them.
+ * `undefined` members are dropped, as JSON.stringify drops them. A bigint (an integer beyond 2^53 from a JSON or TOML
+ * params file) is written as its digits, where JSON.stringify would throw.
  */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === "bigint") return value.toString();
   if (value === null || typeof value !== "object") {
     const s = JSON.stringify(value);
     return s === undefined ? "null" : s;

@@ -148,7 +148,7 @@ export function buildProgram(): Command {
     .argument("[a_rev]")
     .argument("[b_rev]")
     .option("--all", "show unchanged params too")
-    .option("--deps", "only params some stage depends on")
+    .option("--deps", "only params some stage depends on (and vars keys templating reads, as DVC)")
     .option("--targets <files...>", "only these params files")
     .option("--json", "JSON output")
     .option("--md", "a markdown table")

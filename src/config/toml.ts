@@ -9,8 +9,11 @@ import { parse, TomlError } from "smol-toml";
 import { error, fail, ok, type Result } from "./diagnostic.js";
 
 export interface TomlOptions {
-  /** Integers as BigInt, so that every remaining number is a float (`1.0` stays a float). */
-  integersAsBigInt?: boolean;
+  /**
+   * `true`: every integer as a BigInt, so that every remaining number is a float (`1.0` stays a float);
+   * `"asNeeded"`: only integers a double cannot hold exactly.
+   */
+  integersAsBigInt?: boolean | "asNeeded";
 }
 
 /** Parses TOML text; `file` (root-relative) names it in diagnostics. A leading byte-order mark is skipped. */

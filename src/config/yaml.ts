@@ -21,9 +21,9 @@ export interface ParsedYaml {
  * document without syntax errors then gets its merge keys expanded in place (see `expandMergeKeys`) and its keys
  * checked, both recorded in `checks`.
  */
-export function parseYaml(file: string, text: string): ParsedYaml {
+export function parseYaml(file: string, text: string, opts: { intAsBigInt?: boolean } = {}): ParsedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
   const p: ParsedYaml = { file, text, doc, lineCounter, checks: [] };
   if (doc.errors.length === 0) {
     checkKeys(p);
@@ -133,6 +133,24 @@ function expandMergeKeys(p: ParsedYaml): void {
       flatten(map);
     },
   });
+}
+
+/**
+ * The plain value of a document parsed with `intAsBigInt`, with every integer that a double holds exactly turned back
+ * into a number: only integers beyond 2^53 stay bigints, so they keep every digit (as Python, and so DVC, reads them).
+ */
+export function toJSExactIntegers(doc: Document.Parsed): unknown {
+  const go = (v: unknown): unknown => {
+    if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    if (Array.isArray(v)) return v.map(go);
+    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      const o = v as Record<string, unknown>;
+      // defineProperty: a `__proto__` key is an own property here, and assigning it would set the prototype.
+      for (const k of Object.keys(o)) Object.defineProperty(o, k, { value: go(o[k]), enumerable: true, writable: true, configurable: true });
+    }
+    return v;
+  };
+  return go(doc.toJS());
 }
 
 /** Location of a character offset. */

@@ -71,9 +71,18 @@ async function refNames(repo: GitRepo): Promise<string[]> {
  */
 export async function resolveCommit(repo: GitRepo, name: string): Promise<Result<Commit>> {
   if (name === "" || name.includes("\n") || name.includes("\0")) return fail([error("usage", `invalid revision '${name}'`)]);
-  const r = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${name}^{commit}`]);
+  // Two steps, not `${name}^{commit}` at once: in `:/message` git reads everything after `:/` as the message to
+  // search for, so a suffix would become part of it. The name is resolved first, then its object peeled to a commit
+  // (an annotated tag names a tag object; `HEAD:file` names a blob and is no revision to compare).
+  const r = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "--end-of-options", name]);
   if (r instanceof Error) return gitMissing(r);
-  if (r.code === 0) return ok({ name, sha: r.stdout.toString("utf8").trim() });
+  if (r.code === 0) {
+    const oid = r.stdout.toString("utf8").trim();
+    const c = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${oid}^{commit}`]);
+    if (c instanceof Error) return gitMissing(c);
+    if (c.code === 0) return ok({ name, sha: c.stdout.toString("utf8").trim() });
+    return fail([error("git", `'${name}' is not a commit`)]);
+  }
   const head = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
   if (!(head instanceof Error) && head.code !== 0) {
     const branch = await runGit(repo.root, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
@@ -84,9 +93,17 @@ export async function resolveCommit(repo: GitRepo, name: string): Promise<Result
   return fail([error("git", `unknown revision '${name}'`, undefined, hint ? { hint } : {})]);
 }
 
-/** Every commit reachable from any ref, newest first, as abbreviated shas. */
+/**
+ * Every commit reachable from HEAD, a local branch, a remote-tracking branch or a tag, newest first, as abbreviated
+ * shas. Not `--all`: that also walks `refs/stash` (a stash is two or three commits of work in progress, never a
+ * run), notes and DVC's `refs/exps`; DVC's `--all-commits` (scmrepo) walks the same refs as here.
+ */
 export async function listAllCommits(repo: GitRepo): Promise<Result<string[]>> {
-  const r = await runGit(repo.root, ["rev-list", "--all", "--date-order", "--abbrev-commit"]);
+  const head = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
+  if (head instanceof Error) return gitMissing(head);
+  // HEAD of a repository without commits names nothing, and rev-list would fail on it.
+  const starts = [...(head.code === 0 ? ["HEAD"] : []), "--branches", "--remotes", "--tags"];
+  const r = await runGit(repo.root, ["rev-list", "--date-order", "--abbrev-commit", ...starts, "--"]);
   if (r instanceof Error) return gitMissing(r);
   if (r.code !== 0) return fail([error("git", `git rev-list failed: ${r.stderr.trim()}`)]);
   return ok(r.stdout.toString("utf8").split("\n").filter(Boolean));

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, isSeq, type Node } from "yaml";
 import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation, offsetLocation, parseYaml, type ParsedYaml } from "../config/yaml.js";
+import { nodeLocation, offsetLocation, parseYaml, toJSExactIntegers, type ParsedYaml } from "../config/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
@@ -219,7 +219,8 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
   let value = fastParseLockLayout(text) ?? fastParseYaml(text);
   let parsed: ParsedYaml | undefined;
   if (value === undefined) {
-    parsed = parseYaml(file, text);
+    // Integers beyond 2^53 exact, as Python writes them into dvc.lock and as a JSON or TOML params file holds them.
+    parsed = parseYaml(file, text, { intAsBigInt: true });
     if (parsed.doc.errors.length > 0) {
       const ds: Diagnostic[] = parsed.doc.errors.map((e) =>
         error("yaml-syntax", `invalid YAML in lock file: ${(e.message.split("\n")[0] ?? "").replace(/\s*at line \d+, column \d+:?\s*$/, "")}`, offsetLocation(parsed!, e.pos[0], e.pos[1] - e.pos[0]), {
@@ -228,7 +229,7 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
       );
       return fail(ds);
     }
-    value = parsed.doc.toJS() as unknown;
+    value = toJSExactIntegers(parsed.doc);
   }
   const problems: Problem[] = [];
   const stages = validateLock(value, problems);

@@ -17,7 +17,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function extract(v: unknown): unknown {
-  if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean") return v;
   if (v instanceof Date) return v.toISOString();
   if (!isRecord(v)) return undefined;
   const out: Record<string, unknown> = {};

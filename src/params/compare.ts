@@ -96,7 +96,15 @@ interface Selection {
   keys?: ReadonlySet<string>;
 }
 
-/** Which files (and keys) are compared; see the command's documentation in the README. */
+/**
+ * Which files (and keys) are compared: the README's "What `params diff` compares". As DVC 3 selects them
+ * (`dvc/repo/params/show.py`):
+ * - every key of the root's `params.yaml` and of the top-level `params:` files (not with `--deps`);
+ * - of any other file a stage depends on, the keys stages track (every key when one tracks the file whole);
+ * - of a file none of the above selects, the keys some stage's `${...}` read (DVC's tracked vars), `--deps` or not;
+ * - with `--targets`, those files whole (and no vars); with `--deps` too, only their keys stages track (DVC ignores
+ *   `--deps` when targets are given).
+ */
 export function selectParams(tracked: Tracked, o: Pick<ParamsDiffOptions, "deps" | "targets">): Selection[] {
   const out: Selection[] = [];
   if (o.targets) {
@@ -108,25 +116,51 @@ export function selectParams(tracked: Tracked, o: Pick<ParamsDiffOptions, "deps"
     return out;
   }
   const files = new Map(tracked.params);
-  if (!files.has(DEFAULT_PARAMS_FILE)) files.set(DEFAULT_PARAMS_FILE, { listed: true });
+  if (!files.has(DEFAULT_PARAMS_FILE)) files.set(DEFAULT_PARAMS_FILE, { listed: false });
   for (const [file, t] of files) {
-    if (o.deps) {
-      if (t.stageKeys === undefined) continue;
-      out.push(t.stageKeys === null ? { file } : { file, keys: t.stageKeys });
-    } else if (t.stageKeys !== undefined || t.listed || t.varKeys === null) {
-      out.push({ file });
-    } else if (t.varKeys) {
-      // A file only templating reads, for some keys (`vars: [file.yaml:a,b]`): those keys.
-      out.push({ file, keys: t.varKeys });
-    }
+    if (!o.deps && (t.listed || file === DEFAULT_PARAMS_FILE)) out.push({ file });
+    else if (t.stageKeys === null) out.push({ file });
+    else if (t.stageKeys) out.push({ file, keys: t.stageKeys });
+    // A file no stage depends on: what templating read from it. (A params file's vars are not added to its keys, as
+    // DVC does not add them.)
+    else if (t.varKeys) out.push({ file, keys: t.varKeys });
   }
   return out;
 }
 
-function restrict(flat: Flat | undefined, keys: ReadonlySet<string> | undefined): Flat | undefined {
+const INDEX = /^-?\d+$/;
+
+/**
+ * The entries of `flat` that `keys` select: a key selects itself and its subtree (`train` selects `train.lr`), and a
+ * key through a list (`layers.0`, `models.1.lr`: flat keys stop at lists) selects that element, Python-indexed.
+ */
+export function pickKeys(flat: Flat | undefined, keys: ReadonlySet<string> | undefined): Flat | undefined {
   if (!flat || !keys) return flat;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(flat)) if (keyCovered(k, keys)) out[k] = v;
+  for (const key of keys) {
+    if (Object.hasOwn(out, key)) continue;
+    for (let i = key.indexOf("."); i >= 0; i = key.indexOf(".", i + 1)) {
+      const head = key.slice(0, i);
+      if (!Object.hasOwn(flat, head)) continue;
+      let cur: unknown = flat[head];
+      let found = Array.isArray(cur);
+      for (const step of found ? key.slice(i + 1).split(".") : []) {
+        if (Array.isArray(cur) && INDEX.test(step)) {
+          const n = Number(step);
+          cur = cur[n < 0 ? cur.length + n : n];
+        } else if (cur !== null && typeof cur === "object" && !Array.isArray(cur) && !(cur instanceof Date) && Object.hasOwn(cur, step)) {
+          cur = (cur as Record<string, unknown>)[step];
+        } else cur = undefined;
+        if (cur === undefined) {
+          found = false;
+          break;
+        }
+      }
+      if (found) Object.assign(out, flatten(cur, key));
+      break;
+    }
+  }
   return out;
 }
 
@@ -142,7 +176,7 @@ export async function diffParams(a: Side, b: Side, tracked: Tracked, o: ParamsDi
     const fa = ra.value.get(s.file)!;
     const fb = rb.value.get(s.file)!;
     warnings.push(...pairWarnings("params", o.display(s.file), a, fa, b, fb, o.targets !== undefined));
-    sides.set(o.display(s.file), { old: restrict(flatOf(fa), s.keys), new: restrict(flatOf(fb), s.keys) });
+    sides.set(o.display(s.file), { old: pickKeys(flatOf(fa), s.keys), new: pickKeys(flatOf(fb), s.keys) });
   }
   return ok({ diff: diffFiles(sides, o.all), warnings });
 }

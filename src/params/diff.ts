@@ -14,7 +14,7 @@ export interface ValueChange {
   /** `MISSING` when the key (or the whole file) is absent on that side. */
   old: unknown;
   new: unknown;
-  diff?: number;
+  diff?: number | bigint;
 }
 
 /** File (as displayed) -> key -> change; both levels sorted. */
@@ -25,6 +25,7 @@ export type Flat = Readonly<Record<string, unknown>>;
 function canonical(v: unknown): string {
   if (v === MISSING) return "\u0000missing";
   if (typeof v === "number") return Number.isNaN(v) ? "nan" : String(v);
+  if (typeof v === "bigint") return String(v);
   if (v instanceof Date) return `date:${v.toISOString()}`;
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v !== null && typeof v === "object") {
@@ -104,11 +105,19 @@ export function diffTable(result: DiffResult, o: DiffTableOptions): TableData {
   const rows: string[][] = [];
   for (const [file, keys] of result) {
     for (const [key, c] of keys) {
+      let before = renderValue(c.old, o.precision);
+      let after = renderValue(c.new, o.precision);
+      // Two different values that print alike (`1` and `"1"`, `true` and `"true"`): a change of type, shown by
+      // quoting the strings of this row.
+      if (before === after && !sameValue(c.old, c.new)) {
+        before = renderValue(c.old, o.precision, true);
+        after = renderValue(c.new, o.precision, true);
+      }
       rows.push([
         ...(o.path ? [file] : []),
         key,
-        renderValue(c.old, o.precision),
-        renderValue(c.new, o.precision),
+        before,
+        after,
         ...(o.change ? [c.diff === undefined ? "-" : renderValue(c.diff, o.precision)] : []),
       ]);
     }

@@ -1,6 +1,6 @@
 /**
  * How params and metrics values print, in tables and in `--json`: one stable rule for numbers, JSON for lists and
- * mappings, strings raw.
+ * mappings, strings raw unless that would make them read as another value (see `renderValue`).
  *
  * Numbers (the README documents this rule):
  * - A number prints as the shortest decimal that reads back to the same double (`0.1`, not `0.1000000000000000055`),
@@ -49,8 +49,27 @@ export function isNumber(v: unknown): v is number {
   return typeof v === "number";
 }
 
+/** An integer value: a bigint (an integer literal beyond 2^53) or an integral number. */
+function asExactInteger(v: unknown): bigint | undefined {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  return undefined;
+}
+
 /** `new - old` for two numbers (see the module comment for the rounding), else undefined. */
-export function numericDiff(oldV: unknown, newV: unknown): number | undefined {
+export function numericDiff(oldV: unknown, newV: unknown): number | bigint | undefined {
+  if (typeof oldV === "bigint" || typeof newV === "bigint") {
+    // Integers beyond 2^53 subtract exactly, as Python's ints do; a bigint against a float is a float difference.
+    const a = asExactInteger(oldV);
+    const b = asExactInteger(newV);
+    if (a !== undefined && b !== undefined) {
+      const d = b - a;
+      return d >= BigInt(Number.MIN_SAFE_INTEGER) && d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d;
+    }
+    if (typeof oldV !== "number" && typeof oldV !== "bigint") return undefined;
+    if (typeof newV !== "number" && typeof newV !== "bigint") return undefined;
+    return Number(newV) - Number(oldV);
+  }
   if (!isNumber(oldV) || !isNumber(newV)) return undefined;
   const d = newV - oldV;
   if (!Number.isFinite(d) || !Number.isFinite(oldV) || !Number.isFinite(newV)) return d;
@@ -60,11 +79,14 @@ export function numericDiff(oldV: unknown, newV: unknown): number | undefined {
   return Object.is(rounded, -0) ? 0 : rounded;
 }
 
-/** The JSON-compatible form of a value read from a params/metrics file (dates as ISO text, nan/inf as text). */
+/**
+ * The JSON-compatible form of a value read from a params/metrics file (dates as ISO text, nan/inf as text); integers
+ * beyond 2^53 stay bigints, for `stringifyJson` to print in full.
+ */
 export function toJsonValue(v: unknown): unknown {
   if (v === MISSING || v === undefined) return null;
   if (typeof v === "number") return Number.isFinite(v) ? v : formatNumber(v);
-  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "bigint") return v; // printed in full by `stringifyJson`
   if (v instanceof Date) return v.toISOString();
   if (Array.isArray(v)) return v.map(toJsonValue);
   if (v !== null && typeof v === "object") {
@@ -93,10 +115,38 @@ function inlineJson(v: unknown, precision: number | undefined): string {
 /**
  * A value as a table cell: `-` when missing, strings raw (as `dvc params diff` prints them), `true`/`false`/`null`,
  * numbers by the rule above, lists and mappings as one-line JSON.
+ *
+ * A string is printed JSON-quoted when raw it would read as something else: always when it is `-` (which stands for
+ * a missing value), and, with `quote`, whatever it is (`diffTable` asks for that when a row's two values differ but
+ * would print the same, such as the number `1` and the string `"1"`).
  */
-export function renderValue(v: unknown, precision?: number): string {
+export function renderValue(v: unknown, precision?: number, quote = false): string {
   if (v === MISSING || v === undefined) return "-";
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return quote || v === "-" ? JSON.stringify(v) : v;
   if (v instanceof Date) return v.toISOString();
   return inlineJson(v, precision);
+}
+
+/**
+ * `JSON.stringify(value, null, indent)`, except that a bigint prints as its digits (an exact JSON number) instead of
+ * throwing. For the documents `toJsonValue` makes: plain objects, arrays, strings, finite numbers, booleans, null.
+ */
+export function stringifyJson(value: unknown, indent = 2): string {
+  const pad = " ".repeat(indent);
+  const go = (v: unknown, at: string): string => {
+    if (typeof v === "bigint") return v.toString();
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      const inner = at + pad;
+      return `[\n${v.map((x) => inner + go(x === undefined ? null : x, inner)).join(",\n")}\n${at}]`;
+    }
+    if (v !== null && typeof v === "object" && !(v instanceof Date)) {
+      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+      if (entries.length === 0) return "{}";
+      const inner = at + pad;
+      return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${go(x, inner)}`).join(",\n")}\n${at}}`;
+    }
+    return JSON.stringify(v) ?? "null";
+  };
+  return go(value, "");
 }

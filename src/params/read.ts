@@ -2,13 +2,17 @@
  * Params file readers: YAML, JSON, TOML and Python, by extension, into plain JS values; and dot-key flattening.
  *
  * Readers return values, never throw: a syntax error is a `Diagnostic` naming the file (and line/column where the
- * format's parser gives one).
+ * format's parser gives one). JSON is read as Python reads it (`config/json.ts`: `NaN`, `Infinity`; an integer
+ * literal beyond 2^53 stays exact), and a YAML or TOML integer beyond 2^53 is a `bigint` too, so such values print in
+ * full instead of failing or rounding.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parse as parseToml } from "smol-toml";
-import { error, fail, ok, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
+import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { parseJson } from "../config/json.js";
+import { decodeUtf8 } from "../config/text.js";
+import { parseTomlText } from "../config/toml.js";
+import { parseYaml, toJSExactIntegers, yamlDiagnostics } from "../config/yaml.js";
 import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";
@@ -29,25 +33,18 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
   try {
     switch (format) {
       case "json":
-        try {
-          return ok(JSON.parse(text) as unknown);
-        } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
-          const loc = jsonErrorLocation(file, text, msg);
-          // V8 quotes the whole document in some messages; keep only the description.
-          const what = msg.replace(/ in JSON at position \d+.*$/s, "").replace(/, ".*" is not valid JSON$/s, "");
-          return fail([error("params", loc ? `invalid JSON: ${what}` : `${file}: invalid JSON: ${what}`, loc)]);
-        }
+        return parseJson(file, text, { number: exactNumber });
       case "toml":
-        return ok(parseToml(text) as unknown);
+        // Integers beyond 2^53 as bigints, printed in full, rather than an error for the whole file.
+        return parseTomlText(file, text, { integersAsBigInt: "asNeeded" });
       case "python":
         return parsePythonParams(file, text);
       case "yaml": {
         // The stages files' YAML reader: every syntax error at its real position, with the same wording.
-        const parsed = parseYaml(file, text);
+        const parsed = parseYaml(file, text, { intAsBigInt: true });
         const { errors } = yamlDiagnostics(parsed);
         if (errors.length > 0) return fail(errors);
-        return ok(parsed.doc.toJS() as unknown);
+        return ok(toJSExactIntegers(parsed.doc));
       }
     }
   } catch (e) {
@@ -55,26 +52,29 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
   }
 }
 
-/** Where a `JSON.parse` error message says the problem is (`... at position 12 (line 2 column 3)`). */
-function jsonErrorLocation(file: string, text: string, message: string): SourceLocation | undefined {
-  const lc = /line (\d+) column (\d+)/.exec(message);
-  if (lc) return { file, line: Number(lc[1]), col: Number(lc[2]) };
-  const pos = /at position (\d+)/.exec(message);
-  if (!pos) return undefined;
-  const before = text.slice(0, Number(pos[1]));
-  const nl = before.lastIndexOf("\n");
-  return { file, line: before.split("\n").length, col: before.length - nl };
+/**
+ * A JSON number as Python's `json` makes it: an integer literal beyond 2^53 is exact (a `bigint`), anything else is
+ * the double its text denotes (`NaN`, `Infinity` included).
+ */
+function exactNumber(text: string): number | bigint {
+  const n = Number(text);
+  if (Number.isSafeInteger(n) || !/^-?[0-9]+$/.test(text)) return n;
+  return BigInt(text);
 }
 
 /** Reads and parses a params file; a missing file is a `missing-file` diagnostic. */
 export async function readParamsFile(absPath: string, shownAs: string): Promise<Result<unknown>> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(absPath, "utf8");
+    bytes = await readFile(absPath);
   } catch {
     return fail([error("missing-file", `params file '${shownAs}' does not exist`)]);
   }
-  return parseParamsText(shownAs, text);
+  // Python, and so DVC, refuses a file that is not UTF-8; decoding it with replacement characters would compare
+  // values nobody wrote.
+  const decoded = decodeUtf8(shownAs, bytes);
+  if (!decoded.ok) return fail([decoded.error]);
+  return parseParamsText(shownAs, decoded.text);
 }
 
 /**

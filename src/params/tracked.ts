@@ -1,13 +1,14 @@
 /**
  * Which params and metrics files a project declares, as `params diff` and `metrics show/diff` need them.
  *
- * Two sources feed one `Tracked` set:
- * - the loaded workspace `Pipeline` (stage `params:` with their keys, stage `metrics:` outputs, top-level `params:`
- *   and `metrics:` lists), which is exact;
- * - the stages files of a git revision, scanned as plain YAML without templating (`addStagesText`), so a params or
- *   metrics file the pipeline declared at that revision but no longer declares is still compared. Entries holding
- *   `${...}` (in the path, or in the stage's `wdir`) cannot be resolved without the revision's variables and are
- *   skipped there; the workspace pipeline covers them when they still exist.
+ * One `Tracked` set gathers what every compared side declares (the union: a file or key the pipeline declared at one
+ * revision but not at the other is still compared on both):
+ * - a loaded `Pipeline` (the workspace's, or the one a revision holds, `at-revision.ts`), which is exact: stage
+ *   `params:` with their keys, stage `metrics:` outputs, top-level `params:` and `metrics:` lists, and the vars-file
+ *   keys stages' `${...}` read;
+ * - failing that, a revision's stages files read as plain YAML without templating (`addStagesText`), for a revision
+ *   whose pipeline does not load. Entries holding `${...}` (in the path, or in the stage's `wdir`) cannot be resolved
+ *   without the revision's variables and are skipped, and which vars keys stages read is unknown.
  * All paths are relative to the project root, POSIX-style.
  */
 import path from "node:path";
@@ -19,10 +20,10 @@ export const DEFAULT_PARAMS_FILE = "params.yaml";
 export interface TrackedParamsFile {
   /** Keys some stage depends on; `null` when a stage depends on the whole file; undefined when no stage does. */
   stageKeys?: Set<string> | null;
-  /** Listed in a top-level `params:` (or the default `params.yaml`): compared whole. */
+  /** Listed in a top-level `params:`: compared whole (so is the root's `params.yaml`). */
   listed: boolean;
-  /** A `vars:` file of templating: the keys it is read for, `null` for all; undefined when no `vars:` names it. */
-  varKeys?: Set<string> | null;
+  /** Keys some stage's `${...}` read from this file (DVC's tracked vars); undefined when none did. */
+  varKeys?: Set<string>;
 }
 
 export interface Tracked {
@@ -62,29 +63,14 @@ export function addPipeline(t: Tracked, p: Pipeline): void {
   for (const s of p.stages) {
     for (const dep of s.params) addStageParams(t, dep.rootPath, dep.keys);
     for (const o of s.outs) if (o.kind === "metrics" && !o.external) t.metrics.add(o.rootPath);
+    for (const u of s.varsUsed ?? []) {
+      const e = paramsEntry(t, u.file);
+      e.varKeys ??= new Set();
+      for (const k of u.keys) e.varKeys.add(k);
+    }
   }
   for (const f of p.params) addListedParams(t, f.rootPath);
   for (const f of p.metrics) t.metrics.add(f.rootPath);
-  // The model does not carry `vars:` files; the stages files' texts do.
-  for (const f of p.files) addVarsFromText(t, f.file, f.text);
-}
-
-/** Adds the `vars:` files (top-level and per stage) of a stages file's text. */
-export function addVarsFromText(t: Tracked, file: string, text: string): void {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) return;
-  const top: unknown = doc.toJS();
-  if (!isRecord(top)) return;
-  const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
-  addVars(t, dir, top["vars"]);
-  if (!isRecord(top["stages"])) return;
-  for (const st of Object.values(top["stages"])) {
-    if (!isRecord(st)) continue;
-    const body = isRecord(st["do"]) ? st["do"] : st;
-    const w = body["wdir"];
-    const wdir = w === undefined ? dir : typeof w === "string" ? resolveUnder(dir, w) : undefined;
-    if (wdir !== undefined) addVars(t, wdir, body["vars"]);
-  }
 }
 
 /** `rel` joined to `dir`, normalised (`` for the root itself); undefined when it leaves the root or holds a template. */
@@ -116,34 +102,11 @@ function outPaths(v: unknown): string[] {
   return out;
 }
 
-/**
- * `vars:` files (`- file.yaml`, `- file.yaml:a,b`; inline mappings hold no file): templating reads values from them,
- * so `params diff` lists them (spec 2.3), restricted to the named keys when the entry names some.
- */
-function addVars(t: Tracked, dir: string, vars: unknown): void {
-  if (!Array.isArray(vars)) return;
-  for (const item of vars) {
-    if (typeof item !== "string") continue;
-    const colon = item.lastIndexOf(":");
-    const hasKeys = colon > 0 && !/^[a-z]:[\\/]/i.test(item);
-    const f = under(dir, hasKeys ? item.slice(0, colon) : item);
-    if (!f) continue;
-    const keys = hasKeys ? item.slice(colon + 1).split(",").map((k) => k.trim()).filter(Boolean) : [];
-    const e = paramsEntry(t, f);
-    if (keys.length === 0 || e.varKeys === null) e.varKeys = null;
-    else {
-      e.varKeys ??= new Set();
-      for (const k of keys) e.varKeys.add(k);
-    }
-  }
-}
-
 function addStageBody(t: Tracked, dir: string, body: Record<string, unknown>): void {
   const wdirRaw = body["wdir"];
   if (wdirRaw !== undefined && typeof wdirRaw !== "string") return;
   const wdir = wdirRaw === undefined ? dir : resolveUnder(dir, wdirRaw);
   if (wdir === undefined) return;
-  addVars(t, wdir, body["vars"]);
   const params = body["params"];
   if (Array.isArray(params)) {
     for (const item of params) {
@@ -168,8 +131,8 @@ function addStageBody(t: Tracked, dir: string, body: Record<string, unknown>): v
 }
 
 /**
- * Adds what a stages file's text declares, read as plain YAML (no templating); `file` is relative to the root.
- * Text that does not parse adds nothing: the revision's pipeline was broken, and the workspace one still counts.
+ * Adds what a stages file's text declares, read as plain YAML (no templating); `file` is relative to the root. For a
+ * revision whose pipeline does not load. Text that does not parse adds nothing.
  */
 export function addStagesText(t: Tracked, file: string, text: string): void {
   const doc = parseDocument(text, { prettyErrors: false });
@@ -177,7 +140,6 @@ export function addStagesText(t: Tracked, file: string, text: string): void {
   const top: unknown = doc.toJS();
   if (!isRecord(top)) return;
   const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
-  addVars(t, dir, top["vars"]);
   for (const p of outPaths(top["params"])) {
     const f = under(dir, p);
     if (f) addListedParams(t, f);
@@ -202,18 +164,4 @@ export function keyCovered(flatKey: string, tracked: ReadonlySet<string>): boole
     if (tracked.has(flatKey.slice(0, i))) return true;
   }
   return false;
-}
-
-/** Stages files among `files` (root-relative), `pipe.yaml` winning over `dvc.yaml` in one directory. */
-export function stagesFilesOf(files: readonly string[]): string[] {
-  const byDir = new Map<string, string>();
-  for (const f of files) {
-    const base = path.posix.basename(f);
-    if (base !== "pipe.yaml" && base !== "dvc.yaml") continue;
-    const parts = f.split("/");
-    if (parts.some((p) => p === ".git" || p === ".pipe" || p === ".dvc" || p === "node_modules")) continue;
-    const dir = path.posix.dirname(f);
-    if (base === "pipe.yaml" || !byDir.has(dir)) byDir.set(dir, f);
-  }
-  return [...byDir.values()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

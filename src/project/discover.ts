@@ -148,3 +148,57 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
   warnings.sort((a, b) => byteOrder(a.message, b.message));
   return ok(found, warnings);
 }
+
+/** A stages file found in a listing (a git revision's files): `DiscoveredFile` without a place on disk. */
+export type ListedStagesFile = Omit<DiscoveredFile, "abs">;
+
+/**
+ * The stages files among `files` (every file of the project at a git revision, root-relative, POSIX), by the walk's
+ * rules, so a revision is read as the workspace would be: skipped directories, `.pipeignore`/`.dvcignore` rules
+ * (`readTexts` gives the texts of those files), nested projects, `pipe.yaml` over `dvc.yaml`. What differs:
+ * - a nested project is a directory with any tracked file under its `.pipe/` or `.dvc/` (their contents are mostly
+ *   git-ignored, but `pipe init` and `dvc init` commit `config.yaml`/`config` and `.gitignore` there);
+ * - `.gitignore` rules are not needed: a revision holds only tracked files;
+ * - no warning for a directory with both `pipe.yaml` and `dvc.yaml` (the workspace's load gives it).
+ */
+export async function discoverInListing(files: readonly string[], readTexts: (paths: string[]) => Promise<Map<string, string>>): Promise<ListedStagesFile[]> {
+  const nested = new Set<string>();
+  const ignoreFiles: string[] = [];
+  const candidates: string[] = [];
+  for (const f of files) {
+    const segs = f.split("/");
+    for (let i = 1; i < segs.length - 1; i++) if (segs[i] === ".pipe" || segs[i] === ".dvc") nested.add(segs.slice(0, i).join("/"));
+    const base = segs[segs.length - 1]!;
+    if ((IGNORE_FILES as readonly string[]).includes(base)) ignoreFiles.push(f);
+    if ((STAGES_FILES as readonly string[]).includes(base)) candidates.push(f);
+  }
+  const texts = ignoreFiles.length > 0 ? await readTexts(ignoreFiles) : new Map<string, string>();
+  /** Rules by the directory holding them (`` or `a/b/`), `.pipeignore` before `.dvcignore` as the walk adds them. */
+  const rulesAt = new Map<string, Matcher[]>();
+  for (const name of IGNORE_FILES) {
+    for (const f of ignoreFiles) {
+      const text = texts.get(f);
+      if (text === undefined || (f !== name && !f.endsWith(`/${name}`))) continue;
+      const base = f.slice(0, f.length - name.length);
+      rulesAt.set(base, [...(rulesAt.get(base) ?? []), { base, ig: compileIgnore(text) }]);
+    }
+  }
+  const byDir = new Map<string, ListedStagesFile>();
+  outer: for (const f of candidates) {
+    const segs = f.split("/");
+    const dirSegs = segs.slice(0, -1);
+    if (dirSegs.some((s) => SKIPPED_DIRS.has(s))) continue;
+    // Walk down as `visit` does: a directory is pruned by the rules above it, then its own rules apply below it.
+    let matchers = rulesAt.get("") ?? [];
+    for (let k = 1; k <= dirSegs.length; k++) {
+      const sub = dirSegs.slice(0, k).join("/");
+      if (ignoredBy(matchers, `${sub}/`) || nested.has(sub)) continue outer;
+      matchers = [...matchers, ...(rulesAt.get(`${sub}/`) ?? [])];
+    }
+    if (ignoredBy(matchers, f)) continue;
+    const dir = dirSegs.join("/");
+    const flavor = segs[segs.length - 1] === "pipe.yaml" ? "pipe" : "dvc";
+    if (flavor === "pipe" || !byDir.has(dir)) byDir.set(dir, { file: f, dir, flavor });
+  }
+  return [...byDir.values()].sort((a, b) => (a.dir === "" ? -1 : b.dir === "" ? 1 : byteOrder(a.file, b.file)));
+}

@@ -18,8 +18,8 @@ import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnos
 import { decodeUtf8 } from "../config/text.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
-import type { ReadObserver } from "../template/vars.js";
-import { discoverStagesFiles, type DiscoveredFile } from "./discover.js";
+import type { ReadObserver, TextReader } from "../template/vars.js";
+import { discoverStagesFiles, type ListedStagesFile } from "./discover.js";
 import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
 
 interface FileOutcome {
@@ -44,25 +44,43 @@ async function loaders() {
 
 type Loaders = Awaited<ReturnType<typeof loaders>>;
 
+/** Where a load reads its files: the disk (`abs` paths, observed for the load cache), or a git revision. */
+interface FileSource {
+  /** The bytes (disk: checked as UTF-8 by the caller) or text (already decoded) of a stages file, or why not. */
+  stagesText(f: ListedStagesFile & { abs?: string }): Promise<Buffer | string | Error>;
+  onRead?: ReadObserver;
+  readText?: TextReader;
+}
+
+function diskSource(onRead: ReadObserver | undefined): FileSource {
+  return {
+    async stagesText(f) {
+      const abs = f.abs!;
+      if (onRead) {
+        // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed
+        // is recorded as absent, which its next stat will not match; the read below reports the problem.
+        onRead(f.file, await stat(abs, { bigint: true }).catch(() => null));
+      }
+      try {
+        return await readFile(abs);
+      } catch (e) {
+        return e as Error;
+      }
+    },
+    ...(onRead ? { onRead } : {}),
+  };
+}
+
 async function loadFile(
   { parseYaml, dedupeSorted, validateStagesFile, expandStagesFile }: Loaders,
   root: string,
-  f: DiscoveredFile,
+  f: ListedStagesFile,
   sources: Map<string, string>,
-  onRead: ReadObserver | undefined,
+  from: FileSource,
 ): Promise<FileOutcome> {
-  if (onRead) {
-    // Stat before reading, as the load cache's key requires (see `ReadObserver`). A file that cannot be stat'ed is
-    // recorded as absent, which its next stat will not match; the read below reports the problem.
-    onRead(f.file, await stat(f.abs, { bigint: true }).catch(() => null));
-  }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(f.abs);
-  } catch (e) {
-    return { errors: [error("io", `cannot read ${f.file}: ${(e as Error).message}`)], warnings: [] };
-  }
-  const decoded = decodeUtf8(f.file, bytes);
+  const raw = await from.stagesText(f);
+  if (raw instanceof Error) return { errors: [error("io", `cannot read ${f.file}: ${raw.message}`)], warnings: [] };
+  const decoded = typeof raw === "string" ? { ok: true as const, text: raw } : decodeUtf8(f.file, raw);
   const text = decoded.text;
   sources.set(f.file, text);
   if (!decoded.ok) return { errors: [decoded.error], warnings: [] };
@@ -72,7 +90,17 @@ async function loadFile(
   if (check.errors.length > 0 && !check.expandable) return { info, errors: check.errors, warnings: check.warnings };
   // A file with schema errors is still expanded (without the stages they are in), so that one run shows its
   // template errors too; it fails all the same.
-  const r = await expandStagesFile({ root, file: f.file, text, doc: parsed.doc, lineCounter: parsed.lineCounter, sources, skip: check.skip, ...(onRead ? { onRead } : {}) });
+  const r = await expandStagesFile({
+    root,
+    file: f.file,
+    text,
+    doc: parsed.doc,
+    lineCounter: parsed.lineCounter,
+    sources,
+    skip: check.skip,
+    ...(from.onRead ? { onRead: from.onRead } : {}),
+    ...(from.readText ? { readText: from.readText } : {}),
+  });
   if (!r.ok || check.errors.length > 0) {
     return { info, errors: dedupeSorted([...check.errors, ...(r.ok ? [] : r.errors)]), warnings: [...check.warnings, ...r.warnings] };
   }
@@ -80,9 +108,9 @@ async function loadFile(
 }
 
 /** Parses, validates and expands the discovered files; `warnings` are those of loading only (not discovery's). */
-async function loadFiles(root: string, found: readonly DiscoveredFile[], sources: Map<string, string>, onRead?: ReadObserver): Promise<Result<Pipeline>> {
+async function loadFiles(root: string, found: readonly ListedStagesFile[], sources: Map<string, string>, from: FileSource): Promise<Result<Pipeline>> {
   const l = await loaders();
-  const outcomes = await Promise.all(found.map((f) => loadFile(l, root, f, sources, onRead)));
+  const outcomes = await Promise.all(found.map((f) => loadFile(l, root, f, sources, from)));
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const pipeline: Pipeline = { root, files: [], stages: [], params: [], metrics: [], plots: [] };
@@ -100,6 +128,21 @@ async function loadFiles(root: string, found: readonly DiscoveredFile[], sources
   return ok(pipeline, warnings);
 }
 
+/**
+ * Loads the pipeline a git revision holds: `found` (from `discoverInListing`) and the vars/params files templating
+ * needs are read through `readText` (root-relative paths), never from the disk. Nothing is cached.
+ */
+export async function loadPipelineFrom(root: string, found: readonly ListedStagesFile[], readText: TextReader, sources: Map<string, string>): Promise<Result<Pipeline>> {
+  return loadFiles(root, found, sources, {
+    async stagesText(f) {
+      const r = await readText(f.file);
+      if (r.kind === "file") return r.text;
+      return new Error(r.kind === "unreadable" ? r.why : r.kind === "dir" ? "it is a directory" : "it does not exist");
+    },
+    readText,
+  });
+}
+
 function withDiscoveryWarnings(r: Result<Pipeline>, discovery: readonly Diagnostic[]): Result<Pipeline> {
   if (discovery.length === 0) return r;
   return r.ok ? ok(r.value, [...discovery, ...r.warnings]) : fail(r.errors, [...discovery, ...r.warnings]);
@@ -112,7 +155,7 @@ function withDiscoveryWarnings(r: Result<Pipeline>, discovery: readonly Diagnost
 export async function loadPipeline(root: string, sources: Map<string, string>): Promise<Result<Pipeline>> {
   const found = await discoverStagesFiles(root);
   if (!found.ok) return found;
-  return withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings);
+  return withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings);
 }
 
 export interface LoadCacheOptions {
@@ -144,7 +187,7 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
   const found = await discoverStagesFiles(root);
   if (!found.ok) return { result: found, fromCache: false, remember: nothingToRemember };
   const cacheFile = opts.cacheFile === undefined ? path.join(root, LOAD_CACHE_FILE) : opts.cacheFile;
-  if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources), found.warnings), fromCache: false, remember: nothingToRemember };
+  if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings), fromCache: false, remember: nothingToRemember };
   const key: CacheKey = { root, discovered: found.value };
 
   const hit = readLoadCache(cacheFile, key);
@@ -158,7 +201,7 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
 
   const inputs = new LoadInputs();
   const read = new Map<string, string>();
-  const r = await loadFiles(root, found.value, read, (rel, st) => inputs.record(rel, st));
+  const r = await loadFiles(root, found.value, read, diskSource((rel, st) => inputs.record(rel, st)));
   for (const [file, text] of read) sources.set(file, text);
   const result = withDiscoveryWarnings(r, found.warnings);
   if (!r.ok) return { result, fromCache: false, remember: nothingToRemember };

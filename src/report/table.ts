@@ -3,9 +3,12 @@
  * `plain` and `github` formats with numbers left as text): every column is as wide as its widest cell and at least
  * its header plus two, columns are left-aligned and separated by two spaces (plain) or ` | ` (markdown).
  *
+ * Widths are display columns (`string-width`), not UTF-16 units, as tabulate measures them when `wcwidth` is installed.
+ *
  * Differences, on purpose: plain lines carry no trailing spaces, and a cell never breaks the layout (a newline or
  * tab in a value prints as `\n`/`\t`, and `|` is escaped in markdown).
  */
+import stringWidth from "string-width";
 
 export interface TableData {
   headers: readonly string[];
@@ -19,11 +22,12 @@ function cell(text: string, style: TableStyle): string {
   return style === "markdown" ? s.replace(/\|/g, "\\|") : s;
 }
 
-/** Display width in code points (wide East Asian characters count as one: good enough for keys and numbers). */
+/**
+ * Display width in terminal columns: a CJK character or an emoji takes two, a combining mark none (`string-width`),
+ * so columns after such a cell still line up.
+ */
 function width(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
+  return stringWidth(s);
 }
 
 function pad(s: string, w: number): string {

@@ -20,11 +20,21 @@ export interface Origin {
   /** `params.yaml`, `configs/train.yaml`, `the inline vars of pipe.yaml`. */
   label: string;
   loc?: SourceLocation;
+  /** The vars file (root-relative) it was read from; undefined for inline vars. */
+  file?: string;
+}
+
+/** A variable read from a vars file: the file (root-relative) and the variable's dotted path in it. */
+export interface VarSource {
+  file: string;
+  key: string;
 }
 
 /** A set of variables about to be merged into a context. */
 export interface VarsSource {
   label: string;
+  /** The vars file (root-relative) the variables come from; undefined for inline vars. */
+  file?: string;
   value: VMap;
   /** Locations of the values by dotted path, within the source (a vars file, or the stages file for inline vars). */
   locs: Locations;
@@ -58,24 +68,59 @@ export class Context {
   imports: Map<string, string[] | null>;
   /** `item`/`key` of a foreach or matrix member: looked up before `data`, and reserved. */
   overlay: VMap;
+  /**
+   * Where overlay values (or, for a matrix `item`, its axes) came from, when a `${...}` took them from a vars file:
+   * `item` of `foreach: ${models}` is `models.<key>` of that file, as DVC's nodes keep their source.
+   */
+  overlaySources: Map<string, VarSource>;
 
-  constructor(data: VMap = new Map(), origins = new Map<string, Origin>(), imports = new Map<string, string[] | null>(), overlay: VMap = new Map()) {
+  constructor(
+    data: VMap = new Map(),
+    origins = new Map<string, Origin>(),
+    imports = new Map<string, string[] | null>(),
+    overlay: VMap = new Map(),
+    overlaySources = new Map<string, VarSource>(),
+  ) {
     this.data = data;
     this.origins = origins;
     this.imports = imports;
     this.overlay = overlay;
+    this.overlaySources = overlaySources;
   }
 
   /** An independent copy, for stage-level `vars` (members share the file's context otherwise). */
   clone(): Context {
     const imports = new Map<string, string[] | null>();
     for (const [k, v] of this.imports) imports.set(k, v === null ? null : [...v]);
-    return new Context(deepCopy(this.data), new Map(this.origins), imports, new Map(this.overlay));
+    return new Context(deepCopy(this.data), new Map(this.origins), imports, new Map(this.overlay), new Map(this.overlaySources));
   }
 
-  /** The same variables with `item`/`key` set on top (a foreach or matrix member). */
-  withOverlay(overlay: VMap): Context {
-    return new Context(this.data, this.origins, this.imports, overlay);
+  /** The same variables with `item`/`key` set on top (a foreach or matrix member); `sources` keyed like `overlaySources`. */
+  withOverlay(overlay: VMap, sources = new Map<string, VarSource>()): Context {
+    return new Context(this.data, this.origins, this.imports, overlay, sources);
+  }
+
+  /**
+   * The vars file and dotted key a reference (`steps`, as `lookup` takes them) reads, as DVC's tracked vars record
+   * it (list indexes are steps too: `${a[0]}` is `a.0`); undefined for inline vars and for `item`/`key` values that
+   * came from no file. `overlaySources` may hold `item` itself or, for a matrix, `item.<axis>`.
+   */
+  sourceOf(steps: readonly string[]): VarSource | undefined {
+    const first = steps[0];
+    if (first === undefined) return undefined;
+    if (this.overlay.has(first)) {
+      for (let i = Math.min(steps.length, 2); i >= 1; i--) {
+        const s = this.overlaySources.get(steps.slice(0, i).join("."));
+        if (s) return { file: s.file, key: [s.key, ...steps.slice(i)].join(".") };
+      }
+      return undefined;
+    }
+    // The longest prefix with a recorded origin: nested mappings may merge from several files.
+    for (let i = steps.length; i >= 1; i--) {
+      const o = this.origins.get(steps.slice(0, i).join("."));
+      if (o) return o.file === undefined ? undefined : { file: o.file, key: steps.join(".") };
+    }
+    return undefined;
   }
 
   has(name: string): boolean {
@@ -137,7 +182,9 @@ export class Context {
     const conflicts: MergeConflict[] = [];
     const originOf = (path: string): Origin => {
       const loc = source.locs.get(path);
-      return loc ? { label: source.label, loc } : { label: source.label };
+      const o: Origin = loc ? { label: source.label, loc } : { label: source.label };
+      if (source.file !== undefined) o.file = source.file;
+      return o;
     };
     const record = (v: Value, path: string): void => {
       this.origins.set(path, originOf(path));

@@ -15,11 +15,11 @@ import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
 import { dedupeSorted, keyString, nodeLocation } from "../config/yaml.js";
-import type { CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile } from "../model.js";
-import { Context, type Lookup } from "./context.js";
+import type { CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
+import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
 import { isComposite, isVMap, keyText, NestedIterableError, nodeToValue, preview, toPlain, toStr, unpackFlags, type ParsingConfig, type Value, type VMap } from "./value.js";
-import { DEFAULT_PARAMS_FILE, joinRel, VarsLoader, type ReadObserver } from "./vars.js";
+import { DEFAULT_PARAMS_FILE, joinRel, VarsLoader, type ReadObserver, type TextReader } from "./vars.js";
 
 export type { ParsingConfig } from "./value.js";
 
@@ -42,6 +42,8 @@ export interface ExpandInput {
    * one run reports its template errors too (`validateStagesFile`'s `skip`).
    */
   skip?: { stages: ReadonlySet<string>; topLevel: ReadonlySet<string> };
+  /** Reads vars/params files from elsewhere than the disk (a git revision); see `StagesSource.readText`. */
+  readText?: TextReader;
 }
 
 export interface ExpandedFile {
@@ -67,6 +69,8 @@ interface Scope {
   field: string | null;
   /** Collects the variables `cmd` uses. */
   cmdVars?: CmdVar[];
+  /** Collects the vars-file keys a stage's fields read: file -> dotted keys (DVC's `tracked_vars`). */
+  used?: Map<string, Set<string>>;
   /** What generated the stage, for hints about `item`/`key`. */
   gen?: "foreach-list" | "foreach-mapping" | "matrix";
   out: Tagged[];
@@ -265,6 +269,14 @@ class Expander {
       this.report(scope, this.undefinedError(ref, parsed.steps, r, scope, this.loader.refLocation(node, s, ref)));
       return FAILED;
     }
+    if (scope.used) {
+      const src = scope.ctx.sourceOf(parsed.steps);
+      if (src) {
+        const keys = scope.used.get(src.file) ?? new Set<string>();
+        keys.add(src.key);
+        scope.used.set(src.file, keys);
+      }
+    }
     if (scope.cmdVars) {
       const name = ref.inner.trim();
       if (!scope.cmdVars.some((c) => c.name === name)) scope.cmdVars.push({ name, value: toPlain(r.value) });
@@ -460,18 +472,20 @@ class Expander {
     const overMapping = isVMap(data);
     this.warnShadowing(ctx, overMapping ? ["item", "key"] : ["item"], name, fe.pair.key);
     // DVC's normalisation: mapping keys, list indexes as soon as one item is a list or mapping, else the items.
-    const items = new Map<string, Value>();
-    if (isVMap(data)) for (const [k, v] of data) items.set(k, v);
-    else if (data.some(isComposite)) data.forEach((v, i) => items.set(String(i), v));
-    else for (const v of data) items.set(toStr(v), v);
+    // Each item also keeps its place in the data (`at`), for the vars file the data came from.
+    const items = new Map<string, { item: Value; at: string }>();
+    if (isVMap(data)) for (const [k, v] of data) items.set(k, { item: v, at: k });
+    else if (data.some(isComposite)) data.forEach((v, i) => items.set(String(i), { item: v, at: String(i) }));
+    else data.forEach((v, i) => items.set(toStr(v), { item: v, at: String(i) }));
+    const from = this.wholeReferenceSource(node, ctx);
     const stages: Stage[] = [];
     const members: string[] = [];
-    for (const [key, item] of items) {
+    for (const [key, { item, at }] of items) {
       const member = `${name}@${key}`;
       members.push(member);
       const overlay: VMap = new Map([["item", item]]);
       if (overMapping) overlay.set("key", key);
-      const mctx = ctx.withOverlay(overlay);
+      const mctx = ctx.withOverlay(overlay, from ? new Map([["item", { file: from.file, key: `${from.key}.${at}` }]]) : undefined);
       const s = await this.entry(member, pair, doNode, mctx, { ctx: mctx, field: null, out, member, gen: overMapping ? "foreach-mapping" : "foreach-list" }, name);
       if (s) stages.push(s);
     }
@@ -482,6 +496,7 @@ class Expander {
     const mx = field(body, "matrix")!;
     const scope: Scope = { ctx, field: null, out };
     const axes: [string, Value[]][] = [];
+    const axisSources = new Map<string, VarSource>();
     let failed = false;
     for (const axis of pairsOf(this.deref(mx.value))) {
       const axisName = keyString(axis.key);
@@ -502,27 +517,32 @@ class Expander {
         continue;
       }
       axes.push([axisName, v]);
+      const from = this.wholeReferenceSource(node, ctx);
+      if (from) axisSources.set(axisName, from);
     }
     if (failed) return { stages: [], members: [] };
     this.warnShadowing(ctx, ["item", "key"], name, mx.pair.key);
     // The cartesian product in axis order, the last axis varying fastest (itertools.product).
-    let combos: { key: string[]; item: VMap }[] = [{ key: [], item: new Map() }];
+    let combos: { key: string[]; item: VMap; sources: Map<string, VarSource> }[] = [{ key: [], item: new Map(), sources: new Map() }];
     for (const [axisName, values] of axes) {
       const next: typeof combos = [];
+      const from = axisSources.get(axisName);
       for (const c of combos) {
         values.forEach((v, i) => {
           const item: VMap = new Map(c.item);
           item.set(axisName, v);
-          next.push({ key: [...c.key, isComposite(v) ? `${axisName}${i}` : toStr(v)], item });
+          const sources = new Map(c.sources);
+          if (from) sources.set(`item.${axisName}`, { file: from.file, key: `${from.key}.${i}` });
+          next.push({ key: [...c.key, isComposite(v) ? `${axisName}${i}` : toStr(v)], item, sources });
         });
       }
       combos = next;
     }
-    const unique = new Map<string, VMap>();
-    for (const c of combos) unique.set(c.key.join("-"), c.item);
+    const unique = new Map<string, { item: VMap; sources: Map<string, VarSource> }>();
+    for (const c of combos) unique.set(c.key.join("-"), c);
     const stages: Stage[] = [];
     const members: string[] = [];
-    for (const [key, item] of unique) {
+    for (const [key, { item, sources }] of unique) {
       const member = `${name}@${key}`;
       members.push(member);
       const mctx = ctx.withOverlay(
@@ -530,6 +550,7 @@ class Expander {
           ["key", key],
           ["item", item],
         ]),
+        sources,
       );
       const s = await this.entry(member, pair, body, mctx, { ctx: mctx, field: null, out, member, gen: "matrix" }, name);
       if (s) stages.push(s);
@@ -547,10 +568,21 @@ class Expander {
     );
   }
 
+  /** The vars file and key a `foreach`/matrix axis value came from, when it is one whole `${...}` of a file's value. */
+  private wholeReferenceSource(node: unknown, ctx: Context): VarSource | undefined {
+    if (!isScalar(node) || typeof node.value !== "string") return undefined;
+    const refs = findReferences(node.value);
+    if (!isWholeReference(node.value, refs)) return undefined;
+    const parsed = parseReference(refs[0]!.inner);
+    return parsed.ok ? ctx.sourceOf(parsed.steps) : undefined;
+  }
+
   /** One concrete stage from its definition body (`do` of a foreach, the stage itself otherwise). */
   private async entry(name: string, pair: Pair, bodyNode: unknown, ctx: Context, base: Scope, group?: string): Promise<Stage | undefined> {
     const body = this.deref(bodyNode);
-    const sc = (f: string | null, c: Context = ctx): Scope => ({ ...base, ctx: c, field: f });
+    // Every field's references count, `wdir` too, as DVC tracks them while it resolves the whole stage.
+    const used = new Map<string, Set<string>>();
+    const sc = (f: string | null, c: Context = ctx): Scope => ({ ...base, ctx: c, field: f, used });
     let failed = false;
 
     // wdir first: stage vars are relative to it.
@@ -669,6 +701,12 @@ class Expander {
       alwaysChanged,
       loc: this.loc(pair.key),
     };
+    if (used.size > 0) {
+      const varsUsed: VarsUse[] = [...used]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([file, keys]) => ({ file, keys: [...keys].sort() }));
+      stage.varsUsed = varsUsed;
+    }
     if (group !== undefined) stage.group = group;
     if (wdirRaw !== undefined) stage.wdirRaw = wdirRaw;
     if (desc !== undefined) stage.desc = desc;

@@ -27,7 +27,17 @@ export interface StagesSource {
   sources: Map<string, string>;
   /** Told about every file looked at, before it is read (see `ReadObserver`). */
   onRead?: ReadObserver;
+  /**
+   * Reads a vars/params file by its root-relative path instead of the disk (a git revision: `params diff` and
+   * `metrics` load the pipeline a commit holds). Without it, files are read from `root`.
+   */
+  readText?: TextReader;
 }
+
+/** What a `TextReader` found. */
+export type TextRead = { kind: "file"; text: string } | { kind: "dir" } | { kind: "missing" } | { kind: "unreadable"; why: string };
+
+export type TextReader = (rel: string) => Promise<TextRead>;
 
 /**
  * Told the root-relative path of every vars/params file the loader looks at, with its stat taken *before* the file
@@ -95,6 +105,12 @@ export class VarsLoader {
   }
 
   private async load(rel: string): Promise<LoadedFile> {
+    if (this.src.readText) {
+      const r = await this.src.readText(rel);
+      if (r.kind === "file") return this.parse(rel, r.text);
+      if (r.kind === "dir") return { ok: false, kind: "directory" };
+      return r.kind === "missing" ? { ok: false, kind: "missing" } : { ok: false, kind: "unreadable", why: r.why };
+    }
     const abs = path.resolve(this.src.root, rel);
     let bytes: Buffer;
     try {
@@ -111,9 +127,16 @@ export class VarsLoader {
       return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
     }
     const decoded = decodeUtf8(rel, bytes);
-    this.src.sources.set(rel, decoded.text);
-    if (!decoded.ok) return { ok: false, kind: "invalid", errors: [decoded.error] };
-    const r = readVarsText(rel, decoded.text);
+    if (!decoded.ok) {
+      this.src.sources.set(rel, decoded.text);
+      return { ok: false, kind: "invalid", errors: [decoded.error] };
+    }
+    return this.parse(rel, decoded.text);
+  }
+
+  private parse(rel: string, text: string): LoadedFile {
+    this.src.sources.set(rel, text);
+    const r = readVarsText(rel, text);
     if (!r.ok) return { ok: false, kind: "invalid", errors: r.errors };
     const { value, locs } = r.value;
     // DVC reads an empty file as an empty mapping.
@@ -246,7 +269,7 @@ export class VarsLoader {
       diags.push(this.reservedError(reserved, at, stage));
       for (const k of reserved) value.delete(k);
     }
-    for (const c of ctx.merge({ label: rel, value, locs: f.locs, inline: false })) diags.push(this.conflictError(c, at, written, false));
+    for (const c of ctx.merge({ label: rel, file: rel, value, locs: f.locs, inline: false })) diags.push(this.conflictError(c, at, written, false));
     const prev = ctx.imports.get(rel);
     if (prev === undefined) ctx.imports.set(rel, keys ? [...keys] : null);
     else if (prev !== null && keys) prev.push(...keys);

@@ -1,8 +1,8 @@
 /**
  * The bundled example pipeline (examples/classifier) end to end, as the README promises it: a first run executes
  * every stage with real Python, a second run does nothing, a parameter change re-runs exactly the stages that read
- * it, `params diff` and `metrics diff` show the change against the last commit, and changing the parameter back
- * restores the model from the run-cache.
+ * it, `status`, `params diff` and `metrics diff` print what the README's transcript shows for that change, byte for
+ * byte (read from README.md), and changing the parameter back restores the model from the run-cache.
  */
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -20,6 +20,22 @@ function copyExample(): string {
     filter: (src) => !RUN_STATE.has(path.relative(EXAMPLE, src).split(path.sep).join("/")),
   });
   return dir;
+}
+
+/**
+ * What the README's example transcript shows after `$ <command>`: the lines up to the next `$ ` line or the end of
+ * the code block, each with its newline (a blank line kept: markdown tables end with one). Read from README.md itself,
+ * so the README and this test cannot drift apart. The transcript after the parameter edit is the second `text` block
+ * that holds a `$ pipe status`, so the command is looked for after "Edit `params.yaml`".
+ */
+function readmeOutput(command: string): string {
+  const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const from = readme.indexOf("Edit `params.yaml`");
+  const start = readme.indexOf(`\n$ ${command}\n`, from);
+  if (from < 0 || start < 0) throw new Error(`README.md: no '$ ${command}' after the parameter edit`);
+  const body = readme.slice(start + command.length + 4);
+  const end = Math.min(...["\n$ ", "\n```"].map((m) => body.indexOf(m)).filter((i) => i >= 0));
+  return body.slice(0, end + 1);
 }
 
 function ran(stdout: string): string[] {
@@ -63,40 +79,23 @@ describe("examples/classifier", () => {
 
     const params = path.join(dir, "params.yaml");
     const baseline = readFileSync(params, "utf8");
-    writeFileSync(params, baseline.replace("epochs: 60", "epochs: 15"));
+    // Exactly the README's edit, so that its transcript can be checked byte for byte below.
+    const edited = baseline.replace(/^( +lr:) 0\.5$/m, "$1 0.3").replace(/^( +epochs:) 60$/m, "$1 15");
+    expect(edited.match(/^ +(lr: 0\.3|epochs: 15)$/gm)).toHaveLength(2);
+    writeFileSync(params, edited);
     const status = runPipe(dir, ["status"]);
     expect(status.code).toBe(0);
-    // A whole `train` section is tracked, yet status names the one key that moved, and the command variable.
-    expect(status.stdout).toBe(
-      [
-        "train:",
-        "    changed command: ${train.epochs} 60 -> 15",
-        "    changed params:",
-        "        params.yaml:",
-        "            modified:   train.epochs  60 -> 15",
-        "evaluate:",
-        "    upstream stale: train",
-        "Up to date: prepare, featurize",
-        "",
-      ].join("\n"),
-    );
+    // A whole `train` section is tracked, yet status names the keys that moved, and the command variables.
+    expect(status.stdout).toBe(readmeOutput("pipe status"));
 
     const third = runPipe(dir, ["repro"]);
     expect(third.code).toBe(0);
     expect(ran(third.stdout)).toEqual(["train", "evaluate"]);
 
     const pdiff = runPipe(dir, ["params", "diff"]);
-    expect(pdiff).toEqual({
-      code: 0,
-      stdout: "Path         Param         HEAD    workspace\nparams.yaml  train.epochs  60      15\n",
-      stderr: "",
-    });
+    expect(pdiff).toEqual({ code: 0, stdout: readmeOutput("pipe params diff"), stderr: "" });
     const mdiff = runPipe(dir, ["metrics", "diff", "--md"]);
-    expect(mdiff.code).toBe(0);
-    const lines = mdiff.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^\| Path +\| Metric +\| HEAD +\| workspace +\| Change +\|$/);
-    // Fewer epochs: the training loss is not as low, so the test log loss changes.
-    expect(lines.some((l) => /^\| eval\/metrics\.json +\| log_loss +\|/.test(l))).toBe(true);
+    expect(mdiff).toEqual({ code: 0, stdout: readmeOutput("pipe metrics diff --md"), stderr: "" });
 
     writeFileSync(params, baseline);
     const back = runPipe(dir, ["repro"]);

@@ -104,6 +104,59 @@ describe("pipe metrics show", () => {
     ]);
   });
 
+  it("--all-commits leaves out stash commits; detached commits, tags and other branches are in", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.5 }) });
+    git(dir, ["stash", "-q"]);
+    git(dir, ["checkout", "-q", "-b", "other"]);
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9 }) });
+    gitCommitAll(dir, "other");
+    git(dir, ["tag", "-a", "-m", "tagged", "t1"]);
+    git(dir, ["checkout", "-q", "--detach", "main"]);
+    const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, Record<string, { data?: Record<string, unknown> }>>;
+    const acc = Object.values(doc).map((rev) => rev["metrics.json"]?.data?.["acc"]);
+    // workspace (main's files), other's commit, main's commit; never the stash's 0.5.
+    expect(Object.keys(doc)).toHaveLength(3);
+    expect(acc).toEqual([0.8123456, 0.9, 0.8123456]);
+  });
+
+  it("a revision whose metrics file is invalid JSON: a located warning, `-` there; NaN and Infinity read as DVC reads them", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": '{"acc": 0.7,\n "loss": }' });
+    gitCommitAll(dir, "broken metrics");
+    writeFiles(dir, { "metrics.json": '{"acc": 0.75, "loss": NaN, "best": Infinity}' });
+    const r = runPipe(dir, ["metrics", "diff", "--targets", "metrics.json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("metrics.json:2:10: warning: cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'\n");
+    expect(r.stdout).toBe(["Path          Metric    HEAD    workspace    Change", "metrics.json  acc       -       0.75         -", "metrics.json  best      -       inf          -", "metrics.json  loss      -       nan          -", ""].join("\n"));
+    const show = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1", "--json"]);
+    const doc = JSON.parse(show.stdout) as Record<string, Record<string, unknown>>;
+    expect(doc["HEAD"]!["metrics.json"]).toEqual({ error: "cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'" });
+    expect(doc["HEAD~1"]!["metrics.json"]).toEqual({ data: { acc: 0.8123456, "loss.train": 0.5, "loss.val": 0.6, epochs: 10 } });
+    expect(validator("metrics-show.schema.json")(doc)).toBe(true);
+  });
+
+  it("revisions are shown even when the workspace pipeline does not load; the workspace itself then fails with exit 2", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9 }) });
+    gitCommitAll(dir, "v2");
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML.replace("echo train", "echo ${nope}") });
+    const show = runPipe(dir, ["metrics", "show", "HEAD", "--md"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stderr).toBe("");
+    expect(show.stdout.split("\n")[3]).toBe("| HEAD       | metrics.json         | 0.9   | -       | -      | -       | -        |");
+    const diff = runPipe(dir, ["metrics", "diff", "HEAD~1", "HEAD", "--targets", "metrics.json"]);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout.split("\n")[1]).toBe("metrics.json  acc         0.81235   0.9     0.087654");
+    for (const args of [["metrics", "show"], ["metrics", "diff"], ["metrics", "diff", "HEAD", "workspace"]]) {
+      const r = runPipe(dir, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^pipe\.yaml:5:15: error: undefined variable 'nope'/);
+    }
+  });
+
   it("no metrics declared: a warning, nothing on stdout", () => {
     const dir = makeProject({ "pipe.yaml": "stages:\n  s:\n    cmd: echo\n" });
     const r = runPipe(dir, ["metrics", "show"]);

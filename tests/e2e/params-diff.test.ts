@@ -66,7 +66,7 @@ describe("pipe params diff", () => {
     expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
   });
 
-  it("--all shows unchanged params too; --deps keeps only keys a stage depends on (whole-file deps: every key)", () => {
+  it("--all shows unchanged params too, and of a file a stage tracks keys of, only those keys (as DVC); --deps keeps only keys a stage depends on (whole-file deps: every key)", () => {
     const dir = project();
     writeFiles(dir, {
       "params.yaml": PARAMS_V2,
@@ -78,7 +78,7 @@ describe("pipe params diff", () => {
     const rows = all.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
     expect(rows.map((c) => `${c[0]} ${c[1]}`)).toEqual([
       "Path Param",
-      "configs/eval.yaml batch",
+      // configs/eval.yaml: its stage tracks `threshold` only, so `batch` (changed) is not compared.
       "configs/eval.yaml threshold",
       "configs/model.json act",
       "configs/model.json depth",
@@ -232,18 +232,20 @@ describe("pipe params diff", () => {
     );
   });
 
-  it("lists the values of vars files that templating reads (spec 2.3)", () => {
+  it("lists the keys of vars files that templating reads (spec 2.3), not the rest of those files, as DVC", () => {
     const dir = makeProject({
       "pipe.yaml": ["vars:", "  - config/model.yaml", "stages:", "  train:", "    cmd: python train.py --size ${model.size}", ""].join("\n"),
       "config/model.yaml": "model:\n  size: 3\n  name: cnn\n",
     });
     gitInit(dir);
     gitCommitAll(dir, "v1");
-    writeFiles(dir, { "config/model.yaml": "model:\n  size: 5\n  name: cnn\n" });
+    // `model.name` changes too, but no `${...}` reads it.
+    writeFiles(dir, { "config/model.yaml": "model:\n  size: 5\n  name: rnn\n" });
     const r = runPipe(dir, ["params", "diff"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(["Path               Param       HEAD    workspace", "config/model.yaml  model.size  3       5", ""].join("\n"));
-    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe("");
+    // As DVC: the keys templating used are listed with --deps too.
+    expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe(r.stdout);
   });
 
   it("top-level params: files are compared whole", () => {
@@ -336,5 +338,123 @@ describe("pipe params diff", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("at a revision, ignored folders and nested projects are not read (params diff, metrics diff, metrics show)", () => {
+    const stage = (params: string): string => ["stages:", "  s:", "    cmd: echo", `    params: [${params}]`, "    metrics:", "      - m.json:", "          cache: false", ""].join("\n");
+    const dir = makeProject({
+      "pipe.yaml": stage("a"),
+      "params.yaml": "a: 1\n",
+      "m.json": '{"acc": 0.5}',
+      ".pipeignore": "ignored/\n",
+      "ignored/pipe.yaml": stage("x"),
+      "ignored/params.yaml": "x: 1\n",
+      "ignored/m.json": '{"acc": 0.1}',
+      "sub/pipe.yaml": stage("y"),
+      "sub/params.yaml": "y: 1\n",
+      "sub/m.json": '{"acc": 0.2}',
+      // What `pipe init` commits of a nested project: its config; the rest of .pipe/ is git-ignored.
+      "sub/.pipe/config.yaml": "jobs: 1\n",
+    });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "params.yaml": "a: 2\n", "m.json": '{"acc": 0.6}', "ignored/params.yaml": "x: 2\n", "ignored/m.json": '{"acc": 0.3}', "sub/params.yaml": "y: 2\n", "sub/m.json": '{"acc": 0.4}' });
+    const p = runPipe(dir, ["params", "diff"]);
+    expect(p).toEqual({ code: 0, stdout: ["Path         Param    HEAD    workspace", "params.yaml  a        1       2", ""].join("\n"), stderr: "" });
+    const m = runPipe(dir, ["metrics", "diff"]);
+    expect(m).toEqual({ code: 0, stdout: ["Path    Metric    HEAD    workspace    Change", "m.json  acc       0.5     0.6          0.1", ""].join("\n"), stderr: "" });
+    const show = runPipe(dir, ["metrics", "show", "HEAD"]);
+    expect(show).toEqual({ code: 0, stdout: ["Revision    Path    acc", "HEAD        m.json  0.5", ""].join("\n"), stderr: "" });
+    // Two revisions, the workspace not involved.
+    gitCommitAll(dir, "v2");
+    expect(runPipe(dir, ["params", "diff", "HEAD~1", "HEAD"]).stdout).toBe(["Path         Param    HEAD~1    HEAD", "params.yaml  a        1         2", ""].join("\n"));
+  });
+
+  it("two revisions compare even when the workspace pipeline does not load; with the workspace as a side, exit 2", () => {
+    const dir = project();
+    writeFiles(dir, { "params.yaml": PARAMS_V1.replace("seed: 1", "seed: 2") });
+    gitCommitAll(dir, "v2");
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML.replace("python train.py", "python train.py ${nope}") });
+    const r = runPipe(dir, ["params", "diff", "HEAD~1", "HEAD"]);
+    expect(r).toEqual({ code: 0, stdout: ["Path         Param    HEAD~1    HEAD", "params.yaml  seed     1         2", ""].join("\n"), stderr: "" });
+    const ws = runPipe(dir, ["params", "diff"]);
+    expect(ws.code).toBe(2);
+    expect(ws.stdout).toBe("");
+    expect(ws.stderr).toMatch(/^pipe\.yaml:3:26: error: undefined variable 'nope' in '\$\{nope\}'\n/);
+    // A revision whose own pipeline does not load: a warning with the first error, and its stages files read literally.
+    gitCommitAll(dir, "broken");
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML });
+    const b = runPipe(dir, ["params", "diff", "HEAD~2", "HEAD"]);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toBe(["Path         Param    HEAD~2    HEAD", "params.yaml  seed     1         2", ""].join("\n"));
+    expect(b.stderr).toBe(
+      "warning: the pipeline at HEAD does not load (pipe.yaml:3:26: undefined variable 'nope' in '${nope}'); the params and metrics its stages files name are read without templating\n",
+    );
+  });
+
+  it("a value whose type changes but prints alike is quoted; a string '-' is never mistaken for a missing value", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  s:\n    cmd: echo\n", "params.yaml": "a: 1\nb: x\nc: true\n" });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "params.yaml": 'a: "1"\nb: "-"\nc: "true"\nd: "-"\n' });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.stdout).toBe(["Path         Param    HEAD    workspace", 'params.yaml  a        1       "1"', 'params.yaml  b        x       "-"', 'params.yaml  c        true    "true"', 'params.yaml  d        -       "-"', ""].join("\n"));
+    expect(JSON.parse(runPipe(dir, ["params", "diff", "--json"]).stdout)).toEqual({
+      "params.yaml": { a: { old: 1, new: "1" }, b: { old: "x", new: "-" }, c: { old: true, new: "true" }, d: { old: null, new: "-" } },
+    });
+  });
+
+  it("revisions as git understands them: `:/message`, an annotated tag, a detached HEAD; -C from elsewhere", () => {
+    const dir = project();
+    git(dir, ["tag", "-a", "-m", "first release", "v1"]);
+    writeFiles(dir, { "params.yaml": PARAMS_V1.replace("seed: 1", "seed: 2") });
+    gitCommitAll(dir, "bump the seed");
+    const byMessage = runPipe(dir, ["params", "diff", ":/v1", ":/bump"]);
+    expect(byMessage).toEqual({ code: 0, stdout: ["Path         Param    :/v1    :/bump", "params.yaml  seed     1       2", ""].join("\n"), stderr: "" });
+    expect(runPipe(dir, ["params", "diff", "v1", "HEAD"]).stdout.split("\n")[1]).toMatch(/^params\.yaml {2}seed {5}1 +2$/);
+    git(dir, ["checkout", "-q", "--detach", "v1"]);
+    // Detached at v1: HEAD is v1, and the workspace is v1's files.
+    expect(runPipe(dir, ["params", "diff"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    const fromElsewhere = runPipe(path.dirname(dir), ["-C", dir, "params", "diff", "HEAD", "main"]);
+    expect(fromElsewhere.code, fromElsewhere.stderr).toBe(0);
+    expect(fromElsewhere.stdout).toBe(["Path         Param    HEAD    main", "params.yaml  seed     1       2", ""].join("\n"));
+  });
+
+  it("JSON params with NaN and Infinity, and a TOML integer beyond 2^53, print in full", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["stages:", "  s:", "    cmd: echo", "    params:", "      - c.json:", "      - c.toml:", ""].join("\n"),
+      "c.json": '{"loss": 0.5, "limit": 1}',
+      "c.toml": "seed = 12345678901234567890\n",
+    });
+    gitInit(dir);
+    gitCommitAll(dir, "v1");
+    writeFiles(dir, { "c.json": '{"loss": NaN, "limit": Infinity}', "c.toml": "seed = 12345678901234567891\n" });
+    const r = runPipe(dir, ["params", "diff"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      ["Path    Param    HEAD                  workspace", "c.json  limit    1                     inf", "c.json  loss     0.5                   nan", "c.toml  seed     12345678901234567890  12345678901234567891", ""].join("\n"),
+    );
+    const j = runPipe(dir, ["params", "diff", "--json", "--targets", "c.toml"]);
+    expect(j.stdout).toBe('{\n  "c.toml": {\n    "seed": {\n      "old": 12345678901234567890,\n      "new": 12345678901234567891,\n      "diff": 1\n    }\n  }\n}\n');
+  });
+
+  it("integers beyond 2^53 (JSON, YAML, TOML) are recorded exactly: status is clean after repro and sees a change of one", () => {
+    const dir = makeProject({
+      "pipe.yaml": ["stages:", "  s:", "    cmd: echo hi > out.txt", "    params:", "      - c.json:", "      - c.toml:", "      - big", "    outs: [out.txt]", ""].join("\n"),
+      "c.json": '{"seed": 12345678901234567890, "loss": NaN}',
+      "c.toml": "seed = 12345678901234567890\n",
+      "params.yaml": "big: 12345678901234567890\n",
+    });
+    const first = runPipe(dir, ["repro"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, "pipe.lock"), "utf8").match(/seed: 12345678901234567890$/gm)).toHaveLength(2);
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    writeFiles(dir, { "c.json": '{"seed": 12345678901234567891, "loss": NaN}', "params.yaml": "big: 12345678901234567891\n" });
+    const st = runPipe(dir, ["status"]);
+    expect(st.stdout).toContain("modified:   seed  12345678901234567890 -> 12345678901234567891");
+    expect(st.stdout).toContain("modified:   big  12345678901234567890 -> 12345678901234567891");
+    const j = runPipe(dir, ["status", "--json"]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(j.stdout).toContain('"new": 12345678901234567891');
   });
 });

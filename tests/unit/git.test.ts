@@ -51,6 +51,54 @@ describe("git: reading files at revisions", () => {
     expect(all.ok && all.value.length).toBe(2);
   });
 
+  it("resolves `:/message`, annotated tags and a detached HEAD; a name for a blob is not a commit", async () => {
+    const dir = makeProject({ "p.yaml": "a: 1\n" });
+    gitInit(dir);
+    gitCommitAll(dir, "carrot one");
+    git(dir, ["tag", "-a", "-m", "annotated", "v1"]);
+    writeFiles(dir, { "p.yaml": "a: 2\n" });
+    gitCommitAll(dir, "two");
+    const repo = { root: dir };
+    const first = git(dir, ["rev-parse", "HEAD~1"]).trim();
+    // `:/carrot` searches commit messages: a `^{commit}` suffix would have been searched for too.
+    const byMessage = await resolveCommit(repo, ":/carrot");
+    expect(byMessage.ok && byMessage.value).toEqual({ name: ":/carrot", sha: first });
+    // An annotated tag names a tag object; it is peeled to its commit.
+    const tag = await resolveCommit(repo, "v1");
+    expect(tag.ok && tag.value.sha).toBe(first);
+    git(dir, ["checkout", "-q", "--detach", "HEAD~1"]);
+    const detached = await resolveCommit(repo, "HEAD");
+    expect(detached.ok && detached.value.sha).toBe(first);
+    const blob = await resolveCommit(repo, "HEAD:p.yaml");
+    expect(blob.ok).toBe(false);
+    if (!blob.ok) expect(blob.errors[0]?.message).toBe("'HEAD:p.yaml' is not a commit");
+  });
+
+  it("--all-commits walks HEAD, branches, remote branches and tags, not the stash", async () => {
+    const dir = makeProject({ "p.yaml": "a: 1\n" });
+    gitInit(dir);
+    const repo = { root: dir };
+    // No commits at all: nothing to walk, and no failure.
+    expect(await listAllCommits(repo)).toEqual({ ok: true, value: [], warnings: [] });
+    gitCommitAll(dir, "one");
+    writeFiles(dir, { "p.yaml": "a: 2\n" });
+    git(dir, ["stash", "-q"]);
+    writeFiles(dir, { "p.yaml": "a: 3\n" });
+    gitCommitAll(dir, "two");
+    git(dir, ["tag", "v2"]);
+    git(dir, ["checkout", "-q", "--detach", "HEAD~1"]);
+    writeFiles(dir, { "p.yaml": "a: 4\n" });
+    gitCommitAll(dir, "detached");
+    const all = await listAllCommits(repo);
+    expect(all.ok).toBe(true);
+    if (!all.ok) return;
+    const full = await Promise.all(all.value.map(async (s) => git(dir, ["rev-parse", s]).trim()));
+    const subjects = full.map((s) => git(dir, ["log", "-1", "--format=%s", s]).trim());
+    expect([...subjects].sort()).toEqual(["detached", "one", "two"]);
+    const stash = git(dir, ["rev-parse", "refs/stash"]).trim();
+    expect(full).not.toContain(stash);
+  });
+
   it("reads many files in one batch: contents, missing files, directories, binary-safe sizes", async () => {
     const dir = makeProject({ "p.yaml": "a: 1\n", "d/m.json": '{"é": "ünï"}', "space name.txt": "s p\n", "empty.txt": "" });
     gitInit(dir);

@@ -66,7 +66,10 @@ describe("metrics readers", () => {
     expect(parseMetricsText("m.json", "[1, 2]").ok).toBe(false);
     const bad = parseMetricsText("m.json", '{"a": }');
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.errors[0]?.message).toBe("m.json: invalid JSON: Unexpected token '}'");
+    if (!bad.ok) {
+      expect(bad.errors[0]?.message).toBe("invalid JSON: expected a value, found '}'");
+      expect(bad.errors[0]?.location).toEqual({ file: "m.json", line: 1, col: 7 });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { diffFiles, diffFlat, diffTable, diffToJson } from "../../src/params/diff.js";
-import { formatNumber, formatNumberPrecision, MISSING, numericDiff, renderValue, toJsonValue } from "../../src/params/format.js";
+import { formatNumber, formatNumberPrecision, MISSING, numericDiff, renderValue, stringifyJson, toJsonValue } from "../../src/params/format.js";
 import { renderTable } from "../../src/report/table.js";
 
 describe("number format", () => {
@@ -120,5 +120,46 @@ describe("diff", () => {
     expect(noPath.headers).toEqual(["Metric", "v1", "v2", "Change"]);
     expect(noPath.rows[3]).toEqual(["train.lr", "0.1", "0.2", "0.1"]);
     expect(noPath.rows[0]).toEqual(["added", "-", "true", "-"]);
+  });
+
+  it("a change of type that would print alike quotes the strings of its row; a string '-' is always quoted", () => {
+    const res = diffFiles(
+      new Map([
+        [
+          "p.yaml",
+          {
+            old: { n: 1, b: true, l: [1, 2], dash: "-", gone: "-", same: "1", s: "x" },
+            new: { n: "1", b: "true", l: "[1, 2]", dash: "x", same: "1", s: "y", added: "-" },
+          },
+        ],
+      ]),
+      true,
+    );
+    const rows = diffTable(res, { title: "Param", aName: "A", bName: "B", path: false, change: false }).rows;
+    expect(rows).toEqual([
+      ["added", "-", '"-"'],
+      ["b", "true", '"true"'],
+      ["dash", '"-"', "x"],
+      ["gone", '"-"', "-"],
+      ["l", "[1, 2]", '"[1, 2]"'],
+      ["n", "1", '"1"'],
+      ["s", "x", "y"],
+      ["same", "1", "1"],
+    ]);
+  });
+
+  it("integers beyond 2^53: exact differences, printed in full, exact in JSON", () => {
+    const big = 12345678901234567890n;
+    expect(numericDiff(big, big + 5n)).toBe(5);
+    expect(numericDiff(1, big)).toBe(12345678901234567889n);
+    expect(numericDiff(big, 0.5)).toBe(0.5 - Number(big));
+    expect(numericDiff(big, "x")).toBeUndefined();
+    expect(renderValue(big)).toBe("12345678901234567890");
+    expect(renderValue([big])).toBe("[12345678901234567890]");
+    const doc = toJsonValue({ seed: big, list: [1, big], s: "a" });
+    expect(stringifyJson(doc)).toBe('{\n  "seed": 12345678901234567890,\n  "list": [\n    1,\n    12345678901234567890\n  ],\n  "s": "a"\n}');
+    // Without bigints it is JSON.stringify's layout.
+    const plain = { a: { b: [1, "x", null, true], c: {} }, d: [], e: "é\n" };
+    expect(stringifyJson(plain)).toBe(JSON.stringify(plain, null, 2));
   });
 });

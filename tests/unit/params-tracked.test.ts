@@ -3,9 +3,9 @@ import { ok } from "../../src/config/diagnostic.js";
 import type { BlobAt } from "../../src/git/git.js";
 import type { Side } from "../../src/git/revision.js";
 import type { Pipeline, Stage } from "../../src/model.js";
-import { diffParams, selectParams } from "../../src/params/compare.js";
+import { diffParams, pickKeys, selectParams } from "../../src/params/compare.js";
 import { MISSING } from "../../src/params/format.js";
-import { addPipeline, addStagesText, emptyTracked, keyCovered, stagesFilesOf } from "../../src/params/tracked.js";
+import { addPipeline, addStagesText, emptyTracked, keyCovered } from "../../src/params/tracked.js";
 
 function fakeSide(name: string, files: Record<string, string>, kind: Side["kind"] = "commit"): Side {
   return {
@@ -47,7 +47,10 @@ describe("tracked files from a loaded pipeline", () => {
       root: "/x",
       files: [{ file: "sub/pipe.yaml", text: "vars:\n  - ../v.yaml:k\nstages: {}\n", flavor: "pipe" }],
       stages: [
-        stage("a", [{ file: "params.yaml", rootPath: "params.yaml", keys: ["train.lr"] }, { file: "c.json", rootPath: "conf/c.json", keys: null }], ["m.json"]),
+        {
+          ...stage("a", [{ file: "params.yaml", rootPath: "params.yaml", keys: ["train.lr"] }, { file: "c.json", rootPath: "conf/c.json", keys: null }], ["m.json"]),
+          varsUsed: [{ file: "v.yaml", keys: ["k", "l.0"] }],
+        },
         stage("b", [{ file: "params.yaml", rootPath: "params.yaml", keys: ["seed"] }]),
       ],
       params: [{ rootPath: "extra.toml", file: "pipe.yaml" }],
@@ -60,7 +63,8 @@ describe("tracked files from a loaded pipeline", () => {
     expect(t.params.get("conf/c.json")).toEqual({ listed: false, stageKeys: null });
     expect(t.params.get("extra.toml")).toEqual({ listed: true });
     expect([...t.metrics].sort()).toEqual(["m.json", "top.json"]);
-    expect(t.params.get("v.yaml")).toEqual({ listed: false, varKeys: new Set(["k"]) });
+    // Vars files count by the keys stages' references read (`varsUsed`), not by what `vars:` entries name.
+    expect(t.params.get("v.yaml")).toEqual({ listed: false, varKeys: new Set(["k", "l.0"]) });
   });
 });
 
@@ -108,23 +112,10 @@ describe("tracked files from a stages file's text at a revision", () => {
     expect([...t.metrics].sort()).toEqual(["eval/metrics.json", "sub/fixed.csv", "sub/top/m.json"]);
   });
 
-  it("records vars files (whole, or for named keys) and compares them by default, never with --deps", () => {
+  it("without templating, vars files are unknown: nothing is recorded for them", () => {
     const t = emptyTracked();
-    addStagesText(
-      t,
-      "sub/dvc.yaml",
-      ["vars:", "  - conf/all.yaml", "  - conf/some.yaml:a,b.c", "  - {inline: 1}", "stages:", "  s:", "    cmd: echo ${a}", "    wdir: w", "    vars: [local.yaml]", ""].join("\n"),
-    );
-    expect(t.params.get("sub/conf/all.yaml")).toEqual({ listed: false, varKeys: null });
-    expect(t.params.get("sub/conf/some.yaml")).toEqual({ listed: false, varKeys: new Set(["a", "b.c"]) });
-    expect(t.params.get("sub/w/local.yaml")).toEqual({ listed: false, varKeys: null });
-    expect(selectParams(t, { deps: false })).toEqual([
-      { file: "sub/conf/all.yaml" },
-      { file: "sub/conf/some.yaml", keys: new Set(["a", "b.c"]) },
-      { file: "sub/w/local.yaml" },
-      { file: "params.yaml" },
-    ]);
-    expect(selectParams(t, { deps: true })).toEqual([]);
+    addStagesText(t, "sub/dvc.yaml", ["vars:", "  - conf/all.yaml", "  - conf/some.yaml:a,b.c", "stages:", "  s:", "    cmd: echo ${a}", "    vars: [local.yaml]", ""].join("\n"));
+    expect(t.params.size).toBe(0);
   });
 
   it("ignores text that is not a stages file and paths that leave the root", () => {
@@ -134,14 +125,6 @@ describe("tracked files from a stages file's text at a revision", () => {
     addStagesText(t, "dvc.yaml", "params: [../outside.yaml, /abs.yaml]\nmetrics: [https://x/m.json]");
     expect(t.params.size).toBe(0);
     expect(t.metrics.size).toBe(0);
-  });
-
-  it("finds stages files, pipe.yaml winning over dvc.yaml in one directory", () => {
-    expect(stagesFilesOf(["dvc.yaml", "pipe.yaml", "a/dvc.yaml", "b/x/pipe.yaml", "c/dvc.yml", ".pipe/pipe.yaml", "node_modules/p/dvc.yaml", "dvc.yaml.bak"])).toEqual([
-      "a/dvc.yaml",
-      "b/x/pipe.yaml",
-      "pipe.yaml",
-    ]);
   });
 
   it("a tracked key covers itself and its subtree only", () => {
@@ -162,8 +145,12 @@ describe("params diff selection and comparison", () => {
     return t;
   }
 
-  it("by default compares whole files: stage deps, top-level params and params.yaml; --deps only tracked keys", () => {
-    expect(selectParams(tracked(), { deps: false }).map((s) => s.file).sort()).toEqual(["c.json", "params.yaml", "top.yaml"]);
+  it("by default: params.yaml and top-level params whole, other files by the keys stages track; --deps only tracked keys", () => {
+    expect(selectParams(tracked(), { deps: false })).toEqual([
+      { file: "top.yaml" },
+      { file: "params.yaml" },
+      { file: "c.json", keys: new Set(["b"]) },
+    ]);
     const deps = selectParams(tracked(), { deps: true });
     expect(deps.map((s) => [s.file, [...(s.keys ?? [])]])).toEqual([
       ["params.yaml", ["train.lr"]],
@@ -180,7 +167,7 @@ describe("params diff selection and comparison", () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(Object.fromEntries([...r.value.diff].map(([f, m]) => [f, Object.fromEntries(m)]))).toEqual({
-      "c.json": { a: { old: 1, new: 2, diff: 1 }, b: { old: [1, 2], new: [1, 2, 3] } },
+      "c.json": { b: { old: [1, 2], new: [1, 2, 3] } },
       "params.yaml": { "train.lr": { old: 0.1, new: 0.2, diff: 0.1 } },
       "top.yaml": { k: { old: MISSING, new: "v" } },
     });
@@ -209,5 +196,37 @@ describe("params diff selection and comparison", () => {
     const r = await diffParams(a, b, emptyTracked(), { all: false, deps: false, display: (f) => f });
     expect(r.ok && r.value.warnings).toEqual([]);
     expect(r.ok && r.value.diff.get("params.yaml")?.get("a")).toEqual({ old: MISSING, new: 1 });
+  });
+
+  it("vars keys count for files nothing else selects, with --deps too, never with --targets (DVC's rules)", () => {
+    const t = tracked();
+    t.params.get("params.yaml")!.varKeys = new Set(["seed"]);
+    t.params.get("c.json")!.varKeys = new Set(["a"]);
+    t.params.set("v.yaml", { listed: false, varKeys: new Set(["model.size", "layers.0"]) });
+    expect(selectParams(t, { deps: false })).toEqual([
+      { file: "top.yaml" },
+      { file: "params.yaml" },
+      // A file a stage tracks keys of: its vars keys are not added (as DVC).
+      { file: "c.json", keys: new Set(["b"]) },
+      { file: "v.yaml", keys: new Set(["model.size", "layers.0"]) },
+    ]);
+    expect(selectParams(t, { deps: true })).toEqual([
+      { file: "params.yaml", keys: new Set(["train.lr"]) },
+      { file: "c.json", keys: new Set(["b"]) },
+      { file: "v.yaml", keys: new Set(["model.size", "layers.0"]) },
+    ]);
+    expect(selectParams(t, { deps: false, targets: ["v.yaml"] })).toEqual([{ file: "v.yaml" }]);
+  });
+
+  it("keys select themselves, their subtree, and list elements by index", () => {
+    const flat = { "train.lr": 0.1, "train.epochs": 3, layers: [8, 16, 32], models: [{ lr: 1, opt: { b: 2 } }], name: "x" };
+    expect(pickKeys(flat, new Set(["train", "layers.1", "layers.-1", "models.0.opt", "layers.9", "name.0", "missing"]))).toEqual({
+      "train.lr": 0.1,
+      "train.epochs": 3,
+      "layers.1": 16,
+      "layers.-1": 32,
+      "models.0.opt.b": 2,
+    });
+    expect(pickKeys(flat, undefined)).toBe(flat);
   });
 });

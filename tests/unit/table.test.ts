@@ -57,8 +57,11 @@ describe("tables laid out as DVC lays them out", () => {
     for (const line of out.split("\n")) expect(line).toBe(line.trimEnd());
   });
 
-  it("escapes pipes in markdown cells and counts code points, not UTF-16 units", () => {
+  it("escapes pipes in markdown cells and measures display columns: an emoji or a CJK character takes two", () => {
     const t = { headers: ["k"], rows: [["a|b"], ["😀"]] };
-    expect(renderTable(t, "markdown")).toBe(["| k    |", "|------|", "| a\\|b |", "| 😀    |", "", ""].join("\n"));
+    expect(renderTable(t, "markdown")).toBe(["| k    |", "|------|", "| a\\|b |", "| 😀   |", "", ""].join("\n"));
+    const cjk = { headers: ["Path", "Param", "HEAD"], rows: [["p.yaml", "名前", "学習"], ["p.yaml", "e\u0301", "x"]] };
+    // Every column starts at the same display column on every line, whatever the characters before it.
+    expect(renderTable(cjk, "plain")).toBe(["Path    Param    HEAD", "p.yaml  名前     学習", "p.yaml  e\u0301        x", ""].join("\n"));
   });
 });

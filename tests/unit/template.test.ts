@@ -49,6 +49,41 @@ function rendered(r: Expanded): string {
 }
 
 describe("interpolation", () => {
+  it("records the vars-file keys each stage's references read (DVC's tracked vars), per file, foreach and matrix items included", async () => {
+    const ss = await stages({
+      "params.yaml": "train:\n  lr: 0.1\n  epochs: 3\n  opt: {beta: 0.9}\nlayers: [8, 16]\nunused: 1\n",
+      "conf/models.yaml": "models:\n  a: {size: 1}\n  b: {size: 2}\nlrs: [0.1, 0.2]\nother: 5\n",
+      "pipe.yaml": [
+        "vars:",
+        "  - conf/models.yaml",
+        "  - inline: 7",
+        "stages:",
+        "  train:",
+        "    cmd: python t.py ${train.lr} ${layers[1]} ${inline} ${train.opt}",
+        "    deps:",
+        "      - data/${train.epochs}",
+        "  each:",
+        "    foreach: ${models}",
+        "    do:",
+        "      cmd: echo ${item.size} ${key}",
+        "  grid:",
+        "    matrix:",
+        "      lr: ${lrs}",
+        "      k: [x, y]",
+        "    cmd: echo ${item.lr} ${item.k}",
+        "  plain:",
+        "    cmd: echo hi",
+        "",
+      ].join("\n"),
+    });
+    const used = Object.fromEntries(ss.map((s) => [s.name, s.varsUsed]));
+    expect(used["train"]).toEqual([{ file: "params.yaml", keys: ["layers.1", "train.epochs", "train.lr", "train.opt"] }]);
+    expect(used["each@a"]).toEqual([{ file: "conf/models.yaml", keys: ["models.a.size"] }]);
+    expect(used["each@b"]).toEqual([{ file: "conf/models.yaml", keys: ["models.b.size"] }]);
+    expect(used["grid@0.2-y"]).toEqual([{ file: "conf/models.yaml", keys: ["lrs.1"] }]);
+    expect(used["plain"]).toBeUndefined();
+  });
+
   it("reads params.yaml beside the stages file, prints numbers as Python and booleans as DVC", async () => {
     const ss = await stages({
       "params.yaml": "train:\n  lr: 1.0e-5\n  epochs: 10\n  momentum: 100.0\n  decay: 0.1\n  fast: true\n  name: None\nlayers: [8, 16]\n",

@@ -13,7 +13,7 @@ import { renderValue, toJsonValue } from "../../params/format.js";
 import { renderTable, type TableData } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { EXIT_OK } from "../context.js";
-import { prepareComparison, printDiff, printJson, printWarnings, resolveTargets, scanSide, usageError, type Comparison } from "./params-diff.js";
+import { addRevision, prepareComparison, printDiff, printJson, printWarnings, resolveTargets, revisionLoadWarning, usageError, type Comparison } from "./params-diff.js";
 
 export interface MetricsShowOptions {
   allCommits?: boolean;
@@ -82,13 +82,15 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
     if (!cmp.git) return usageError(ctx, [error("git", "not a git repository: metrics show --all-commits reads revisions from git")]);
     const commits = await listAllCommits(cmp.git.repo);
     if (!commits.ok) return usageError(ctx, commits.errors);
+    const failed: { side: Side; errors: Diagnostic[] }[] = [];
     for (const sha of commits.value) {
       const side = commitSide(cmp.git, sha, sha);
-      const scanned = await scanSide(side, cmp.tracked);
-      if (!scanned.ok) return usageError(ctx, scanned.errors);
-      cmp.stagesAt.set(side, scanned.value);
+      const r = await addRevision(cmp, side);
+      if (!r.ok) return usageError(ctx, r.errors);
+      if (r.value.length > 0) failed.push({ side, errors: r.value });
       sides.push(side);
     }
+    printWarnings(ctx, revisionLoadWarning(failed));
   }
   const r = await showMetrics(sides, cmp.tracked, { display: cmp.display, cached: cachedReader(cmp) });
   if (!r.ok) return usageError(ctx, r.errors);

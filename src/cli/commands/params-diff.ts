@@ -1,19 +1,21 @@
 /**
  * `pipe params diff [A_REV [B_REV]]`: params that differ between two revisions (default `HEAD` and the workspace).
  *
- * Also home of the set-up `metrics show/diff` share: load the workspace pipeline, find the git work tree, open each
- * side, and add to the tracked files what each compared revision's stages files declared.
+ * Also home of the set-up `metrics show/diff` share: find the project and the git work tree, open each side, and
+ * gather the params and metrics files each side's pipeline declares (`prepareComparison`).
  */
 import path from "node:path";
-import { error, fail, ok, type Diagnostic, type Result } from "../../config/diagnostic.js";
-import { openSide, projectGit, type ProjectGit, type Side } from "../../git/revision.js";
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../../config/diagnostic.js";
+import { openSide, projectGit, WORKSPACE, type ProjectGit, type Side } from "../../git/revision.js";
+import type { Pipeline } from "../../model.js";
 import { diffParams } from "../../params/compare.js";
 import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../../params/diff.js";
-import { addPipeline, addStagesText, emptyTracked, stagesFilesOf, type Tracked } from "../../params/tracked.js";
+import { addPipeline, emptyTracked, type Tracked } from "../../params/tracked.js";
+import { stringifyJson } from "../../params/format.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { EXIT_OK, EXIT_USAGE } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
+import { findRootForCommand, loadForCommand, printDiagnostics } from "../load.js";
 
 export interface ParamsDiffOptions {
   all?: boolean;
@@ -46,31 +48,51 @@ export function printWarnings(ctx: CommandContext, ds: readonly Diagnostic[]): v
 }
 
 /**
- * Adds what the stages files of a revision declare (read without templating) to `tracked`; returns those files'
- * texts (none for the workspace, whose pipeline is loaded instead).
+ * Adds what the pipeline of a revision side declares to `cmp.tracked`, and keeps its stages files for the cached
+ * metrics reader. Returns the side's load errors (the caller warns with `revisionLoadWarning`), or a git failure.
  */
-export async function scanSide(side: Side, tracked: Tracked): Promise<Result<Map<string, string>>> {
-  const texts = new Map<string, string>();
-  const all = await side.listAll();
-  if (all === undefined) return ok(texts);
-  if (!all.ok) return all;
-  const stagesFiles = stagesFilesOf(all.value);
-  const read = await side.read(stagesFiles);
-  if (!read.ok) return read;
-  for (const f of stagesFiles) {
-    const b = read.value.get(f);
-    if (b?.kind !== "file") continue;
-    addStagesText(tracked, f, b.text);
-    texts.set(f, b.text);
-  }
-  return ok(texts);
+export async function addRevision(cmp: Comparison, side: Side): Promise<Result<Diagnostic[]>> {
+  const { trackRevision } = await import("../../params/at-revision.js");
+  const r = await trackRevision(cmp.root, side, cmp.tracked);
+  if (!r.ok) return r;
+  cmp.stagesAt.set(side, r.value.stagesFiles);
+  return ok(r.value.errors);
 }
 
-/** Loads the project and opens the named sides; an exit code when that fails (already printed). */
+/**
+ * One warning for the revisions whose pipeline did not load, with the first error of the first of them, located: the
+ * comparison goes on with what their stages files name literally.
+ */
+export function revisionLoadWarning(failed: readonly { side: Side; errors: readonly Diagnostic[] }[]): Diagnostic[] {
+  const first = failed[0];
+  if (!first) return [];
+  const names = failed.map((f) => f.side.name);
+  const where = names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+  const d = first.errors[0];
+  const l = d?.location;
+  const cause = d ? ` (${l ? `${l.file}:${l.line}:${l.col}: ` : ""}${d.message}${failed.length > 1 ? ` at ${first.side.name}` : ""})` : "";
+  return [warning("warning", `the pipeline at ${where} does not load${cause}; the params and metrics its stages files name are read without templating`)];
+}
+
+/**
+ * Finds the project, opens the named sides and gathers what each declares; an exit code when that fails (already
+ * printed). The workspace's pipeline is loaded only when the workspace is one of the sides: comparing two revisions
+ * never depends on it, so a broken workspace does not stop it (when the workspace is a side, its load errors are
+ * printed and the exit code is 2, as for every command).
+ */
 export async function prepareComparison(ctx: CommandContext, why: string, names: readonly string[]): Promise<{ cmp: Comparison; sides: Side[] } | number> {
-  const loaded = await loadForCommand(ctx);
-  if (typeof loaded === "number") return loaded;
-  const root = loaded.project.root;
+  let root: string;
+  let workspace: Pipeline | undefined;
+  if (names.includes(WORKSPACE)) {
+    const loaded = await loadForCommand(ctx);
+    if (typeof loaded === "number") return loaded;
+    root = loaded.project.root;
+    workspace = loaded.graph.pipeline;
+  } else {
+    const project = await findRootForCommand(ctx);
+    if (typeof project === "number") return project;
+    root = project.root;
+  }
   const pg = await projectGit(root);
   if (!pg.ok) return usageError(ctx, pg.errors);
   const sides: Side[] = [];
@@ -79,17 +101,19 @@ export async function prepareComparison(ctx: CommandContext, why: string, names:
     if (!s.ok) return usageError(ctx, s.errors);
     sides.push(s.value);
   }
-  const tracked = emptyTracked();
-  addPipeline(tracked, loaded.graph.pipeline);
-  const stagesAt = new Map<Side, Map<string, string>>();
-  for (const s of sides) {
-    const scanned = await scanSide(s, tracked);
-    if (!scanned.ok) return usageError(ctx, scanned.errors);
-    stagesAt.set(s, scanned.value);
-  }
   const cwd = ctx.global.cwd;
   const display = (file: string): string => path.relative(cwd, path.join(root, file)).split(path.sep).join("/");
-  return { cmp: { root, git: pg.value, tracked, display, stagesAt }, sides };
+  const cmp: Comparison = { root, git: pg.value, tracked: emptyTracked(), display, stagesAt: new Map() };
+  if (workspace) addPipeline(cmp.tracked, workspace);
+  const failed: { side: Side; errors: Diagnostic[] }[] = [];
+  for (const s of sides) {
+    if (s.kind === "workspace") continue;
+    const r = await addRevision(cmp, s);
+    if (!r.ok) return usageError(ctx, r.errors);
+    if (r.value.length > 0) failed.push({ side: s, errors: r.value });
+  }
+  printWarnings(ctx, revisionLoadWarning(failed));
+  return { cmp, sides };
 }
 
 /** `--targets` paths (relative to the working directory) as root-relative paths; errors for paths outside the root. */
@@ -106,12 +130,12 @@ export function resolveTargets(ctx: CommandContext, root: string, targets: reado
 }
 
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.out(JSON.stringify(value, null, 2) + "\n");
+  ctx.io.out(stringifyJson(value) + "\n");
 }
 
 export async function run(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: ParamsDiffOptions): Promise<number> {
   const aName = aRev ?? "HEAD";
-  const bName = bRev ?? "workspace";
+  const bName = bRev ?? WORKSPACE;
   const prepared = await prepareComparison(ctx, "params diff compares git revisions", [aName, bName]);
   if (typeof prepared === "number") return prepared;
   const { cmp, sides } = prepared;

@@ -13,6 +13,7 @@ import { LockStore } from "../../lock/read.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
 import { openWorkspace } from "../../status/workspace.js";
+import { stringifyJson } from "../../params/format.js";
 
 export interface StatusOptions {
   json?: boolean;
@@ -47,7 +48,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
   const stages = r.value.stages;
   const anyStale = stages.some((s) => s.stale);
   if (!ctx.global.quiet) {
-    if (opts.json) ctx.io.out(JSON.stringify(statusJson(stages), null, 2) + "\n");
+    // stringifyJson: a params value may be an integer beyond 2^53 (a bigint), which JSON.stringify cannot print.
+    if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
     else {
       const c = colors(ctx);
       ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s) }));
