@@ -110,7 +110,8 @@ export function stageStatus(stage: Stage, entry: LockEntry | undefined, facts: S
     reasons.push({ kind: "no-lock-entry" });
   } else {
     if (!sameCmd(entry.cmd, stage.cmd)) {
-      reasons.push({ kind: "changed-command", old: entry.cmd, new: stage.cmd, vars: explainCommandChange(entry.cmd, stage.cmd, stage.cmdVars) });
+      const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
+      reasons.push({ kind: "changed-command", old: entry.cmd, new: stage.cmd, vars, explained });
     }
     const params = compareParams(stage.params, entry.params, facts.params);
     if (params.length > 0) reasons.push({ kind: "changed-params", files: params });

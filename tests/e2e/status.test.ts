@@ -210,6 +210,39 @@ describe("pipe status", () => {
     expect(status(root, "evaluate").out).toBe("evaluate:\n    changed command\n        old:        python evaluate.py\n        new:        python3 evaluate.py\n");
   });
 
+  it("changed command names the variable whose value changed, by its place, and shows the commands when the text changed too", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  cv:\n    cmd: python cv.py --seed ${seed} --folds ${folds} --lr ${lr} --ep ${ep}\n    deps:\n    - cv.py\n",
+      "params.yaml": "seed: 5\nfolds: 3\nlr: 0.1\nep: 1\n",
+      "cv.py": "# cv\n",
+    });
+    // The new value of seed (3) is also printed by folds; the new value of lr (1) also by ep.
+    writeFiles(root, { "params.yaml": "seed: 3\nfolds: 3\nlr: 1\nep: 1\n" });
+    expect(status(root).out).toBe("cv:\n    changed command: ${seed} 5 -> 3, ${lr} 0.1 -> 1\n");
+    const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { reasons: unknown[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["cv"]!.reasons).toEqual([
+      {
+        kind: "changed-command",
+        old: "python cv.py --seed 5 --folds 3 --lr 0.1 --ep 1",
+        new: "python cv.py --seed 3 --folds 3 --lr 1 --ep 1",
+        vars: [
+          { name: "seed", old: "5", new: "3" },
+          { name: "lr", old: "0.1", new: "1" },
+        ],
+        explained: true,
+      },
+    ]);
+    // An edit of the literal text as well: the variable is still named, and the commands show the rest.
+    writeFiles(root, { "pipe.yaml": read(root, "pipe.yaml").replace("python cv.py", "python3 cv.py"), "params.yaml": "seed: 5\nfolds: 3\nlr: 0.2\nep: 1\n" });
+    expect(status(root).out).toBe(
+      "cv:\n    changed command: ${lr} 0.1 -> 0.2\n        old:        python cv.py --seed 5 --folds 3 --lr 0.1 --ep 1\n        new:        python3 cv.py --seed 5 --folds 3 --lr 0.2 --ep 1\n",
+    );
+    const k = JSON.parse(status(root, "--json").out) as { stages: Record<string, { reasons: { explained?: boolean }[] }> };
+    expect(validate(k), JSON.stringify(validate.errors)).toBe(true);
+    expect(k.stages["cv"]!.reasons[0]!.explained).toBe(false);
+  });
+
   it("deleting an out, editing an out", async () => {
     const root = await recorded();
     unlinkSync(path.join(root, "model.pkl"));

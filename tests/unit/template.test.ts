@@ -69,6 +69,16 @@ describe("interpolation", () => {
     ]);
   });
 
+  it("records how cmd was built: literal pieces and the text of each ${...}, per command", async () => {
+    const ss = await stages({
+      "params.yaml": "train:\n  lr: 0.1\n  opt: {beta: 0.9}\nf: a.txt\n",
+      "pipe.yaml":
+        "stages:\n  train:\n    cmd: python t.py --lr ${train.lr} ${ train.opt } \\${HOME}\n  copy:\n    cmd:\n    - cp ${f} out/${f}\n    - ${train.opt}\n    - echo done\n",
+    });
+    expect(ss[0]!.cmdTemplate).toEqual([["python t.py --lr ", { v: "train.lr", text: "0.1" }, " ", { v: "train.opt", text: "--beta 0.9" }, " ${HOME}"]]);
+    expect(ss[1]!.cmdTemplate).toEqual([["cp ", { v: "f", text: "a.txt" }, " out/", { v: "f", text: "a.txt" }, ""], [{ v: "train.opt", text: "--beta 0.9" }], ["echo done"]]);
+  });
+
   it("unescapes \\${ and leaves ${ without a closing brace alone", async () => {
     const ss = await stages({ "pipe.yaml": "stages:\n  a:\n    cmd: echo \\${HOME} ${unclosed\n" });
     expect(ss[0]!.cmd).toBe("echo ${HOME} ${unclosed");
