@@ -13,7 +13,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parse as parseToml } from "smol-toml";
 import type { SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation } from "../config/yaml.js";
+import { aliasErrors, nodeLocation } from "../config/yaml.js";
 import { formatOf } from "../params/read.js";
 
 /** A Python float: printed as Python's `repr` prints it. */
@@ -265,7 +265,8 @@ export function typedParams(file: string, text: string): { value: Value; locs: L
   if (format === "yaml" || format === "json") {
     const lineCounter = new LineCounter();
     const doc = parseDocument(text, { lineCounter, version: "1.2", uniqueKeys: true, prettyErrors: false });
-    if (doc.errors.length > 0) return undefined;
+    // Aliases without a value (or an alias bomb) go to the shared reader too, which reports them where they are.
+    if (doc.errors.length > 0 || (text.includes("*") && aliasErrors(doc).length > 0)) return undefined;
     const locs: Locations = new Map();
     return { value: nodeToValue({ file, lineCounter, doc }, doc.contents, locs), locs };
   }

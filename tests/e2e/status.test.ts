@@ -450,6 +450,27 @@ describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
     }
   });
 
+  it("a dvc.lock of nested aliases is a located lock error (exit 2), and one of an alias bomb too", () => {
+    const nested = "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+    const bomb = ["a: &l0 [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)].join("\n") + "\n";
+    for (const [text, message] of [
+      [nested, /^dvc\.lock:1:7: error: expected the stage's lock entry/],
+      [bomb, /^dvc\.lock:9:10: error: invalid YAML in lock file: aliases expand this document/],
+    ] as const) {
+      const root = vectors();
+      writeFiles(root, { "dvc.lock": text });
+      const r = status(root);
+      expect([r.code, r.out]).toEqual([2, ""]);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it("a dvc.lock that starts with a byte order mark is read", () => {
+    const root = vectors();
+    writeFiles(root, { "dvc.lock": `\ufeff${read(root, "dvc.lock")}` });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+  });
+
   for (const [what, files, reason] of edits) {
     it(`is stale after editing ${what}`, () => {
       const root = vectors();
