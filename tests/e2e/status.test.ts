@@ -3,7 +3,7 @@
  * record function (the one `repro` calls), never written by hand.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, readFileSync, rmSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
@@ -243,6 +243,15 @@ describe("pipe status", () => {
     expect(k.stages["cv"]!.reasons[0]!.explained).toBe(false);
   });
 
+  it("a directory dep follows .pipeignore: an ignored file never makes it stale, a rule change that lets it in does", async () => {
+    const root = await recorded({ ...ML, ".pipeignore": "*.log\n", "data/raw/run.log": "1\n" });
+    expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
+    writeFiles(root, { "data/raw/run.log": "2\n", "data/raw/other.log": "3\n" });
+    expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
+    writeFiles(root, { ".pipeignore": "*.tmp\n" });
+    expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+  });
+
   it("deleting an out, editing an out", async () => {
     const root = await recorded();
     unlinkSync(path.join(root, "model.pkl"));
@@ -463,6 +472,22 @@ describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
       expect([r.code, r.out]).toEqual([2, ""]);
       expect(r.err).toMatch(message);
     }
+  });
+
+  it("files .dvcignore rules or DVC's defaults leave out of data/raw do not make it stale, as in DVC", () => {
+    const root = vectors();
+    mkdirSync(path.join(root, ".dvc"));
+    writeFiles(root, {
+      ".dvcignore": "*.log\n",
+      "data/raw/debug.log": "j\n",
+      "data/raw/.git/HEAD": "ref\n",
+      "data/.dvcignore": "raw/**/*.tmp\n",
+      "data/raw/sub/x.tmp": "x\n",
+    });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // The rules match case-sensitively, as DVC's do.
+    writeFiles(root, { "data/raw/DEBUG.LOG": "j\n" });
+    expect(status(root).out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
   });
 
   it("a dvc.lock that starts with a byte order mark is read", () => {
