@@ -490,6 +490,20 @@ describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
     expect(status(root).out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
   });
 
+  it("a DVC 2 dvc.lock (no `hash: md5` lines) is verified with DVC 2's md5: up to date, then stale after an edit", () => {
+    const root = vectors();
+    const legacy = read(root, "dvc.lock").replace(/^ +hash: md5\n/gm, "");
+    expect(legacy).not.toMatch(/hash:/);
+    writeFiles(root, { "dvc.lock": legacy });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    const j = JSON.parse(status(root, "--json", "-v").out) as { stages: Record<string, { stale: boolean }> };
+    expect(j.stages["prepare"]!.stale).toBe(false);
+    writeFiles(root, { "data/raw/a.csv": "id,label\n1,cat\n2,cow\n", "src/prepare.py": "import sys\nprint('x')\n" });
+    const r = status(root, "--check", "-v");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^prepare:\n {4}changed deps:\n {8}modified: {3}data\/raw {2}038d10e5fa37bd45e8442e439353957a\.dir -> [0-9a-f]{32}\.dir\n {8}modified: {3}src\/prepare\.py {2}b500f516ede1a34763d53f06e53714e0 -> [0-9a-f]{32}\n$/);
+  });
+
   it("a dvc.lock that starts with a byte order mark is read", () => {
     const root = vectors();
     writeFiles(root, { "dvc.lock": `\ufeff${read(root, "dvc.lock")}` });
