@@ -266,6 +266,12 @@ describe("pipe status", () => {
     const root = await recorded();
     writeFiles(root, { "pipe.yaml": ML["pipe.yaml"].replace("    - evaluate.py\n", "    - params.yaml\n") });
     expect(status(root, "evaluate").out).toBe("evaluate:\n    changed deps:\n        new:        params.yaml\n        removed:    evaluate.py\n");
+    // -v and --json show the new dep's hash (what the next run records), as they show a modified one's.
+    const v = status(root, "evaluate", "-v").out;
+    expect(v).toMatch(/^evaluate:\n {4}changed deps:\n {8}new: {8}params\.yaml {2}- -> [0-9a-f]{16}\n {8}removed: {4}evaluate\.py {2}[0-9a-f]{16} -> -\n$/);
+    const j = JSON.parse(status(root, "evaluate", "--json").out) as { stages: Record<string, { reasons: { changes?: unknown[] }[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["evaluate"]!.reasons[0]!.changes![0]).toEqual({ path: "params.yaml", change: "new", new: { algo: "xxh64", hash: v.match(/- -> ([0-9a-f]{16})/)![1] } });
   });
 
   it("frozen and always_changed", async () => {

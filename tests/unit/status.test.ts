@@ -459,6 +459,22 @@ describe("explainCommandChange", () => {
 });
 
 describe("laziness", () => {
+  it("a new dep is hashed only when the report asks for its hash", async () => {
+    const root = project({ ...BASE, "extra.txt": "x" });
+    age(root, [...Object.keys(BASE), "extra.txt"]);
+    await recordAll(root, [trainStage()]);
+    const lock = await new LockStore(root).forDir("");
+    if (!lock.ok || !lock.value) throw new Error("no lock written");
+    const entry = lock.value.stages.get("train");
+    const grown = trainStage({ deps: [dep("data/raw"), dep("extra.txt"), dep("src/train.py")] });
+    const fs = countingReads();
+    const plain = await checkStage(openWorkspace(root, { fs }), grown, entry);
+    expect(plain.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new" }] }]);
+    expect(fs.opened).not.toContain("extra.txt");
+    const shown = await checkStage(openWorkspace(root, { fs }), grown, entry, { hashNew: true });
+    expect(shown.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new", new: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) } }] }]);
+  });
+
   it("a stage without a lock entry costs no hashing at all", async () => {
     const root = project(BASE);
     const ws = openWorkspace(root);
@@ -468,6 +484,20 @@ describe("laziness", () => {
     expect(stageStatus(trainStage({ frozen: true }), undefined, { paths: new Map(), params: new Map() }).stale).toBe(false);
   });
 });
+
+/** The real file system, remembering the base names of the files whose contents were read. */
+function countingReads(): HashFs & { opened: string[] } {
+  const fs = {
+    opened: [] as string[],
+    stat: nodeHashFs.stat,
+    readdir: nodeHashFs.readdir,
+    readChunks: (p: string, n: number) => {
+      fs.opened.push(path.basename(p));
+      return nodeHashFs.readChunks(p, n);
+    },
+  };
+  return fs;
+}
 
 describe("staleAddressesIn (dag --status)", () => {
   function counting(): HashFs & { opened: string[] } {
