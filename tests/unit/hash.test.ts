@@ -369,6 +369,23 @@ describe("stat cache", () => {
     expect(fs2.bytes).toBe(0);
   });
 
+  it("an append after a torn last line starts on a line of its own; a torn hash is never trusted", () => {
+    const d = tmp();
+    const file = path.join(d, "state");
+    const st = (mtimeNs: bigint): FsStat => ({ kind: "file", dev: 1n, ino: 1n, size: 2, mtimeNs });
+    // The last write was cut short inside the hash.
+    writeFileSync(file, `pipe-state 2\nxxh64 a\t1\t2\t3\t${"a".repeat(16)}\nxxh64 b\t1\t2\t3\t${"b".repeat(7)}`);
+    const c = new StatCache({ file });
+    c.set("xxh64", "c", st(3n), "c".repeat(16));
+    expect(c.save()).toBe(true);
+    expect(readFileSync(file, "utf8")).toBe(`pipe-state 2\nxxh64 a\t1\t2\t3\t${"a".repeat(16)}\nxxh64 b\t1\t2\t3\t${"b".repeat(7)}\nxxh64 c\t1\t2\t3\t${"c".repeat(16)}\n`);
+    for (const fresh of [new StatCache({ file }), (() => { const p = new StatCache({ file }); expect(p.size).toBe(3); return p; })()]) {
+      expect(fresh.get("xxh64", "c", st(3n))).toBe("c".repeat(16));
+      expect(fresh.get("xxh64", "a", st(3n))).toBe("a".repeat(16));
+      expect(fresh.get("xxh64", "b", st(3n))).toBeUndefined();
+    }
+  });
+
   it("answers the first lookups by scanning the log, exactly as parsing it would (later lines win, torn line ignored)", () => {
     const d = tmp();
     const file = path.join(d, "state");
