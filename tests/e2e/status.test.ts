@@ -2,8 +2,8 @@
  * `pipe status` end to end: real temp projects, the built CLI. Lock entries are created with the library's own
  * record function (the one `repro` calls), never written by hand.
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import { writeLockEntry } from "../../src/lock/write.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { recordStage } from "../../src/status/record.js";
 import { openWorkspace } from "../../src/status/workspace.js";
-import { CORPUS, exists, makeProject, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { CORPUS, exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
 
 /** Records the current workspace state of `addresses` (default: every stage) into pipe.lock, as `repro` does after running them. */
 async function record(root: string, addresses?: string[]): Promise<void> {
@@ -250,6 +250,61 @@ describe("pipe status", () => {
     expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
     writeFiles(root, { ".pipeignore": "*.tmp\n" });
     expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+  });
+
+  it("is not blocked while a repro holds the write lock: it reads and reports, and the repro finishes afterwards", async () => {
+    const root = makeProject({
+      "pipe.yaml": "stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > out.txt\n    outs:\n    - out.txt\n",
+    });
+    expect(runPipe(root, ["init"]).code).toBe(0);
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("PIPE_") && !k.startsWith("GIT_")) env[k] ??= v;
+    const repro = spawn(process.execPath, [PIPE_BIN, "repro"], { cwd: root, env, stdio: "ignore" });
+    let ended = false;
+    const exited = new Promise<number | null>((resolve) => repro.on("exit", (code) => ((ended = true), resolve(code))));
+    try {
+      // The stage says when it is running; by then the repro holds the write lock. (A repro that failed to start its
+      // stage ends the wait too, and the test with it.)
+      while (!exists(root, "started") && !ended) await new Promise((r) => setTimeout(r, 20));
+      expect(exists(root, "started")).toBe(true);
+      expect(exists(root, ".pipe/tmp/write.lock")).toBe(true);
+      const r = status(root, "--check");
+      expect([r.code, r.out, r.err]).toEqual([1, "slow:\n    no lock entry\n", ""]);
+    } finally {
+      writeFileSync(path.join(root, "release"), "");
+    }
+    expect(await exited).toBe(0);
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+  });
+
+  it("a fifo inside a directory dep is reported as an error naming it, not a crash and not a hang", async () => {
+    const root = await recorded();
+    execFileSync("mkfifo", [path.join(root, "data/raw/pipe.fifo")]);
+    const r = status(root, "prepare", "--check");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("prepare:\n    changed deps:\n        error:      data/raw  ('data/raw/pipe.fifo' is a special file (not a regular file, directory or symlink))\n");
+    // Ignored, it is no part of the directory.
+    writeFiles(root, { ".pipeignore": "*.fifo\n" });
+    expect(status(root, "prepare", "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+  });
+
+  it("a symlinked file dep is hashed by the content it points at", async () => {
+    const root = makeProject({ "pipe.yaml": "stages:\n  use:\n    cmd: cat link.txt\n    deps:\n    - link.txt\n", "real.txt": "one\n", "copy.txt": "one\n" });
+    symlinkSync("real.txt", path.join(root, "link.txt"));
+    age(root);
+    expect(runPipe(root, ["init"]).code).toBe(0);
+    await record(root);
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // Another target with the same bytes: unchanged.
+    unlinkSync(path.join(root, "link.txt"));
+    symlinkSync("copy.txt", path.join(root, "link.txt"));
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // The target edited: the dep changed.
+    writeFiles(root, { "copy.txt": "two\n" });
+    expect(status(root).out).toBe("use:\n    changed deps:\n        modified:   link.txt\n");
+    // The target gone: the dep is deleted.
+    unlinkSync(path.join(root, "copy.txt"));
+    expect(status(root).out).toBe("use:\n    changed deps:\n        deleted:    link.txt\n");
   });
 
   it("deleting an out, editing an out", async () => {
