@@ -65,6 +65,12 @@ export interface VarsUse {
   keys: string[];
 }
 
+/**
+ * A piece of an interpolated command: literal text of the template (unescaped), or the text one `${...}` produced
+ * there (`v`: the reference as written inside `${...}`, trimmed). Joined, the pieces of a command are the command.
+ */
+export type CmdPiece = string | { v: string; text: string };
+
 export interface Stage {
   /** `train`, `build@foo`, or `sub/dir/pipe.yaml:train` outside the root stages file. */
   address: string;
@@ -84,6 +90,12 @@ export interface Stage {
   cmd: string | string[];
   /** Variables `cmd` interpolated, in order of first use. */
   cmdVars: CmdVar[];
+  /**
+   * How `cmd` was built: its pieces, one list per command (one for a string `cmd`, one per item of a list), so that
+   * `status` can recover each variable's old value from the lock's command by position. Absent for stages not built
+   * by the template expander (tests) or when the pieces would not join back to `cmd`.
+   */
+  cmdTemplate?: CmdPiece[][];
   deps: DepEntry[];
   /** outs, metrics and plots together, in declaration order (outs first, then metrics, then plots). */
   outs: OutEntry[];

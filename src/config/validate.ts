@@ -21,7 +21,7 @@ import {
   type SchemaNode,
 } from "./schema.js";
 import * as generated from "./validate-stages.generated.js";
-import { dedupeSorted, nodeAtPath, nodeLocation, yamlDiagnostics, type ParsedYaml, type PathSegment } from "./yaml.js";
+import { dedupeSorted, nodeAtPath, nodeLocation, toPlain, yamlDiagnostics, type ParsedYaml, type PathSegment } from "./yaml.js";
 
 export interface StagesFileCheck {
   errors: Diagnostic[];
@@ -59,14 +59,9 @@ export function validateStagesFile(parsed: ParsedYaml): StagesFileCheck {
   const y = yamlDiagnostics(parsed);
   const skip: ExpansionSkip = { stages: new Set(), topLevel: new Set() };
   if (y.errors.length > 0) return { ...y, expandable: false, skip };
-  let data: unknown;
-  try {
-    data = parsed.doc.toJS();
-  } catch (e) {
-    // toJS only throws on documents it cannot turn into values (an alias bomb, an unresolvable alias).
-    const why = e instanceof Error ? e.message : String(e);
-    return { errors: [error("yaml-syntax", `cannot read the document: ${why}`, { file: parsed.file, line: 1, col: 1 })], warnings: y.warnings, expandable: false, skip };
-  }
+  const plain = toPlain(parsed);
+  if (!plain.ok) return { errors: plain.errors, warnings: y.warnings, expandable: false, skip };
+  let data = plain.value;
   // DVC reads an empty (or falsy) document as an empty mapping.
   if (!data) data = {};
   const errors: Diagnostic[] = [];

@@ -3,8 +3,8 @@
  * document) back to a `file:line:col` location, which every later layer uses to point at the offending text, and the
  * translation of the parser's own errors into diagnostics.
  */
-import { isAlias, isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
-import { error, warning, type Diagnostic, type SourceLocation } from "./diagnostic.js";
+import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLParseError, type Alias, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
+import { error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "./diagnostic.js";
 
 export interface ParsedYaml {
   /** Relative to the project root (as diagnostics show it). */
@@ -17,13 +17,15 @@ export interface ParsedYaml {
 }
 
 /**
- * Parses without judging: syntax errors are left in `doc.errors` for the validator to turn into diagnostics. A
- * document without syntax errors then gets its merge keys expanded in place (see `expandMergeKeys`) and its keys
- * checked, both recorded in `checks`.
+ * Parses without judging: syntax errors are left in `doc.errors` for the validator to turn into diagnostics. Aliases
+ * that have no value (`aliasErrors`) are among them, so a document that has no errors can be turned into a value. A
+ * document without errors then gets its merge keys expanded in place (see `expandMergeKeys`) and its keys checked,
+ * both recorded in `checks`.
  */
 export function parseYaml(file: string, text: string, opts: { intAsBigInt?: boolean } = {}): ParsedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
+  if (doc.errors.length === 0 && text.includes("*")) doc.errors.push(...aliasErrors(doc));
   const p: ParsedYaml = { file, text, doc, lineCounter, checks: [] };
   if (doc.errors.length === 0) {
     checkKeys(p);
@@ -136,10 +138,10 @@ function expandMergeKeys(p: ParsedYaml): void {
 }
 
 /**
- * The plain value of a document parsed with `intAsBigInt`, with every integer that a double holds exactly turned back
+ * A plain value (of a document parsed with `intAsBigInt`) with every integer that a double holds exactly turned back
  * into a number: only integers beyond 2^53 stay bigints, so they keep every digit (as Python, and so DVC, reads them).
  */
-export function toJSExactIntegers(doc: Document.Parsed): unknown {
+function exactIntegers(value: unknown): unknown {
   const go = (v: unknown): unknown => {
     if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
     if (Array.isArray(v)) return v.map(go);
@@ -150,7 +152,119 @@ export function toJSExactIntegers(doc: Document.Parsed): unknown {
     }
     return v;
   };
-  return go(doc.toJS());
+  return go(value);
+}
+
+/**
+ * How many values aliases may add to a document, beyond its own nodes: `MAX_ALIAS_GROWTH` times its size, plus
+ * `MIN_ALIAS_BUDGET`. Generous for anchors used as defaults (a mapping merged into every stage), and far below an
+ * alias bomb (nine nested levels of nine aliases each expand a few lines into 387 million values).
+ */
+const MIN_ALIAS_BUDGET = 100_000;
+const MAX_ALIAS_GROWTH = 10;
+
+/**
+ * The aliases of a document that have no value, as parser errors at the alias: one without an anchor before it, one
+ * inside the collection it refers to (an infinite value), and the first of the aliases whose expansion is largest
+ * when all of them together expand the document beyond the budget above (an alias bomb, which would take every
+ * later reader of the value, and `toJS`, exponential time).
+ *
+ * One pass in document order resolves each alias as the `yaml` package does (the last anchor of that name before
+ * it); a second computes each node's expanded size, memoised, so the check is linear in the document's size.
+ */
+export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
+  const target = new Map<Alias, Node | undefined>();
+  const anchors = new Map<string, Node>();
+  let nodes = 0;
+  visit(doc, {
+    Node(_, node) {
+      nodes++;
+      if (isAlias(node)) target.set(node, anchors.get(node.source));
+      else if (node.anchor) anchors.set(node.anchor, node);
+    },
+  });
+  if (target.size === 0) return [];
+  const errs: YAMLParseError[] = [];
+  const at = (a: Alias): [number, number] => (a.range ? [a.range[0], a.range[1]] : [0, 0]);
+  const size = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  const broken = new Set<Alias>();
+  // Expanded size of a node (an alias counts as what it refers to); NaN for a value that cannot exist.
+  const sizeOf = (n: unknown): number => {
+    if (isAlias(n)) {
+      const t = target.get(n);
+      if (t === undefined || open.has(t)) {
+        if (!broken.has(n)) {
+          broken.add(n);
+          errs.push(
+            new YAMLParseError(
+              at(n),
+              "BAD_ALIAS",
+              t === undefined ? `alias '*${n.source}' has no anchor '&${n.source}' before it` : "this alias refers to a collection that contains it, which has no value",
+            ),
+          );
+        }
+        return NaN;
+      }
+      return sizeOf(t);
+    }
+    const known = size.get(n);
+    if (known !== undefined) return known;
+    let total = 1;
+    if (isCollection(n)) {
+      open.add(n);
+      for (const it of n.items) total += sizeOf(it);
+      open.delete(n);
+    } else if (isPair(n)) {
+      total = sizeOf(n.key) + sizeOf(n.value);
+    }
+    size.set(n, total);
+    return total;
+  };
+  let total: number;
+  try {
+    total = sizeOf(doc.contents);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    // Nesting deeper than the stack: the `yaml` package would overflow converting it too.
+    return [new YAMLParseError([0, 0], "RESOURCE_EXHAUSTION", "the document is nested too deeply to be read")];
+  }
+  if (errs.length > 0) return errs;
+  if (total - nodes > MIN_ALIAS_BUDGET + MAX_ALIAS_GROWTH * nodes) {
+    let worst: Alias | undefined;
+    let worstSize = -1;
+    for (const [a, t] of target) {
+      const n = sizeOf(t);
+      if (n > worstSize) {
+        worst = a;
+        worstSize = n;
+      }
+    }
+    const shown = total >= 1e15 ? "more than 10^15" : String(total);
+    errs.push(
+      new YAMLParseError(
+        worst ? at(worst) : [0, 0],
+        "RESOURCE_EXHAUSTION",
+        `aliases expand this document of ${nodes} values into ${shown} values (an alias bomb?); pipe reads at most ${MAX_ALIAS_GROWTH} times the document's size plus ${MIN_ALIAS_BUDGET}`,
+      ),
+    );
+  }
+  return errs;
+}
+
+/**
+ * The plain value of a document that parsed without errors (`parseYaml` has checked its aliases, so the `yaml`
+ * package's own alias limit, which rejects a hundred uses of one anchor, is lifted), integers beyond 2^53 exact when
+ * it was parsed with `intAsBigInt` (see `exactIntegers`). Conversion should not fail
+ * then; should it, the failure is a located diagnostic, never an exception.
+ */
+export function toPlain(p: ParsedYaml, reason: "yaml-syntax" | "lock" = "yaml-syntax"): Result<unknown> {
+  try {
+    return ok(exactIntegers(p.doc.toJS({ maxAliasCount: -1 })));
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return fail([error(reason, `cannot read the document: ${why}`, nodeLocation(p, p.doc.contents))]);
+  }
 }
 
 /** Location of a character offset. */

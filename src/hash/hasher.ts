@@ -9,8 +9,8 @@
  *   otherwise stream its bytes through the digest and remember the result (in the stat cache only when the file's
  *   mtime is safely older than the moment we started reading it, see `state.ts`).
  * - a directory: walk it (symlinks followed, loops and special files are errors, empty directories contribute
- *   nothing), stat'ing every file, and fingerprint the listing (relpath, inode, size, mtime_ns of every file, see
- *   `listing.ts`). If the stat cache has a hash for that fingerprint, that is the answer. Otherwise hash every file
+ *   nothing, what the ignore rules leave out is skipped as DVC skips it: `ignore.ts`), stat'ing every file, and
+ *   fingerprint the listing (relpath, inode, size, mtime_ns of every file, and the rules, see `listing.ts`). If the stat cache has a hash for that fingerprint, that is the answer. Otherwise hash every file
  *   as above, build the manifest sorted by relpath, and hash the manifest bytes; the result is `<digest>.dir`, with
  *   the manifest attached so the cache can store it under that name (after a fingerprint hit the manifest is rebuilt
  *   from the stat cache when first asked for), and the fingerprint is recorded with it unless a file is racy.
@@ -22,7 +22,9 @@
 import path from "node:path";
 import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDigest, type HashAlgo } from "./algorithms.js";
 import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
+import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource } from "./ignore.js";
 import { Listing } from "./listing.js";
+import { ignoredBy, type IgnoreMatcher } from "../project/ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
 import { StatCache } from "./state.js";
 
@@ -89,6 +91,15 @@ interface FileMemo {
 
 class HashError extends Error {}
 
+const DOT = 0x2e;
+
+/** The ignore rules in force during a walk: those applying at the directory being listed, and every file's id. */
+interface WalkIgnore {
+  matchers: readonly IgnoreMatcher[];
+  /** Identity of every ignore file that applied anywhere in the walk (`IgnoreSource.id`), in walk order. */
+  ids: string[];
+}
+
 export class Hasher {
   readonly root: string;
   private readonly rootSlash: string;
@@ -103,6 +114,8 @@ export class Hasher {
   private reading = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly dirs = new Map<string, Promise<HashOutcome>>();
+  /** Ignore files of the directories above those hashed, by root-relative directory (`` or `a/b/`). */
+  private readonly ignoreFilesAbove = new Map<string, IgnoreSource[]>();
 
   constructor(opts: HasherOptions) {
     this.root = path.resolve(opts.root);
@@ -257,15 +270,18 @@ export class Hasher {
     // Taken before the first stat: a file modified after this is racy for the directory's record (see below).
     const startedNs = this.now();
     const files = new Listing();
+    const dirKey = this.stateKey(abs);
+    let ign: WalkIgnore | undefined;
     try {
-      this.walk(abs, new Set(), files);
+      const above = this.ignoreRulesAbove(abs, dirKey);
+      if (above) ign = { matchers: activeMatchers(above), ids: above.map((x) => x.id) };
+      this.walk(abs, new Set(), files, ign, dirKey === "" ? "" : `${dirKey}/`, true);
     } catch (e) {
       if (e instanceof HashError) return { kind: "error", message: e.message };
       return { kind: "error", message: `cannot list '${this.shown(abs)}': ${messageOf(e)}` };
     }
     const relStart = abs.endsWith(path.sep) ? abs.length : abs.length + 1;
-    const dirKey = this.stateKey(abs);
-    const fingerprint = files.fingerprint(relStart);
+    const fingerprint = files.fingerprint(relStart, ign ? JSON.stringify([RULES_VERSION, ...ign.ids]) : "");
 
     // Fast path: the listing is the one the stat cache recorded with a hash (every file's relpath, inode, size and
     // mtime unchanged), so that hash is the answer; no per-file lookup, manifest or digest.
@@ -373,32 +389,109 @@ export class Hasher {
     }
   }
 
-  /** Appends every file under `dirAbs` to `out`, depth first in directory order, following symlinks. */
-  private walk(dirAbs: string, seen: Set<string>, out: Listing): void {
+  /**
+   * The ignore files that apply inside directory `abs` from above it (the root's, and each directory's down to its
+   * parent; its own are read by the walk), or undefined outside the project root, where nothing is ignored. Each
+   * directory's files are read once per invocation.
+   */
+  private ignoreRulesAbove(abs: string, rel: string): IgnoreSource[] | undefined {
+    if (abs !== this.root && !abs.startsWith(this.rootSlash)) return undefined;
+    const out: IgnoreSource[] = [];
+    if (rel === "") return out;
+    // `base`: each directory from the root down to the parent of `rel`.
+    for (let base = ""; ; ) {
+      let here = this.ignoreFilesAbove.get(base);
+      if (!here) {
+        try {
+          here = readIgnoreFiles(base === "" ? this.root : path.join(this.root, base), base);
+        } catch (e) {
+          throw new HashError(`cannot read the ignore rules in '${base === "" ? "." : base.slice(0, -1)}': ${messageOf(e)}`);
+        }
+        this.ignoreFilesAbove.set(base, here);
+      }
+      out.push(...here);
+      const slash = rel.indexOf("/", base.length);
+      if (slash < 0) return out;
+      base = rel.slice(0, slash + 1);
+    }
+  }
+
+  /**
+   * Appends every file under `dirAbs` to `out`, depth first in directory order, following symlinks. With `ign` (a
+   * directory inside the project root, `relDir` its root-relative path with a trailing slash), what the ignore rules
+   * leave out is skipped: see `ignore.ts`.
+   */
+  private walk(dirAbs: string, seen: Set<string>, out: Listing, ign: WalkIgnore | undefined, relDir: string, top: boolean): void {
     const dst = this.fs.stat(dirAbs);
     if (dst) {
       const id = `${dst.dev}:${dst.ino}`;
       if (seen.has(id)) throw new HashError(`symlink loop at '${this.shown(dirAbs)}'`);
       seen.add(id);
     }
-    for (const ent of this.fs.readdir(dirAbs)) {
+    const entries = this.fs.readdir(dirAbs);
+    if (ign) {
+      let ignoreFiles = false;
+      for (const e of entries) {
+        // Every name this looks for starts with a dot: one comparison for all the others.
+        if (e.name.charCodeAt(0) !== DOT) continue;
+        // A subdirectory that is a project of its own (DVC's subrepo) is not part of this directory.
+        if (!top && PROJECT_DIRS.includes(e.name)) {
+          if (dst) seen.delete(`${dst.dev}:${dst.ino}`);
+          return;
+        }
+        if (e.name === ".pipeignore" || e.name === ".dvcignore") ignoreFiles = true;
+      }
+      if (ignoreFiles) {
+        let found: IgnoreSource[];
+        try {
+          found = readIgnoreFiles(dirAbs, relDir, (name) => entries.some((e) => e.name === name));
+        } catch (e) {
+          throw new HashError(`cannot read the ignore rules in '${this.shown(dirAbs)}': ${messageOf(e)}`);
+        }
+        if (found.length > 0) {
+          ign = { matchers: [...ign.matchers, ...activeMatchers(found)], ids: ign.ids };
+          for (const x of found) ign.ids.push(x.id);
+        }
+      }
+    }
+    for (const ent of entries) {
       const childAbs = childOf(dirAbs, ent.name);
       let kind = ent.type;
+      // Ignored entries are skipped before their stat where the listing already tells a directory from the rest.
+      if (ign && kind !== "symlink" && this.ignored(ign, relDir, ent.name, kind === "dir")) continue;
       let st: FsStat | undefined;
       if (kind === "symlink" || kind === "file") {
         st = this.fs.stat(childAbs);
         if (!st) {
-          if (kind === "symlink") throw new HashError(`broken symlink '${this.shown(childAbs)}'`);
+          if (kind === "symlink") {
+            if (ign && this.ignored(ign, relDir, ent.name, false)) continue;
+            throw new HashError(`broken symlink '${this.shown(childAbs)}'`);
+          }
           continue; // deleted between readdir and stat
         }
+        if (ign && kind === "symlink" && this.ignored(ign, relDir, ent.name, st.kind === "dir")) continue;
         kind = st.kind;
       }
-      if (kind === "dir") this.walk(childAbs, seen, out);
+      if (kind === "dir") this.walk(childAbs, seen, out, ign, ign ? `${relDir}${ent.name}/` : relDir, false);
       else if (kind === "file" && st) out.add(childAbs, st);
       else throw new HashError(`'${this.shown(childAbs)}' is a special file (not a regular file, directory or symlink)`);
     }
     if (dst) seen.delete(`${dst.dev}:${dst.ino}`);
   }
+
+  private ignored(ign: WalkIgnore, relDir: string, name: string, isDir: boolean): boolean {
+    // The default rules only name dot files; without ignore files nothing else is ever left out.
+    if (name.charCodeAt(0) === DOT && ignoredByDefault(name, isDir)) return true;
+    return ign.matchers.length > 0 && ignoredBy(ign.matchers, `${relDir}${name}${isDir ? "/" : ""}`);
+  }
+}
+
+/**
+ * The matchers of ignore files that hold rules. A file of comments only (the `.dvcignore` that `dvc init` writes)
+ * would cost a test per file for nothing; it still counts in the fingerprint's identity of the rules.
+ */
+function activeMatchers(sources: readonly IgnoreSource[]): IgnoreMatcher[] {
+  return sources.filter((x) => x.matcher.ig.empty !== true).map((x) => x.matcher);
 }
 
 /** `dirAbs`/`name`: a plain concatenation on POSIX (both are normalised already), `path.join` elsewhere. */

@@ -13,11 +13,15 @@
  * The stats are kept in typed arrays rather than as one object per file: 100,000 retained objects (and their
  * bigints) are what the garbage collector would copy around for the whole walk.
  *
- * Fingerprint encoding (in the machine's byte order: `.pipe/state` never leaves it): the number of files (32 bits);
- * per file, the relpath's UTF-16 length (32 bits) and code units; then every inode (64 bits), every size (a 64-bit
- * float, exact below 2^53) and every mtime_ns (64 bits), in walk order. Lengths make it unambiguous. It is hashed
- * with SHA-256 (native, and it needs no wasm, so checking a DVC project's md5 directories never loads xxhash),
- * truncated to 128 bits.
+ * The listing is what remains after the ignore rules (`ignore.ts`), so it changes whenever they change which files
+ * are in; the rules themselves (their version and the text of every ignore file that applied) are part of the
+ * fingerprint too, so that a record always says under which rules it was taken.
+ *
+ * Fingerprint encoding (in the machine's byte order: `.pipe/state` never leaves it): the rules' identity (its UTF-16
+ * length, 32 bits, and code units); the number of files (32 bits); per file, the relpath's UTF-16 length (32 bits)
+ * and code units; then every inode (64 bits), every size (a 64-bit float, exact below 2^53) and every mtime_ns (64
+ * bits), in walk order. Lengths make it unambiguous. It is hashed with SHA-256 (native, and it needs no wasm, so
+ * checking a DVC project's md5 directories never loads xxhash), truncated to 128 bits.
  */
 import { createHash } from "node:crypto";
 import type { FsStat } from "./fs.js";
@@ -57,8 +61,8 @@ export class Listing {
     return { kind: "file", dev: 0n, ino: this.ino[i]!, size: this.sizes[i]!, mtimeNs: this.mtimeNs[i]! };
   }
 
-  /** 32 hex digits; each path's relpath starts at `relStart`. */
-  fingerprint(relStart: number): string {
+  /** 32 hex digits; each path's relpath starts at `relStart`; `rules` identifies the ignore rules that applied. */
+  fingerprint(relStart: number, rules = ""): string {
     const n = this.abs.length;
     let chars = new Uint16Array(Math.max(64, n * 24));
     let at = 0;
@@ -74,7 +78,11 @@ export class Listing {
       chars[at++] = len >>> 16;
       for (let c = relStart; c < abs.length; c++) chars[at++] = abs.charCodeAt(c);
     }
+    const ruleChars = new Uint16Array(rules.length);
+    for (let c = 0; c < rules.length; c++) ruleChars[c] = rules.charCodeAt(c);
     return createHash("sha256")
+      .update(new Uint32Array([rules.length]))
+      .update(ruleChars)
       .update(new Uint32Array([n]))
       .update(chars.subarray(0, at))
       .update(this.ino.subarray(0, n))

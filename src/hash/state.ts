@@ -16,7 +16,10 @@
  * parsing those 100,000 lines, and collecting them, was ~10 % of its time. Saving appends only the entries learnt in
  * this process, in one `write` (O_APPEND), so concurrent readers never block and concurrent writers at worst duplicate lines; when the
  * log holds much more than its live entries it is rewritten compacted (temp file + rename). A line that does not
- * parse (a torn write) is skipped. The file is a cache: losing it costs one re-hash, never correctness.
+ * parse (a torn write) is skipped. A torn last line (no line break: a write that was cut short) is closed with a
+ * line break before the next append, so it cannot swallow the first new entry; the torn line then reads as a
+ * complete one, so a hash is trusted only at its algorithm's full length. The file is a cache: losing it costs one
+ * re-hash, never correctness.
  *
  * Racy entries (the racy-git problem): a file modified within `racyWindowNs` before its hash was taken could be
  * modified again within the same timestamp tick without its stat changing. Such hashes are used for this process but
@@ -34,7 +37,7 @@
  * A directory entry is written only when none of its files is racy (the hasher checks that), for the same reason as
  * above.
  */
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { HashAlgo } from "./algorithms.js";
 import type { FsStat } from "./fs.js";
@@ -43,6 +46,9 @@ import { readSmallFileSync } from "./fs.js";
 const HEADER = "pipe-state 2";
 /** Key prefix of directory records (and their format version, see above). */
 const DIR_PREFIX = "dir1:";
+
+/** The digest length of each algorithm in hex digits: a shorter value is a torn line, never a hash. */
+const HEX_LENGTH: Record<HashAlgo, number> = { xxh64: 16, md5: 32, "legacy-md5": 32 };
 
 function isHex(s: string): boolean {
   if (s.length === 0) return false;
@@ -143,7 +149,7 @@ export class StatCache {
     const prefix = `${st.ino}\t${st.size}\t${st.mtimeNs}\t`;
     if (!v.startsWith(prefix)) return undefined;
     const hash = v.slice(prefix.length);
-    return isHex(hash) ? hash : undefined;
+    return hash.length === HEX_LENGTH[algo] && isHex(hash) ? hash : undefined;
   }
 
   /** The cached `<hash>.dir` of the directory `relPath` if its listing's fingerprint is still `fingerprint`. */
@@ -151,7 +157,7 @@ export class StatCache {
     const v = this.lookup(`${DIR_PREFIX}${algo} ${relPath}`);
     if (v === undefined || fingerprint === "" || !v.startsWith(fingerprint) || v.charCodeAt(fingerprint.length) !== 0x09) return undefined;
     const hash = v.slice(fingerprint.length + 1);
-    return hash.endsWith(".dir") && isHex(hash.slice(0, -4)) ? hash : undefined;
+    return hash.length === HEX_LENGTH[algo] + 4 && hash.endsWith(".dir") && isHex(hash.slice(0, -4)) ? hash : undefined;
   }
 
   /** Remembers a directory's hash with the fingerprint of the listing it was computed from. */
@@ -199,7 +205,7 @@ export class StatCache {
       } else {
         const body: string[] = [];
         for (const [k, v] of this.fresh) body.push(`${k}\t${v}`);
-        appendFileSync(this.file, body.join("\n") + "\n");
+        appendLines(this.file, body.join("\n") + "\n");
         this.lines = total;
       }
       this.fresh.clear();
@@ -207,6 +213,25 @@ export class StatCache {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Appends `text` (whole lines) to the log in one write, after a line break when the log does not end with one (a
+ * torn last line), so that its first line stays a line of its own.
+ */
+function appendLines(file: string, text: string): void {
+  const fd = openSync(file, "a+");
+  try {
+    const size = fstatSync(fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) text = "\n" + text;
+    }
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, isSeq, type Node } from "yaml";
 import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation, offsetLocation, parseYaml, toJSExactIntegers, type ParsedYaml } from "../config/yaml.js";
+import { nodeLocation, offsetLocation, parseYaml, toPlain, type ParsedYaml } from "../config/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
@@ -216,6 +216,7 @@ function nodeAt(p: ParsedYaml, at: readonly Seg[], atKey: boolean): Node | undef
 
 /** Parses lock text; `file` is the lock's path relative to the root (used in diagnostics). */
 export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): Result<LockFile> {
+  text = withoutBom(text);
   let value = fastParseLockLayout(text) ?? fastParseYaml(text);
   let parsed: ParsedYaml | undefined;
   if (value === undefined) {
@@ -229,7 +230,9 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
       );
       return fail(ds);
     }
-    value = toJSExactIntegers(parsed.doc);
+    const plain = toPlain(parsed, "lock");
+    if (!plain.ok) return fail(plain.errors.map((d) => ({ ...d, hint: lockHint(file) })));
+    value = plain.value;
   }
   const problems: Problem[] = [];
   const stages = validateLock(value, problems);
@@ -245,6 +248,14 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
     );
   }
   return ok({ file, flavor, stages });
+}
+
+/**
+ * The text without a leading UTF-8 byte order mark, which editors on Windows write and which is no part of the YAML
+ * (the fast reader would take it for the first key's first character).
+ */
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function lockHint(file: string): string {
@@ -286,6 +297,8 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
       return fail([error("io", `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)]);
     }
     if (text === undefined) continue;
+    // Diagnostics count columns in the text without the mark, and quote this text.
+    text = withoutBom(text);
     sources?.set(file, text);
     return parseLock(file, text, flavor);
   }

@@ -10,7 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument } from "yaml";
+import { parseYaml, toPlain } from "../config/yaml.js";
 import type { Side } from "../git/revision.js";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -20,9 +20,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Stage name -> working directory (root-relative) for the stages of one stages file. */
 function stageWdirs(file: string, text: string): Map<string, string> {
   const out = new Map<string, string>();
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) return out;
-  const top: unknown = doc.toJS();
+  // parseYaml checks aliases first, so an alias bomb is a parse error here, not an exception.
+  const parsed = parseYaml(file, text);
+  if (parsed.doc.errors.length > 0) return out;
+  const plain = toPlain(parsed);
+  if (!plain.ok) return out;
+  const top = plain.value;
   if (!isRecord(top) || !isRecord(top["stages"])) return out;
   const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
   for (const [name, st] of Object.entries(top["stages"])) {

@@ -8,11 +8,11 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, type Result } from "../config/diagnostic.js";
 import { parseJson } from "../config/json.js";
 import { decodeUtf8 } from "../config/text.js";
 import { parseTomlText } from "../config/toml.js";
-import { parseYaml, toJSExactIntegers, yamlDiagnostics } from "../config/yaml.js";
+import { parseYaml, toPlain, yamlDiagnostics } from "../config/yaml.js";
 import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";
@@ -44,7 +44,7 @@ export function parseParamsText(file: string, text: string): Result<unknown> {
         const parsed = parseYaml(file, text, { intAsBigInt: true });
         const { errors } = yamlDiagnostics(parsed);
         if (errors.length > 0) return fail(errors);
-        return ok(toJSExactIntegers(parsed.doc));
+        return toPlain(parsed);
       }
     }
   } catch (e) {

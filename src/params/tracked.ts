@@ -12,7 +12,7 @@
  * All paths are relative to the project root, POSIX-style.
  */
 import path from "node:path";
-import { parseDocument } from "yaml";
+import { parseYaml, toPlain } from "../config/yaml.js";
 import type { Pipeline } from "../model.js";
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";
@@ -135,9 +135,12 @@ function addStageBody(t: Tracked, dir: string, body: Record<string, unknown>): v
  * revision whose pipeline does not load. Text that does not parse adds nothing.
  */
 export function addStagesText(t: Tracked, file: string, text: string): void {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) return;
-  const top: unknown = doc.toJS();
+  // parseYaml checks aliases first, so an alias bomb is a parse error here, not an exception.
+  const parsed = parseYaml(file, text);
+  if (parsed.doc.errors.length > 0) return;
+  const plain = toPlain(parsed);
+  if (!plain.ok) return;
+  const top = plain.value;
   if (!isRecord(top)) return;
   const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
   for (const p of outPaths(top["params"])) {

@@ -21,7 +21,7 @@ import type { Dirent } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
-import { compileIgnore, type IgnoreRules } from "./ignore-rules.js";
+import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
 
 export interface DiscoveredFile {
   /** Relative to the root, POSIX separators (`pipe.yaml`, `sub/dvc.yaml`). */
@@ -37,31 +37,14 @@ export interface DiscoveredFile {
 export const SKIPPED_DIRS: ReadonlySet<string> = new Set([".git", ".pipe", ".dvc", "node_modules"]);
 
 const STAGES_FILES = ["pipe.yaml", "dvc.yaml"] as const;
-const IGNORE_FILES = [".pipeignore", ".dvcignore"] as const;
 
-interface Matcher {
-  /** Directory the rules belong to, relative to the root (`` or `a/b/`, with a trailing slash). */
-  base: string;
-  ig: IgnoreRules;
-}
+type Matcher = IgnoreMatcher;
 
 interface Matchers {
   /** `.pipeignore` / `.dvcignore`: prune files and directories. */
   own: readonly Matcher[];
   /** `.gitignore`: prune directories only. */
   git: readonly Matcher[];
-}
-
-/** gitignore semantics across nested files: the deepest file with a rule about the path decides. */
-function ignoredBy(ms: readonly Matcher[], rel: string): boolean {
-  let ignored = false;
-  for (const m of ms) {
-    if (!rel.startsWith(m.base)) continue;
-    const r = m.ig.test(rel.slice(m.base.length));
-    if (r.ignored) ignored = true;
-    else if (r.unignored) ignored = false;
-  }
-  return ignored;
 }
 
 function byteOrder(a: string, b: string): number {

@@ -20,8 +20,9 @@
  * - `/a/b`, `a/b` (a slash at the start or inside) match the path whose leading segments are `a/b`, relative to the
  *   ignore file's directory;
  * - a trailing `/` restricts either form to directories: the segment must be followed by `/` in the tested path.
- * Matching is case-insensitive (`ignore`'s default, which discovery uses), with the case folding of a JavaScript
- * `/i` regular expression (see `fold`).
+ * Matching is case-insensitive by default (`ignore`'s default, which discovery uses), with the case folding of a
+ * JavaScript `/i` regular expression (see `fold`); `{ ignoreCase: false }` matches exactly, as DVC's `.dvcignore`
+ * (Python's `pathspec`) does, which is what hashing a directory needs to agree with DVC's hashes.
  */
 import ignore, { type Ignore } from "ignore";
 
@@ -33,10 +34,19 @@ export interface IgnoreTest {
 export interface IgnoreRules {
   /** As `Ignore.test`: `rel` is relative to the ignore file's directory, POSIX, a trailing `/` for a directory. */
   test(rel: string): IgnoreTest;
+  /** True when the file holds no rule at all (only comments, like the `.dvcignore` that `dvc init` writes). */
+  readonly empty?: boolean;
 }
 
 const IGNORED: IgnoreTest = Object.freeze({ ignored: true, unignored: false });
 const NOT_IGNORED: IgnoreTest = Object.freeze({ ignored: false, unignored: false });
+
+/** The rules of a file without any (comments and blank lines only). */
+const EMPTY: IgnoreRules = Object.freeze({
+  // An invalid path (absolute, `./x`, empty) throws as `ignore` throws, with its message.
+  test: (rel: string): IgnoreTest => (ignore.isPathValid(rel) ? NOT_IGNORED : ignore().test(rel)),
+  empty: true,
+});
 
 // Glob syntax and escapes, plus the characters `ignore` uses as internal markers (NUL, U+E000, U+E001): any of these
 // makes a rule a pattern.
@@ -65,9 +75,32 @@ function wrap(ig: Ignore): IgnoreRules {
   return { test: (rel) => ig.test(rel) };
 }
 
+/** A rule without a slash (but a trailing one) whose only glob syntax is `*` and `?`: it matches one segment. */
+// eslint-disable-next-line no-control-regex
+const SEGMENT_GLOB = /^[^/\\[\]*?\u0000\uE000\uE001]*(?:[*?][^/\\[\]*?\u0000\uE000\uE001]*)+\/?$/;
+
+/** The regular expression `ignore` builds for such a rule, for one segment: `*` is `[^/]*`, `?` is `[^/]`. */
+function segmentGlobSource(glob: string): string {
+  let out = "";
+  for (const ch of glob) {
+    if (ch === "*") out += "[^/]*";
+    else if (ch === "?") out += "[^/]";
+    else out += ch.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return out;
+}
+
+export interface CompileOptions {
+  /** Default true, as `ignore`'s `ignorecase`. */
+  ignoreCase?: boolean;
+}
+
 /** Compiles the text of one ignore file. */
-export function compileIgnore(text: string): IgnoreRules {
-  const whole = (): IgnoreRules => wrap(ignore().add(text));
+export function compileIgnore(text: string, opts: CompileOptions = {}): IgnoreRules {
+  const ignoreCase = opts.ignoreCase ?? true;
+  const norm = ignoreCase ? fold : (x: string): string => x;
+  const make = (): Ignore => ignore({ ignorecase: ignoreCase });
+  const whole = (): IgnoreRules => wrap(make().add(text));
   if (text.includes("\uFEFF")) return whole();
   // Split as `ignore` splits a string: a final `\r` dropped, lines at `\n` or `\r\n`, empty lines dropped.
   const lines = (text.endsWith("\r") ? text.slice(0, -1) : text).split(/\r?\n/).filter((l) => l !== "");
@@ -76,10 +109,19 @@ export function compileIgnore(text: string): IgnoreRules {
   const anyDepthDir = new Set<string>();
   const anchored = new Set<string>();
   const anchoredDir = new Set<string>();
+  /** Segment globs (`*.log`, `tmp?`), as regular-expression sources; `Dir`: directories only. */
+  const globs: string[] = [];
+  const globsDir: string[] = [];
   const rest: string[] = [];
   for (const line of lines) {
     if (line.startsWith("!") || line.includes("\r")) return whole();
     if (line.startsWith("#")) continue;
+    // `**` is not a segment glob (it spans segments); a trailing space is trimmed or escaped by gitignore.
+    if (SEGMENT_GLOB.test(line) && !line.includes("**") && !line.endsWith(" ") && line !== "/") {
+      const dirOnly = line.endsWith("/");
+      (dirOnly ? globsDir : globs).push(segmentGlobSource(dirOnly ? line.slice(0, -1) : line));
+      continue;
+    }
     if (NOT_LITERAL.test(line) || line.endsWith(" ") || line.includes("//") || line === "/") {
       rest.push(line);
       continue;
@@ -87,22 +129,27 @@ export function compileIgnore(text: string): IgnoreRules {
     const dirOnly = line.endsWith("/");
     const body = dirOnly ? line.slice(0, -1) : line;
     const rooted = body.startsWith("/");
-    const core = fold(rooted ? body.slice(1) : body);
+    const core = norm(rooted ? body.slice(1) : body);
     if (rooted || core.includes("/")) (dirOnly ? anchoredDir : anchored).add(core);
     else (dirOnly ? anyDepthDir : anyDepth).add(core);
   }
-  const literals = anyDepth.size + anyDepthDir.size + anchored.size + anchoredDir.size;
-  if (literals === 0) return whole();
+  const literals = anyDepth.size + anyDepthDir.size + anchored.size + anchoredDir.size + globs.length + globsDir.length;
+  if (literals === 0) return rest.length === 0 ? EMPTY : whole();
+  const flags = ignoreCase ? "i" : "";
+  const glob = globs.length > 0 ? new RegExp(`^(?:${globs.join("|")})$`, flags) : undefined;
+  const globDir = globsDir.length > 0 ? new RegExp(`^(?:${globsDir.join("|")})$`, flags) : undefined;
   // No line of `rest` holds `\r` or `\n` and none is empty, so joining with `\n` gives `ignore` the same rules in the
   // same order.
-  const patterns = rest.length > 0 ? ignore().add(rest.join("\n")) : undefined;
+  const patterns = rest.length > 0 ? make().add(rest.join("\n")) : undefined;
 
   function literalMatch(rel: string): boolean {
-    const p = fold(rel);
+    // Folding keeps every code unit in place (`fold`), so `rel` and `p` have their segments at the same indexes.
+    const p = norm(rel);
     const isDir = p.endsWith("/");
     const end = isDir ? p.length - 1 : p.length;
     // Each segment in turn: the path up to and including it (`prefix`) is what an anchored rule must equal, the
-    // segment itself what a rule without a slash must equal; followed by `/` means it names a directory.
+    // segment itself what a rule without a slash must equal (or match, for a glob, which does its own case
+    // folding); followed by `/` means it names a directory.
     let start = 0;
     while (start <= end) {
       let slash = p.indexOf("/", start);
@@ -110,7 +157,12 @@ export function compileIgnore(text: string): IgnoreRules {
       const seg = p.slice(start, slash);
       const prefix = p.slice(0, slash);
       if (anyDepth.has(seg) || anchored.has(prefix)) return true;
-      if ((slash < end || isDir) && (anyDepthDir.has(seg) || anchoredDir.has(prefix))) return true;
+      const dir = slash < end || isDir;
+      if (dir && (anyDepthDir.has(seg) || anchoredDir.has(prefix))) return true;
+      if (glob || globDir) {
+        const raw = rel.slice(start, slash);
+        if (glob?.test(raw) || (dir && globDir?.test(raw))) return true;
+      }
       start = slash + 1;
     }
     return false;
@@ -124,4 +176,29 @@ export function compileIgnore(text: string): IgnoreRules {
       return literalMatch(rel) ? IGNORED : NOT_IGNORED;
     },
   };
+}
+
+/** The ignore files of a directory, in the order their rules apply (discovery and hashing read the same ones). */
+export const IGNORE_FILES = [".pipeignore", ".dvcignore"] as const;
+
+/** The rules of one ignore file, and the directory they belong to. */
+export interface IgnoreMatcher {
+  /** Relative to the project root, with a trailing slash (`` for the root, `a/b/`). */
+  base: string;
+  ig: IgnoreRules;
+}
+
+/**
+ * gitignore semantics across nested files (and DVC's for nested `.dvcignore` files): the deepest file with a rule
+ * about the path decides. `rel` is relative to the root, with a trailing `/` for a directory.
+ */
+export function ignoredBy(ms: readonly IgnoreMatcher[], rel: string): boolean {
+  let ignored = false;
+  for (const m of ms) {
+    if (!rel.startsWith(m.base)) continue;
+    const r = m.ig.test(rel.slice(m.base.length));
+    if (r.ignored) ignored = true;
+    else if (r.unignored) ignored = false;
+  }
+  return ignored;
 }

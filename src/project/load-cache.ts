@@ -37,7 +37,7 @@ import type { DiscoveredFile } from "./discover.js";
 /** Where the cache lives, relative to the project root. */
 export const LOAD_CACHE_FILE = ".pipe/tmp/load-cache";
 
-const FORMAT = "pipe-load-cache 1";
+const FORMAT = "pipe-load-cache 2";
 
 /** Stamp of a file that was looked for and did not exist. */
 const ABSENT = "-";

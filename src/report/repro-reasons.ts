@@ -23,7 +23,9 @@ export function reasonText(r: StaleReason): string {
     case "no-lock-entry":
       return "no lock entry";
     case "changed-command":
-      return r.vars.length > 0 ? `changed command: ${r.vars.map((v) => `\${${v.name}} ${v.old} -> ${v.new}`).join(", ")}` : "changed command";
+      if (r.vars.length === 0) return "changed command";
+      // Variables that do not account for the whole change must not read as if they did.
+      return `changed command: ${r.vars.map((v) => `\${${v.name}} ${v.old} -> ${v.new}`).join(", ")}${r.explained ? "" : ", and more"}`;
     case "changed-params": {
       const items: string[] = [];
       for (const f of r.files) {

@@ -2,20 +2,26 @@
  * Explaining a `changed command` by the `${...}` variables whose values changed (`${train.lr} 0.1 -> 0.2`).
  *
  * The lock stores only the interpolated command (as DVC's does), not the variables' old values, so they are
- * recovered by aligning the old command with the new one:
+ * recovered from the old command by position, using the current template: the pieces the expander built the new
+ * command from (`CmdPiece`: literal text, and the text each `${...}` produced).
  *
- * 1. both commands are split into whitespace-separated tokens and aligned (longest common subsequence); the
- *    differing runs of tokens are the hunks;
- * 2. each variable the stage's `cmd` used is rendered the ways the templating can render it (a scalar as text, a
- *    mapping as `--flag value` pairs), and its occurrences in the new command are found;
- * 3. a hunk inside an occurrence (`--lr 0.1 --epochs 2` where only `0.1` changed) maps the occurrence back onto the
- *    old command through the unchanged text around the hunk; an occurrence inside a hunk (`--lr=0.2`) is cut out of
- *    the old hunk by the unchanged prefix and suffix around it.
+ * 1. Exact alignment. The old command is matched against the template's literal pieces, `L0 ${a} L1 ${b} L2`, as if
+ *    each `${...}` were a wildcard (the same variable twice must match the same text twice): every way of cutting
+ *    the old command so is an alignment, and each gives every variable an old value. When there is exactly one
+ *    answer per variable, a variable is named when its old text differs from its new text; putting the old values
+ *    into the template gives the old command exactly, so the variables account for the whole change (`explained`).
+ *    Several alignments that disagree on a variable (`${a}${b}` against `123`) are ambiguous: that variable is not
+ *    named, and the change is not `explained`, so the old and new commands are shown instead of a guess.
+ * 2. No alignment at all means the literal text of `cmd` was edited too (`python` -> `python3`). The change is not
+ *    `explained` (the old and new commands are shown), and the variables are recovered as well as can be: both
+ *    commands are split into whitespace-separated tokens and aligned (longest common subsequence); each variable's
+ *    place in the new command is known from the template, and one lying inside a differing run of tokens is mapped
+ *    back onto the old command through the unchanged text around it. A variable in unchanged text did not change;
+ *    one whose old text cannot be pinned down is not named.
  *
- * A hunk no variable explains (the literal text of `cmd` was edited) simply yields no variable; the caller still
- * reports `changed command`, with the old and new commands.
+ * Either way a variable is named only when all its places agree on one old text that differs from the new one.
  */
-import type { CmdVar } from "../model.js";
+import type { CmdPiece } from "../model.js";
 
 export interface CmdVarChange {
   /** As written inside `${...}`: `train.lr`. */
@@ -24,6 +30,107 @@ export interface CmdVarChange {
   old: string;
   /** The text it produces now. */
   new: string;
+}
+
+export interface CmdExplanation {
+  /** The variables whose text changed, in order of first use in `cmd`. */
+  vars: CmdVarChange[];
+  /**
+   * True when the variables account for the whole change: their old texts put into the current template give the
+   * locked command exactly. False when the literal text changed too, or when the change could not be attributed
+   * with certainty; the old and new commands are then worth showing.
+   */
+  explained: boolean;
+}
+
+/** `L0 ${v1} L1 ... ${vk} Lk`: `lits` has one more element than `slots`. */
+interface Shape {
+  lits: string[];
+  slots: { v: string; text: string }[];
+}
+
+function shapeOf(pieces: readonly CmdPiece[]): Shape {
+  const lits: string[] = [""];
+  const slots: { v: string; text: string }[] = [];
+  for (const p of pieces) {
+    if (typeof p === "string") lits[lits.length - 1] += p;
+    else {
+      slots.push(p);
+      lits.push("");
+    }
+  }
+  return { lits, slots };
+}
+
+function textOf(s: Shape): string {
+  let out = s.lits[0]!;
+  for (let i = 0; i < s.slots.length; i++) out += s.slots[i]!.text + s.lits[i + 1]!;
+  return out;
+}
+
+/** Old texts per variable of one command; `null` for a variable whose old text could not be pinned down. */
+type Candidates = Map<string, string | null>;
+
+/** Bounds on the search for alignments: a pathological template gives up (unexplained) rather than stalling. */
+const MAX_ALIGNMENTS = 64;
+const MAX_STEPS = 100_000;
+
+/**
+ * Every alignment of `old` against the literal pieces of `s` (see the module comment), as the old text of each
+ * variable. `undefined` when the search exceeded its bounds; an empty list when no alignment exists.
+ */
+function alignments(old: string, s: Shape): Map<string, string>[] | undefined {
+  const { lits, slots } = s;
+  const k = slots.length;
+  const first = lits[0]!;
+  const last = lits[k]!;
+  if (!old.startsWith(first)) return [];
+  if (k === 0) return old === first ? [new Map()] : [];
+  if (old.length < first.length + last.length || !old.endsWith(last)) return [];
+  const out: Map<string, string>[] = [];
+  let steps = 0;
+  let exceeded = false;
+  const bound = new Map<string, string>();
+  // Slot `i` starts at `pos`, just after literal `i`.
+  const visit = (i: number, pos: number): void => {
+    if (exceeded) return;
+    if (++steps > MAX_STEPS || out.length > MAX_ALIGNMENTS) {
+      exceeded = true;
+      return;
+    }
+    const name = slots[i]!.v;
+    const lit = lits[i + 1]!;
+    const lastSlot = i === k - 1;
+    const tryEnd = (end: number): void => {
+      const text = old.slice(pos, end);
+      const prev = bound.get(name);
+      if (prev !== undefined && prev !== text) return;
+      if (prev === undefined) bound.set(name, text);
+      if (lastSlot) out.push(new Map(bound));
+      else visit(i + 1, end + lit.length);
+      if (prev === undefined) bound.delete(name);
+    };
+    const limit = old.length - last.length;
+    if (lastSlot) {
+      if (pos <= limit) tryEnd(limit);
+      return;
+    }
+    // The literal after this slot must end before the last literal starts.
+    const prev = bound.get(name);
+    if (prev !== undefined) {
+      // The variable's text is already fixed by an earlier place: one candidate end.
+      const end = pos + prev.length;
+      if (end + lit.length <= limit && old.startsWith(lit, end)) tryEnd(end);
+      return;
+    }
+    if (lit === "") {
+      for (let end = pos; end <= limit && !exceeded; end++) tryEnd(end);
+      return;
+    }
+    for (let end = old.indexOf(lit, pos); end >= 0 && end + lit.length <= limit && !exceeded; end = old.indexOf(lit, end + 1)) tryEnd(end);
+  };
+  visit(0, first.length);
+  return exceeded ? undefined : out;
 }
 
 interface Token {
@@ -93,114 +200,111 @@ function hunks(oldCmd: string, newCmd: string): Hunk[] | undefined {
   return out;
 }
 
-const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-function shellQuote(s: string): string {
-  if (s !== "" && SHELL_SAFE.test(s)) return s;
-  return `'${s.replace(/'/g, `'"'"'`)}'`;
-}
-
-function scalarTexts(v: unknown): string[] {
-  if (typeof v === "string") return [v];
-  if (typeof v === "number") return [String(v)];
-  if (typeof v === "boolean") return [String(v), v ? "True" : "False"];
-  if (v === null) return ["None", "null", ""];
-  return [];
-}
-
-/** `{lr: 0.1, fast: true, opt: {beta: 0.9}}` -> `--lr 0.1 --fast --opt.beta 0.9` (spec 2.3). */
-function flags(v: Record<string, unknown>, prefix: string, out: string[]): void {
-  for (const [k, x] of Object.entries(v)) {
-    const name = prefix ? `${prefix}.${k}` : k;
-    if (x === false || x === null || x === undefined) continue;
-    if (x === true) out.push(`--${name}`);
-    else if (Array.isArray(x)) out.push(`--${name} ${x.map((i) => shellQuote(String(i))).join(" ")}`);
-    else if (typeof x === "object") flags(x as Record<string, unknown>, name, out);
-    else out.push(`--${name} ${typeof x === "string" ? shellQuote(x) : String(x)}`);
-  }
-}
-
-/** The texts a variable's value can have produced in a command, longest first. */
-export function renderings(v: unknown): string[] {
-  const out = new Set<string>(scalarTexts(v));
-  if (Array.isArray(v)) {
-    out.add(v.map((x) => String(x)).join(" "));
-    out.add(JSON.stringify(v));
-  } else if (v !== null && typeof v === "object" && !(v instanceof Date)) {
-    const parts: string[] = [];
-    flags(v as Record<string, unknown>, "", parts);
-    out.add(parts.join(" "));
-  }
-  return [...out].filter((s) => s !== "").sort((x, y) => y.length - x.length);
-}
-
-function occurrences(hay: string, needle: string): number[] {
-  const out: number[] = [];
-  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) out.push(i);
-  return out;
-}
-
-/** Old text of an occurrence [a, b) of a rendering in the new command, or undefined when the hunks do not fit it. */
+/**
+ * The old text of the place [a, b) of the new command, through the token alignment `hs`: the new text itself when
+ * no differing run touches it; undefined when it cannot be pinned down.
+ */
 function oldTextFor(oldCmd: string, newCmd: string, hs: readonly Hunk[], a: number, b: number): string | undefined {
-  const inside = hs.filter((h) => h.ns >= a && h.ne <= b && h.ne > h.ns);
+  const touching = hs.filter((h) => (h.ne > h.ns ? h.ns < b && h.ne > a : h.ns >= a && h.ns <= b));
+  if (touching.length === 0) return newCmd.slice(a, b);
+  const inside = touching.filter((h) => h.ns >= a && h.ne <= b && h.ne > h.ns);
   if (inside.length > 0) {
-    if (hs.some((h) => !inside.includes(h) && h.ns < b && h.ne > a)) return undefined;
+    if (inside.length !== touching.length) return undefined;
     const first = inside[0]!;
     const last = inside[inside.length - 1]!;
     const os = first.os - (first.ns - a);
     const oe = last.oe + (b - last.ne);
     if (os < 0 || oe > oldCmd.length || os > oe) return undefined;
-    // The unchanged text around the hunks must really be unchanged.
+    // The unchanged text around the runs must really be unchanged.
     if (oldCmd.slice(os, first.os) !== newCmd.slice(a, first.ns) || oldCmd.slice(last.oe, oe) !== newCmd.slice(last.ne, b)) return undefined;
     return oldCmd.slice(os, oe);
   }
-  // The occurrence lies inside one hunk: `--lr=0.2` vs `--lr=0.1`.
-  const h = hs.find((x) => x.ns <= a && x.ne >= b);
-  if (!h) return undefined;
+  // The place lies inside one differing run: `--lr=0.2` vs `--lr=0.1`.
+  const h = touching.length === 1 ? touching[0]! : undefined;
+  if (!h || h.ns > a || h.ne < b) return undefined;
   const prefix = newCmd.slice(h.ns, a);
   const suffix = newCmd.slice(b, h.ne);
-  const oldHunk = oldCmd.slice(h.os, h.oe);
-  if (oldHunk.length <= prefix.length + suffix.length || !oldHunk.startsWith(prefix) || !oldHunk.endsWith(suffix)) return undefined;
-  // An empty old value would mean the text merely grew around a coincidental match (`python` -> `python3`).
-  return oldHunk.slice(prefix.length, oldHunk.length - suffix.length);
+  const oldRun = oldCmd.slice(h.os, h.oe);
+  if (oldRun.length < prefix.length + suffix.length || !oldRun.startsWith(prefix) || !oldRun.endsWith(suffix)) return undefined;
+  return oldRun.slice(prefix.length, oldRun.length - suffix.length);
 }
 
-function explainOne(oldCmd: string, newCmd: string, vars: readonly CmdVar[]): CmdVarChange[] {
-  if (oldCmd === newCmd) return [];
+/** Old texts of the variables of a command whose literal text changed (step 2 of the module comment). */
+function approximate(oldCmd: string, s: Shape): Candidates | undefined {
+  const newCmd = textOf(s);
   const hs = hunks(oldCmd, newCmd);
-  if (!hs || hs.length === 0) return [];
-  const out: CmdVarChange[] = [];
-  for (const v of vars) {
-    let found: CmdVarChange | undefined;
-    for (const r of renderings(v.value)) {
-      for (const a of occurrences(newCmd, r)) {
-        const old = oldTextFor(oldCmd, newCmd, hs, a, a + r.length);
-        if (old !== undefined && old !== r) {
-          found = { name: v.name, old, new: r };
-          break;
-        }
-      }
-      if (found) break;
-    }
-    if (found) out.push(found);
+  if (!hs) return undefined;
+  const out: Candidates = new Map();
+  let at = s.lits[0]!.length;
+  for (let i = 0; i < s.slots.length; i++) {
+    const slot = s.slots[i]!;
+    const old = oldTextFor(oldCmd, newCmd, hs, at, at + slot.text.length) ?? null;
+    at += slot.text.length + s.lits[i + 1]!.length;
+    // Two places of one variable that disagree pin nothing down either.
+    const prev = out.get(slot.v);
+    out.set(slot.v, prev === undefined || prev === old ? old : null);
   }
   return out;
 }
 
-/** The variables of `cmd` whose values changed between the lock's command and the current one. */
-export function explainCommandChange(oldCmd: string | string[], newCmd: string | string[], vars: readonly CmdVar[]): CmdVarChange[] {
-  if (vars.length === 0) return [];
-  let pairs: [string, string][];
-  if (Array.isArray(oldCmd) && Array.isArray(newCmd) && oldCmd.length === newCmd.length) pairs = oldCmd.map((o, i) => [o, newCmd[i]!]);
-  else pairs = [[Array.isArray(oldCmd) ? oldCmd.join("\n") : oldCmd, Array.isArray(newCmd) ? newCmd.join("\n") : newCmd]];
-  const seen = new Set<string>();
-  const out: CmdVarChange[] = [];
-  for (const [o, n] of pairs) {
-    for (const c of explainOne(o, n, vars)) {
-      if (seen.has(c.name)) continue;
-      seen.add(c.name);
-      out.push(c);
-    }
+/** The variables of `cmd` whose values changed between the lock's command and the current one, and whether they explain it all. */
+export function explainCommandChange(oldCmd: string | string[], newCmd: string | string[], template: readonly (readonly CmdPiece[])[] | undefined): CmdExplanation {
+  const none: CmdExplanation = { vars: [], explained: false };
+  if (!template || template.length === 0) return none;
+  const shapes = template.map(shapeOf);
+  const news = Array.isArray(newCmd) ? newCmd : [newCmd];
+  // The template must be the one the current command was built from.
+  if (shapes.length !== news.length || shapes.some((s, i) => textOf(s) !== news[i])) return none;
+  let pairs: [string, Shape][];
+  let explained = true;
+  if (Array.isArray(oldCmd) === Array.isArray(newCmd) && (!Array.isArray(oldCmd) || oldCmd.length === shapes.length)) {
+    const olds = Array.isArray(oldCmd) ? oldCmd : [oldCmd];
+    pairs = shapes.map((s, i) => [olds[i]!, s]);
+  } else {
+    // A string became a list, or items were added or removed: the text changed; compare the commands as one text.
+    explained = false;
+    const joined: Shape = { lits: [""], slots: [] };
+    shapes.forEach((s, i) => {
+      joined.lits[joined.lits.length - 1] += (i > 0 ? "\n" : "") + s.lits[0]!;
+      for (let j = 0; j < s.slots.length; j++) {
+        joined.slots.push(s.slots[j]!);
+        joined.lits.push(s.lits[j + 1]!);
+      }
+    });
+    pairs = [[Array.isArray(oldCmd) ? oldCmd.join("\n") : oldCmd, joined]];
   }
-  return out;
+
+  // Per variable: its new text, and the old texts the commands allow (`null` among them: not pinned down).
+  const newText = new Map<string, string>();
+  const olds = new Map<string, Set<string | null>>();
+  const add = (name: string, texts: Iterable<string | null>): void => {
+    const set = olds.get(name) ?? new Set<string | null>();
+    for (const t of texts) set.add(t);
+    olds.set(name, set);
+  };
+  for (const [old, s] of pairs) {
+    for (const slot of s.slots) if (!newText.has(slot.v)) newText.set(slot.v, slot.text);
+    const found = alignments(old, s);
+    if (found && found.length > 0) {
+      for (const slot of s.slots) add(slot.v, found.map((m) => m.get(slot.v)!));
+      continue;
+    }
+    // No alignment: the literal text changed. Too many to search: nothing is certain.
+    explained = false;
+    const approx = found === undefined ? undefined : approximate(old, s);
+    for (const slot of s.slots) add(slot.v, [approx?.get(slot.v) ?? null]);
+  }
+  const vars: CmdVarChange[] = [];
+  for (const [name, now] of newText) {
+    const set = olds.get(name)!;
+    const only = set.size === 1 ? set.values().next().value : null;
+    if (only === null || only === undefined) {
+      // Ambiguous: rather than guess, say nothing about this variable and show the commands.
+      explained = false;
+      continue;
+    }
+    if (only !== now) vars.push({ name, old: only, new: now });
+  }
+  // A change that no variable accounts for is not explained (the literal text changed).
+  return { vars, explained: explained && vars.length > 0 };
 }

@@ -12,6 +12,7 @@ import { fail, ok } from "../config/diagnostic.js";
 import type { LockEntry } from "../lock/types.js";
 import type { LockStore } from "../lock/read.js";
 import type { Stage, StageGraph } from "../model.js";
+import type { FactsOptions } from "./stage.js";
 import type { StageStatus } from "./types.js";
 import { checkStage, type Workspace } from "./workspace.js";
 
@@ -77,7 +78,7 @@ export function addUpstreamReasons(graph: StageGraph, order: readonly string[], 
  * Status of `addresses` (default: every stage), in execution order. Lock files are read through `locks`; a malformed
  * one fails the whole call with its diagnostics.
  */
-export async function pipelineStatus(graph: StageGraph, ws: Workspace, locks: LockStore, addresses?: readonly string[]): Promise<Result<PipelineStatus>> {
+export async function pipelineStatus(graph: StageGraph, ws: Workspace, locks: LockStore, addresses?: readonly string[], opts: FactsOptions = {}): Promise<Result<PipelineStatus>> {
   const asked = addresses ?? graph.order;
   const order = withUpstream(graph, asked);
   const stages = order.map((a) => graph.stages.get(a)!);
@@ -87,7 +88,7 @@ export async function pipelineStatus(graph: StageGraph, ws: Workspace, locks: Lo
   // Stages are independent until upstream reasons are added: check them concurrently (hashing overlaps I/O).
   await Promise.all(
     stages.map(async (s) => {
-      statuses.set(s.address, await checkStage(ws, s, entries.value.get(s.address)));
+      statuses.set(s.address, await checkStage(ws, s, entries.value.get(s.address), opts));
     }),
   );
   addUpstreamReasons(graph, order, statuses);

@@ -54,7 +54,8 @@ function reasonLines(out: string[], r: StaleReason, verbose: boolean): void {
     case "changed-command": {
       const vars = r.vars.map((v) => `\${${v.name}} ${v.old} -> ${v.new}`).join(", ");
       out.push(`${I1}changed command${vars ? `: ${vars}` : ""}`);
-      if (verbose || !vars) {
+      // The commands themselves whenever the variables do not tell the whole story (the literal text changed too).
+      if (verbose || !r.explained) {
         out.push(`${I2}${label("old")}${cmdText(r.old)}`);
         out.push(`${I2}${label("new")}${cmdText(r.new)}`);
       }

@@ -45,7 +45,18 @@ export interface FactsNeeded {
   params: string[];
 }
 
-export function factsNeeded(stage: Stage, entry: LockEntry | undefined): FactsNeeded {
+export interface FactsOptions {
+  /**
+   * Also hash deps and outs the lock does not have yet (`new`), with the algorithm a run would record them with, so
+   * a report can show their hash (`status -v`, `--json`). Off for verdicts: a new path is a change whatever it holds.
+   */
+  hashNew?: boolean;
+}
+
+/** The algorithm `repro` records hashes with (`pipe.lock`), which a `new` path is shown in. */
+const RECORD_ALGO: HashAlgo = "xxh64";
+
+export function factsNeeded(stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): FactsNeeded {
   const out: FactsNeeded = { paths: [], params: [] };
   if (stage.frozen || !entry) return out;
   const add = (items: readonly Tracked[], locked: readonly LockFileEntry[]): void => {
@@ -53,7 +64,7 @@ export function factsNeeded(stage: Stage, entry: LockEntry | undefined): FactsNe
     for (const it of items) {
       if (it.external) continue;
       const e = idx.get(pathKey(it.path));
-      const algo = e ? hashAlgoOf(e) : undefined;
+      const algo = e ? hashAlgoOf(e) : opts.hashNew ? RECORD_ALGO : undefined;
       if (algo) out.paths.push({ rootPath: it.rootPath, algo });
     }
   };
@@ -78,7 +89,9 @@ function comparePaths(items: readonly Tracked[], locked: readonly LockFileEntry[
     if (it.external) continue;
     const e = idx.get(key);
     if (!e) {
-      changes.push({ path: it.path, change: "new" });
+      // Its hash, when the caller gathered it (`hashNew`).
+      const o = facts.paths.get(factKey(RECORD_ALGO, it.rootPath));
+      changes.push(o?.kind === "file" || o?.kind === "dir" ? { path: it.path, change: "new", new: { algo: RECORD_ALGO, hash: o.hash } } : { path: it.path, change: "new" });
       continue;
     }
     const old = { algo: e.algo, hash: e.hash };
@@ -110,7 +123,8 @@ export function stageStatus(stage: Stage, entry: LockEntry | undefined, facts: S
     reasons.push({ kind: "no-lock-entry" });
   } else {
     if (!sameCmd(entry.cmd, stage.cmd)) {
-      reasons.push({ kind: "changed-command", old: entry.cmd, new: stage.cmd, vars: explainCommandChange(entry.cmd, stage.cmd, stage.cmdVars) });
+      const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
+      reasons.push({ kind: "changed-command", old: entry.cmd, new: stage.cmd, vars, explained });
     }
     const params = compareParams(stage.params, entry.params, facts.params);
     if (params.length > 0) reasons.push({ kind: "changed-params", files: params });

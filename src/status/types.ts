@@ -54,7 +54,8 @@ export interface ParamsFileChange {
 
 export type StaleReason =
   | { kind: "no-lock-entry" }
-  | { kind: "changed-command"; old: string | string[]; new: string | string[]; vars: CmdVarChange[] }
+  /** `explained`: `vars` account for the whole change (see `cmd-vars.ts`); otherwise the literal text changed too, or the change could not be attributed with certainty. */
+  | { kind: "changed-command"; old: string | string[]; new: string | string[]; vars: CmdVarChange[]; explained: boolean }
   | { kind: "changed-params"; files: ParamsFileChange[] }
   | { kind: "changed-deps"; changes: PathChange[] }
   | { kind: "changed-outs"; changes: PathChange[] }

@@ -13,7 +13,7 @@ import { Hasher } from "../hash/hasher.js";
 import type { LockEntry } from "../lock/types.js";
 import type { Stage } from "../model.js";
 import { ParamsReader } from "./params.js";
-import { factsNeeded, stageStatus } from "./stage.js";
+import { factsNeeded, stageStatus, type FactsOptions } from "./stage.js";
 import { factKey, type ParamsFileFacts, type StageFacts, type StageStatus } from "./types.js";
 import type { HashOutcome } from "../hash/hasher.js";
 
@@ -60,8 +60,8 @@ export function absOf(root: string, rootPath: string): string {
 }
 
 /** Hashes and reads what `stageStatus` will look at for this stage. */
-export async function gatherStageFacts(ws: Workspace, stage: Stage, entry: LockEntry | undefined): Promise<StageFacts> {
-  const need = factsNeeded(stage, entry);
+export async function gatherStageFacts(ws: Workspace, stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): Promise<StageFacts> {
+  const need = factsNeeded(stage, entry, opts);
   const paths = new Map<string, HashOutcome>();
   const params = new Map<string, ParamsFileFacts>();
   const pending: Promise<void>[] = [];
@@ -80,6 +80,6 @@ export async function gatherStageFacts(ws: Workspace, stage: Stage, entry: LockE
 }
 
 /** `gatherStageFacts` + `stageStatus`: one stage's own staleness (no upstream reasons). */
-export async function checkStage(ws: Workspace, stage: Stage, entry: LockEntry | undefined): Promise<StageStatus> {
-  return stageStatus(stage, entry, await gatherStageFacts(ws, stage, entry));
+export async function checkStage(ws: Workspace, stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): Promise<StageStatus> {
+  return stageStatus(stage, entry, await gatherStageFacts(ws, stage, entry, opts));
 }

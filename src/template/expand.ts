@@ -15,7 +15,7 @@ import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
 import { dedupeSorted, keyString, nodeLocation } from "../config/yaml.js";
-import type { CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
+import type { CmdPiece, CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
 import { isComposite, isVMap, keyText, NestedIterableError, nodeToValue, preview, toPlain, toStr, unpackFlags, type ParsingConfig, type Value, type VMap } from "./value.js";
@@ -71,6 +71,8 @@ interface Scope {
   cmdVars?: CmdVar[];
   /** Collects the vars-file keys a stage's fields read: file -> dotted keys (DVC's `tracked_vars`). */
   used?: Map<string, Set<string>>;
+  /** Receives the pieces (`CmdPiece`) of the text being resolved for `cmd`. */
+  cmdPieces?: { pieces?: CmdPiece[] };
   /** What generated the stage, for hints about `item`/`key`. */
   gen?: "foreach-list" | "foreach-mapping" | "matrix";
   out: Tagged[];
@@ -200,6 +202,9 @@ class Expander {
     if (refs.length === 0) return unescape(s);
     const values = refs.map((ref) => this.lookupRef(node, s, ref, scope));
     const whole = isWholeReference(s, refs);
+    // For `cmd`: the literal text and each reference's text, in order (see `CmdPiece`).
+    const sink = scope.cmdPieces;
+    const pieces: CmdPiece[] | undefined = sink ? [] : undefined;
     let buf = "";
     let index = 0;
     let failed = false;
@@ -214,7 +219,11 @@ class Expander {
         if (isVMap(v) && scope.field === "cmd") {
           try {
             const flags = unpackFlags(v, this.parsing);
-            if (whole) return flags;
+            if (whole) {
+              if (sink) sink.pieces = [{ v: ref.inner.trim(), text: flags }];
+              return flags;
+            }
+            pieces?.push(unescape(s.slice(index, ref.start)), { v: ref.inner.trim(), text: flags });
             buf += s.slice(index, ref.start) + flags;
             index = ref.end;
             continue;
@@ -233,11 +242,21 @@ class Expander {
         failed = true;
         continue;
       }
-      if (whole) return v;
+      if (whole) {
+        // `scalarText` turns the value into the command's text the same way.
+        if (sink) sink.pieces = [{ v: ref.inner.trim(), text: typeof v === "string" ? v : toStr(v) }];
+        return v;
+      }
+      pieces?.push(unescape(s.slice(index, ref.start)), { v: ref.inner.trim(), text: toStr(v) });
       buf += s.slice(index, ref.start) + toStr(v);
       index = ref.end;
     }
-    return failed ? FAILED : unescape(buf + s.slice(index));
+    if (failed) return FAILED;
+    if (sink && pieces) {
+      pieces.push(unescape(s.slice(index)));
+      sink.pieces = pieces;
+    }
+    return unescape(buf + s.slice(index));
   }
 
   private compositeError(node: unknown, s: string, ref: Reference, v: Value, scope: Scope): Diagnostic {
@@ -615,21 +634,34 @@ class Expander {
 
     // cmd
     const cmdVars: CmdVar[] = [];
-    const cmdScope: Scope = { ...sc("cmd"), cmdVars };
+    let cmdTemplate: CmdPiece[][] | undefined = [];
+    const cmdText = (node: unknown): Maybe<string> => {
+      const sink: { pieces?: CmdPiece[] } = {};
+      const t = this.text(node, { ...sc("cmd"), cmdVars, cmdPieces: sink });
+      if (t === FAILED) return t;
+      // Text without references (or not a string) is one literal piece. Pieces that do not join back to the command
+      // (an escape that a value completed) would explain nothing soundly: then there is no template at all.
+      const pieces = sink.pieces ?? [t];
+      if (pieces.map((p) => (typeof p === "string" ? p : p.text)).join("") !== t) cmdTemplate = undefined;
+      else cmdTemplate?.push(pieces);
+      return t;
+    };
     const cmdNode = this.deref(field(body, "cmd")?.value);
     let cmd: string | string[] = "";
     if (isSeq(cmdNode)) {
       const parts: string[] = [];
       for (const it of cmdNode.items) {
-        const t = this.text(it, cmdScope);
+        const t = cmdText(it);
         if (t === FAILED) failed = true;
         else parts.push(t);
       }
       cmd = parts;
     } else if (cmdNode !== undefined && cmdNode !== null) {
-      const t = this.text(cmdNode, cmdScope);
+      const t = cmdText(cmdNode);
       if (t === FAILED) failed = true;
       else cmd = t;
+    } else {
+      cmdTemplate = undefined;
     }
 
     const deps: DepEntry[] = [];
@@ -707,6 +739,7 @@ class Expander {
         .map(([file, keys]) => ({ file, keys: [...keys].sort() }));
       stage.varsUsed = varsUsed;
     }
+    if (cmdTemplate !== undefined) stage.cmdTemplate = cmdTemplate;
     if (group !== undefined) stage.group = group;
     if (wdirRaw !== undefined) stage.wdirRaw = wdirRaw;
     if (desc !== undefined) stage.desc = desc;

@@ -1,10 +1,13 @@
 /**
  * `pipe status` on every corpus project DVC 3 accepts: it prints a report and does not crash. The corpus has no data,
- * so most deps and outs show as deleted; the dvc.lock files are read (md5, legacy md5, DVC 1 flat layout).
+ * so most deps and outs show as deleted; the dvc.lock files are read (md5, legacy md5, DVC 1 flat layout). Every dep
+ * that a stage's lock entry records and that is not on disk must be reported `deleted` (checked against the lock
+ * files themselves, read here with the `yaml` package, and the stages as `pipe stage list --json` gives them).
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { CORPUS, makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
 
@@ -25,6 +28,34 @@ const projects = readdirSync(REAL, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
   .sort();
+
+interface ListedStage {
+  address: string;
+  name: string;
+  file: string;
+  wdir: string;
+  deps: string[];
+  frozen: boolean;
+}
+
+interface StatusDoc {
+  stages: Record<string, { stale: boolean; reasons: { kind: string; changes?: { path: string; change: string }[] }[] }>;
+}
+
+const norm = (p: string): string => path.posix.normalize(p).replace(/\/$/, "");
+
+/** Deps paths each stage's lock entry records, by stage file and name (DVC 2/3 layout, or DVC 1's flat one). */
+function lockedDeps(root: string, file: string, name: string): string[] {
+  const lock = path.join(root, path.dirname(file), "dvc.lock");
+  if (!existsSync(lock)) return [];
+  const doc = parse(readFileSync(lock, "utf8")) as Record<string, unknown> | null;
+  const stages = (doc && "schema" in doc ? doc["stages"] : doc) as Record<string, { deps?: { path?: unknown }[] }> | null;
+  const deps = stages?.[name]?.deps ?? [];
+  return deps.map((d) => d.path).filter((p): p is string => typeof p === "string");
+}
+
+/** Projects where some locked dep is missing on disk: each such dep was checked to be reported deleted. */
+let checkedProjects = 0;
 
 describe("pipe status over the DVC corpus", () => {
   it("has the corpus", () => {
@@ -49,6 +80,28 @@ describe("pipe status over the DVC corpus", () => {
       for (const [address, st] of Object.entries(doc.stages)) {
         if (st.stale) expect(r.stdout).toContain(`${address}:\n`);
       }
+      // Every dep the lock records, that the stage still has and that is not on disk, is reported deleted.
+      const listed = JSON.parse(runPipe(root, ["stage", "list", "--json"]).stdout) as ListedStage[];
+      const full = doc as unknown as StatusDoc;
+      let missing = 0;
+      for (const s of listed) {
+        if (s.frozen) continue;
+        const locked = new Set(lockedDeps(root, s.file, s.name).map(norm));
+        const reported = new Map<string, string>();
+        for (const reason of full.stages[s.address]?.reasons ?? []) {
+          if (reason.kind === "changed-deps") for (const c of reason.changes ?? []) reported.set(norm(c.path), c.change);
+        }
+        for (const dep of s.deps) {
+          if (dep.includes("://") || !locked.has(norm(dep)) || existsSync(path.resolve(root, s.wdir, dep))) continue;
+          missing++;
+          expect([s.address, dep, reported.get(norm(dep))]).toEqual([s.address, dep, "deleted"]);
+        }
+      }
+      if (missing > 0) checkedProjects++;
     });
   }
+
+  it("found locked deps missing on disk in most projects, so the check above is not vacuous", () => {
+    expect(checkedProjects).toBeGreaterThan(30);
+  });
 });

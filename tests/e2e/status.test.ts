@@ -2,8 +2,8 @@
  * `pipe status` end to end: real temp projects, the built CLI. Lock entries are created with the library's own
  * record function (the one `repro` calls), never written by hand.
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, readFileSync, rmSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import { writeLockEntry } from "../../src/lock/write.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { recordStage } from "../../src/status/record.js";
 import { openWorkspace } from "../../src/status/workspace.js";
-import { CORPUS, exists, makeProject, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { CORPUS, exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
 
 /** Records the current workspace state of `addresses` (default: every stage) into pipe.lock, as `repro` does after running them. */
 async function record(root: string, addresses?: string[]): Promise<void> {
@@ -210,6 +210,103 @@ describe("pipe status", () => {
     expect(status(root, "evaluate").out).toBe("evaluate:\n    changed command\n        old:        python evaluate.py\n        new:        python3 evaluate.py\n");
   });
 
+  it("changed command names the variable whose value changed, by its place, and shows the commands when the text changed too", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  cv:\n    cmd: python cv.py --seed ${seed} --folds ${folds} --lr ${lr} --ep ${ep}\n    deps:\n    - cv.py\n",
+      "params.yaml": "seed: 5\nfolds: 3\nlr: 0.1\nep: 1\n",
+      "cv.py": "# cv\n",
+    });
+    // The new value of seed (3) is also printed by folds; the new value of lr (1) also by ep.
+    writeFiles(root, { "params.yaml": "seed: 3\nfolds: 3\nlr: 1\nep: 1\n" });
+    expect(status(root).out).toBe("cv:\n    changed command: ${seed} 5 -> 3, ${lr} 0.1 -> 1\n");
+    const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { reasons: unknown[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["cv"]!.reasons).toEqual([
+      {
+        kind: "changed-command",
+        old: "python cv.py --seed 5 --folds 3 --lr 0.1 --ep 1",
+        new: "python cv.py --seed 3 --folds 3 --lr 1 --ep 1",
+        vars: [
+          { name: "seed", old: "5", new: "3" },
+          { name: "lr", old: "0.1", new: "1" },
+        ],
+        explained: true,
+      },
+    ]);
+    // An edit of the literal text as well: the variable is still named, and the commands show the rest.
+    writeFiles(root, { "pipe.yaml": read(root, "pipe.yaml").replace("python cv.py", "python3 cv.py"), "params.yaml": "seed: 5\nfolds: 3\nlr: 0.2\nep: 1\n" });
+    expect(status(root).out).toBe(
+      "cv:\n    changed command: ${lr} 0.1 -> 0.2\n        old:        python cv.py --seed 5 --folds 3 --lr 0.1 --ep 1\n        new:        python3 cv.py --seed 5 --folds 3 --lr 0.2 --ep 1\n",
+    );
+    const k = JSON.parse(status(root, "--json").out) as { stages: Record<string, { reasons: { explained?: boolean }[] }> };
+    expect(validate(k), JSON.stringify(validate.errors)).toBe(true);
+    expect(k.stages["cv"]!.reasons[0]!.explained).toBe(false);
+  });
+
+  it("a directory dep follows .pipeignore: an ignored file never makes it stale, a rule change that lets it in does", async () => {
+    const root = await recorded({ ...ML, ".pipeignore": "*.log\n", "data/raw/run.log": "1\n" });
+    expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
+    writeFiles(root, { "data/raw/run.log": "2\n", "data/raw/other.log": "3\n" });
+    expect(status(root, "prepare").out).toBe("Pipeline is up to date.\n");
+    writeFiles(root, { ".pipeignore": "*.tmp\n" });
+    expect(status(root, "prepare").out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+  });
+
+  it("is not blocked while a repro holds the write lock: it reads and reports, and the repro finishes afterwards", async () => {
+    const root = makeProject({
+      "pipe.yaml": "stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > out.txt\n    outs:\n    - out.txt\n",
+    });
+    expect(runPipe(root, ["init"]).code).toBe(0);
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("PIPE_") && !k.startsWith("GIT_")) env[k] ??= v;
+    const repro = spawn(process.execPath, [PIPE_BIN, "repro"], { cwd: root, env, stdio: "ignore" });
+    let ended = false;
+    const exited = new Promise<number | null>((resolve) => repro.on("exit", (code) => ((ended = true), resolve(code))));
+    try {
+      // The stage says when it is running; by then the repro holds the write lock. (A repro that failed to start its
+      // stage ends the wait too, and the test with it.)
+      while (!exists(root, "started") && !ended) await new Promise((r) => setTimeout(r, 20));
+      expect(exists(root, "started")).toBe(true);
+      expect(exists(root, ".pipe/tmp/write.lock")).toBe(true);
+      const r = status(root, "--check");
+      expect([r.code, r.out, r.err]).toEqual([1, "slow:\n    no lock entry\n", ""]);
+    } finally {
+      writeFileSync(path.join(root, "release"), "");
+    }
+    expect(await exited).toBe(0);
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+  });
+
+  it("a fifo inside a directory dep is reported as an error naming it, not a crash and not a hang", async () => {
+    const root = await recorded();
+    execFileSync("mkfifo", [path.join(root, "data/raw/pipe.fifo")]);
+    const r = status(root, "prepare", "--check");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("prepare:\n    changed deps:\n        error:      data/raw  ('data/raw/pipe.fifo' is a special file (not a regular file, directory or symlink))\n");
+    // Ignored, it is no part of the directory.
+    writeFiles(root, { ".pipeignore": "*.fifo\n" });
+    expect(status(root, "prepare", "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+  });
+
+  it("a symlinked file dep is hashed by the content it points at", async () => {
+    const root = makeProject({ "pipe.yaml": "stages:\n  use:\n    cmd: cat link.txt\n    deps:\n    - link.txt\n", "real.txt": "one\n", "copy.txt": "one\n" });
+    symlinkSync("real.txt", path.join(root, "link.txt"));
+    age(root);
+    expect(runPipe(root, ["init"]).code).toBe(0);
+    await record(root);
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // Another target with the same bytes: unchanged.
+    unlinkSync(path.join(root, "link.txt"));
+    symlinkSync("copy.txt", path.join(root, "link.txt"));
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // The target edited: the dep changed.
+    writeFiles(root, { "copy.txt": "two\n" });
+    expect(status(root).out).toBe("use:\n    changed deps:\n        modified:   link.txt\n");
+    // The target gone: the dep is deleted.
+    unlinkSync(path.join(root, "copy.txt"));
+    expect(status(root).out).toBe("use:\n    changed deps:\n        deleted:    link.txt\n");
+  });
+
   it("deleting an out, editing an out", async () => {
     const root = await recorded();
     unlinkSync(path.join(root, "model.pkl"));
@@ -224,6 +321,12 @@ describe("pipe status", () => {
     const root = await recorded();
     writeFiles(root, { "pipe.yaml": ML["pipe.yaml"].replace("    - evaluate.py\n", "    - params.yaml\n") });
     expect(status(root, "evaluate").out).toBe("evaluate:\n    changed deps:\n        new:        params.yaml\n        removed:    evaluate.py\n");
+    // -v and --json show the new dep's hash (what the next run records), as they show a modified one's.
+    const v = status(root, "evaluate", "-v").out;
+    expect(v).toMatch(/^evaluate:\n {4}changed deps:\n {8}new: {8}params\.yaml {2}- -> [0-9a-f]{16}\n {8}removed: {4}evaluate\.py {2}[0-9a-f]{16} -> -\n$/);
+    const j = JSON.parse(status(root, "evaluate", "--json").out) as { stages: Record<string, { reasons: { changes?: unknown[] }[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["evaluate"]!.reasons[0]!.changes![0]).toEqual({ path: "params.yaml", change: "new", new: { algo: "xxh64", hash: v.match(/- -> ([0-9a-f]{16})/)![1] } });
   });
 
   it("frozen and always_changed", async () => {
@@ -415,6 +518,57 @@ describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
       }
       expect(treeSnapshot(root)).toEqual(before);
     }
+  });
+
+  it("a dvc.lock of nested aliases is a located lock error (exit 2), and one of an alias bomb too", () => {
+    const nested = "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+    const bomb = ["a: &l0 [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)].join("\n") + "\n";
+    for (const [text, message] of [
+      [nested, /^dvc\.lock:1:7: error: expected the stage's lock entry/],
+      [bomb, /^dvc\.lock:9:10: error: invalid YAML in lock file: aliases expand this document/],
+    ] as const) {
+      const root = vectors();
+      writeFiles(root, { "dvc.lock": text });
+      const r = status(root);
+      expect([r.code, r.out]).toEqual([2, ""]);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it("files .dvcignore rules or DVC's defaults leave out of data/raw do not make it stale, as in DVC", () => {
+    const root = vectors();
+    mkdirSync(path.join(root, ".dvc"));
+    writeFiles(root, {
+      ".dvcignore": "*.log\n",
+      "data/raw/debug.log": "j\n",
+      "data/raw/.git/HEAD": "ref\n",
+      "data/.dvcignore": "raw/**/*.tmp\n",
+      "data/raw/sub/x.tmp": "x\n",
+    });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    // The rules match case-sensitively, as DVC's do.
+    writeFiles(root, { "data/raw/DEBUG.LOG": "j\n" });
+    expect(status(root).out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
+  });
+
+  it("a DVC 2 dvc.lock (no `hash: md5` lines) is verified with DVC 2's md5: up to date, then stale after an edit", () => {
+    const root = vectors();
+    const legacy = read(root, "dvc.lock").replace(/^ +hash: md5\n/gm, "");
+    expect(legacy).not.toMatch(/hash:/);
+    writeFiles(root, { "dvc.lock": legacy });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    const j = JSON.parse(status(root, "--json", "-v").out) as { stages: Record<string, { stale: boolean }> };
+    expect(j.stages["prepare"]!.stale).toBe(false);
+    writeFiles(root, { "data/raw/a.csv": "id,label\n1,cat\n2,cow\n", "src/prepare.py": "import sys\nprint('x')\n" });
+    const r = status(root, "--check", "-v");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^prepare:\n {4}changed deps:\n {8}modified: {3}data\/raw {2}038d10e5fa37bd45e8442e439353957a\.dir -> [0-9a-f]{32}\.dir\n {8}modified: {3}src\/prepare\.py {2}b500f516ede1a34763d53f06e53714e0 -> [0-9a-f]{32}\n$/);
+  });
+
+  it("a dvc.lock that starts with a byte order mark is read", () => {
+    const root = vectors();
+    writeFiles(root, { "dvc.lock": `\ufeff${read(root, "dvc.lock")}` });
+    expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
   });
 
   for (const [what, files, reason] of edits) {

@@ -64,6 +64,8 @@ export function runPipe(cwd: string, args: string[], env: Record<string, string>
     env: { ...clean, NO_COLOR: "1", ...env },
     encoding: "utf8",
     timeout: 120_000,
+    // The default (1 MiB) silently cuts longer output short: `stage list --json` of a large corpus project is more.
+    maxBuffer: 256 * 1024 * 1024,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

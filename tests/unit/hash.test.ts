@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -368,6 +369,23 @@ describe("stat cache", () => {
     expect(fs2.bytes).toBe(0);
   });
 
+  it("an append after a torn last line starts on a line of its own; a torn hash is never trusted", () => {
+    const d = tmp();
+    const file = path.join(d, "state");
+    const st = (mtimeNs: bigint): FsStat => ({ kind: "file", dev: 1n, ino: 1n, size: 2, mtimeNs });
+    // The last write was cut short inside the hash.
+    writeFileSync(file, `pipe-state 2\nxxh64 a\t1\t2\t3\t${"a".repeat(16)}\nxxh64 b\t1\t2\t3\t${"b".repeat(7)}`);
+    const c = new StatCache({ file });
+    c.set("xxh64", "c", st(3n), "c".repeat(16));
+    expect(c.save()).toBe(true);
+    expect(readFileSync(file, "utf8")).toBe(`pipe-state 2\nxxh64 a\t1\t2\t3\t${"a".repeat(16)}\nxxh64 b\t1\t2\t3\t${"b".repeat(7)}\nxxh64 c\t1\t2\t3\t${"c".repeat(16)}\n`);
+    for (const fresh of [new StatCache({ file }), (() => { const p = new StatCache({ file }); expect(p.size).toBe(3); return p; })()]) {
+      expect(fresh.get("xxh64", "c", st(3n))).toBe("c".repeat(16));
+      expect(fresh.get("xxh64", "a", st(3n))).toBe("a".repeat(16));
+      expect(fresh.get("xxh64", "b", st(3n))).toBeUndefined();
+    }
+  });
+
   it("answers the first lookups by scanning the log, exactly as parsing it would (later lines win, torn line ignored)", () => {
     const d = tmp();
     const file = path.join(d, "state");
@@ -654,5 +672,84 @@ describe("directory fingerprints", () => {
     expect(stored.ok).toBe(true);
     expect(await isCached(store, first)).toBe(true);
     expect(readFileSync(store.pathOf(first))).toEqual(Buffer.from((await truth(path.join(d, "data"))).manifest.bytes));
+  });
+});
+
+describe("ignore rules inside directories (DVC's .dvcignore)", () => {
+  async function relpaths(root: string, dir: string, h = new Hasher({ root })): Promise<string[]> {
+    const r = ok(await h.hashPath(path.join(root, dir), "xxh64"));
+    if (r.kind !== "dir") throw new Error("not a dir");
+    return r.manifest.entries.map((e) => e.relpath);
+  }
+
+  it("leaves out DVC's defaults (.git anything, .hg/ and .dvc/ directories), .pipe/, and projects of their own", async () => {
+    const d = tmp({
+      "data/a.txt": "a",
+      "data/.git": "gitdir: elsewhere",
+      "data/sub/.git/HEAD": "ref",
+      "data/.hg/store": "x",
+      "data/.dvc/config": "x",
+      "data/.pipe/state": "x",
+      "data/nested/.dvc/config": "x",
+      "data/nested/inside.txt": "x",
+      "data/other/.pipe/config.yaml": "",
+      "data/other/inside.txt": "x",
+      // Only directories named .hg, .dvc or .pipe are left out, as DVC's rules `.hg/` and `.dvc/` say.
+      "data/kept/.hg": "a file",
+      "data/kept/.dvcx/f": "x",
+    });
+    expect(await relpaths(d, "data")).toEqual(["a.txt", "kept/.dvcx/f", "kept/.hg"]);
+  });
+
+  it("applies .dvcignore and .pipeignore files above the directory and inside it, the deepest deciding, case-sensitively", async () => {
+    const d = tmp({
+      ".dvcignore": "*.log\nTMP\n",
+      "data/.pipeignore": "raw/scratch/\n",
+      "data/raw/a.csv": "a",
+      "data/raw/debug.log": "x",
+      "data/raw/DEBUG.LOG": "kept: the rules match case-sensitively, as DVC's do",
+      "data/raw/tmp": "kept",
+      "data/raw/TMP": "x",
+      "data/raw/scratch/x.csv": "x",
+      "data/raw/sub/.dvcignore": "!keep.log\nb.csv\n",
+      "data/raw/sub/b.csv": "x",
+      "data/raw/sub/keep.log": "kept: re-included below",
+      "data/raw/sub/other.log": "x",
+    });
+    expect(await relpaths(d, "data/raw")).toEqual(["DEBUG.LOG", "a.csv", "sub/.dvcignore", "sub/keep.log", "tmp"]);
+    // The same answers from the directory above, whose own ignore file is one of its files (as in DVC).
+    expect(await relpaths(d, "data")).toEqual([".pipeignore", "raw/DEBUG.LOG", "raw/a.csv", "raw/sub/.dvcignore", "raw/sub/keep.log", "raw/tmp"]);
+  });
+
+  it("an ignored special file or broken symlink is skipped, not an error; outside the root nothing is ignored", async () => {
+    const d = tmp({ ".dvcignore": "*.fifo\n*.lnk\n", "data/a.txt": "a", "data/.git": "x" });
+    execFileSync("mkfifo", [path.join(d, "data/p.fifo")]);
+    symlinkSync(path.join(d, "nowhere"), path.join(d, "data/dangling.lnk"));
+    expect(await relpaths(d, "data")).toEqual(["a.txt"]);
+    // The same directory hashed as a path outside the project (a shared data set): every entry counts.
+    const outside = new Hasher({ root: path.join(d, "elsewhere") });
+    expect((await outside.hashPath(path.join(d, "data"), "xxh64")).kind).toBe("error");
+  });
+
+  it("a rule change invalidates the directory's record even when the listing stays the same", async () => {
+    const d = tmp({ ".pipeignore": "*.log\n", "data/a.txt": "a", "data/b.log": "b" });
+    age(d, ["data/a.txt", "data/b.log"]);
+    const stateFile = path.join(d, ".pipe/state");
+    const h1 = new Hasher({ root: d, stateFile });
+    const first = ok(await h1.hashPath(path.join(d, "data"), "xxh64")).hash;
+    expect(h1.save()).toBe(true);
+    // Unchanged rules: answered from the record, nothing read.
+    const h2 = new Hasher({ root: d, stateFile, fs: countingFs() });
+    expect(ok(await h2.hashPath(path.join(d, "data"), "xxh64")).hash).toBe(first);
+    expect([h2.stats.dirCacheHits, h2.stats.bytesRead]).toEqual([1, 0]);
+    // Another rule that happens to leave the same files: same hash, but not from a record taken under other rules.
+    writeFileSync(path.join(d, ".pipeignore"), "*.log\n*.tmp\n");
+    const h3 = new Hasher({ root: d, stateFile });
+    expect(ok(await h3.hashPath(path.join(d, "data"), "xxh64")).hash).toBe(first);
+    expect(h3.stats.dirCacheHits).toBe(0);
+    // A rule that lets the .log file in: a different hash.
+    writeFileSync(path.join(d, ".pipeignore"), "*.tmp\n");
+    const h4 = new Hasher({ root: d, stateFile });
+    expect(ok(await h4.hashPath(path.join(d, "data"), "xxh64")).hash).not.toBe(first);
   });
 });

@@ -204,6 +204,20 @@ describe("compileIgnore", () => {
     expect(mismatches(TEXTS, PATHS)).toEqual([]);
   });
 
+  it("matches case-sensitively when asked to (hashing, as DVC), still answering as the ignore package", () => {
+    const out: string[] = [];
+    for (const t of TEXTS) {
+      for (const p of PATHS) {
+        const e = ignore({ ignorecase: false }).add(t).test(p);
+        const a = compileIgnore(t, { ignoreCase: false }).test(p);
+        if (e.ignored !== a.ignored || e.unignored !== a.unignored) out.push(`${JSON.stringify(t)} | ${JSON.stringify(p)}`);
+      }
+    }
+    expect(out).toEqual([]);
+    expect(compileIgnore("/OUT/S1.TXT\n", { ignoreCase: false }).test("out/s1.txt").ignored).toBe(false);
+    expect(compileIgnore("/OUT/S1.TXT\n").test("out/s1.txt").ignored).toBe(true);
+  });
+
   it("answers as the ignore package on random rules and paths", () => {
     // A small alphabet (two names, a slash, wildcards, a negation, a space, a case variant) keeps collisions
     // between rules and paths frequent; a fixed seed keeps the test reproducible.
@@ -238,6 +252,52 @@ describe("compileIgnore", () => {
       paths.push(parts.join("/") + (rand(2) === 0 ? "/" : ""));
     }
     expect(mismatches(texts, paths)).toEqual([]);
+  });
+
+  it("answers as the ignore package on random segment globs (`*.log`, `a?`), in both case modes", () => {
+    // Rules of `*` and `?` without a slash are answered by one regular expression per segment: sweep them with names
+    // holding dots, regular-expression characters, spaces and letters that fold (the Kelvin sign, accents).
+    let seed = 999;
+    const rand = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const pick = (xs: readonly string[]): string => xs[rand(xs.length)] ?? "";
+    const segs = ["a", "b", "A", "ab", ".a", "a.b", "x.LOG", "\u00E9", "\u00C9", "k", "\u212A", "a b", "(a)", "a+"];
+    const globs = ["*", "?", "*.b", "a*", "*a*", "?b", "*.log", "*.LOG", ".*", "a?", "**", "[ab]", "\u00E9*", "\u212A*", "(*)", "*+"];
+    const out: string[] = [];
+    for (const ignoreCase of [true, false]) {
+      for (let i = 0; i < 400; i++) {
+        const lines: string[] = [];
+        for (let j = 0, n = 1 + rand(4); j < n; j++) {
+          const parts: string[] = [];
+          for (let q = 0, k = 1 + rand(2); q < k; q++) parts.push(rand(2) === 0 ? pick(globs) : pick(segs));
+          lines.push(`${rand(10) === 0 ? "!" : ""}${rand(4) === 0 ? "/" : ""}${parts.join(rand(3) === 0 ? "/" : "")}${rand(3) === 0 ? "/" : ""}`);
+        }
+        const text = lines.join("\n") + "\n";
+        const want = ignore({ ignorecase: ignoreCase }).add(text);
+        const got = compileIgnore(text, { ignoreCase });
+        for (let p = 0; p < 20; p++) {
+          const ps: string[] = [];
+          for (let q = 0, m = 1 + rand(3); q < m; q++) ps.push(pick(segs));
+          const rel = ps.join("/") + (rand(2) === 0 ? "/" : "");
+          const e = want.test(rel);
+          const a = got.test(rel);
+          if (e.ignored !== a.ignored || e.unignored !== a.unignored) out.push(`${ignoreCase} ${JSON.stringify(text)} | ${JSON.stringify(rel)}`);
+        }
+      }
+    }
+    expect(out).toEqual([]);
+  });
+
+  it("a file of comments only has no rules (the .dvcignore `dvc init` writes)", () => {
+    const rules = compileIgnore("# Add patterns of files dvc should ignore, which could improve\n# the performance.\n\n");
+    expect(rules.empty).toBe(true);
+    expect(rules.test("a/b.log").ignored).toBe(false);
+    expect(() => rules.test("/abs")).toThrow();
+    expect(compileIgnore("# x\n*.log\n").empty).toBeFalsy();
   });
 
   it("rejects invalid paths as the ignore package does", () => {

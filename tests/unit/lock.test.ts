@@ -201,6 +201,36 @@ describe("reading locks", () => {
     expect(!schema.ok && schema.errors[0]!.message).toMatch(/unsupported lock schema/);
   });
 
+  it("nested aliases and alias bombs are located lock errors, never exceptions", () => {
+    const nested = "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+    const n = parseLock("dvc.lock", nested, "dvc");
+    expect(!n.ok && n.errors.map((e) => [e.reason, e.location?.line])).toEqual([
+      ["lock", 1],
+      ["lock", 2],
+      ["lock", 3],
+      ["lock", 4],
+    ]);
+    const bomb = ["a: &l0 [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)].join("\n") + "\n";
+    const b = parseLock("dvc.lock", bomb, "dvc");
+    expect(b.ok).toBe(false);
+    if (b.ok) return;
+    expect(b.errors).toHaveLength(1);
+    expect(b.errors[0]).toMatchObject({ reason: "yaml-syntax", location: { file: "dvc.lock", line: 9, col: 10 } });
+    expect(b.errors[0]!.message).toMatch(/alias bomb/);
+    expect(b.errors[0]!.hint).toMatch(/git checkout -- dvc\.lock/);
+    const cycle = parseLock("dvc.lock", "schema: '2.0'\nstages:\n  s: &x\n    cmd: x\n    deps: [*x]\n", "dvc");
+    expect(!cycle.ok && cycle.errors[0]!.location).toMatchObject({ line: 5, col: 12 });
+  });
+
+  it("a byte order mark before the first key is not part of it", () => {
+    const text = "schema: '2.0'\nstages:\n  s:\n    cmd: echo\n";
+    const r = parseLock("dvc.lock", `\ufeff${text}`, "dvc");
+    expect(r.ok && [...r.value.stages.keys()]).toEqual(["s"]);
+    // Positions count from the first character after the mark.
+    const bad = parseLock("dvc.lock", `\ufeff${text}    bad: 1\n`, "dvc");
+    expect(!bad.ok && bad.errors[0]!.location).toMatchObject({ line: 5, col: 5 });
+  });
+
   it("every truncation of a lock is either an error or a lock with fewer/equal entries, never a crash", () => {
     const text = serializeLock([["a", ENTRY], ["b", ENTRY]]);
     let errors = 0;

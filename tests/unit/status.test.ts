@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
 import { LockStore } from "../../src/lock/read.js";
 import { writeLockEntry } from "../../src/lock/write.js";
-import type { DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/model.js";
+import type { CmdPiece, DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/model.js";
 import { explainCommandChange } from "../../src/status/cmd-vars.js";
 import { pipelineStatus } from "../../src/status/pipeline.js";
 import { staleAddressesIn } from "../../src/status/stale.js";
@@ -244,12 +244,27 @@ describe("stage staleness", () => {
   it("changed command names the ${...} variables whose values changed", async () => {
     const root = project(BASE);
     await recordAll(root, [trainStage()]);
-    const [s] = await statusOf(root, [trainStage({ cmd: "python src/train.py --lr 0.2", cmdVars: [{ name: "train.lr", value: 0.2 }] })]);
-    expect(s!.reasons).toEqual([{ kind: "changed-command", old: "python src/train.py --lr 0.1", new: "python src/train.py --lr 0.2", vars: [{ name: "train.lr", old: "0.1", new: "0.2" }] }]);
+    const lr = (head: string, v: string): Partial<Stage> => ({
+      cmd: `${head} src/train.py --lr ${v}`,
+      cmdVars: [{ name: "train.lr", value: Number(v) }],
+      cmdTemplate: [[`${head} src/train.py --lr `, { v: "train.lr", text: v }, ""]],
+    });
+    const [s] = await statusOf(root, [trainStage(lr("python", "0.2"))]);
+    expect(s!.reasons).toEqual([
+      { kind: "changed-command", old: "python src/train.py --lr 0.1", new: "python src/train.py --lr 0.2", vars: [{ name: "train.lr", old: "0.1", new: "0.2" }], explained: true },
+    ]);
     expect(renderStatusText([s!], { verbose: false })).toBe("train:\n    changed command: ${train.lr} 0.1 -> 0.2\n");
+    checkJson([s!]);
     // A literal edit names no variable; the old and new commands are shown instead.
-    const [t] = await statusOf(root, [trainStage({ cmd: "python3 src/train.py --lr 0.1" })]);
+    const [t] = await statusOf(root, [trainStage(lr("python3", "0.1"))]);
     expect(renderStatusText([t!], { verbose: false })).toBe("train:\n    changed command\n        old:        python src/train.py --lr 0.1\n        new:        python3 src/train.py --lr 0.1\n");
+    // Both: the variable is named, and the commands still show that the text changed too.
+    const [u] = await statusOf(root, [trainStage(lr("python3", "0.2"))]);
+    expect(renderStatusText([u!], { verbose: false })).toBe(
+      "train:\n    changed command: ${train.lr} 0.1 -> 0.2\n        old:        python src/train.py --lr 0.1\n        new:        python3 src/train.py --lr 0.2\n",
+    );
+    expect(u!.reasons[0]).toMatchObject({ kind: "changed-command", explained: false });
+    checkJson([u!]);
   });
 
   it("frozen stages are never stale; always_changed ones always are; URLs are listed, not checked", async () => {
@@ -355,22 +370,111 @@ describe("record", () => {
   });
 });
 
+/**
+ * A template as the expander builds it, from `${name}` markers and the texts the variables produce now: the pieces,
+ * and the command they join to.
+ */
+function tpl(template: string, texts: Record<string, string>): CmdPiece[] {
+  const pieces: CmdPiece[] = [];
+  let at = 0;
+  for (const m of template.matchAll(/\$\{([^}]+)\}/g)) {
+    pieces.push(template.slice(at, m.index), { v: m[1]!, text: texts[m[1]!]! });
+    at = m.index + m[0].length;
+  }
+  pieces.push(template.slice(at));
+  return pieces;
+}
+const joined = (pieces: readonly CmdPiece[]): string => pieces.map((p) => (typeof p === "string" ? p : p.text)).join("");
+function explain(old: string, template: string, texts: Record<string, string>): ReturnType<typeof explainCommandChange> {
+  const t = tpl(template, texts);
+  return explainCommandChange(old, joined(t), [t]);
+}
+
 describe("explainCommandChange", () => {
-  it("finds scalar, embedded and dictionary variables", () => {
-    expect(explainCommandChange("train --lr=0.1 --e 3", "train --lr=0.25 --e 3", [{ name: "lr", value: 0.25 }])).toEqual([{ name: "lr", old: "0.1", new: "0.25" }]);
-    expect(explainCommandChange("train --lr 0.1 --epochs 2 --fast", "train --lr 0.1 --epochs 5 --fast", [{ name: "args", value: { lr: 0.1, epochs: 5, fast: true } }])).toEqual([
-      { name: "args", old: "--lr 0.1 --epochs 2 --fast", new: "--lr 0.1 --epochs 5 --fast" },
-    ]);
-    expect(explainCommandChange(["a 1", "b x"], ["a 2", "b y"], [{ name: "n", value: 2 }, { name: "s", value: "y" }])).toEqual([
-      { name: "n", old: "1", new: "2" },
-      { name: "s", old: "x", new: "y" },
-    ]);
+  it("names the variable by its place, not by the first place its new value appears", () => {
+    // seed 5 -> 3 while folds stays 3: the new value 3 also appears where folds is.
+    expect(explain("python cv.py --seed 5 --folds 3", "python cv.py --seed ${seed} --folds ${folds}", { seed: "3", folds: "3" })).toEqual({
+      vars: [{ name: "seed", old: "5", new: "3" }],
+      explained: true,
+    });
+    expect(explain("train --lr 0.1 --ep 1", "train --lr ${lr} --ep ${ep}", { lr: "1", ep: "1" })).toEqual({ vars: [{ name: "lr", old: "0.1", new: "1" }], explained: true });
+    // Both changed, in the other order of appearance.
+    expect(explain("t --a 1 --b 2", "t --a ${a} --b ${b}", { a: "2", b: "1" })).toEqual({
+      vars: [
+        { name: "a", old: "1", new: "2" },
+        { name: "b", old: "2", new: "1" },
+      ],
+      explained: true,
+    });
+  });
+
+  it("embedded, dictionary and repeated variables", () => {
+    expect(explain("train --lr=0.1 --e 3", "train --lr=${lr} --e 3", { lr: "0.25" })).toEqual({ vars: [{ name: "lr", old: "0.1", new: "0.25" }], explained: true });
+    expect(explain("train --lr 0.1 --epochs 2 --fast", "train ${args}", { args: "--lr 0.1 --epochs 5 --fast" })).toEqual({
+      vars: [{ name: "args", old: "--lr 0.1 --epochs 2 --fast", new: "--lr 0.1 --epochs 5 --fast" }],
+      explained: true,
+    });
+    expect(explain("cp a out/a", "cp ${f} out/${f}", { f: "b" })).toEqual({ vars: [{ name: "f", old: "a", new: "b" }], explained: true });
+    // Two places of one variable that disagree in the old command: its text cannot be told, and the literal changed.
+    expect(explain("cp a out/c", "cp ${f} out/${f}", { f: "b" })).toEqual({ vars: [], explained: false });
+  });
+
+  it("a list cmd item by item", () => {
+    const a = tpl("a ${n}", { n: "2" });
+    const b = tpl("b ${s}", { s: "y" });
+    expect(explainCommandChange(["a 1", "b x"], [joined(a), joined(b)], [a, b])).toEqual({
+      vars: [
+        { name: "n", old: "1", new: "2" },
+        { name: "s", old: "x", new: "y" },
+      ],
+      explained: true,
+    });
+    // An item added: the text changed, whatever the variables did.
+    expect(explainCommandChange(["a 1"], [joined(a), joined(b)], [a, b]).explained).toBe(false);
+  });
+
+  it("an edit of the literal text is never hidden behind a variable", () => {
+    expect(explain("python train.py --lr 0.1", "python3 train.py --lr ${train.lr}", { "train.lr": "0.2" })).toEqual({
+      vars: [{ name: "train.lr", old: "0.1", new: "0.2" }],
+      explained: false,
+    });
+    expect(explain("python t.py --lr=0.1 --ep 1", "python3 t.py --lr=${lr} --ep ${ep}", { lr: "1", ep: "1" })).toEqual({
+      vars: [{ name: "lr", old: "0.1", new: "1" }],
+      explained: false,
+    });
     // Unchanged variables are not reported even when they appear in a changed command.
-    expect(explainCommandChange("python a.py 3", "python3 a.py 3", [{ name: "k", value: 3 }])).toEqual([]);
+    expect(explain("python a.py 3", "python3 a.py ${k}", { k: "3" })).toEqual({ vars: [], explained: false });
+  });
+
+  it("an ambiguous alignment names only what every alignment agrees on", () => {
+    // `124` splits into a and b in four ways.
+    expect(explain("124", "${a}${b}", { a: "12", b: "3" })).toEqual({ vars: [], explained: false });
+    expect(explain("12 --lr 0.1", "${a}${b} --lr ${lr}", { a: "1", b: "2", lr: "0.2" })).toEqual({ vars: [{ name: "lr", old: "0.1", new: "0.2" }], explained: false });
+  });
+
+  it("without a template (or one that does not build the command) nothing is named", () => {
+    expect(explainCommandChange("a 1", "a 2", undefined)).toEqual({ vars: [], explained: false });
+    expect(explainCommandChange("a 1", "a 2", [tpl("a ${n}", { n: "3" })])).toEqual({ vars: [], explained: false });
   });
 });
 
 describe("laziness", () => {
+  it("a new dep is hashed only when the report asks for its hash", async () => {
+    const root = project({ ...BASE, "extra.txt": "x" });
+    age(root, [...Object.keys(BASE), "extra.txt"]);
+    await recordAll(root, [trainStage()]);
+    const lock = await new LockStore(root).forDir("");
+    if (!lock.ok || !lock.value) throw new Error("no lock written");
+    const entry = lock.value.stages.get("train");
+    const grown = trainStage({ deps: [dep("data/raw"), dep("extra.txt"), dep("src/train.py")] });
+    const fs = countingReads();
+    const plain = await checkStage(openWorkspace(root, { fs }), grown, entry);
+    expect(plain.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new" }] }]);
+    expect(fs.opened).not.toContain("extra.txt");
+    const shown = await checkStage(openWorkspace(root, { fs }), grown, entry, { hashNew: true });
+    expect(shown.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new", new: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) } }] }]);
+  });
+
   it("a stage without a lock entry costs no hashing at all", async () => {
     const root = project(BASE);
     const ws = openWorkspace(root);
@@ -380,6 +484,20 @@ describe("laziness", () => {
     expect(stageStatus(trainStage({ frozen: true }), undefined, { paths: new Map(), params: new Map() }).stale).toBe(false);
   });
 });
+
+/** The real file system, remembering the base names of the files whose contents were read. */
+function countingReads(): HashFs & { opened: string[] } {
+  const fs = {
+    opened: [] as string[],
+    stat: nodeHashFs.stat,
+    readdir: nodeHashFs.readdir,
+    readChunks: (p: string, n: number) => {
+      fs.opened.push(path.basename(p));
+      return nodeHashFs.readChunks(p, n);
+    },
+  };
+  return fs;
+}
 
 describe("staleAddressesIn (dag --status)", () => {
   function counting(): HashFs & { opened: string[] } {

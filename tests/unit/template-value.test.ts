@@ -193,7 +193,7 @@ describe("typed params", () => {
     }
     const errs = broken("params.yaml", rows.join("\n") + "\n");
     expect(errs).toHaveLength(1);
-    expect(errs[0]!.message).toMatch(/aliases here expand to more than 100,000 values/);
+    expect(errs[0]!.message).toMatch(/^aliases expand this document of 100 values into \d+ values \(an alias bomb\?\)/);
     expect(errs[0]!.line).toBeGreaterThan(1);
   });
   it("JSON is read as JSON, not as YAML: what json.loads refuses is a located error", () => {

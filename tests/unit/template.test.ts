@@ -104,6 +104,16 @@ describe("interpolation", () => {
     ]);
   });
 
+  it("records how cmd was built: literal pieces and the text of each ${...}, per command", async () => {
+    const ss = await stages({
+      "params.yaml": "train:\n  lr: 0.1\n  opt: {beta: 0.9}\nf: a.txt\n",
+      "pipe.yaml":
+        "stages:\n  train:\n    cmd: python t.py --lr ${train.lr} ${ train.opt } \\${HOME}\n  copy:\n    cmd:\n    - cp ${f} out/${f}\n    - ${train.opt}\n    - echo done\n",
+    });
+    expect(ss[0]!.cmdTemplate).toEqual([["python t.py --lr ", { v: "train.lr", text: "0.1" }, " ", { v: "train.opt", text: "--beta 0.9" }, " ${HOME}"]]);
+    expect(ss[1]!.cmdTemplate).toEqual([["cp ", { v: "f", text: "a.txt" }, " out/", { v: "f", text: "a.txt" }, ""], [{ v: "train.opt", text: "--beta 0.9" }], ["echo done"]]);
+  });
+
   it("unescapes \\${ and leaves ${ without a closing brace alone", async () => {
     const ss = await stages({ "pipe.yaml": "stages:\n  a:\n    cmd: echo \\${HOME} ${unclosed\n" });
     expect(ss[0]!.cmd).toBe("echo ${HOME} ${unclosed");
@@ -516,8 +526,12 @@ describe("bad templates", () => {
   });
 
   it("an alias inside the collection it names is an error, not a crash", async () => {
-    const r = await expand({ "pipe.yaml": "stages:\n  a:\n    cmd: echo\n    meta: &x {k: [1, *x]}\n" });
-    expect(r.errors.map((d) => [d.message, d.location?.line, d.location?.col])).toEqual([["this alias refers to a collection that contains it, which has no value", 4, 22]]);
+    const text = "stages:\n  a:\n    cmd: echo\n    meta: &x {k: [1, *x]}\n";
+    const want = [["this alias refers to a collection that contains it, which has no value", 4, 22]];
+    // Reading the YAML finds it first; the expander, given such a document anyway, says the same.
+    expect(validateStagesFile(parseYaml("pipe.yaml", text)).errors.map((d) => [d.message, d.location?.line, d.location?.col])).toEqual(want);
+    const r = await expandIn(makeProject({ "pipe.yaml": text }), "pipe.yaml", undefined, false);
+    expect(r.errors.map((d) => [d.message, d.location?.line, d.location?.col])).toEqual(want);
   });
 
   it("invalid references, lists in strings, a ${} foreach source that is no list", async () => {
@@ -580,7 +594,7 @@ describe("vars files as DVC reads them", () => {
     const r = await expand({ "params.yaml": rows.join("\n") + "\n", "pipe.yaml": "stages:\n  s:\n    cmd: echo ${a}\n" });
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]!.location?.file).toBe("params.yaml");
-    expect(r.errors[0]!.message).toMatch(/expand to more than/);
+    expect(r.errors[0]!.message).toMatch(/an alias bomb\?/);
   });
 });
 

@@ -280,6 +280,19 @@ describe("validateStagesFile: YAML syntax", () => {
     expect(check("stages: {}\n---\nstages: {}\n").errors).toContain("pipe.yaml:2:1: error: the file holds more than one YAML document");
   });
 
+  it("aliases: an anchor used in many stages is fine; an alias bomb, a cycle or a missing anchor is located", () => {
+    // 150 uses of one anchor: the `yaml` package's own limit (100) would refuse this ordinary file.
+    const many = ["vars:", "  - meta: &m {owner: ml}", "stages:", ...Array.from({ length: 150 }, (_, i) => `  s${i}:\n    cmd: echo ${i}\n    meta: *m`)].join("\n") + "\n";
+    expect(check(many).count).toBe(0);
+    // Nine levels of nine aliases: 387 million values from ten lines.
+    const bomb = ["a: &l0 [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)].join("\n") + "\n";
+    const b = check(bomb);
+    expect(b.count).toBe(1);
+    expect(b.errors).toMatch(/^pipe\.yaml:9:10: error: aliases expand this document of \d+ values into \d+ values \(an alias bomb\?\)/);
+    expect(check("stages:\n  s: &s\n    cmd: echo\n    meta: [*s]\n").errors).toMatch(/^pipe\.yaml:4:12: error: this alias refers to a collection that contains it, which has no value/);
+    expect(check("stages:\n  s:\n    cmd: *c\n").errors).toMatch(/^pipe\.yaml:3:10: error: alias '\*c' has no anchor '&c' before it/);
+  });
+
   it("schema errors are not reported on top of syntax errors", () => {
     const r = check("stagse:\n\tx: 1\n");
     expect(r.count).toBe(1);

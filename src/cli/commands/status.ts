@@ -38,7 +38,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
 
   const ws = openWorkspace(root);
   const locks = new LockStore(root, sources);
-  const r = await pipelineStatus(graph, ws, locks, addresses);
+  // The hash of a new dep or out is shown by `-v` and in `--json`; a plain report does not read it.
+  const r = await pipelineStatus(graph, ws, locks, addresses, { hashNew: !ctx.global.quiet && (ctx.global.verbose || opts.json === true) });
   if (!r.ok) {
     printDiagnostics(ctx, r.errors, sources);
     return EXIT_USAGE;
