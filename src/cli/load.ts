@@ -14,6 +14,8 @@ export interface LoadedProject {
   project: ProjectRoot;
   graph: StageGraph;
   sources: Map<string, string>;
+  /** What the pipeline is a function of (see `CachedLoad.key`), when known; undefined when warnings were printed. */
+  key?: { discovered: string; inputs: [string, string][] };
 }
 
 export function printDiagnostics(ctx: CommandContext, ds: readonly Diagnostic[], sources?: ReadonlyMap<string, string>): void {
@@ -66,5 +68,6 @@ export async function loadForCommand(ctx: CommandContext, opts: LoadForCommandOp
   // Only now is the project known to be valid as a whole, so only now may the load be cached.
   if (opts.writeLoadCache !== false) loaded.remember();
   if (!ctx.global.quiet) printDiagnostics(ctx, warnings, sources);
-  return { project, graph: g.value, sources };
+  // A load that warned is not one a memo may answer for: replaying the result would drop the warnings.
+  return { project, graph: g.value, sources, ...(loaded.key && warnings.length === 0 ? { key: loaded.key } : {}) };
 }

@@ -3,8 +3,21 @@
  * document) back to a `file:line:col` location, which every later layer uses to point at the offending text, and the
  * translation of the parser's own errors into diagnostics.
  */
-import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLParseError, type Alias, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
+import { createRequire } from "node:module";
+import type * as YamlLib from "yaml";
+import type { Alias, Document, LineCounter, Node, Pair, YAMLError, YAMLMap, YAMLParseError } from "yaml";
 import { error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "./diagnostic.js";
+
+/**
+ * The `yaml` package, loaded on first use: a no-op `status` answered from the load cache parses no YAML, and importing
+ * the package costs more than the rest of that command's modules together. It is CommonJS, so `require` loads it
+ * synchronously (the same instance an `import` of it gets) and the functions below stay synchronous.
+ */
+const requireLib = createRequire(import.meta.url);
+let lib: typeof YamlLib | undefined;
+export function yamlLib(): typeof YamlLib {
+  return (lib ??= requireLib("yaml") as typeof YamlLib);
+}
 
 export interface ParsedYaml {
   /** Relative to the project root (as diagnostics show it). */
@@ -23,8 +36,8 @@ export interface ParsedYaml {
  * both recorded in `checks`.
  */
 export function parseYaml(file: string, text: string, opts: { intAsBigInt?: boolean } = {}): ParsedYaml {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
+  const lineCounter = new (yamlLib().LineCounter)();
+  const doc = yamlLib().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
   if (doc.errors.length === 0 && text.includes("*")) doc.errors.push(...aliasErrors(doc));
   const p: ParsedYaml = { file, text, doc, lineCounter, checks: [] };
   if (doc.errors.length === 0) {
@@ -40,12 +53,12 @@ export function parseYaml(file: string, text: string, opts: { intAsBigInt?: bool
  * warning on stderr. It is an error at the key instead.
  */
 function checkKeys(p: ParsedYaml): void {
-  visit(p.doc, {
+  yamlLib().visit(p.doc, {
     Pair(_, pair) {
-      const key = isAlias(pair.key) ? pair.key.resolve(p.doc) : pair.key;
-      if (isCollection(key)) {
+      const key = yamlLib().isAlias(pair.key) ? pair.key.resolve(p.doc) : pair.key;
+      if (yamlLib().isCollection(key)) {
         p.checks.push(
-          error("yaml-syntax", `a mapping key must be a scalar, not a ${isSeq(key) ? "list" : "mapping"}`, nodeLocation(p, pair.key), {
+          error("yaml-syntax", `a mapping key must be a scalar, not a ${yamlLib().isSeq(key) ? "list" : "mapping"}`, nodeLocation(p, pair.key), {
             hint: "write the key as a string",
           }),
         );
@@ -56,7 +69,7 @@ function checkKeys(p: ParsedYaml): void {
 
 /** `<<` written plainly (a quoted `"<<"` is an ordinary key). */
 function isMergeKey(key: unknown): boolean {
-  return isScalar(key) && key.value === "<<" && key.type === "PLAIN" && !key.tag;
+  return yamlLib().isScalar(key) && key.value === "<<" && key.type === "PLAIN" && !key.tag;
 }
 
 /**
@@ -71,8 +84,8 @@ function expandMergeKeys(p: ParsedYaml): void {
   const done = new Set<YAMLMap>();
   const active = new Set<YAMLMap>();
   const source = (n: unknown, at: unknown): YAMLMap | undefined => {
-    const r = isAlias(n) ? n.resolve(p.doc) : n;
-    if (isMap(r)) {
+    const r = yamlLib().isAlias(n) ? n.resolve(p.doc) : n;
+    if (yamlLib().isMap(r)) {
       if (!active.has(r)) return r;
       p.checks.push(error("yaml-syntax", "'<<' cannot merge a mapping into itself", nodeLocation(p, at)));
       return undefined;
@@ -100,7 +113,7 @@ function expandMergeKeys(p: ParsedYaml): void {
         continue;
       }
       const sources: YAMLMap[] = [];
-      if (isSeq(pair.value)) {
+      if (yamlLib().isSeq(pair.value)) {
         for (const it of pair.value.items) {
           const m = source(it, it);
           if (m) sources.push(m);
@@ -130,7 +143,7 @@ function expandMergeKeys(p: ParsedYaml): void {
     active.delete(map);
     done.add(map);
   };
-  visit(p.doc, {
+  yamlLib().visit(p.doc, {
     Map(_, map) {
       flatten(map);
     },
@@ -176,10 +189,10 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
   const target = new Map<Alias, Node | undefined>();
   const anchors = new Map<string, Node>();
   let nodes = 0;
-  visit(doc, {
+  yamlLib().visit(doc, {
     Node(_, node) {
       nodes++;
-      if (isAlias(node)) target.set(node, anchors.get(node.source));
+      if (yamlLib().isAlias(node)) target.set(node, anchors.get(node.source));
       else if (node.anchor) anchors.set(node.anchor, node);
     },
   });
@@ -191,13 +204,13 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
   const broken = new Set<Alias>();
   // Expanded size of a node (an alias counts as what it refers to); NaN for a value that cannot exist.
   const sizeOf = (n: unknown): number => {
-    if (isAlias(n)) {
+    if (yamlLib().isAlias(n)) {
       const t = target.get(n);
       if (t === undefined || open.has(t)) {
         if (!broken.has(n)) {
           broken.add(n);
           errs.push(
-            new YAMLParseError(
+            new (yamlLib().YAMLParseError)(
               at(n),
               "BAD_ALIAS",
               t === undefined ? `alias '*${n.source}' has no anchor '&${n.source}' before it` : "this alias refers to a collection that contains it, which has no value",
@@ -211,11 +224,11 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
     const known = size.get(n);
     if (known !== undefined) return known;
     let total = 1;
-    if (isCollection(n)) {
+    if (yamlLib().isCollection(n)) {
       open.add(n);
       for (const it of n.items) total += sizeOf(it);
       open.delete(n);
-    } else if (isPair(n)) {
+    } else if (yamlLib().isPair(n)) {
       total = sizeOf(n.key) + sizeOf(n.value);
     }
     size.set(n, total);
@@ -227,7 +240,7 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     // Nesting deeper than the stack: the `yaml` package would overflow converting it too.
-    return [new YAMLParseError([0, 0], "RESOURCE_EXHAUSTION", "the document is nested too deeply to be read")];
+    return [new (yamlLib().YAMLParseError)([0, 0], "RESOURCE_EXHAUSTION", "the document is nested too deeply to be read")];
   }
   if (errs.length > 0) return errs;
   if (total - nodes > MIN_ALIAS_BUDGET + MAX_ALIAS_GROWTH * nodes) {
@@ -242,7 +255,7 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
     }
     const shown = total >= 1e15 ? "more than 10^15" : String(total);
     errs.push(
-      new YAMLParseError(
+      new (yamlLib().YAMLParseError)(
         worst ? at(worst) : [0, 0],
         "RESOURCE_EXHAUSTION",
         `aliases expand this document of ${nodes} values into ${shown} values (an alias bomb?); pipe reads at most ${MAX_ALIAS_GROWTH} times the document's size plus ${MIN_ALIAS_BUDGET}`,
@@ -278,7 +291,7 @@ export function offsetLocation(p: Pick<ParsedYaml, "file" | "lineCounter">, offs
  * nodes without a range (synthesised ones).
  */
 export function nodeLocation(p: Pick<ParsedYaml, "file" | "lineCounter">, node: unknown): SourceLocation {
-  if (isNode(node) && node.range) {
+  if (yamlLib().isNode(node) && node.range) {
     const [start, valueEnd] = (node as Node).range!;
     return offsetLocation(p, start, valueEnd - start);
   }
@@ -304,12 +317,12 @@ export function nodeAtPath(doc: Document.Parsed, path: readonly PathSegment[]): 
   let key: Node | undefined;
   for (const seg of path) {
     key = undefined;
-    if (isMap(cur)) {
+    if (yamlLib().isMap(cur)) {
       const pair = cur.items.find((it) => keyString(it.key) === String(seg));
       if (!pair) return {};
-      key = isNode(pair.key) ? pair.key : undefined;
+      key = yamlLib().isNode(pair.key) ? pair.key : undefined;
       cur = pair.value;
-    } else if (isSeq(cur)) {
+    } else if (yamlLib().isSeq(cur)) {
       const i = typeof seg === "number" ? seg : Number(seg);
       cur = Number.isInteger(i) ? cur.items[i] : undefined;
       if (cur === undefined) return {};
@@ -317,19 +330,19 @@ export function nodeAtPath(doc: Document.Parsed, path: readonly PathSegment[]): 
       return {};
     }
   }
-  return { node: isNode(cur) ? cur : undefined, key };
+  return { node: yamlLib().isNode(cur) ? cur : undefined, key };
 }
 
 /** The string form of a mapping key, as `doc.toJS()` names it. */
 export function keyString(key: unknown): string {
-  if (isScalar(key)) return String(key.value);
-  if (isNode(key)) return String(key.toJSON());
+  if (yamlLib().isScalar(key)) return String(key.value);
+  if (yamlLib().isNode(key)) return String(key.toJSON());
   return String(key);
 }
 
 /** Start offset of a node, for sorting diagnostics by position. */
 export function nodeOffset(node: unknown): number | undefined {
-  return isNode(node) && node.range ? node.range[0] : undefined;
+  return yamlLib().isNode(node) && node.range ? node.range[0] : undefined;
 }
 
 /**
@@ -456,7 +469,7 @@ function unclosedBracket(p: ParsedYaml, offset: number, open: string, close: str
 /** The quoted scalar the parser was reading when the text ended: the last one starting before `offset`. */
 function unclosedQuote(p: ParsedYaml, offset: number): SourceLocation | undefined {
   let best: number | undefined;
-  visit(p.doc, {
+  yamlLib().visit(p.doc, {
     Scalar(_, node) {
       if ((node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") && node.range && node.range[0] < offset) {
         if (best === undefined || node.range[0] > best) best = node.range[0];
@@ -474,16 +487,16 @@ function sentence(message: string): string {
 
 function findDuplicate(doc: Document.Parsed, offset: number): { name: string; first: Node; second: Node } | undefined {
   let found: { name: string; first: Node; second: Node } | undefined;
-  visit(doc, {
+  yamlLib().visit(doc, {
     Map(_, map) {
       const seen = new Map<string, Node>();
       for (const it of map.items) {
-        if (!isNode(it.key)) continue;
+        if (!yamlLib().isNode(it.key)) continue;
         const name = keyString(it.key);
         const prev = seen.get(name);
         if (prev && it.key.range?.[0] === offset) {
           found = { name, first: prev, second: it.key };
-          return visit.BREAK;
+          return yamlLib().visit.BREAK;
         }
         if (!prev) seen.set(name, it.key);
       }

@@ -10,9 +10,9 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isNode, isScalar, isSeq, type Node } from "yaml";
+import type { Node } from "yaml";
 import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation, offsetLocation, parseYaml, toPlain, type ParsedYaml } from "../config/yaml.js";
+import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../config/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
@@ -199,19 +199,19 @@ function nodeAt(p: ParsedYaml, at: readonly Seg[], atKey: boolean): Node | undef
   let key: unknown;
   for (const seg of at) {
     key = undefined;
-    if (isMap(cur)) {
-      const pair = cur.items.find((it) => (isScalar(it.key) ? String(it.key.value) : String(it.key)) === String(seg));
-      if (!pair) return isNode(cur) ? cur : undefined;
+    if (yamlLib().isMap(cur)) {
+      const pair = cur.items.find((it) => (yamlLib().isScalar(it.key) ? String(it.key.value) : String(it.key)) === String(seg));
+      if (!pair) return yamlLib().isNode(cur) ? cur : undefined;
       key = pair.key;
       cur = pair.value ?? pair.key;
-    } else if (isSeq(cur)) {
+    } else if (yamlLib().isSeq(cur)) {
       const next: unknown = cur.items[Number(seg)];
       if (next === undefined) return cur;
       cur = next;
     } else break;
   }
-  if (atKey && isNode(key)) return key;
-  return isNode(cur) ? cur : undefined;
+  if (atKey && yamlLib().isNode(key)) return key;
+  return yamlLib().isNode(cur) ? cur : undefined;
 }
 
 /** Parses lock text; `file` is the lock's path relative to the root (used in diagnostics). */

@@ -2,7 +2,8 @@
  * Discovery of the stages files of a project (spec 1): every `pipe.yaml` and `dvc.yaml` under the root, in a
  * deterministic order (the root's file first, then the others by path, POSIX, byte order).
  *
- * The walk reads each directory once (`readdir` with file types: no `stat` per entry) and never descends where no
+ * The walk reads each directory once (`readdir` with file types: no `stat` per entry; synchronously, since a
+ * thousand directories cost a third as much that way as through a thousand promises) and never descends where no
  * stages file can be:
  * - `.git`, `.pipe`, `.dvc`, `node_modules`, and symlinked directories (never followed: no loops, no escaping the
  *   root);
@@ -17,8 +18,7 @@
  *
  * A directory holding both `pipe.yaml` and `dvc.yaml` uses `pipe.yaml`, with a warning naming both.
  */
-import type { Dirent } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
 import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
 import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
@@ -51,12 +51,20 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-async function readIgnoreFile(abs: string, warnings: Diagnostic[]): Promise<string | undefined> {
+function readIgnoreFile(abs: string, warnings: Diagnostic[]): string | undefined {
   try {
-    return await readFile(abs, "utf8");
+    return readFileSync(abs, "utf8");
   } catch (e) {
     warnings.push(warning("io", `cannot read ${abs}: ${(e as Error).message}`));
     return undefined;
+  }
+}
+
+function isFileBehindLink(abs: string): boolean {
+  try {
+    return statSync(abs).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -65,11 +73,11 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
   const found: DiscoveredFile[] = [];
   const warnings: Diagnostic[] = [];
 
-  async function visit(rel: string, inherited: Matchers): Promise<void> {
+  function visit(rel: string, inherited: Matchers): void {
     const abs = rel === "" ? root : path.join(root, rel);
     let entries: Dirent[];
     try {
-      entries = await readdir(abs, { withFileTypes: true });
+      entries = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (rel === "") throw e;
@@ -86,12 +94,12 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
     const own: Matcher[] = [];
     for (const f of IGNORE_FILES) {
       if (!names.get(f)?.isFile()) continue;
-      const text = await readIgnoreFile(path.join(abs, f), warnings);
+      const text = readIgnoreFile(path.join(abs, f), warnings);
       if (text !== undefined) own.push({ base: prefix, ig: compileIgnore(text) });
     }
     let git: Matcher | undefined;
     if (names.get(".gitignore")?.isFile()) {
-      const text = await readIgnoreFile(path.join(abs, ".gitignore"), warnings);
+      const text = readIgnoreFile(path.join(abs, ".gitignore"), warnings);
       if (text !== undefined) git = { base: prefix, ig: compileIgnore(text) };
     }
     if (own.length > 0 || git) matchers = { own: [...inherited.own, ...own], git: git ? [...inherited.git, git] : inherited.git };
@@ -100,7 +108,7 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
     for (const name of STAGES_FILES) {
       const d = names.get(name);
       if (!d) continue;
-      const isFile = d.isFile() || (d.isSymbolicLink() && (await stat(path.join(abs, name)).then((s) => s.isFile(), () => false)));
+      const isFile = d.isFile() || (d.isSymbolicLink() && isFileBehindLink(path.join(abs, name)));
       if (!isFile || ignoredBy(matchers.own, prefix + name)) continue;
       here.push({ file: prefix + name, abs: path.join(abs, name), dir: rel, flavor: name === "pipe.yaml" ? "pipe" : "dvc" });
     }
@@ -111,18 +119,16 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
       warnings.push(warning("warning", `both ${first.file} and ${second.file} are in ${where}: using ${first.file}, ignoring ${second.file}`));
     }
 
-    const subdirs: Promise<void>[] = [];
     for (const d of entries) {
       if (!d.isDirectory() || SKIPPED_DIRS.has(d.name)) continue;
       const sub = prefix + d.name;
       if (ignoredBy(matchers.own, `${sub}/`) || ignoredBy(matchers.git, `${sub}/`)) continue;
-      subdirs.push(visit(sub, matchers));
+      visit(sub, matchers);
     }
-    await Promise.all(subdirs);
   }
 
   try {
-    await visit("", { own: [], git: [] });
+    visit("", { own: [], git: [] });
   } catch (e) {
     return fail([error("io", `cannot read the project root ${root}: ${(e as Error).message}`)]);
   }

@@ -24,7 +24,24 @@
  * JavaScript `/i` regular expression (see `fold`); `{ ignoreCase: false }` matches exactly, as DVC's `.dvcignore`
  * (Python's `pathspec`) does, which is what hashing a directory needs to agree with DVC's hashes.
  */
-import ignore, { type Ignore } from "ignore";
+import { createRequire } from "node:module";
+import type { Ignore } from "ignore";
+import type IgnoreLib from "ignore";
+
+/**
+ * The `ignore` package, loaded on first use: the rules `pipe` writes itself (one literal `/path` per cached output)
+ * never need it, and a no-op `status` should not pay for the import. CommonJS, so `require` is synchronous.
+ */
+const requireLib = createRequire(import.meta.url);
+let lib: typeof IgnoreLib | undefined;
+function ignore(...args: Parameters<typeof IgnoreLib>): Ignore {
+  lib ??= requireLib("ignore") as typeof IgnoreLib;
+  return lib(...args);
+}
+function isPathValid(rel: string): boolean {
+  lib ??= requireLib("ignore") as typeof IgnoreLib;
+  return lib.isPathValid(rel);
+}
 
 export interface IgnoreTest {
   ignored: boolean;
@@ -44,7 +61,7 @@ const NOT_IGNORED: IgnoreTest = Object.freeze({ ignored: false, unignored: false
 /** The rules of a file without any (comments and blank lines only). */
 const EMPTY: IgnoreRules = Object.freeze({
   // An invalid path (absolute, `./x`, empty) throws as `ignore` throws, with its message.
-  test: (rel: string): IgnoreTest => (ignore.isPathValid(rel) ? NOT_IGNORED : ignore().test(rel)),
+  test: (rel: string): IgnoreTest => (isPathValid(rel) ? NOT_IGNORED : ignore().test(rel)),
   empty: true,
 });
 
@@ -171,7 +188,7 @@ export function compileIgnore(text: string, opts: CompileOptions = {}): IgnoreRu
   return {
     test(rel: string): IgnoreTest {
       // An invalid path (absolute, `./x`, empty) throws as `ignore` throws, with its message.
-      if (!ignore.isPathValid(rel)) return ignore().test(rel);
+      if (!isPathValid(rel)) return ignore().test(rel);
       if (patterns?.test(rel).ignored) return IGNORED;
       return literalMatch(rel) ? IGNORED : NOT_IGNORED;
     },

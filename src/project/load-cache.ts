@@ -65,7 +65,7 @@ interface Header {
 let buildStamp: string | undefined;
 
 /** pipe's version plus the stat of this module's file (see the module comment). */
-function currentBuild(): string {
+export function currentBuild(): string {
   if (buildStamp === undefined) {
     const self = fileURLToPath(import.meta.url);
     // The CLI required package.json already, so this is an entry of require's cache.
@@ -87,7 +87,7 @@ function stampOf(st: BigIntStats): string {
 }
 
 /** The stamp a file has now; undefined when it cannot be a cache input (a directory, an unreadable path). */
-function stampNow(abs: string): string | undefined {
+export function stampNow(abs: string): string | undefined {
   try {
     const st = statSync(abs, { bigint: true, throwIfNoEntry: false });
     if (st === undefined) return ABSENT;
@@ -144,11 +144,17 @@ function isStringPairs(v: unknown): v is [string, string][] {
   return Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
 }
 
+/** A cache hit: the payload, and the inputs (with their stamps, all current) it was keyed on. */
+export interface LoadCacheHit {
+  payload: LoadCachePayload;
+  inputs: [string, string][];
+}
+
 /**
  * The payload stored at `file` for `key`, or undefined: no file, another format, version, build, root or discovery
  * result, an input whose stat changed, or text that does not parse.
  */
-export function readLoadCache(file: string, key: CacheKey): LoadCachePayload | undefined {
+export function readLoadCache(file: string, key: CacheKey): LoadCacheHit | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -179,7 +185,7 @@ export function readLoadCache(file: string, key: CacheKey): LoadCachePayload | u
   const p = body?.pipeline;
   if (typeof p !== "object" || p === null || !Array.isArray(body.warnings) || !isStringPairs(body.sources)) return undefined;
   if (![p.files, p.stages, p.params, p.metrics, p.plots].every(Array.isArray)) return undefined;
-  return body;
+  return { payload: body, inputs: head.inputs };
 }
 
 /**

@@ -172,6 +172,12 @@ export interface CachedLoad {
   /** The result came from the load cache (nothing was parsed). */
   fromCache: boolean;
   /**
+   * What the result is a function of, as the load cache keys it: the discovery result and every file the load read
+   * (root-relative path and stamp, from before the read), sorted by path. Undefined when that is not known to be
+   * trustworthy (no cache in use, a failed load, or a file modified too recently). The status memo keys on it.
+   */
+  key?: { discovered: string; inputs: [string, string][] };
+  /**
    * Stores a fresh successful result in the load cache. Call it only once the project is known to be valid: an
    * invalid project must never be cached. Does nothing for a cached result, a failed load, or when the files read
    * were too fresh to be trusted; returns whether the cache was written.
@@ -190,13 +196,19 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
   if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings), fromCache: false, remember: nothingToRemember };
   const key: CacheKey = { root, discovered: found.value };
 
-  const hit = readLoadCache(cacheFile, key);
-  if (hit) {
+  const cached = readLoadCache(cacheFile, key);
+  if (cached) {
+    const hit = cached.payload;
     for (const [file, text] of hit.sources) sources.set(file, text);
     const p = hit.pipeline;
     const files = p.files.map((f): StagesFileInfo => ({ file: f.file, text: f.text ?? sources.get(f.file) ?? "", flavor: f.flavor }));
     const pipeline: Pipeline = { root, files, stages: p.stages, params: p.params, metrics: p.metrics, plots: p.plots };
-    return { result: ok(pipeline, [...found.warnings, ...hit.warnings]), fromCache: true, remember: nothingToRemember };
+    return {
+      result: ok(pipeline, [...found.warnings, ...hit.warnings]),
+      fromCache: true,
+      key: { discovered: JSON.stringify(found.value), inputs: cached.inputs },
+      remember: nothingToRemember,
+    };
   }
 
   const inputs = new LoadInputs();
@@ -221,5 +233,6 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
     };
     return writeLoadCache(cacheFile, key, inputs.entries(), payload);
   };
-  return { result, fromCache: false, remember };
+  const trusted = inputs.trustworthy(startedNs, opts.racyWindowNs ?? 2_000_000_000n);
+  return { result, fromCache: false, remember, ...(trusted ? { key: { discovered: JSON.stringify(found.value), inputs: inputs.entries() } } : {}) };
 }

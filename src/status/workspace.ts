@@ -16,6 +16,7 @@ import { ParamsReader } from "./params.js";
 import { factsNeeded, stageStatus, type FactsOptions } from "./stage.js";
 import { factKey, type ParamsFileFacts, type StageFacts, type StageStatus } from "./types.js";
 import type { HashOutcome } from "../hash/hasher.js";
+import { absOf } from "../project/paths.js";
 
 export interface Workspace {
   root: string;
@@ -51,13 +52,7 @@ export function openWorkspace(root: string, opts: WorkspaceOptions = {}): Worksp
   return { root, hasher, params: new ParamsReader(root) };
 }
 
-/** Absolute path of a root-relative path (a plain join for the usual `a/b/c`, `path.resolve` for anything else). */
-export function absOf(root: string, rootPath: string): string {
-  if (path.sep === "/" && rootPath !== "" && !rootPath.startsWith(".") && !rootPath.startsWith("/") && !rootPath.includes("/.") && !rootPath.includes("//") && !rootPath.endsWith("/") && !rootPath.includes("\\")) {
-    return `${root}/${rootPath}`;
-  }
-  return path.resolve(root, rootPath);
-}
+export { absOf } from "../project/paths.js";
 
 /** Hashes and reads what `stageStatus` will look at for this stage. */
 export async function gatherStageFacts(ws: Workspace, stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): Promise<StageFacts> {

@@ -1,65 +1,70 @@
 /**
  * `pipe status [TARGET...]`: which stages are stale and why (spec 5). A reader: it never blocks on a running
- * `repro` and writes nothing but the stat cache (`.pipe/state`) and the load cache (`.pipe/tmp/load-cache`), only
- * when `.pipe/` exists.
+ * `repro` and writes nothing but the stat cache (`.pipe/state`), the load cache (`.pipe/tmp/load-cache`) and the
+ * status memo (`.pipe/tmp/status-memo`), only when `.pipe/` exists.
  *
- * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
- * damaged lock file.
+ * This module is the front: a report on the whole pipeline is first asked of the status memo (`status/memo.ts`).
+ * When the last full check found everything up to date and nothing it depended on has changed, its answer is given
+ * again after checking only stats, as `ninja -n` answers a no-op. Only when the memo does not answer is the full
+ * report (`status-report.ts`: load, lock files, graph, judging each stage) imported and run, so a no-op does not
+ * even load that code.
  */
-import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
-import { executionOrder, resolveTargets } from "../../graph/select.js";
-import { LockStore } from "../../lock/read.js";
-import { pipelineStatus } from "../../status/pipeline.js";
-import { renderStatusText, statusJson } from "../../status/render.js";
-import { openWorkspace } from "../../status/workspace.js";
-import { stringifyJson } from "../../params/format.js";
+import { statSync } from "node:fs";
+import path from "node:path";
+import type { HashAlgo } from "../../hash/algorithms.js";
+import { findProjectRoot } from "../../project/root.js";
+import { readStatusMemo, STATUS_MEMO_FILE, type MemoForm } from "../../status/memo.js";
+import { EXIT_OK, type CommandContext } from "../context.js";
 
 export interface StatusOptions {
   json?: boolean;
   check?: boolean;
 }
 
-export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
-  const loaded = await loadForCommand(ctx);
-  if (typeof loaded === "number") return loaded;
-  const { graph, sources } = loaded;
-  const root = graph.pipeline.root;
+export function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
+  if (opts.json) return "json";
+  return `${ctx.global.color ? "color" : "text"}${ctx.global.verbose ? "-v" : ""}` as MemoForm;
+}
 
-  let addresses: readonly string[] = graph.order;
-  if (targets.length > 0) {
-    const selected = resolveTargets(graph, targets, ctx.global.cwd, root);
-    if (!selected.ok) {
-      printDiagnostics(ctx, selected.errors, sources);
-      return EXIT_USAGE;
-    }
-    addresses = executionOrder(graph, selected.value);
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
   }
+}
 
-  const ws = openWorkspace(root);
-  const locks = new LockStore(root, sources);
-  // The hash of a new dep or out is shown by `-v` and in `--json`; a plain report does not read it.
-  const r = await pipelineStatus(graph, ws, locks, addresses, { hashNew: !ctx.global.quiet && (ctx.global.verbose || opts.json === true) });
-  if (!r.ok) {
-    printDiagnostics(ctx, r.errors, sources);
-    return EXIT_USAGE;
-  }
-  ws.hasher.save();
-
-  const stages = r.value.stages;
-  const anyStale = stages.some((s) => s.stale);
+/** The exit code of a report answered by the memo, or undefined when the memo does not answer. */
+async function answerFromMemo(ctx: CommandContext, opts: StatusOptions): Promise<number | undefined> {
+  // A root that cannot be found is reported by the full path, with its message.
+  const found = await findProjectRoot(ctx.global.cwd);
+  if (!found.ok || !isDir(path.join(found.value.root, ".pipe"))) return undefined;
+  const root = found.value.root;
+  // A directory dep or out is checked as the full report checks it: its hash, through the stat cache.
+  let ws: import("../../status/workspace.js").Workspace | undefined;
+  const hashDir = async (abs: string, algo: HashAlgo): Promise<string | undefined> => {
+    ws ??= (await import("../../status/workspace.js")).openWorkspace(root);
+    const o = await ws.hasher.hashPath(abs, algo);
+    return o.kind === "dir" ? o.hash : undefined;
+  };
+  const hit = await readStatusMemo(root, memoForm(ctx, opts), hashDir);
+  ws?.hasher.save();
+  if (!hit) return undefined;
   if (!ctx.global.quiet) {
-    // stringifyJson: a params value may be an integer beyond 2^53 (a bigint), which JSON.stringify cannot print.
-    if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
-    else {
-      const c = colors(ctx);
-      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s) }));
-    }
+    ctx.io.out(hit.output);
     if (ctx.global.verbose) {
-      const st = ws.hasher.stats;
-      ctx.io.err(`Checked ${stages.length} stage${stages.length === 1 ? "" : "s"}: read ${st.bytesRead} bytes of ${st.filesRead} file${st.filesRead === 1 ? "" : "s"}, ${st.statCacheHits} from the stat cache\n`);
+      ctx.io.err(`Checked ${hit.stages} stage${hit.stages === 1 ? "" : "s"} from ${STATUS_MEMO_FILE}: ${hit.checked} path${hit.checked === 1 ? "" : "s"} unchanged since the last full check\n`);
     }
   }
-  if (ctx.global.quiet || opts.check) return anyStale ? EXIT_FAILED : EXIT_OK;
   return EXIT_OK;
+}
+
+export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
+  const startedNs = BigInt(Date.now()) * 1_000_000n;
+  if (targets.length === 0) {
+    const code = await answerFromMemo(ctx, opts);
+    if (code !== undefined) return code;
+  }
+  const full = await import("./status-report.js");
+  return full.run(ctx, targets, opts, startedNs);
 }

@@ -1,0 +1,246 @@
+/**
+ * The status memo, `.pipe/tmp/status-memo`: the answer of the last `pipe status` that found the whole pipeline up to
+ * date, with everything that answer was a function of, so that the next one can give it again after checking only
+ * stats, as `ninja -n` answers a no-op from its log: no lock file parsed, no graph built, no stage judged, no stat-cache
+ * lookup per file.
+ *
+ * The verdict of `status` over every stage is a function of
+ * - pipe's build and the project root;
+ * - the pipeline: the discovery result and every file loading read (stages, vars and params files), which is exactly
+ *   the load cache's key (`project/load-cache.ts`);
+ * - the lock files beside every stages file (`pipe.lock`, and `dvc.lock` that is read when `pipe.lock` is absent),
+ *   and the params files stages depend on: by stamp (inode, size, mtime_ns, ctime_ns), or "absent";
+ * - the content of every dep and out the verdict hashed: a file by (inode, size, mtime_ns), the key `.pipe/state`
+ *   trusts for its hashes; a directory by its hash, which the hasher answers from the fingerprint of its listing;
+ * so the memo records all of them, and is used only when every one is unchanged. The recorded stats are those the
+ * verdict itself used (`recordingFs`), never a second look taken afterwards, which could see a file that changed
+ * after it was judged. Stamps of locks and params files are taken before the verdict reads them, so a change made
+ * while it ran shows as a different stamp next time.
+ *
+ * It is written only when everything was up to date (a stale pipeline is not worth memoising: the next command is
+ * a `repro`), when loading printed no warning, when `.pipe/` exists, and when no recorded file was modified within
+ * the racy window before the run began (as for `.pipe/state`: such a file could change again within the same
+ * timestamp tick without its stat changing). It holds the exact output of the report in each form (text, coloured
+ * text, each with and without `-v`, JSON), so an answer from it is byte for byte the one the full check gives. It is a cache: missing, damaged
+ * or from another build, it is a miss, never an error; any difference sends `status` down the full path.
+ *
+ * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the three outputs), then one line
+ * per dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>`, `d\t<path>\t<algo>\t<hash>` or `m\t<path>` (missing).
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { HashAlgo } from "../hash/algorithms.js";
+import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
+import { discoverStagesFiles } from "../project/discover.js";
+import { currentBuild, stampNow } from "../project/load-cache.js";
+import { absOf } from "../project/paths.js";
+
+/** Where the memo lives, relative to the project root. */
+export const STATUS_MEMO_FILE = ".pipe/tmp/status-memo";
+
+const FORMAT = "pipe-status-memo 1";
+
+/** The forms of the report the memo holds: plain or coloured text, each also with `-v`, and JSON. */
+export type MemoForm = "text" | "color" | "text-v" | "color-v" | "json";
+
+interface Header {
+  format: string;
+  build: string;
+  root: string;
+  discovered: string;
+  inputs: [string, string][];
+  /** Lock and params files: [root-relative path, stamp]. */
+  stamps: [string, string][];
+  outputs: Record<MemoForm, string>;
+  /** Number of stages the answer covers (for `-v`). */
+  stages: number;
+}
+
+/** One dep or out as the verdict saw it. */
+export type MemoEntry =
+  | { kind: "file"; rootPath: string; st: FsStat }
+  | { kind: "dir"; rootPath: string; algo: HashAlgo; hash: string }
+  | { kind: "missing"; rootPath: string };
+
+export interface MemoHit {
+  output: string;
+  stages: number;
+  /** Files stat'ed to validate the memo. */
+  checked: number;
+}
+
+/**
+ * A `HashFs` that remembers the stat it returned for each of `wanted` (absolute paths): the stats the verdict used.
+ * Anything else (files inside a directory being walked) passes through unrecorded.
+ */
+export function recordingFs(wanted: ReadonlySet<string>, base: HashFs = nodeHashFs): { fs: HashFs; seen: Map<string, FsStat | undefined> } {
+  const seen = new Map<string, FsStat | undefined>();
+  const fs: HashFs = {
+    stat(abs) {
+      const st = base.stat(abs);
+      if (wanted.has(abs)) seen.set(abs, st);
+      return st;
+    },
+    readdir: (abs) => base.readdir(abs),
+    readChunks: (abs, size) => base.readChunks(abs, size),
+  };
+  return { fs, seen };
+}
+
+function isPairs(v: unknown): v is [string, string][] {
+  return Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
+}
+
+/**
+ * The memoised report in `form`, when the memo at `root` is still the answer (see the module comment); undefined
+ * otherwise. `hashDir` hashes a directory as the full check would (through the stat cache), and is called only for
+ * directories the memo holds.
+ */
+export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(path.join(root, STATUS_MEMO_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  const nl = text.indexOf("\n");
+  if (nl < 0 || !text.endsWith("\n")) return undefined;
+  let head: Partial<Header>;
+  try {
+    head = JSON.parse(text.slice(0, nl)) as Partial<Header>;
+  } catch {
+    return undefined;
+  }
+  if (typeof head !== "object" || head === null) return undefined;
+  if (head.format !== FORMAT || head.build !== currentBuild() || head.root !== root) return undefined;
+  if (!isPairs(head.inputs) || !isPairs(head.stamps) || typeof head.discovered !== "string" || typeof head.stages !== "number") return undefined;
+  const output = head.outputs?.[form];
+  if (typeof output !== "string") return undefined;
+  for (const [rel, stamp] of head.stamps) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
+  for (const [rel, stamp] of head.inputs) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
+  const found = await discoverStagesFiles(root);
+  if (!found.ok || found.warnings.length > 0 || JSON.stringify(found.value) !== head.discovered) return undefined;
+
+  let checked = 0;
+  const dirs: [string, HashAlgo, string][] = [];
+  let pos = nl + 1;
+  while (pos < text.length) {
+    const end = text.indexOf("\n", pos);
+    const f = text.slice(pos, end).split("\t");
+    pos = end + 1;
+    const abs = absOf(root, f[1] ?? "");
+    if (f[0] === "f" && f.length === 5) {
+      checked++;
+      let st: FsStat | undefined;
+      try {
+        st = nodeHashFs.stat(abs);
+      } catch {
+        return undefined;
+      }
+      if (!st || st.kind !== "file" || String(st.ino) !== f[2] || String(st.size) !== f[3] || String(st.mtimeNs) !== f[4]) return undefined;
+    } else if (f[0] === "d" && f.length === 4) {
+      dirs.push([abs, f[2] as HashAlgo, f[3]!]);
+    } else if (f[0] === "m" && f.length === 2) {
+      checked++;
+      try {
+        if (nodeHashFs.stat(abs) !== undefined) return undefined;
+      } catch {
+        return undefined;
+      }
+    } else {
+      return undefined;
+    }
+  }
+  for (const [abs, algo, hash] of dirs) {
+    if ((await hashDir(abs, algo)) !== hash) return undefined;
+    checked++;
+  }
+  return { output, stages: head.stages, checked };
+}
+
+export interface MemoRecord {
+  root: string;
+  key: { discovered: string; inputs: [string, string][] };
+  stamps: [string, string][];
+  entries: readonly MemoEntry[];
+  outputs: Record<MemoForm, string>;
+  stages: number;
+  /** When the run began (ns since the epoch), and how recent a modification makes a file untrustworthy. */
+  startedNs: bigint;
+  racyWindowNs: bigint;
+}
+
+function newestMtimeNs(abs: string): bigint | undefined {
+  try {
+    const st = statSync(abs, { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? 0n : st.mtimeNs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the memo atomically when `.pipe/` exists (creating `.pipe/tmp/` if needed). Returns whether it was
+ * written: nothing is written when a recorded file or stamp is too recent to be trusted, or a path cannot be
+ * recorded (a tab or a line break in it).
+ */
+export function writeStatusMemo(m: MemoRecord): boolean {
+  const limit = m.startedNs - m.racyWindowNs;
+  const lines: string[] = [];
+  for (const e of m.entries) {
+    if (/[\t\n\r]/.test(e.rootPath)) return false;
+    if (e.kind === "file") {
+      if (e.st.mtimeNs > limit) return false;
+      lines.push(`f\t${e.rootPath}\t${e.st.ino}\t${e.st.size}\t${e.st.mtimeNs}`);
+    } else if (e.kind === "dir") {
+      lines.push(`d\t${e.rootPath}\t${e.algo}\t${e.hash}`);
+    } else {
+      lines.push(`m\t${e.rootPath}`);
+    }
+  }
+  // Stamps were taken before the verdict; their files must be as old as any input's.
+  for (const [rel] of m.stamps) {
+    const t = newestMtimeNs(absOf(m.root, rel));
+    if (t === undefined || t > limit) return false;
+  }
+  const header: Header = {
+    format: FORMAT,
+    build: currentBuild(),
+    root: m.root,
+    discovered: m.key.discovered,
+    inputs: m.key.inputs,
+    stamps: m.stamps,
+    outputs: m.outputs,
+    stages: m.stages,
+  };
+  const file = path.join(m.root, STATUS_MEMO_FILE);
+  const dir = path.dirname(file);
+  try {
+    if (!statSync(path.dirname(dir)).isDirectory()) return false;
+    mkdirSync(dir, { recursive: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false;
+  }
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(header)}\n${lines.length > 0 ? lines.join("\n") + "\n" : ""}`);
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+    return false;
+  }
+}
+
+/** Removes the memo (a run that found something stale: the memo, if any, no longer describes the project). */
+export function dropStatusMemo(root: string): void {
+  try {
+    unlinkSync(path.join(root, STATUS_MEMO_FILE));
+  } catch {
+    // absent, or a read-only project: either way it is not trusted without its checks
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The status memo (`.pipe/tmp/status-memo`) seen from the command line: a `status` that found everything up to date
+ * memoises its answer, the next one gives it again from stats alone, and any change the full check would see sends
+ * `status` down the full path again, with the same report the full path gives.
+ *
+ * Which path answered is told by `-v` on stderr (`... from .pipe/tmp/status-memo: N paths unchanged ...` against
+ * `Checked N stages: read ...`). Files are back-dated before the run that should write the memo, because a file
+ * modified within the last 2 s is never trusted by its stat.
+ */
+import { readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { exists, makeProject, runPipe, writeFiles } from "../helpers/project.js";
+
+const MEMO = ".pipe/tmp/status-memo";
+const FROM_MEMO = /^Checked 2 stages from \.pipe\/tmp\/status-memo: \d+ paths unchanged since the last full check$/m;
+const FULL = /^Checked \d+ stages?: read \d+ bytes/m;
+
+/** Sets the mtime of every file and directory under `dir` (`.pipe/` included) one minute back. */
+function backdate(dir: string): void {
+  const old = new Date(Date.now() - 60_000);
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      utimesSync(p, old, old);
+    }
+  };
+  walk(dir);
+}
+
+/** A recorded two-stage project (a directory dep, a params dep, a vars file in cmd), back-dated. */
+function recorded(): string {
+  const dir = makeProject({
+    "pipe.yaml": `vars:
+  - config/vars.yaml
+stages:
+  prepare:
+    cmd: cat data/a.txt data/b.txt > prepared.txt
+    deps:
+      - data
+    outs:
+      - prepared.txt
+  train:
+    cmd: cat prepared.txt > model.txt && echo seed=\${seed} >> model.txt
+    deps:
+      - prepared.txt
+    params:
+      - lr
+    outs:
+      - model.txt
+`,
+    "params.yaml": "lr: 0.1\n",
+    "config/vars.yaml": "seed: 7\n",
+    "data/a.txt": "a\n",
+    "data/b.txt": "b\n",
+  });
+  expect(runPipe(dir, ["init"]).code).toBe(0);
+  expect(runPipe(dir, ["repro"]).code).toBe(0);
+  backdate(dir);
+  return dir;
+}
+
+/** Runs a full check that writes the memo, and checks that the next run is answered from it. */
+function memoised(dir: string): string {
+  const full = runPipe(dir, ["status", "-v"]);
+  expect(full.code).toBe(0);
+  expect(full.stderr).toMatch(FULL);
+  expect(exists(dir, MEMO)).toBe(true);
+  const hit = runPipe(dir, ["status", "-v"]);
+  expect(hit.stderr).toMatch(FROM_MEMO);
+  expect(hit.stdout).toBe(full.stdout);
+  return full.stdout;
+}
+
+describe("status memo", () => {
+  it("answers an unchanged project with the full check's report, in every form", () => {
+    const dir = recorded();
+    // The full path's reports, before any memo exists (the first run of each writes it; they agree).
+    const text = runPipe(dir, ["status"]);
+    rmSync(path.join(dir, MEMO));
+    const json = runPipe(dir, ["status", "--json"]);
+    expect(text.stdout).toBe("Pipeline is up to date.\n");
+    expect(exists(dir, MEMO)).toBe(true);
+
+    expect(runPipe(dir, ["status", "-v"]).stderr).toMatch(FROM_MEMO);
+    expect(runPipe(dir, ["status"]).stdout).toBe(text.stdout);
+    expect(runPipe(dir, ["status", "--json"]).stdout).toBe(json.stdout);
+    const quiet = runPipe(dir, ["status", "-q"]);
+    expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, "", ""]);
+    expect(runPipe(dir, ["status", "--check"]).code).toBe(0);
+    // Targets are always judged in full.
+    expect(runPipe(dir, ["status", "-v", "train"]).stderr).toMatch(FULL);
+  });
+
+  const edits: [string, (dir: string) => void, RegExp][] = [
+    ["a file inside a directory dep edited", (d) => writeFiles(d, { "data/a.txt": "A\n" }), /prepare:\n {4}changed deps:\n {8}modified: {3}data\b/],
+    ["a file added to a directory dep", (d) => writeFiles(d, { "data/c.txt": "c\n" }), /modified: {3}data\b/],
+    ["a file dep edited (the out of another stage)", (d) => writeFiles(d, { "prepared.txt": "x\n" }), /prepare:\n {4}changed outs:\n {8}modified: {3}prepared\.txt\b/],
+    ["an out deleted", (d) => rmSync(path.join(d, "model.txt")), /train:\n {4}changed outs:\n {8}deleted: {4}model\.txt\b/],
+    ["a params value changed", (d) => writeFiles(d, { "params.yaml": "lr: 0.2\n" }), /modified: {3}lr {2}0\.1 -> 0\.2\n/],
+    ["a vars value used in cmd changed", (d) => writeFiles(d, { "config/vars.yaml": "seed: 8\n" }), /changed command: \$\{seed\} 7 -> 8\n/],
+    ["the lock file changed", (d) => writeFiles(d, { "pipe.lock": "schema: '2.0'\nstages: {}\n" }), /prepare:\n {4}no lock entry\n/],
+    ["a new stages file in a subdirectory", (d) => writeFiles(d, { "sub/pipe.yaml": "stages:\n  extra:\n    cmd: echo\n" }), /sub\/pipe\.yaml:extra:\n {4}no lock entry\n/],
+    ["an ignore rule that changes a directory dep's hash", (d) => writeFiles(d, { ".pipeignore": "data/b.txt\n" }), /modified: {3}data\b/],
+  ];
+  for (const [what, edit, reason] of edits) {
+    it(`is not used once ${what}; the stale run drops it`, () => {
+      const dir = recorded();
+      memoised(dir);
+      edit(dir);
+      const after = runPipe(dir, ["status", "-v", "--check"]);
+      expect(after.stderr).toMatch(FULL);
+      expect(after.stdout).toMatch(reason);
+      expect(after.code).toBe(1);
+      expect(exists(dir, MEMO)).toBe(false);
+    });
+  }
+
+  it("is not written when a file it would trust was modified within the racy window", () => {
+    const dir = recorded();
+    // Same content, modified just now: a file dep judged by its stat. (A directory dep is judged by its hash, which
+    // is read from the content whenever a file in it is recent, so it needs no such rule.)
+    writeFiles(dir, { "prepared.txt": "a\nb\n" });
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    expect(exists(dir, MEMO)).toBe(false);
+  });
+
+  it("a damaged memo is a miss, never an error", () => {
+    const dir = recorded();
+    memoised(dir);
+    writeFileSync(path.join(dir, MEMO), '{"format":"pipe-status-memo 1"\nf\tx\n');
+    const r = runPipe(dir, ["status", "-v"]);
+    expect([r.code, r.stdout]).toEqual([0, "Pipeline is up to date.\n"]);
+    expect(r.stderr).toMatch(FULL);
+  });
+
+  it("is not written when loading warned (a replay would drop the warning)", () => {
+    const dir = recorded();
+    writeFiles(dir, { "dvc.yaml": "stages:\n  ignored:\n    cmd: echo\n" });
+    backdate(dir);
+    runPipe(dir, ["status"]); // writes the load cache
+    const r = runPipe(dir, ["status"]);
+    expect(r.stderr).toMatch(/both pipe\.yaml and dvc\.yaml/);
+    expect(exists(dir, MEMO)).toBe(false);
+  });
+});
