@@ -615,8 +615,8 @@ function place(layout: Layout, width: number): void {
 
 /**
  * Columns for the lines of long edges. Junctions joined one below the other form a line (a lane) that runs straight
- * down; each lane gets the free column nearest to the boxes it joins, over all the layers it runs through: two blank
- * columns from every box there, one from every other lane. Long lanes are placed first.
+ * down; each lane gets the free column nearest to the boxes it joins, over all the layers it runs through: a blank
+ * column (two where that costs little) from every box there, and one from every other lane. Long lanes go first.
  */
 function laneColumns(layout: Layout): void {
   const { levels, channels } = layout;
@@ -649,20 +649,31 @@ function laneColumns(layout: Layout): void {
       }
     }
   }
-  // Taken columns per level: boxes and the two columns beside them.
+  // Taken columns per level: boxes and the column beside them, other lanes and the column beside them; `roomy`
+  // also takes the second column beside a box.
   const taken = levels.map((es) => {
     const cols = new Set<number>();
-    for (const e of es) if (e.box) for (let c = e.left - 2; c <= e.right + 2; c++) cols.add(c);
+    for (const e of es) if (e.box) for (let c = e.left - 1; c <= e.right + 1; c++) cols.add(c);
+    return cols;
+  });
+  const roomy = levels.map((es) => {
+    const cols = new Set<number>();
+    for (const e of es) if (e.box) cols.add(e.left - 2).add(e.right + 2);
     return cols;
   });
   const order = lanes.map((lane, i) => ({ lane, i })).sort((x, y) => y.lane.length - x.lane.length || x.lane[0]!.level - y.lane[0]!.level || x.i - y.i);
   for (const { lane } of order) {
     const p = pull.get(lane)!;
     const want = p.length > 0 ? Math.round(p.reduce((s, x) => s + x, 0) / p.length) : 0;
-    const free = (c: number): boolean => lane.every((j) => !taken[j.level]!.has(c));
-    let d = 0;
-    while (!free(want + d) && !free(want - d)) d++;
-    const col = free(want + d) ? want + d : want - d;
+    const nearest = (free: (c: number) => boolean): number => {
+      let d = 0;
+      while (!free(want + d) && !free(want - d)) d++;
+      return free(want + d) ? want + d : want - d;
+    };
+    const tight = nearest((c) => lane.every((j) => !taken[j.level]!.has(c)));
+    const loose = nearest((c) => lane.every((j) => !taken[j.level]!.has(c) && !roomy[j.level]!.has(c)));
+    // Two blank columns from a box read better, unless that takes the lane much further from what it joins.
+    const col = Math.abs(loose - want) <= Math.abs(tight - want) + 4 ? loose : tight;
     // A lane also keeps its column from lanes ending just above it or starting just below (they would read as one).
     for (const j of lane) j.left = j.right = j.center = col;
     for (let k = Math.max(0, lane[0]!.level - 1); k <= Math.min(levels.length - 1, lane[lane.length - 1]!.level + 1); k++) {
