@@ -1,6 +1,6 @@
 /** `pipe dag` through the built CLI: every format, targets (also from a subdirectory), `--outs`, usage errors. */
 import Ajv from "ajv";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
@@ -113,6 +113,17 @@ describe("pipe dag", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('\t"data/features" -> "model.pkl";\n');
     expect(r.stdout).toContain('\t"eval/metrics.json" -> "docs/report.md";\n');
+  });
+
+  it("draws the README's example as the README shows it", () => {
+    const dir = makeProject();
+    cpSync(path.join(REPO_ROOT, "examples", "classifier"), dir, { recursive: true });
+    const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const shown = /\n\$ pipe dag\n([\s\S]*?)\$ pipe repro\n/.exec(readme)?.[1];
+    expect(shown).toBeDefined();
+    const r = runPipe(dir, ["dag"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(shown);
   });
 
   it("is the same bytes on every run", () => {

@@ -1,4 +1,7 @@
-/** Golden outputs of every `pipe dag` format for two small pipelines (reviewed by eye), and the JSON against its schema. */
+/**
+ * Golden outputs of every `pipe dag` format for small pipelines (reviewed by eye), the JSON against its schema, and
+ * the text drawing's grid mapping (box columns from dagre's coordinates, rows, spacing; edges read back).
+ */
 import Ajv from "ajv";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -7,10 +10,11 @@ import { buildGraph } from "../../src/graph/graph.js";
 import type { StageGraph } from "../../src/model.js";
 import { dagJson, renderDot, renderMermaid } from "../../src/report/dag/formats.js";
 import { oneLine, stageJson } from "../../src/report/dag/stage-json.js";
-import { renderText, wrapLabel } from "../../src/report/dag/text.js";
+import { boxColumns, firstRowCount, renderText, wrapLabel } from "../../src/report/dag/text.js";
 import { buildView } from "../../src/report/dag/view.js";
 import { REPO_ROOT } from "../helpers/project.js";
 import { makePipeline, type StageSpec } from "../helpers/stages.js";
+import { drawingProblems, gridProblems } from "./dag-trace.js";
 
 function graphOf(specs: StageSpec[]): StageGraph {
   const r = buildGraph(makePipeline(specs).pipeline);
@@ -36,32 +40,39 @@ const fan = graphOf([
   { name: "publish", deps: ["pack.tar", "src.txt"] },
 ]);
 
+/** One source fanning out to 8 independent stages (not a group), all feeding one sink. */
+const wide = graphOf([
+  { name: "fetch", outs: ["src.txt"] },
+  ...Array.from({ length: 8 }, (_, i) => ({ name: `model_variant_${i}`, deps: ["src.txt"], outs: [`m${i}.bin`] })),
+  { name: "compare", deps: Array.from({ length: 8 }, (_, i) => `m${i}.bin`), outs: ["report.md"] },
+]);
+
 const TEXT_STALE = [
-    "    +---------+    +------+",
-    "    | prepare |    | lint |",
-    "    +---------+    +------+",
-    "         |",
-    "         v",
-    "   +-----------+",
-    "   | featurize |",
-    "   +-----------+",
-    "         |",
-    "         +---+",
-    "         v   |",
-    "+---------+  |",
-    "| train * |  |",
-    "+---------+  |",
-    "     |       |",
-    "     +---+---+",
-    "         v",
-    "  +------------+",
-    "  | evaluate * |",
-    "  +------------+",
-    "         |",
-    "         v",
-    "  +-------------+",
-    "  | docs:report |",
-    "  +-------------+",
+    "  +---------+     +------+",
+    "  | prepare |     | lint |",
+    "  +---------+     +------+",
+    "       |",
+    "       v",
+    " +-----------+",
+    " | featurize |",
+    " +-----------+",
+    "       |",
+    "       +-------+",
+    "       v       |",
+    "  +---------+  |",
+    "  | train * |  |",
+    "  +---------+  |",
+    "       |       |",
+    "       +---+---+",
+    "           v",
+    " +------------+",
+    " | evaluate * |",
+    " +------------+",
+    "        |",
+    "        v",
+    "+-------------+",
+    "| docs:report |",
+    "+-------------+",
     "",
     "* stale",
   ].join("\n") + "\n";
@@ -127,31 +138,31 @@ const TEXT_OUTS = [
     "  | data/features |",
     "  +---------------+",
     "          |",
-    "          +----+",
-    "          v    |",
-    "+-----------+  |",
-    "| model.pkl |  |",
-    "+-----------+  |",
-    "      |        |",
-    "      +----+---+",
-    "           v",
+    "          +--------+",
+    "          v        |",
+    "    +-----------+  |",
+    "    | model.pkl |  |",
+    "    +-----------+  |",
+    "          |        |",
+    "          +----+---+",
+    "               v",
     "+-------------------+",
     "| eval/metrics.json |",
     "+-------------------+",
     "          |",
     "          v",
-    " +----------------+",
-    " | docs/report.md |",
-    " +----------------+",
+    "  +----------------+",
+    "  | docs/report.md |",
+    "  +----------------+",
   ].join("\n") + "\n";
 
 const TEXT_FAN = [
-    "                            +-------+",
-    "                            | fetch |",
-    "                            +-------+",
-    "                                |",
-    "             +---------------+--+-+---------------+",
-    "             v               v    v               |",
+    "                    +-------+",
+    "                    | fetch |",
+    "                    +-------+",
+    "                        |",
+    "             +----------+---------+---------------+",
+    "             v          v         v               |",
     "+-------------+  +------------+  +-------------+  |",
     "| build@alpha |  | build@beta |  | build@gamma |  |",
     "+-------------+  +------------+  +-------------+  |",
@@ -162,11 +173,79 @@ const TEXT_FAN = [
     "                    | pack |                      |",
     "                    +------+                      |",
     "                        |                         |",
-    "                        +------------+------------+",
-    "                                     v",
-    "                                +---------+",
-    "                                | publish |",
-    "                                +---------+",
+    "                        +---+---------------------+",
+    "                            v",
+    "                   +---------+",
+    "                   | publish |",
+    "                   +---------+",
+  ].join("\n") + "\n";
+
+/** Eight independent stages (not a group) between one source and one sink: rows, the lines on lanes. */
+const TEXT_WIDE = [
+    "                             +-------+",
+    "                             | fetch |",
+    "                             +-------+",
+    "                                 |",
+    "                    +------------+------------+-------------------+",
+    "                    v            v            v                   |",
+    "   +-----------------+  +-----------------+  +-----------------+  |",
+    "   | model_variant_0 |  | model_variant_1 |  | model_variant_2 |  |",
+    "   +-----------------+  +-----------------+  +-----------------+  |",
+    "            |                    |                    |           |",
+    "+-----------+--------------------+--------------------+           |",
+    "|                   +--------------------+--------------------+---+",
+    "|                   v                    v                    v   |",
+    "|  +-----------------+  +-----------------+  +-----------------+  |",
+    "|  | model_variant_3 |  | model_variant_4 |  | model_variant_5 |  |",
+    "|  +-----------------+  +-----------------+  +-----------------+  |",
+    "|           |                    |                    |           |",
+    "+-----------+--------------------+--------------------+           |",
+    "|                              +--------------------+-------------+",
+    "|                              v                    v",
+    "|             +-----------------+  +-----------------+",
+    "|             | model_variant_6 |  | model_variant_7 |",
+    "|             +-----------------+  +-----------------+",
+    "|                      |                    |",
+    "+----------------------+-----+--------------+",
+    "                             v",
+    "                            +---------+",
+    "                            | compare |",
+    "                            +---------+",
+  ].join("\n") + "\n";
+
+const TEXT_NARROW = [
+    "+---------+",
+    "| prepare |",
+    "+---------+",
+    "     |",
+    "     v",
+    "+-----------+",
+    "| featurize |",
+    "+-----------+",
+    "      |",
+    "      +-----+",
+    "      v     |",
+    " +-------+  |",
+    " | train |  |",
+    " +-------+  |",
+    "     |      |",
+    "     +---+--+",
+    "         v",
+    "+----------+",
+    "| evaluate |",
+    "+----------+",
+    "      |",
+    "      v",
+    "+--------+",
+    "| docs:  |",
+    "| report |",
+    "+--------+",
+    "",
+    "+------+",
+    "| lint |",
+    "+------+",
+    "",
+    "(13 columns wide: no layout fits 10; nothing is left out)",
   ].join("\n") + "\n";
 
 const stale = new Set(["train", "evaluate"]);
@@ -187,11 +266,12 @@ describe("text drawing", () => {
   it("an empty pipeline draws nothing", () => {
     expect(renderText(buildView(graphOf([])))).toBe("");
   });
-  it("wraps long labels at separators, and cuts only very long words", () => {
+  it("wraps long labels at separators, and breaks only very long words (between small and capital letters if it can)", () => {
     expect(wrapLabel("experiments/baselines:baseline_ncnn@pncnn_exp", 16)).toEqual(["experiments/", "baselines:", "baseline_ncnn@", "pncnn_exp"]);
     expect(wrapLabel("short", 16)).toEqual(["short"]);
     expect(wrapLabel("GloVeVectorizer", 14)).toEqual(["GloVeVectorizer"]);
     expect(wrapLabel("a".repeat(30), 10)).toEqual(["a".repeat(10), "a".repeat(10), "a".repeat(10)]);
+    expect(wrapLabel("prepare_data@SKCountVectorizer", 10)).toEqual(["prepare_", "data@", "SKCount", "Vectorizer"]);
   });
   it("a part whose stages all live in one stages file below the root is captioned with it", () => {
     const g = graphOf([
@@ -303,38 +383,59 @@ describe("JSON", () => {
   });
 });
 
-describe("text drawing of a part too wide for the terminal", () => {
-  // One source fanning out to 8 independent stages (not a group), all feeding one sink: no layout fits 80 columns.
-  const wide = graphOf([
-    { name: "fetch", outs: ["src.txt"] },
-    ...Array.from({ length: 8 }, (_, i) => ({ name: `model_variant_${i}`, deps: ["src.txt"], outs: [`m${i}.bin`] })),
-    { name: "compare", deps: Array.from({ length: 8 }, (_, i) => `m${i}.bin`), outs: ["report.md"] },
-  ]);
-
-  it("lists each node after the nodes it depends on, every line within the width", () => {
-    const text = renderText(buildView(wide));
-    expect(text.split("\n")).toEqual([
-      "(10 nodes, too wide for 80 columns: each listed with what it depends on)",
-      "fetch",
-      "model_variant_0  <- fetch",
-      "model_variant_1  <- fetch",
-      "model_variant_2  <- fetch",
-      "model_variant_3  <- fetch",
-      "model_variant_4  <- fetch",
-      "model_variant_5  <- fetch",
-      "model_variant_6  <- fetch",
-      "model_variant_7  <- fetch",
-      "compare          <- model_variant_0, model_variant_1, model_variant_2,",
-      "                    model_variant_3, model_variant_4, model_variant_5,",
-      "                    model_variant_6, model_variant_7",
-      "",
-    ]);
+describe("text drawing of a part too wide for one row", () => {
+  it("wraps the layer into even rows, the long edges on lanes beside them", () => {
+    expect(renderText(buildView(wide))).toBe(TEXT_WIDE);
   });
 
-  it("still draws boxes when the terminal is wide enough", () => {
+  it("keeps the layer in one row when the terminal is wide enough", () => {
     const text = renderText(buildView(wide), { width: 200 });
-    expect(text).toContain("| model_variant_0 |");
-    expect(text).not.toContain("too wide");
+    const row = text.split("\n").find((l) => l.includes("| model_variant_0 |"))!;
+    for (let i = 1; i < 8; i++) expect(row).toContain(`| model_variant_${i} |`);
     expect(Math.max(...text.split("\n").map((l) => l.length))).toBeLessThanOrEqual(200);
+  });
+
+  it("draws what no layout fits anyway, and says so", () => {
+    expect(renderText(buildView(getStarted), { width: 10 })).toBe(TEXT_NARROW);
+  });
+});
+
+describe("grid mapping", () => {
+  it("a box's columns: its left side rounded, so boxes dagre keeps two apart are two columns apart", () => {
+    expect(boxColumns(10, 5)).toEqual({ left: 8, center: 10, right: 12 });
+    expect(boxColumns(10.5, 6)).toEqual({ left: 8, center: 11, right: 13 });
+    for (const x of [0, 0.5, 3, 7.5]) {
+      for (let wa = 3; wa <= 9; wa++) {
+        for (let wb = 3; wb <= 9; wb++) {
+          const a = boxColumns(x, wa);
+          const b = boxColumns(x + wa / 2 + 2 + wb / 2, wb);
+          expect(b.left - a.right - 1, `${x} ${wa} ${wb}`).toBe(2);
+          expect(a.right - a.left + 1).toBe(wa);
+        }
+      }
+    }
+  });
+
+  it("rows are made even", () => {
+    expect(firstRowCount([10, 10, 10, 10, 10], 38)).toBe(3);
+    expect(firstRowCount([10, 10, 10, 10], 38)).toBe(2);
+    expect(firstRowCount([30, 30], 20)).toBe(1);
+    expect(firstRowCount([5, 5, 5], 80)).toBe(3);
+  });
+
+  it("boxes of a row are two blank columns apart, lines one clear of boxes; every edge reads back", () => {
+    const fanOut = graphOf([
+      { name: "organise", outs: ["d"] },
+      ...Array.from({ length: 40 }, (_, i) => ({ name: `features-${["in", "pc"][i % 2]!}-L${i}-diagram`, deps: ["d"], outs: [`f${i}`] })),
+      { name: "train-all", deps: Array.from({ length: 20 }, (_, i) => `f${2 * i}`), outs: ["m1"] },
+      { name: "train-alt", deps: Array.from({ length: 20 }, (_, i) => `f${2 * i + 1}`), outs: ["m2"] },
+      { name: "report", deps: ["m1", "m2", "d"] },
+    ]);
+    for (const view of [buildView(getStarted, { stale }), buildView(getStarted, { outs: true }), buildView(fan), buildView(wide), buildView(fanOut)]) {
+      const text = renderText(view);
+      expect(gridProblems(text), text).toEqual([]);
+      expect(drawingProblems(text, view), text).toEqual([]);
+      expect(Math.max(...text.split("\n").map((l) => l.length))).toBeLessThanOrEqual(80);
+    }
   });
 });
