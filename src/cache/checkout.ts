@@ -172,7 +172,7 @@ async function saveTree(cc: CacheContext, abs: string, report: CheckoutReport): 
   return errors.length ? fail(errors) : ok(undefined);
 }
 
-/** Reads and verifies a manifest object. */
+/** Reads and verifies a manifest object (a corrupt one is removed, unless the store is read-only). */
 export async function readManifest(
   store: ObjectStore,
   id: string,
@@ -181,7 +181,7 @@ export async function readManifest(
   if (r.status !== "ok") return r;
   const entries = parseManifest(r.data);
   if (!entries) {
-    await store.delete(id);
+    if (!store.readOnly) await store.delete(id);
     return { status: "corrupt", actual: "not a manifest" };
   }
   return { status: "ok", entries };
@@ -441,11 +441,15 @@ async function realDirectories(root: string, rel: string, entries: readonly Mani
   return ok(undefined);
 }
 
-/** True when the object and, for a directory, its manifest and every file object are in the cache (not verified). */
-export async function isCached(store: ObjectStore, id: string): Promise<boolean> {
+/**
+ * True when the object and, for a directory, its manifest and every file object are in the cache. Only the manifest
+ * is verified (it has to be read); `onCorrupt` hears of one that is corrupt, which a read-only store keeps.
+ */
+export async function isCached(store: ObjectStore, id: string, onCorrupt?: (id: string) => void): Promise<boolean> {
   if (!(await store.has(id))) return false;
   if (!id.endsWith(".dir")) return true;
   const m = await readManifest(store, id);
+  if (m.status === "corrupt") onCorrupt?.(id);
   if (m.status !== "ok") return false;
   for (const e of m.entries) if (!(await store.has(e.hash))) return false;
   return true;

@@ -7,7 +7,7 @@
  *   made read-only, then renamed (a crash leaves at most a `*.pipe-tmp-*` file, which `list` reports as garbage);
  * - an object is never materialised unverified in a process: `verify` re-hashes it once per process (and again when
  *   its stat changed since) and removes it when the bytes no longer match the name (reported to the caller, who then
- *   treats it as missing);
+ *   treats it as missing); a read-only store (`--dry`) reports it the same way and leaves it where it is;
  * - an object is never taken as already stored unchecked: with `hardlink` or `symlink` links the workspace file *is*
  *   the object, so an edit through the link damages the object while its name stays. `putFile`/`putBytes` therefore
  *   compare the size first, then trust the object only if its (inode, size, mtime) is one whose bytes were checked
@@ -58,7 +58,7 @@ export interface ObjectInfo {
 export type VerifyOutcome =
   | { status: "ok" }
   | { status: "missing" }
-  /** The bytes did not match the name; the object has been removed. */
+  /** The bytes did not match the name; the object has been removed (by a store that may write: see `readOnly`). */
   | { status: "corrupt"; actual: string };
 
 export interface PutOptions {
@@ -107,17 +107,28 @@ export class ObjectStore {
   /** `.pipe/cache/verified`, loaded on first use. */
   private recorded: Promise<Map<string, string>> | undefined;
   private readonly recordVerified: boolean;
+  /**
+   * Nothing on disk is changed: a corrupt object is reported but stays, nothing is recorded, and a write or delete
+   * is a bug (it throws). For `--dry` and for readers, which do not hold the project write lock.
+   */
+  readonly readOnly: boolean;
 
   /**
    * `recordVerified`: append what this process verifies to `.pipe/cache/verified`. Only the writing commands
    * (holding the project write lock) pass it; readers and `--dry` write nothing, and still use what is recorded.
+   * `readOnly`: see the property.
    */
-  constructor(root: string, digester: Digester = defaultDigester, opts: { now?: () => bigint; recordVerified?: boolean } = {}) {
+  constructor(root: string, digester: Digester = defaultDigester, opts: { now?: () => bigint; recordVerified?: boolean; readOnly?: boolean } = {}) {
     this.root = path.resolve(root);
     this.dir = path.join(this.root, CACHE_DIR);
     this.digester = digester;
     this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
-    this.recordVerified = opts.recordVerified === true;
+    this.readOnly = opts.readOnly === true;
+    this.recordVerified = opts.recordVerified === true && !this.readOnly;
+  }
+
+  private assertWritable(what: string): void {
+    if (this.readOnly) throw new Error(`${what} on a read-only object store`);
   }
 
   /** Absolute path of an object. Throws on an invalid id: callers validate ids read from user files first. */
@@ -227,6 +238,7 @@ export class ObjectStore {
    * the file system allows it.
    */
   async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
+    this.assertWritable("putFile");
     if (!isObjectId(id)) return fail([error("io", `cannot store '${absSrc}': invalid object id '${id}'`)]);
     const dest = this.pathOf(id);
     const existing = await statObject(dest);
@@ -262,6 +274,7 @@ export class ObjectStore {
 
   /** Stores bytes (a directory manifest) under `id`; an existing object must hold exactly these bytes. */
   async putBytes(id: string, data: Uint8Array | string): Promise<Result<PutOutcome>> {
+    this.assertWritable("putBytes");
     if (!isObjectId(id)) return fail([error("io", `invalid object id '${id}'`)]);
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     const dest = this.pathOf(id);
@@ -278,8 +291,8 @@ export class ObjectStore {
 
   /**
    * Checks that the object's bytes match its name, once per process (again if its stat changed since). A mismatching
-   * object is deleted and reported, so it can never be materialised. Names whose algorithm is unknown cannot be
-   * checked and count as ok.
+   * object is deleted (kept by a read-only store) and reported, so it can never be materialised. Names whose
+   * algorithm is unknown cannot be checked and count as ok.
    */
   async verify(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
@@ -300,7 +313,7 @@ export class ObjectStore {
       return { status: "ok" };
     }
     this.verified.delete(id);
-    await unlink(p).catch(() => undefined);
+    if (!this.readOnly) await unlink(p).catch(() => undefined);
     return { status: "corrupt", actual: m.actual };
   }
 
@@ -349,6 +362,7 @@ export class ObjectStore {
 
   /** Removes an object; missing is fine. */
   async delete(id: string): Promise<void> {
+    this.assertWritable("delete");
     // A recorded fingerprint may stay: a new object under this name is a new file, whose stat cannot match it.
     this.verified.delete(id);
     await unlink(this.pathOf(id)).catch((e: unknown) => {

@@ -133,6 +133,34 @@ describe("directory outputs", () => {
     expect((await cc.store.list()).objects).toHaveLength(4);
   });
 
+  it("isCached names a corrupt manifest; a read-only store keeps it (bytes wrong, or not a manifest at all)", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    const p = cc.store.pathOf(h.hash);
+    for (const damage of ["[{\"relpath\": \"a.csv\"}]", "not json"]) {
+      chmodSync(p, 0o644);
+      writeFileSync(p, damage);
+      const heard: string[] = [];
+      expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), h.hash, (id) => heard.push(id))).toBe(false);
+      expect(heard).toEqual([h.hash]);
+      expect(readFileSync(p, "utf8")).toBe(damage);
+    }
+    // A manifest whose bytes match its name but which does not parse (only by hand) is kept by a read-only store too.
+    const junk = "not a manifest";
+    const junkId = (await defaultDigester.bytes(junk, "xxh64")) + ".dir";
+    await cc.store.putBytes(junkId, junk);
+    const heard: string[] = [];
+    expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), junkId, (id) => heard.push(id))).toBe(false);
+    expect(heard).toEqual([junkId]);
+    expect(await cc.store.has(junkId)).toBe(true);
+    // A store that may write removes both.
+    expect(await isCached(new ObjectStore(root), junkId)).toBe(false);
+    expect(await cc.store.has(junkId)).toBe(false);
+    expect(await isCached(new ObjectStore(root), h.hash)).toBe(false);
+    expect(existsSync(p)).toBe(false);
+  });
+
   it("restores a deleted directory exactly", async () => {
     const root = makeProject(files);
     const cc = ctx(root);

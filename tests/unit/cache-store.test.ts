@@ -229,6 +229,34 @@ describe("ObjectStore", () => {
     expect((await other.verify(id)).status).toBe("missing");
   });
 
+  it("a read-only store (--dry, readers) reports a corrupt object and keeps it; it records nothing and refuses writes", async () => {
+    const root = makeProject({ "a": "good bytes" });
+    const id = await xxh("good bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const p = new ObjectStore(root).pathOf(id);
+    chmodSync(p, 0o644);
+    writeFileSync(p, "bad bytes!");
+    const ro = new ObjectStore(root, undefined, { readOnly: true, recordVerified: true });
+    const v = await ro.verify(id);
+    expect(v).toEqual({ status: "corrupt", actual: await xxh("bad bytes!") });
+    expect((await ro.readVerified(id)).status).toBe("corrupt");
+    // Asked again, still unusable: the store did not forget the mismatch by removing the evidence.
+    expect((await ro.verify(id)).status).toBe("corrupt");
+    expect(readFileSync(p, "utf8")).toBe("bad bytes!");
+    // A good object, long unmodified, is verified without being recorded (readOnly wins over recordVerified).
+    writeFileSync(path.join(root, "b"), "other bytes");
+    const ib = await xxh("other bytes");
+    await new ObjectStore(root).putFile(path.join(root, "b"), ib);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(ro.pathOf(ib), old, old);
+    expect((await ro.verify(ib)).status).toBe("ok");
+    expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
+    await expect(ro.putFile(path.join(root, "a"), id)).rejects.toThrow(/read-only/);
+    await expect(ro.putBytes(id, "x")).rejects.toThrow(/read-only/);
+    await expect(ro.delete(id)).rejects.toThrow(/read-only/);
+    expect(readFileSync(p, "utf8")).toBe("bad bytes!");
+  });
+
   it("verifies md5-named objects with md5", async () => {
     const root = makeProject({ "h": "hello\n" });
     const store = new ObjectStore(root);
