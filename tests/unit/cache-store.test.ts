@@ -162,6 +162,52 @@ describe("ObjectStore", () => {
     expect(readFileSync(p, "utf8")).toBe("some bytes");
   });
 
+  it("the verified log is compacted when it holds many more lines than objects: re-checks do not grow it for ever", async () => {
+    const root = makeProject({ "a": "some bytes" });
+    const id = await xxh("some bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const log = path.join(root, ".pipe/cache/verified");
+    const entryLines = (): string[] => readFileSync(log, "utf8").split("\n").slice(1, -1);
+    const counts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      // Another process each time, and a new stat each time (as a write through a link gives): a new line.
+      const t = new Date(Date.now() - 3600_000 - i * 1000);
+      const p = new ObjectStore(root).pathOf(id);
+      utimesSync(p, t, t);
+      const writer = new ObjectStore(root, undefined, { recordVerified: true, compactMinLines: 4, compactFactor: 2 });
+      expect((await writer.verify(id)).status).toBe("ok");
+      counts.push(entryLines().length);
+      // The line that counts is the current stat's, compacted or not.
+      const st = statSync(p, { bigint: true });
+      expect(entryLines().at(-1)).toBe(`${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`);
+    }
+    // Appended up to the limit, then rewritten to one line per object, and so on.
+    expect(counts).toEqual([1, 2, 3, 4, 1, 2, 3, 4, 1, 2]);
+    expect(readFileSync(log, "utf8").startsWith("pipe-verified 1\n")).toBe(true);
+    expect(readdirSync(path.join(root, ".pipe/cache")).filter((n) => n.includes(".pipe-tmp-"))).toEqual([]);
+  });
+
+  it("a torn last line of the verified log does not swallow the next entry; a foreign or empty log is rewritten", async () => {
+    const root = makeProject({ "a": "some bytes" });
+    const id = await xxh("some bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const p = new ObjectStore(root).pathOf(id);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(p, old, old);
+    const log = path.join(root, ".pipe/cache/verified");
+    const st = statSync(p, { bigint: true });
+    const line = `${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`;
+    for (const [before, after] of [
+      ["pipe-verified 1\n0123\t1", `pipe-verified 1\n0123\t1\n${line}\n`],
+      ["", `pipe-verified 1\n${line}\n`],
+      ["pipe-verified 9\nsomething else\n", `pipe-verified 1\n${line}\n`],
+    ] as const) {
+      writeFileSync(log, before);
+      expect((await new ObjectStore(root, undefined, { recordVerified: true }).verify(id)).status).toBe("ok");
+      expect(readFileSync(log, "utf8")).toBe(after);
+    }
+  });
+
   it("a recently modified object is checked by every process (racy-git): its stat is not recorded", async () => {
     const root = makeProject({ "a": "fresh" });
     let reads = 0;
