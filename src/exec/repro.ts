@@ -176,6 +176,8 @@ export class ReproEngine {
         const r = await ws.hasher.hashPath(abs, algo);
         return r.kind === "file" ? r.hash : "";
       },
+      // A restore leaves what the ignore rules leave out of a directory output as it is, as checkout does.
+      ignoreTest: (absDir) => ws.hasher.ignoreTest(absDir),
     };
     this.producers = indexOf(input.graph);
     this.lockWriter = new LockWriter(input.graph.pipeline);

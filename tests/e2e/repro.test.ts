@@ -283,6 +283,29 @@ describe("pipe repro: the basic cycle", () => {
   });
 });
 
+describe("pipe repro: restoring a directory output", () => {
+  it("a restore from the run-cache leaves what .dvcignore leaves out of the directory alone", () => {
+    const dir = makeProject({
+      ".pipe/config.yaml": "",
+      ".dvcignore": "*.log\n",
+      "params.yaml": "n: 1\n",
+      "pipe.yaml": "stages:\n  make:\n    cmd: echo make >> runs.log && mkdir -p out && echo ${n} > out/n.txt\n    params: [n]\n    outs: [out]\n",
+    });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "params.yaml": "n: 2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "out/debug.log": "kept\n", "params.yaml": "n: 1\n" });
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Restored 'make' from run-cache\n");
+    expect(r.stderr).toBe("");
+    expect(runs(dir)).toEqual([]);
+    expect(read(dir, "out/n.txt")).toBe("1\n");
+    expect(read(dir, "out/debug.log")).toBe("kept\n");
+  });
+});
+
 describe("pipe repro --dry with a corrupt cache", () => {
   it("a corrupt directory manifest is named, not removed: the tree stays byte-identical and the stage would run, not be restored", () => {
     const dir = mlProject();
