@@ -48,12 +48,6 @@ export interface ParamsDep {
   loc?: SourceLocation;
 }
 
-/** A `${...}` that `cmd` used, with the value it had, so `status` can say which variable changed. */
-export interface CmdVar {
-  name: string;
-  value: unknown;
-}
-
 /**
  * Keys of one vars file (`params.yaml` beside the stages file, or a `vars:` file) that `${...}` in a stage read: DVC's
  * `tracked_vars`, which `params diff` lists. Keys are dotted, list indexes included (`${layers[0]}` is `layers.0`).
@@ -88,8 +82,6 @@ export interface Stage {
   wdirRaw?: string;
   /** Interpolated command: one string, or a list run item by item. */
   cmd: string | string[];
-  /** Variables `cmd` interpolated, in order of first use. */
-  cmdVars: CmdVar[];
   /**
    * How `cmd` was built: its pieces, one list per command (one for a string `cmd`, one per item of a list), so that
    * `status` can recover each variable's old value from the lock's command by position. Absent for stages not built

@@ -8,12 +8,15 @@
  * in the cache first (`saved`), so `pipe gc` is the only thing that can make it unrecoverable.
  *
  * Inside a directory output, checkout makes the directory exactly the manifest: files not in it are removed, and
- * directories left empty by that are pruned.
+ * directories left empty by that are pruned. What hashing leaves out of the directory (what `.dvcignore` or
+ * `.pipeignore` rules ignore, `.git`, a project of its own: `hash/ignore.ts`) is not part of the output and is left
+ * alone, as DVC leaves it, unless the manifest needs its place.
  */
 import type { Stats } from "node:fs";
-import { lstat, readdir, readlink, rmdir } from "node:fs/promises";
+import { lstat, readdir, readlink, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import type { IgnoreTest } from "../hash/ignore.js";
 import { algorithmOf, algorithmsOf, type Algorithm } from "./digest.js";
 import { ensureDirInside, errnoOf, resolveInside, safeRemove, TEMP_MARK } from "./fs.js";
 import { isSharedLink, placeObject, type LinkType, type ParentMemo } from "./link.js";
@@ -33,6 +36,11 @@ export interface CacheContext {
   fileHash?: (absPath: string, algo: Algorithm) => Promise<string>;
   /** Digest of bytes (the default uses the store's digester). */
   bytesHash?: (data: Uint8Array | string, algo: Algorithm) => Promise<string>;
+  /**
+   * What hashing leaves out of the directory output at `absDir` (pass the project hasher's `ignoreTest`): checkout
+   * neither saves nor removes it, nor counts it. Without it nothing is left out.
+   */
+  ignoreTest?: (absDir: string) => IgnoreTest;
 }
 
 /** What a workspace output is, as the hashing layer describes it. */
@@ -172,7 +180,7 @@ async function saveTree(cc: CacheContext, abs: string, report: CheckoutReport): 
   return errors.length ? fail(errors) : ok(undefined);
 }
 
-/** Reads and verifies a manifest object. */
+/** Reads and verifies a manifest object (a corrupt one is removed, unless the store is read-only). */
 export async function readManifest(
   store: ObjectStore,
   id: string,
@@ -181,7 +189,7 @@ export async function readManifest(
   if (r.status !== "ok") return r;
   const entries = parseManifest(r.data);
   if (!entries) {
-    await store.delete(id);
+    if (!store.readOnly) await store.delete(id);
     return { status: "corrupt", actual: "not a manifest" };
   }
   return { status: "ok", entries };
@@ -196,8 +204,19 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   if (m.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: m.actual }] });
   const entries = m.entries;
   const report: CheckoutReport = { placed: 0, removed: 0, saved: [] };
+  const wanted = new Set(entries.map((e) => e.relpath));
+  const wantedDirs = new Set<string>();
+  for (const e of entries) {
+    let d = path.posix.dirname(e.relpath);
+    while (d !== "." && !wantedDirs.has(d)) {
+      wantedDirs.add(d);
+      d = path.posix.dirname(d);
+    }
+  }
 
-  // 1. What is on disk: is the top a directory, which files are there (lstat walk, symlinks not followed).
+  // 1. What is on disk: is the top a directory, which files are there (lstat walk, symlinks not followed). What
+  //    hashing leaves out is not recorded (nor walked into), so nothing below saves, removes, prunes or counts it;
+  //    unless the manifest has its path (the rules changed since the output was recorded): then the manifest wins.
   let top: Stats | undefined;
   try {
     top = await lstat(absDir);
@@ -206,11 +225,20 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   }
   const existing = new Map<string, "file" | "link" | "dir">();
   if (top?.isDirectory()) {
+    const ignored = cc.ignoreTest?.(absDir);
+    let unreadable: string | undefined;
     const walk = async (p: string, relp: string): Promise<void> => {
       for (const name of await readdir(p)) {
         const child = path.join(p, name);
         const childRel = relp === "" ? name : `${relp}/${name}`;
         const st = await lstat(child);
+        if (ignored && !wanted.has(childRel) && !wantedDirs.has(childRel)) {
+          // A symlink is judged by what it leads to, as the hashing walk follows it.
+          const isDir = st.isDirectory() || (st.isSymbolicLink() && (await stat(child).then((t) => t.isDirectory(), () => false)));
+          const v = ignored(child, isDir);
+          if (typeof v === "object") unreadable ??= v.error;
+          if (v !== false) continue;
+        }
         if (st.isDirectory()) {
           existing.set(childRel, "dir");
           await walk(child, childRel);
@@ -218,6 +246,8 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
       }
     };
     await walk(absDir, "");
+    // Without the rules, what is part of the output is unknown: nothing is touched.
+    if (unreadable !== undefined) return fail([error("io", `cannot check out '${rel}': ${unreadable}`)]);
   }
 
   // 2. Which entries need placing (current files are left alone), and verify their objects first. A materialised
@@ -251,15 +281,6 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   // 3. Files on disk that the manifest does not have: save, then remove. A path that must become a directory
   //    (`a` is a file or a symlink on disk, the manifest has `a/b`) is removed too: a symlink is unlinked, never
   //    followed, so what it points to (outside the project, perhaps) is not touched.
-  const wanted = new Set(entries.map((e) => e.relpath));
-  const wantedDirs = new Set<string>();
-  for (const e of entries) {
-    let d = path.posix.dirname(e.relpath);
-    while (d !== "." && !wantedDirs.has(d)) {
-      wantedDirs.add(d);
-      d = path.posix.dirname(d);
-    }
-  }
   const strayList: string[] = [];
   const removedDirs = new Set<string>();
   for (const [p, kind] of [...existing].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
@@ -441,11 +462,15 @@ async function realDirectories(root: string, rel: string, entries: readonly Mani
   return ok(undefined);
 }
 
-/** True when the object and, for a directory, its manifest and every file object are in the cache (not verified). */
-export async function isCached(store: ObjectStore, id: string): Promise<boolean> {
+/**
+ * True when the object and, for a directory, its manifest and every file object are in the cache. Only the manifest
+ * is verified (it has to be read); `onCorrupt` hears of one that is corrupt, which a read-only store keeps.
+ */
+export async function isCached(store: ObjectStore, id: string, onCorrupt?: (id: string) => void): Promise<boolean> {
   if (!(await store.has(id))) return false;
   if (!id.endsWith(".dir")) return true;
   const m = await readManifest(store, id);
+  if (m.status === "corrupt") onCorrupt?.(id);
   if (m.status !== "ok") return false;
   for (const e of m.entries) if (!(await store.has(e.hash))) return false;
   return true;

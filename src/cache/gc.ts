@@ -7,6 +7,8 @@
  *   restored; an entry pointing at an object that goes (or is already gone) goes with it.
  * - Temp files left by an interrupted write go too (the caller holds the project write lock, so no write is in
  *   progress).
+ * - `.pipe/cache/verified` keeps entries only for the objects kept (it would otherwise keep a line for every object
+ *   ever removed).
  *
  * Planning is separate from deleting so `gc --dry` shows exactly what `gc` would do.
  */
@@ -28,6 +30,8 @@ export interface GcPlan {
   bytes: number;
   /** Objects kept. */
   keptObjects: number;
+  /** Their ids. */
+  keptIds: ReadonlySet<string>;
   keptRuns: number;
 }
 
@@ -69,11 +73,12 @@ export async function planGc(store: ObjectStore, runs: RunCache, referenced: Rea
   let bytes = 0;
   for (const o of objects) bytes += o.size;
   for (const r of goRuns) bytes += r.size;
-  return { objects, runs: goRuns, temps, bytes, keptObjects: kept.size, keptRuns };
+  return { objects, runs: goRuns, temps, bytes, keptObjects: kept.size, keptIds: kept, keptRuns };
 }
 
 export async function applyGc(plan: GcPlan, store: ObjectStore, runs: RunCache): Promise<void> {
   for (const o of plan.objects) await store.delete(o.id);
+  await store.pruneVerified(plan.keptIds);
   for (const r of plan.runs) await runs.delete(r.key);
   for (const t of plan.temps) {
     await unlink(t).catch((e: unknown) => {

@@ -7,7 +7,7 @@
  *   made read-only, then renamed (a crash leaves at most a `*.pipe-tmp-*` file, which `list` reports as garbage);
  * - an object is never materialised unverified in a process: `verify` re-hashes it once per process (and again when
  *   its stat changed since) and removes it when the bytes no longer match the name (reported to the caller, who then
- *   treats it as missing);
+ *   treats it as missing); a read-only store (`--dry`) reports it the same way and leaves it where it is;
  * - an object is never taken as already stored unchecked: with `hardlink` or `symlink` links the workspace file *is*
  *   the object, so an edit through the link damages the object while its name stays. `putFile`/`putBytes` therefore
  *   compare the size first, then trust the object only if its (inode, size, mtime) is one whose bytes were checked
@@ -25,6 +25,11 @@
  * Objects modified within `RACY_WINDOW_NS` of their check are never recorded (a second write in the same timestamp
  * tick would keep the stat): the racy-git rule the stat cache follows too. The file is a cache: losing it costs a
  * re-read of each object the next time it is stored again, never correctness.
+ *
+ * Each re-check of an object whose stat changed adds a line, so the log is compacted as `.pipe/state` is: when it
+ * holds more than `compactFactor` lines per live entry (and more than `compactMinLines`), it is rewritten with one
+ * line per object (temp file + rename, so a reader sees the old log or the new one). `gc` rewrites it without the
+ * objects it removed (`pruneVerified`). Only writers, holding the project write lock, write it.
  */
 import type { BigIntStats } from "node:fs";
 import { constants as fsc } from "node:fs";
@@ -58,7 +63,7 @@ export interface ObjectInfo {
 export type VerifyOutcome =
   | { status: "ok" }
   | { status: "missing" }
-  /** The bytes did not match the name; the object has been removed. */
+  /** The bytes did not match the name; the object has been removed (by a store that may write: see `readOnly`). */
   | { status: "corrupt"; actual: string };
 
 export interface PutOptions {
@@ -95,6 +100,14 @@ async function statObject(p: string): Promise<BigIntStats | undefined> {
   }
 }
 
+export interface StoreOptions {
+  now?: () => bigint;
+  recordVerified?: boolean;
+  readOnly?: boolean;
+  compactFactor?: number;
+  compactMinLines?: number;
+}
+
 export class ObjectStore {
   /** Absolute path of the project root. */
   readonly root: string;
@@ -104,20 +117,44 @@ export class ObjectStore {
   private readonly now: () => bigint;
   /** Objects verified (or written) by this process: id -> the fingerprint their bytes were known good at. */
   private readonly verified = new Map<string, string>();
-  /** `.pipe/cache/verified`, loaded on first use. */
+  /** `.pipe/cache/verified`, loaded on first use: id -> fingerprint, the last line of each id winning. */
   private recorded: Promise<Map<string, string>> | undefined;
+  /** Entry lines in the log (torn and foreign ones too: they take room all the same). */
+  private recordedLines = 0;
+  /** The log exists but is not ours (another header): rewritten at the first record, never appended to. */
+  private recordedForeign = false;
+  /** The log ends in a torn line (a write cut short): the next line is preceded by a line break. */
+  private recordedTorn = false;
+  /** Writes of the log, one after the other (objects are verified concurrently). */
+  private logQueue: Promise<void> = Promise.resolve();
   private readonly recordVerified: boolean;
+  private readonly compactFactor: number;
+  private readonly compactMinLines: number;
+  /**
+   * Nothing on disk is changed: a corrupt object is reported but stays, nothing is recorded, and a write or delete
+   * is a bug (it throws). For `--dry` and for readers, which do not hold the project write lock.
+   */
+  readonly readOnly: boolean;
 
   /**
    * `recordVerified`: append what this process verifies to `.pipe/cache/verified`. Only the writing commands
    * (holding the project write lock) pass it; readers and `--dry` write nothing, and still use what is recorded.
+   * `readOnly`: see the property. `compactFactor`, `compactMinLines`: when the log is compacted (module comment);
+   * defaults 2 and 1000, as for `.pipe/state`.
    */
-  constructor(root: string, digester: Digester = defaultDigester, opts: { now?: () => bigint; recordVerified?: boolean } = {}) {
+  constructor(root: string, digester: Digester = defaultDigester, opts: StoreOptions = {}) {
     this.root = path.resolve(root);
     this.dir = path.join(this.root, CACHE_DIR);
     this.digester = digester;
     this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
-    this.recordVerified = opts.recordVerified === true;
+    this.readOnly = opts.readOnly === true;
+    this.recordVerified = opts.recordVerified === true && !this.readOnly;
+    this.compactFactor = opts.compactFactor ?? 2;
+    this.compactMinLines = opts.compactMinLines ?? 1000;
+  }
+
+  private assertWritable(what: string): void {
+    if (this.readOnly) throw new Error(`${what} on a read-only object store`);
   }
 
   /** Absolute path of an object. Throws on an invalid id: callers validate ids read from user files first. */
@@ -151,7 +188,13 @@ export class ObjectStore {
         throw e;
       }
       const lines = text.split("\n");
-      if (lines[0] !== VERIFIED_HEADER) return m;
+      if (lines[0] !== VERIFIED_HEADER) {
+        this.recordedForeign = true;
+        return m;
+      }
+      // The text after the last line break is empty, or a torn line.
+      this.recordedTorn = lines[lines.length - 1] !== "";
+      this.recordedLines = lines.length - 2 + (this.recordedTorn ? 1 : 0);
       for (let i = 1; i < lines.length; i++) {
         // A torn or foreign line never matches anything: skipped.
         const parts = (lines[i] ?? "").split("\t");
@@ -171,13 +214,60 @@ export class ObjectStore {
     const rec = await this.loadRecorded();
     if (rec.get(id) === fp) return;
     rec.set(id, fp);
-    const file = path.join(this.root, VERIFIED_LOG);
-    const exists = await stat(file).then(
-      () => true,
-      () => false,
-    );
-    // One write per line with O_APPEND: lines of concurrent writers never interleave.
-    await appendFile(file, `${exists ? "" : VERIFIED_HEADER + "\n"}${id}\t${fp}\n`);
+    await this.queueLog(async () => {
+      const file = path.join(this.root, VERIFIED_LOG);
+      const lines = this.recordedLines + 1;
+      if (this.recordedForeign || (lines > this.compactMinLines && lines > this.compactFactor * rec.size)) {
+        await this.rewriteLog(rec);
+        return;
+      }
+      const exists = await stat(file).then(
+        () => true,
+        () => false,
+      );
+      // One write per line with O_APPEND: a line is never torn by another write. After a torn line, a line break
+      // first, so that the torn line cannot swallow this one.
+      const before = !exists ? VERIFIED_HEADER + "\n" : this.recordedTorn ? "\n" : "";
+      await appendFile(file, `${before}${id}\t${fp}\n`);
+      this.recordedLines = exists ? lines : 1;
+      this.recordedTorn = false;
+    });
+  }
+
+  /** Runs `job` after the log writes queued before it (whether they succeeded or not). */
+  private queueLog(job: () => Promise<void>): Promise<void> {
+    const p = this.logQueue.then(job);
+    this.logQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Replaces the log by one line per entry of `rec`, atomically. */
+  private async rewriteLog(rec: ReadonlyMap<string, string>): Promise<void> {
+    const body = [VERIFIED_HEADER];
+    for (const [id, fp] of rec) body.push(`${id}\t${fp}`);
+    await atomicWrite(path.join(this.root, VERIFIED_LOG), body.join("\n") + "\n");
+    this.recordedLines = rec.size;
+    this.recordedForeign = false;
+    this.recordedTorn = false;
+  }
+
+  /**
+   * Drops from `.pipe/cache/verified` the entries of objects not in `keep` (`gc`: the objects it kept), rewriting
+   * the log compacted. Nothing is written when there is nothing to drop or compact. Returns how many entries went.
+   */
+  async pruneVerified(keep: ReadonlySet<string>): Promise<number> {
+    this.assertWritable("pruneVerified");
+    const rec = await this.loadRecorded();
+    let dropped = 0;
+    await this.queueLog(async () => {
+      for (const id of [...rec.keys()]) {
+        if (keep.has(id)) continue;
+        rec.delete(id);
+        dropped++;
+      }
+      if (dropped > 0 || this.recordedForeign || this.recordedLines > rec.size) await this.rewriteLog(rec);
+    });
+    return dropped;
   }
 
   /** The object's bytes are known to match its name at stat `st`: checked in this process or recorded earlier. */
@@ -227,6 +317,7 @@ export class ObjectStore {
    * the file system allows it.
    */
   async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
+    this.assertWritable("putFile");
     if (!isObjectId(id)) return fail([error("io", `cannot store '${absSrc}': invalid object id '${id}'`)]);
     const dest = this.pathOf(id);
     const existing = await statObject(dest);
@@ -262,6 +353,7 @@ export class ObjectStore {
 
   /** Stores bytes (a directory manifest) under `id`; an existing object must hold exactly these bytes. */
   async putBytes(id: string, data: Uint8Array | string): Promise<Result<PutOutcome>> {
+    this.assertWritable("putBytes");
     if (!isObjectId(id)) return fail([error("io", `invalid object id '${id}'`)]);
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     const dest = this.pathOf(id);
@@ -278,8 +370,8 @@ export class ObjectStore {
 
   /**
    * Checks that the object's bytes match its name, once per process (again if its stat changed since). A mismatching
-   * object is deleted and reported, so it can never be materialised. Names whose algorithm is unknown cannot be
-   * checked and count as ok.
+   * object is deleted (kept by a read-only store) and reported, so it can never be materialised. Names whose
+   * algorithm is unknown cannot be checked and count as ok.
    */
   async verify(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
@@ -300,7 +392,7 @@ export class ObjectStore {
       return { status: "ok" };
     }
     this.verified.delete(id);
-    await unlink(p).catch(() => undefined);
+    if (!this.readOnly) await unlink(p).catch(() => undefined);
     return { status: "corrupt", actual: m.actual };
   }
 
@@ -328,6 +420,8 @@ export class ObjectStore {
       throw e;
     }
     for (const shard of shards.sort()) {
+      // A rewrite of the verified log that was cut short.
+      if (shard.includes(TEMP_MARK)) temps.push(path.join(this.dir, shard));
       if (!/^[0-9a-f]{2}$/.test(shard)) continue;
       const sdir = path.join(this.dir, shard);
       const st = await lstat(sdir);
@@ -349,6 +443,7 @@ export class ObjectStore {
 
   /** Removes an object; missing is fine. */
   async delete(id: string): Promise<void> {
+    this.assertWritable("delete");
     // A recorded fingerprint may stay: a new object under this name is a new file, whose stat cannot match it.
     this.verified.delete(id);
     await unlink(this.pathOf(id)).catch((e: unknown) => {

@@ -164,6 +164,7 @@ export class ReproEngine {
   private readonly producers: OutIndex;
   private readonly gitignored = new Set<string>();
   private readonly lockWriter: LockWriter;
+  private readonly reportedCorrupt = new Set<string>();
 
   constructor(private readonly input: ReproInput) {
     const ws = input.ws;
@@ -175,6 +176,8 @@ export class ReproEngine {
         const r = await ws.hasher.hashPath(abs, algo);
         return r.kind === "file" ? r.hash : "";
       },
+      // A restore leaves what the ignore rules leave out of a directory output as it is, as checkout does.
+      ignoreTest: (absDir) => ws.hasher.ignoreTest(absDir),
     };
     this.producers = indexOf(input.graph);
     this.lockWriter = new LockWriter(input.graph.pipeline);
@@ -356,7 +359,7 @@ export class ReproEngine {
     const byPath = new Map((this.entries.get(s.address)?.outs ?? []).map((o) => [pathKey(o.path), o]));
     for (const o of missing) {
       const e = byPath.get(pathKey(o.path));
-      if (!o.cache || !e || e.algo === "none" || !(await isCached(this.input.store, e.hash))) return false;
+      if (!o.cache || !e || e.algo === "none" || !(await this.isCached(o.path, e.hash))) return false;
     }
     return true;
   }
@@ -375,7 +378,7 @@ export class ReproEngine {
     let restored = 0;
     for (const o of missing) {
       const e = byPath.get(pathKey(o.path));
-      if (!o.cache || !e || e.algo === "none" || !(await isCached(this.input.store, e.hash))) {
+      if (!o.cache || !e || e.algo === "none" || !(await this.isCached(o.path, e.hash))) {
         lost.push(o.path);
         continue;
       }
@@ -392,6 +395,23 @@ export class ReproEngine {
     }
     if (restored > 0) await this.gitignore(s);
     return restored > 0 && lost.length === 0;
+  }
+
+  /**
+   * `isCached`, saying when a manifest it reads is corrupt (`out`: the output, for the message). The store removes
+   * such an object; under `--dry` it is read-only and the object stays, so it is named once, not at every look.
+   */
+  private async isCached(out: string, id: string): Promise<boolean> {
+    return isCached(this.input.store, id, (bad) => {
+      if (this.reportedCorrupt.has(bad)) return;
+      this.reportedCorrupt.add(bad);
+      this.input.emit({
+        type: "warning",
+        message: this.input.flags.dry
+          ? `cache object ${bad} of '${out}' is corrupt and cannot be restored (a real run removes it)`
+          : `cache object ${bad} of '${out}' was corrupt and has been removed`,
+      });
+    });
   }
 
   /** Checks one output out of the cache, saying what went wrong; true when it is now as recorded. */
@@ -427,7 +447,7 @@ export class ReproEngine {
         if (this.input.ws.hasher.stat(absOf(this.input.ws.root, o.rootPath)) === undefined) return false;
         continue;
       }
-      if (!(await isCached(this.input.store, e.hash))) return false;
+      if (!(await this.isCached(o.path, e.hash))) return false;
     }
     return true;
   }
@@ -514,11 +534,11 @@ export class ReproEngine {
 
   private async tryRunCache(s: Stage, key: RunKeyInput): Promise<"restored" | "miss" | "failed"> {
     if (!runCacheable(s)) return "miss";
-    const { runs, store, ws } = this.input;
+    const { runs, ws } = this.input;
     const k = await runs.key(key);
     const hit = await runs.lookup(k, key.outs);
     if (!hit) return "miss";
-    for (const o of hit.outs) if (!(await isCached(store, o.hash))) return "miss";
+    for (const o of hit.outs) if (!(await this.isCached(o.path, o.hash))) return "miss";
     // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
     for (const o of s.outs) {
       const h = hit.outs.find((x) => x.path === o.rootPath);
@@ -733,7 +753,7 @@ export class ReproEngine {
           if (inputs.ok) {
             const hit = await this.input.runs.lookup(await this.input.runs.key(inputs.key), inputs.key.outs);
             let all = hit !== undefined;
-            for (const o of hit?.outs ?? []) if (all && !(await isCached(this.input.store, o.hash))) all = false;
+            for (const o of hit?.outs ?? []) if (all && !(await this.isCached(o.path, o.hash))) all = false;
             if (all) {
               emit({ type: "stage-would-restore", stage: a, from: "run-cache" });
               changing.add(a);

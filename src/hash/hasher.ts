@@ -22,7 +22,7 @@
 import path from "node:path";
 import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDigest, type HashAlgo } from "./algorithms.js";
 import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
-import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource } from "./ignore.js";
+import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource, type IgnoreTest } from "./ignore.js";
 import { Listing } from "./listing.js";
 import { ignoredBy, type IgnoreMatcher } from "../project/ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
@@ -199,6 +199,75 @@ export class Hasher {
       const p = k.slice(k.indexOf("\0") + 1);
       if (p === abs || p.startsWith(under) || abs.startsWith(p + path.sep)) this.dirs.delete(k);
     }
+  }
+
+  /**
+   * What `hashPath(absTop)` leaves out of directory `absTop`, for code that walks it itself (checkout, which must
+   * leave alone what is not part of a directory output). A path below `absTop` is left out when the walk would skip
+   * it or a directory on its way down from `absTop`: the ignore rules above and inside, the default names, and
+   * subdirectories that are projects of their own. Outside the project root nothing is. The test reads each
+   * directory's ignore files once, when first asked about it: make a new one after changing them.
+   */
+  ignoreTest(absTop: string): IgnoreTest {
+    const top = path.resolve(absTop);
+    const topKey = this.stateKey(top);
+    const topRel = topKey === "" ? "" : `${topKey}/`;
+    /** By root-relative directory (trailing slash): the rules in force inside it, or null when it is left out. */
+    const dirs = new Map<string, WalkIgnore | null>();
+    const at = (relDir: string, dirAbs: string): WalkIgnore | null => {
+      let here = dirs.get(relDir);
+      if (here !== undefined) return here;
+      let ign: WalkIgnore;
+      let entries: ReturnType<HashFs["readdir"]> | undefined;
+      if (relDir === topRel) {
+        // Inside the root (the test checks first), so there are rules above, if only none.
+        ign = { matchers: activeMatchers(this.ignoreRulesAbove(top, topKey) ?? []), ids: [] };
+      } else {
+        const parentRel = relDir.slice(0, relDir.lastIndexOf("/", relDir.length - 2) + 1);
+        const parent = at(parentRel, path.dirname(dirAbs));
+        const name = relDir.slice(parentRel.length, -1);
+        if (parent === null || this.ignored(parent, parentRel, name, true)) here = null;
+        else {
+          try {
+            entries = this.fs.readdir(dirAbs);
+          } catch (e) {
+            throw new HashError(`cannot list '${this.shown(dirAbs)}': ${messageOf(e)}`);
+          }
+          // A project of its own, as the walk finds it.
+          if (entries.some((e) => PROJECT_DIRS.includes(e.name))) here = null;
+        }
+        if (here === null) {
+          dirs.set(relDir, null);
+          return null;
+        }
+        ign = parent!;
+      }
+      let found: IgnoreSource[];
+      try {
+        found = readIgnoreFiles(dirAbs, relDir, entries && ((name) => entries.some((e) => e.name === name)));
+      } catch (e) {
+        throw new HashError(`cannot read the ignore rules in '${this.shown(dirAbs)}': ${messageOf(e)}`);
+      }
+      here = found.length > 0 ? { matchers: [...ign.matchers, ...activeMatchers(found)], ids: [] } : ign;
+      dirs.set(relDir, here);
+      return here;
+    };
+    const inside = top === this.root || top.startsWith(this.rootSlash);
+    return (absPath, isDir) => {
+      const abs = path.resolve(absPath);
+      // Outside the root nothing is left out, as in DVC; nor is anything outside `absTop`, which is not its business.
+      if (!inside || !abs.startsWith(top + path.sep)) return false;
+      try {
+        if (isDir) return at(`${this.stateKey(abs)}/`, abs) === null;
+        const rel = this.stateKey(abs);
+        const parentRel = rel.slice(0, rel.lastIndexOf("/") + 1);
+        const parent = at(parentRel, path.dirname(abs));
+        return parent === null || this.ignored(parent, parentRel, rel.slice(parentRel.length), false);
+      } catch (e) {
+        if (e instanceof HashError) return { error: e.message };
+        throw e;
+      }
+    };
   }
 
   /** Persists what the stat cache learnt. `false` when it could not be written (read-only project). */

@@ -31,6 +31,12 @@ export function ignoredByDefault(name: string, isDir: boolean): boolean {
 /** Project markers: a subdirectory holding one of these directories is a project of its own. */
 export const PROJECT_DIRS: readonly string[] = [".dvc", ".pipe"];
 
+/**
+ * Is a path (absolute; `isDir`: it is, or leads to, a directory) left out of a directory's hash? `{ error }` when the
+ * rules that decide cannot be read. Made by `Hasher.ignoreTest`, for code that walks a directory output itself.
+ */
+export type IgnoreTest = (absPath: string, isDir: boolean) => boolean | { error: string };
+
 /** An ignore file's rules, and what identifies them in a fingerprint. */
 export interface IgnoreSource {
   matcher: IgnoreMatcher;

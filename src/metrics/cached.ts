@@ -38,10 +38,13 @@ function stageWdirs(file: string, text: string): Map<string, string> {
   return out;
 }
 
-/** Reads a cached object by id, verified; undefined when absent or corrupt (the store removes corrupt objects). */
+/**
+ * Reads a cached object by id, verified; undefined when absent or corrupt. Read-only: a reader holds no write lock,
+ * so removing a corrupt object could race a writer that is replacing it with good bytes; a writer removes it.
+ */
 async function readObject(root: string, id: string): Promise<string | undefined> {
   const { ObjectStore } = await import("../cache/store.js");
-  const r = await new ObjectStore(root).readVerified(id);
+  const r = await new ObjectStore(root, undefined, { readOnly: true }).readVerified(id);
   if (r.status === "ok") return r.data.toString("utf8");
   if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
   const { digestBytes } = await import("../hash/algorithms.js");

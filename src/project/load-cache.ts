@@ -37,7 +37,8 @@ import type { DiscoveredFile } from "./discover.js";
 /** Where the cache lives, relative to the project root. */
 export const LOAD_CACHE_FILE = ".pipe/tmp/load-cache";
 
-const FORMAT = "pipe-load-cache 2";
+/** Bumped whenever the payload's shape changes (3: stages no longer carry `cmdVars`). */
+const FORMAT = "pipe-load-cache 3";
 
 /** Stamp of a file that was looked for and did not exist. */
 const ABSENT = "-";

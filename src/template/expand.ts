@@ -15,7 +15,7 @@ import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
 import { dedupeSorted, keyString, nodeLocation } from "../config/yaml.js";
-import type { CmdPiece, CmdVar, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
+import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
 import { isComposite, isVMap, keyText, NestedIterableError, nodeToValue, preview, toPlain, toStr, unpackFlags, type ParsingConfig, type Value, type VMap } from "./value.js";
@@ -67,8 +67,6 @@ interface Scope {
   ctx: Context;
   /** The stage field being resolved (DVC's `key`): `cmd` may take a mapping, other fields only scalars; null: any. */
   field: string | null;
-  /** Collects the variables `cmd` uses. */
-  cmdVars?: CmdVar[];
   /** Collects the vars-file keys a stage's fields read: file -> dotted keys (DVC's `tracked_vars`). */
   used?: Map<string, Set<string>>;
   /** Receives the pieces (`CmdPiece`) of the text being resolved for `cmd`. */
@@ -295,10 +293,6 @@ class Expander {
         keys.add(src.key);
         scope.used.set(src.file, keys);
       }
-    }
-    if (scope.cmdVars) {
-      const name = ref.inner.trim();
-      if (!scope.cmdVars.some((c) => c.name === name)) scope.cmdVars.push({ name, value: toPlain(r.value) });
     }
     return r.value;
   }
@@ -633,11 +627,10 @@ class Expander {
     }
 
     // cmd
-    const cmdVars: CmdVar[] = [];
     let cmdTemplate: CmdPiece[][] | undefined = [];
     const cmdText = (node: unknown): Maybe<string> => {
       const sink: { pieces?: CmdPiece[] } = {};
-      const t = this.text(node, { ...sc("cmd"), cmdVars, cmdPieces: sink });
+      const t = this.text(node, { ...sc("cmd"), cmdPieces: sink });
       if (t === FAILED) return t;
       // Text without references (or not a string) is one literal piece. Pieces that do not join back to the command
       // (an escape that a value completed) would explain nothing soundly: then there is no template at all.
@@ -725,7 +718,6 @@ class Expander {
       dir: this.dir,
       wdir,
       cmd,
-      cmdVars,
       deps,
       outs,
       params,

@@ -129,7 +129,7 @@ function previewFull(v: Value): string {
   return toStr(v);
 }
 
-/** The plain JS form of a value (floats as numbers, mappings as objects), for `cmdVars` and `meta`. */
+/** The plain JS form of a value (floats as numbers, mappings as objects), for `meta` and out flags. */
 export function toPlain(v: Value): unknown {
   if (v instanceof PyFloat) return v.value;
   // JSON (the load cache, `dag --json`) has no exact form for it; its digits, as text, lose nothing.

@@ -43,6 +43,44 @@ describe("pipe checkout", () => {
     expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["1.txt", "2.txt"]);
   });
 
+  it("leaves alone what .dvcignore leaves out of a directory output: not saved, not removed, not counted", () => {
+    const dir = project();
+    writeFiles(dir, { ".dvcignore": "*.log\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const cacheBefore = treeSnapshot(path.join(dir, ".pipe/cache"));
+    writeFiles(dir, { "out/debug.log": "a log line\n", "out/deeper/run.log": "another\n" });
+    // Hashing leaves the logs out, so the output is still what the lock records.
+    const st = runPipe(dir, ["status"]);
+    expect(st.stdout).toBe("Pipeline is up to date.\n");
+    const same = runPipe(dir, ["checkout"]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toBe("Nothing to restore: outputs match the lock.\n");
+    expect(same.stderr).toBe("");
+    expect(read(dir, "out/debug.log")).toBe("a log line\n");
+    // A directory holding only ignored files is not pruned either.
+    expect(read(dir, "out/deeper/run.log")).toBe("another\n");
+    // Nothing was saved to the cache for them.
+    expect(treeSnapshot(path.join(dir, ".pipe/cache"))).toEqual(cacheBefore);
+
+    // An edit to a tracked file is restored; the logs survive it.
+    writeFileSync(path.join(dir, "out/1.txt"), "edited\n");
+    expect(runPipe(dir, ["status"]).stdout).toContain("modified:   out\n");
+    const r = runPipe(dir, ["checkout"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("M       out/\nRestored 1 output.\n");
+    expect(r.stderr).toMatch(/^note: 'out\/1\.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced\n$/);
+    expect(read(dir, "out/1.txt")).toBe("one\n");
+    expect(read(dir, "out/debug.log")).toBe("a log line\n");
+    expect(read(dir, "out/deeper/run.log")).toBe("another\n");
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+
+    // Without the rule the log is part of the directory again, and checkout makes the directory its manifest.
+    rmSync(path.join(dir, ".dvcignore"));
+    const strict = runPipe(dir, ["checkout"]);
+    expect(strict.code, strict.stderr).toBe(0);
+    expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["1.txt", "2.txt"]);
+  });
+
   it("an output whose object is missing from the cache is an error naming it; the workspace is left alone", () => {
     const dir = project();
     runPipe(dir, ["repro"]);

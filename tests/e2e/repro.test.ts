@@ -283,6 +283,58 @@ describe("pipe repro: the basic cycle", () => {
   });
 });
 
+describe("pipe repro: restoring a directory output", () => {
+  it("a restore from the run-cache leaves what .dvcignore leaves out of the directory alone", () => {
+    const dir = makeProject({
+      ".pipe/config.yaml": "",
+      ".dvcignore": "*.log\n",
+      "params.yaml": "n: 1\n",
+      "pipe.yaml": "stages:\n  make:\n    cmd: echo make >> runs.log && mkdir -p out && echo ${n} > out/n.txt\n    params: [n]\n    outs: [out]\n",
+    });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "params.yaml": "n: 2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "out/debug.log": "kept\n", "params.yaml": "n: 1\n" });
+    clearRuns(dir);
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Restored 'make' from run-cache\n");
+    expect(r.stderr).toBe("");
+    expect(runs(dir)).toEqual([]);
+    expect(read(dir, "out/n.txt")).toBe("1\n");
+    expect(read(dir, "out/debug.log")).toBe("kept\n");
+  });
+});
+
+describe("pipe repro --dry with a corrupt cache", () => {
+  it("a corrupt directory manifest is named, not removed: the tree stays byte-identical and the stage would run, not be restored", () => {
+    const dir = mlProject();
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const id = /path: features\n\s+hash: xxh64\n\s+xxh64: ([0-9a-f]{16}\.dir)/.exec(read(dir, "pipe.lock"))![1]!;
+    const obj = path.join(dir, ".pipe/cache", id.slice(0, 2), id.slice(2));
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, "[]");
+    // Only the missing output makes featurize stale: with a good manifest it would be restored from the cache.
+    rmSync(path.join(dir, "features"), { recursive: true });
+    clearRuns(dir);
+    const snap = fullTree(dir);
+    const d = runPipe(dir, ["repro", "--dry"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(fullTree(dir)).toBe(snap);
+    expect(readFileSync(obj, "utf8")).toBe("[]");
+    expect(d.stdout).toContain("Would run 'featurize': changed outs: deleted features\n");
+    expect(d.stdout).not.toContain("Would restore 'featurize'");
+    expect(d.stderr).toBe(`warning: cache object ${id} of 'features' is corrupt and cannot be restored (a real run removes it)\n`);
+    expect(runs(dir)).toEqual([]);
+    // The real run removes it, says so, and runs the stage, which stores a good manifest again.
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: cache object ${id} of 'features' was corrupt and has been removed\n`);
+    expect(runs(dir)).toEqual(["featurize"]);
+    expect(readFileSync(obj, "utf8")).toContain('"relpath":"x.csv"');
+  });
+});
+
 describe("pipe repro: failures", () => {
   function failing(): string {
     return makeProject({

@@ -107,7 +107,6 @@ export function makePipeline(specs: readonly StageSpec[], root = "/project"): { 
       dir,
       wdir,
       cmd,
-      cmdVars: [],
       deps,
       outs,
       params,

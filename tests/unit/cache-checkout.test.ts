@@ -6,7 +6,19 @@ import { defaultDigester } from "../../src/cache/digest.js";
 import type { LinkType } from "../../src/cache/link.js";
 import { serialiseManifest, type ManifestEntry } from "../../src/cache/manifest.js";
 import { ObjectStore } from "../../src/cache/store.js";
+import { Hasher } from "../../src/hash/hasher.js";
 import { makeProject, treeSnapshot } from "../helpers/project.js";
+
+/** Paths under `dir` (symlinks not followed, so a link loop is listed, not read) with file contents. */
+function treeSnapshotLinks(dir: string, rel = "", out = new Map<string, string>()): Map<string, string> {
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel === "" ? name : `${rel}/${name}`;
+    const st = lstatSync(path.join(dir, r));
+    if (st.isDirectory()) treeSnapshotLinks(dir, r, out);
+    else out.set(r, st.isFile() ? readFileSync(path.join(dir, r), "utf8") : "link");
+  }
+  return out;
+}
 
 function ctx(root: string, linkTypes: LinkType[] = ["reflink", "copy"]): CacheContext {
   return { root, store: new ObjectStore(root), linkTypes };
@@ -131,6 +143,74 @@ describe("directory outputs", () => {
     expect(m.status === "ok" && m.entries.map((e) => e.relpath)).toEqual(["a.csv", "sub/b.csv", "sub/deeper/c.csv"]);
     // One object per distinct content plus the manifest.
     expect((await cc.store.list()).objects).toHaveLength(4);
+  });
+
+  it("isCached names a corrupt manifest; a read-only store keeps it (bytes wrong, or not a manifest at all)", async () => {
+    const root = makeProject(files);
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    const p = cc.store.pathOf(h.hash);
+    for (const damage of ["[{\"relpath\": \"a.csv\"}]", "not json"]) {
+      chmodSync(p, 0o644);
+      writeFileSync(p, damage);
+      const heard: string[] = [];
+      expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), h.hash, (id) => heard.push(id))).toBe(false);
+      expect(heard).toEqual([h.hash]);
+      expect(readFileSync(p, "utf8")).toBe(damage);
+    }
+    // A manifest whose bytes match its name but which does not parse (only by hand) is kept by a read-only store too.
+    const junk = "not a manifest";
+    const junkId = (await defaultDigester.bytes(junk, "xxh64")) + ".dir";
+    await cc.store.putBytes(junkId, junk);
+    const heard: string[] = [];
+    expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), junkId, (id) => heard.push(id))).toBe(false);
+    expect(heard).toEqual([junkId]);
+    expect(await cc.store.has(junkId)).toBe(true);
+    // A store that may write removes both.
+    expect(await isCached(new ObjectStore(root), junkId)).toBe(false);
+    expect(await cc.store.has(junkId)).toBe(false);
+    expect(await isCached(new ObjectStore(root), h.hash)).toBe(false);
+    expect(existsSync(p)).toBe(false);
+  });
+
+  it("with an ignore test, what it leaves out stays untouched and uncounted, unless the manifest has that path", async () => {
+    const root = makeProject({ ...files, ".pipe/config.yaml": "", "data/old.log": "recorded before the rule" });
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    writeFileSync(path.join(root, ".dvcignore"), "*.log\n");
+    const withRules: CacheContext = { ...cc, ignoreTest: (d) => new Hasher({ root }).ignoreTest(d) };
+    writeFileSync(path.join(root, "data/new.log"), "ignored");
+    mkdirSync(path.join(root, "data/sub/.git"));
+    writeFileSync(path.join(root, "data/sub/.git/HEAD"), "ref");
+    const same = await checkoutOutput(withRules, "data", h.hash);
+    expect(same.ok && same.value).toEqual({ status: "unchanged", placed: 0, removed: 0, saved: [] });
+    // The manifest has old.log: the rule does not stop checkout restoring it.
+    writeFileSync(path.join(root, "data/old.log"), "edited");
+    const r = await checkoutOutput(withRules, "data", h.hash);
+    expect(r.ok && r.value).toMatchObject({ status: "restored", placed: 1, removed: 0, saved: [{ path: "data/old.log" }] });
+    expect(readFileSync(path.join(root, "data/old.log"), "utf8")).toBe("recorded before the rule");
+    expect(readFileSync(path.join(root, "data/new.log"), "utf8")).toBe("ignored");
+    expect(readFileSync(path.join(root, "data/sub/.git/HEAD"), "utf8")).toBe("ref");
+    // Without the test both go (saved first).
+    const plain = await checkoutOutput(cc, "data", h.hash);
+    expect(plain.ok && plain.value).toMatchObject({ status: "restored", removed: 2 });
+    expect(existsSync(path.join(root, "data/new.log"))).toBe(false);
+    expect(existsSync(path.join(root, "data/sub/.git"))).toBe(false);
+  });
+
+  it("rules that cannot be read stop the checkout of that output before anything is touched", async () => {
+    const root = makeProject({ ...files, ".pipe/config.yaml": "" });
+    const cc = ctx(root);
+    const h = await commit(cc, "data");
+    writeFileSync(path.join(root, "data/extra.txt"), "stray");
+    rmSync(path.join(root, "data/a.csv"));
+    // A symlink loop cannot be read, even by root.
+    symlinkSync(".dvcignore", path.join(root, "data/sub/.dvcignore"));
+    const snap = treeSnapshotLinks(path.join(root, "data"));
+    const r = await checkoutOutput({ ...cc, ignoreTest: (d) => new Hasher({ root }).ignoreTest(d) }, "data", h.hash);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]!.message).toBe("cannot check out 'data': cannot read the ignore rules in 'data/sub': ELOOP");
+    expect(treeSnapshotLinks(path.join(root, "data"))).toEqual(snap);
   });
 
   it("restores a deleted directory exactly", async () => {

@@ -74,10 +74,44 @@ describe("gc", () => {
     const { writeFileSync, existsSync } = await import("node:fs");
     const t = path.join(s.store.dir, s.keep.slice(0, 2), ".x.pipe-tmp-1-ab");
     writeFileSync(t, "partial");
+    // A rewrite of the verified log cut short leaves its temp file beside the log, outside the shards.
+    const tLog = path.join(s.store.dir, ".verified.pipe-tmp-1-cd");
+    writeFileSync(tLog, "partial");
     const plan = await planGc(s.store, s.runs, new Set([s.keep]));
-    expect(plan.temps).toEqual([t]);
+    expect(plan.temps).toEqual([tLog, t].sort());
     await applyGc(plan, s.store, s.runs);
     expect(existsSync(t)).toBe(false);
+    expect(existsSync(tLog)).toBe(false);
+  });
+
+  it("drops the verified-log entries of the objects it removes (and of objects already gone), keeping the others", async () => {
+    const s = await setup();
+    const { readFileSync, utimesSync } = await import("node:fs");
+    const log = path.join(s.root, ".pipe/cache/verified");
+    // Recorded only for objects modified long before their check (racy-git), so age them first.
+    const old = new Date(Date.now() - 3600_000);
+    const writer = new ObjectStore(s.root, undefined, { recordVerified: true });
+    const all = [s.keep, s.old, s.dirId, ...s.entries.map((e) => e.hash)];
+    for (const id of all) {
+      utimesSync(writer.pathOf(id), old, old);
+      expect((await writer.verify(id)).status).toBe("ok");
+    }
+    const ids = (): string[] => readFileSync(log, "utf8").trim().split("\n").slice(1).map((l) => l.split("\t")[0]!).sort();
+    expect(ids()).toEqual([...all].sort());
+    // An object removed by hand since it was recorded: its entry is as dead as the ones gc removes.
+    await writer.delete(s.entries[1]!.hash);
+    const gcStore = new ObjectStore(s.root);
+    const refs = await referencedObjects(gcStore, [lockEntry([{ path: "keep.txt", hash: s.keep }, { path: "d", hash: s.dirId }])]);
+    const plan = await planGc(gcStore, s.runs, refs);
+    expect(plan.objects.map((o) => o.id)).toEqual([s.old]);
+    await applyGc(plan, gcStore, s.runs);
+    expect(ids()).toEqual([s.keep, s.dirId, s.entries[0]!.hash].sort());
+    expect(readFileSync(log, "utf8").startsWith("pipe-verified 1\n")).toBe(true);
+    // What stays is still trusted: storing a kept object again reads nothing.
+    let reads = 0;
+    const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
+    expect(await new ObjectStore(s.root, counting, { recordVerified: true }).putFile(path.join(s.root, "keep.txt"), s.keep)).toMatchObject({ ok: true, value: "present" });
+    expect(reads).toBe(0);
   });
 
   it("formats byte counts", () => {

@@ -162,6 +162,52 @@ describe("ObjectStore", () => {
     expect(readFileSync(p, "utf8")).toBe("some bytes");
   });
 
+  it("the verified log is compacted when it holds many more lines than objects: re-checks do not grow it for ever", async () => {
+    const root = makeProject({ "a": "some bytes" });
+    const id = await xxh("some bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const log = path.join(root, ".pipe/cache/verified");
+    const entryLines = (): string[] => readFileSync(log, "utf8").split("\n").slice(1, -1);
+    const counts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      // Another process each time, and a new stat each time (as a write through a link gives): a new line.
+      const t = new Date(Date.now() - 3600_000 - i * 1000);
+      const p = new ObjectStore(root).pathOf(id);
+      utimesSync(p, t, t);
+      const writer = new ObjectStore(root, undefined, { recordVerified: true, compactMinLines: 4, compactFactor: 2 });
+      expect((await writer.verify(id)).status).toBe("ok");
+      counts.push(entryLines().length);
+      // The line that counts is the current stat's, compacted or not.
+      const st = statSync(p, { bigint: true });
+      expect(entryLines().at(-1)).toBe(`${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`);
+    }
+    // Appended up to the limit, then rewritten to one line per object, and so on.
+    expect(counts).toEqual([1, 2, 3, 4, 1, 2, 3, 4, 1, 2]);
+    expect(readFileSync(log, "utf8").startsWith("pipe-verified 1\n")).toBe(true);
+    expect(readdirSync(path.join(root, ".pipe/cache")).filter((n) => n.includes(".pipe-tmp-"))).toEqual([]);
+  });
+
+  it("a torn last line of the verified log does not swallow the next entry; a foreign or empty log is rewritten", async () => {
+    const root = makeProject({ "a": "some bytes" });
+    const id = await xxh("some bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const p = new ObjectStore(root).pathOf(id);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(p, old, old);
+    const log = path.join(root, ".pipe/cache/verified");
+    const st = statSync(p, { bigint: true });
+    const line = `${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`;
+    for (const [before, after] of [
+      ["pipe-verified 1\n0123\t1", `pipe-verified 1\n0123\t1\n${line}\n`],
+      ["", `pipe-verified 1\n${line}\n`],
+      ["pipe-verified 9\nsomething else\n", `pipe-verified 1\n${line}\n`],
+    ] as const) {
+      writeFileSync(log, before);
+      expect((await new ObjectStore(root, undefined, { recordVerified: true }).verify(id)).status).toBe("ok");
+      expect(readFileSync(log, "utf8")).toBe(after);
+    }
+  });
+
   it("a recently modified object is checked by every process (racy-git): its stat is not recorded", async () => {
     const root = makeProject({ "a": "fresh" });
     let reads = 0;
@@ -227,6 +273,34 @@ describe("ObjectStore", () => {
     if (v.status === "corrupt") expect(v.actual).toBe(await xxh("bad bytes!"));
     expect(existsSync(p)).toBe(false);
     expect((await other.verify(id)).status).toBe("missing");
+  });
+
+  it("a read-only store (--dry, readers) reports a corrupt object and keeps it; it records nothing and refuses writes", async () => {
+    const root = makeProject({ "a": "good bytes" });
+    const id = await xxh("good bytes");
+    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    const p = new ObjectStore(root).pathOf(id);
+    chmodSync(p, 0o644);
+    writeFileSync(p, "bad bytes!");
+    const ro = new ObjectStore(root, undefined, { readOnly: true, recordVerified: true });
+    const v = await ro.verify(id);
+    expect(v).toEqual({ status: "corrupt", actual: await xxh("bad bytes!") });
+    expect((await ro.readVerified(id)).status).toBe("corrupt");
+    // Asked again, still unusable: the store did not forget the mismatch by removing the evidence.
+    expect((await ro.verify(id)).status).toBe("corrupt");
+    expect(readFileSync(p, "utf8")).toBe("bad bytes!");
+    // A good object, long unmodified, is verified without being recorded (readOnly wins over recordVerified).
+    writeFileSync(path.join(root, "b"), "other bytes");
+    const ib = await xxh("other bytes");
+    await new ObjectStore(root).putFile(path.join(root, "b"), ib);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(ro.pathOf(ib), old, old);
+    expect((await ro.verify(ib)).status).toBe("ok");
+    expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
+    await expect(ro.putFile(path.join(root, "a"), id)).rejects.toThrow(/read-only/);
+    await expect(ro.putBytes(id, "x")).rejects.toThrow(/read-only/);
+    await expect(ro.delete(id)).rejects.toThrow(/read-only/);
+    expect(readFileSync(p, "utf8")).toBe("bad bytes!");
   });
 
   it("verifies md5-named objects with md5", async () => {

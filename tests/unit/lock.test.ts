@@ -258,7 +258,6 @@ function stage(name: string, dir = ""): Stage {
     dir,
     wdir: dir,
     cmd: "x",
-    cmdVars: [],
     deps: [],
     outs: [],
     params: [],

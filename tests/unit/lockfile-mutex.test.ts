@@ -138,7 +138,6 @@ describe("LockWriter (repro's pipe.lock writer)", () => {
       dir,
       wdir: dir,
       cmd: `make ${name}`,
-      cmdVars: [],
       deps: [],
       outs: [],
       params: [],

@@ -31,7 +31,6 @@ function stage(name: string, params: Stage["params"], metrics: string[] = []): S
     dir: "",
     wdir: "",
     cmd: "true",
-    cmdVars: [],
     deps: [],
     outs: metrics.map((m) => ({ path: m, rootPath: m, external: false, kind: "metrics", cache: true, persist: false, flags: {} })),
     params,

@@ -33,7 +33,6 @@ function stage(name: string, sp: Spec): Stage {
     dir: "",
     wdir: "",
     cmd: sp.cmd,
-    cmdVars: [],
     deps: (sp.deps ?? []).map((p) => ({ path: p, rootPath: p, external: false, outside: false })),
     outs: (sp.outs ?? []).map((o) => {
       const x = typeof o === "string" ? { path: o } : o;

@@ -28,7 +28,6 @@ it("checking a DVC project (md5 only) never initialises xxhash", async () => {
     dir: "",
     wdir: "",
     cmd: "python src/prepare.py data/raw",
-    cmdVars: [],
     deps: ["data/raw", "src/prepare.py"].map((p) => ({ path: p, rootPath: p, external: false, outside: false })),
     outs: [{ path: "data/prepared.csv", rootPath: "data/prepared.csv", external: false, kind: "outs", cache: true, persist: false, flags: {} }],
     params: [{ file: "params.yaml", rootPath: "params.yaml", keys: ["prepare.seed", "prepare.split"] }],

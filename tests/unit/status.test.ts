@@ -53,7 +53,6 @@ function stage(name: string, o: Partial<Stage> = {}): Stage {
     dir: "",
     wdir: "",
     cmd: `run ${name}`,
-    cmdVars: [],
     deps: [],
     outs: [],
     params: [],
@@ -117,7 +116,6 @@ const BASE = {
 function trainStage(o: Partial<Stage> = {}): Stage {
   return stage("train", {
     cmd: "python src/train.py --lr 0.1",
-    cmdVars: [{ name: "train.lr", value: 0.1 }],
     deps: [dep("data/raw"), dep("src/train.py")],
     params: [params("params.yaml", ["train.epochs", "train.lr"])],
     outs: [out("model.pkl")],
@@ -246,7 +244,6 @@ describe("stage staleness", () => {
     await recordAll(root, [trainStage()]);
     const lr = (head: string, v: string): Partial<Stage> => ({
       cmd: `${head} src/train.py --lr ${v}`,
-      cmdVars: [{ name: "train.lr", value: Number(v) }],
       cmdTemplate: [[`${head} src/train.py --lr `, { v: "train.lr", text: v }, ""]],
     });
     const [s] = await statusOf(root, [trainStage(lr("python", "0.2"))]);

@@ -92,15 +92,18 @@ describe("interpolation", () => {
     expect(ss[0]!.cmd).toBe("python t.py 1e-05 10 100.0 0.1 true None 16 8");
   });
 
-  it("records the variables cmd used, in order of first use", async () => {
+  it("records the variables cmd used, in order of use, each with the text it put into the command", async () => {
     const ss = await stages({
       "params.yaml": "train:\n  lr: 0.1\n  opt: {beta: 0.9}\n",
       "pipe.yaml": "stages:\n  train:\n    cmd: python t.py --lr ${train.lr} ${ train.opt } --again ${train.lr}\n",
     });
     expect(ss[0]!.cmd).toBe("python t.py --lr 0.1 --beta 0.9 --again 0.1");
-    expect(ss[0]!.cmdVars).toEqual([
-      { name: "train.lr", value: 0.1 },
-      { name: "train.opt", value: { beta: 0.9 } },
+    // `cmdTemplate` is what status names changed variables from: every use is a piece of its own, in order.
+    const used = (ss[0]!.cmdTemplate ?? []).flat().filter((p) => typeof p !== "string");
+    expect(used).toEqual([
+      { v: "train.lr", text: "0.1" },
+      { v: "train.opt", text: "--beta 0.9" },
+      { v: "train.lr", text: "0.1" },
     ]);
   });
 

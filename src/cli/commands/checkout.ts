@@ -35,6 +35,8 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         const h = await ws.hasher.hashPath(abs, algo);
         return h.kind === "file" ? h.hash : "";
       },
+      // What the ignore rules leave out of a directory output stays as it is, as in DVC.
+      ignoreTest: (absDir: string) => ws.hasher.ignoreTest(absDir),
     };
     const problems: Diagnostic[] = [];
     let changed = 0;

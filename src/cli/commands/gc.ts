@@ -74,7 +74,8 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     lock = l.value;
   }
   try {
-    const store = new ObjectStore(root);
+    // --dry only lists: a store that cannot change anything.
+    const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
     const refs = await gc.referencedObjects(store, entries);
     const plan = await gc.planGc(store, runs, refs);

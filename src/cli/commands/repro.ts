@@ -106,8 +106,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       },
       ws,
       locks: new LockStore(root, sources),
-      // --dry writes nothing, not even the record of verified objects.
-      store: new ObjectStore(root, undefined, { recordVerified: !dry }),
+      // --dry changes nothing in the cache: not the record of verified objects, not a corrupt object (reported instead).
+      store: new ObjectStore(root, undefined, dry ? { readOnly: true } : { recordVerified: true }),
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,
