@@ -26,13 +26,14 @@
  * carry exactly (a non-finite number, `-0`, `undefined`, a non-plain object) makes the result uncacheable rather
  * than altered; in practice the values are strings, numbers, booleans, lists and mappings from YAML.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type BigIntStats } from "node:fs";
+import { readFileSync, statSync, type BigIntStats } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Diagnostic } from "../config/diagnostic.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { DiscoveredFile } from "./discover.js";
+import { writeScratchFile } from "./scratch.js";
 
 /** Where the cache lives, relative to the project root. */
 export const LOAD_CACHE_FILE = ".pipe/tmp/load-cache";
@@ -221,24 +222,5 @@ export function jsonFaithful(v: unknown): boolean {
  */
 export function writeLoadCache(file: string, key: CacheKey, inputs: [string, string][], payload: LoadCachePayload): boolean {
   if (!jsonFaithful(payload.pipeline) || !jsonFaithful(payload.warnings)) return false;
-  const dir = path.dirname(file);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    if (!statSync(path.dirname(dir)).isDirectory()) return false;
-    mkdirSync(dir, { recursive: false });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false;
-  }
-  try {
-    writeFileSync(tmp, `${JSON.stringify(header(key, inputs))}\n${JSON.stringify(payload)}\n`);
-    renameSync(tmp, file);
-    return true;
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing was written
-    }
-    return false;
-  }
+  return writeScratchFile(file, `${JSON.stringify(header(key, inputs))}\n${JSON.stringify(payload)}\n`);
 }

@@ -27,12 +27,13 @@
  * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the three outputs), then one line
  * per dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>`, `d\t<path>\t<algo>\t<hash>` or `m\t<path>` (missing).
  */
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import type { HashAlgo } from "../hash/algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
 import { discoverStagesFiles } from "../project/discover.js";
 import { currentBuild, stampNow } from "../project/load-cache.js";
+import { writeScratchFile } from "../project/scratch.js";
 import { absOf } from "../project/paths.js";
 
 /** Where the memo lives, relative to the project root. */
@@ -213,27 +214,8 @@ export function writeStatusMemo(m: MemoRecord): boolean {
     outputs: m.outputs,
     stages: m.stages,
   };
-  const file = path.join(m.root, STATUS_MEMO_FILE);
-  const dir = path.dirname(file);
-  try {
-    if (!statSync(path.dirname(dir)).isDirectory()) return false;
-    mkdirSync(dir, { recursive: false });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false;
-  }
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify(header)}\n${lines.length > 0 ? lines.join("\n") + "\n" : ""}`);
-    renameSync(tmp, file);
-    return true;
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing was written
-    }
-    return false;
-  }
+  const body = `${JSON.stringify(header)}\n${lines.length > 0 ? lines.join("\n") + "\n" : ""}`;
+  return writeScratchFile(path.join(m.root, STATUS_MEMO_FILE), body);
 }
 
 /** Removes the memo (a run that found something stale: the memo, if any, no longer describes the project). */

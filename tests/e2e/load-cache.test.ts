@@ -6,25 +6,12 @@
  * a run (a miss on a valid project rewrites it, a hit never does), and a value planted in the cache's payload shows
  * up in the output until a change to the project invalidates it.
  */
-import { readFileSync, rmSync, statSync, utimesSync, writeFileSync, readdirSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { exists, makeProject, read, runPipe, treeSnapshot, writeFiles, type RunResult } from "../helpers/project.js";
+import { backdate, exists, makeProject, read, runPipe, treeSnapshot, writeFiles, type RunResult } from "../helpers/project.js";
 
 const CACHE = ".pipe/tmp/load-cache";
-
-/** Sets the mtime of every file and directory under `dir` (`.pipe/` included) one minute back. */
-function backdate(dir: string): void {
-  const old = new Date(Date.now() - 60_000);
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      utimesSync(p, old, old);
-    }
-  };
-  walk(dir);
-}
 
 function mlProject(): string {
   const dir = makeProject({

@@ -7,27 +7,14 @@
  * `Checked N stages: read ...`). Files are back-dated before the run that should write the memo, because a file
  * modified within the last 2 s is never trusted by its stat.
  */
-import { readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { exists, makeProject, runPipe, writeFiles } from "../helpers/project.js";
+import { backdate, exists, makeProject, runPipe, writeFiles } from "../helpers/project.js";
 
 const MEMO = ".pipe/tmp/status-memo";
 const FROM_MEMO = /^Checked 2 stages from \.pipe\/tmp\/status-memo: \d+ paths unchanged since the last full check$/m;
 const FULL = /^Checked \d+ stages?: read \d+ bytes/m;
-
-/** Sets the mtime of every file and directory under `dir` (`.pipe/` included) one minute back. */
-function backdate(dir: string): void {
-  const old = new Date(Date.now() - 60_000);
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      utimesSync(p, old, old);
-    }
-  };
-  walk(dir);
-}
 
 /** A recorded two-stage project (a directory dep, a params dep, a vars file in cmd), back-dated. */
 function recorded(): string {
