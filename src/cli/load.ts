@@ -6,6 +6,7 @@
 import { renderDiagnostics, type Diagnostic } from "../config/diagnostic.js";
 import type { StageGraph } from "../model.js";
 import { buildGraph } from "../graph/graph.js";
+import type { DiscoveryObserver } from "../project/discover.js";
 import { loadPipelineCached } from "../project/load.js";
 import { findProjectRoot, type ProjectRoot } from "../project/root.js";
 import { EXIT_USAGE, type CommandContext } from "./context.js";
@@ -46,13 +47,15 @@ export function noteInitialised(ctx: CommandContext): (root: string) => void {
 export interface LoadForCommandOptions {
   /** Store a fresh load in the load cache (default true); false for commands that promise to write nothing. */
   writeLoadCache?: boolean;
+  /** Told of what discovery reads (see `DiscoveryObserver`). */
+  observeDiscovery?: DiscoveryObserver;
 }
 
 export async function loadForCommand(ctx: CommandContext, opts: LoadForCommandOptions = {}): Promise<LoadedProject | number> {
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const sources = new Map<string, string>();
-  const loaded = await loadPipelineCached(project.root, sources);
+  const loaded = await loadPipelineCached(project.root, sources, opts.observeDiscovery ? { observeDiscovery: opts.observeDiscovery } : {});
   const p = loaded.result;
   if (!p.ok) {
     printDiagnostics(ctx, [...p.errors, ...p.warnings], sources);

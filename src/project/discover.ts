@@ -68,14 +68,23 @@ function isFileBehindLink(abs: string): boolean {
   }
 }
 
+/**
+ * Told, before it is read, of every directory the walk lists and every file whose content or type decides the
+ * result (ignore files, and stages files behind a symlink), by root-relative path (`` for the root). The result is
+ * a function of those alone: a directory gains or loses an entry only by changing its mtime. The status memo
+ * stamps them, so that it can tell the result unchanged without walking.
+ */
+export type DiscoveryObserver = (rel: string, abs: string, kind: "dir" | "file") => void;
+
 /** Returns the stages files under `root`. Fails only when the root itself cannot be read. */
-export async function discoverStagesFiles(root: string): Promise<Result<DiscoveredFile[]>> {
+export async function discoverStagesFiles(root: string, observe?: DiscoveryObserver): Promise<Result<DiscoveredFile[]>> {
   const found: DiscoveredFile[] = [];
   const warnings: Diagnostic[] = [];
 
   function visit(rel: string, inherited: Matchers): void {
     const abs = rel === "" ? root : path.join(root, rel);
     let entries: Dirent[];
+    observe?.(rel, abs, "dir");
     try {
       entries = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
@@ -94,11 +103,13 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
     const own: Matcher[] = [];
     for (const f of IGNORE_FILES) {
       if (!names.get(f)?.isFile()) continue;
+      observe?.(prefix + f, path.join(abs, f), "file");
       const text = readIgnoreFile(path.join(abs, f), warnings);
       if (text !== undefined) own.push({ base: prefix, ig: compileIgnore(text) });
     }
     let git: Matcher | undefined;
     if (names.get(".gitignore")?.isFile()) {
+      observe?.(`${prefix}.gitignore`, path.join(abs, ".gitignore"), "file");
       const text = readIgnoreFile(path.join(abs, ".gitignore"), warnings);
       if (text !== undefined) git = { base: prefix, ig: compileIgnore(text) };
     }
@@ -108,6 +119,7 @@ export async function discoverStagesFiles(root: string): Promise<Result<Discover
     for (const name of STAGES_FILES) {
       const d = names.get(name);
       if (!d) continue;
+      if (d.isSymbolicLink()) observe?.(prefix + name, path.join(abs, name), "file");
       const isFile = d.isFile() || (d.isSymbolicLink() && isFileBehindLink(path.join(abs, name)));
       if (!isFile || ignoredBy(matchers.own, prefix + name)) continue;
       here.push({ file: prefix + name, abs: path.join(abs, name), dir: rel, flavor: name === "pipe.yaml" ? "pipe" : "dvc" });

@@ -88,6 +88,20 @@ function stampOf(st: BigIntStats): string {
   return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/**
+ * The stamp a directory has now (inode, mtime_ns, ctime_ns: an entry added, removed or renamed changes them), `-`
+ * when nothing is there, undefined when it is not a directory or cannot be stat'ed.
+ */
+export function dirStampNow(abs: string): string | undefined {
+  try {
+    const st = statSync(abs, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined) return ABSENT;
+    return st.isDirectory() ? `d${st.ino}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The stamp a file has now; undefined when it cannot be a cache input (a directory, an unreadable path). */
 export function stampNow(abs: string): string | undefined {
   try {

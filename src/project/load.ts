@@ -19,7 +19,7 @@ import { decodeUtf8 } from "../config/text.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver, TextReader } from "../template/vars.js";
-import { discoverStagesFiles, type ListedStagesFile } from "./discover.js";
+import { discoverStagesFiles, type DiscoveryObserver, type ListedStagesFile } from "./discover.js";
 import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
 
 interface FileOutcome {
@@ -165,6 +165,8 @@ export interface LoadCacheOptions {
   now?: () => bigint;
   /** A file modified less than this long before the load began makes the result uncacheable. Default 2 s. */
   racyWindowNs?: bigint;
+  /** Told of what discovery reads (see `DiscoveryObserver`). */
+  observeDiscovery?: DiscoveryObserver;
 }
 
 export interface CachedLoad {
@@ -190,7 +192,7 @@ const nothingToRemember = (): boolean => false;
 /** `loadPipeline` through the load cache (see the module comment); `sources` is filled the same way on a hit. */
 export async function loadPipelineCached(root: string, sources: Map<string, string>, opts: LoadCacheOptions = {}): Promise<CachedLoad> {
   const startedNs = (opts.now ?? (() => BigInt(Date.now()) * 1_000_000n))();
-  const found = await discoverStagesFiles(root);
+  const found = await discoverStagesFiles(root, opts.observeDiscovery);
   if (!found.ok) return { result: found, fromCache: false, remember: nothingToRemember };
   const cacheFile = opts.cacheFile === undefined ? path.join(root, LOAD_CACHE_FILE) : opts.cacheFile;
   if (cacheFile === null) return { result: withDiscoveryWarnings(await loadFiles(root, found.value, sources, diskSource(undefined)), found.warnings), fromCache: false, remember: nothingToRemember };

@@ -27,12 +27,12 @@
  * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the three outputs), then one line
  * per dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>`, `d\t<path>\t<algo>\t<hash>` or `m\t<path>` (missing).
  */
-import { readFileSync, statSync, unlinkSync } from "node:fs";
+import { readFileSync, statSync, unlinkSync, type BigIntStats } from "node:fs";
 import path from "node:path";
 import type { HashAlgo } from "../hash/algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
 import { discoverStagesFiles } from "../project/discover.js";
-import { currentBuild, stampNow } from "../project/load-cache.js";
+import { currentBuild, dirStampNow, stampNow } from "../project/load-cache.js";
 import { writeScratchFile } from "../project/scratch.js";
 import { absOf } from "../project/paths.js";
 
@@ -52,6 +52,11 @@ interface Header {
   inputs: [string, string][];
   /** Lock and params files: [root-relative path, stamp]. */
   stamps: [string, string][];
+  /**
+   * What discovery walked: every directory it listed and every ignore file it read, [root-relative path, stamp],
+   * optional. All unchanged, discovery would give `discovered` again, so it is not run.
+   */
+  tree?: [string, string][];
   outputs: Record<MemoForm, string>;
   /** Number of stages the answer covers (for `-v`). */
   stages: number;
@@ -119,29 +124,41 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
   if (typeof output !== "string") return undefined;
   for (const [rel, stamp] of head.stamps) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
   for (const [rel, stamp] of head.inputs) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
-  const found = await discoverStagesFiles(root);
-  if (!found.ok || found.warnings.length > 0 || JSON.stringify(found.value) !== head.discovered) return undefined;
+  if (!treeUnchanged(root, head.tree)) {
+    // Something in the walked tree changed (a data file added to a directory, say): walk, and compare the result.
+    const found = await discoverStagesFiles(root);
+    if (!found.ok || found.warnings.length > 0 || JSON.stringify(found.value) !== head.discovered) return undefined;
+  }
 
   let checked = 0;
   const dirs: [string, HashAlgo, string][] = [];
   let pos = nl + 1;
+  // One line per path, compared field by field against a fresh stat: tens of thousands of lines, so no per-line
+  // array or intermediate object.
   while (pos < text.length) {
     const end = text.indexOf("\n", pos);
-    const f = text.slice(pos, end).split("\t");
-    pos = end + 1;
-    const abs = absOf(root, f[1] ?? "");
-    if (f[0] === "f" && f.length === 5) {
+    const kind = text.charCodeAt(pos);
+    const t1 = text.indexOf("\t", pos + 2);
+    const pathEnd = t1 < 0 || t1 > end ? end : t1;
+    const abs = absOf(root, text.slice(pos + 2, pathEnd));
+    if (kind === F && t1 > 0 && t1 < end) {
       checked++;
-      let st: FsStat | undefined;
+      let st: BigIntStats | undefined;
       try {
-        st = nodeHashFs.stat(abs);
+        st = statSync(abs, { bigint: true, throwIfNoEntry: false });
       } catch {
         return undefined;
       }
-      if (!st || st.kind !== "file" || String(st.ino) !== f[2] || String(st.size) !== f[3] || String(st.mtimeNs) !== f[4]) return undefined;
-    } else if (f[0] === "d" && f.length === 4) {
-      dirs.push([abs, f[2] as HashAlgo, f[3]!]);
-    } else if (f[0] === "m" && f.length === 2) {
+      if (st === undefined || !st.isFile()) return undefined;
+      const t2 = text.indexOf("\t", t1 + 1);
+      const t3 = text.indexOf("\t", t2 + 1);
+      if (t2 < 0 || t3 < 0 || t3 > end) return undefined;
+      if (!sameField(text, t1 + 1, t2, st.ino) || !sameField(text, t2 + 1, t3, st.size) || !sameField(text, t3 + 1, end, st.mtimeNs)) return undefined;
+    } else if (kind === D && t1 > 0 && t1 < end) {
+      const f = text.slice(t1 + 1, end).split("\t");
+      if (f.length !== 2) return undefined;
+      dirs.push([abs, f[0] as HashAlgo, f[1]!]);
+    } else if (kind === M && pathEnd === end) {
       checked++;
       try {
         if (nodeHashFs.stat(abs) !== undefined) return undefined;
@@ -151,6 +168,7 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
     } else {
       return undefined;
     }
+    pos = end + 1;
   }
   for (const [abs, algo, hash] of dirs) {
     if ((await hashDir(abs, algo)) !== hash) return undefined;
@@ -159,10 +177,31 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
   return { output, stages: head.stages, checked };
 }
 
+const F = "f".charCodeAt(0);
+const D = "d".charCodeAt(0);
+const M = "m".charCodeAt(0);
+
+/** Whether `text.slice(from, to)` is the decimal form of `v`. */
+function sameField(text: string, from: number, to: number, v: bigint): boolean {
+  return to > from && text.slice(from, to) === v.toString();
+}
+
+/** Whether every stamp of `tree` (see `Header.tree`) is still the same. */
+function treeUnchanged(root: string, tree: unknown): boolean {
+  if (!isPairs(tree) || tree.length === 0) return false;
+  for (const [rel, stamp] of tree) {
+    const abs = rel === "" ? root : absOf(root, rel);
+    if ((stamp.startsWith("d") ? dirStampNow(abs) : stampNow(abs)) !== stamp) return false;
+  }
+  return true;
+}
+
 export interface MemoRecord {
   root: string;
   key: { discovered: string; inputs: [string, string][] };
   stamps: [string, string][];
+  /** See `Header.tree`. */
+  tree?: [string, string][];
   entries: readonly MemoEntry[];
   outputs: Record<MemoForm, string>;
   stages: number;
@@ -199,8 +238,9 @@ export function writeStatusMemo(m: MemoRecord): boolean {
       lines.push(`m\t${e.rootPath}`);
     }
   }
-  // Stamps were taken before the verdict; their files must be as old as any input's.
-  for (const [rel] of m.stamps) {
+  // Stamps were taken before the verdict; their files must be as old as any input's. A directory discovery walked
+  // counts too: an entry added within the same tick as its stamp would not change it.
+  for (const [rel] of [...m.stamps, ...(m.tree ?? [])]) {
     const t = newestMtimeNs(absOf(m.root, rel));
     if (t === undefined || t > limit) return false;
   }
@@ -211,6 +251,7 @@ export function writeStatusMemo(m: MemoRecord): boolean {
     discovered: m.key.discovered,
     inputs: m.key.inputs,
     stamps: m.stamps,
+    ...(m.tree ? { tree: m.tree } : {}),
     outputs: m.outputs,
     stages: m.stages,
   };

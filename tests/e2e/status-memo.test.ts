@@ -104,6 +104,15 @@ describe("status memo", () => {
     });
   }
 
+  it("still answers after a change discovery has to look at but that changes no stages file (a new unrelated file)", () => {
+    const dir = recorded();
+    const before = memoised(dir);
+    writeFiles(dir, { "notes/todo.txt": "later\n", "README.txt": "hi\n" });
+    const r = runPipe(dir, ["status", "-v"]);
+    expect(r.stderr).toMatch(FROM_MEMO);
+    expect(r.stdout).toBe(before);
+  });
+
   it("is not written when a file it would trust was modified within the racy window", () => {
     const dir = recorded();
     // Same content, modified just now: a file dep judged by its stat. (A directory dep is judged by its hash, which

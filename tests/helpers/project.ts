@@ -112,7 +112,7 @@ export function treeSnapshot(dir: string): Map<string, string> {
 }
 
 /**
- * Sets the mtime of every file and directory under `dir` (`.pipe/` included) one minute back: caches that trust a
+ * Sets the mtime of `dir` and of every file and directory under it (`.pipe/` included) one minute back: caches that trust a
  * file by its stat (the load cache, the status memo) never trust one modified in the last 2 s, and tests run faster.
  */
 export function backdate(dir: string): void {
@@ -125,4 +125,5 @@ export function backdate(dir: string): void {
     }
   };
   walk(dir);
+  utimesSync(dir, old, old);
 }

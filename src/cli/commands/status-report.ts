@@ -12,7 +12,7 @@ import { executionOrder, resolveTargets } from "../../graph/select.js";
 import { LockStore } from "../../lock/read.js";
 import type { StageGraph } from "../../model.js";
 import type { HashAlgo } from "../../hash/algorithms.js";
-import { stampNow } from "../../project/load-cache.js";
+import { dirStampNow, stampNow } from "../../project/load-cache.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, STATUS_MEMO_FILE, type MemoEntry, type MemoForm } from "../../status/memo.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
@@ -31,7 +31,10 @@ const RACY_WINDOW_NS = 2_000_000_000n;
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions, startedNs: bigint): Promise<number> {
   const memoEligible = targets.length === 0;
-  const loaded = await loadForCommand(ctx);
+  // What discovery walked, stamped before each read: lets the memo tell the stages files unchanged without a walk.
+  const tree: [string, string | undefined][] = [];
+  const observeDiscovery = (rel: string, abs: string, kind: "dir" | "file"): void => void tree.push([rel, kind === "dir" ? dirStampNow(abs) : stampNow(abs)]);
+  const loaded = await loadForCommand(ctx, memoEligible ? { observeDiscovery } : {});
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
@@ -69,6 +72,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
         root,
         key: loaded.key,
         stamps: memo.stamps as [string, string][],
+        // A load answered by the load cache still walked (discovery runs every time), so `tree` is complete.
+        ...(tree.every(([, st]) => st !== undefined) ? { tree: tree as [string, string][] } : {}),
         entries,
         outputs: renderAll(stages),
         stages: stages.length,
