@@ -26,14 +26,14 @@
  * carry exactly (a non-finite number, `-0`, `undefined`, a non-plain object) makes the result uncacheable rather
  * than altered; in practice the values are strings, numbers, booleans, lists and mappings from YAML.
  */
-import { readFileSync, statSync, type BigIntStats } from "node:fs";
+import { statSync, type BigIntStats } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Diagnostic } from "../config/diagnostic.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { DiscoveredFile } from "./discover.js";
-import { writeScratchFile } from "./scratch.js";
+import { readScratchFile, writeScratchFile } from "./scratch.js";
 
 /** Where the cache lives, relative to the project root. */
 export const LOAD_CACHE_FILE = ".pipe/tmp/load-cache";
@@ -171,21 +171,10 @@ export interface LoadCacheHit {
  * result, an input whose stat changed, or text that does not parse.
  */
 export function readLoadCache(file: string, key: CacheKey): LoadCacheHit | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  const nl = text.indexOf("\n");
-  if (nl < 0) return undefined;
-  let head: Partial<Header>;
-  try {
-    head = JSON.parse(text.slice(0, nl)) as Partial<Header>;
-  } catch {
-    return undefined;
-  }
-  if (typeof head !== "object" || head === null) return undefined;
+  const scratch = readScratchFile(file);
+  if (!scratch) return undefined;
+  const { text } = scratch;
+  const head = scratch.head as Partial<Header>;
   const want = header(key, []);
   if (head.format !== want.format || head.build !== want.build || head.root !== want.root || head.discovered !== want.discovered) return undefined;
   if (!isStringPairs(head.inputs)) return undefined;
@@ -194,7 +183,7 @@ export function readLoadCache(file: string, key: CacheKey): LoadCacheHit | undef
   }
   let body: LoadCachePayload;
   try {
-    body = JSON.parse(text.slice(nl + 1)) as LoadCachePayload;
+    body = JSON.parse(text.slice(scratch.bodyStart)) as LoadCachePayload;
   } catch {
     return undefined;
   }

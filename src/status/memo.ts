@@ -27,13 +27,13 @@
  * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the three outputs), then one line
  * per dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>`, `d\t<path>\t<algo>\t<hash>` or `m\t<path>` (missing).
  */
-import { readFileSync, statSync, unlinkSync, type BigIntStats } from "node:fs";
+import { statSync, unlinkSync, type BigIntStats } from "node:fs";
 import path from "node:path";
 import type { HashAlgo } from "../hash/algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
 import { discoverStagesFiles } from "../project/discover.js";
 import { currentBuild, dirStampNow, stampNow } from "../project/load-cache.js";
-import { writeScratchFile } from "../project/scratch.js";
+import { readScratchFile, writeScratchFile } from "../project/scratch.js";
 import { absOf } from "../project/paths.js";
 
 /** Where the memo lives, relative to the project root. */
@@ -103,21 +103,10 @@ function isPairs(v: unknown): v is [string, string][] {
  * directories the memo holds.
  */
 export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
-  let text: string;
-  try {
-    text = readFileSync(path.join(root, STATUS_MEMO_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
-  const nl = text.indexOf("\n");
-  if (nl < 0 || !text.endsWith("\n")) return undefined;
-  let head: Partial<Header>;
-  try {
-    head = JSON.parse(text.slice(0, nl)) as Partial<Header>;
-  } catch {
-    return undefined;
-  }
-  if (typeof head !== "object" || head === null) return undefined;
+  const file = readScratchFile(path.join(root, STATUS_MEMO_FILE));
+  if (!file || !file.text.endsWith("\n")) return undefined;
+  const { text } = file;
+  const head = file.head as Partial<Header>;
   if (head.format !== FORMAT || head.build !== currentBuild() || head.root !== root) return undefined;
   if (!isPairs(head.inputs) || !isPairs(head.stamps) || typeof head.discovered !== "string" || typeof head.stages !== "number") return undefined;
   const output = head.outputs?.[form];
@@ -132,7 +121,7 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
 
   let checked = 0;
   const dirs: [string, HashAlgo, string][] = [];
-  let pos = nl + 1;
+  let pos = file.bodyStart;
   // One line per path, compared field by field against a fresh stat: tens of thousands of lines, so no per-line
   // array or intermediate object.
   while (pos < text.length) {

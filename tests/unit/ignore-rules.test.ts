@@ -199,6 +199,17 @@ const PATHS = [
   "sub/",
 ];
 
+/** A reproducible generator of integers in [0, n): mulberry32 (32-bit integer arithmetic, no float precision loss). */
+function seeded(start: number): (n: number) => number {
+  let seed = start;
+  return (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
 describe("compileIgnore", () => {
   it("answers as the ignore package on a table of rule files and paths", () => {
     expect(mismatches(TEXTS, PATHS)).toEqual([]);
@@ -221,14 +232,7 @@ describe("compileIgnore", () => {
   it("answers as the ignore package on random rules and paths", () => {
     // A small alphabet (two names, a slash, wildcards, a negation, a space, a case variant) keeps collisions
     // between rules and paths frequent; a fixed seed keeps the test reproducible.
-    let seed = 12345;
-    const rand = (n: number): number => {
-      // mulberry32 (32-bit integer arithmetic: no precision loss, unlike a float LCG)
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
+    const rand = seeded(12345);
     const pick = (xs: readonly string[]): string => xs[rand(xs.length)] ?? "";
     const segs = ["a", "b", "A", "ab"];
     const ruleOf = (): string => {
@@ -257,13 +261,7 @@ describe("compileIgnore", () => {
   it("answers as the ignore package on random segment globs (`*.log`, `a?`), in both case modes", () => {
     // Rules of `*` and `?` without a slash are answered by one regular expression per segment: sweep them with names
     // holding dots, regular-expression characters, spaces and letters that fold (the Kelvin sign, accents).
-    let seed = 999;
-    const rand = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
+    const rand = seeded(999);
     const pick = (xs: readonly string[]): string => xs[rand(xs.length)] ?? "";
     const segs = ["a", "b", "A", "ab", ".a", "a.b", "x.LOG", "\u00E9", "\u00C9", "k", "\u212A", "a b", "(a)", "a+"];
     const globs = ["*", "?", "*.b", "a*", "*a*", "?b", "*.log", "*.LOG", ".*", "a?", "**", "[ab]", "\u00E9*", "\u212A*", "(*)", "*+"];
