@@ -631,16 +631,16 @@ describe("pipe repro: output flags and stage flags", () => {
 
   it("runs the command in wdir with PIPE_STAGE and PIPE_ROOT set", () => {
     const dir = makeProject({
-      "sub/pipe.yaml": ["stages:", "  env:", "    cmd: echo \"$PIPE_STAGE $PIPE_ROOT\" > env.txt && pwd > pwd.txt", "    wdir: work", "    outs: [env.txt, pwd.txt]", ""].join("\n"),
-      "sub/work/.keep": "",
+      "sub/pipe.yaml": ["stages:", "  env:", "    cmd: echo \"$PIPE_STAGE $PIPE_ROOT\" > env.txt && pwd > pwd.txt", "    wdir: job", "    outs: [env.txt, pwd.txt]", ""].join("\n"),
+      "sub/job/.keep": "",
       ".pipe/config.yaml": "",
     });
     const r = runPipe(dir, ["repro"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(read(dir, "sub/work/env.txt").trim()).toMatch(/^sub(\/pipe\.yaml)?:env /);
-    expect(read(dir, "sub/work/env.txt").trim().endsWith(" " + dir)).toBe(true);
-    expect(read(dir, "sub/work/pwd.txt").trim().endsWith("/sub/work")).toBe(true);
-    expect(read(dir, "sub/.gitignore")).toBe("/work/env.txt\n/work/pwd.txt\n");
+    expect(read(dir, "sub/job/env.txt").trim()).toMatch(/^sub(\/pipe\.yaml)?:env /);
+    expect(read(dir, "sub/job/env.txt").trim().endsWith(" " + dir)).toBe(true);
+    expect(read(dir, "sub/job/pwd.txt").trim().endsWith("/sub/job")).toBe(true);
+    expect(read(dir, "sub/.gitignore")).toBe("/job/env.txt\n/job/pwd.txt\n");
   });
 
   it("-j 2 runs independent stages at once and prefixes their output with the stage name", () => {
