@@ -9,11 +9,14 @@
  * root is the top, but before its first write it has no `.pipe/` to say so. Taking the nearest stages file from `sub`
  * made `sub` a root of its own, and the `.pipe/` that a write then creates there turns `sub` into a nested project
  * that the top's discovery skips: the project would split silently. The git repository bounds the guess. Outside
- * git there is no such bound (the walk would reach unrelated directories up to `/`), so the nearest is taken.
+ * git there is no such bound (the walk would reach unrelated directories up to `/`), so the nearest is taken. An
+ * outer directory is taken only if its discovery reaches the nearest stages file: one that the outer project's
+ * `.pipeignore` or `.gitignore` leaves out is not part of that project, so the next one inward is tried.
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { discoverStagesFiles } from "./discover.js";
 
 export interface ProjectRoot {
   /** Absolute path of the project root. */
@@ -48,6 +51,23 @@ async function facts(dir: string): Promise<DirFacts> {
   return { dir, pipeDir: pipe === "dir", dvcDir: dvc === "dir", stagesFile: pipeYaml === "file" || dvcYaml === "file", git: git !== undefined };
 }
 
+/**
+ * Among the directories holding a stages file (`seen` runs from the working directory upwards), the outermost whose
+ * discovery includes the nearest one's stages file. Discovery runs only when there are several candidates, which
+ * happens only before a project's first write (after it, `.pipe/` decides).
+ */
+async function outermostReaching(seen: readonly DirFacts[]): Promise<DirFacts | undefined> {
+  const nearest = seen.find((f) => f.stagesFile);
+  if (!nearest) return undefined;
+  for (const outer of seen.filter((f) => f.stagesFile).reverse()) {
+    if (outer === nearest) return outer;
+    const found = await discoverStagesFiles(outer.dir);
+    const dir = path.relative(outer.dir, nearest.dir).split(path.sep).join("/");
+    if (found.ok && found.value.some((f) => f.dir === dir)) return outer;
+  }
+  return nearest;
+}
+
 export async function findProjectRoot(cwd: string): Promise<Result<ProjectRoot>> {
   const start = path.resolve(cwd);
   if ((await kind(start)) !== "dir") {
@@ -66,10 +86,7 @@ export async function findProjectRoot(cwd: string): Promise<Result<ProjectRoot>>
     if (parent === dir) break;
     dir = parent;
   }
-  const pick =
-    seen.find((f) => f.pipeDir) ??
-    seen.find((f) => f.dvcDir) ??
-    (gitRoot !== undefined ? seen.findLast((f) => f.stagesFile) : seen.find((f) => f.stagesFile));
+  const pick = seen.find((f) => f.pipeDir) ?? seen.find((f) => f.dvcDir) ?? (gitRoot !== undefined ? await outermostReaching(seen) : seen.find((f) => f.stagesFile));
   if (!pick) {
     return fail([
       error("project", `not a pipe project: no .pipe/, .dvc/, pipe.yaml or dvc.yaml found in ${start} or above (run 'pipe init')`),

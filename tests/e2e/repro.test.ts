@@ -1252,6 +1252,24 @@ describe("pipe repro: the project root", () => {
     expect(again.stderr).toBe("");
     expect(again.stdout).toBe("'top' is up to date\n'sub/pipe.yaml:inner' is up to date\nPipeline is up to date.\n");
   });
+
+  for (const [rules, file] of [["sub/\n", ".pipeignore"], ["/sub/\n", ".gitignore"]] as const) {
+    it(`a subdirectory the outer project's ${file} leaves out is a project of its own`, () => {
+      const dir = makeProject({
+        "pipe.yaml": "stages:\n  top:\n    cmd: echo top > top.txt\n    outs: [top.txt]\n",
+        "sub/pipe.yaml": "stages:\n  inner:\n    cmd: echo inner > inner.txt\n    outs: [inner.txt]\n",
+        [file]: rules,
+      });
+      gitInit(dir);
+      const sub = path.join(dir, "sub");
+      // From the top, sub is not part of the project; from sub, sub is the project.
+      expect(runPipe(dir, ["stage", "list"]).stdout).toBe("top  Outputs top.txt\n");
+      expect(runPipe(sub, ["stage", "list"]).stdout).toBe("inner  Outputs inner.txt\n");
+      const r = runPipe(sub, ["repro"]);
+      expect(r.stderr).toBe(`note: initialised .pipe/ in ${sub}\n`);
+      expect(exists(dir, "top.txt")).toBe(false);
+    });
+  }
 });
 
 /** The object id the lock records for an output of the root's stages file. */
