@@ -14,7 +14,7 @@
  * and every value keeps its source location for messages (`vars-file.ts` reads whole files of every format).
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
-import { error, type Diagnostic, type SourceLocation } from "../config/diagnostic.js";
+import type { SourceLocation } from "../config/diagnostic.js";
 import { nodeLocation } from "../config/yaml.js";
 import { formatFloat, PyFloat } from "./pyfloat.js";
 
@@ -217,49 +217,22 @@ export interface NodeConversion {
   doc: Document;
 }
 
-/**
- * How many values aliases may expand to in one conversion. A few nested aliases (`b: [*a, *a, ...]`,
- * `c: [*b, *b, ...]`) multiply into billions of values from a few hundred bytes; real files reuse a handful of
- * anchors. The yaml package's own guard (`maxAliasCount`) protects `toJS`, which the stages file goes through;
- * vars and params files are converted here, so they need their own.
- */
-export const ALIAS_EXPANSION_LIMIT = 100_000;
-
-/** Thrown by `nodeToValue` when aliases expand past the limit; readers turn it into a diagnostic. */
-export class AliasBombError extends Error {
-  constructor(readonly diagnostic: Diagnostic) {
-    super(diagnostic.message);
-  }
-}
-
 interface Walk {
   open: Set<unknown>;
-  /** Values produced under an alias so far. */
-  expanded: number;
-  limit: number;
 }
 
 /**
  * Converts a YAML node into a value. When `locs` is given, records the location of every value (and of the key of
- * every mapping entry, which is where a reader looks) by dotted path under `prefix`. Throws `AliasBombError` when
- * aliases expand to more than `limit` values.
+ * every mapping entry, which is where a reader looks) by dotted path under `prefix`. The document must come from
+ * `parseYaml` without errors: its aliases were checked there (an alias bomb, an alias inside its own collection and
+ * an alias without an anchor are parse errors), so following them here cannot explode.
  */
-export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = "", limit = ALIAS_EXPANSION_LIMIT): Value {
-  return convert(p, node, locs, prefix, { open: new Set(), expanded: 0, limit }, undefined);
+export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, prefix = ""): Value {
+  return convert(p, node, locs, prefix, { open: new Set() });
 }
 
-function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, prefix: string, w: Walk, via: Node | undefined): Value {
-  if (isAlias(node)) {
-    via ??= node;
-    node = node.resolve(p.doc);
-  }
-  if (via && ++w.expanded > w.limit) {
-    throw new AliasBombError(
-      error("yaml-syntax", `aliases here expand to more than ${w.limit.toLocaleString("en-US")} values`, nodeLocation(p, via), {
-        hint: "aliases nested inside aliases multiply (a 'billion laughs' document); write the values out, or nest fewer aliases",
-      }),
-    );
-  }
+function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, prefix: string, w: Walk): Value {
+  if (isAlias(node)) node = node.resolve(p.doc);
   // An alias inside the collection it names would recurse forever; YAML allows it, a value cannot hold it.
   if (w.open.has(node)) return null;
   if (isMap(node)) {
@@ -269,7 +242,7 @@ function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, 
       const k = keyText(p.doc, pair.key);
       const path = prefix ? `${prefix}.${k}` : k;
       if (locs) locs.set(path, nodeLocation(p, pair.key));
-      m.set(k, convert(p, pair.value, locs, path, w, via));
+      m.set(k, convert(p, pair.value, locs, path, w));
     }
     w.open.delete(node);
     return m;
@@ -279,7 +252,7 @@ function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, 
     const out = node.items.map((it, i) => {
       const path = prefix ? `${prefix}.${i}` : String(i);
       if (locs) locs.set(path, nodeLocation(p, it));
-      return convert(p, it, locs, path, w, via);
+      return convert(p, it, locs, path, w);
     });
     w.open.delete(node);
     return out;

@@ -17,7 +17,7 @@ import { parseTomlText } from "../config/toml.js";
 import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
 import { parsePythonParams } from "../params/python.js";
 import { PyFloat } from "./pyfloat.js";
-import { AliasBombError, exactInt, fromPlain, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
+import { exactInt, fromPlain, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
 
 export interface VarsFileValue {
   value: Value;
@@ -77,10 +77,5 @@ export function readVarsText(file: string, text: string): Result<VarsFileValue> 
   const { errors } = yamlDiagnostics(parsed);
   if (errors.length > 0) return fail(errors);
   const locs: Locations = new Map();
-  try {
-    return ok({ value: nodeToValue(parsed, parsed.doc.contents, locs), locs });
-  } catch (e) {
-    if (e instanceof AliasBombError) return fail([e.diagnostic]);
-    throw e;
-  }
+  return ok({ value: nodeToValue(parsed, parsed.doc.contents, locs), locs });
 }

@@ -13,7 +13,7 @@ import { nodeLocation, offsetLocation } from "../config/yaml.js";
 import { decodeUtf8 } from "../config/text.js";
 import type { Context, MergeConflict } from "./context.js";
 import { findReferences, type Reference } from "./expr.js";
-import { AliasBombError, isVMap, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
+import { isVMap, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
 import { readVarsText } from "./vars-file.js";
 
 /** What the loader needs to know about the stages file being expanded. */
@@ -277,14 +277,7 @@ export class VarsLoader {
 
   private loadInline(ctx: Context, node: Node, stage: string | undefined, diags: Diagnostic[]): void {
     const locs: Locations = new Map();
-    let value: Value;
-    try {
-      value = nodeToValue(this.src, node, locs);
-    } catch (e) {
-      if (!(e instanceof AliasBombError)) throw e;
-      diags.push(e.diagnostic);
-      return;
-    }
+    const value: Value = nodeToValue(this.src, node, locs);
     if (!isVMap(value)) return;
     const reserved = ctx.reservedIn(value);
     if (reserved.length > 0) {
