@@ -18,10 +18,11 @@
  *
  * `.pipe/cache/verified` is an append-only log, later lines winning, of objects whose bytes were checked:
  *
- *     pipe-verified 1
- *     <id>\t<ino>\t<size>\t<mtime_ns>
+ *     pipe-verified 2
+ *     <id>\t<ino>\t<size>\t<mtime_ns>\t<ctime_ns>
  *
- * A write through a link changes the mtime, so a recorded stat no longer matches and the object is re-hashed.
+ * A write through a link changes the mtime and the ctime (the ctime even when the mtime is put back), so a recorded
+ * stat no longer matches and the object is re-hashed. A log of another version is rewritten, not appended to.
  * Objects modified within `RACY_WINDOW_NS` of their check are never recorded (a second write in the same timestamp
  * tick would keep the stat): the racy-git rule the stat cache follows too. The file is a cache: losing it costs a
  * re-read of each object the next time it is stored again, never correctness.
@@ -31,6 +32,7 @@
  * line per object (temp file + rename, so a reader sees the old log or the new one). `gc` rewrites it without the
  * objects it removed (`pruneVerified`). Only writers, holding the project write lock, write it.
  */
+import { RACY_WINDOW_NS } from "../hash/state.js";
 import type { BigIntStats } from "node:fs";
 import { constants as fsc } from "node:fs";
 import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
@@ -43,9 +45,9 @@ import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./
 export const CACHE_DIR = ".pipe/cache";
 /** The log of verified objects, relative to the project root (see above). */
 export const VERIFIED_LOG = ".pipe/cache/verified";
-const VERIFIED_HEADER = "pipe-verified 1";
+const VERIFIED_HEADER = "pipe-verified 2";
 /** An object modified less than this before it was checked is not recorded as verified (racy-git). */
-export const RACY_WINDOW_NS = 2_000_000_000n;
+export { RACY_WINDOW_NS };
 
 const ID_RE = /^[0-9a-f]{3,128}(\.dir)?$/;
 
@@ -86,9 +88,12 @@ export interface StoreListing {
   temps: string[];
 }
 
-/** The stat of an object that its verification is tied to. */
+/**
+ * The stat of an object that its verification is tied to. ctime too: a write through a hard link that puts the old
+ * mtime back (`touch -r`, `rsync -t --inplace`) still moves it.
+ */
 function fingerprint(st: BigIntStats): string {
-  return `${st.ino}\t${st.size}\t${st.mtimeNs}`;
+  return `${st.ino}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}`;
 }
 
 async function statObject(p: string): Promise<BigIntStats | undefined> {
@@ -198,7 +203,7 @@ export class ObjectStore {
       for (let i = 1; i < lines.length; i++) {
         // A torn or foreign line never matches anything: skipped.
         const parts = (lines[i] ?? "").split("\t");
-        if (parts.length !== 4 || !isObjectId(parts[0]!) || !parts.slice(1).every((x) => /^[0-9]+$/.test(x))) continue;
+        if (parts.length !== 5 || !isObjectId(parts[0]!) || !parts.slice(1).every((x) => /^[0-9]+$/.test(x))) continue;
         m.set(parts[0]!, parts.slice(1).join("\t"));
       }
       return m;

@@ -6,7 +6,6 @@
  * it into U+FFFD and carry on with a value the user never wrote, so every such file is decoded here instead: a
  * located error at the first bad byte, plus a lossy text so that the error can quote the line.
  */
-import { readFile } from "node:fs/promises";
 import { error, type Diagnostic } from "./diagnostic.js";
 
 // `ignoreBOM: true` keeps a byte-order mark in the text, as `readFile(..., "utf8")` did; the readers skip it.
@@ -70,9 +69,4 @@ export function decodeUtf8(file: string, bytes: Uint8Array): Decoded {
       hint: "save the file as UTF-8 (DVC reads it as UTF-8 too)",
     }),
   };
-}
-
-/** Reads a file and decodes it strictly (I/O errors are thrown, as `readFile`'s are). */
-export async function readUtf8(abs: string, file: string): Promise<Decoded> {
-  return decodeUtf8(file, await readFile(abs));
 }

@@ -26,7 +26,7 @@ import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type Ig
 import { Listing } from "./listing.js";
 import { ignoredBy, type IgnoreMatcher } from "../project/ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
-import { StatCache } from "./state.js";
+import { RACY_WINDOW_NS, StatCache } from "./state.js";
 
 export type { HashAlgo } from "./algorithms.js";
 
@@ -123,7 +123,7 @@ export class Hasher {
     this.fs = opts.fs ?? nodeHashFs;
     this.state = opts.statCache ?? new StatCache(opts.stateFile === undefined ? {} : { file: opts.stateFile });
     this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
-    this.racyWindowNs = opts.racyWindowNs ?? 2_000_000_000n;
+    this.racyWindowNs = opts.racyWindowNs ?? RACY_WINDOW_NS;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
   }
 
@@ -335,9 +335,19 @@ export class Hasher {
     }
   }
 
-  private async hashDir(abs: string, algo: HashAlgo): Promise<HashOutcome> {
-    // Taken before the first stat: a file modified after this is racy for the directory's record (see below).
-    const startedNs = this.now();
+  /**
+   * The hash of directory `absPath` when the stat cache answers it from the fingerprint of its listing, with nothing
+   * read; undefined when it cannot (the listing changed, or the walk failed). For a caller that only asks whether a
+   * directory is still what it was (the status memo), and would rather hear "don't know" than hash anything.
+   */
+  peekDir(absPath: string, algo: HashAlgo): string | undefined {
+    const abs = isNormalAbsolute(absPath) ? absPath : path.resolve(absPath);
+    const l = this.listDir(abs);
+    return "error" in l ? undefined : this.state.getDir(algo, l.dirKey, l.fingerprint);
+  }
+
+  /** Walks a directory (see `walk`) and fingerprints its listing, the ignore rules that applied included. */
+  private listDir(abs: string): { files: Listing; dirKey: string; relStart: number; fingerprint: string } | { error: string } {
     const files = new Listing();
     const dirKey = this.stateKey(abs);
     let ign: WalkIgnore | undefined;
@@ -346,11 +356,19 @@ export class Hasher {
       if (above) ign = { matchers: activeMatchers(above), ids: above.map((x) => x.id) };
       this.walk(abs, new Set(), files, ign, dirKey === "" ? "" : `${dirKey}/`, true);
     } catch (e) {
-      if (e instanceof HashError) return { kind: "error", message: e.message };
-      return { kind: "error", message: `cannot list '${this.shown(abs)}': ${messageOf(e)}` };
+      if (e instanceof HashError) return { error: e.message };
+      return { error: `cannot list '${this.shown(abs)}': ${messageOf(e)}` };
     }
     const relStart = abs.endsWith(path.sep) ? abs.length : abs.length + 1;
-    const fingerprint = files.fingerprint(relStart, ign ? JSON.stringify([RULES_VERSION, ...ign.ids]) : "");
+    return { files, dirKey, relStart, fingerprint: files.fingerprint(relStart, ign ? JSON.stringify([RULES_VERSION, ...ign.ids]) : "") };
+  }
+
+  private async hashDir(abs: string, algo: HashAlgo): Promise<HashOutcome> {
+    // Taken before the first stat: a file modified after this is racy for the directory's record (see below).
+    const startedNs = this.now();
+    const l = this.listDir(abs);
+    if ("error" in l) return { kind: "error", message: l.error };
+    const { files, dirKey, relStart, fingerprint } = l;
 
     // Fast path: the listing is the one the stat cache recorded with a hash (every file's relpath, inode, size and
     // mtime unchanged), so that hash is the answer; no per-file lookup, manifest or digest.

@@ -44,6 +44,14 @@ import type { FsStat } from "./fs.js";
 import { readSmallFileSync } from "./fs.js";
 
 const HEADER = "pipe-state 2";
+
+/**
+ * How long after its last modification a file may still change without its stat changing (the racy-git problem, see
+ * below): nothing trusts a file by its stat before this has passed. Timestamps tick at 1 s on some file systems, so
+ * 2 s leaves a margin. Shared by every cache that trusts stats (this one, the load cache, the status memo, the
+ * cache's verified-object log).
+ */
+export const RACY_WINDOW_NS = 2_000_000_000n;
 /** Key prefix of directory records (and their format version, see above). */
 const DIR_PREFIX = "dir1:";
 

@@ -33,7 +33,7 @@ import { fileURLToPath } from "node:url";
 import type { Diagnostic } from "../config/diagnostic.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { DiscoveredFile } from "./discover.js";
-import { readScratchFile, writeScratchFile } from "./scratch.js";
+import { isStringPairs, readScratchFile, writeScratchFile } from "./scratch.js";
 
 /** Where the cache lives, relative to the project root. */
 export const LOAD_CACHE_FILE = ".pipe/tmp/load-cache";
@@ -154,10 +154,6 @@ export interface CacheKey {
 
 function header(key: CacheKey, inputs: [string, string][]): Header {
   return { format: FORMAT, build: currentBuild(), root: key.root, discovered: JSON.stringify(key.discovered), inputs };
-}
-
-function isStringPairs(v: unknown): v is [string, string][] {
-  return Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
 }
 
 /** A cache hit: the payload, and the inputs (with their stamps, all current) it was keyed on. */

@@ -19,6 +19,7 @@ import { decodeUtf8 } from "../config/text.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver, TextReader } from "../template/vars.js";
+import { RACY_WINDOW_NS } from "../hash/state.js";
 import { discoverStagesFiles, type DiscoveryObserver, type ListedStagesFile } from "./discover.js";
 import { LOAD_CACHE_FILE, LoadInputs, readLoadCache, writeLoadCache, type CacheKey, type LoadCachePayload } from "./load-cache.js";
 
@@ -221,7 +222,7 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
   if (!r.ok) return { result, fromCache: false, remember: nothingToRemember };
   const loaded = r.value;
   const remember = (): boolean => {
-    if (!inputs.trustworthy(startedNs, opts.racyWindowNs ?? 2_000_000_000n)) return false;
+    if (!inputs.trustworthy(startedNs, opts.racyWindowNs ?? RACY_WINDOW_NS)) return false;
     const payload: LoadCachePayload = {
       pipeline: {
         files: loaded.files.map((f) => (read.get(f.file) === f.text ? { file: f.file, flavor: f.flavor } : { file: f.file, flavor: f.flavor, text: f.text })),
@@ -235,6 +236,6 @@ export async function loadPipelineCached(root: string, sources: Map<string, stri
     };
     return writeLoadCache(cacheFile, key, inputs.entries(), payload);
   };
-  const trusted = inputs.trustworthy(startedNs, opts.racyWindowNs ?? 2_000_000_000n);
+  const trusted = inputs.trustworthy(startedNs, opts.racyWindowNs ?? RACY_WINDOW_NS);
   return { result, fromCache: false, remember, ...(trusted ? { key: { discovered: JSON.stringify(found.value), inputs: inputs.entries() } } : {}) };
 }

@@ -54,3 +54,8 @@ export function readScratchFile(file: string): { text: string; head: Record<stri
   if (typeof head !== "object" || head === null || Array.isArray(head)) return undefined;
   return { text, head: head as Record<string, unknown>, bodyStart: nl + 1 };
 }
+
+/** Whether `v` is a list of [string, string] pairs (the stamps the scratch files' keys are made of). */
+export function isStringPairs(v: unknown): v is [string, string][] {
+  return Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
+}

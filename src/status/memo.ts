@@ -24,8 +24,8 @@
  * text, each with and without `-v`, JSON), so an answer from it is byte for byte the one the full check gives. It is a cache: missing, damaged
  * or from another build, it is a miss, never an error; any difference sends `status` down the full path.
  *
- * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the three outputs), then one line
- * per dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>`, `d\t<path>\t<algo>\t<hash>` or `m\t<path>` (missing).
+ * Layout: a JSON header line (format, build, root, discovery, load inputs, stamps, the outputs), then one line per
+ * dep or out, `f\t<path>\t<ino>\t<size>\t<mtime_ns>` or `d\t<path>\t<algo>\t<hash>`.
  */
 import { statSync, unlinkSync, type BigIntStats } from "node:fs";
 import path from "node:path";
@@ -33,7 +33,7 @@ import type { HashAlgo } from "../hash/algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
 import { discoverStagesFiles } from "../project/discover.js";
 import { currentBuild, dirStampNow, stampNow } from "../project/load-cache.js";
-import { readScratchFile, writeScratchFile } from "../project/scratch.js";
+import { isStringPairs, readScratchFile, writeScratchFile } from "../project/scratch.js";
 import { absOf } from "../project/paths.js";
 
 /** Where the memo lives, relative to the project root. */
@@ -62,11 +62,8 @@ interface Header {
   stages: number;
 }
 
-/** One dep or out as the verdict saw it. */
-export type MemoEntry =
-  | { kind: "file"; rootPath: string; st: FsStat }
-  | { kind: "dir"; rootPath: string; algo: HashAlgo; hash: string }
-  | { kind: "missing"; rootPath: string };
+/** One dep or out as the verdict saw it (a fresh verdict saw every one of them exist). */
+export type MemoEntry = { kind: "file"; rootPath: string; st: FsStat } | { kind: "dir"; rootPath: string; algo: HashAlgo; hash: string };
 
 export interface MemoHit {
   output: string;
@@ -93,22 +90,18 @@ export function recordingFs(wanted: ReadonlySet<string>, base: HashFs = nodeHash
   return { fs, seen };
 }
 
-function isPairs(v: unknown): v is [string, string][] {
-  return Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
-}
-
 /**
  * The memoised report in `form`, when the memo at `root` is still the answer (see the module comment); undefined
- * otherwise. `hashDir` hashes a directory as the full check would (through the stat cache), and is called only for
- * directories the memo holds.
+ * otherwise. `dirHash` gives a directory's hash when it can do so without reading (the stat cache's record for the
+ * fingerprint of its listing), and is called only for directories the memo holds: anything else is a miss.
  */
-export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
+export async function readStatusMemo(root: string, form: MemoForm, dirHash: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
   const file = readScratchFile(path.join(root, STATUS_MEMO_FILE));
   if (!file || !file.text.endsWith("\n")) return undefined;
   const { text } = file;
   const head = file.head as Partial<Header>;
   if (head.format !== FORMAT || head.build !== currentBuild() || head.root !== root) return undefined;
-  if (!isPairs(head.inputs) || !isPairs(head.stamps) || typeof head.discovered !== "string" || typeof head.stages !== "number") return undefined;
+  if (!isStringPairs(head.inputs) || !isStringPairs(head.stamps) || typeof head.discovered !== "string" || typeof head.stages !== "number") return undefined;
   const output = head.outputs?.[form];
   if (typeof output !== "string") return undefined;
   for (const [rel, stamp] of head.stamps) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
@@ -147,20 +140,13 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
       const f = text.slice(t1 + 1, end).split("\t");
       if (f.length !== 2) return undefined;
       dirs.push([abs, f[0] as HashAlgo, f[1]!]);
-    } else if (kind === M && pathEnd === end) {
-      checked++;
-      try {
-        if (nodeHashFs.stat(abs) !== undefined) return undefined;
-      } catch {
-        return undefined;
-      }
     } else {
       return undefined;
     }
     pos = end + 1;
   }
   for (const [abs, algo, hash] of dirs) {
-    if ((await hashDir(abs, algo)) !== hash) return undefined;
+    if ((await dirHash(abs, algo)) !== hash) return undefined;
     checked++;
   }
   return { output, stages: head.stages, checked };
@@ -168,7 +154,6 @@ export async function readStatusMemo(root: string, form: MemoForm, hashDir: (abs
 
 const F = "f".charCodeAt(0);
 const D = "d".charCodeAt(0);
-const M = "m".charCodeAt(0);
 
 /** Whether `text.slice(from, to)` is the decimal form of `v`. */
 function sameField(text: string, from: number, to: number, v: bigint): boolean {
@@ -177,7 +162,7 @@ function sameField(text: string, from: number, to: number, v: bigint): boolean {
 
 /** Whether every stamp of `tree` (see `Header.tree`) is still the same. */
 function treeUnchanged(root: string, tree: unknown): boolean {
-  if (!isPairs(tree) || tree.length === 0) return false;
+  if (!isStringPairs(tree) || tree.length === 0) return false;
   for (const [rel, stamp] of tree) {
     const abs = rel === "" ? root : absOf(root, rel);
     if ((stamp.startsWith("d") ? dirStampNow(abs) : stampNow(abs)) !== stamp) return false;
@@ -221,10 +206,8 @@ export function writeStatusMemo(m: MemoRecord): boolean {
     if (e.kind === "file") {
       if (e.st.mtimeNs > limit) return false;
       lines.push(`f\t${e.rootPath}\t${e.st.ino}\t${e.st.size}\t${e.st.mtimeNs}`);
-    } else if (e.kind === "dir") {
-      lines.push(`d\t${e.rootPath}\t${e.algo}\t${e.hash}`);
     } else {
-      lines.push(`m\t${e.rootPath}`);
+      lines.push(`d\t${e.rootPath}\t${e.algo}\t${e.hash}`);
     }
   }
   // Stamps were taken before the verdict; their files must be as old as any input's. A directory discovery walked

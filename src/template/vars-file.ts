@@ -10,7 +10,7 @@
  * In every format `1.0` stays a float (`PyFloat`) and an integer past 2^53 stays exact (`bigint`), so that
  * interpolated text is what DVC prints. Problems are diagnostics, never exceptions.
  */
-import path from "node:path";
+import { formatOf } from "../params/read.js";
 import { fail, ok, type Result } from "../config/diagnostic.js";
 import { parseJson } from "../config/json.js";
 import { parseTomlText } from "../config/toml.js";
@@ -22,17 +22,6 @@ import { exactInt, fromPlain, nodeToValue, type Locations, type Value, type VMap
 export interface VarsFileValue {
   value: Value;
   locs: Locations;
-}
-
-type Format = "yaml" | "json" | "toml" | "python";
-
-/** The format of a params/vars file, by extension, as DVC chooses it (anything else is YAML). */
-export function varsFormat(file: string): Format {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === ".json") return "json";
-  if (ext === ".toml") return "toml";
-  if (ext === ".py") return "python";
-  return "yaml";
 }
 
 /** A JSON number's text as Python's `json` reads it: a float when written with `.`, an exponent, or as NaN/Infinity. */
@@ -58,7 +47,7 @@ function fromToml(v: unknown): Value {
 
 /** Reads the text of a vars/params file; `file` is root-relative, for messages and to choose the format. */
 export function readVarsText(file: string, text: string): Result<VarsFileValue> {
-  const format = varsFormat(file);
+  const format = formatOf(file);
   if (format === "json") {
     const locs: Locations = new Map();
     const r = parseJson(file, text, { number: jsonNumber, object: (entries) => new Map(entries as [string, Value][]), locs });

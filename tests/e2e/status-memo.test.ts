@@ -7,7 +7,7 @@
  * `Checked N stages: read ...`). Files are back-dated before the run that should write the memo, because a file
  * modified within the last 2 s is never trusted by its stat.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { backdate, exists, makeProject, runPipe, writeFiles } from "../helpers/project.js";
@@ -125,10 +125,24 @@ describe("status memo", () => {
   it("a damaged memo is a miss, never an error", () => {
     const dir = recorded();
     memoised(dir);
-    writeFileSync(path.join(dir, MEMO), '{"format":"pipe-status-memo 1"\nf\tx\n');
-    const r = runPipe(dir, ["status", "-v"]);
-    expect([r.code, r.stdout]).toEqual([0, "Pipeline is up to date.\n"]);
-    expect(r.stderr).toMatch(FULL);
+    const good = readFileSync(path.join(dir, MEMO), "utf8");
+    const [head, ...lines] = good.trimEnd().split("\n");
+    const fileLine = lines.find((l) => l.startsWith("f\t"))!;
+    const dirLine = lines.find((l) => l.startsWith("d\t"))!;
+    const damaged = [
+      '{"format":"pipe-status-memo 1"\nf\tx\n', // a broken header
+      `${head}\n${fileLine.split("\t").slice(0, 3).join("\t")}\n`, // a file line cut short
+      `${head}\n${dirLine.replace(/\txxh64\t/, "\tsha0\t")}\n`, // an algorithm pipe does not know
+      `${head}\n${fileLine.replace(/\t\d+$/, "\t12x")}\n`, // a number that is not one
+      `${head}\nq\t${fileLine.slice(2)}\n`, // an unknown kind of line
+      good.slice(0, -1), // no final line break: a torn write
+    ];
+    for (const text of damaged) {
+      writeFileSync(path.join(dir, MEMO), text);
+      const r = runPipe(dir, ["status", "-v"]);
+      expect([r.code, r.stdout]).toEqual([0, "Pipeline is up to date.\n"]);
+      expect(r.stderr).toMatch(FULL);
+    }
   });
 
   it("is not written when loading warned (a replay would drop the warning)", () => {

@@ -106,7 +106,7 @@ describe("gc", () => {
     expect(plan.objects.map((o) => o.id)).toEqual([s.old]);
     await applyGc(plan, gcStore, s.runs);
     expect(ids()).toEqual([s.keep, s.dirId, s.entries[0]!.hash].sort());
-    expect(readFileSync(log, "utf8").startsWith("pipe-verified 1\n")).toBe(true);
+    expect(readFileSync(log, "utf8").startsWith("pipe-verified 2\n")).toBe(true);
     // What stays is still trusted: storing a kept object again reads nothing.
     let reads = 0;
     const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };

@@ -150,7 +150,7 @@ describe("ObjectStore", () => {
     reads = 0;
     expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
     expect(reads).toBe(1);
-    expect(readFileSync(path.join(root, ".pipe/cache/verified"), "utf8")).toMatch(new RegExp(`^pipe-verified 1\n${id}\t\\d+\t10\t\\d+\n$`));
+    expect(readFileSync(path.join(root, ".pipe/cache/verified"), "utf8")).toMatch(new RegExp(`^pipe-verified 2\n${id}\t\\d+\t10\t\\d+\t\\d+\n$`));
     reads = 0;
     expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
     expect(reads).toBe(0);
@@ -179,11 +179,11 @@ describe("ObjectStore", () => {
       counts.push(entryLines().length);
       // The line that counts is the current stat's, compacted or not.
       const st = statSync(p, { bigint: true });
-      expect(entryLines().at(-1)).toBe(`${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`);
+      expect(entryLines().at(-1)).toBe(`${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}`);
     }
     // Appended up to the limit, then rewritten to one line per object, and so on.
     expect(counts).toEqual([1, 2, 3, 4, 1, 2, 3, 4, 1, 2]);
-    expect(readFileSync(log, "utf8").startsWith("pipe-verified 1\n")).toBe(true);
+    expect(readFileSync(log, "utf8").startsWith("pipe-verified 2\n")).toBe(true);
     expect(readdirSync(path.join(root, ".pipe/cache")).filter((n) => n.includes(".pipe-tmp-"))).toEqual([]);
   });
 
@@ -196,11 +196,11 @@ describe("ObjectStore", () => {
     utimesSync(p, old, old);
     const log = path.join(root, ".pipe/cache/verified");
     const st = statSync(p, { bigint: true });
-    const line = `${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}`;
+    const line = `${id}\t${st.ino}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}`;
     for (const [before, after] of [
-      ["pipe-verified 1\n0123\t1", `pipe-verified 1\n0123\t1\n${line}\n`],
-      ["", `pipe-verified 1\n${line}\n`],
-      ["pipe-verified 9\nsomething else\n", `pipe-verified 1\n${line}\n`],
+      ["pipe-verified 2\n0123\t1", `pipe-verified 2\n0123\t1\n${line}\n`],
+      ["", `pipe-verified 2\n${line}\n`],
+      ["pipe-verified 9\nsomething else\n", `pipe-verified 2\n${line}\n`],
     ] as const) {
       writeFileSync(log, before);
       expect((await new ObjectStore(root, undefined, { recordVerified: true }).verify(id)).status).toBe("ok");

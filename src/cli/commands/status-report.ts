@@ -12,8 +12,9 @@ import { executionOrder, resolveTargets } from "../../graph/select.js";
 import { LockStore } from "../../lock/read.js";
 import type { StageGraph } from "../../model.js";
 import type { HashAlgo } from "../../hash/algorithms.js";
+import { RACY_WINDOW_NS } from "../../hash/state.js";
 import { dirStampNow, stampNow } from "../../project/load-cache.js";
-import { dropStatusMemo, recordingFs, writeStatusMemo, STATUS_MEMO_FILE, type MemoEntry, type MemoForm } from "../../status/memo.js";
+import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "../../status/memo.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
 import { factsNeeded } from "../../status/stage.js";
@@ -21,13 +22,8 @@ import type { StageStatus } from "../../status/types.js";
 import { absOf, defaultStateFile, openWorkspace, type Workspace } from "../../status/workspace.js";
 import type { FsStat } from "../../hash/fs.js";
 import { stringifyJson } from "../../params/format.js";
-import { existsSync } from "node:fs";
-import path from "node:path";
 
 import type { StatusOptions } from "./status.js";
-
-/** A file modified less recently than this before the run began is trusted by its stat (as in `.pipe/state`). */
-const RACY_WINDOW_NS = 2_000_000_000n;
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions, startedNs: bigint): Promise<number> {
   const memoEligible = targets.length === 0;
@@ -64,7 +60,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
   const stages = r.value.stages;
   const anyStale = stages.some((s) => s.stale);
   // A stale project: the memo, if any, no longer describes it, and would only cost the next run its checks.
-  if (memoEligible && anyStale && existsSync(path.join(root, STATUS_MEMO_FILE))) dropStatusMemo(root);
+  if (memoEligible && anyStale) dropStatusMemo(root);
   if (memo && rec && loaded.key && !anyStale) {
     const entries = await verdictEntries(graph, stages, locks, ws, rec.seen);
     if (entries && memo.stamps.every(([, st]) => st !== undefined)) {
@@ -145,8 +141,9 @@ async function verdictEntries(
     const abs = absOf(root, p.rootPath);
     if (!seen.has(abs)) return undefined;
     const st = seen.get(abs);
-    if (st === undefined) entries.push({ kind: "missing", rootPath: p.rootPath });
-    else if (st.kind === "file") entries.push({ kind: "file", rootPath: p.rootPath, st });
+    // A fresh verdict saw every path exist; one gone now (removed while it ran) is nothing to memoise.
+    if (st === undefined) return undefined;
+    if (st.kind === "file") entries.push({ kind: "file", rootPath: p.rootPath, st });
     else {
       const o = await ws.hasher.hashPath(abs, p.algo);
       if (o.kind !== "dir") return undefined;

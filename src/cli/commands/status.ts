@@ -21,7 +21,7 @@ export interface StatusOptions {
   check?: boolean;
 }
 
-export function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
+function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
   if (opts.json) return "json";
   return `${ctx.global.color ? "color" : "text"}${ctx.global.verbose ? "-v" : ""}` as MemoForm;
 }
@@ -40,15 +40,14 @@ async function answerFromMemo(ctx: CommandContext, opts: StatusOptions): Promise
   const found = await findProjectRoot(ctx.global.cwd);
   if (!found.ok || !isDir(path.join(found.value.root, ".pipe"))) return undefined;
   const root = found.value.root;
-  // A directory dep or out is checked as the full report checks it: its hash, through the stat cache.
-  let ws: import("../../status/workspace.js").Workspace | undefined;
-  const hashDir = async (abs: string, algo: HashAlgo): Promise<string | undefined> => {
-    ws ??= (await import("../../status/workspace.js")).openWorkspace(root);
-    const o = await ws.hasher.hashPath(abs, algo);
-    return o.kind === "dir" ? o.hash : undefined;
+  // A directory dep or out is checked by the fingerprint of its listing, which the stat cache keeps with its hash:
+  // nothing is read here, so a changed directory costs the full report (which hashes it) no second read.
+  let hasher: import("../../hash/hasher.js").Hasher | undefined;
+  const dirHash = async (abs: string, algo: HashAlgo): Promise<string | undefined> => {
+    hasher ??= (await import("../../status/workspace.js")).openWorkspace(root).hasher;
+    return hasher.peekDir(abs, algo);
   };
-  const hit = await readStatusMemo(root, memoForm(ctx, opts), hashDir);
-  ws?.hasher.save();
+  const hit = await readStatusMemo(root, memoForm(ctx, opts), dirHash);
   if (!hit) return undefined;
   if (!ctx.global.quiet) {
     ctx.io.out(hit.output);
