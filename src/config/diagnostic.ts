@@ -22,6 +22,7 @@ export type DiagnosticReason =
   | "overlapping-outs"
   | "dep-is-own-out"
   | "out-outside-root"
+  | "reserved-out"
   | "lock"
   | "usage"
   | "git"

@@ -767,6 +767,13 @@ class Expander {
       }));
       return FAILED;
     }
+    const reserved = place.external ? undefined : reservedOutput(place.rootPath);
+    if (reserved) {
+      this.report(scope, error("reserved-out", `output '${p}'${p === place.rootPath ? "" : ` (${place.rootPath})`} ${reserved}`, loc, {
+        hint: "a stage's outputs are deleted before it runs and replaced from the cache; DVC refuses such outputs too",
+      }));
+      return FAILED;
+    }
     const rest: Record<string, unknown> = {};
     for (const [k, v] of flags) if (k !== "cache" && k !== "persist") rest[k] = toPlain(v);
     return {
@@ -935,4 +942,26 @@ class Expander {
       }
     }
   }
+}
+
+/** Folders that hold version control or pipe's and DVC's own state; DVC ignores them at any depth. */
+const RESERVED_DIRS = new Set([".git", ".hg", ".dvc", ".pipe"]);
+/** Files pipe and DVC read as pipeline definitions or records. */
+const PIPELINE_FILES: Record<string, string> = { "pipe.yaml": "a stages file", "dvc.yaml": "a stages file", "pipe.lock": "a lock file", "dvc.lock": "a lock file" };
+
+/**
+ * Why a root-relative path can never be a stage output, or undefined. A `repro` deletes an output before the run, so
+ * an output `.git` or `pipe.yaml` would destroy the repository or the pipeline; DVC rejects the same paths
+ * (`OutputIsStageFileError`, and `OutputIsIgnoredError` for its always-ignored `.git`, `.hg`, `.dvc`).
+ */
+export function reservedOutput(rootPath: string): string | undefined {
+  const parts = rootPath.split("/");
+  const base = parts[parts.length - 1] ?? "";
+  if (RESERVED_DIRS.has(base)) return `is reserved: pipe and DVC never treat '${base}' as data`;
+  const inside = parts.find((c) => RESERVED_DIRS.has(c));
+  if (inside !== undefined) return `lies inside '${inside}', which pipe and DVC never treat as data`;
+  const kind = PIPELINE_FILES[base];
+  if (kind) return `is ${kind}`;
+  if (base.endsWith(".dvc")) return "is a DVC tracking file";
+  return undefined;
 }

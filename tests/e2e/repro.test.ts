@@ -1163,6 +1163,30 @@ describe("pipe repro: what sits where an output goes is never lost", () => {
   });
 });
 
+describe("pipe repro: outputs a run would destroy are refused before anything runs", () => {
+  it("'.git', a stages file and a lock file as outputs: exit 2, located, the repository and the tree untouched", () => {
+    const dir = makeProject({ "f.txt": "tracked\n" });
+    gitInit(dir);
+    execFileSync("git", ["add", "f.txt"], { cwd: dir });
+    execFileSync("git", ["commit", "-q", "-m", "init"], { cwd: dir });
+    const before = treeSnapshot(dir);
+    for (const out of [".git", "pipe.yaml", "pipe.lock", ".git/hooks"]) {
+      writeFiles(dir, { "pipe.yaml": `stages:\n  a:\n    cmd: echo > f.txt\n    outs: [${out}]\n` });
+      const snap = treeSnapshot(dir);
+      const r = runPipe(dir, ["repro"]);
+      expect(r.code, out).toBe(2);
+      expect(r.stderr, out).toMatch(new RegExp(`^pipe\\.yaml:4:12: error: output '${out.replace(".", "\\.")}' (is|lies)`));
+      expect(r.stdout).toBe("");
+      expect(treeSnapshot(dir)).toEqual(snap);
+    }
+    writeFiles(dir, { "pipe.yaml": "" });
+    expect(execFileSync("git", ["log", "--format=%s"], { cwd: dir, encoding: "utf8" })).toBe("init\n");
+    expect(read(dir, "f.txt")).toBe("tracked\n");
+    expect(exists(dir, ".pipe")).toBe(false);
+    expect(treeSnapshot(dir).get(".git/HEAD")).toBe(before.get(".git/HEAD"));
+  });
+});
+
 describe("pipe repro: what cannot be saved is not deleted", () => {
   it("something where an output goes that cannot be stored (a FIFO) fails the stage, and stays", () => {
     const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt\n    outs: [x.txt]\n" });

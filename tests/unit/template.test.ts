@@ -9,7 +9,7 @@ import { renderDiagnostics, type Diagnostic } from "../../src/config/diagnostic.
 import { validateStagesFile } from "../../src/config/validate.js";
 import { parseYaml } from "../../src/config/yaml.js";
 import type { Stage } from "../../src/model.js";
-import { expandStagesFile, type ExpandedFile, type ParsingConfig } from "../../src/template/expand.js";
+import { expandStagesFile, reservedOutput, type ExpandedFile, type ParsingConfig } from "../../src/template/expand.js";
 import { makeProject, REPO_ROOT, writeFiles } from "../helpers/project.js";
 
 interface Expanded {
@@ -703,4 +703,21 @@ describe("golden fixtures render exactly", () => {
       expect(readFileSync(path.join(REPO_ROOT, "fixtures", "bad", name, "expected.stderr"), "utf8")).toBe(`${text}\n`);
     });
   }
+});
+
+describe("reservedOutput", () => {
+  it("names the paths a repro would destroy, and nothing else", () => {
+    expect(reservedOutput(".git")).toBe("is reserved: pipe and DVC never treat '.git' as data");
+    expect(reservedOutput("sub/.dvc")).toBe("is reserved: pipe and DVC never treat '.dvc' as data");
+    expect(reservedOutput(".pipe/cache/ab")).toBe("lies inside '.pipe', which pipe and DVC never treat as data");
+    expect(reservedOutput("vendor/.hg/store")).toBe("lies inside '.hg', which pipe and DVC never treat as data");
+    expect(reservedOutput("pipe.yaml")).toBe("is a stages file");
+    expect(reservedOutput("sub/dvc.yaml")).toBe("is a stages file");
+    expect(reservedOutput("pipe.lock")).toBe("is a lock file");
+    expect(reservedOutput("a/b/dvc.lock")).toBe("is a lock file");
+    expect(reservedOutput("data.dvc")).toBe("is a DVC tracking file");
+    for (const ok of [".gitignore", ".pipeignore", "git/x", "data/.github", "pipe.yaml.bak", "my.pipe", "dvc.yaml.d/x", "model.pkl", "params.yaml", ".dvcignore"]) {
+      expect(reservedOutput(ok), ok).toBeUndefined();
+    }
+  });
 });
