@@ -39,7 +39,7 @@ import { absOf } from "../project/paths.js";
 /** Where the memo lives, relative to the project root. */
 export const STATUS_MEMO_FILE = ".pipe/tmp/status-memo";
 
-const FORMAT = "pipe-status-memo 1";
+const FORMAT = "pipe-status-memo 2";
 
 /** The forms of the report the memo holds: plain or coloured text, each also with `-v`, and JSON. */
 export type MemoForm = "text" | "color" | "text-v" | "color-v" | "json";

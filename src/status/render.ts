@@ -12,8 +12,9 @@
  *         upstream stale: prepare
  *     Up to date: featurize, evaluate
  *
- * A stage gets a block when it is stale, frozen, or has URL deps/outs (`external (not checked)`); the closing line
- * lists the stages that are up to date, or says `Pipeline is up to date.` when nothing is stale.
+ * A stage gets a block when it is stale, frozen (with its outputs' changes, if any: it is never stale), or has URL
+ * deps/outs (`external (not checked)`); the closing line lists the stages that are up to date, or says `Pipeline is
+ * up to date.` when nothing is stale.
  */
 import { renderValue, toJsonValue } from "../params/format.js";
 import type { PathChange, StageStatus, StaleReason } from "./types.js";
@@ -104,7 +105,11 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   for (const s of stages) {
     const body: string[] = [];
     if (s.stale) for (const r of s.reasons) reasonLines(body, r, o.verbose);
-    if (s.frozen) body.push(`${I1}frozen`);
+    if (s.frozen) {
+      body.push(`${I1}frozen`);
+      // Its outputs as the lock records them, or not (a frozen stage's reasons are only ever these).
+      for (const r of s.reasons) reasonLines(body, r, o.verbose);
+    }
     if (s.stale || s.frozen) for (const e of s.external) body.push(`${I1}external (not checked): ${e}`);
     else for (const e of s.external) notChecked.push(`${name(s.address)}: ${e}`);
     if (s.stale) anyStale = true;

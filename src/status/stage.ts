@@ -58,7 +58,7 @@ const RECORD_ALGO: HashAlgo = "xxh64";
 
 export function factsNeeded(stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): FactsNeeded {
   const out: FactsNeeded = { paths: [], params: [] };
-  if (stage.frozen || !entry) return out;
+  if (!entry) return out;
   const add = (items: readonly Tracked[], locked: readonly LockFileEntry[]): void => {
     const idx = lockIndex(locked);
     for (const it of items) {
@@ -68,6 +68,11 @@ export function factsNeeded(stage: Stage, entry: LockEntry | undefined, opts: Fa
       if (algo) out.paths.push({ rootPath: it.rootPath, algo });
     }
   };
+  // A frozen stage is judged by nothing it reads; only whether its outputs are still what the lock records is shown.
+  if (stage.frozen) {
+    add(stage.outs, entry.outs);
+    return out;
+  }
   add(stage.deps, entry.deps);
   add(stage.outs, entry.outs);
   out.params = [...new Set(stage.params.map((p) => p.rootPath))];
@@ -117,7 +122,13 @@ function comparePaths(items: readonly Tracked[], locked: readonly LockFileEntry[
 export function stageStatus(stage: Stage, entry: LockEntry | undefined, facts: StageFacts): StageStatus {
   const external = [...stage.deps, ...stage.outs].filter((x) => x.external).map((x) => x.path);
   const st: StageStatus = { address: stage.address, stale: false, frozen: stage.frozen, reasons: [], external };
-  if (stage.frozen) return st;
+  if (stage.frozen) {
+    // Never stale (spec 4), but an output deleted or edited since the lock was written is said: `repro` and
+    // `checkout` restore a deleted one from the cache, and DVC's status lists them for a frozen stage too.
+    const outs = entry ? comparePaths(stage.outs, entry.outs, facts) : [];
+    if (outs.length > 0) st.reasons = [{ kind: "changed-outs", changes: outs }];
+    return st;
+  }
   const reasons: StaleReason[] = [];
   if (!entry) {
     reasons.push({ kind: "no-lock-entry" });

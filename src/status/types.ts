@@ -68,7 +68,7 @@ export type StaleReasonKind = StaleReason["kind"];
 export interface StageStatus {
   address: string;
   stale: boolean;
-  /** `frozen: true`: never stale, never checked. */
+  /** `frozen: true`: never stale; only its outputs are compared with the lock (`reasons` holds their changes). */
   frozen: boolean;
   reasons: StaleReason[];
   /** URL deps and outs: listed, never checked (`external (not checked)`). */

@@ -12,7 +12,7 @@ import { writeLockEntry } from "../../src/lock/write.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { recordStage } from "../../src/status/record.js";
 import { openWorkspace } from "../../src/status/workspace.js";
-import { CORPUS, exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { backdate, CORPUS, exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
 
 /** Records the current workspace state of `addresses` (default: every stage) into pipe.lock, as `repro` does after running them. */
 async function record(root: string, addresses?: string[]): Promise<void> {
@@ -342,6 +342,35 @@ describe("pipe status", () => {
     const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, unknown> };
     expect(j.stages["fetch"]).toEqual({ stale: false, frozen: true, reasons: [], external: [] });
     expect(j.stages["clock"]).toEqual({ stale: true, frozen: false, reasons: [{ kind: "always-changed" }], external: [] });
+  });
+
+  it("a frozen stage's deleted or edited output is shown under 'frozen', and the stage stays not stale", async () => {
+    const root = await recorded({
+      "pipe.yaml": "stages:\n  fetch:\n    cmd: echo fetch\n    frozen: true\n    deps:\n    - in.txt\n    outs:\n    - f.txt\n",
+      "in.txt": "1",
+      "f.txt": "f",
+    });
+    age(root);
+    expect(status(root).out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    unlinkSync(path.join(root, "f.txt"));
+    const r = status(root, "--check");
+    expect(r.out).toBe("fetch:\n    frozen\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { stale: boolean; reasons: unknown[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["fetch"]!.stale).toBe(false);
+    expect(j.stages["fetch"]!.reasons).toEqual([{ kind: "changed-outs", changes: [{ path: "f.txt", change: "deleted", old: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown } }] }]);
+    writeFiles(root, { "f.txt": "edited" });
+    expect(status(root).out).toBe("fetch:\n    frozen\n    changed outs:\n        modified:   f.txt\nPipeline is up to date.\n");
+    // The status memo, written while the output was as recorded, must not hide the edit either.
+    writeFiles(root, { "f.txt": "f" });
+    backdate(root);
+    expect(status(root).out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    const memo = status(root, "-v");
+    expect(memo.out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    expect(memo.err).toBe("Checked 1 stage from .pipe/tmp/status-memo: 1 path unchanged since the last full check\n");
+    unlinkSync(path.join(root, "f.txt"));
+    expect(status(root).out).toBe("fetch:\n    frozen\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
   });
 
   it("a three-stage chain whose first input changed", async () => {
