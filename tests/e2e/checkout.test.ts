@@ -166,6 +166,7 @@ describe("pipe checkout", () => {
     const n = runPipe(dir, ["checkout", "never"]);
     expect(n.code).toBe(0);
     expect(n.stderr).toContain("note: 'never' has no lock entry (it never ran): nothing to restore\n");
+    expect(n.stdout).toBe("Nothing to restore: no stage has a lock entry yet ('pipe repro' runs them).\n");
     expect(exists(dir, "n.txt")).toBe(false);
   });
 });

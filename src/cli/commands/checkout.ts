@@ -40,6 +40,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
     };
     const problems: Diagnostic[] = [];
     let changed = 0;
+    let recorded = 0;
     const files = new Set<string>();
     for (const a of chosen) {
       if (signal.aborted) break;
@@ -51,6 +52,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         if (named.has(a) && !ctx.global.quiet) ctx.io.err(`note: '${a}' has no lock entry (it never ran): nothing to restore\n`);
         continue;
       }
+      recorded++;
       const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
       for (const o of s.outs) {
         if (o.external) continue;
@@ -112,7 +114,9 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       return 130;
     }
     if (!ctx.global.quiet && problems.length === 0) {
-      ctx.io.out(changed === 0 ? "Nothing to restore: outputs match the lock.\n" : `Restored ${changed} output${changed === 1 ? "" : "s"}.\n`);
+      // With no lock entry at all there is no record to match: say so rather than "outputs match the lock".
+      const nothing = recorded === 0 ? "Nothing to restore: no stage has a lock entry yet ('pipe repro' runs them).\n" : "Nothing to restore: outputs match the lock.\n";
+      ctx.io.out(changed === 0 ? nothing : `Restored ${changed} output${changed === 1 ? "" : "s"}.\n`);
     }
     if (problems.length > 0) {
       printDiagnostics(ctx, problems, sources);
