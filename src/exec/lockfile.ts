@@ -5,7 +5,7 @@
  * `lock/write.ts`'s `writeLockEntry` reads the lock file, parses it, merges the entry and serialises everything, which
  * is right for one write but makes a run of n stages O(n^2) (on a 1,000-stage chain it was a third of `repro`'s
  * time). Here each stages-file directory's lock is read once, kept in memory with every entry's text already
- * serialised (`serializeLockEntry`), and the file is rebuilt by concatenation: the bytes are exactly
+ * serialised (`serializeLockEntry`) and encoded, and the file is rebuilt by concatenation: the bytes are exactly
  * `serializeLock`'s (same entry order: the pipeline's definition order, then entries of stages that no longer exist,
  * in their previous order). The caller holds the project write lock, so nobody else writes the file meanwhile.
  * Writes of one file are serialised (stages finish concurrently with `-j`), each atomic (temp file + rename).
@@ -22,12 +22,12 @@ import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { readLockIn } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
-import { serializeLockEntry, writeFileAtomic, yamlString } from "../lock/write.js";
+import { serializeLockEntry, writePartsAtomic, yamlString } from "../lock/write.js";
 import type { Pipeline, Stage } from "../model.js";
 
 interface DirState {
-  /** Entry text (with its name line) by stage name, in the order of the existing file. */
-  texts: Map<string, string>;
+  /** Entry text (with its name line), UTF-8 encoded once, by stage name, in the order of the existing file. */
+  texts: Map<string, Buffer>;
   /** Names of the pipeline's stages in this directory, in definition order. */
   order: string[];
   /** Settles when the last write started or queued so far has finished. */
@@ -36,9 +36,11 @@ interface DirState {
   pending: Promise<Result<void>> | undefined;
 }
 
-function entryText(name: string, e: LockEntry): string {
-  return `  ${yamlString(name)}:\n${serializeLockEntry(e)}`;
+function entryText(name: string, e: LockEntry): Buffer {
+  return Buffer.from(`  ${yamlString(name)}:\n${serializeLockEntry(e)}`, "utf8");
 }
+
+const HEADER = Buffer.from("schema: '2.0'\nstages:\n", "utf8");
 
 export class LockWriter {
   private readonly dirs = new Map<string, Promise<Result<DirState>>>();
@@ -46,7 +48,7 @@ export class LockWriter {
   /** `writeAtomic` is replaceable for tests (counting writes); it must be atomic, as `writeFileAtomic` is. */
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly writeAtomic: (abs: string, text: string) => Promise<void> = writeFileAtomic,
+    private readonly writeAtomic: (abs: string, parts: readonly Uint8Array[]) => Promise<void> = writePartsAtomic,
   ) {}
 
   private state(dir: string): Promise<Result<DirState>> {
@@ -56,7 +58,7 @@ export class LockWriter {
         const lockRel = dir === "" ? "pipe.lock" : `${dir}/pipe.lock`;
         const cur = await readLockIn(this.pipeline.root, dir);
         if (!cur.ok) return fail([error("lock", `not writing ${lockRel}: the existing lock file is damaged`), ...cur.errors]);
-        const texts = new Map<string, string>();
+        const texts = new Map<string, Buffer>();
         for (const [name, e] of cur.value?.stages ?? []) texts.set(name, entryText(name, e));
         const order: string[] = [];
         const seen = new Set<string>();
@@ -85,7 +87,9 @@ export class LockWriter {
     const job = async (): Promise<Result<void>> => {
       // From here on this write's text is fixed: a later entry needs a write of its own.
       s.pending = undefined;
-      const parts: string[] = ["schema: '2.0'\nstages:\n"];
+      // Encoded parts written with writev, not one string: joining and encoding a 1,000-entry lock again after every
+      // stage cost ~4 ms a stage (measured: 4.0 s against 0.6 s over 1,000 writes of an 800 KB lock).
+      const parts: Buffer[] = [HEADER];
       const done = new Set<string>();
       for (const name of s.order) {
         const t = s.texts.get(name);
@@ -96,7 +100,7 @@ export class LockWriter {
       for (const [name, t] of s.texts) if (!done.has(name)) parts.push(t);
       try {
         await mkdir(path.dirname(abs), { recursive: true });
-        await this.writeAtomic(abs, parts.join(""));
+        await this.writeAtomic(abs, parts);
       } catch (e) {
         return fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
       }

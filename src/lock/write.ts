@@ -12,7 +12,7 @@
  * `size`, `nfiles`, then preserved extra fields.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { compareCodePoints } from "../hash/manifest.js";
@@ -186,11 +186,35 @@ export function serializeLock(entries: Iterable<[string, LockEntry]>): string {
   return any ? s : "schema: '2.0'\nstages: {}\n";
 }
 
+function tempBeside(abs: string): string {
+  return path.join(path.dirname(abs), `.${path.basename(abs)}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
 /** Writes `text` to `abs` atomically: a temp file in the same directory, then rename. */
 export async function writeFileAtomic(abs: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = tempBeside(abs);
   try {
     await writeFile(tmp, text);
+    await rename(tmp, abs);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `writeFileAtomic` for a file given as parts, written with one `writev` (libuv writes every part, however many):
+ * no string to join and encode, no buffer to concatenate, which matters when the parts are a big lock's entries.
+ */
+export async function writePartsAtomic(abs: string, parts: readonly Uint8Array[]): Promise<void> {
+  const tmp = tempBeside(abs);
+  try {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writev(parts as Uint8Array[]);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, abs);
   } catch (e) {
     await rm(tmp, { force: true });

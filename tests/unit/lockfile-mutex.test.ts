@@ -7,7 +7,7 @@ import { LockWriter } from "../../src/exec/lockfile.js";
 import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
 import { readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";
-import { serializeLock, writeFileAtomic } from "../../src/lock/write.js";
+import { serializeLock, writePartsAtomic } from "../../src/lock/write.js";
 import type { Pipeline, Stage } from "../../src/model.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -203,9 +203,9 @@ describe("LockWriter (repro's pipe.lock writer)", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const w = new LockWriter(pipeline, async (abs, text) => {
-      written.push(text);
+      written.push(Buffer.concat(text).toString("utf8"));
       if (written.length === 1) await gate; // hold the first write in flight
-      await writeFileAtomic(abs, text);
+      await writePartsAtomic(abs, text);
     });
     const lockText = (): string => readFileSync(path.join(root, "pipe.lock"), "utf8");
     const onDisk: string[] = [];
@@ -251,7 +251,7 @@ describe("LockWriter (repro's pipe.lock writer)", () => {
       calls++;
       if (calls === 1) await gate;
       if (calls === 2) throw new Error("disk full");
-      await writeFileAtomic(abs, text);
+      await writePartsAtomic(abs, text);
     });
     const pa = w.write(a, entry("a", "aaaaaaaaaaaaaaaa"));
     await until(() => calls === 1);
