@@ -45,7 +45,7 @@ const HEADER = Buffer.from("schema: '2.0'\nstages:\n", "utf8");
 export class LockWriter {
   private readonly dirs = new Map<string, Promise<Result<DirState>>>();
 
-  /** `writeAtomic` is replaceable for tests (counting writes); it must be atomic, as `writeFileAtomic` is. */
+  /** `writeAtomic` is replaceable for tests (counting writes); it must be atomic, as `writePartsAtomic` is. */
   constructor(
     private readonly pipeline: Pipeline,
     private readonly writeAtomic: (abs: string, parts: readonly Uint8Array[]) => Promise<void> = writePartsAtomic,
