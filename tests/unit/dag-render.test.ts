@@ -308,6 +308,9 @@ describe("dot and mermaid", () => {
     const g = graphOf([{ name: 'say"hi"', outs: ["a"] }]);
     expect(renderDot(buildView(g))).toContain('"say\\"hi\\"";');
     expect(renderMermaid(buildView(g))).toContain('n1["say#quot;hi#quot;"]');
+    // Angle brackets would be read as an HTML tag and dropped.
+    const h = graphOf([{ name: "train@<b>", outs: ["a"] }]);
+    expect(renderMermaid(buildView(h))).toContain('n1["train@#lt;b#gt;"]');
   });
 });
 

@@ -34,8 +34,9 @@ export function renderDot(view: DagView): string {
 }
 
 function mermaidLabel(s: string): string {
-  // Inside a quoted mermaid label only `"` needs an entity.
-  return `"${s.replace(/"/g, "#quot;")}"`;
+  // Inside a quoted mermaid label `"` ends the label, and `<...>` is read as HTML (and dropped by mermaid's
+  // sanitiser): both become mermaid's entity codes.
+  return `"${s.replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;")}"`;
 }
 
 export function renderMermaid(view: DagView, markdown = false): string {
