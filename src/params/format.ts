@@ -129,7 +129,8 @@ export function renderValue(v: unknown, precision?: number, quote = false): stri
 
 /**
  * `JSON.stringify(value, null, indent)`, except that a bigint prints as its digits (an exact JSON number) instead of
- * throwing. For the documents `toJsonValue` makes: plain objects, arrays, strings, finite numbers, booleans, null.
+ * throwing. For the documents `toJsonValue` makes: plain objects, arrays, strings, finite numbers, booleans, null;
+ * and Maps with string keys, printed as objects in the Map's order.
  */
 export function stringifyJson(value: unknown, indent = 2): string {
   const pad = " ".repeat(indent);
@@ -141,7 +142,10 @@ export function stringifyJson(value: unknown, indent = 2): string {
       return `[\n${v.map((x) => inner + go(x === undefined ? null : x, inner)).join(",\n")}\n${at}]`;
     }
     if (v !== null && typeof v === "object" && !(v instanceof Date)) {
-      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+      // A Map prints as an object in its own order: a plain object puts integer-like keys first (an abbreviated sha
+      // such as `1234567` would jump ahead of `workspace`).
+      const all = v instanceof Map ? [...(v as Map<string, unknown>)] : Object.entries(v as Record<string, unknown>);
+      const entries = all.filter(([, x]) => x !== undefined);
       if (entries.length === 0) return "{}";
       const inner = at + pad;
       return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${go(x, inner)}`).join(",\n")}\n${at}}`;

@@ -146,9 +146,12 @@ function jsonReason(r: StaleReason): unknown {
   }
 }
 
-/** `{stages: {address: {stale, frozen, reasons, external}}}`, in execution order. */
+/**
+ * `{stages: {address: {stale, frozen, reasons, external}}}`, in execution order, for `stringifyJson`: a Map, since an
+ * object would list stages named like array indexes (`1`, `2`) first.
+ */
 export function statusJson(stages: readonly StageStatus[]): unknown {
-  const out: Record<string, unknown> = {};
-  for (const s of stages) out[s.address] = { stale: s.stale, frozen: s.frozen, reasons: s.reasons.map(jsonReason), external: s.external };
+  const out = new Map<string, unknown>();
+  for (const s of stages) out.set(s.address, { stale: s.stale, frozen: s.frozen, reasons: s.reasons.map(jsonReason), external: s.external });
   return { stages: out };
 }

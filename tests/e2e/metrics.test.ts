@@ -104,6 +104,24 @@ describe("pipe metrics show", () => {
     ]);
   });
 
+  it("--json keeps the revisions in their order when an abbreviated sha is all digits", () => {
+    const dir = project();
+    writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.7 }) });
+    gitCommitAll(dir, "second");
+    // Reword the commit until its abbreviated sha reads as an array index (all digits, no leading zero: about 1 in
+    // 30 does), which a JavaScript object would list before every other key.
+    let sha = git(dir, ["rev-parse", "--short", "HEAD"]).trim();
+    for (let i = 0; i < 600 && !/^[1-9]\d*$/.test(sha); i++) {
+      git(dir, ["commit", "-q", "--amend", "-m", `second ${i}`]);
+      sha = git(dir, ["rev-parse", "--short", "HEAD"]).trim();
+    }
+    expect(sha).toMatch(/^[1-9]\d*$/);
+    const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const order = [...r.stdout.matchAll(/^ {2}"([^"]+)": /gm)].map((m) => m[1]!);
+    expect(order).toEqual(["workspace", sha, git(dir, ["rev-parse", "--short", "HEAD~1"]).trim()]);
+  });
+
   it("--all-commits leaves out stash commits; detached commits, tags and other branches are in", () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.5 }) });
@@ -116,9 +134,12 @@ describe("pipe metrics show", () => {
     const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, Record<string, { data?: Record<string, unknown> }>>;
-    const acc = Object.values(doc).map((rev) => rev["metrics.json"]?.data?.["acc"]);
-    // workspace (main's files), other's commit, main's commit; never the stash's 0.5.
-    expect(Object.keys(doc)).toHaveLength(3);
+    // Revisions in the order printed (JSON.parse would put an all-digit abbreviated sha first): workspace (main's
+    // files), other's commit, main's commit; never the stash's 0.5.
+    const order = [...r.stdout.matchAll(/^ {2}"([^"]+)": /gm)].map((m) => m[1]!);
+    const shas = git(dir, ["rev-list", "--date-order", "--abbrev-commit", "main", "other"]).trim().split("\n");
+    expect(order).toEqual(["workspace", ...shas]);
+    const acc = order.map((rev) => doc[rev]?.["metrics.json"]?.data?.["acc"]);
     expect(acc).toEqual([0.8123456, 0.9, 0.8123456]);
   });
 

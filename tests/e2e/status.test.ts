@@ -344,6 +344,16 @@ describe("pipe status", () => {
     expect(j.stages["clock"]).toEqual({ stale: true, frozen: false, reasons: [{ kind: "always-changed" }], external: [] });
   });
 
+  it("--json lists stages in execution order, stages named like numbers included", () => {
+    const root = makeProject({
+      "pipe.yaml": "stages:\n  '2':\n    cmd: cat ten > two\n    deps: [ten]\n    outs: [two]\n  '10':\n    cmd: cat bee > ten\n    deps: [bee]\n    outs: [ten]\n  b:\n    cmd: echo > bee\n    outs: [bee]\n",
+    });
+    const r = status(root, "--json");
+    const order = [...r.out.matchAll(/^ {4}"([^"]+)": \{/gm)].map((m) => m[1]);
+    expect(order).toEqual(["b", "10", "2"]);
+    expect(validate(JSON.parse(r.out)), JSON.stringify(validate.errors)).toBe(true);
+  });
+
   it("a frozen stage's deleted or edited output is shown under 'frozen', and the stage stays not stale", async () => {
     const root = await recorded({
       "pipe.yaml": "stages:\n  fetch:\n    cmd: echo fetch\n    frozen: true\n    deps:\n    - in.txt\n    outs:\n    - f.txt\n",

@@ -162,4 +162,14 @@ describe("diff", () => {
     const plain = { a: { b: [1, "x", null, true], c: {} }, d: [], e: "é\n" };
     expect(stringifyJson(plain)).toBe(JSON.stringify(plain, null, 2));
   });
+
+  it("a Map prints as an object in its own order, integer-like keys included (a plain object would hoist them)", () => {
+    const m = new Map<string, unknown>([
+      ["workspace", { a: 1 }],
+      ["1234567", new Map([["m.json", { data: {} }]])],
+      ["abcdef0", new Map()],
+    ]);
+    expect(stringifyJson(m)).toBe('{\n  "workspace": {\n    "a": 1\n  },\n  "1234567": {\n    "m.json": {\n      "data": {}\n    }\n  },\n  "abcdef0": {}\n}');
+    expect(Object.keys({ workspace: 1, "1234567": 2 })).toEqual(["1234567", "workspace"]);
+  });
 });

@@ -13,6 +13,7 @@ import { pipelineStatus } from "../../src/status/pipeline.js";
 import { staleAddressesIn } from "../../src/status/stale.js";
 import { recordStage } from "../../src/status/record.js";
 import { renderStatusText, statusJson } from "../../src/status/render.js";
+import { stringifyJson } from "../../src/params/format.js";
 import { stageStatus } from "../../src/status/stage.js";
 import type { StageStatus } from "../../src/status/types.js";
 import { checkStage, openWorkspace } from "../../src/status/workspace.js";
@@ -100,7 +101,7 @@ async function statusOf(root: string, stages: Stage[], upstream: Record<string, 
 const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/status.schema.json"), "utf8")) as object;
 const validate = new Ajv({ allErrors: true }).compile(schema);
 function checkJson(stages: StageStatus[]): void {
-  const doc = JSON.parse(JSON.stringify(statusJson(stages))) as unknown;
+  const doc = JSON.parse(stringifyJson(statusJson(stages))) as unknown;
   expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
 }
 

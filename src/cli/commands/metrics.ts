@@ -52,12 +52,15 @@ export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, pr
   return { headers, rows };
 }
 
-/** `--json` of `show`: `{rev: {file: {data: {key: value}} | {error: message}}}`. */
-export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const s of sides) out[s.name] = {};
-  for (const r of outcome.rows) out[r.side]![r.file] = { data: toJsonValue(r.values) };
-  for (const e of outcome.errors) out[e.side]![e.file] = { error: e.message };
+/**
+ * `--json` of `show`: `{rev: {file: {data: {key: value}} | {error: message}}}`, revisions in the order shown (Maps:
+ * an object would move an all-digit abbreviated sha ahead of the others).
+ */
+export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): Map<string, Map<string, unknown>> {
+  const out = new Map<string, Map<string, unknown>>();
+  for (const s of sides) out.set(s.name, new Map());
+  for (const r of outcome.rows) out.get(r.side)!.set(r.file, { data: toJsonValue(r.values) });
+  for (const e of outcome.errors) out.get(e.side)!.set(e.file, { error: e.message });
   return out;
 }
 
