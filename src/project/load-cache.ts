@@ -54,7 +54,8 @@ export interface LoadCachePayload {
   sources: [string, string][];
 }
 
-interface Header {
+/** The header line of the load cache; the status memo's header starts with the same fields. */
+export interface LoadHeader {
   format: string;
   build: string;
   root: string;
@@ -152,7 +153,7 @@ export interface CacheKey {
   discovered: readonly DiscoveredFile[];
 }
 
-function header(key: CacheKey, inputs: [string, string][]): Header {
+function header(key: CacheKey, inputs: [string, string][]): LoadHeader {
   return { format: FORMAT, build: currentBuild(), root: key.root, discovered: JSON.stringify(key.discovered), inputs };
 }
 
@@ -170,7 +171,7 @@ export function readLoadCache(file: string, key: CacheKey): LoadCacheHit | undef
   const scratch = readScratchFile(file);
   if (!scratch) return undefined;
   const { text } = scratch;
-  const head = scratch.head as Partial<Header>;
+  const head = scratch.head as Partial<LoadHeader>;
   const want = header(key, []);
   if (head.format !== want.format || head.build !== want.build || head.root !== want.root || head.discovered !== want.discovered) return undefined;
   if (!isStringPairs(head.inputs)) return undefined;

@@ -32,7 +32,7 @@ import path from "node:path";
 import type { HashAlgo } from "../hash/algorithms.js";
 import { nodeHashFs, type FsStat, type HashFs } from "../hash/fs.js";
 import { discoverStagesFiles } from "../project/discover.js";
-import { currentBuild, dirStampNow, stampNow } from "../project/load-cache.js";
+import { currentBuild, dirStampNow, stampNow, type LoadHeader } from "../project/load-cache.js";
 import { isStringPairs, readScratchFile, writeScratchFile } from "../project/scratch.js";
 import { absOf } from "../project/paths.js";
 
@@ -44,12 +44,8 @@ const FORMAT = "pipe-status-memo 2";
 /** The forms of the report the memo holds: plain or coloured text, each also with `-v`, and JSON. */
 export type MemoForm = "text" | "color" | "text-v" | "color-v" | "json";
 
-interface Header {
-  format: string;
-  build: string;
-  root: string;
-  discovered: string;
-  inputs: [string, string][];
+/** The load cache's header fields (the load the memo's answer rests on), then the memo's own. */
+interface Header extends LoadHeader {
   /** Lock and params files: [root-relative path, stamp]. */
   stamps: [string, string][];
   /**
