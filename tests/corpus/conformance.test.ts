@@ -31,6 +31,7 @@ import type { Stage } from "../../src/model.js";
 import { discoverStagesFiles } from "../../src/project/discover.js";
 import { expandStagesFile } from "../../src/template/expand.js";
 import { CORPUS } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const REAL = path.join(CORPUS, "dvc-real");
 
@@ -47,9 +48,10 @@ const unresolvableFiles = new Map(excused.unresolvable.map((e) => [e.file, e]));
 const staleStages = new Map(excused.stale.flatMap((e) => e.stages.map((s) => [`${e.file}:${s}`, e.reason] as const)));
 const stalePaths = new Map(excused.stalePaths.flatMap((e) => e.stages.map((s) => [`${e.file}:${s}`, e.reason] as const)));
 
-const folders = readdirSync(REAL)
+const HAVE_CORPUS = hasCorpus();
+const folders = (HAVE_CORPUS ? readdirSync(REAL)
   .filter((f) => statSync(path.join(REAL, f)).isDirectory())
-  .sort();
+  .sort() : []);
 
 const counts = { folders: 0, files: 0, stages: 0, compared: 0, matched: 0, excused: 0, gone: 0, pathsMatched: 0, pathsExcused: 0 };
 const used = new Set<string>();
@@ -92,7 +94,7 @@ function located(ds: readonly Diagnostic[]): boolean {
   return ds.length > 0 && ds.every((d) => d.location !== undefined && d.location.line > 0);
 }
 
-describe("the dvc-real corpus expands as DVC expanded it", () => {
+describe.runIf(HAVE_CORPUS)("the dvc-real corpus expands as DVC expanded it", () => {
   it("has the corpus", () => {
     expect(folders.length).toBeGreaterThan(45);
   });

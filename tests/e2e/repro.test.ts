@@ -22,6 +22,7 @@ import {
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS, exists, gitInit, makeProject, PIPE_BIN, read, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const runs = (dir: string): string[] => (exists(dir, "runs.log") ? read(dir, "runs.log").trim().split("\n").filter(Boolean) : []);
 const clearRuns = (dir: string): void => rmSync(path.join(dir, "runs.log"), { force: true });
@@ -860,7 +861,7 @@ describe("pipe repro: DVC projects", () => {
   });
 });
 
-describe("pipe repro: the DVC 3 vectors project of the corpus", () => {
+describe.runIf(hasCorpus())("pipe repro: the DVC 3 vectors project of the corpus", () => {
   it("runs nothing on the first repro (dvc.lock is valid), writes pipe.lock with xxh64 and caches the outputs", () => {
     const dir = makeProject();
     cpSync(path.join(CORPUS, "dvc-vectors/project"), dir, { recursive: true });
@@ -890,7 +891,7 @@ describe("pipe repro: the DVC 3 vectors project of the corpus", () => {
   });
 });
 
-describe("pipe repro: a DVC project converted one stage at a time", () => {
+describe.runIf(hasCorpus())("pipe repro: a DVC project converted one stage at a time", () => {
   it("keeps dvc.lock entries of stages not yet run, and records them with xxh64 (outputs cached) once found fresh", () => {
     const dir = makeProject();
     cpSync(path.join(CORPUS, "dvc-vectors/project"), dir, { recursive: true });

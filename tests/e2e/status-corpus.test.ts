@@ -10,6 +10,7 @@ import Ajv from "ajv";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { CORPUS, makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/status.schema.json"), "utf8")) as object);
 
@@ -24,10 +25,11 @@ const REJECTED_BY_DVC = new Set([
   "jotsif__mlproject_template_2024",
 ]);
 
-const projects = readdirSync(REAL, { withFileTypes: true })
+const HAVE_CORPUS = hasCorpus();
+const projects = (HAVE_CORPUS ? readdirSync(REAL, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
-  .sort();
+  .sort() : []);
 
 interface ListedStage {
   address: string;
@@ -57,7 +59,7 @@ function lockedDeps(root: string, file: string, name: string): string[] {
 /** Projects where some locked dep is missing on disk: each such dep was checked to be reported deleted. */
 let checkedProjects = 0;
 
-describe("pipe status over the DVC corpus", () => {
+describe.runIf(HAVE_CORPUS)("pipe status over the DVC corpus", () => {
   it("has the corpus", () => {
     expect(projects.length).toBeGreaterThan(45);
   });

@@ -13,6 +13,7 @@ import { loadPipeline } from "../../src/project/load.js";
 import { recordStage } from "../../src/status/record.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { backdate, CORPUS, exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, treeSnapshot, writeFiles } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 /** Records the current workspace state of `addresses` (default: every stage) into pipe.lock, as `repro` does after running them. */
 async function record(root: string, addresses?: string[]): Promise<void> {
@@ -493,7 +494,7 @@ describe("pipe status", () => {
   });
 });
 
-describe("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
+describe.runIf(hasCorpus())("pipe status on the DVC 3 vector project (dvc.lock only)", () => {
   function vectors(): string {
     const root = makeProject();
     cpSync(path.join(CORPUS, "dvc-vectors/project"), root, { recursive: true });

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { REPO_ROOT } from "./project.js";
+import { CORPUS } from "./project.js";
 
 export const REQUIRE_ALL = process.env.PIPE_TEST_REQUIRE_ALL === "1";
 
@@ -26,14 +26,12 @@ export function requires(what: string, available: boolean, howTo: string): boole
   return false;
 }
 
-/** The shared corpus of real dvc.yaml projects and DVC md5 vectors, beside the repository. */
-export const CORPUS_DIR = path.resolve(REPO_ROOT, "../shared/corpus");
-
+/** The shared corpus of real dvc.yaml projects and DVC md5 vectors, beside the repository (`CORPUS`). */
 export function hasCorpus(): boolean {
   return requires(
     "the shared corpus (../shared/corpus)",
-    existsSync(path.join(CORPUS_DIR, "dvc-real")),
-    "place the corpus folder at ../shared/corpus beside this repository",
+    existsSync(path.join(CORPUS, "dvc-real")) && existsSync(path.join(CORPUS, "dvc-vectors")),
+    "they read real projects from a ../shared/corpus folder beside the repository, which development workspaces and CI have",
   );
 }
 

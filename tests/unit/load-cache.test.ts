@@ -13,6 +13,7 @@ import { renderDiagnostics } from "../../src/config/diagnostic.js";
 import { LOAD_CACHE_FILE, jsonFaithful } from "../../src/project/load-cache.js";
 import { loadPipeline, loadPipelineCached, type LoadCacheOptions } from "../../src/project/load.js";
 import { CORPUS, makeProject, writeFiles } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const LATER: LoadCacheOptions = { now: () => (BigInt(Date.now()) + 3_600_000n) * 1_000_000n };
 
@@ -267,7 +268,7 @@ describe("jsonFaithful", () => {
   });
 });
 
-describe("the real-world corpus through the cache", () => {
+describe.runIf(hasCorpus())("the real-world corpus through the cache", () => {
   const REAL = path.join(CORPUS, "dvc-real");
   const folders = existsSync(REAL) ? readdirSync(REAL).filter((f) => statSync(path.join(REAL, f)).isDirectory()).sort() : [];
 

@@ -17,7 +17,8 @@ import { stringifyJson } from "../../src/params/format.js";
 import { stageStatus } from "../../src/status/stage.js";
 import type { StageStatus } from "../../src/status/types.js";
 import { checkStage, openWorkspace } from "../../src/status/workspace.js";
-import { REPO_ROOT } from "../helpers/project.js";
+import { CORPUS, REPO_ROOT } from "../helpers/project.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -306,9 +307,9 @@ describe("stage staleness", () => {
     expect(renderStatusText([s!], { verbose: true })).toMatch(/^train:\n {4}changed deps:\n {8}modified: {3}src\/train\.py {2}[0-9a-f]{16} -> [0-9a-f]{16}\n$/);
   });
 
-  it("a dvc.lock is verified with md5: the DVC vector project is up to date", async () => {
+  it.runIf(hasCorpus())("a dvc.lock is verified with md5: the DVC vector project is up to date", async () => {
     const root = project({});
-    const src = path.join(REPO_ROOT, "../shared/corpus/dvc-vectors/project");
+    const src = path.join(CORPUS, "dvc-vectors/project");
     for (const rel of ["dvc.lock", "params.yaml", "src/prepare.py", "data/prepared.csv", "data/raw/a.csv", "data/raw/sub/b.txt", "data/raw/sub/café.txt"]) {
       write(root, { [rel]: readFileSync(path.join(src, rel), "utf8") });
     }
