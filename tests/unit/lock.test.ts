@@ -107,7 +107,7 @@ stages:
 });
 
 describe("fast reader", () => {
-  it("agrees with the full YAML parser on every corpus dvc.lock it accepts, and accepts most of them", () => {
+  it.runIf(hasCorpus())("agrees with the full YAML parser on every corpus dvc.lock it accepts, and accepts most of them", () => {
     let accepted = 0;
     const files = corpusLocks();
     for (const f of files) {
@@ -121,7 +121,7 @@ describe("fast reader", () => {
     expect(accepted).toBe(files.length);
   });
 
-  it("the layout reader agrees with the full parser wherever it answers, and answers for what pipe writes", () => {
+  it.runIf(hasCorpus())("the layout reader agrees with the full parser wherever it answers, and answers for what pipe writes", () => {
     let answered = 0;
     for (const f of corpusLocks()) {
       const text = readFileSync(f, "utf8");
