@@ -19,7 +19,8 @@ export interface MetricsShowOptions {
   allCommits?: boolean;
   json?: boolean;
   md?: boolean;
-  precision?: string;
+  /** Parsed by the CLI (1 to 100; default 5). */
+  precision?: number;
 }
 
 export interface MetricsDiffOptions {
@@ -28,17 +29,10 @@ export interface MetricsDiffOptions {
   json?: boolean;
   md?: boolean;
   path?: boolean;
-  precision?: string;
+  precision?: number;
 }
 
 export const DEFAULT_PRECISION = 5;
-
-function parsePrecision(raw: string | undefined): number | Diagnostic {
-  if (raw === undefined) return DEFAULT_PRECISION;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 100) return error("usage", `--precision takes a whole number of significant digits from 1 to 100, not '${raw}'`);
-  return n;
-}
 
 /** The `metrics show` table: `[Revision]  Path  <metric...>`, metric columns sorted, `-` where a file lacks one. */
 export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, precision: number): TableData {
@@ -73,8 +67,7 @@ function cachedReader(cmp: Comparison): CachedReader {
 }
 
 export async function runShow(ctx: CommandContext, revs: string[], opts: MetricsShowOptions): Promise<number> {
-  const precision = parsePrecision(opts.precision);
-  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  const precision = opts.precision ?? DEFAULT_PRECISION;
   if (opts.allCommits && revs.length > 0) return usageError(ctx, [error("usage", "--all-commits takes no revisions: it shows the workspace and every commit")]);
   const names = revs.length > 0 ? [...new Set(revs)] : [WORKSPACE];
   const prepared = await prepareComparison(ctx, "metrics show reads revisions from git", names);
@@ -112,8 +105,7 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
 }
 
 export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: MetricsDiffOptions): Promise<number> {
-  const precision = parsePrecision(opts.precision);
-  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  const precision = opts.precision ?? DEFAULT_PRECISION;
   const aName = aRev ?? "HEAD";
   const bName = bRev ?? WORKSPACE;
   const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName]);
