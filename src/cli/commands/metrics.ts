@@ -47,14 +47,18 @@ export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, pr
 }
 
 /**
- * `--json` of `show`: `{rev: {file: {data: {key: value}} | {error: message}}}`, revisions in the order shown (Maps:
- * an object would move an all-digit abbreviated sha ahead of the others).
+ * `--json` of `show`, in DVC 3's layout (`dvc metrics show --json`): `{rev: {data: {file: {data: metrics} | {error:
+ * message}}}}`, metrics nested as in the file. The workspace shown alone (no revisions, no `--all-commits`) is the
+ * revision `""`, as DVC names it there. Revisions in the order shown (Maps: an object would move an all-digit
+ * abbreviated sha ahead of the others).
  */
-export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): Map<string, Map<string, unknown>> {
-  const out = new Map<string, Map<string, unknown>>();
-  for (const s of sides) out.set(s.name, new Map());
-  for (const r of outcome.rows) out.get(r.side)!.set(r.file, { data: toJsonValue(r.values) });
-  for (const e of outcome.errors) out.get(e.side)!.set(e.file, { error: e.message });
+export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[], workspaceAlone: boolean): Map<string, { data: Map<string, unknown> }> {
+  const files = new Map<string, Map<string, unknown>>();
+  for (const s of sides) files.set(s.name, new Map());
+  for (const r of outcome.rows) files.get(r.side)!.set(r.file, { data: toJsonValue(r.data) });
+  for (const e of outcome.errors) files.get(e.side)!.set(e.file, { error: e.message });
+  const out = new Map<string, { data: Map<string, unknown> }>();
+  for (const [rev, data] of files) out.set(workspaceAlone ? "" : rev, { data });
   return out;
 }
 
@@ -92,7 +96,7 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
   if (!r.ok) return usageError(ctx, r.errors);
   printWarnings(ctx, r.value.warnings);
   if (opts.json) {
-    printJson(ctx, showJson(r.value, sides));
+    printJson(ctx, showJson(r.value, sides, revs.length === 0 && opts.allCommits !== true));
     return EXIT_OK;
   }
   if (r.value.rows.length === 0) {
