@@ -54,6 +54,7 @@ const MAX_PRECISION = 100;
 
 /** `--precision <n>` of `metrics show` and `metrics diff`: a whole number, parsed here so help shows `(default: 5)`. */
 function precisionOption(): Option {
+  // 5 is DVC's default (`DEFAULT_PRECISION` in dvc/commands/metrics.py); commands/metrics.ts falls back to the same.
   return new Option("--precision <n>", "significant digits")
     .default(5)
     .argParser((raw: string): number => {
@@ -67,9 +68,9 @@ function precisionOption(): Option {
 
 /**
  * Usage mistakes read as one line (`pipe: unknown command 'stauts'`), commander's "(Did you mean status?)" when a
- * name is near, and where help is: the command the mistake was made in knows its own help, so every command gets
- * its own closing line (the whole help, 27 lines, used to bury the one that mattered). Called once every command
- * exists, since commander copies settings to a subcommand only when it is added.
+ * name is near, and where help is, rather than the whole help, whose 27 lines bury the one that matters. The
+ * command the mistake was made in names its own help (`pipe metrics show --help`). Called once every command exists:
+ * commander copies settings to a subcommand only when it is added.
  */
 function pointToHelp(cmd: Command, names: readonly string[] = []): void {
   const words = [...names, cmd.name()];
