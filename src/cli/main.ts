@@ -6,7 +6,7 @@
  * only when that command runs; this file imports nothing heavy. `pipe --version` alone never gets here: `bin/pipe.js`
  * answers it before importing this file (commander's own load is most of the budget), with the same output.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { CommandContext, GlobalOptions } from "./context.js";
@@ -49,6 +49,35 @@ function action<A extends unknown[]>(body: (cmd: Command, ...args: A) => Runner)
   };
 }
 
+/** The most significant digits `--precision` accepts (beyond what a double holds, and far beyond any use). */
+const MAX_PRECISION = 100;
+
+/** `--precision <n>` of `metrics show` and `metrics diff`: a whole number, parsed here so help shows `(default: 5)`. */
+function precisionOption(): Option {
+  // 5 is DVC's default (`DEFAULT_PRECISION` in dvc/commands/metrics.py); commands/metrics.ts falls back to the same.
+  return new Option("--precision <n>", "significant digits")
+    .default(5)
+    .argParser((raw: string): number => {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_PRECISION) {
+        throw new InvalidArgumentError(`--precision takes a whole number of significant digits from 1 to ${MAX_PRECISION}`);
+      }
+      return n;
+    });
+}
+
+/**
+ * Usage mistakes read as one line (`pipe: unknown command 'stauts'`), commander's "(Did you mean status?)" when a
+ * name is near, and where help is, rather than the whole help, whose 27 lines bury the one that matters. The
+ * command the mistake was made in names its own help (`pipe metrics show --help`). Called once every command exists:
+ * commander copies settings to a subcommand only when it is added.
+ */
+function pointToHelp(cmd: Command, names: readonly string[] = []): void {
+  const words = [...names, cmd.name()];
+  cmd.showHelpAfterError(`Run '${words.join(" ")} --help' for usage.`);
+  for (const sub of cmd.commands) pointToHelp(sub, words);
+}
+
 function jobsOption(): Option {
   return new Option("-j, --jobs <n>", "run up to N independent stages at once (`auto` = CPU count)");
 }
@@ -62,7 +91,10 @@ export function buildProgram(): Command {
     .option("--no-color", "disable colours (also NO_COLOR)")
     .option("-v, --verbose", "more detail (old and new hashes, timings)")
     .option("-q, --quiet", "print nothing but errors")
-    .showHelpAfterError()
+    // Set before any command is added: subcommands copy these settings when they are created. Global options are
+    // listed in every command's help (`pipe status --help` must show `-q`, which is what CI scripts use).
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "pipe: ")) })
     .exitOverride();
 
   program
@@ -168,7 +200,7 @@ export function buildProgram(): Command {
     .option("--all-commits", "every commit of the repository")
     .option("--json", "JSON output")
     .option("--md", "a markdown table")
-    .option("--precision <n>", "significant digits", "5")
+    .addOption(precisionOption())
     .action(
       action((cmd, revs: string[]) => async (ctx) => {
         const m = await import("./commands/metrics.js");
@@ -185,7 +217,7 @@ export function buildProgram(): Command {
     .option("--json", "JSON output")
     .option("--md", "a markdown table")
     .option("--no-path", "hide the Path column")
-    .option("--precision <n>", "significant digits", "5")
+    .addOption(precisionOption())
     .action(
       action((cmd, a: string | undefined, b: string | undefined) => async (ctx) => {
         const m = await import("./commands/metrics.js");
@@ -226,6 +258,7 @@ export function buildProgram(): Command {
       }),
     );
 
+  pointToHelp(program);
   return program;
 }
 

@@ -9,7 +9,7 @@ import type { Side } from "../git/revision.js";
 import { readSide, readWarnings, pairWarnings, flatOf, type FileRead } from "../params/compare.js";
 import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";
 import type { Tracked } from "../params/tracked.js";
-import { parseMetricsText } from "./read.js";
+import { flattenMetrics, parseMetricsTree } from "./read.js";
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -23,31 +23,43 @@ export function selectMetrics(tracked: Tracked, targets: readonly string[] | und
 /** Texts of files a revision's tree lacks but its lock and the cache hold (see `cached.ts`). */
 export type CachedReader = (side: Side, files: readonly string[]) => Promise<Map<string, string>>;
 
+/** A metrics file read on one side; a file read `ok` also has its metrics as nested in the file, for `show --json`. */
+export type MetricsRead = FileRead & { tree?: unknown };
+
 /**
  * Reads metrics files on a side, replacing a directory by the files under it; files a revision's tree lacks are
  * looked up through `cached` (lock + cache), as DVC reads cached metrics at a revision.
  */
-export async function readMetricsSide(side: Side, files: readonly string[], cached?: CachedReader): Promise<Result<Map<string, FileRead>>> {
-  const r = await readSide(side, files, parseMetricsText);
+export async function readMetricsSide(side: Side, files: readonly string[], cached?: CachedReader): Promise<Result<Map<string, MetricsRead>>> {
+  // `readSide` keeps the flat form only; the nested one is kept here, by file, as each is parsed.
+  const trees = new Map<string, unknown>();
+  const parse = (f: string, text: string): Result<Flat> => {
+    const p = parseMetricsTree(f, text);
+    if (!p.ok) return p;
+    trees.set(f, p.value);
+    return ok(flattenMetrics(p.value), p.warnings);
+  };
+  const r = await readSide(side, files, parse);
   if (!r.ok) return r;
   if (cached && side.kind === "commit") {
     const absent = [...r.value].filter(([, x]) => x.state === "missing").map(([f]) => f);
     for (const [f, text] of absent.length > 0 ? await cached(side, absent) : []) {
-      const p = parseMetricsText(f, text);
+      const p = parse(f, text);
       r.value.set(f, p.ok ? { state: "ok", flat: p.value } : { state: "invalid", problems: p.errors });
     }
   }
-  const out = new Map<string, FileRead>();
+  const out = new Map<string, MetricsRead>();
+  const withTree = (f: string, read: FileRead): MetricsRead => (read.state === "ok" ? { ...read, tree: trees.get(f) } : read);
   for (const [f, read] of r.value) {
     if (read.state !== "dir") {
-      out.set(f, read);
+      out.set(f, withTree(f, read));
       continue;
     }
     const listed = await side.listUnder(f);
     if (!listed.ok) return listed;
-    const inner = await readSide(side, listed.value, parseMetricsText);
+    const inner = await readSide(side, listed.value, parse);
     if (!inner.ok) return inner;
-    for (const [g, x] of inner.value) out.set(g, x);
+    for (const [g, x] of inner.value) out.set(g, withTree(g, x));
   }
   return ok(out);
 }
@@ -82,6 +94,8 @@ export interface MetricsRow {
   side: string;
   file: string;
   values: Flat;
+  /** The same metrics as nested in the file (`--json`). */
+  data: unknown;
 }
 
 export interface MetricsShowOutcome {
@@ -101,7 +115,7 @@ export async function showMetrics(
   o: { targets?: readonly string[]; display: (file: string) => string; cached?: CachedReader },
 ): Promise<Result<MetricsShowOutcome>> {
   const files = selectMetrics(tracked, o.targets);
-  const reads: Map<string, FileRead>[] = [];
+  const reads: Map<string, MetricsRead>[] = [];
   // A few git processes at a time: `--all-commits` may name hundreds of revisions.
   for (let i = 0; i < sides.length; i += 8) {
     const batch = await Promise.all(sides.slice(i, i + 8).map((s) => readMetricsSide(s, files, o.cached)));
@@ -115,10 +129,10 @@ export async function showMetrics(
   const missingIn = new Map<string, string[]>();
   sides.forEach((side, i) => {
     for (const f of names) {
-      const read = reads[i]!.get(f) ?? { state: "missing" };
+      const read: MetricsRead = reads[i]!.get(f) ?? { state: "missing" };
       const shown = o.display(f);
       if (read.state === "ok") {
-        out.rows.push({ side: side.name, file: shown, values: read.flat });
+        out.rows.push({ side: side.name, file: shown, values: read.flat, data: read.tree });
       } else if (read.state === "missing") {
         if (side.kind !== "empty") missingIn.set(shown, [...(missingIn.get(shown) ?? []), side.name]);
       } else {

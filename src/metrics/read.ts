@@ -93,8 +93,12 @@ function isDelimited(file: string): "," | "\t" | undefined {
   return ext === ".csv" ? "," : ext === ".tsv" ? "\t" : undefined;
 }
 
-/** Parses a metrics file's text; `file` names it in messages and chooses the format by extension. */
-export function parseMetricsText(file: string, text: string): Result<Flat> {
+/**
+ * Parses a metrics file's text into its metrics as nested in the file (what `metrics show --json` prints, as DVC does):
+ * a mapping, or a bare scalar for a file that holds one; a CSV/TSV file is a mapping of its columns. `file` names it in
+ * messages and chooses the format by extension.
+ */
+export function parseMetricsTree(file: string, text: string): Result<unknown> {
   const sep = isDelimited(file);
   if (sep !== undefined) {
     const rows = parseDelimited(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, sep);
@@ -115,6 +119,16 @@ export function parseMetricsText(file: string, text: string): Result<Flat> {
     if (r.value === null || r.value === undefined) return ok({});
     return fail([error("params", `${file}: not a metrics file (expected a mapping of metrics, found a list)`)]);
   }
-  if (!isRecord(v)) return ok({ "": v });
-  return ok(flatten(v));
+  return ok(v);
+}
+
+/** The flat `{dot.key: value}` form of a metrics tree (the table's columns); a bare scalar is the empty key. */
+export function flattenMetrics(tree: unknown): Flat {
+  return isRecord(tree) ? flatten(tree) : { "": tree };
+}
+
+/** Parses a metrics file's text into flat `{dot.key: value}` metrics. */
+export function parseMetricsText(file: string, text: string): Result<Flat> {
+  const r = parseMetricsTree(file, text);
+  return r.ok ? ok(flattenMetrics(r.value), r.warnings) : r;
 }

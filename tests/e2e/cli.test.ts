@@ -63,3 +63,82 @@ describe("pipe (global behaviour)", () => {
     expect(r.status).toBe(0);
   });
 });
+
+/** Every command and subcommand, as typed after `pipe`. */
+const COMMANDS = [
+  ["init"],
+  ["repro"],
+  ["status"],
+  ["dag"],
+  ["stage"],
+  ["stage", "list"],
+  ["params"],
+  ["params", "diff"],
+  ["metrics"],
+  ["metrics", "show"],
+  ["metrics", "diff"],
+  ["checkout"],
+  ["commit"],
+  ["gc"],
+];
+
+describe("pipe (help and usage mistakes)", () => {
+  it.each(COMMANDS.map((c) => [c.join(" "), c]))("'pipe %s --help' shows the global options too", (_name, cmd) => {
+    const r = runPipe(makeProject(), [...cmd, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Global Options:");
+    for (const flag of ["-q, --quiet", "-v, --verbose", "-C <dir>", "--no-color"]) expect(r.stdout).toContain(flag);
+  });
+
+  it("says an unknown command in three lines: the mistake, the nearest command, where help is; exit 2", () => {
+    const r = runPipe(makeProject(), ["stauts"]);
+    expect(r.stderr).toBe("pipe: unknown command 'stauts'\n(Did you mean status?)\nRun 'pipe --help' for usage.\n");
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(2);
+  });
+
+  it("leaves out the suggestion when no command is near", () => {
+    const r = runPipe(makeProject(), ["frobnicate"]);
+    expect(r.stderr).toBe("pipe: unknown command 'frobnicate'\nRun 'pipe --help' for usage.\n");
+    expect(r.code).toBe(2);
+  });
+
+  it("points an unknown option to the help of the command it was given to", () => {
+    const r = runPipe(makeProject(), ["status", "--chek"]);
+    expect(r.stderr).toBe("pipe: unknown option '--chek'\n(Did you mean --check?)\nRun 'pipe status --help' for usage.\n");
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(2);
+    const g = runPipe(makeProject(), ["--qiet", "status"]);
+    expect(g.stderr).toBe("pipe: unknown option '--qiet'\n(Did you mean --quiet?)\nRun 'pipe --help' for usage.\n");
+    expect(g.code).toBe(2);
+  });
+
+  it.each([
+    [["metrics", "shwo"], "pipe: unknown command 'shwo'\n(Did you mean show?)\nRun 'pipe metrics --help' for usage.\n"],
+    [["metrics", "show", "--precison", "3"], "pipe: unknown option '--precison'\n(Did you mean --precision?)\nRun 'pipe metrics show --help' for usage.\n"],
+    [["metrics", "show", "--precision"], "pipe: option '--precision <n>' argument missing\nRun 'pipe metrics show --help' for usage.\n"],
+    [["params", "diff", "--depz"], "pipe: unknown option '--depz'\n(Did you mean --deps?)\nRun 'pipe params diff --help' for usage.\n"],
+    [["params", "diff", "a", "b", "c"], "pipe: too many arguments for 'diff'. Expected 2 arguments but got 3.\nRun 'pipe params diff --help' for usage.\n"],
+    [["stage", "lst"], "pipe: unknown command 'lst'\n(Did you mean list?)\nRun 'pipe stage --help' for usage.\n"],
+    [["stage", "list", "--jsn"], "pipe: unknown option '--jsn'\n(Did you mean --json?)\nRun 'pipe stage list --help' for usage.\n"],
+    [["init", "extra"], "pipe: too many arguments for 'init'. Expected 0 arguments but got 1.\nRun 'pipe init --help' for usage.\n"],
+  ])("pipe %j: one line, a suggestion, where help is; exit 2", (args, stderr) => {
+    const r = runPipe(makeProject(), args);
+    expect(r.stderr).toBe(stderr);
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(2);
+  });
+
+  it("shows --precision's default as a number, and refuses a precision that is not one", () => {
+    for (const cmd of [["metrics", "show"], ["metrics", "diff"]]) {
+      const help = runPipe(makeProject(), [...cmd, "--help"]).stdout;
+      expect(help).toContain("(default: 5)");
+      expect(help).not.toContain('"5"');
+      const bad = runPipe(makeProject(), [...cmd, "--precision", "abc"]);
+      expect(bad.stderr).toBe(
+        `pipe: option '--precision <n>' argument 'abc' is invalid. --precision takes a whole number of significant digits from 1 to 100\nRun 'pipe ${cmd.join(" ")} --help' for usage.\n`,
+      );
+      expect(bad.code).toBe(2);
+    }
+  });
+});

@@ -59,6 +59,30 @@ describe("pipe metrics show", () => {
     expect(p3.stdout.endsWith("|\n\n")).toBe(true);
   });
 
+  it("--json nests metrics as the file does and as DVC 3 prints them: {\"\": {data: {file: {data: {...}}}}} for the workspace alone", () => {
+    const dir = project();
+    writeFiles(dir, { "eval/scores.json": JSON.stringify({ "precision@0.5": 0.8, val: { acc: 0.9, cm: [[1]], none: null, empty: {} } }), "score.yaml": "0.75\n" });
+    writeFiles(dir, { "pipe.yaml": PIPE_YAML.replace("metrics:\n", "metrics:\n  - eval/scores.json\n  - score.yaml\n") });
+    const r = runPipe(dir, ["metrics", "show", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as unknown;
+    expect(validator("metrics-show.schema.json")(doc)).toBe(true);
+    expect(doc).toEqual({
+      "": {
+        data: {
+          "eval/scores.json": { data: { "precision@0.5": 0.8, val: { acc: 0.9 } } },
+          "logs/train.csv": { data: { epoch: 2, acc: 0.7, loss: 0.4 } },
+          "metrics.json": { data: { acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10 } },
+          "reports/summary.yaml": { data: { status: "ok", score: 12 } },
+          "score.yaml": { data: 0.75 },
+        },
+      },
+    });
+    // The table still flattens, and a key holding a dot stays one column.
+    expect(runPipe(dir, ["metrics", "show"]).stdout.split("\n")[0]).toContain("precision@0.5");
+  });
+
   it("with revisions: a Revision column; a file missing in one revision is left out with one warning", () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9, loss: { train: 0.4, val: 0.5 }, epochs: 12 }) });
@@ -67,12 +91,12 @@ describe("pipe metrics show", () => {
     const r = runPipe(dir, ["metrics", "show", "workspace", "HEAD", "HEAD~1", "--json"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("warning: metrics file 'reports/summary.yaml' does not exist in workspace\n");
-    const doc = JSON.parse(r.stdout) as Record<string, Record<string, { data: Record<string, unknown> }>>;
+    const doc = JSON.parse(r.stdout) as Record<string, { data: Record<string, { data: Record<string, unknown> }> }>;
     expect(validator("metrics-show.schema.json")(doc)).toBe(true);
     expect(Object.keys(doc)).toEqual(["workspace", "HEAD", "HEAD~1"]);
-    expect(Object.keys(doc["workspace"]!)).toEqual(["logs/train.csv", "metrics.json"]);
-    expect(doc["HEAD~1"]!["metrics.json"]).toEqual({ data: { acc: 0.8123456, "loss.train": 0.5, "loss.val": 0.6, epochs: 10 } });
-    expect(doc["HEAD"]!["reports/summary.yaml"]).toEqual({ data: { status: "ok", score: 12 } });
+    expect(Object.keys(doc["workspace"]!.data)).toEqual(["logs/train.csv", "metrics.json"]);
+    expect(doc["HEAD~1"]!.data["metrics.json"]).toEqual({ data: { acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10 } });
+    expect(doc["HEAD"]!.data["reports/summary.yaml"]).toEqual({ data: { status: "ok", score: 12 } });
 
     const table = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1"]);
     expect(table.stdout.split("\n").map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([
@@ -133,13 +157,13 @@ describe("pipe metrics show", () => {
     git(dir, ["checkout", "-q", "--detach", "main"]);
     const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as Record<string, Record<string, { data?: Record<string, unknown> }>>;
+    const doc = JSON.parse(r.stdout) as Record<string, { data: Record<string, { data?: Record<string, unknown> }> }>;
     // Revisions in the order printed (JSON.parse would put an all-digit abbreviated sha first): workspace (main's
     // files), other's commit, main's commit; never the stash's 0.5.
     const order = [...r.stdout.matchAll(/^ {2}"([^"]+)": /gm)].map((m) => m[1]!);
     const shas = git(dir, ["rev-list", "--date-order", "--abbrev-commit", "main", "other"]).trim().split("\n");
     expect(order).toEqual(["workspace", ...shas]);
-    const acc = order.map((rev) => doc[rev]?.["metrics.json"]?.data?.["acc"]);
+    const acc = order.map((rev) => doc[rev]?.data["metrics.json"]?.data?.["acc"]);
     expect(acc).toEqual([0.8123456, 0.9, 0.8123456]);
   });
 
@@ -153,9 +177,9 @@ describe("pipe metrics show", () => {
     expect(r.stderr).toBe("metrics.json:2:10: warning: cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'\n");
     expect(r.stdout).toBe(["Path          Metric    HEAD    workspace    Change", "metrics.json  acc       -       0.75         -", "metrics.json  best      -       inf          -", "metrics.json  loss      -       nan          -", ""].join("\n"));
     const show = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1", "--json"]);
-    const doc = JSON.parse(show.stdout) as Record<string, Record<string, unknown>>;
-    expect(doc["HEAD"]!["metrics.json"]).toEqual({ error: "cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'" });
-    expect(doc["HEAD~1"]!["metrics.json"]).toEqual({ data: { acc: 0.8123456, "loss.train": 0.5, "loss.val": 0.6, epochs: 10 } });
+    const doc = JSON.parse(show.stdout) as Record<string, { data: Record<string, unknown> }>;
+    expect(doc["HEAD"]!.data["metrics.json"]).toEqual({ error: "cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'" });
+    expect(doc["HEAD~1"]!.data["metrics.json"]).toEqual({ data: { acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10 } });
     expect(validator("metrics-show.schema.json")(doc)).toBe(true);
   });
 

@@ -44,8 +44,8 @@ describe("metrics outputs read from the cache at a revision", () => {
 
     const read = await readMetricsSide(head.value, ["metrics.json", "eval/scores.json"], (side, files) => readCachedAt(dir, side, stages, files));
     expect(read.ok && Object.fromEntries(read.value)).toEqual({
-      "metrics.json": { state: "ok", flat: { acc: 0.5 } },
-      "eval/scores.json": { state: "ok", flat: { auc: 0.7 } },
+      "metrics.json": { state: "ok", flat: { acc: 0.5 }, tree: { acc: 0.5 } },
+      "eval/scores.json": { state: "ok", flat: { auc: 0.7 }, tree: { auc: 0.7 } },
     });
   });
 

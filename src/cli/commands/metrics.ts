@@ -19,7 +19,8 @@ export interface MetricsShowOptions {
   allCommits?: boolean;
   json?: boolean;
   md?: boolean;
-  precision?: string;
+  /** Parsed by the CLI (1 to 100; default 5). */
+  precision?: number;
 }
 
 export interface MetricsDiffOptions {
@@ -28,17 +29,10 @@ export interface MetricsDiffOptions {
   json?: boolean;
   md?: boolean;
   path?: boolean;
-  precision?: string;
+  precision?: number;
 }
 
 export const DEFAULT_PRECISION = 5;
-
-function parsePrecision(raw: string | undefined): number | Diagnostic {
-  if (raw === undefined) return DEFAULT_PRECISION;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 100) return error("usage", `--precision takes a whole number of significant digits from 1 to 100, not '${raw}'`);
-  return n;
-}
 
 /** The `metrics show` table: `[Revision]  Path  <metric...>`, metric columns sorted, `-` where a file lacks one. */
 export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, precision: number): TableData {
@@ -53,14 +47,18 @@ export function showTable(outcome: MetricsShowOutcome, withRevision: boolean, pr
 }
 
 /**
- * `--json` of `show`: `{rev: {file: {data: {key: value}} | {error: message}}}`, revisions in the order shown (Maps:
- * an object would move an all-digit abbreviated sha ahead of the others).
+ * `--json` of `show`, in DVC 3's layout (`dvc metrics show --json`): `{rev: {data: {file: {data: metrics} | {error:
+ * message}}}}`, metrics nested as in the file. The workspace shown alone (no revisions, no `--all-commits`) is the
+ * revision `""`, as DVC names it there. Revisions in the order shown (Maps: an object would move an all-digit
+ * abbreviated sha ahead of the others).
  */
-export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[]): Map<string, Map<string, unknown>> {
-  const out = new Map<string, Map<string, unknown>>();
-  for (const s of sides) out.set(s.name, new Map());
-  for (const r of outcome.rows) out.get(r.side)!.set(r.file, { data: toJsonValue(r.values) });
-  for (const e of outcome.errors) out.get(e.side)!.set(e.file, { error: e.message });
+export function showJson(outcome: MetricsShowOutcome, sides: readonly Side[], workspaceAlone: boolean): Map<string, { data: Map<string, unknown> }> {
+  const files = new Map<string, Map<string, unknown>>();
+  for (const s of sides) files.set(s.name, new Map());
+  for (const r of outcome.rows) files.get(r.side)!.set(r.file, { data: toJsonValue(r.data) });
+  for (const e of outcome.errors) files.get(e.side)!.set(e.file, { error: e.message });
+  const out = new Map<string, { data: Map<string, unknown> }>();
+  for (const [rev, data] of files) out.set(workspaceAlone ? "" : rev, { data });
   return out;
 }
 
@@ -73,8 +71,7 @@ function cachedReader(cmp: Comparison): CachedReader {
 }
 
 export async function runShow(ctx: CommandContext, revs: string[], opts: MetricsShowOptions): Promise<number> {
-  const precision = parsePrecision(opts.precision);
-  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  const precision = opts.precision ?? DEFAULT_PRECISION;
   if (opts.allCommits && revs.length > 0) return usageError(ctx, [error("usage", "--all-commits takes no revisions: it shows the workspace and every commit")]);
   const names = revs.length > 0 ? [...new Set(revs)] : [WORKSPACE];
   const prepared = await prepareComparison(ctx, "metrics show reads revisions from git", names);
@@ -99,7 +96,7 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
   if (!r.ok) return usageError(ctx, r.errors);
   printWarnings(ctx, r.value.warnings);
   if (opts.json) {
-    printJson(ctx, showJson(r.value, sides));
+    printJson(ctx, showJson(r.value, sides, revs.length === 0 && opts.allCommits !== true));
     return EXIT_OK;
   }
   if (r.value.rows.length === 0) {
@@ -112,8 +109,7 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
 }
 
 export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: MetricsDiffOptions): Promise<number> {
-  const precision = parsePrecision(opts.precision);
-  if (typeof precision !== "number") return usageError(ctx, [precision]);
+  const precision = opts.precision ?? DEFAULT_PRECISION;
   const aName = aRev ?? "HEAD";
   const bName = bRev ?? WORKSPACE;
   const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName]);
