@@ -37,12 +37,20 @@ export interface GcPlan {
 
 /** Every object id the given lock entries reference, manifests expanded. */
 export async function referencedObjects(store: ObjectStore, entries: Iterable<LockEntry>): Promise<Set<string>> {
-  const ids = new Set<string>();
+  const hashes: string[] = [];
   for (const e of entries) {
-    for (const f of [...e.outs, ...e.deps]) {
-      if (f.algo !== "none" && isObjectId(f.hash)) ids.add(f.hash);
-    }
+    for (const f of [...e.outs, ...e.deps]) if (f.algo !== "none") hashes.push(f.hash);
   }
+  return referencedIds(store, hashes);
+}
+
+/**
+ * The object ids `hashes` (as lock and `.dvc` files name them) keep: each one that is an object id, and every file
+ * a kept directory's manifest lists, the manifest read from the cache.
+ */
+export async function referencedIds(store: ObjectStore, hashes: Iterable<string>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const h of hashes) if (isObjectId(h)) ids.add(h);
   for (const id of [...ids]) {
     if (!id.endsWith(".dir")) continue;
     let data: Buffer;
