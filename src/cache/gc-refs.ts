@@ -12,7 +12,7 @@
  *
  * A file of those that exists but cannot be read (no permission, a directory, a symlink loop, a symlink at a
  * revision) or parsed stops everything: what it names is unknown, so nothing may be deleted. All such files are
- * reported at once.
+ * reported at once. With `skipFailed`, those at revisions are warnings instead (history cannot be corrected).
  */
 import type { Dirent } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
@@ -28,6 +28,11 @@ import { errnoOf } from "./fs.js";
 export interface GcScope extends HistoryScope {
   /** `-w`: the workspace alone (it is in every scope; this flag only makes the choice explicit). */
   workspace?: boolean;
+  /**
+   * `--skip-failed` (DVC 3's): a file at a revision that cannot be read or parsed is a warning, not an error, and
+   * gc goes on with what the rest names. The workspace's files are never skipped: they can be corrected.
+   */
+  skipFailed?: boolean;
 }
 
 /** True when the scope names anything: gc without a scope refuses (as DVC's does). */
@@ -112,6 +117,7 @@ async function workspaceFiles(root: string, hashes: Set<string>, sources: Map<st
 export async function collectReferences(root: string, scope: GcScope, sources: Map<string, string>): Promise<Result<References>> {
   const hashes = new Set<string>();
   const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
   const ws = await workspaceFiles(root, hashes, sources, errors);
   if (!ws.ok) return ws;
   let files = ws.value;
@@ -162,19 +168,22 @@ export async function collectReferences(root: string, scope: GcScope, sources: M
       const short = await abbreviate(repo, b.sha);
       const display = `${short}:${b.file.path}`;
       const names = commits.value.find((c) => c.sha === b.sha)?.names.join(", ") ?? short;
-      const hint = `${display} is in git history (revision ${short}, in scope through ${names}): nothing can correct it there; leave that revision out of the scope to collect garbage`;
+      const into = scope.skipFailed ? warnings : errors;
+      const hint = scope.skipFailed
+        ? `skipped: what ${display} names is not kept (--skip-failed)`
+        : `${display} is in git history (revision ${short}, in scope through ${names}): nothing can correct it there; pass --skip-failed to go on without it, or leave that revision out of the scope`;
       if (b.why) {
-        errors.push(error("lock", `cannot read ${display}: ${b.why}`, undefined, { hint }));
+        into.push({ ...error("lock", `cannot read ${display}: ${b.why}`, undefined, { hint }), severity: into === warnings ? "warning" : "error" });
         continue;
       }
       const text = await reader.blob(b.file.oid);
       if (!text.ok) return text;
       sources.set(display, text.value);
       const r = entriesOf(display, base(b.file.path), text.value);
-      if (!r.ok) errors.push(...r.errors.map((d) => ({ ...d, hint })));
+      if (!r.ok) into.push(...r.errors.map((d): Diagnostic => ({ ...d, hint, severity: into === warnings ? "warning" : "error" })));
     }
   } finally {
     reader.close();
   }
-  return errors.length > 0 ? fail(errors) : ok({ hashes, files, revisions: commits.value.length });
+  return errors.length > 0 ? fail(errors, warnings) : ok({ hashes, files, revisions: commits.value.length }, warnings);
 }

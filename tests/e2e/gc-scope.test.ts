@@ -19,7 +19,7 @@ const STAGES = {
     "",
   ].join("\n"),
   // A second stages file in a subdirectory: its lock at each revision counts too.
-  "sub/pipe.yaml": ["stages:", "  copy:", "    cmd: cp ../params.yaml s.txt", "    deps: [../params.yaml]", "    outs: [s.txt]", ""].join("\n"),
+  "sub/pipe.yaml": ["stages:", "  copy:", "    cmd: sed s/n/m/ ../params.yaml > s.txt", "    deps: [../params.yaml]", "    outs: [s.txt]", ""].join("\n"),
 };
 
 function objectIds(dir: string): Set<string> {
@@ -177,7 +177,7 @@ describe("pipe gc scopes (real git history)", () => {
     expect(co.code, co.stderr).toBe(0);
     expect(read(h.dir, "d/n.txt")).toBe("2\n");
     expect(read(h.dir, "model.bin")).toBe("model-2\n");
-    expect(read(h.dir, "sub/s.txt")).toBe("n: 2\n");
+    expect(read(h.dir, "sub/s.txt")).toBe("m: 2\n");
 
     // On the feature branch, -a keeps main's outputs too.
     git(h.dir, ["checkout", "-q", "-f", "feat"]);
@@ -229,8 +229,55 @@ describe("pipe gc scopes (real git history)", () => {
     expect(r.stderr).toContain(`${sha}:sub/pipe.lock`);
     expect(r.stderr).toContain("nothing was removed");
     expect(sorted(objectIds(h.dir))).toEqual(sorted(h.all));
+    // --skip-failed goes on without that file (with a warning), keeping what the revision's other lock names.
+    const s = runPipe(h.dir, ["gc", "-a", "-f", "--skip-failed"]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stderr).toMatch(new RegExp(`${sha}:sub/pipe\\.lock:.*warning`));
+    const model2 = /path: model\.bin\n\s+hash: xxh64\n\s+xxh64: ([0-9a-f]{16})/.exec(git(h.dir, ["show", "v2:pipe.lock"]))![1]!;
+    const s2 = /path: s\.txt\n\s+hash: xxh64\n\s+xxh64: ([0-9a-f]{16})/.exec(git(h.dir, ["show", "v2:sub/pipe.lock"]))![1]!;
+    const left = objectIds(h.dir);
+    expect(left.has(model2)).toBe(true);
+    expect(left.has(s2)).toBe(false);
+    expect(sorted(left)).toEqual(sorted(keptBy(h, [2, 3, 4])).filter((id) => id !== s2));
     // Out of scope, it does not matter.
     expect(runPipe(h.dir, ["gc", "-w", "-f"]).code).toBe(0);
+  });
+});
+
+function hasScript(): boolean {
+  return spawnSync("script", ["--version"]).status === 0;
+}
+
+/** Runs `pipe args` on a pseudo-terminal (util-linux's script), typing `input`. */
+function runOnTerminal(cwd: string, args: string[], input: string): RunResult {
+  const q = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+  const r = spawnSync("script", ["-qec", [process.execPath, PIPE_BIN, ...args].map(q).join(" "), "/dev/null"], {
+    cwd,
+    input,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", NO_COLOR: "1" },
+    encoding: "utf8",
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe.runIf(requires("script (util-linux)", hasScript(), "install util-linux to test the terminal prompt"))("pipe gc on a terminal", () => {
+  it("asks before removing: anything but y/yes removes nothing (exit 1); yes removes", () => {
+    const dir = makeProject({ ...STAGES, "params.yaml": "n: 1\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "params.yaml": "n: 2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const before = objectIds(dir);
+    for (const answer of ["n\n", "\n", "whatever\n"]) {
+      const no = runOnTerminal(dir, ["gc", "-w"], answer);
+      expect(no.code, no.stdout).toBe(1);
+      expect(no.stdout).toMatch(/Remove 4 cache objects, 2 run-cache entries \(\d+ B\), keeping what the workspace names\? \[y\/N\] /);
+      expect(no.stdout).toContain("gc: nothing was removed.");
+      expect(sorted(objectIds(dir))).toEqual(sorted(before));
+    }
+    const yes = runOnTerminal(dir, ["gc", "-w"], "y\n");
+    expect(yes.code, yes.stdout).toBe(0);
+    expect(yes.stdout).toMatch(/Removed 4 cache objects, 2 run-cache entries/);
+    expect(objectIds(dir).size).toBe(before.size - 4);
   });
 });
 

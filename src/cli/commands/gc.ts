@@ -18,6 +18,7 @@ export interface GcOptions {
   rev?: string;
   num?: string;
   date?: string;
+  skipFailed?: boolean;
   force?: boolean;
   dry?: boolean;
 }
@@ -42,6 +43,7 @@ function scopeOf(opts: GcOptions, dayStart: (d: string) => number | undefined): 
     allBranches: opts.allBranches === true,
     allTags: opts.allTags === true,
     allCommits: opts.allCommits === true,
+    skipFailed: opts.skipFailed === true,
   };
   if (opts.num !== undefined) {
     if (opts.rev === undefined) return "-n/--num can only be used with --rev";
@@ -87,10 +89,11 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     const sources = new Map<string, string>();
     const named = await refs.collectReferences(root, scope, sources);
     if (!named.ok) {
-      printDiagnostics(ctx, named.errors, sources);
+      printDiagnostics(ctx, [...named.errors, ...named.warnings], sources);
       ctx.io.err("gc: nothing was removed (what a file in scope names is unknown, so nothing may go)\n");
       return EXIT_USAGE;
     }
+    if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
     // --dry only lists: a store that cannot change anything.
     const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
