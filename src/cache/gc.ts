@@ -1,8 +1,9 @@
 /**
- * Garbage collection of the cache (spec 5 `gc`): what no lock file of the workspace references goes.
+ * Garbage collection of the cache (`gc`): what the scope does not name goes (`gc-refs.ts` collects what it names:
+ * the lock and `.dvc` files of the workspace and of the git revisions in scope).
  *
- * - Referenced objects: the hash of every dep and out of every lock entry (`pipe.lock` and `dvc.lock` alike), and,
- *   for a directory, every file its manifest lists. A manifest that cannot be read keeps only itself.
+ * - Referenced objects: every hash those files name (deps and outs, `pipe.lock` and `dvc.lock` alike), and, for a
+ *   directory, every file its manifest lists. A manifest that cannot be read keeps only itself.
  * - A run-cache entry is kept when every output object it names is kept, so whatever survives can still be
  *   restored; an entry pointing at an object that goes (or is already gone) goes with it.
  * - Temp files left by an interrupted write go too (the caller holds the project write lock, so no write is in
