@@ -125,6 +125,15 @@ function dryKeeps(h: History, args: string[]): Set<string> {
 
 const sorted = (s: Set<string>): string[] => [...s].sort();
 
+/** A project run with n=1 then n=2 (no git): the cache holds both runs' objects. */
+function ran(): { dir: string; before: Set<string> } {
+  const dir = makeProject({ ...STAGES, "params.yaml": "n: 1\n" });
+  expect(runPipe(dir, ["repro"]).code).toBe(0);
+  writeFiles(dir, { "params.yaml": "n: 2\n" });
+  expect(runPipe(dir, ["repro"]).code).toBe(0);
+  return { dir, before: objectIds(dir) };
+}
+
 function hasSetpriv(): boolean {
   return spawnSync("setpriv", ["--version"]).status === 0;
 }
@@ -196,25 +205,29 @@ describe("pipe gc scopes (real git history)", () => {
     expect(runIds(h.dir).size).toBe(2);
   });
 
-  it("without a scope, gc refuses and lists the scopes (exit 2)", () => {
-    const h = history();
-    const r = runPipe(h.dir, ["gc"]);
+  it("without a scope, gc refuses and lists the scopes (exit 2); so do bad scope values", () => {
+    const { dir, before } = ran();
+    gitInit(dir);
+    commitAt(dir, "one", "2020-01-01");
+    const r = runPipe(dir, ["gc"]);
     expect(r.code).toBe(2);
     for (const s of ["-w", "--workspace", "-a", "--all-branches", "-T", "--all-tags", "-A", "--all-commits", "--rev", "--date"]) expect(r.stderr).toContain(s);
-    expect(sorted(objectIds(h.dir))).toEqual(sorted(h.all));
-    expect(runPipe(h.dir, ["gc", "-f"]).code).toBe(2);
-    expect(runPipe(h.dir, ["gc", "-w", "-n", "2"]).code).toBe(2);
-    expect(runPipe(h.dir, ["gc", "--date", "yesterday", "-f"]).code).toBe(2);
-    expect(runPipe(h.dir, ["gc", "--rev", "nope", "-f"]).code).toBe(2);
-    expect(sorted(objectIds(h.dir))).toEqual(sorted(h.all));
+    expect(runPipe(dir, ["gc", "-f"]).code).toBe(2);
+    expect(runPipe(dir, ["gc", "-w", "-n", "2", "-f"]).code).toBe(2);
+    expect(runPipe(dir, ["gc", "--rev", "HEAD", "-n", "0", "-f"]).code).toBe(2);
+    expect(runPipe(dir, ["gc", "--date", "yesterday", "-f"]).code).toBe(2);
+    const unknown = runPipe(dir, ["gc", "--rev", "nope", "-f"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown revision 'nope'");
+    expect(sorted(objectIds(dir))).toEqual(sorted(before));
   });
 
   it("not on a terminal and without -f, gc says what it would remove and refuses (exit 2)", () => {
-    const h = history();
-    const r = runPipe(h.dir, ["gc", "-w"]);
+    const { dir, before } = ran();
+    const r = runPipe(dir, ["gc", "-w"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("-f");
-    expect(sorted(objectIds(h.dir))).toEqual(sorted(h.all));
+    expect(r.stderr).toMatch(/would remove 4 cache objects, 2 run-cache entries .*pass -f/);
+    expect(sorted(objectIds(dir))).toEqual(sorted(before));
   });
 
   it("a lock at an in-scope revision that does not parse stops gc, naming the file and the revision", () => {
@@ -262,11 +275,7 @@ function runOnTerminal(cwd: string, args: string[], input: string): RunResult {
 
 describe.runIf(requires("script (util-linux)", hasScript(), "install util-linux to test the terminal prompt"))("pipe gc on a terminal", () => {
   it("asks before removing: anything but y/yes removes nothing (exit 1); yes removes", () => {
-    const dir = makeProject({ ...STAGES, "params.yaml": "n: 1\n" });
-    expect(runPipe(dir, ["repro"]).code).toBe(0);
-    writeFiles(dir, { "params.yaml": "n: 2\n" });
-    expect(runPipe(dir, ["repro"]).code).toBe(0);
-    const before = objectIds(dir);
+    const { dir, before } = ran();
     for (const answer of ["n\n", "\n", "whatever\n"]) {
       const no = runOnTerminal(dir, ["gc", "-w"], answer);
       expect(no.code, no.stdout).toBe(1);
@@ -282,14 +291,6 @@ describe.runIf(requires("script (util-linux)", hasScript(), "install util-linux 
 });
 
 describe("pipe gc: a lock that exists but cannot be read stops it (exit 2, nothing removed)", () => {
-  function ran(): { dir: string; before: Set<string> } {
-    const dir = makeProject({ ...STAGES, "params.yaml": "n: 1\n" });
-    expect(runPipe(dir, ["repro"]).code).toBe(0);
-    writeFiles(dir, { "params.yaml": "n: 2\n" });
-    expect(runPipe(dir, ["repro"]).code).toBe(0);
-    return { dir, before: objectIds(dir) };
-  }
-
   function expectRefused(dir: string, before: Set<string>, file: string, run: typeof runPipe = runPipe): void {
     for (const args of [["-w", "-f"], ["-w", "--dry"]]) {
       const r = run(dir, ["gc", ...args]);
