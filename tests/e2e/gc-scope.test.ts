@@ -168,6 +168,8 @@ describe("pipe gc scopes (real git history)", () => {
     expect(sorted(dryKeeps(h, ["--date", "2021-06-01"]))).toEqual(sorted(keptBy(h, [3, 4, 5])));
     // Scopes combine.
     expect(sorted(dryKeeps(h, ["-T", "--rev", "feat"]))).toEqual(sorted(keptBy(h, [2, 4, 5])));
+    // -v says what was read: both stages files' locks, at the four commits and in the workspace.
+    expect(runPipe(h.dir, ["-v", "gc", "-A", "--dry"]).stderr).toMatch(/gc: keeping what 10 lock and \.dvc files of the workspace and 4 git revisions name/);
     // Nothing was removed by any of them.
     expect(sorted(objectIds(h.dir))).toEqual(sorted(h.all));
     expect(sorted(runIds(h.dir))).toEqual(sorted(runsBefore));

@@ -94,6 +94,10 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
       return EXIT_USAGE;
     }
     if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
+    if (ctx.global.verbose) {
+      const where = named.value.revisions === 0 ? "the workspace" : `the workspace and ${plural(named.value.revisions, "git revision")}`;
+      ctx.io.err(`gc: keeping what ${plural(named.value.files, "lock or .dvc file", "lock and .dvc files")} of ${where} name (${plural(named.value.hashes.size, "hash", "hashes")})\n`);
+    }
     // --dry only lists: a store that cannot change anything.
     const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
