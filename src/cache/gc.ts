@@ -1,8 +1,9 @@
 /**
- * Garbage collection of the cache (spec 5 `gc`): what no lock file of the workspace references goes.
+ * Garbage collection of the cache (`gc`): what the scope does not name goes (`gc-refs.ts` collects what it names:
+ * the lock and `.dvc` files of the workspace and of the git revisions in scope).
  *
- * - Referenced objects: the hash of every dep and out of every lock entry (`pipe.lock` and `dvc.lock` alike), and,
- *   for a directory, every file its manifest lists. A manifest that cannot be read keeps only itself.
+ * - Referenced objects: every hash those files name (deps and outs, `pipe.lock` and `dvc.lock` alike), and, for a
+ *   directory, every file its manifest lists. A manifest that cannot be read keeps only itself.
  * - A run-cache entry is kept when every output object it names is kept, so whatever survives can still be
  *   restored; an entry pointing at an object that goes (or is already gone) goes with it.
  * - Temp files left by an interrupted write go too (the caller holds the project write lock, so no write is in
@@ -37,12 +38,20 @@ export interface GcPlan {
 
 /** Every object id the given lock entries reference, manifests expanded. */
 export async function referencedObjects(store: ObjectStore, entries: Iterable<LockEntry>): Promise<Set<string>> {
-  const ids = new Set<string>();
+  const hashes: string[] = [];
   for (const e of entries) {
-    for (const f of [...e.outs, ...e.deps]) {
-      if (f.algo !== "none" && isObjectId(f.hash)) ids.add(f.hash);
-    }
+    for (const f of [...e.outs, ...e.deps]) if (f.algo !== "none") hashes.push(f.hash);
   }
+  return referencedIds(store, hashes);
+}
+
+/**
+ * The object ids `hashes` (as lock and `.dvc` files name them) keep: each one that is an object id, and every file
+ * a kept directory's manifest lists, the manifest read from the cache.
+ */
+export async function referencedIds(store: ObjectStore, hashes: Iterable<string>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const h of hashes) if (isObjectId(h)) ids.add(h);
   for (const id of [...ids]) {
     if (!id.endsWith(".dir")) continue;
     let data: Buffer;

@@ -33,8 +33,27 @@ function contextOf(cmd: Command): CommandContext {
       out: (t) => void process.stdout.write(t),
       err: (t) => void process.stderr.write(t),
       errIsTTY: process.stderr.isTTY === true,
+      ...(process.stdin.isTTY === true && process.stderr.isTTY === true ? { ask } : {}),
     },
   };
+}
+
+/** One line read from the terminal after `question` (on stderr); undefined at end of input (Ctrl-D). */
+async function ask(question: string): Promise<string | undefined> {
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((resolve) => {
+    let answered = false;
+    rl.on("close", () => {
+      if (!answered) process.stderr.write("\n");
+      resolve(undefined);
+    });
+    rl.question(question, (line) => {
+      answered = true;
+      resolve(line);
+      rl.close();
+    });
+  });
 }
 
 type Runner = (ctx: CommandContext) => Promise<number>;
@@ -249,7 +268,16 @@ export function buildProgram(): Command {
 
   program
     .command("gc")
-    .description("remove cache objects and run-cache entries no lock file references")
+    .description("remove cache objects and run-cache entries that no lock or .dvc file in scope names")
+    .option("-w, --workspace", "keep what the workspace names (always kept)")
+    .option("-a, --all-branches", "also keep what the tip of every git branch names")
+    .option("-T, --all-tags", "also keep what every git tag names")
+    .option("-A, --all-commits", "also keep what every git commit names")
+    .option("--rev <commit>", "also keep what this commit names")
+    .option("-n, --num <n>", "with --rev: the last N commits from it along first parents (default 1)")
+    .option("--date <YYYY-MM-DD>", "also keep what commits made on or after this day name")
+    .option("--skip-failed", "go on without a revision whose lock or .dvc file cannot be read (a warning)")
+    .option("-f, --force", "remove without asking")
     .option("--dry", "list what would be removed and how many bytes it would free")
     .action(
       action((cmd) => async (ctx) => {

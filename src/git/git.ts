@@ -12,7 +12,7 @@ import { didYouMean, error, fail, ok, type Result } from "../config/diagnostic.j
 /** What `cat-file` found at `rev:path`. */
 export type BlobAt = { kind: "file"; text: string } | { kind: "dir" } | { kind: "missing" };
 
-interface GitOutput {
+export interface GitOutput {
   code: number;
   stdout: Buffer;
   stderr: string;
@@ -21,7 +21,7 @@ interface GitOutput {
 // Readers never take the index lock (spec 6: readers never block); messages are parsed, so they must be English.
 const GIT_ENV = { ...process.env, GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C", LANGUAGE: "C" };
 
-function runGit(cwd: string, args: string[]): Promise<GitOutput | Error> {
+export function runGit(cwd: string, args: string[]): Promise<GitOutput | Error> {
   return new Promise((resolve) => {
     execFile("git", args, { cwd, env: GIT_ENV, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
@@ -34,7 +34,7 @@ function runGit(cwd: string, args: string[]): Promise<GitOutput | Error> {
   });
 }
 
-function gitMissing(e: Error): Result<never> {
+export function gitMissing(e: Error): Result<never> {
   return fail([error("io", `cannot run git: ${e.message}`)]);
 }
 

@@ -216,6 +216,31 @@ function nodeAt(p: ParsedYaml, at: readonly Seg[], atKey: boolean): Node | undef
 
 /** Parses lock text; `file` is the lock's path relative to the root (used in diagnostics). */
 export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): Result<LockFile> {
+  const stages = parseChecked(file, text, validateLock);
+  return stages.ok ? ok({ file, flavor, stages: stages.value }) : stages;
+}
+
+/**
+ * The entries of a DVC tracking file (`data.xml.dvc`: `outs:` and, for imports, `deps:`, each with `md5`/`hash`
+ * as in a lock), for `gc`, which keeps the objects they name. Other top-level keys (`md5`, `wdir`, `frozen`, `meta`)
+ * are DVC's business and are not checked.
+ */
+export function parseDvcFile(file: string, text: string): Result<LockFileEntry[]> {
+  return parseChecked(file, text, (value, problems) => {
+    if (value === null || value === undefined) return [];
+    if (!isPlainObject(value)) {
+      problems.push({ at: [], message: `a .dvc file must be a mapping, found ${describe(value)}` });
+      return [];
+    }
+    return [...fileList(value["deps"], ["deps"], problems), ...fileList(value["outs"], ["outs"], problems)];
+  });
+}
+
+/**
+ * YAML text to a checked value: the fast reader first, the full parser when it declines; problems found by `check`
+ * become diagnostics located at their node (the text is parsed with positions only then).
+ */
+function parseChecked<T>(file: string, text: string, check: (value: unknown, problems: Problem[]) => T): Result<T> {
   text = withoutBom(text);
   let value = fastParseLockLayout(text) ?? fastParseYaml(text);
   let parsed: ParsedYaml | undefined;
@@ -235,7 +260,7 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
     value = plain.value;
   }
   const problems: Problem[] = [];
-  const stages = validateLock(value, problems);
+  const checked = check(value, problems);
   if (problems.length > 0) {
     parsed ??= parseYaml(file, text);
     const p = parsed;
@@ -247,7 +272,7 @@ export function parseLock(file: string, text: string, flavor: "pipe" | "dvc"): R
       }),
     );
   }
-  return ok({ file, flavor, stages });
+  return ok(checked);
 }
 
 /**

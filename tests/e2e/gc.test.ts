@@ -41,7 +41,7 @@ describe("pipe gc", () => {
     expect(both).toHaveLength(7);
 
     const snap = treeSnapshot(dir);
-    const dry = runPipe(dir, ["gc", "--dry"]);
+    const dry = runPipe(dir, ["gc", "-w", "--dry"]);
     expect(dry.code).toBe(0);
     expect(treeSnapshot(dir)).toEqual(snap);
     const listed = dry.stdout.split("\n").filter((l) => l.startsWith("would remove  ") && !l.includes(" run "));
@@ -50,7 +50,7 @@ describe("pipe gc", () => {
     for (const id of listedIds) expect(first).toContain(id);
     expect(dry.stdout).toMatch(/Would remove 3 cache objects, 1 run-cache entry, freeing \d+ B\.\n$/);
 
-    const r = runPipe(dir, ["gc"]);
+    const r = runPipe(dir, ["gc", "-w", "-f"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Removed 3 cache objects, 1 run-cache entry, freed \d+ B\. Kept 4 objects\.\n$/);
     const left = objectIds(dir);
@@ -66,8 +66,8 @@ describe("pipe gc", () => {
     rmSync(path.join(dir, "runs.log"));
     runPipe(dir, ["repro"]);
     expect(runs(dir)).toEqual(["gen"]);
-    expect(runPipe(dir, ["gc"]).stdout).toMatch(/^Removed 3 cache objects/);
-    expect(runPipe(dir, ["gc"]).stdout).toBe("Nothing to remove: every cache object is referenced by a lock file.\n");
+    expect(runPipe(dir, ["gc", "-w", "-f"]).stdout).toMatch(/^Removed 3 cache objects/);
+    expect(runPipe(dir, ["gc", "-w", "-f"]).stdout).toBe("Nothing to remove: every cache object is referenced by a lock file.\n");
   });
 
   it("refuses to remove anything when a lock file cannot be read", () => {
@@ -75,7 +75,7 @@ describe("pipe gc", () => {
     runPipe(dir, ["repro"]);
     const before = objectIds(dir);
     writeFiles(dir, { "pipe.lock": "schema: '2.0'\nstages: [not, a, mapping\n" });
-    const r = runPipe(dir, ["gc"]);
+    const r = runPipe(dir, ["gc", "-w", "-f"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("nothing was removed");
     expect(objectIds(dir)).toEqual(before);

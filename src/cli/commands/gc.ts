@@ -1,69 +1,81 @@
 /**
- * `pipe gc [--dry]`: removes cache objects and run-cache entries that no lock file of the workspace references
- * (spec 5). Every `pipe.lock` and `dvc.lock` beside a stages file counts; one that cannot be read stops `gc` before
- * anything is removed (exit 2), since what it references is unknown. `--dry` lists what would go and how many bytes
- * that frees, and changes nothing (it does not take the project write lock).
+ * `pipe gc -w|-a|-T|-A|--rev R [-n N]|--date D [-f] [--dry]`: removes cache objects and run-cache entries that no
+ * lock or `.dvc` file of the scope names (DVC 3's `dvc gc`; `cache/gc-refs.ts` says what a scope keeps, `cache/gc.ts`
+ * plans and deletes). Without a scope it refuses, listing the scopes, as DVC does. A file in scope that cannot be
+ * read stops it before anything is removed (exit 2). Before removing, it asks on a terminal; elsewhere `-f` is
+ * required (exit 2 without it). `--dry` lists what would go and changes nothing (it does not take the write lock).
  */
 import path from "node:path";
-import type { Diagnostic } from "../../config/diagnostic.js";
-import type { LockEntry } from "../../lock/types.js";
+import type { GcScope } from "../../cache/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { findRootForCommand, noteInitialised, printDiagnostics } from "../load.js";
 
 export interface GcOptions {
+  workspace?: boolean;
+  allBranches?: boolean;
+  allTags?: boolean;
+  allCommits?: boolean;
+  rev?: string;
+  num?: string;
+  date?: string;
+  skipFailed?: boolean;
+  force?: boolean;
   dry?: boolean;
 }
+
+const SCOPES = [
+  "  -w, --workspace         what the workspace names (kept by every scope, as in DVC)",
+  "  -a, --all-branches      ... and the tip of every git branch",
+  "  -T, --all-tags          ... and every git tag",
+  "  -A, --all-commits       ... and every git commit",
+  "  --rev <commit> [-n N]   ... and that commit (and the N-1 before it along first parents)",
+  "  --date <YYYY-MM-DD>     ... and every commit made on or after that day",
+].join("\n");
 
 function plural(n: number, one: string, many = one + "s"): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** The flags as a scope, or a usage message. */
+function scopeOf(opts: GcOptions, dayStart: (d: string) => number | undefined): GcScope | string {
+  const scope: GcScope = {
+    workspace: opts.workspace === true,
+    allBranches: opts.allBranches === true,
+    allTags: opts.allTags === true,
+    allCommits: opts.allCommits === true,
+    skipFailed: opts.skipFailed === true,
+  };
+  if (opts.num !== undefined) {
+    if (opts.rev === undefined) return "-n/--num can only be used with --rev";
+    if (!/^[1-9][0-9]*$/.test(opts.num)) return `-n/--num takes a positive number of commits, not '${opts.num}'`;
+    scope.num = Number(opts.num);
+  }
+  if (opts.rev !== undefined) scope.rev = opts.rev;
+  if (opts.date !== undefined) {
+    if (dayStart(opts.date) === undefined) return `--date takes a day as YYYY-MM-DD, not '${opts.date}'`;
+    scope.date = opts.date;
+  }
+  return scope;
+}
+
 export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<number> {
+  const [refs, gc, { dayStart }] = await Promise.all([import("../../cache/gc-refs.js"), import("../../cache/gc.js"), import("../../git/history.js")]);
+  const scope = scopeOf(opts, dayStart);
+  if (typeof scope === "string") {
+    ctx.io.err(`error: ${scope}\n`);
+    return EXIT_USAGE;
+  }
+  if (!refs.hasScope(scope)) {
+    ctx.io.err(`error: gc needs a scope: which revisions' outputs to keep (everything else in the cache is removed). Pass one or more of:\n${SCOPES}\n`);
+    return EXIT_USAGE;
+  }
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;
-  const [{ discoverStagesFiles }, { readFile }, { parseLock }, { ObjectStore }, { RunCache }, gc, session] = await Promise.all([
-    import("../../project/discover.js"),
-    import("node:fs/promises"),
-    import("../../lock/read.js"),
-    import("../../cache/store.js"),
-    import("../../cache/runcache.js"),
-    import("../../cache/gc.js"),
-    import("../../exec/session.js"),
-  ]);
-  const sources = new Map<string, string>();
-  const found = await discoverStagesFiles(root);
-  if (!found.ok) {
-    printDiagnostics(ctx, found.errors, sources);
-    return EXIT_USAGE;
-  }
-  const entries: LockEntry[] = [];
-  const errors: Diagnostic[] = [];
-  const dirs = [...new Set(found.value.map((f) => f.dir))].sort();
-  for (const dir of dirs) {
-    for (const [name, flavor] of [
-      ["pipe.lock", "pipe"],
-      ["dvc.lock", "dvc"],
-    ] as const) {
-      const rel = dir === "" ? name : `${dir}/${name}`;
-      let text: string;
-      try {
-        text = await readFile(path.join(root, rel), "utf8");
-      } catch {
-        continue;
-      }
-      sources.set(rel, text);
-      const lf = parseLock(rel, text, flavor);
-      if (!lf.ok) errors.push(...lf.errors);
-      else entries.push(...lf.value.stages.values());
-    }
-  }
-  if (errors.length > 0) {
-    printDiagnostics(ctx, errors, sources);
-    ctx.io.err("gc: nothing was removed (a lock file that cannot be read may reference cache objects)\n");
-    return EXIT_USAGE;
-  }
+  const [{ ObjectStore }, { RunCache }, session] = await Promise.all([import("../../cache/store.js"), import("../../cache/runcache.js"), import("../../exec/session.js")]);
 
+  // The write lock comes first: a `repro` finishing between reading the locks and deleting would otherwise lose
+  // the objects its new lock names.
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!opts.dry) {
     const l = await session.lockProject(root, "pipe gc", noteInitialised(ctx));
@@ -74,35 +86,56 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     lock = l.value;
   }
   try {
+    const sources = new Map<string, string>();
+    const named = await refs.collectReferences(root, scope, sources);
+    if (!named.ok) {
+      printDiagnostics(ctx, [...named.errors, ...named.warnings], sources);
+      ctx.io.err("gc: nothing was removed (what a file in scope names is unknown, so nothing may go)\n");
+      return EXIT_USAGE;
+    }
+    if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
+    if (ctx.global.verbose) {
+      const where = named.value.revisions === 0 ? "the workspace" : `the workspace and ${plural(named.value.revisions, "git revision")}`;
+      ctx.io.err(`gc: keeping what ${plural(named.value.files, "lock or .dvc file", "lock and .dvc files")} of ${where} name (${plural(named.value.hashes.size, "hash", "hashes")})\n`);
+    }
     // --dry only lists: a store that cannot change anything.
     const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
-    const refs = await gc.referencedObjects(store, entries);
-    const plan = await gc.planGc(store, runs, refs);
+    const plan = await gc.planGc(store, runs, await gc.referencedIds(store, named.value.hashes));
     const nothing = plan.objects.length === 0 && plan.runs.length === 0 && plan.temps.length === 0;
     const what = [plural(plan.objects.length, "cache object"), plural(plan.runs.length, "run-cache entry", "run-cache entries")];
     if (plan.temps.length > 0) what.push(plural(plan.temps.length, "temporary file"));
+    const nothingMsg = "Nothing to remove: every cache object is referenced by a lock file.\n";
     if (opts.dry) {
       if (!ctx.global.quiet) {
         for (const o of plan.objects) ctx.io.out(`would remove  ${o.id}  ${gc.formatBytes(o.size)}\n`);
         for (const r of plan.runs) ctx.io.out(`would remove  run ${r.key}\n`);
         for (const t of plan.temps) ctx.io.out(`would remove  ${path.relative(root, t).split(path.sep).join("/")}\n`);
-        ctx.io.out(
-          nothing
-            ? "Nothing to remove: every cache object is referenced by a lock file.\n"
-            : `Would remove ${what.join(", ")}, freeing ${gc.formatBytes(plan.bytes)}.\n`,
-        );
+        ctx.io.out(nothing ? nothingMsg : `Would remove ${what.join(", ")}, freeing ${gc.formatBytes(plan.bytes)}.\n`);
       }
       return EXIT_OK;
+    }
+    if (nothing) {
+      if (!ctx.global.quiet) ctx.io.out(nothingMsg);
+      return EXIT_OK;
+    }
+    if (!opts.force) {
+      const kept = named.value.revisions === 0 ? "the workspace" : `the workspace and ${plural(named.value.revisions, "git revision")}`;
+      const question = `Remove ${what.join(", ")} (${gc.formatBytes(plan.bytes)}), keeping what ${kept} name${named.value.revisions === 0 ? "s" : ""}? [y/N] `;
+      if (!ctx.io.ask) {
+        ctx.io.err(`error: gc would remove ${what.join(", ")} (${gc.formatBytes(plan.bytes)}) and cannot ask first (not a terminal): pass -f to remove them, or --dry to list them\n`);
+        return EXIT_USAGE;
+      }
+      const answer = await ctx.io.ask(question);
+      if (answer === undefined || !/^\s*y(es)?\s*$/i.test(answer)) {
+        ctx.io.err("gc: nothing was removed.\n");
+        return EXIT_FAILED;
+      }
     }
     await gc.applyGc(plan, store, runs);
     if (!ctx.global.quiet) {
       if (ctx.global.verbose) for (const o of plan.objects) ctx.io.out(`removed  ${o.id}  ${gc.formatBytes(o.size)}\n`);
-      ctx.io.out(
-        nothing
-          ? "Nothing to remove: every cache object is referenced by a lock file.\n"
-          : `Removed ${what.join(", ")}, freed ${gc.formatBytes(plan.bytes)}. Kept ${plural(plan.keptObjects, "object")}.\n`,
-      );
+      ctx.io.out(`Removed ${what.join(", ")}, freed ${gc.formatBytes(plan.bytes)}. Kept ${plural(plan.keptObjects, "object")}.\n`);
     }
     return EXIT_OK;
   } finally {
