@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import type { GroupRecorder } from "./running.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -70,8 +71,11 @@ export function succeeded(r: RunResult): boolean {
   return r.exitCode === 0 && r.signal === null && !r.interrupted && r.spawnError === undefined;
 }
 
-/** Process groups of running commands; killed when this process exits, whatever the reason. */
-const liveGroups = new Set<number>();
+/**
+ * Process groups of running commands (with the recorder told of them); killed when this process exits, whatever the
+ * reason, and their records removed.
+ */
+const liveGroups = new Map<number, GroupRecorder | undefined>();
 let exitHookInstalled = false;
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
@@ -86,13 +90,16 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", () => {
-    for (const pid of liveGroups) killGroup(pid, "SIGKILL");
+    for (const [pid, recorder] of liveGroups) {
+      killGroup(pid, "SIGKILL");
+      recorder?.ended(pid);
+    }
   });
 }
 
 /** Terminates every running command's process group now (used by the interrupt handler). */
 export function killAllGroups(sig: NodeJS.Signals = "SIGTERM"): void {
-  for (const pid of liveGroups) killGroup(pid, sig);
+  for (const pid of liveGroups.keys()) killGroup(pid, sig);
 }
 
 class LineSplitter {
@@ -117,7 +124,14 @@ class LineSplitter {
 }
 
 export class ProcessRunner implements Runner {
-  constructor(private readonly opts: { killGraceMs?: number; tailLines?: number } = {}) {}
+  constructor(
+    private readonly opts: {
+      killGraceMs?: number;
+      tailLines?: number;
+      /** Told when each command's process group starts and ends (`running.ts`: what a dead pipe left running). */
+      recorder?: GroupRecorder;
+    } = {},
+  ) {}
 
   async run(req: RunRequest): Promise<RunResult> {
     const started = performance.now();
@@ -160,17 +174,37 @@ export class ProcessRunner implements Runner {
         return;
       }
       const pid = child.pid;
-      if (pid !== undefined) liveGroups.add(pid);
+      const recorder = this.opts.recorder;
+      if (pid !== undefined) {
+        liveGroups.set(pid, recorder);
+        recorder?.started(req.stage, pid);
+      }
       let interrupted = false;
+      let exited = false;
+      let graceOver = false;
       let killTimer: NodeJS.Timeout | undefined;
       let spawnError: string | undefined;
+      // After an interrupt, the output pipes are waited for only until the grace period ends: a process that left the
+      // stage's group (`setsid`) and still holds them would otherwise keep pipe from exiting until it ends.
+      const stopWaitingForOutput = (): void => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      };
       const onAbort = (): void => {
         if (pid === undefined || interrupted) return;
         interrupted = true;
         killGroup(pid, "SIGTERM");
-        killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), this.opts.killGraceMs ?? KILL_GRACE_MS);
+        killTimer = setTimeout(() => {
+          killGroup(pid, "SIGKILL");
+          graceOver = true;
+          if (exited) stopWaitingForOutput();
+        }, this.opts.killGraceMs ?? KILL_GRACE_MS);
         killTimer.unref();
       };
+      child.on("exit", () => {
+        exited = true;
+        if (graceOver) stopWaitingForOutput();
+      });
       if (req.signal?.aborted) onAbort();
       else req.signal?.addEventListener("abort", onAbort, { once: true });
       const out = new LineSplitter((l) => onLine("stdout", l));
@@ -187,7 +221,10 @@ export class ProcessRunner implements Runner {
         err.end();
         req.signal?.removeEventListener("abort", onAbort);
         if (killTimer) clearTimeout(killTimer);
-        if (pid !== undefined) liveGroups.delete(pid);
+        if (pid !== undefined) {
+          liveGroups.delete(pid);
+          recorder?.ended(pid);
+        }
         if (spawnError !== undefined || pid === undefined) {
           resolve({ exitCode: null, signal: null, interrupted, spawnError: spawnError ?? "cannot start the command" });
           return;
