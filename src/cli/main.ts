@@ -237,8 +237,9 @@ async function main(argv: string[]): Promise<void> {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw e;
   });
-  // Ctrl-C before a command installs its own handler still exits with the documented code.
-  process.once("SIGINT", () => process.exit(EXIT_INTERRUPTED));
+  // An interrupt (Ctrl-C, SIGTERM, a hang-up) before a command installs its own handler still exits with the
+  // documented code; nothing runs yet that needs stopping.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(EXIT_INTERRUPTED));
   try {
     await program.parseAsync(argv);
   } catch (e) {

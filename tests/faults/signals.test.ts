@@ -151,6 +151,19 @@ describe("a pipe killed with SIGKILL while a stage runs", () => {
     expect(runningRecords(dir)).toEqual([]);
   });
 
+  it("any writer stops them: pipe checkout does too", async () => {
+    const dir = project("sleep 30");
+    const p = startPipe(dir, ["repro"]);
+    const stage = await slowStarted(dir, p);
+    p.child.kill("SIGKILL");
+    await p.exited;
+    const r = runPipe(dir, ["checkout"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: stage 'slow' is still running (process group ${stage}), left by pipe ${p.child.pid} which is gone; stopping it`);
+    expect(alive(stage)).toBe(false);
+    expect(runningRecords(dir)).toEqual([]);
+  });
+
   it("repro --wait waits for the stage instead: it finishes first, then the run goes on", async () => {
     // The orphan leaves a mark when it completes; the re-run's own command no longer waits for go.flag.
     const dir = project("while [ ! -e go.flag ]; do sleep 0.05; done && echo finished > orphan.txt");
