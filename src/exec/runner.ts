@@ -7,7 +7,11 @@
  * - The environment is the inherited one plus `PIPE_STAGE` (the stage address) and `PIPE_ROOT` (the project root).
  * - Every command runs in its own process group (`detached`), so an interrupt can terminate everything a stage
  *   started (its children included) with one `kill(-pgid)`, and a Ctrl-C typed at the terminal reaches `pipe`
- *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out.
+ *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out. An optional recorder
+ *   is told when each group starts and ends (`running.ts`), so the groups of a `pipe` that died without any of this
+ *   running (kill -9) can be found and stopped by the next writer.
+ * - After an interrupt, the command's output pipes are waited for only until the kill grace period ends: a process
+ *   that left the group (`setsid`) may hold them open for as long as it lives.
  * - Output is streamed line by line to a callback (never buffered whole: a training log can be large), and the last
  *   lines are kept for the failure report. Each command is announced to another callback just before it starts.
  *
@@ -215,7 +219,7 @@ export class ProcessRunner implements Runner {
         spawnError = e.code === "ENOENT" ? `cannot start 'sh' in ${req.cwd} (does the working directory exist?)` : e.message;
       });
       // 'close' comes after the process exited and its output streams ended (a background child holding them
-      // open delays it, as it delays a shell pipeline).
+      // open delays it, as it delays a shell pipeline; after an interrupt, only until the grace period ends).
       child.on("close", (code: number | null, sig: NodeJS.Signals | null) => {
         out.end();
         err.end();
