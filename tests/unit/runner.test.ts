@@ -199,7 +199,8 @@ describe("ProcessRunner", () => {
       // The run ended while the grandchild, and so the pipes it holds, lived on.
       expect(alive(grandchild)).toBe(true);
     } finally {
-      process.kill(grandchild, "SIGKILL");
+      // Its own session and group (its `sleep` with it).
+      process.kill(-grandchild, "SIGKILL");
     }
   });
 
