@@ -3,7 +3,7 @@
  * load cache, `project/load-cache.ts`), build the checked graph. Diagnostics (errors and warnings) are printed here,
  * once, to stderr; on failure the caller gets the exit code to return (2: invalid project).
  */
-import { renderDiagnostics, type Diagnostic } from "../config/diagnostic.js";
+import { renderDiagnostics, warning, type Diagnostic } from "../config/diagnostic.js";
 import type { StageGraph } from "../model.js";
 import { buildGraph } from "../graph/graph.js";
 import type { DiscoveryObserver } from "../project/discover.js";
@@ -41,6 +41,24 @@ export async function findRootForCommand(ctx: CommandContext): Promise<ProjectRo
 export function noteInitialised(ctx: CommandContext): (root: string) => void {
   return (root) => {
     if (!ctx.global.quiet) ctx.io.err(`note: initialised .pipe/ in ${root}\n`);
+  };
+}
+
+/**
+ * What a writing command says while taking the project write lock: the note above, and a warning for each stage a
+ * dead `pipe` left running (stopped, or waited for with `wait`), which is said even with `-q`: processes are killed.
+ */
+export function lockNotes(ctx: CommandContext, wait = false): import("../exec/session.js").LockProjectOptions {
+  return {
+    onInitialised: noteInitialised(ctx),
+    waitForOrphans: wait,
+    onOrphan: (o, waiting) =>
+      printDiagnostics(ctx, [
+        warning(
+          "project",
+          `stage '${o.stage}' is still running (process group ${o.pgid}), left by pipe ${o.pipePid} which is gone; ${waiting ? "waiting for it to end" : "stopping it"}`,
+        ),
+      ]),
   };
 }
 

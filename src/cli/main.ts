@@ -140,6 +140,7 @@ export function buildProgram(): Command {
     .option("--dry", "print what would run and why; change nothing")
     .option("--no-run-cache", "do not restore outputs from the run-cache")
     .option("--no-commit", "run, but do not store outputs in the cache")
+    .option("--wait", "wait for stages a pipe that died left running, instead of stopping them")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/repro.js");
@@ -297,8 +298,9 @@ async function main(argv: string[]): Promise<void> {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw e;
   });
-  // Ctrl-C before a command installs its own handler still exits with the documented code.
-  process.once("SIGINT", () => process.exit(EXIT_INTERRUPTED));
+  // An interrupt (Ctrl-C, SIGTERM, a hang-up) before a command installs its own handler still exits with the
+  // documented code; nothing runs yet that needs stopping.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(EXIT_INTERRUPTED));
   try {
     await program.parseAsync(argv);
   } catch (e) {

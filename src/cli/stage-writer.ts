@@ -9,7 +9,7 @@ import type { Pipeline } from "../model.js";
 import type { PipeConfig } from "../project/config.js";
 import type { LockStore } from "../lock/read.js";
 import { EXIT_FAILED, EXIT_USAGE, type CommandContext } from "./context.js";
-import { noteInitialised, printDiagnostics, type LoadedProject } from "./load.js";
+import { lockNotes, printDiagnostics, type LoadedProject } from "./load.js";
 
 export interface StageWriter {
   config: PipeConfig;
@@ -57,7 +57,7 @@ export async function openStageWriter(ctx: CommandContext, loaded: LoadedProject
  */
 export async function withWriteLock(ctx: CommandContext, root: string, command: string, body: (signal: AbortSignal) => Promise<number>): Promise<number> {
   const session = await import("../exec/session.js");
-  const lock = await session.lockProject(root, command, noteInitialised(ctx));
+  const lock = await session.lockProject(root, command, lockNotes(ctx));
   if (!lock.ok) {
     printDiagnostics(ctx, lock.errors);
     return EXIT_FAILED;

@@ -7,7 +7,11 @@
  * - The environment is the inherited one plus `PIPE_STAGE` (the stage address) and `PIPE_ROOT` (the project root).
  * - Every command runs in its own process group (`detached`), so an interrupt can terminate everything a stage
  *   started (its children included) with one `kill(-pgid)`, and a Ctrl-C typed at the terminal reaches `pipe`
- *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out.
+ *   only, which then decides. Groups still alive when `pipe` exits are killed on the way out. An optional recorder
+ *   is told when each group starts and ends (`running.ts`), so the groups of a `pipe` that died without any of this
+ *   running (kill -9) can be found and stopped by the next writer.
+ * - After an interrupt, the command's output pipes are waited for only until the kill grace period ends: a process
+ *   that left the group (`setsid`) may hold them open for as long as it lives.
  * - Output is streamed line by line to a callback (never buffered whole: a training log can be large), and the last
  *   lines are kept for the failure report. Each command is announced to another callback just before it starts.
  *
@@ -18,6 +22,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import type { GroupRecorder } from "./running.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -70,8 +75,11 @@ export function succeeded(r: RunResult): boolean {
   return r.exitCode === 0 && r.signal === null && !r.interrupted && r.spawnError === undefined;
 }
 
-/** Process groups of running commands; killed when this process exits, whatever the reason. */
-const liveGroups = new Set<number>();
+/**
+ * Process groups of running commands (with the recorder told of them); killed when this process exits, whatever the
+ * reason, and their records removed.
+ */
+const liveGroups = new Map<number, GroupRecorder | undefined>();
 let exitHookInstalled = false;
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
@@ -86,13 +94,16 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", () => {
-    for (const pid of liveGroups) killGroup(pid, "SIGKILL");
+    for (const [pid, recorder] of liveGroups) {
+      killGroup(pid, "SIGKILL");
+      recorder?.ended(pid);
+    }
   });
 }
 
 /** Terminates every running command's process group now (used by the interrupt handler). */
 export function killAllGroups(sig: NodeJS.Signals = "SIGTERM"): void {
-  for (const pid of liveGroups) killGroup(pid, sig);
+  for (const pid of liveGroups.keys()) killGroup(pid, sig);
 }
 
 class LineSplitter {
@@ -117,7 +128,14 @@ class LineSplitter {
 }
 
 export class ProcessRunner implements Runner {
-  constructor(private readonly opts: { killGraceMs?: number; tailLines?: number } = {}) {}
+  constructor(
+    private readonly opts: {
+      killGraceMs?: number;
+      tailLines?: number;
+      /** Told when each command's process group starts and ends (`running.ts`: what a dead pipe left running). */
+      recorder?: GroupRecorder;
+    } = {},
+  ) {}
 
   async run(req: RunRequest): Promise<RunResult> {
     const started = performance.now();
@@ -160,17 +178,37 @@ export class ProcessRunner implements Runner {
         return;
       }
       const pid = child.pid;
-      if (pid !== undefined) liveGroups.add(pid);
+      const recorder = this.opts.recorder;
+      if (pid !== undefined) {
+        liveGroups.set(pid, recorder);
+        recorder?.started(req.stage, pid);
+      }
       let interrupted = false;
+      let exited = false;
+      let graceOver = false;
       let killTimer: NodeJS.Timeout | undefined;
       let spawnError: string | undefined;
+      // After an interrupt, the output pipes are waited for only until the grace period ends: a process that left the
+      // stage's group (`setsid`) and still holds them would otherwise keep pipe from exiting until it ends.
+      const stopWaitingForOutput = (): void => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      };
       const onAbort = (): void => {
         if (pid === undefined || interrupted) return;
         interrupted = true;
         killGroup(pid, "SIGTERM");
-        killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), this.opts.killGraceMs ?? KILL_GRACE_MS);
+        killTimer = setTimeout(() => {
+          killGroup(pid, "SIGKILL");
+          graceOver = true;
+          if (exited) stopWaitingForOutput();
+        }, this.opts.killGraceMs ?? KILL_GRACE_MS);
         killTimer.unref();
       };
+      child.on("exit", () => {
+        exited = true;
+        if (graceOver) stopWaitingForOutput();
+      });
       if (req.signal?.aborted) onAbort();
       else req.signal?.addEventListener("abort", onAbort, { once: true });
       const out = new LineSplitter((l) => onLine("stdout", l));
@@ -181,13 +219,16 @@ export class ProcessRunner implements Runner {
         spawnError = e.code === "ENOENT" ? `cannot start 'sh' in ${req.cwd} (does the working directory exist?)` : e.message;
       });
       // 'close' comes after the process exited and its output streams ended (a background child holding them
-      // open delays it, as it delays a shell pipeline).
+      // open delays it, as it delays a shell pipeline; after an interrupt, only until the grace period ends).
       child.on("close", (code: number | null, sig: NodeJS.Signals | null) => {
         out.end();
         err.end();
         req.signal?.removeEventListener("abort", onAbort);
         if (killTimer) clearTimeout(killTimer);
-        if (pid !== undefined) liveGroups.delete(pid);
+        if (pid !== undefined) {
+          liveGroups.delete(pid);
+          recorder?.ended(pid);
+        }
         if (spawnError !== undefined || pid === undefined) {
           resolve({ exitCode: null, signal: null, interrupted, spawnError: spawnError ?? "cannot start the command" });
           return;

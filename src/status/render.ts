@@ -12,7 +12,8 @@
  *         upstream stale: prepare
  *     Up to date: featurize, evaluate
  *
- * A stage gets a block when it is stale, frozen (with its outputs' changes, if any: it is never stale), or has URL
+ * A stage another `pipe` is running now gets `running in pipe <pid>` instead of its reasons (mid-run, its outputs look
+ * deleted). A stage gets a block when it is stale, frozen (with its outputs' changes, if any: it is never stale), or has URL
  * deps/outs (`external (not checked)`); the closing line lists the stages that are up to date, or says `Pipeline is
  * up to date.` when nothing is stale.
  */
@@ -104,7 +105,9 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   let anyStale = false;
   for (const s of stages) {
     const body: string[] = [];
-    if (s.stale) for (const r of s.reasons) reasonLines(body, r, o.verbose);
+    // Mid-run, its outputs look deleted or half-written: what is true is that a pipe is making them.
+    if (s.running) body.push(`${I1}running in pipe ${s.running.pid}`);
+    else if (s.stale) for (const r of s.reasons) reasonLines(body, r, o.verbose);
     if (s.frozen) {
       body.push(`${I1}frozen`);
       // Its outputs as the lock records them, or not (a frozen stage's reasons are only ever these).
@@ -147,11 +150,19 @@ function jsonReason(r: StaleReason): unknown {
 }
 
 /**
- * `{stages: {address: {stale, frozen, reasons, external}}}`, in execution order, for `stringifyJson`: a Map, since an
+ * `{stages: {address: {stale, frozen, reasons, external, running?}}}`, in execution order, for `stringifyJson`: a Map, since an
  * object would list stages named like array indexes (`1`, `2`) first.
  */
 export function statusJson(stages: readonly StageStatus[]): unknown {
   const out = new Map<string, unknown>();
-  for (const s of stages) out.set(s.address, { stale: s.stale, frozen: s.frozen, reasons: s.reasons.map(jsonReason), external: s.external });
+  for (const s of stages) {
+    out.set(s.address, {
+      stale: s.stale,
+      frozen: s.frozen,
+      reasons: s.reasons.map(jsonReason),
+      external: s.external,
+      ...(s.running ? { running: s.running } : {}),
+    });
+  }
   return { stages: out };
 }

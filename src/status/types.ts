@@ -73,6 +73,8 @@ export interface StageStatus {
   reasons: StaleReason[];
   /** URL deps and outs: listed, never checked (`external (not checked)`). */
   external: string[];
+  /** Another `pipe` (this pid) is running the stage now: its outputs are being rewritten, not deleted or edited. */
+  running?: { pid: number };
 }
 
 /** The parsed content of a params file, or why there is none. */

@@ -184,6 +184,37 @@ describe("ProcessRunner", () => {
     expect(r.signal).toBe("SIGKILL");
   });
 
+  it("after an abort, output held open by a process that left the group (setsid) is not waited for", async () => {
+    const root = makeProject();
+    const ac = new AbortController();
+    const c = collect();
+    // The grandchild is its own session (the group kill misses it) and inherits the stage's stdout and stderr.
+    const p = runner.run({ stage: "s", cmd: "setsid sh -c 'echo gc=$$; sleep 30' & sleep 30", cwd: root, root, signal: ac.signal, onLine: c.onLine });
+    await until(() => c.lines.some(([, l]) => l.startsWith("gc=")));
+    const grandchild = Number(c.lines.find(([, l]) => l.startsWith("gc="))?.[1].slice(3));
+    try {
+      ac.abort();
+      const r = await p;
+      expect(r.interrupted).toBe(true);
+      // The run ended while the grandchild, and so the pipes it holds, lived on.
+      expect(alive(grandchild)).toBe(true);
+    } finally {
+      // Its own session and group (its `sleep` with it).
+      process.kill(-grandchild, "SIGKILL");
+    }
+  });
+
+  it("tells its recorder when each command's process group starts and ends", async () => {
+    const root = makeProject();
+    const events: string[] = [];
+    const recorder = { started: (stage: string, pgid: number) => events.push(`start ${stage} ${pgid}`), ended: (pgid: number) => events.push(`end ${pgid}`) };
+    const c = collect();
+    const r = await new ProcessRunner({ recorder }).run({ stage: "s", cmd: ["echo $$", "echo $$"], cwd: root, root, onLine: c.onLine });
+    expect(succeeded(r)).toBe(true);
+    const [a, b] = c.lines.map(([, l]) => l);
+    expect(events).toEqual([`start s ${a}`, `end ${a}`, `start s ${b}`, `end ${b}`]);
+  });
+
   it("does not start the next list item after an abort", async () => {
     const root = makeProject();
     const ac = new AbortController();

@@ -8,7 +8,7 @@
 import path from "node:path";
 import type { GcScope } from "../../cache/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { findRootForCommand, noteInitialised, printDiagnostics } from "../load.js";
+import { findRootForCommand, lockNotes, printDiagnostics } from "../load.js";
 
 export interface GcOptions {
   workspace?: boolean;
@@ -78,7 +78,7 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
   // the objects its new lock names.
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!opts.dry) {
-    const l = await session.lockProject(root, "pipe gc", noteInitialised(ctx));
+    const l = await session.lockProject(root, "pipe gc", lockNotes(ctx));
     if (!l.ok) {
       printDiagnostics(ctx, l.errors);
       return EXIT_FAILED;

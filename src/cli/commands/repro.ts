@@ -6,7 +6,7 @@
  */
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, noteInitialised, printDiagnostics } from "../load.js";
+import { loadForCommand, lockNotes, printDiagnostics } from "../load.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -21,6 +21,8 @@ export interface ReproOptions {
   runCache?: boolean;
   /** false with --no-commit */
   commit?: boolean;
+  /** Wait for stages a dead pipe left running instead of stopping them. */
+  wait?: boolean;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
@@ -62,7 +64,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
 
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
-    const l = await session.lockProject(root, "pipe repro", noteInitialised(ctx));
+    const l = await session.lockProject(root, "pipe repro", lockNotes(ctx, opts.wait === true));
     if (!l.ok) {
       printDiagnostics(ctx, l.errors);
       return EXIT_FAILED;
@@ -80,6 +82,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       import("../../cache/runcache.js"),
       import("../../exec/runner.js"),
     ]);
+  const { RunningRecords } = await import("../../exec/running.js");
   const reporter = createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
@@ -111,7 +114,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,
-      runner: new ProcessRunner(),
+      // --dry runs nothing; otherwise each stage's process group is recorded, for the next writer if this pipe dies.
+      runner: new ProcessRunner(dry ? {} : { recorder: new RunningRecords(root) }),
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
     });

@@ -15,6 +15,7 @@ import type { HashAlgo } from "../../hash/algorithms.js";
 import { RACY_WINDOW_NS } from "../../hash/state.js";
 import { dirStampNow, stampNow } from "../../project/load-cache.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "../../status/memo.js";
+import { stagesRunningNow } from "../../exec/running.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
 import { factsNeeded } from "../../status/stage.js";
@@ -58,10 +59,16 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
   }
 
   const stages = r.value.stages;
+  // Stages another pipe is running now: said as such, and a verdict taken mid-run is never memoised.
+  const running = await stagesRunningNow(root);
+  for (const s of stages) {
+    const pid = running.get(s.address);
+    if (pid !== undefined) s.running = { pid };
+  }
   const anyStale = stages.some((s) => s.stale);
   // A stale project: the memo, if any, no longer describes it, and would only cost the next run its checks.
   if (memoEligible && anyStale) dropStatusMemo(root);
-  if (memo && rec && loaded.key && !anyStale) {
+  if (memo && rec && loaded.key && !anyStale && running.size === 0) {
     const entries = await verdictEntries(graph, stages, locks, ws, rec.seen);
     if (entries && memo.stamps.every(([, st]) => st !== undefined)) {
       writeStatusMemo({
