@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { freeBytes, tmpfsDir } from "../helpers/mounts.js";
 import { exists, read, runPipe, writeFiles, type RunResult } from "../helpers/project.js";
 import { isRoot, requires } from "../helpers/require.js";
+import { StatCache } from "../../src/hash/state.js";
 
 /** Every file under `.pipe/cache` (objects and temp files), relative to it. */
 function cacheFiles(dir: string): string[] {
@@ -161,5 +162,16 @@ describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run d
     const again = runPipe(dir, ["checkout"]);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(path.join(dir, "out.bin")).equals(Buffer.alloc(400_000))).toBe(true);
+  });
+
+  it("a stat cache that cannot be saved for lack of space leaves no partial file behind", () => {
+    const dir = tmpfsDir("64k");
+    const state = path.join(dir, "state");
+    const cache = new StatCache({ file: state });
+    const st = { kind: "file" as const, dev: 1n, ino: 1n, size: 1, mtimeNs: 1n };
+    // Far more than 64 kB of entries.
+    for (let i = 0; i < 5000; i++) cache.set("xxh64", `data/some/longer/path/file-${i}.csv`, st, "0123456789abcdef");
+    expect(cache.save()).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
