@@ -251,7 +251,8 @@ async function main(argv: string[]): Promise<void> {
     const [{ envErrorOf, envText }, { EXIT_FAILED }] = await Promise.all([import("../config/env-error.js"), import("./context.js")]);
     const env = envErrorOf(e);
     if (env) {
-      process.stderr.write(`error: ${envText(env)}\n`);
+      // Paths as seen from where the user is (inside the working directory: relative to it).
+      process.stderr.write(`error: ${envText(env, { root: process.cwd() })}\n`);
       process.exitCode = EXIT_FAILED;
       return;
     }

@@ -76,6 +76,17 @@ describe.runIf(rootOnly)("a read-only cache (read-only bind mount of .pipe/cache
     expect(r.stderr).toMatch(/= make it writable/);
     expect(read(dir, "pipe.lock")).toBe(lock);
   });
+
+  it("gc, which must delete in it, fails with exit 1 naming the object and the read-only file system", () => {
+    const dir = project();
+    // A second run leaves the first output's object unreferenced.
+    writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("echo model", "echo model2") });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    bindReadOnly(path.join(dir, ".pipe/cache"));
+    const r = runPipe(dir, ["gc"]);
+    expectPlainFailure(r);
+    expect(r.stderr).toMatch(/^error: '\.pipe\/cache\/[0-9a-f]{2}\/[0-9a-f]{14}' is on a read-only file system \(EROFS, while deleting '[^']+'\)\n {2}= make it writable/);
+  });
 });
 
 /** Runs the built CLI as the unprivileged user `nobody` (setpriv), so that permissions apply even to root's tests. */
