@@ -12,12 +12,15 @@
  * - stale only because outputs are missing that the cache holds: outputs checked out, nothing run;
  * - stale, and the run-cache knows these exact inputs with every output object cached: outputs restored from it;
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
- *   saved to the cache when their content is not what the lock records (so never lost), then removed (persistent
- *   ones unprotected), the command run (each command announced as it starts), every declared output verified,
- *   outputs hashed and stored, the run-cache entry and the lock entry written.
+ *   saved to the cache when their content is not what the lock records (so never lost; but what a failed run of the
+ *   stage itself left is not saved: `run-marker.ts`), then removed (persistent ones unprotected), the run marked, the
+ *   command run (each command announced as it starts), every declared output verified, outputs hashed and stored,
+ *   the run-cache entry and the lock entry written, the mark removed.
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
- * stage that succeeded is written right away, so an interrupted run keeps what finished.
+ * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
+ * full disk, a read-only mount: `config/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
+ * with reason `environment` and a message saying what to do, not a crash of the run.
  *
  * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
  * would run as "will be produced".
