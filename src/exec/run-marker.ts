@@ -14,11 +14,11 @@
  * later hand edit is saved as any other. A marker that cannot be read counts as absent (content is then saved).
  */
 import { createHash } from "node:crypto";
-import { readFile, unlink } from "node:fs/promises";
+import { readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ok, type Result } from "../config/diagnostic.js";
 import { envErrorOf, envFailure } from "../config/env-error.js";
-import { atomicWrite, ensureDirInside, errnoOf } from "../cache/fs.js";
+import { ensureDirInside, errnoOf } from "../cache/fs.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 
@@ -47,7 +47,9 @@ export async function writeRunMarker(root: string, marker: RunMarker): Promise<R
   try {
     const dir = await ensureDirInside(root, RUN_MARKER_DIR);
     if (!dir.ok) return dir;
-    await atomicWrite(path.join(root, markerRel(marker.stage)), JSON.stringify(marker) + "\n");
+    // Written in place, not through a temp file: it costs a stage run one write, and a torn marker does not parse,
+    // so it counts as absent and the outputs are saved, as without it.
+    await writeFile(path.join(root, markerRel(marker.stage)), JSON.stringify(marker) + "\n");
   } catch (e) {
     const f = envFailure<void>(e, { doing, root, path: path.join(root, markerRel(marker.stage)) });
     if (f) return f;
