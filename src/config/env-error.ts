@@ -23,9 +23,6 @@ const ENV_CODES: ReadonlySet<string> = new Set([
   "EIO",
 ]);
 
-/** Codes of a cache that may be read but not written (a read-only mount, a teammate's directory). */
-const READ_ONLY_CODES: ReadonlySet<string> = new Set(["EROFS", "EACCES", "EPERM"]);
-
 /** A Node system error whose code is an environment error. */
 export interface EnvError {
   code: string;
@@ -47,12 +44,6 @@ export function envErrorOf(e: unknown): EnvError | undefined {
     ...(typeof o.path === "string" ? { path: o.path } : {}),
     ...(typeof o.dest === "string" ? { dest: o.dest } : {}),
   };
-}
-
-/** True when `e` says the place cannot be written to (read-only file system, or no permission). */
-export function isReadOnlyError(e: unknown): boolean {
-  const env = envErrorOf(e);
-  return env !== undefined && READ_ONLY_CODES.has(env.code);
 }
 
 /**
@@ -131,7 +122,7 @@ export function describeEnvError(env: EnvError, opts: EnvContext = {}): { messag
         hint: `check the owner and permissions of '${target}' and of the directories above it, ${again}`,
       };
     case "ENAMETOOLONG":
-      return { message: `the path '${target}' is too long for its file system${at}`, hint: `use a shorter path (a shorter output or stage name, or a project directory nearer the root), ${again}` };
+      return { message: `the path '${target}' is too long for its file system${at}`, hint: `use a shorter path (a shorter output or stage name, or a project in a directory with a shorter path), ${again}` };
     case "EMFILE":
     case "ENFILE":
       return { message: `too many open files${at}`, hint: `raise the limit of open files ('ulimit -n') or run fewer stages at once ('-j'), ${again}` };
