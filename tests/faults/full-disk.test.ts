@@ -108,6 +108,20 @@ describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run d
     expect(read(dir, "pipe.lock")).toMatch(/size: 500000/);
   });
 
+  it("a stage whose outputs do not fit in the cache fails alone: with -k the others run and are recorded", () => {
+    const dir = tmpfsDir("2m");
+    writeFiles(dir, {
+      "pipe.yaml": "stages:\n  a:\n    cmd: head -c 1100000 /dev/zero > a.bin\n    outs: [a.bin]\n  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n",
+    });
+    const r = runPipe(dir, ["repro", "-k"]);
+    expectPlainFailure(r);
+    expect(r.stderr).toMatch(/error: stage 'a': no space left on the disk holding '\.pipe\/cache\//);
+    expect(r.stdout).toContain("Summary: 1 ran, 0 restored, 0 up to date, 1 failed");
+    const lock = read(dir, "pipe.lock");
+    expect(lock).toMatch(/^ {2}b:$/m);
+    expect(lock).not.toMatch(/^ {2}a:$/m);
+  });
+
   it("writing the lock on a full disk: exit 1 naming pipe.lock, which keeps its old content", () => {
     const dir = tmpfsDir("2m");
     writeFiles(dir, {
