@@ -40,9 +40,15 @@ export function errnoOf(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
 }
 
-/** A unique temp name beside `absPath` (same directory, so the final rename is atomic). Hidden, easy to recognise. */
+/**
+ * A unique temp name beside `absPath` (same directory, so the final rename is atomic). Hidden, easy to recognise.
+ * A name near the file systems' limit of 255 bytes would not fit with the suffix (a legal output name could then
+ * never be restored: ENAMETOOLONG), so a long one keeps only its first 50 characters.
+ */
 export function tempBeside(absPath: string): string {
-  return path.join(path.dirname(absPath), `.${path.basename(absPath)}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const base = path.basename(absPath);
+  const kept = Buffer.byteLength(base) > 200 ? Array.from(base).slice(0, 50).join("") : base;
+  return path.join(path.dirname(absPath), `.${kept}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
 export const TEMP_MARK = ".pipe-tmp-";

@@ -18,6 +18,7 @@ import { constants as fsc } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { envErrorOf, envFailure } from "../config/env-error.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
@@ -104,6 +105,7 @@ export async function placeObject(
     return fail([error("io", `refusing to write '${destRel}': its directory resolves to ${realParent}, outside the project`)]);
   }
   const failures: string[] = [];
+  let envError: unknown;
   for (const type of types) {
     const tmp = tempBeside(dest);
     try {
@@ -111,6 +113,7 @@ export async function placeObject(
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
+      if (envErrorOf(e)) envError = e;
       continue;
     }
     try {
@@ -134,7 +137,9 @@ export async function placeObject(
     if (type === "hardlink") await unlink(tmp).catch(() => undefined);
     return ok(type);
   }
-  return fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
+  // A full disk, a read-only workspace: said as such, with what to do (`config/env-error.ts`).
+  const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
+  return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
 }
 
 /**

@@ -10,6 +10,7 @@
 import { lstat, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ok, type Result } from "../config/diagnostic.js";
+import { envFailure } from "../config/env-error.js";
 import { canonicalJson, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK } from "./fs.js";
 import { isSafeRelpath } from "./manifest.js";
@@ -120,10 +121,19 @@ export class RunCache {
   }
 
   async record(key: string, entry: RunEntry): Promise<Result<void>> {
-    const dir = await ensureDirInside(this.root, path.posix.join(RUNS_DIR, key.slice(0, 2)));
+    const dir = await ensureDirInside(this.root, path.posix.join(RUNS_DIR, key.slice(0, 2))).catch(
+      (e: unknown) => envFailure<string>(e, { doing: "recording the run-cache entry", root: this.root }) ?? Promise.reject(e),
+    );
     if (!dir.ok) return dir;
     const outs = [...entry.outs].sort((a, b) => cmp(a.path, b.path));
-    await atomicWrite(this.pathOf(key), canonicalJson({ outs }) + "\n");
+    try {
+      await atomicWrite(this.pathOf(key), canonicalJson({ outs }) + "\n");
+    } catch (e) {
+      // The run-cache is rebuildable: a full or read-only disk costs a future restore, and the caller says so.
+      const f = envFailure<void>(e, { doing: "recording the run-cache entry", root: this.root, path: this.pathOf(key) });
+      if (f) return f;
+      throw e;
+    }
     return ok(undefined);
   }
 

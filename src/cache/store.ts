@@ -25,7 +25,9 @@
  * stat no longer matches and the object is re-hashed. A log of another version is rewritten, not appended to.
  * Objects modified within `RACY_WINDOW_NS` of their check are never recorded (a second write in the same timestamp
  * tick would keep the stat): the racy-git rule the stat cache follows too. The file is a cache: losing it costs a
- * re-read of each object the next time it is stored again, never correctness.
+ * re-read of each object the next time it is stored again, never correctness. So it is written on a best-effort
+ * basis: where it cannot be written (a read-only mount of the cache, a teammate's cache, a full disk) reading and
+ * verifying objects works all the same, and the log is left as it is for the rest of the process.
  *
  * Each re-check of an object whose stat changed adds a line, so the log is compacted as `.pipe/state` is: when it
  * holds more than `compactFactor` lines per live entry (and more than `compactMinLines`), it is rewritten with one
@@ -38,6 +40,7 @@ import { constants as fsc } from "node:fs";
 import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { envErrorOf, envFailure } from "../config/env-error.js";
 import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./fs.js";
 
@@ -133,6 +136,8 @@ export class ObjectStore {
   /** Writes of the log, one after the other (objects are verified concurrently). */
   private logQueue: Promise<void> = Promise.resolve();
   private readonly recordVerified: boolean;
+  /** A write of the log failed for a reason of the machine (read-only, full): not tried again in this process. */
+  private logUnwritable = false;
   private readonly compactFactor: number;
   private readonly compactMinLines: number;
   /**
@@ -189,7 +194,8 @@ export class ObjectStore {
       try {
         text = await readFile(path.join(this.root, VERIFIED_LOG), "utf8");
       } catch (e) {
-        if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return m;
+        // Unreadable (a teammate's cache, a failing disk) costs re-reads only: the log is a cache.
+        if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR" || envErrorOf(e)) return m;
         throw e;
       }
       const lines = text.split("\n");
@@ -216,26 +222,37 @@ export class ObjectStore {
     const fp = fingerprint(st);
     this.verified.set(id, fp);
     if (!this.recordVerified || st.mtimeNs + RACY_WINDOW_NS > startedNs) return;
+    if (this.logUnwritable) return;
     const rec = await this.loadRecorded();
     if (rec.get(id) === fp) return;
     rec.set(id, fp);
     await this.queueLog(async () => {
+      if (this.logUnwritable) return;
       const file = path.join(this.root, VERIFIED_LOG);
       const lines = this.recordedLines + 1;
-      if (this.recordedForeign || (lines > this.compactMinLines && lines > this.compactFactor * rec.size)) {
-        await this.rewriteLog(rec);
-        return;
+      try {
+        if (this.recordedForeign || (lines > this.compactMinLines && lines > this.compactFactor * rec.size)) {
+          await this.rewriteLog(rec);
+          return;
+        }
+        const exists = await stat(file).then(
+          () => true,
+          () => false,
+        );
+        // One write per line with O_APPEND: a line is never torn by another write. After a torn line, a line break
+        // first, so that the torn line cannot swallow this one.
+        const before = !exists ? VERIFIED_HEADER + "\n" : this.recordedTorn ? "\n" : "";
+        await appendFile(file, `${before}${id}\t${fp}\n`);
+        this.recordedLines = exists ? lines : 1;
+        this.recordedTorn = false;
+      } catch (e) {
+        // The log is a cache, and reading the store must work where it cannot be written (a read-only mount, a
+        // teammate's cache) or the disk is full: the object is re-hashed next time, nothing else is lost. A write
+        // cut short may have left part of a line: the next one starts on a line of its own.
+        if (!envErrorOf(e)) throw e;
+        this.recordedTorn = true;
+        this.logUnwritable = true;
       }
-      const exists = await stat(file).then(
-        () => true,
-        () => false,
-      );
-      // One write per line with O_APPEND: a line is never torn by another write. After a torn line, a line break
-      // first, so that the torn line cannot swallow this one.
-      const before = !exists ? VERIFIED_HEADER + "\n" : this.recordedTorn ? "\n" : "";
-      await appendFile(file, `${before}${id}\t${fp}\n`);
-      this.recordedLines = exists ? lines : 1;
-      this.recordedTorn = false;
     });
   }
 
@@ -330,7 +347,7 @@ export class ObjectStore {
       const src = await stat(absSrc, { bigint: true });
       if (await this.intact(id, existing, src.size)) return ok("present");
     }
-    const shard = await this.shardDir(id);
+    const shard = await this.shardDir(id).catch((e: unknown) => this.envFail<string>(e, absSrc, dest));
     if (!shard.ok) return shard;
     const tmp = tempBeside(dest);
     try {
@@ -350,10 +367,20 @@ export class ObjectStore {
       await rename(tmp, dest);
       this.verified.set(id, fingerprint(st));
     } catch (e) {
+      // No partial object stays behind (a full disk stops the copy half-way): the temp file goes.
       await unlink(tmp).catch(() => undefined);
-      throw e;
+      return this.envFail(e, absSrc, dest);
     }
     return ok(existing ? "repaired" : "stored");
+  }
+
+  /** A failed put when `e` is an environment error (a full or read-only cache); rethrows anything else (a bug). */
+  private envFail<T>(e: unknown, what: string | undefined, dest: string): Result<T> {
+    const src = what !== undefined ? path.relative(this.root, what).split(path.sep).join("/") : undefined;
+    const doing = src !== undefined && !src.startsWith("..") ? `storing '${src}' in the cache` : "writing to the cache";
+    const f = envFailure<T>(e, { doing, root: this.root, path: dest });
+    if (f) return f;
+    throw e;
   }
 
   /** Stores bytes (a directory manifest) under `id`; an existing object must hold exactly these bytes. */
@@ -364,10 +391,15 @@ export class ObjectStore {
     const dest = this.pathOf(id);
     const existing = await statObject(dest);
     if (existing && (await this.intact(id, existing, BigInt(bytes.byteLength), bytes))) return ok("present");
-    const shard = await this.shardDir(id);
+    const shard = await this.shardDir(id).catch((e: unknown) => this.envFail<string>(e, undefined, dest));
     if (!shard.ok) return shard;
-    if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
-    await atomicWrite(dest, bytes, 0o444);
+    try {
+      if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
+      // atomicWrite removes its temp file when the write fails.
+      await atomicWrite(dest, bytes, 0o444);
+    } catch (e) {
+      return this.envFail(e, undefined, dest);
+    }
     const st = await statObject(dest);
     if (st) this.verified.set(id, fingerprint(st));
     return ok(existing ? "repaired" : "stored");

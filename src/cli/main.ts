@@ -309,6 +309,16 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
+    // A full disk, a read-only mount, a permission (config/env-error.ts): the machine's doing, not a bug in pipe.
+    // Said plainly, with what to do, exit 1.
+    const [{ envErrorOf, envText }, { EXIT_FAILED }] = await Promise.all([import("../config/env-error.js"), import("./context.js")]);
+    const env = envErrorOf(e);
+    if (env) {
+      // Paths as seen from where the user is (inside the working directory: relative to it).
+      process.stderr.write(`error: ${envText(env, { root: process.cwd() })}\n`);
+      process.exitCode = EXIT_FAILED;
+      return;
+    }
     const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
     process.stderr.write(`pipe ${VERSION}: internal error (this is a bug in pipe, please report it):\n${msg}\n`);
     process.exitCode = 70;

@@ -27,6 +27,8 @@ export type DiagnosticReason =
   | "usage"
   | "git"
   | "io"
+  /** The machine refused: a full disk, a read-only mount, a permission, a path too long (`env-error.ts`). */
+  | "environment"
   | "stage-failed"
   | "missing-dep"
   | "params"

@@ -20,6 +20,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { envFailure } from "../config/env-error.js";
 import { readLockIn } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry, writePartsAtomic, yamlString } from "../lock/write.js";
@@ -102,7 +103,8 @@ export class LockWriter {
         await mkdir(path.dirname(abs), { recursive: true });
         await this.writeAtomic(abs, parts);
       } catch (e) {
-        return fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
+        // A full disk or a read-only project: the old lock file is untouched (the write went to a temp file).
+      return envFailure(e, { doing: `writing ${lockRel}`, root: this.pipeline.root, path: abs }) ?? fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
       }
       return ok(undefined);
     };

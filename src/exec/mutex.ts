@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { errnoOf } from "../cache/fs.js";
+import { envFailure } from "../config/env-error.js";
 
 export const WRITE_LOCK = ".pipe/tmp/write.lock";
 
@@ -89,7 +90,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export async function acquireWriteLock(root: string, opts: AcquireOptions = {}): Promise<Result<WriteLock>> {
   const lockPath = path.join(root, WRITE_LOCK);
-  await mkdir(path.dirname(lockPath), { recursive: true });
   const host = opts.hostname ?? os.hostname();
   const isAlive = opts.isAlive ?? processAlive;
   const holder: LockHolder = {
@@ -101,7 +101,16 @@ export async function acquireWriteLock(root: string, opts: AcquireOptions = {}):
   const text = JSON.stringify(holder) + "\n";
   const token = randomBytes(6).toString("hex");
   const tmp = `${lockPath}.${token}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
+  try {
+    await mkdir(path.dirname(lockPath), { recursive: true });
+    await writeFile(tmp, text, { mode: 0o644 });
+  } catch (e) {
+    // A full disk (or a read-only project) stops a writer before it starts: said as such, no temp file left.
+    await unlink(tmp).catch(() => undefined);
+    const f = envFailure<WriteLock>(e, { doing: `taking the project write lock`, root, path: tmp });
+    if (f) return f;
+    throw e;
+  }
   const deadline = Date.now() + (opts.waitMs ?? 0);
   try {
     for (;;) {

@@ -12,12 +12,15 @@
  * - stale only because outputs are missing that the cache holds: outputs checked out, nothing run;
  * - stale, and the run-cache knows these exact inputs with every output object cached: outputs restored from it;
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
- *   saved to the cache when their content is not what the lock records (so never lost), then removed (persistent
- *   ones unprotected), the command run (each command announced as it starts), every declared output verified,
- *   outputs hashed and stored, the run-cache entry and the lock entry written.
+ *   saved to the cache when their content is not what the lock records (so never lost; but what a failed run of the
+ *   stage itself left is not saved: `run-marker.ts`), then removed (persistent ones unprotected), the run marked, the
+ *   command run (each command announced as it starts), every declared output verified, outputs hashed and stored,
+ *   the run-cache entry and the lock entry written, the mark removed.
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
- * stage that succeeded is written right away, so an interrupted run keeps what finished.
+ * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
+ * full disk, a read-only mount: `config/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
+ * with reason `environment` and a message saying what to do, not a crash of the run.
  *
  * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
  * would run as "will be produced".
@@ -46,6 +49,8 @@ import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
+import { envErrorOf, envFailure, envText } from "../config/env-error.js";
+import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
 
@@ -94,18 +99,29 @@ export interface ReproResult {
 }
 
 function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
+  if (ds.some((d) => d.reason === "environment")) return "environment";
   if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
   if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
   return "io";
 }
 
+/** A diagnostic's message; an environment error's advice (free space, make it writable) comes with it. */
+function withAdvice(d: Diagnostic, message = d.message): string {
+  return d.reason === "environment" && d.hint !== undefined ? `${message}\n  = ${d.hint}` : message;
+}
+
+/** A file-system step failed: because of the machine (a full disk...), or otherwise. */
+function ioFailureOf(ds: readonly Diagnostic[]): StageFailure {
+  return ds.some((d) => d.reason === "environment") ? "environment" : "io";
+}
+
 function messages(ds: readonly Diagnostic[]): string {
-  return ds.map((d) => d.message).join("\n");
+  return ds.map((d) => withAdvice(d)).join("\n");
 }
 
 /** Messages of file-system problems, each saying which stage it is about (unless it already does). */
 function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
-  return ds.map((d) => (d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
+  return ds.map((d) => withAdvice(d, d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
 
 /**
@@ -281,7 +297,16 @@ export class ReproEngine {
   }
 
   private async work(address: string, signal: AbortSignal | undefined): Promise<WorkStatus> {
-    const r = await this.stageWork(address, signal);
+    let r: StageResult;
+    try {
+      r = await this.stageWork(address, signal);
+    } catch (e) {
+      // A full disk, a read-only mount, a permission: this stage fails, saying so, and the run goes on as after any
+      // failure (what finished stays recorded; the lock is only ever replaced whole). Anything else is a bug.
+      const env = envErrorOf(e);
+      if (!env) throw e;
+      r = this.fail(this.stage(address), "environment", `stage '${address}': ${envText(env, { root: this.input.ws.root })}`);
+    }
     this.results.set(address, r);
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
   }
@@ -475,6 +500,7 @@ export class ReproEngine {
       if (r.value.status === "missing") return "failed";
       this.reportSaved(r.value.saved);
     }
+    await clearRunMarker(this.input.ws.root, s.address);
     await this.gitignore(s);
     return "ok";
   }
@@ -570,6 +596,9 @@ export class ReproEngine {
     const { ws } = this.input;
     const entry = this.entries.get(s.address);
     const byPath = new Map((entry?.outs ?? []).map((o) => [pathKey(o.path), o]));
+    // Outputs a failed run of this stage left (it started, and was not recorded since): not saved (run-marker.ts).
+    const marker = await readRunMarker(ws.root, s.address);
+    const leftovers = new Set(marker !== undefined && marker.entry === entryStamp(entry) ? marker.outs : []);
     for (const o of s.outs) {
       if (o.external || o.persist) continue;
       const abs = absOf(ws.root, o.rootPath);
@@ -578,6 +607,10 @@ export class ReproEngine {
       if (recorded && recorded.algo !== "none") {
         const now = await ws.hasher.hashPath(abs, recorded.algo);
         if ((now.kind === "file" || now.kind === "dir") && now.hash === recorded.hash) continue;
+      }
+      if (leftovers.has(o.rootPath)) {
+        this.input.emit({ type: "warning", message: `'${o.rootPath}' is what a failed run of '${s.address}' left; it is deleted, not saved in the cache` });
+        continue;
       }
       const h = await ws.hasher.hashPath(abs, "xxh64");
       // Unreadable: it cannot be saved, so it must not be deleted either.
@@ -600,7 +633,7 @@ export class ReproEngine {
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
     const { ws, emit, runner } = this.input;
     const unsaved = await this.saveOutputsAboutToGo(s);
-    if (unsaved.length > 0) return this.fail(s, "io", this.stageMessages(s, unsaved));
+    if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), this.stageMessages(s, unsaved));
     for (const o of s.outs) {
       if (o.external) continue;
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
@@ -613,6 +646,14 @@ export class ReproEngine {
         if (!d.ok) return this.fail(s, "io", this.stageMessages(s, d.errors));
       }
     }
+    // After the deletions (a full disk has room again), before the command: what it leaves if it fails is known as
+    // its leftover next time (run-marker.ts).
+    const marked = await writeRunMarker(ws.root, {
+      stage: s.address,
+      outs: s.outs.filter((o) => !o.external).map((o) => o.rootPath),
+      entry: entryStamp(this.entries.get(s.address)),
+    });
+    if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), this.stageMessages(s, marked.errors));
     const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons);
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
@@ -651,7 +692,7 @@ export class ReproEngine {
     if (flags.commit) {
       for (const ro of outs) {
         const stored = await this.storeRecorded(s, ro);
-        if (!stored.ok) return this.fail(s, "io", this.stageMessages(s, stored.errors));
+        if (!stored.ok) return this.fail(s, ioFailureOf(stored.errors), this.stageMessages(s, stored.errors));
       }
       if (opts.runCache && runCacheable(s)) {
         const key = await this.input.runs.key(runKeyFromEntry(s, entry));
@@ -662,10 +703,12 @@ export class ReproEngine {
     const prev = this.entries.get(s.address);
     if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
       const w = await this.lockWriter.write(s, entry);
-      if (!w.ok) return this.fail(s, "io", this.stageMessages(s, w.errors));
+      if (!w.ok) return this.fail(s, ioFailureOf(w.errors), this.stageMessages(s, w.errors));
       this.entries.set(s.address, entry);
       this.flavors.set(s.address, "pipe");
     }
+    // Recorded: what is in the workspace now is the lock's (run-marker.ts).
+    await clearRunMarker(ws.root, s.address);
     await this.gitignore(s);
     return "ok";
   }
@@ -700,7 +743,15 @@ export class ReproEngine {
       for (const o of t.outs) if (o.cache && !o.external) paths.push(o.rootPath);
     }
     if (paths.length === 0) return;
-    const r = await addToGitignore(this.input.ws.root, s.dir, paths);
+    let r: Awaited<ReturnType<typeof addToGitignore>>;
+    try {
+      r = await addToGitignore(this.input.ws.root, s.dir, paths);
+    } catch (e) {
+      // The stage is recorded already: a .gitignore that cannot be written (a full disk) is worth a warning only.
+      const f = envFailure<string[]>(e, { doing: "updating .gitignore", root: this.input.ws.root });
+      if (!f) throw e;
+      r = f;
+    }
     if (!r.ok) this.input.emit({ type: "warning", message: messages(r.errors) });
   }
 

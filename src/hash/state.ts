@@ -37,7 +37,7 @@
  * A directory entry is written only when none of its files is racy (the hasher checks that), for the same reason as
  * above.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { HashAlgo } from "./algorithms.js";
 import type { FsStat } from "./fs.js";
@@ -207,8 +207,14 @@ export class StatCache {
         const tmp = `${this.file}.tmp-${process.pid}`;
         const body: string[] = [HEADER];
         for (const [k, v] of this.entries) body.push(`${k}\t${v}`);
-        writeFileSync(tmp, body.join("\n") + "\n");
-        renameSync(tmp, this.file);
+        try {
+          writeFileSync(tmp, body.join("\n") + "\n");
+          renameSync(tmp, this.file);
+        } catch (e) {
+          // A full disk stops the write half-way: the partial copy must not stay and take the space.
+          rmSync(tmp, { force: true });
+          throw e;
+        }
         this.lines = this.entries.size;
       } else {
         const body: string[] = [];

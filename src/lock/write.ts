@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { envFailure } from "../config/env-error.js";
 import { compareCodePoints } from "../hash/manifest.js";
 import type { Pipeline, Stage } from "../model.js";
 import { resolvePlain } from "./fast-yaml.js";
@@ -276,7 +277,8 @@ export function writeLockEntries(pipeline: Pipeline, dir: string, updates: reado
       await mkdir(path.dirname(abs), { recursive: true });
       await writeFileAtomic(abs, serializeLock(ordered));
     } catch (e) {
-      return fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
+      // A full disk or a read-only project: the old lock file is untouched (the write went to a temp file).
+      return envFailure(e, { doing: `writing ${lockRel}`, root: pipeline.root, path: abs }) ?? fail([error("io", `cannot write ${lockRel}: ${e instanceof Error ? e.message : String(e)}`)]);
     }
     return ok(undefined);
   });

@@ -14,7 +14,9 @@ export type StageFailure =
   /** The command could not be started. */
   | "spawn"
   /** Storing outputs, writing the lock, or another file-system step failed. */
-  | "io";
+  | "io"
+  /** The machine refused a file-system step: a full disk, a read-only mount, a permission (`config/env-error.ts`). */
+  | "environment";
 
 export type RestoreSource = "run-cache" | "cache";
 

@@ -17,10 +17,11 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
-  const [{ ObjectStore }, { checkoutOutput }, { openWorkspace }] = await Promise.all([
+  const [{ ObjectStore }, { checkoutOutput }, { openWorkspace }, { clearRunMarker }] = await Promise.all([
     import("../../cache/store.js"),
     import("../../cache/checkout.js"),
     import("../../status/workspace.js"),
+    import("../../exec/run-marker.js"),
   ]);
   const w = await openStageWriter(ctx, loaded, targets);
   if (typeof w === "number") return w;
@@ -53,6 +54,8 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         continue;
       }
       recorded++;
+      // The outputs become the lock's: what a failed run left is gone, so a later edit is the user's (run-marker.ts).
+      await clearRunMarker(root, a);
       const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
       for (const o of s.outs) {
         if (o.external) continue;
