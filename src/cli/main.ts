@@ -10,7 +10,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { CommandContext, GlobalOptions } from "./context.js";
-import { EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
+// Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
+import { envErrorOf, envText } from "../config/env-error.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -311,7 +313,6 @@ async function main(argv: string[]): Promise<void> {
     }
     // A full disk, a read-only mount, a permission (config/env-error.ts): the machine's doing, not a bug in pipe.
     // Said plainly, with what to do, exit 1.
-    const [{ envErrorOf, envText }, { EXIT_FAILED }] = await Promise.all([import("../config/env-error.js"), import("./context.js")]);
     const env = envErrorOf(e);
     if (env) {
       // Paths as seen from where the user is (inside the working directory: relative to it).
