@@ -12,7 +12,7 @@
  * `size`, `nfiles`, then preserved extra fields.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { envFailure } from "../config/env-error.js";
@@ -195,7 +195,14 @@ function tempBeside(abs: string): string {
 export async function writeFileAtomic(abs: string, text: string): Promise<void> {
   const tmp = tempBeside(abs);
   try {
-    await writeFile(tmp, text);
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(text);
+      // On disk before the rename: a crash after it must find the new lock whole, not an empty file.
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, abs);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -212,7 +219,20 @@ export async function writePartsAtomic(abs: string, parts: readonly Uint8Array[]
   try {
     const fh = await open(tmp, "w");
     try {
-      await fh.writev(parts as Uint8Array[]);
+      const total = parts.reduce((n, p) => n + p.byteLength, 0);
+      const { bytesWritten } = await fh.writev(parts as Uint8Array[]);
+      // writev stops short without an error when the disk fills (it writes what fits): the rest is written until it
+      // lands or the error shows, so a truncated lock is never renamed over the good one.
+      if (bytesWritten < total) {
+        const rest = Buffer.concat(parts as Uint8Array[]).subarray(bytesWritten);
+        for (let off = 0; off < rest.length; ) {
+          const { bytesWritten: n } = await fh.write(rest, off);
+          if (n === 0) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}'`), { code: "ENOSPC", syscall: "write", path: tmp });
+          off += n;
+        }
+      }
+      // On disk before the rename: a crash after it must find the new lock whole, not an empty file.
+      await fh.sync();
     } finally {
       await fh.close();
     }

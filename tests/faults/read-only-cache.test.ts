@@ -83,7 +83,7 @@ describe.runIf(rootOnly)("a read-only cache (read-only bind mount of .pipe/cache
     writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("echo model", "echo model2") });
     expect(runPipe(dir, ["repro"]).code).toBe(0);
     bindReadOnly(path.join(dir, ".pipe/cache"));
-    const r = runPipe(dir, ["gc"]);
+    const r = runPipe(dir, ["gc", "-w", "-f"]);
     expectPlainFailure(r);
     expect(r.stderr).toMatch(/^error: '\.pipe\/cache\/[0-9a-f]{2}\/[0-9a-f]{14}' is on a read-only file system \(EROFS, while deleting '[^']+'\)\n {2}= make it writable/);
   });
