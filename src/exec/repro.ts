@@ -32,7 +32,7 @@ import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
-import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
+import { currentParamValues, unresolvedParams } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
@@ -521,9 +521,9 @@ export class ReproEngine {
         errors.push(error("params", `stage '${s.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? s.loc));
         continue;
       }
-      const missing = (p.keys ?? []).filter((k) => isAbsent(getDotted(facts.value, k)));
-      if (missing.length > 0) {
-        errors.push(error("params", `stage '${s.address}': params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${p.file}'`, p.loc ?? s.loc));
+      const unresolved = unresolvedParams(p, facts.value);
+      if (unresolved !== undefined) {
+        errors.push(error("params", `stage '${s.address}': ${unresolved}`, p.loc ?? s.loc));
         continue;
       }
       params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };

@@ -10,6 +10,7 @@ import { readParamsFile } from "../params/read.js";
 import { sameValue } from "../params/diff.js";
 import type { ParamsDep } from "../model.js";
 import { pathKey } from "../lock/types.js";
+import { globMatches, isGlobKey } from "../params/glob.js";
 import type { ParamChange, ParamsFileChange, ParamsFileFacts } from "./types.js";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -20,9 +21,14 @@ const ABSENT: unique symbol = Symbol("absent");
 
 /**
  * The value at a dotted key. Segments are matched greedily so a key that itself holds a dot (`{"a.b": 1}`) is still
- * found; a numeric segment indexes a list, as DVC's `dpath` does.
+ * found; a numeric segment indexes a list, as DVC's `dpath` does. A glob key (`dataset_kwargs.moons*`, see
+ * `params/glob.ts`) gives the one value it matches, and is absent when it matches none or several.
  */
 export function getDotted(root: unknown, key: string): unknown | typeof ABSENT {
+  if (isGlobKey(key)) {
+    const m = globMatches(root, key, 2);
+    return m.length === 1 ? m[0]!.value : ABSENT;
+  }
   const segs = key.split(".");
   const walk = (v: unknown, i: number): unknown | typeof ABSENT => {
     if (i === segs.length) return v;
@@ -49,6 +55,25 @@ export function getDotted(root: unknown, key: string): unknown | typeof ABSENT {
 
 export function isAbsent(v: unknown): v is typeof ABSENT {
   return v === ABSENT;
+}
+
+/**
+ * Why the keys of a params dependency cannot all be recorded from the file's `value`, as the end of a message
+ * (`params 'lr' not found in 'params.yaml'`), or undefined when every key gives one value. A glob key matching
+ * several keys is refused, as DVC refuses it (`dpath.get`).
+ */
+export function unresolvedParams(dep: ParamsDep, value: unknown): string | undefined {
+  const missing: string[] = [];
+  const problems: string[] = [];
+  for (const k of dep.keys ?? []) {
+    if (isGlobKey(k)) {
+      const m = globMatches(value, k);
+      if (m.length === 0) missing.push(k);
+      else if (m.length > 1) problems.push(`params key '${k}' matches ${m.length} keys in '${dep.file}' (${m.slice(0, 3).map((x) => `'${x.path.join(".")}'`).join(", ")}${m.length > 3 ? ", ..." : ""}); a glob key must match exactly one`);
+    } else if (isAbsent(getDotted(value, k))) missing.push(k);
+  }
+  if (missing.length > 0) problems.unshift(`params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${dep.file}'`);
+  return problems.length > 0 ? problems.join("; ") : undefined;
 }
 
 /** The values a params dependency records now: `key -> value` (absent keys are left out). */
