@@ -22,6 +22,8 @@ export function reasonText(r: StaleReason): string {
   switch (r.kind) {
     case "no-lock-entry":
       return "no lock entry";
+    case "missing-params":
+      return r.keys.length === 0 ? `params file ${r.file} does not exist` : `params not in ${r.file}: ${list(r.keys)}`;
     case "changed-command":
       if (r.vars.length === 0) return "changed command";
       // Variables that do not account for the whole change must not read as if they did.

@@ -6,6 +6,7 @@
  * - comparing reports `modified` (value differs, old -> new), `new` (tracked, absent from the lock), `deleted`
  *   (tracked, gone from the file) and, beyond DVC, `removed` (in the lock, no longer tracked by the stage).
  */
+import path from "node:path";
 import { readParamsFile } from "../params/read.js";
 import { sameValue } from "../params/diff.js";
 import type { ParamsDep } from "../model.js";
@@ -91,11 +92,17 @@ export function currentParamValues(dep: ParamsDep, file: ParamsFileFacts): Recor
   return out;
 }
 
+/** A path the lock records (relative to the stage's wdir) as a root path. */
+export function lockRootPath(wdir: string, p: string): string {
+  const r = path.posix.normalize(path.posix.join(wdir, p)).replace(/\/$/, "");
+  return r === "." ? "" : r;
+}
+
 /**
  * Compares a stage's params with the lock's. `files` holds the parsed params files by root path. Lock params of files
  * the stage no longer names are all `removed`.
  */
-export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<string, Record<string, unknown>>>, files: ReadonlyMap<string, ParamsFileFacts>): ParamsFileChange[] {
+export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<string, Record<string, unknown>>>, files: ReadonlyMap<string, ParamsFileFacts>, wdir = ""): ParamsFileChange[] {
   const lockByKey = new Map<string, [string, Record<string, unknown>]>();
   for (const [f, vals] of Object.entries(lock)) lockByKey.set(pathKey(f), [f, vals]);
   const out: ParamsFileChange[] = [];
@@ -107,7 +114,7 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
     const facts = files.get(dep.rootPath) ?? { kind: "missing" as const };
     const changes: ParamChange[] = [];
     if (facts.kind === "invalid") {
-      out.push({ file: dep.file, changes, error: facts.message });
+      out.push({ file: dep.file, rootPath: dep.rootPath, changes, error: facts.message });
       continue;
     }
     const actual = currentParamValues(dep, facts);
@@ -128,12 +135,12 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
       } else if (!inLock) changes.push({ key, change: "new", new: actual[key] });
       else if (!sameValue(locked[key], actual[key])) diffValue(key, locked[key], actual[key], changes);
     }
-    if (changes.length > 0) out.push({ file: dep.file, changes });
+    if (changes.length > 0) out.push({ file: dep.file, rootPath: dep.rootPath, changes });
   }
   for (const [k, [file, vals]] of lockByKey) {
     if (seen.has(k)) continue;
     const changes: ParamChange[] = Object.keys(vals).map((key) => ({ key, change: "removed", old: vals[key] }));
-    if (changes.length > 0) out.push({ file, changes });
+    if (changes.length > 0) out.push({ file, rootPath: lockRootPath(wdir, file), changes });
   }
   return out;
 }
