@@ -7,6 +7,7 @@
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, noteInitialised, printDiagnostics } from "../load.js";
+import { whereForPipeline } from "../../project/where.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -80,6 +81,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       import("../../cache/runcache.js"),
       import("../../exec/runner.js"),
     ]);
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const reporter = createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
@@ -88,6 +90,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     quiet: ctx.global.quiet,
     verbose: ctx.global.verbose,
     colors: colors(ctx),
+    where,
     ...(process.stderr.columns ? { columns: process.stderr.columns } : {}),
   });
   const ws = openWorkspace(root);
@@ -114,6 +117,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       runner: new ProcessRunner(),
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
+      where,
     });
     const result = await engine.run();
     if (result.preflight.length > 0) {
