@@ -104,6 +104,7 @@ describe("paths and addresses relative to the working directory", () => {
     const reasons = json.stages["data/dvc.yaml:convert@100k"]!.reasons;
     expect(reasons.find((r) => r.kind === "changed-params")!.files![0]!.file).toBe("data/params.yaml");
     expect(reasons.find((r) => r.kind === "changed-deps")!.changes![0]!.path).toBe("src/scan.txt");
+    expect(Object.keys(JSON.parse(runPipe(data, ["params", "diff", "--json"]).stdout) as object)).toEqual(["data/params.yaml"]);
     const dag = JSON.parse(runPipe(data, ["dag", "--json"]).stdout) as { nodes: { id: string; label: string }[] };
     expect(dag.nodes.map((n) => n.label)).toEqual(["scan", "data/dvc.yaml:convert@100k"]);
   });
