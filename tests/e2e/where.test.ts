@@ -4,6 +4,7 @@
  * `status` and `params diff` name the same file the same way, and what they print works as a target from there.
  * `--json` stays root-relative wherever it runs.
  */
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { gitCommitAll, gitInit, makeProject, runPipe, writeFiles } from "../helpers/project.js";
@@ -107,5 +108,17 @@ describe("paths and addresses relative to the working directory", () => {
     expect(Object.keys(JSON.parse(runPipe(data, ["params", "diff", "--json"]).stdout) as object)).toEqual(["data/params.yaml"]);
     const dag = JSON.parse(runPipe(data, ["dag", "--json"]).stdout) as { nodes: { id: string; label: string }[] };
     expect(dag.nodes.map((n) => n.label)).toEqual(["scan", "data/dvc.yaml:convert@100k"]);
+  });
+
+  it("checkout and commit name outputs and stages from the working directory", () => {
+    const dir = project();
+    const data = path.join(dir, "data");
+    rmSync(path.join(data, "out-100k.txt"));
+    const co = runPipe(data, ["checkout"]);
+    expect(co.code, co.stderr).toBe(0);
+    expect(co.stdout).toBe("A       out-100k.txt\nRestored 1 output.\n");
+    const cm = runPipe(data, ["commit", "convert@100k"]);
+    expect(cm.code, cm.stderr).toBe(0);
+    expect(cm.stdout).toBe("Committed 'convert@100k'\n");
   });
 });
