@@ -15,8 +15,8 @@
  * A stage gets a block when it is stale, frozen with outputs that differ from the lock (it is never stale), or has
  * URL deps/outs (`external (not checked)`); the closing line lists the stages that are up to date, or says `Pipeline
  * is up to date.` when nothing is stale. Frozen stages whose outputs match the lock are named once, after that, on a
- * line of their own (`Frozen, outputs as locked: train`), or, when they are all that was asked about, in one line
- * that is the whole verdict (`'train' is frozen; its outputs match the lock.`).
+ * line of their own (`Frozen, outputs match the lock: train`). When only frozen stages are reported, what is said of
+ * them is the whole report, without the verdict (`'train' is frozen; its outputs match the lock.` for one).
  *
  * Paths and addresses in the text are relative to the working directory (`project/where.ts`); in JSON they are
  * root-relative, the same from anywhere.
@@ -137,9 +137,11 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   }
   if (anyStale) {
     if (upToDate.length > 0) out.push(`Up to date: ${upToDate.join(", ")}`);
-  } else if (out.length === 0 && upToDate.length === 0 && frozenClean.length > 0) {
-    // Only frozen stages were asked about: that they are frozen and as locked is the whole verdict.
-    out.push(frozenClean.length === 1 ? `'${frozenClean[0]!}' is frozen; its outputs match the lock.` : `Frozen, outputs match the lock: ${frozenClean.join(", ")}`);
+  } else if (upToDate.length === 0 && stages.length > 0 && stages.every((s) => s.frozen)) {
+    // Only frozen stages were asked about: what is said of them is the whole report, with no "up to date" verdict
+    // beside a stage that never ran or whose outputs differ from the lock.
+    if (out.length === 0 && frozenClean.length === 1) out.push(`'${frozenClean[0]!}' is frozen; its outputs match the lock.`);
+    else if (frozenClean.length > 0) out.push(`Frozen, outputs match the lock: ${frozenClean.join(", ")}`);
     frozenClean.length = 0;
   } else {
     out.push("Pipeline is up to date.");

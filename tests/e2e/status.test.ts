@@ -379,16 +379,17 @@ describe("pipe status", () => {
     age(root);
     expect(status(root).out).toBe("'fetch' is frozen; its outputs match the lock.\n");
     expect(status(root, "fetch").out).toBe("'fetch' is frozen; its outputs match the lock.\n");
+    // Only frozen stages in the report: no "up to date" verdict beside what is said of them.
     unlinkSync(path.join(root, "f.txt"));
     const r = status(root, "--check");
-    expect(r.out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
+    expect(r.out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\n");
     expect(r.code).toBe(0);
     const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { stale: boolean; reasons: unknown[] }> };
     expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
     expect(j.stages["fetch"]!.stale).toBe(false);
     expect(j.stages["fetch"]!.reasons).toEqual([{ kind: "changed-outs", changes: [{ path: "f.txt", change: "deleted", old: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown } }] }]);
     writeFiles(root, { "f.txt": "edited" });
-    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        modified:   f.txt\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        modified:   f.txt\n");
     // The status memo, written while the output was as recorded, must not hide the edit either.
     writeFiles(root, { "f.txt": "f" });
     backdate(root);
@@ -397,7 +398,7 @@ describe("pipe status", () => {
     expect(memo.out).toBe("'fetch' is frozen; its outputs match the lock.\n");
     expect(memo.err).toBe("Checked 1 stage from .pipe/tmp/status-memo: 1 path unchanged since the last full check\n");
     unlinkSync(path.join(root, "f.txt"));
-    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\n");
   });
 
   it("a three-stage chain whose first input changed", async () => {
