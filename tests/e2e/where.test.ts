@@ -121,4 +121,13 @@ describe("paths and addresses relative to the working directory", () => {
     expect(cm.code, cm.stderr).toBe(0);
     expect(cm.stdout).toBe("Committed 'convert@100k'\n");
   });
+
+  it("a failing stage is named from the working directory", () => {
+    const dir = makeProject({ "dvc.yaml": "stages:\n  top:\n    cmd: exit 0\n", "sub/dvc.yaml": "stages:\n  boom:\n    cmd: exit 3\n" });
+    gitInit(dir);
+    const r = runPipe(path.join(dir, "sub"), ["repro", "boom"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: 'boom' failed with exit code 3");
+    expect(runPipe(dir, ["repro", "sub/dvc.yaml:boom"]).stderr).toContain("error: 'sub/dvc.yaml:boom' failed with exit code 3");
+  });
 });
