@@ -35,12 +35,13 @@ import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
-import { currentParamValues, getDotted, isAbsent } from "../status/params.js";
+import { currentParamValues, unresolvedParams } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
 import type { EventSink, StageFailure } from "../report/events.js";
 import { reasonsText } from "../report/repro-reasons.js";
+import { AT_ROOT, type Where } from "../project/where.js";
 import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
@@ -84,6 +85,8 @@ export interface ReproInput {
   emit: EventSink;
   signal?: AbortSignal;
   now?: () => number;
+  /** How paths and addresses in reasons and messages are shown (default: from the root). */
+  where?: Where;
 }
 
 /** What happened to one stage. */
@@ -547,9 +550,9 @@ export class ReproEngine {
         errors.push(error("params", `stage '${s.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? s.loc));
         continue;
       }
-      const missing = (p.keys ?? []).filter((k) => isAbsent(getDotted(facts.value, k)));
-      if (missing.length > 0) {
-        errors.push(error("params", `stage '${s.address}': params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${p.file}'`, p.loc ?? s.loc));
+      const unresolved = unresolvedParams(p, facts.value);
+      if (unresolved !== undefined) {
+        errors.push(error("params", `stage '${s.address}': ${unresolved}`, p.loc ?? s.loc));
         continue;
       }
       params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };
@@ -654,7 +657,7 @@ export class ReproEngine {
       entry: entryStamp(this.entries.get(s.address)),
     });
     if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), this.stageMessages(s, marked.errors));
-    const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons);
+    const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons, this.input.where);
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
     const res = await runner.run({
@@ -669,10 +672,11 @@ export class ReproEngine {
     });
     if (!succeeded(res)) {
       if (res.interrupted) return "failed";
-      if (res.spawnError !== undefined) return this.fail(s, "spawn", `'${s.address}' could not start: ${res.spawnError}`);
+      const shown = (this.input.where ?? AT_ROOT).address(s.address);
+      if (res.spawnError !== undefined) return this.fail(s, "spawn", `'${shown}' could not start: ${res.spawnError}`);
       const what = res.signal !== null ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;
       const which = res.failedCommand !== undefined ? ` (command: ${res.failedCommand})` : "";
-      return this.fail(s, "command", `'${s.address}' ${what}${which}`, { exitCode: res.exitCode, signal: res.signal, tail: res.tail });
+      return this.fail(s, "command", `'${shown}' ${what}${which}`, { exitCode: res.exitCode, signal: res.signal, tail: res.tail });
     }
     const rec = await this.recordAndCommit(s, { runCache: true });
     if (rec !== "ok") return rec;
@@ -814,8 +818,11 @@ export class ReproEngine {
           }
         }
       }
-      const reasons = reasonsText(status.reasons.filter((r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted"))));
-      for (const u of changedUp) reasons.push(`upstream '${u}' will run`);
+      const reasons = reasonsText(
+        status.reasons.filter((r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted"))),
+        this.input.where,
+      );
+      for (const u of changedUp) reasons.push(`upstream '${(this.input.where ?? AT_ROOT).address(u)}' will run`);
       emit({ type: "stage-would-run", stage: a, reasons });
       changing.add(a);
       this.results.set(a, "ran");

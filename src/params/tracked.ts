@@ -14,6 +14,7 @@
 import path from "node:path";
 import { parseYaml, toPlain } from "../config/yaml.js";
 import type { Pipeline } from "../model.js";
+import { globCovers, isGlobKey } from "./glob.js";
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";
 
@@ -160,11 +161,15 @@ export function addStagesText(t: Tracked, file: string, text: string): void {
   }
 }
 
-/** Whether a flat key is covered by a tracked key (`train` covers `train.lr`). */
+/**
+ * Whether a flat key is covered by a tracked key (`train` covers `train.lr`; the glob `data.moons*` covers
+ * `data.moons.noise`, every match counting, as DVC's `params diff` reads globs with `dpath.search`).
+ */
 export function keyCovered(flatKey: string, tracked: ReadonlySet<string>): boolean {
   if (tracked.has(flatKey)) return true;
   for (let i = flatKey.indexOf("."); i >= 0; i = flatKey.indexOf(".", i + 1)) {
     if (tracked.has(flatKey.slice(0, i))) return true;
   }
+  for (const k of tracked) if (isGlobKey(k) && globCovers(flatKey, k)) return true;
   return false;
 }

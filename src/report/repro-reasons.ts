@@ -1,7 +1,9 @@
 /**
  * One-line renderings of staleness reasons for `repro` (`Would run 'train': changed params: train.lr 0.1 -> 0.2`,
  * and `-v` on `Running` lines). `status` has the full multi-line layout; `repro` needs a short "why" per stage.
+ * Paths and addresses are shown relative to the working directory (`where`).
  */
+import { AT_ROOT, type Where } from "../project/where.js";
 import type { StaleReason } from "../status/types.js";
 import { unreachable } from "./events.js";
 
@@ -18,10 +20,12 @@ function value(v: unknown): string {
   return s.length > 40 ? s.slice(0, 37) + "..." : s;
 }
 
-export function reasonText(r: StaleReason): string {
+export function reasonText(r: StaleReason, where: Where = AT_ROOT): string {
   switch (r.kind) {
     case "no-lock-entry":
       return "no lock entry";
+    case "missing-params":
+      return r.keys.length === 0 ? `params file ${where.path(r.rootPath)} does not exist` : `params not in ${where.path(r.rootPath)}: ${list(r.keys)}`;
     case "changed-command":
       if (r.vars.length === 0) return "changed command";
       // Variables that do not account for the whole change must not read as if they did.
@@ -29,24 +33,24 @@ export function reasonText(r: StaleReason): string {
     case "changed-params": {
       const items: string[] = [];
       for (const f of r.files) {
-        if (f.error !== undefined) items.push(`${f.file} unreadable`);
+        if (f.error !== undefined) items.push(`${where.path(f.rootPath)} unreadable`);
         for (const c of f.changes) items.push(c.change === "modified" ? `${c.key} ${value(c.old)} -> ${value(c.new)}` : `${c.change} ${c.key}`);
       }
       return `changed params: ${list(items)}`;
     }
     case "changed-deps":
-      return `changed deps: ${list(r.changes.map((c) => `${c.change} ${c.path}`))}`;
+      return `changed deps: ${list(r.changes.map((c) => `${c.change} ${where.path(c.rootPath)}`))}`;
     case "changed-outs":
-      return `changed outs: ${list(r.changes.map((c) => `${c.change} ${c.path}`))}`;
+      return `changed outs: ${list(r.changes.map((c) => `${c.change} ${where.path(c.rootPath)}`))}`;
     case "always-changed":
       return "always changed";
     case "upstream-stale":
-      return `upstream stale: ${r.chain.join(" -> ")}`;
+      return `upstream stale: ${r.chain.map((a) => where.address(a)).join(" -> ")}`;
     default:
       return unreachable(r);
   }
 }
 
-export function reasonsText(rs: readonly StaleReason[]): string[] {
-  return rs.map(reasonText);
+export function reasonsText(rs: readonly StaleReason[], where: Where = AT_ROOT): string[] {
+  return rs.map((r) => reasonText(r, where));
 }

@@ -10,6 +10,7 @@
  *
  * `-q` keeps only failures, warnings and the interrupt notice.
  */
+import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "../cli/context.js";
 import { unreachable, type ReproEvent } from "./events.js";
 
@@ -29,6 +30,8 @@ export interface ReproTextOptions {
   now?: () => number;
   /** Redraw period of the status line; 0 disables the timer (tests). */
   tickMs?: number;
+  /** How stage addresses are shown (default: from the root; see `project/where.ts`). */
+  where?: Where;
 }
 
 export interface Reporter {
@@ -74,6 +77,7 @@ function plural(n: number, one: string, many: string): string {
 
 export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const c = o.colors;
+  const shownAs = (a: string): string => (o.where ?? AT_ROOT).address(a);
   const now = o.now ?? (() => performance.now());
   const startedAt = now();
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
@@ -90,7 +94,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
     if (!o.statusLine || !status || status.running.length === 0) return;
     const head = `[${status.finished}/${status.total}] running: `;
     const tail = `  ${formatClock(now() - startedAt)}`;
-    let names = status.running.join(", ");
+    let names = status.running.map(shownAs).join(", ");
     const width = (o.columns ?? 80) - 1;
     if (head.length + names.length + tail.length > width) {
       names = names.slice(0, Math.max(0, width - head.length - tail.length - 1)) + "…";
@@ -108,8 +112,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const say = (text: string): void => {
     if (!o.quiet) line("out", text);
   };
-  const name = (s: string): string => `'${c.bold(s)}'`;
-  const pfx = (stage: string): string => (o.prefix ? `[${stage}] ` : "");
+  const name = (s: string): string => `'${c.bold(shownAs(s))}'`;
+  const pfx = (stage: string): string => (o.prefix ? `[${shownAs(stage)}] ` : "");
 
   if (o.statusLine && (o.tickMs ?? 1000) > 0) {
     timer = setInterval(() => {
@@ -169,7 +173,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
         }
         case "stage-not-run":
           if (e.because === "upstream-failed") {
-            say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${e.upstream}' ` : ""}failed`);
+            say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${shownAs(e.upstream)}' ` : ""}failed`);
           }
           return;
         case "stage-would-run":

@@ -39,7 +39,7 @@ import { absOf } from "../project/paths.js";
 /** Where the memo lives, relative to the project root. */
 export const STATUS_MEMO_FILE = ".pipe/tmp/status-memo";
 
-const FORMAT = "pipe-status-memo 2";
+const FORMAT = "pipe-status-memo 3";
 
 /** The forms of the report the memo holds: plain or coloured text, each also with `-v`, and JSON. */
 export type MemoForm = "text" | "color" | "text-v" | "color-v" | "json";
@@ -54,6 +54,8 @@ interface Header extends LoadHeader {
    */
   tree?: [string, string][];
   outputs: Record<MemoForm, string>;
+  /** The working directory (root-relative) the text forms show paths and addresses from; JSON is the same anywhere. */
+  here: string;
   /** Number of stages the answer covers (for `-v`). */
   stages: number;
 }
@@ -91,7 +93,7 @@ export function recordingFs(wanted: ReadonlySet<string>, base: HashFs = nodeHash
  * otherwise. `dirHash` gives a directory's hash when it can do so without reading (the stat cache's record for the
  * fingerprint of its listing), and is called only for directories the memo holds: anything else is a miss.
  */
-export async function readStatusMemo(root: string, form: MemoForm, dirHash: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
+export async function readStatusMemo(root: string, form: MemoForm, here: string, dirHash: (abs: string, algo: HashAlgo) => Promise<string | undefined>): Promise<MemoHit | undefined> {
   const file = readScratchFile(path.join(root, STATUS_MEMO_FILE));
   if (!file || !file.text.endsWith("\n")) return undefined;
   const { text } = file;
@@ -100,6 +102,7 @@ export async function readStatusMemo(root: string, form: MemoForm, dirHash: (abs
   if (!isStringPairs(head.inputs) || !isStringPairs(head.stamps) || typeof head.discovered !== "string" || typeof head.stages !== "number") return undefined;
   const output = head.outputs?.[form];
   if (typeof output !== "string") return undefined;
+  if (form !== "json" && head.here !== here) return undefined;
   for (const [rel, stamp] of head.stamps) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
   for (const [rel, stamp] of head.inputs) if (stampNow(absOf(root, rel)) !== stamp) return undefined;
   if (!treeUnchanged(root, head.tree)) {
@@ -174,6 +177,8 @@ export interface MemoRecord {
   tree?: [string, string][];
   entries: readonly MemoEntry[];
   outputs: Record<MemoForm, string>;
+  /** See `Header.here`. */
+  here: string;
   stages: number;
   /** When the run began (ns since the epoch), and how recent a modification makes a file untrustworthy. */
   startedNs: bigint;
@@ -221,6 +226,7 @@ export function writeStatusMemo(m: MemoRecord): boolean {
     stamps: m.stamps,
     ...(m.tree ? { tree: m.tree } : {}),
     outputs: m.outputs,
+    here: m.here,
     stages: m.stages,
   };
   const body = `${JSON.stringify(header)}\n${lines.length > 0 ? lines.join("\n") + "\n" : ""}`;

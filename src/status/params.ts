@@ -6,10 +6,12 @@
  * - comparing reports `modified` (value differs, old -> new), `new` (tracked, absent from the lock), `deleted`
  *   (tracked, gone from the file) and, beyond DVC, `removed` (in the lock, no longer tracked by the stage).
  */
+import path from "node:path";
 import { readParamsFile } from "../params/read.js";
 import { sameValue } from "../params/diff.js";
 import type { ParamsDep } from "../model.js";
 import { pathKey } from "../lock/types.js";
+import { globMatches, isGlobKey } from "../params/glob.js";
 import type { ParamChange, ParamsFileChange, ParamsFileFacts } from "./types.js";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -20,9 +22,14 @@ const ABSENT: unique symbol = Symbol("absent");
 
 /**
  * The value at a dotted key. Segments are matched greedily so a key that itself holds a dot (`{"a.b": 1}`) is still
- * found; a numeric segment indexes a list, as DVC's `dpath` does.
+ * found; a numeric segment indexes a list, as DVC's `dpath` does. A glob key (`dataset_kwargs.moons*`, see
+ * `params/glob.ts`) gives the one value it matches, and is absent when it matches none or several.
  */
 export function getDotted(root: unknown, key: string): unknown | typeof ABSENT {
+  if (isGlobKey(key)) {
+    const m = globMatches(root, key, 2);
+    return m.length === 1 ? m[0]!.value : ABSENT;
+  }
   const segs = key.split(".");
   const walk = (v: unknown, i: number): unknown | typeof ABSENT => {
     if (i === segs.length) return v;
@@ -51,6 +58,25 @@ export function isAbsent(v: unknown): v is typeof ABSENT {
   return v === ABSENT;
 }
 
+/**
+ * Why the keys of a params dependency cannot all be recorded from the file's `value`, as the end of a message
+ * (`params 'lr' not found in 'params.yaml'`), or undefined when every key gives one value. A glob key matching
+ * several keys is refused, as DVC refuses it (`dpath.get`).
+ */
+export function unresolvedParams(dep: ParamsDep, value: unknown): string | undefined {
+  const missing: string[] = [];
+  const problems: string[] = [];
+  for (const k of dep.keys ?? []) {
+    if (isGlobKey(k)) {
+      const m = globMatches(value, k);
+      if (m.length === 0) missing.push(k);
+      else if (m.length > 1) problems.push(`params key '${k}' matches ${m.length} keys in '${dep.file}' (${m.slice(0, 3).map((x) => `'${x.path.join(".")}'`).join(", ")}${m.length > 3 ? ", ..." : ""}); a glob key must match exactly one`);
+    } else if (isAbsent(getDotted(value, k))) missing.push(k);
+  }
+  if (missing.length > 0) problems.unshift(`params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${dep.file}'`);
+  return problems.length > 0 ? problems.join("; ") : undefined;
+}
+
 /** The values a params dependency records now: `key -> value` (absent keys are left out). */
 export function currentParamValues(dep: ParamsDep, file: ParamsFileFacts): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -66,11 +92,17 @@ export function currentParamValues(dep: ParamsDep, file: ParamsFileFacts): Recor
   return out;
 }
 
+/** A path the lock records (relative to the stage's wdir) as a root path. */
+export function lockRootPath(wdir: string, p: string): string {
+  const r = path.posix.normalize(path.posix.join(wdir, p)).replace(/\/$/, "");
+  return r === "." ? "" : r;
+}
+
 /**
  * Compares a stage's params with the lock's. `files` holds the parsed params files by root path. Lock params of files
  * the stage no longer names are all `removed`.
  */
-export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<string, Record<string, unknown>>>, files: ReadonlyMap<string, ParamsFileFacts>): ParamsFileChange[] {
+export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<string, Record<string, unknown>>>, files: ReadonlyMap<string, ParamsFileFacts>, wdir = ""): ParamsFileChange[] {
   const lockByKey = new Map<string, [string, Record<string, unknown>]>();
   for (const [f, vals] of Object.entries(lock)) lockByKey.set(pathKey(f), [f, vals]);
   const out: ParamsFileChange[] = [];
@@ -82,7 +114,7 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
     const facts = files.get(dep.rootPath) ?? { kind: "missing" as const };
     const changes: ParamChange[] = [];
     if (facts.kind === "invalid") {
-      out.push({ file: dep.file, changes, error: facts.message });
+      out.push({ file: dep.file, rootPath: dep.rootPath, changes, error: facts.message });
       continue;
     }
     const actual = currentParamValues(dep, facts);
@@ -103,12 +135,12 @@ export function compareParams(deps: readonly ParamsDep[], lock: Readonly<Record<
       } else if (!inLock) changes.push({ key, change: "new", new: actual[key] });
       else if (!sameValue(locked[key], actual[key])) diffValue(key, locked[key], actual[key], changes);
     }
-    if (changes.length > 0) out.push({ file: dep.file, changes });
+    if (changes.length > 0) out.push({ file: dep.file, rootPath: dep.rootPath, changes });
   }
   for (const [k, [file, vals]] of lockByKey) {
     if (seen.has(k)) continue;
     const changes: ParamChange[] = Object.keys(vals).map((key) => ({ key, change: "removed", old: vals[key] }));
-    if (changes.length > 0) out.push({ file, changes });
+    if (changes.length > 0) out.push({ file, rootPath: lockRootPath(wdir, file), changes });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnos
 import type { HashedPath } from "../hash/hasher.js";
 import type { LockEntry, LockFileEntry } from "../lock/types.js";
 import type { OutEntry, Stage } from "../model.js";
-import { currentParamValues, getDotted, isAbsent } from "./params.js";
+import { currentParamValues, unresolvedParams } from "./params.js";
 import { absOf, type Workspace } from "./workspace.js";
 
 export interface RecordedOut {
@@ -65,9 +65,9 @@ export async function recordStage(ws: Workspace, stage: Stage): Promise<Result<R
       errors.push(error("params", `stage '${stage.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? where));
       continue;
     }
-    const missing = (p.keys ?? []).filter((k) => isAbsent(getDotted(facts.value, k)));
-    if (missing.length > 0) {
-      errors.push(error("params", `stage '${stage.address}': params ${missing.map((k) => `'${k}'`).join(", ")} not found in '${p.file}'`, p.loc ?? where));
+    const unresolved = unresolvedParams(p, facts.value);
+    if (unresolved !== undefined) {
+      errors.push(error("params", `stage '${stage.address}': ${unresolved}`, p.loc ?? where));
       continue;
     }
     params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };

@@ -13,7 +13,7 @@ import type { Stage } from "../model.js";
 import type { LockEntry, LockFileEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { explainCommandChange } from "./cmd-vars.js";
-import { compareParams } from "./params.js";
+import { compareParams, getDotted, isAbsent, lockRootPath } from "./params.js";
 import { factKey, type PathChange, type StageFacts, type StageStatus, type StaleReason } from "./types.js";
 
 interface Tracked {
@@ -58,7 +58,11 @@ const RECORD_ALGO: HashAlgo = "xxh64";
 
 export function factsNeeded(stage: Stage, entry: LockEntry | undefined, opts: FactsOptions = {}): FactsNeeded {
   const out: FactsNeeded = { paths: [], params: [] };
-  if (!entry) return out;
+  // A stage that never ran is stale whatever it reads; its params files only say whether it can run (`missing-params`).
+  if (!entry) {
+    if (!stage.frozen) out.params = [...new Set(stage.params.map((p) => p.rootPath))];
+    return out;
+  }
   const add = (items: readonly Tracked[], locked: readonly LockFileEntry[]): void => {
     const idx = lockIndex(locked);
     for (const it of items) {
@@ -84,7 +88,7 @@ function sameCmd(a: string | string[], b: string | string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function comparePaths(items: readonly Tracked[], locked: readonly LockFileEntry[], facts: StageFacts): PathChange[] {
+function comparePaths(items: readonly Tracked[], locked: readonly LockFileEntry[], facts: StageFacts, wdir: string): PathChange[] {
   const idx = lockIndex(locked);
   const changes: PathChange[] = [];
   const present = new Set<string>();
@@ -96,26 +100,45 @@ function comparePaths(items: readonly Tracked[], locked: readonly LockFileEntry[
     if (!e) {
       // Its hash, when the caller gathered it (`hashNew`).
       const o = facts.paths.get(factKey(RECORD_ALGO, it.rootPath));
-      changes.push(o?.kind === "file" || o?.kind === "dir" ? { path: it.path, change: "new", new: { algo: RECORD_ALGO, hash: o.hash } } : { path: it.path, change: "new" });
+      changes.push(o?.kind === "file" || o?.kind === "dir" ? { path: it.path, rootPath: it.rootPath, change: "new", new: { algo: RECORD_ALGO, hash: o.hash } } : { path: it.path, rootPath: it.rootPath, change: "new" });
       continue;
     }
     const old = { algo: e.algo, hash: e.hash };
     const algo = hashAlgoOf(e);
     if (!algo) {
       // A local path recorded without a content hash cannot be verified: it must be recomputed.
-      changes.push({ path: it.path, change: "modified", old });
+      changes.push({ path: it.path, rootPath: it.rootPath, change: "modified", old });
       continue;
     }
     const o: HashOutcome | undefined = facts.paths.get(factKey(algo, it.rootPath));
     if (!o) continue; // not gathered: the caller chose not to look (never the case for `status`)
-    if (o.kind === "missing") changes.push({ path: it.path, change: "deleted", old });
-    else if (o.kind === "error") changes.push({ path: it.path, change: "error", old, message: o.message });
-    else if (o.hash !== e.hash) changes.push({ path: it.path, change: "modified", old, new: { algo: e.algo, hash: o.hash } });
+    if (o.kind === "missing") changes.push({ path: it.path, rootPath: it.rootPath, change: "deleted", old });
+    else if (o.kind === "error") changes.push({ path: it.path, rootPath: it.rootPath, change: "error", old, message: o.message });
+    else if (o.hash !== e.hash) changes.push({ path: it.path, rootPath: it.rootPath, change: "modified", old, new: { algo: e.algo, hash: o.hash } });
   }
   for (const e of locked) {
-    if (!present.has(pathKey(e.path))) changes.push({ path: e.path, change: "removed", old: { algo: e.algo, hash: e.hash } });
+    if (!present.has(pathKey(e.path))) changes.push({ path: e.path, rootPath: lockRootPath(wdir, e.path), change: "removed", old: { algo: e.algo, hash: e.hash } });
   }
   return changes;
+}
+
+/**
+ * What a stage without a lock entry lacks to run: params files that do not exist and keys they do not hold (what
+ * `repro` would stop on), so `status` names them instead of only `no lock entry`. A file that cannot be parsed is
+ * left to `repro`'s message.
+ */
+function missingParams(stage: Stage, facts: StageFacts): StaleReason[] {
+  const out: StaleReason[] = [];
+  for (const p of stage.params) {
+    const f = facts.params.get(p.rootPath);
+    if (f === undefined) continue;
+    if (f.kind === "missing") out.push({ kind: "missing-params", file: p.file, rootPath: p.rootPath, keys: [] });
+    else if (f.kind === "ok") {
+      const keys = (p.keys ?? []).filter((k) => isAbsent(getDotted(f.value, k)));
+      if (keys.length > 0) out.push({ kind: "missing-params", file: p.file, rootPath: p.rootPath, keys });
+    }
+  }
+  return out;
 }
 
 /** The stage's staleness against its lock entry, without upstream reasons. */
@@ -125,23 +148,26 @@ export function stageStatus(stage: Stage, entry: LockEntry | undefined, facts: S
   if (stage.frozen) {
     // Never stale (spec 4), but an output deleted or edited since the lock was written is said: `repro` and
     // `checkout` restore a deleted one from the cache, and DVC's status lists them for a frozen stage too.
-    const outs = entry ? comparePaths(stage.outs, entry.outs, facts) : [];
+    // One that never ran has no outputs to compare: said as such, so a report does not read as "all as locked".
+    if (!entry) st.reasons = [{ kind: "no-lock-entry" }];
+    const outs = entry ? comparePaths(stage.outs, entry.outs, facts, stage.wdir) : [];
     if (outs.length > 0) st.reasons = [{ kind: "changed-outs", changes: outs }];
     return st;
   }
   const reasons: StaleReason[] = [];
   if (!entry) {
     reasons.push({ kind: "no-lock-entry" });
+    reasons.push(...missingParams(stage, facts));
   } else {
     if (!sameCmd(entry.cmd, stage.cmd)) {
       const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
       reasons.push({ kind: "changed-command", old: entry.cmd, new: stage.cmd, vars, explained });
     }
-    const params = compareParams(stage.params, entry.params, facts.params);
+    const params = compareParams(stage.params, entry.params, facts.params, stage.wdir);
     if (params.length > 0) reasons.push({ kind: "changed-params", files: params });
-    const deps = comparePaths(stage.deps, entry.deps, facts);
+    const deps = comparePaths(stage.deps, entry.deps, facts, stage.wdir);
     if (deps.length > 0) reasons.push({ kind: "changed-deps", changes: deps });
-    const outs = comparePaths(stage.outs, entry.outs, facts);
+    const outs = comparePaths(stage.outs, entry.outs, facts, stage.wdir);
     if (outs.length > 0) reasons.push({ kind: "changed-outs", changes: outs });
   }
   if (stage.alwaysChanged) reasons.push({ kind: "always-changed" });

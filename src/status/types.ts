@@ -26,6 +26,8 @@ export interface HashRef {
 export interface PathChange {
   /** As written in the stage (or in the lock, for `removed`). */
   path: string;
+  /** Relative to the project root: what is shown (relative to the working directory) and what `--json` gives. */
+  rootPath: string;
   change: ChangeKind;
   /** The lock's hash (absent for `new`). */
   old?: HashRef;
@@ -47,6 +49,8 @@ export interface ParamChange {
 export interface ParamsFileChange {
   /** The params file as written in the stage (relative to its wdir). */
   file: string;
+  /** Relative to the project root (see `PathChange.rootPath`). */
+  rootPath: string;
   changes: ParamChange[];
   /** The file exists but cannot be parsed: every key is unknown. */
   error?: string;
@@ -54,6 +58,11 @@ export interface ParamsFileChange {
 
 export type StaleReason =
   | { kind: "no-lock-entry" }
+  /**
+   * A stage that has not run yet cannot run as it stands: a params file it names does not exist (`keys` empty), or
+   * these keys are not in it (or a glob key matches several). `file` is as written in the stage (relative to its wdir).
+   */
+  | { kind: "missing-params"; file: string; rootPath: string; keys: string[] }
   /** `explained`: `vars` account for the whole change (see `cmd-vars.ts`); otherwise the literal text changed too, or the change could not be attributed with certainty. */
   | { kind: "changed-command"; old: string | string[]; new: string | string[]; vars: CmdVarChange[]; explained: boolean }
   | { kind: "changed-params"; files: ParamsFileChange[] }
@@ -68,7 +77,7 @@ export type StaleReasonKind = StaleReason["kind"];
 export interface StageStatus {
   address: string;
   stale: boolean;
-  /** `frozen: true`: never stale; only its outputs are compared with the lock (`reasons` holds their changes). */
+  /** `frozen: true`: never stale; only its outputs are compared with the lock (`reasons` holds their changes, or `no-lock-entry`). */
   frozen: boolean;
   reasons: StaleReason[];
   /** URL deps and outs: listed, never checked (`external (not checked)`). */

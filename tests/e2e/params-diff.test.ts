@@ -258,14 +258,15 @@ describe("pipe params diff", () => {
     expect(runPipe(dir, ["params", "diff", "--deps"]).stdout).toBe("");
   });
 
-  it("from a subdirectory, paths are shown relative to it", () => {
+  it("from a subdirectory, paths are shown relative to it (root-relative in --json)", () => {
     const dir = project();
     writeFiles(dir, { "configs/eval.yaml": "threshold: 0.7\nbatch: 32\n", "params.yaml": PARAMS_V1.replace("seed: 1", "seed: 2") });
     const r = runPipe(path.join(dir, "configs"), ["params", "diff"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(["Path            Param      HEAD    workspace", "../params.yaml  seed       1       2", "eval.yaml       threshold  0.5     0.7", ""].join("\n"));
     const t = runPipe(path.join(dir, "configs"), ["params", "diff", "--targets", "eval.yaml", "--json"]);
-    expect(JSON.parse(t.stdout)).toEqual({ "eval.yaml": { threshold: { old: 0.5, new: 0.7, diff: 0.2 } } });
+    // --json is root-relative wherever pipe runs (targets are still read from the working directory).
+    expect(JSON.parse(t.stdout)).toEqual({ "configs/eval.yaml": { threshold: { old: 0.5, new: 0.7, diff: 0.2 } } });
   });
 
   it("a project in a subdirectory of the git repository", () => {

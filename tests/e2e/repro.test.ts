@@ -1264,7 +1264,8 @@ describe("pipe repro: the project root", () => {
     const sub = path.join(dir, "sub");
     const list = runPipe(sub, ["stage", "list"]);
     expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout).toBe("top                  Outputs top.txt\nsub/pipe.yaml:inner  Outputs inner.txt\n");
+    // Addresses as DVC shows them from `sub/`: relative to the working directory.
+    expect(list.stdout).toBe("../pipe.yaml:top  Outputs top.txt\ninner             Outputs inner.txt\n");
     const r = runPipe(sub, ["repro"]);
     expect(r.code, r.stderr).toBe(0);
     // .pipe/ is created implicitly, at the top, and said so once.
@@ -1275,7 +1276,7 @@ describe("pipe repro: the project root", () => {
     expect(read(dir, "sub/inner.txt")).toBe("inner\n");
     const again = runPipe(sub, ["repro"]);
     expect(again.stderr).toBe("");
-    expect(again.stdout).toBe("'top' is up to date\n'sub/pipe.yaml:inner' is up to date\nPipeline is up to date.\n");
+    expect(again.stdout).toBe("'../pipe.yaml:top' is up to date\n'inner' is up to date\nPipeline is up to date.\n");
   });
 
   for (const [rules, file] of [["sub/\n", ".pipeignore"], ["/sub/\n", ".gitignore"]] as const) {

@@ -155,3 +155,26 @@ describe("status memo", () => {
     expect(exists(dir, MEMO)).toBe(false);
   });
 });
+
+describe("status memo and the working directory", () => {
+  it("a memoised text report is given only where it was rendered: its paths and addresses are relative to there", () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n",
+      "sub/pipe.yaml": "stages:\n  fz:\n    cmd: echo f > f.txt\n    outs: [f.txt]\n",
+    });
+    expect(runPipe(dir, ["init"]).code).toBe(0);
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "sub/pipe.yaml": "stages:\n  fz:\n    cmd: echo f > f.txt\n    frozen: true\n    outs: [f.txt]\n" });
+    backdate(dir);
+    const sub = path.join(dir, "sub");
+    expect(memoised(dir)).toBe("Pipeline is up to date.\nFrozen, outputs match the lock: sub/pipe.yaml:fz\n");
+    const there = runPipe(sub, ["status", "-v"]);
+    expect(there.stderr).toMatch(FULL);
+    expect(there.stdout).toBe("Pipeline is up to date.\nFrozen, outputs match the lock: fz\n");
+    // JSON is the same from anywhere, so the memo answers it wherever it was written.
+    const json = runPipe(dir, ["status", "--json"]).stdout;
+    const fromSub = runPipe(sub, ["status", "--json", "-v"]);
+    expect(fromSub.stderr).toMatch(FROM_MEMO);
+    expect(fromSub.stdout).toBe(json);
+  });
+});

@@ -331,6 +331,21 @@ describe("pipe status", () => {
     expect(j.stages["evaluate"]!.reasons[0]!.changes![0]).toEqual({ path: "params.yaml", change: "new", new: { algo: "xxh64", hash: v.match(/- -> ([0-9a-f]{16})/)![1] } });
   });
 
+  it("a stage that has not run and whose params key or file is missing names them (file and key), in text and JSON", () => {
+    const root = makeProject({
+      "pipe.yaml": "stages:\n  train:\n    cmd: echo > m.txt\n    params:\n    - lr\n    - model.depth\n    - conf.yaml:\n      - batch\n    outs:\n    - m.txt\n",
+      "params.yaml": "lr: 0.1\nmodel:\n  width: 3\n",
+    });
+    expect(status(root).out).toBe("train:\n    no lock entry\n    missing params in params.yaml: model.depth\n    missing params file: conf.yaml\n");
+    const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { reasons: unknown[] }> };
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.stages["train"]!.reasons).toEqual([
+      { kind: "no-lock-entry" },
+      { kind: "missing-params", file: "params.yaml", keys: ["model.depth"] },
+      { kind: "missing-params", file: "conf.yaml", keys: [] },
+    ]);
+  });
+
   it("frozen and always_changed", async () => {
     const root = await recorded({
       "pipe.yaml": "stages:\n  fetch:\n    cmd: echo fetch\n    frozen: true\n    deps:\n    - in.txt\n    outs:\n    - f.txt\n  clock:\n    cmd: date\n    always_changed: true\n    deps:\n    - f.txt\n",
@@ -339,7 +354,8 @@ describe("pipe status", () => {
     });
     writeFiles(root, { "in.txt": "2" });
     const r = status(root, "--check");
-    expect(r.out).toBe("fetch:\n    frozen\nclock:\n    always changed\n");
+    // A frozen stage whose outputs are as locked is named after the verdict, not given a heading of its own.
+    expect(r.out).toBe("clock:\n    always changed\nFrozen, outputs match the lock: fetch\n");
     expect(r.code).toBe(1);
     const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, unknown> };
     expect(j.stages["fetch"]).toEqual({ stale: false, frozen: true, reasons: [], external: [] });
@@ -363,26 +379,28 @@ describe("pipe status", () => {
       "f.txt": "f",
     });
     age(root);
-    expect(status(root).out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("'fetch' is frozen; its outputs match the lock.\n");
+    expect(status(root, "fetch").out).toBe("'fetch' is frozen; its outputs match the lock.\n");
+    // Only frozen stages in the report: no "up to date" verdict beside what is said of them.
     unlinkSync(path.join(root, "f.txt"));
     const r = status(root, "--check");
-    expect(r.out).toBe("fetch:\n    frozen\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
+    expect(r.out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\n");
     expect(r.code).toBe(0);
     const j = JSON.parse(status(root, "--json").out) as { stages: Record<string, { stale: boolean; reasons: unknown[] }> };
     expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
     expect(j.stages["fetch"]!.stale).toBe(false);
     expect(j.stages["fetch"]!.reasons).toEqual([{ kind: "changed-outs", changes: [{ path: "f.txt", change: "deleted", old: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown } }] }]);
     writeFiles(root, { "f.txt": "edited" });
-    expect(status(root).out).toBe("fetch:\n    frozen\n    changed outs:\n        modified:   f.txt\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        modified:   f.txt\n");
     // The status memo, written while the output was as recorded, must not hide the edit either.
     writeFiles(root, { "f.txt": "f" });
     backdate(root);
-    expect(status(root).out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("'fetch' is frozen; its outputs match the lock.\n");
     const memo = status(root, "-v");
-    expect(memo.out).toBe("fetch:\n    frozen\nPipeline is up to date.\n");
+    expect(memo.out).toBe("'fetch' is frozen; its outputs match the lock.\n");
     expect(memo.err).toBe("Checked 1 stage from .pipe/tmp/status-memo: 1 path unchanged since the last full check\n");
     unlinkSync(path.join(root, "f.txt"));
-    expect(status(root).out).toBe("fetch:\n    frozen\n    changed outs:\n        deleted:    f.txt\nPipeline is up to date.\n");
+    expect(status(root).out).toBe("fetch:\n    frozen, outputs differ from the lock:\n    changed outs:\n        deleted:    f.txt\n");
   });
 
   it("a three-stage chain whose first input changed", async () => {
@@ -486,8 +504,9 @@ describe("pipe status", () => {
     expect(read(root, "pipe.lock")).not.toContain("inner");
     expect(status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     writeFiles(root, { "sub/in.txt": "I" });
-    expect(status(root).out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   in.txt\nUp to date: top\n");
-    expect(status(path.join(root, "sub"), "inner").out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   in.txt\n");
+    // Paths and addresses relative to where the command runs, as DVC prints them.
+    expect(status(root).out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   sub/in.txt\nUp to date: top\n");
+    expect(status(path.join(root, "sub"), "inner").out).toBe("inner:\n    changed deps:\n        modified:   in.txt\n");
     writeFiles(root, { "sub/pipe.lock": "schema: '2.0'\nstages:\n  inner:\n    cmd: 3\n" });
     const bad = status(root);
     expect([bad.code, bad.out]).toEqual([2, ""]);

@@ -94,7 +94,7 @@ export function drawingProblems(text: string, view: DagView): string[] {
   const mark = (s: string): string => (s + (view.marked ? " *" : "")).replace(/\s/g, "");
   const boxOf = new Map<string, number>();
   for (const n of view.nodes) {
-    const labels = new Set([n.short, ...(n.local !== undefined ? [n.local] : [])].flatMap((l) => [l.replace(/\s/g, ""), mark(l)]));
+    const labels = new Set([n.label, ...(n.local !== undefined ? [n.local] : [])].flatMap((l) => [l.replace(/\s/g, ""), mark(l)]));
     const found = [...new Set([...labels].flatMap((l) => byLabel.get(l) ?? []))];
     if (found.length === 0) problems.push(`no box for ${n.id}`);
     else if (found.length === 1 && byLabel.get(boxes[found[0]!]!.label)!.length === 1) boxOf.set(n.id, found[0]!);

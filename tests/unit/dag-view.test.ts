@@ -1,4 +1,5 @@
 /** What `pipe dag` draws: scope (targets, --full), collapsed groups (--expand), outputs (--outs), stale marks. */
+import { whereOf } from "../../src/project/where.js";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
 import type { StageGraph } from "../../src/model.js";
@@ -65,7 +66,11 @@ describe("foreach/matrix groups", () => {
   it("a group in another stages file is labelled with its file", () => {
     const specs = fanOut(9).map((s) => ({ ...s, file: "sub/dvc.yaml" }));
     const v = buildView(graphOf(specs));
-    expect(v.nodes[1]).toMatchObject({ label: "sub/dvc.yaml:build@{9}", short: "sub:build@{9}" });
+    expect(v.nodes[1]).toMatchObject({ label: "sub/dvc.yaml:build@{9}", file: "sub/dvc.yaml" });
+    // Seen from `sub/` (DVC's addressing is relative to the working directory): the bare names.
+    const fromSub = buildView(graphOf(specs), { where: whereOf("/p", "/p/sub") });
+    expect(fromSub.nodes[1]).toMatchObject({ label: "build@{9}", file: "dvc.yaml" });
+    expect(fromSub.nodes[0]).toMatchObject({ label: "fetch" });
   });
   it("only the visible members count", () => {
     const g = graphOf(fanOut(12));

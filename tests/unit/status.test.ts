@@ -169,16 +169,16 @@ describe("stage staleness", () => {
       {
         kind: "changed-deps",
         changes: [
-          { path: "data/raw", change: "modified", old: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown }, new: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown } },
-          { path: "extra.txt", change: "new" },
-          { path: "src/train.py", change: "removed", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
+          { path: "data/raw", rootPath: "data/raw", change: "modified", old: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown }, new: { algo: "xxh64", hash: expect.stringMatching(/\.dir$/) as unknown } },
+          { path: "extra.txt", rootPath: "extra.txt", change: "new" },
+          { path: "src/train.py", rootPath: "src/train.py", change: "removed", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
         ],
       },
       {
         kind: "changed-outs",
         changes: [
-          { path: "model.pkl", change: "deleted", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
-          { path: "metrics.json", change: "new" },
+          { path: "model.pkl", rootPath: "model.pkl", change: "deleted", old: { algo: "xxh64", hash: expect.any(String) as unknown } },
+          { path: "metrics.json", rootPath: "metrics.json", change: "new" },
         ],
       },
     ]);
@@ -200,6 +200,7 @@ describe("stage staleness", () => {
       files: [
         {
           file: "params.yaml",
+          rootPath: "params.yaml",
           changes: [
             { key: "train.lr", change: "modified", old: 0.1, new: 0.2 },
             { key: "train.new_key", change: "new", new: 5 },
@@ -210,6 +211,7 @@ describe("stage staleness", () => {
         // A map changed on both sides is reported key by key, recursively; lists are compared whole.
         {
           file: "cfg.yaml",
+          rootPath: "cfg.yaml",
           changes: [
             { key: "b.c", change: "modified", old: 2, new: 3 },
             { key: "b.f.g", change: "modified", old: [1], new: [1, 2] },
@@ -273,9 +275,9 @@ describe("stage staleness", () => {
     await recordAll(root, [a]);
     unlinkSync(path.join(root, "model.pkl"));
     const [fs, as] = await statusOf(root, [f, a]);
-    expect(fs).toEqual({ address: "fetch", stale: false, frozen: true, reasons: [], external: ["https://example.com/d.csv"] });
+    expect(fs).toEqual({ address: "fetch", stale: false, frozen: true, reasons: [{ kind: "no-lock-entry" }], external: ["https://example.com/d.csv"] });
     expect(as!.reasons).toEqual([{ kind: "always-changed" }]);
-    expect(renderStatusText([fs!, as!], { verbose: false })).toBe("fetch:\n    frozen\n    external (not checked): https://example.com/d.csv\nalways:\n    always changed\n");
+    expect(renderStatusText([fs!, as!], { verbose: false })).toBe("fetch:\n    frozen, never run (no lock entry)\n    external (not checked): https://example.com/d.csv\nalways:\n    always changed\n");
     checkJson([fs!, as!]);
   });
 
@@ -323,7 +325,7 @@ describe("stage staleness", () => {
     expect(s!.reasons).toEqual([]);
     write(root, { "data/raw/sub/café.txt": "cafe\n" });
     const [t] = await statusOf(root, [prepare]);
-    expect(t!.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "data/raw", change: "modified", old: { algo: "md5", hash: "038d10e5fa37bd45e8442e439353957a.dir" }, new: { algo: "md5", hash: expect.stringMatching(/^[0-9a-f]{32}\.dir$/) as unknown } }] }]);
+    expect(t!.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "data/raw", rootPath: "data/raw", change: "modified", old: { algo: "md5", hash: "038d10e5fa37bd45e8442e439353957a.dir" }, new: { algo: "md5", hash: expect.stringMatching(/^[0-9a-f]{32}\.dir$/) as unknown } }] }]);
   });
 
   it("legacy DVC 2 entries (md5 without hash:) verify with md5-dos2unix", async () => {
@@ -468,10 +470,10 @@ describe("laziness", () => {
     const grown = trainStage({ deps: [dep("data/raw"), dep("extra.txt"), dep("src/train.py")] });
     const fs = countingReads();
     const plain = await checkStage(openWorkspace(root, { fs }), grown, entry);
-    expect(plain.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new" }] }]);
+    expect(plain.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", rootPath: "extra.txt", change: "new" }] }]);
     expect(fs.opened).not.toContain("extra.txt");
     const shown = await checkStage(openWorkspace(root, { fs }), grown, entry, { hashNew: true });
-    expect(shown.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", change: "new", new: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) } }] }]);
+    expect(shown.reasons).toEqual([{ kind: "changed-deps", changes: [{ path: "extra.txt", rootPath: "extra.txt", change: "new", new: { algo: "xxh64", hash: expect.stringMatching(/^[0-9a-f]{16}$/) } }] }]);
   });
 
   it("a stage without a lock entry costs no hashing at all", async () => {

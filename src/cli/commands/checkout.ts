@@ -10,6 +10,7 @@ import { error, type Diagnostic } from "../../config/diagnostic.js";
 import { pathKey } from "../../lock/types.js";
 import { EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { whereForPipeline } from "../../project/where.js";
 import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
@@ -17,6 +18,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const [{ ObjectStore }, { checkoutOutput }, { openWorkspace }, { clearRunMarker }] = await Promise.all([
     import("../../cache/store.js"),
     import("../../cache/checkout.js"),
@@ -65,7 +67,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
             () => true,
           );
           if (gone && !ctx.global.quiet) {
-            ctx.io.err(`note: '${o.rootPath}' (stage '${a}') is missing and has cache: false, so it cannot be restored; 'pipe repro ${a}' produces it again\n`);
+            ctx.io.err(`note: '${where.path(o.rootPath)}' (stage '${where.address(a)}') is missing and has cache: false, so it cannot be restored; 'pipe repro ${where.address(a)}' produces it again\n`);
           }
           continue;
         }
@@ -105,7 +107,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
         if (v.status === "restored") {
           changed++;
           files.add(s.file);
-          const shown = e.hash.endsWith(".dir") ? `${o.rootPath}/` : o.rootPath;
+          const shown = e.hash.endsWith(".dir") ? `${where.path(o.rootPath)}/` : where.path(o.rootPath);
           if (!ctx.global.quiet) ctx.io.out(`${existed ? "M" : "A"}       ${shown}\n`);
         }
       }

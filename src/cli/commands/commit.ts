@@ -7,6 +7,7 @@
 import type { Diagnostic } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { whereForPipeline } from "../../project/where.js";
 import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
@@ -14,6 +15,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const [{ ObjectStore }, { RunCache }, { storeOutput }, { openWorkspace, absOf }, { recordStage }, { serializeLockEntry, writeLockEntry }, repro] =
     await Promise.all([
       import("../../cache/store.js"),
@@ -73,7 +75,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
           continue;
         }
         committed++;
-        if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(a)}'\n`);
+        if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(where.address(a))}'\n`);
       }
       files.add(s.file);
     }

@@ -4,6 +4,7 @@
  * a stages file, or an output path) limits the drawing to what leads to it, unless `--full`. Large `foreach`/`matrix`
  * groups are one node unless `--expand`. The text drawing (and its layout library) is loaded only when drawn.
  */
+import { AT_ROOT, whereForPipeline } from "../../project/where.js";
 import { error, type Diagnostic } from "../../config/diagnostic.js";
 import { indexOf } from "../../graph/graph.js";
 import { resolveTargets } from "../../graph/select.js";
@@ -74,7 +75,9 @@ export async function run(ctx: CommandContext, target: string | undefined, opts:
     }
     stale = r.value;
   }
-  const view = buildView(graph, { targets, full: opts.full, outs: opts.outs, expand: opts.expand, stale });
+  // Drawings show addresses and paths from the working directory, as DVC's do; JSON keeps the root's.
+  const where = opts.json ? AT_ROOT : whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const view = buildView(graph, { targets, full: opts.full, outs: opts.outs, expand: opts.expand, stale, where });
   if (opts.json) {
     const { dagJson } = await import("../../report/dag/formats.js");
     ctx.io.out(JSON.stringify(dagJson(graph, view), null, 2) + "\n");

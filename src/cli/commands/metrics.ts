@@ -74,7 +74,7 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
   const precision = opts.precision ?? DEFAULT_PRECISION;
   if (opts.allCommits && revs.length > 0) return usageError(ctx, [error("usage", "--all-commits takes no revisions: it shows the workspace and every commit")]);
   const names = revs.length > 0 ? [...new Set(revs)] : [WORKSPACE];
-  const prepared = await prepareComparison(ctx, "metrics show reads revisions from git", names);
+  const prepared = await prepareComparison(ctx, "metrics show reads revisions from git", names, opts.json === true);
   if (typeof prepared === "number") return prepared;
   const { cmp } = prepared;
   const sides = prepared.sides;
@@ -112,7 +112,7 @@ export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRe
   const precision = opts.precision ?? DEFAULT_PRECISION;
   const aName = aRev ?? "HEAD";
   const bName = bRev ?? WORKSPACE;
-  const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName]);
+  const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName], opts.json === true);
   if (typeof prepared === "number") return prepared;
   const { cmp, sides } = prepared;
   const targets = resolveTargets(ctx, cmp.root, opts.targets);

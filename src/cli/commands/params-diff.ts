@@ -4,6 +4,7 @@
  * Also home of the set-up `metrics show/diff` share: find the project and the git work tree, open each side, and
  * gather the params and metrics files each side's pipeline declares (`prepareComparison`).
  */
+import { whereOf } from "../../project/where.js";
 import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../../config/diagnostic.js";
 import { openSide, projectGit, WORKSPACE, type ProjectGit, type Side } from "../../git/revision.js";
@@ -31,7 +32,7 @@ export interface Comparison {
   root: string;
   git: ProjectGit | undefined;
   tracked: Tracked;
-  /** How a root-relative file is shown: relative to the directory the command runs in, as DVC shows it. */
+  /** How a root-relative file is shown: relative to the directory the command runs in, as DVC shows it (root-relative for `--json`). */
   display: (file: string) => string;
   /** The stages files (and texts) of each revision side, as scanned. */
   stagesAt: Map<Side, Map<string, string>>;
@@ -80,7 +81,7 @@ export function revisionLoadWarning(failed: readonly { side: Side; errors: reado
  * never depends on it, so a broken workspace does not stop it (when the workspace is a side, its load errors are
  * printed and the exit code is 2, as for every command).
  */
-export async function prepareComparison(ctx: CommandContext, why: string, names: readonly string[]): Promise<{ cmp: Comparison; sides: Side[] } | number> {
+export async function prepareComparison(ctx: CommandContext, why: string, names: readonly string[], json = false): Promise<{ cmp: Comparison; sides: Side[] } | number> {
   let root: string;
   let workspace: Pipeline | undefined;
   if (names.includes(WORKSPACE)) {
@@ -101,8 +102,8 @@ export async function prepareComparison(ctx: CommandContext, why: string, names:
     if (!s.ok) return usageError(ctx, s.errors);
     sides.push(s.value);
   }
-  const cwd = ctx.global.cwd;
-  const display = (file: string): string => path.relative(cwd, path.join(root, file)).split(path.sep).join("/");
+  // Tables show files relative to the working directory, as DVC does; `--json` keeps them root-relative.
+  const display = json ? (file: string): string => file : whereOf(root, ctx.global.cwd).path;
   const cmp: Comparison = { root, git: pg.value, tracked: emptyTracked(), display, stagesAt: new Map() };
   if (workspace) addPipeline(cmp.tracked, workspace);
   const failed: { side: Side; errors: Diagnostic[] }[] = [];
@@ -136,7 +137,7 @@ export function printJson(ctx: CommandContext, value: unknown): void {
 export async function run(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: ParamsDiffOptions): Promise<number> {
   const aName = aRev ?? "HEAD";
   const bName = bRev ?? WORKSPACE;
-  const prepared = await prepareComparison(ctx, "params diff compares git revisions", [aName, bName]);
+  const prepared = await prepareComparison(ctx, "params diff compares git revisions", [aName, bName], opts.json === true);
   if (typeof prepared === "number") return prepared;
   const { cmp, sides } = prepared;
   const targets = resolveTargets(ctx, cmp.root, opts.targets);

@@ -7,6 +7,7 @@
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, lockNotes, printDiagnostics } from "../load.js";
+import { whereForPipeline } from "../../project/where.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -83,6 +84,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       import("../../exec/runner.js"),
     ]);
   const { RunningRecords } = await import("../../exec/running.js");
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const reporter = createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
@@ -91,6 +93,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     quiet: ctx.global.quiet,
     verbose: ctx.global.verbose,
     colors: colors(ctx),
+    where,
     ...(process.stderr.columns ? { columns: process.stderr.columns } : {}),
   });
   const ws = openWorkspace(root);
@@ -118,6 +121,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       runner: new ProcessRunner(dry ? {} : { recorder: new RunningRecords(root) }),
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
+      where,
     });
     const result = await engine.run();
     if (result.preflight.length > 0) {

@@ -8,6 +8,7 @@ import { resolveTargets, selectStages } from "../../graph/select.js";
 import { oneLine, stageJson } from "../../report/dag/stage-json.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
+import { whereForPipeline } from "../../project/where.js";
 
 export interface StageListOptions {
   json?: boolean;
@@ -28,7 +29,10 @@ export async function run(ctx: CommandContext, targets: string[], opts: StageLis
     return EXIT_OK;
   }
   if (ctx.global.quiet || stages.length === 0) return EXIT_OK;
-  const width = Math.max(...stages.map((s) => s.address.length));
-  ctx.io.out(stages.map((s) => `${s.address.padEnd(width)}  ${oneLine(s)}`.trimEnd()).join("\n") + "\n");
+  // Addresses as DVC shows them, relative to the working directory; descriptions keep paths as written, as DVC's do.
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const shown = stages.map((s) => where.address(s.address));
+  const width = Math.max(...shown.map((a) => a.length));
+  ctx.io.out(stages.map((s, i) => `${shown[i]!.padEnd(width)}  ${oneLine(s)}`.trimEnd()).join("\n") + "\n");
   return EXIT_OK;
 }

@@ -5,7 +5,9 @@
  *
  * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
  * damaged lock file.
- */import pc from "picocolors";
+ */
+import path from "node:path";
+import pc from "picocolors";
 import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
 import { executionOrder, resolveTargets } from "../../graph/select.js";
@@ -23,6 +25,7 @@ import type { StageStatus } from "../../status/types.js";
 import { absOf, defaultStateFile, openWorkspace, type Workspace } from "../../status/workspace.js";
 import type { FsStat } from "../../hash/fs.js";
 import { stringifyJson } from "../../params/format.js";
+import { whereForPipeline, type Where } from "../../project/where.js";
 
 import type { StatusOptions } from "./status.js";
 
@@ -35,6 +38,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
 
   let addresses: readonly string[] = graph.order;
   if (targets.length > 0) {
@@ -78,7 +82,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
         // A load answered by the load cache still walked (discovery runs every time), so `tree` is complete.
         ...(tree.every(([, st]) => st !== undefined) ? { tree: tree as [string, string][] } : {}),
         entries,
-        outputs: renderAll(stages),
+        outputs: renderAll(stages, where),
+        here: path.relative(root, ctx.global.cwd).split(path.sep).join("/"),
         stages: stages.length,
         startedNs,
         racyWindowNs: RACY_WINDOW_NS,
@@ -91,7 +96,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
     if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
     else {
       const c = colors(ctx);
-      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s) }));
+      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
     }
     if (ctx.global.verbose) {
       const st = ws.hasher.stats;
@@ -161,13 +166,13 @@ async function verdictEntries(
 }
 
 /** The report of an all-fresh verdict in every form the memo serves. */
-function renderAll(stages: readonly StageStatus[]): Record<MemoForm, string> {
+function renderAll(stages: readonly StageStatus[], where: Where): Record<MemoForm, string> {
   const bold = pc.createColors(true).bold;
   return {
-    text: renderStatusText(stages, { verbose: false }),
-    color: renderStatusText(stages, { verbose: false, name: (s) => bold(s) }),
-    "text-v": renderStatusText(stages, { verbose: true }),
-    "color-v": renderStatusText(stages, { verbose: true, name: (s) => bold(s) }),
+    text: renderStatusText(stages, { verbose: false, where }),
+    color: renderStatusText(stages, { verbose: false, name: (s) => bold(s), where }),
+    "text-v": renderStatusText(stages, { verbose: true, where }),
+    "color-v": renderStatusText(stages, { verbose: true, name: (s) => bold(s), where }),
     json: stringifyJson(statusJson(stages)) + "\n",
   };
 }

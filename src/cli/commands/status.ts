@@ -50,7 +50,8 @@ async function answerFromMemo(ctx: CommandContext, opts: StatusOptions): Promise
     hasher ??= (await import("../../status/workspace.js")).openWorkspace(root).hasher;
     return hasher.peekDir(abs, algo);
   };
-  const hit = await readStatusMemo(root, memoForm(ctx, opts), dirHash);
+  const here = path.relative(root, ctx.global.cwd).split(path.sep).join("/");
+  const hit = await readStatusMemo(root, memoForm(ctx, opts), here, dirHash);
   if (!hit) return undefined;
   if (!ctx.global.quiet) {
     ctx.io.out(hit.output);

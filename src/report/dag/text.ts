@@ -109,11 +109,11 @@ function lineChar(nets: Map<string, number> | undefined): string {
 // ---- boxes ----------------------------------------------------------------------------------------------------
 
 function labelOf(n: DagNode, marked: boolean, local: boolean): string {
-  const text = local ? n.local! : n.short;
+  const text = local ? n.local! : n.label;
   return marked && n.stale ? `${text} *` : text;
 }
 
-/** The stages file every node of a part (of two or more) comes from, when that is one file below the root. */
+/** The stages file every node of a part (of two or more) comes from, when that is one file outside the working directory (as shown). */
 function commonFile(nodes: readonly DagNode[]): string | undefined {
   const f = nodes[0]?.file;
   if (nodes.length < 2 || f === undefined || !f.includes("/")) return undefined;

@@ -10,10 +10,13 @@
  * - `outs`: nodes are outputs; `a -> b` when the stage producing `b` reads `a`. A collapsed group's outputs are one
  *   node.
  * - `stale`: stage addresses to mark; a group or output node is stale when one of its stages is.
+ * - `where`: labels show addresses and paths as DVC does, relative to the working directory (`project/where.ts`);
+ *   node ids stay root addresses and root paths.
  */
 import { indexOf } from "../../graph/graph.js";
 import { upstreamClosure } from "../../graph/select.js";
 import type { OutEntry, Stage, StageGraph } from "../../model.js";
+import { AT_ROOT, type Where } from "../../project/where.js";
 
 /** Groups with more members than this are drawn as one node unless `expand`. */
 export const GROUP_LIMIT = 8;
@@ -24,11 +27,9 @@ export interface DagNode {
   /** Unique within the view: a stage address, `group:<file>:<name>`, or `out:<path>`. */
   id: string;
   kind: DagNodeKind;
-  /** Full label: the address, `name@{n}` for a group, the path for an output. */
+  /** Label: the address (`sub/dvc.yaml:name@{n}` for a group), the path for an output, as shown (see `where`). */
   label: string;
-  /** Short label for drawings: `dir:name` instead of `dir/dvc.yaml:name`. */
-  short: string;
-  /** For stage and group nodes: the stages file, and the label without it (`name`, `name@{n}`). */
+  /** For stage and group nodes: the stages file as shown (relative to the working directory), and the label without it (`name`, `name@{n}`). */
   file?: string;
   local?: string;
   /** The stages this node stands for, in execution order (one for a stage or an output). */
@@ -57,11 +58,8 @@ export interface ViewOptions {
   expand?: boolean;
   /** Stale stage addresses (from `pipe status`). */
   stale?: ReadonlySet<string>;
-}
-
-/** `sub/dvc.yaml:train` -> `sub:train` (a directory holds one stages file, so the directory names it). */
-export function shortAddress(s: Pick<Stage, "dir" | "name">, name = s.name): string {
-  return s.dir === "" ? name : `${s.dir}:${name}`;
+  /** How labels show addresses and paths (default: from the root). */
+  where?: Where;
 }
 
 function fullAddress(s: Pick<Stage, "dir" | "file">, name: string): string {
@@ -71,6 +69,7 @@ function fullAddress(s: Pick<Stage, "dir" | "file">, name: string): string {
 export function buildView(graph: StageGraph, opts: ViewOptions = {}): DagView {
   const visible = opts.targets && opts.targets.length > 0 && !opts.full ? upstreamClosure(graph, opts.targets) : [...graph.order];
   const stale = opts.stale ?? new Set<string>();
+  const where = opts.where ?? AT_ROOT;
   const stage = (a: string): Stage => graph.stages.get(a)!;
 
   // Which visible stages collapse into a group node.
@@ -94,9 +93,8 @@ export function buildView(graph: StageGraph, opts: ViewOptions = {}): DagView {
       groupNodes.set(k, {
         id,
         kind: "group",
-        label: fullAddress(first, name),
-        short: shortAddress(first, name),
-        file: first.file,
+        label: where.address(fullAddress(first, name)),
+        file: where.path(first.file),
         local: name,
         stages: list,
         stale: list.some((a) => stale.has(a)),
@@ -105,7 +103,7 @@ export function buildView(graph: StageGraph, opts: ViewOptions = {}): DagView {
     }
   }
 
-  return opts.outs ? outsView(graph, visible, collapsed, groupNodes, stale) : stagesView(graph, visible, collapsed, groupNodes, stale);
+  return opts.outs ? outsView(graph, visible, collapsed, groupNodes, stale, where) : stagesView(graph, visible, collapsed, groupNodes, stale, where);
 }
 
 function sortEdges(nodes: readonly DagNode[], edges: Iterable<string>): [string, string][] {
@@ -121,6 +119,7 @@ function stagesView(
   collapsed: ReadonlyMap<string, string>,
   groups: ReadonlyMap<string, DagNode>,
   stale: ReadonlySet<string>,
+  where: Where,
 ): DagView {
   const nodes: DagNode[] = [];
   const placed = new Set<string>();
@@ -133,7 +132,7 @@ function stagesView(
       continue;
     }
     const s = graph.stages.get(a)!;
-    nodes.push({ id: a, kind: "stage", label: a, short: shortAddress(s), file: s.file, local: s.name, stages: [a], stale: stale.has(a) });
+    nodes.push({ id: a, kind: "stage", label: where.address(a), file: where.path(s.file), local: s.name, stages: [a], stale: stale.has(a) });
   }
   const inView = new Set(visible);
   const edges = new Set<string>();
@@ -154,6 +153,7 @@ function outsView(
   collapsed: ReadonlyMap<string, string>,
   groups: ReadonlyMap<string, DagNode>,
   stale: ReadonlySet<string>,
+  where: Where,
 ): DagView {
   const nodes: DagNode[] = [];
   const groupById = new Map([...groups.values()].map((g) => [g.id, g]));
@@ -171,7 +171,7 @@ function outsView(
       }
       const id = `out:${o.rootPath}`;
       nodeOfOut.set(o, id);
-      nodes.push({ id, kind: "out", label: o.rootPath, short: o.rootPath, stages: [a], stale: stale.has(a), out: o });
+      nodes.push({ id, kind: "out", label: where.path(o.rootPath), stages: [a], stale: stale.has(a), out: o });
     }
     if (gid !== undefined && groupOuts.has(gid) && !placedGroups.has(gid)) {
       placedGroups.add(gid);
@@ -185,7 +185,6 @@ function outsView(
     const count = groupOuts.get(n.id.slice("outs:".length)) ?? 0;
     const suffix = ` (${count} output${count === 1 ? "" : "s"})`;
     n.label += suffix;
-    n.short += suffix;
   }
   const index = indexOf(graph);
   const inView = new Set(visible);
