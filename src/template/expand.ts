@@ -14,7 +14,7 @@
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { dedupeSorted, keyString, nodeLocation } from "../config/yaml.js";
+import { dedupeSorted, keyString, nodeLocation, resolveAlias } from "../config/yaml.js";
 import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
@@ -136,7 +136,7 @@ class Expander {
   }
 
   private deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.input.doc) : node;
+    return isAlias(node) ? resolveAlias(this.input.doc, node) : node;
   }
 
   async run(): Promise<Result<ExpandedFile>> {
