@@ -140,10 +140,13 @@ const PATH_MAX = process.platform === "darwin" ? 1023 : 4095;
 
 /** Why the system cannot take `abs` (an absolute path), or undefined. */
 function pathTooLong(abs: string): string | undefined {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most paths are short enough to need no counting (this runs for
+  // every path of every stage).
+  if (abs.length * 3 <= NAME_MAX) return undefined;
   let longest = 0;
-  for (const part of abs.split(path.sep)) longest = Math.max(longest, Buffer.byteLength(part));
+  for (const part of abs.split(path.sep)) if (part.length * 3 > NAME_MAX) longest = Math.max(longest, Buffer.byteLength(part));
   if (longest > NAME_MAX) return `a name in it is ${countText(longest)} bytes long; file systems allow at most ${NAME_MAX} bytes per name`;
-  const n = Buffer.byteLength(abs);
+  const n = abs.length * 3 <= PATH_MAX ? 0 : Buffer.byteLength(abs);
   if (n > PATH_MAX) return `it is ${countText(n)} bytes long as an absolute path; the system allows at most ${countText(PATH_MAX)}`;
   return undefined;
 }

@@ -122,6 +122,17 @@ describe("aliases", () => {
     expect(r.ok && r.value.stages.map((s) => s.cmd)).toEqual(["echo 0.1"]);
   });
 
+  it("10,000 stages merging one anchored mapping (<<: *d) are read and validated", () => {
+    const n = 10_000;
+    const text = ["stages:", "  s0: &d", "    cmd: echo hi", "    deps: [a.txt]", ...Array.from({ length: n }, (_, i) => `  s${i + 1}:\n    <<: *d\n    outs: [o${i}.txt]`), ""].join("\n");
+    const p = parseYaml("pipe.yaml", text);
+    expect(validateStagesFile(p).errors).toEqual([]);
+    const plain = toPlain(p);
+    const stages = plain.ok ? (plain.value as { stages: Record<string, unknown> }).stages : {};
+    expect(Object.keys(stages)).toHaveLength(n + 1);
+    expect(stages[`s${n}`]).toEqual({ cmd: "echo hi", deps: ["a.txt"], outs: [`o${n - 1}.txt`] });
+  });
+
   it("a lock file holding 50,000 aliases is read", () => {
     const n = 50_000;
     const text = ["schema: '2.0'", "stages:", "  s:", "    cmd: x", "    deps: &d", "    - path: a", "      md5: 0cc175b9c0f1b6a831c399e269772661", "      size: 1", ...Array.from({ length: n }, (_, i) => `  s${i}:\n    cmd: x\n    deps: *d`), ""].join("\n");
