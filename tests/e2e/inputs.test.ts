@@ -63,13 +63,16 @@ describe.runIf(requires("mkfifo", hasMkfifo, "install coreutils"))("a FIFO where
     expect(refused(linked, ["status"])).toMatch(/^pipe\.yaml:1:1: error: cannot read pipe\.yaml: it is a FIFO \(named pipe\), not a regular file\n/);
   });
 
-  it("a vars file or params.yaml that is a FIFO is an error, without waiting for a writer", () => {
+  it("a vars file, params.yaml or a lock file that is a FIFO is an error, without waiting for a writer", () => {
     const dir = makeProject({ ".pipe/.keep": "", "pipe.yaml": "vars: [v.yaml]\nstages:\n  s:\n    cmd: echo hi\n" });
     expect(mkfifo(path.join(dir, "v.yaml"))).toBe(true);
     expect(refused(dir, ["status"])).toMatch(/^pipe\.yaml:1:8: error: cannot read vars file 'v\.yaml': it is a FIFO \(named pipe\), not a regular file\n/);
     const params = makeProject({ ".pipe/.keep": "", "pipe.yaml": "stages:\n  s:\n    cmd: echo hi\n" });
     expect(mkfifo(path.join(params, "params.yaml"))).toBe(true);
     expect(refused(params, ["repro"])).toMatch(/cannot read vars file 'params\.yaml': it is a FIFO \(named pipe\), not a regular file/);
+    const lock = makeProject({ ".pipe/.keep": "", "dvc.yaml": "stages:\n  s:\n    cmd: echo hi\n" });
+    expect(mkfifo(path.join(lock, "dvc.lock"))).toBe(true);
+    expect(refused(lock, ["status"])).toBe("error: cannot read dvc.lock: it is a FIFO (named pipe), not a regular file\n");
   });
 });
 
