@@ -37,12 +37,16 @@ export interface ParsedYaml {
  */
 export function parseYaml(file: string, text: string, opts: { intAsBigInt?: boolean } = {}): ParsedYaml {
   const lineCounter = new (yamlLib().LineCounter)();
-  const doc = yamlLib().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
-  if (doc.errors.length === 0 && text.includes("*")) doc.errors.push(...aliasErrors(doc));
+  // `uniqueKeys: false`: the package compares each key with every earlier key of its mapping (quadratic: 100,000
+  // params took minutes); `scanDocument` finds the same duplicates with a hash map, reported as the package would.
+  const doc = yamlLib().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, version: "1.2", keepSourceTokens: false, intAsBigInt: opts.intAsBigInt === true });
+  const scan = scanDocument(doc);
+  if (scan.duplicates.length > 0) doc.errors = mergeByPosition(doc.errors, scan.duplicates);
+  if (doc.errors.length === 0 && scan.targets.size > 0) doc.errors.push(...aliasErrors(doc, scan));
   const p: ParsedYaml = { file, text, doc, lineCounter, checks: [] };
   if (doc.errors.length === 0) {
-    checkKeys(p);
-    expandMergeKeys(p);
+    checkKeys(p, scan.maps);
+    expandMergeKeys(p, scan.maps);
   }
   return p;
 }
@@ -52,10 +56,10 @@ export function parseYaml(file: string, text: string, opts: { intAsBigInt?: bool
  * name, a variable name) can be keyed by it; the yaml package would silently stringify it (`a,b`) with a Node
  * warning on stderr. It is an error at the key instead.
  */
-function checkKeys(p: ParsedYaml): void {
-  yamlLib().visit(p.doc, {
-    Pair(_, pair) {
-      const key = yamlLib().isAlias(pair.key) ? pair.key.resolve(p.doc) : pair.key;
+function checkKeys(p: ParsedYaml, maps: readonly YAMLMap[]): void {
+  for (const map of maps) {
+    for (const pair of map.items) {
+      const key = yamlLib().isAlias(pair.key) ? resolveAlias(p.doc, pair.key) : pair.key;
       if (yamlLib().isCollection(key)) {
         p.checks.push(
           error("yaml-syntax", `a mapping key must be a scalar, not a ${yamlLib().isSeq(key) ? "list" : "mapping"}`, nodeLocation(p, pair.key), {
@@ -63,8 +67,8 @@ function checkKeys(p: ParsedYaml): void {
           }),
         );
       }
-    },
-  });
+    }
+  }
 }
 
 /** `<<` written plainly (a quoted `"<<"` is an ordinary key). */
@@ -80,11 +84,11 @@ function isMergeKey(key: unknown): boolean {
  * diagnostic about a merged value points at the place it is written. Everything after parsing (validation,
  * `toJS`, templating) then sees ordinary mappings.
  */
-function expandMergeKeys(p: ParsedYaml): void {
+function expandMergeKeys(p: ParsedYaml, maps: readonly YAMLMap[]): void {
   const done = new Set<YAMLMap>();
   const active = new Set<YAMLMap>();
   const source = (n: unknown, at: unknown): YAMLMap | undefined => {
-    const r = yamlLib().isAlias(n) ? n.resolve(p.doc) : n;
+    const r = yamlLib().isAlias(n) ? resolveAlias(p.doc, n) : n;
     if (yamlLib().isMap(r)) {
       if (!active.has(r)) return r;
       p.checks.push(error("yaml-syntax", "'<<' cannot merge a mapping into itself", nodeLocation(p, at)));
@@ -143,29 +147,7 @@ function expandMergeKeys(p: ParsedYaml): void {
     active.delete(map);
     done.add(map);
   };
-  yamlLib().visit(p.doc, {
-    Map(_, map) {
-      flatten(map);
-    },
-  });
-}
-
-/**
- * A plain value (of a document parsed with `intAsBigInt`) with every integer that a double holds exactly turned back
- * into a number: only integers beyond 2^53 stay bigints, so they keep every digit (as Python, and so DVC, reads them).
- */
-function exactIntegers(value: unknown): unknown {
-  const go = (v: unknown): unknown => {
-    if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-    if (Array.isArray(v)) return v.map(go);
-    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-      const o = v as Record<string, unknown>;
-      // defineProperty: a `__proto__` key is an own property here, and assigning it would set the prototype.
-      for (const k of Object.keys(o)) Object.defineProperty(o, k, { value: go(o[k]), enumerable: true, writable: true, configurable: true });
-    }
-    return v;
-  };
-  return go(value);
+  for (const map of maps) flatten(map);
 }
 
 /**
@@ -176,26 +158,128 @@ function exactIntegers(value: unknown): unknown {
 const MIN_ALIAS_BUDGET = 100_000;
 const MAX_ALIAS_GROWTH = 10;
 
+/** What one walk over a freshly parsed document finds (see `scanDocument`). */
+interface DocumentScan {
+  /** Each alias and the node it names: the last node anchored with its name before it, in document order. */
+  targets: Map<Alias, Node | undefined>;
+  /** How many nodes the document holds (aliases included). */
+  nodes: number;
+  /** Duplicate mapping keys, as the `yaml` package reports them with `uniqueKeys: true`. */
+  duplicates: YAMLParseError[];
+  /** Every mapping, in document order. */
+  maps: YAMLMap[];
+}
+
+/**
+ * The alias targets of each document `parseYaml` made, found once in document order, so that resolving an alias is a
+ * lookup. The `yaml` package's `Alias.resolve` walks the whole document for every alias (and its `toJS` scans every
+ * earlier anchor and alias): quadratic, 4,000 aliases took seconds and 50,000 minutes.
+ */
+const aliasTargets = new WeakMap<Document, Map<Alias, Node | undefined>>();
+
+/** A duplicate key found by `scanDocument`, for the diagnostic: its name and the first key of that name. */
+const duplicateOf = new WeakMap<YAMLError, { name: string; first: Node; second: Node }>();
+
+/**
+ * One walk over a document: alias targets (resolved as the `yaml` package resolves them: the last anchor of that name
+ * before the alias) and duplicate keys. Two keys are duplicates when the package's default `uniqueKeys` check says so
+ * (the same node, or two scalars with `===` values: `1` and `01` are, `1` and `"1"` are not, two `.nan` are not); the
+ * error is the package's own, at the same position, so every reader words it as before. A hash map per mapping makes
+ * it linear where the package's check compares each key with every earlier one.
+ */
+function scanDocument(doc: Document): DocumentScan {
+  const Y = yamlLib();
+  const targets = new Map<Alias, Node | undefined>();
+  const anchors = new Map<string, Node>();
+  const duplicates: YAMLParseError[] = [];
+  const maps: YAMLMap[] = [];
+  let nodes = 0;
+  // Depth-first in document order (a key before its value), as `visit` goes, with a stack of its own: `visit`
+  // recurses (and copies the path at every node), so very deep nesting would overflow it.
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Y.isPair(node)) {
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (!Y.isNode(node)) continue;
+    nodes++;
+    if (Y.isAlias(node)) {
+      targets.set(node, anchors.get(node.source));
+      continue;
+    }
+    if (node.anchor) anchors.set(node.anchor, node);
+    if (Y.isMap(node)) {
+      maps.push(node);
+      if (node.items.length > 1) duplicateKeys(node, duplicates);
+      for (let i = node.items.length - 1; i >= 0; i--) {
+        const pair = node.items[i]!;
+        stack.push(pair.value, pair.key);
+      }
+    } else if (Y.isSeq(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+    }
+  }
+  aliasTargets.set(doc, targets);
+  // The walk meets a mapping's keys before the keys of mappings nested in it; the parser reports in text order.
+  duplicates.sort((a, b) => a.pos[0] - b.pos[0]);
+  return { targets, nodes, duplicates, maps };
+}
+
+/** Appends the duplicate keys of one mapping to `out` (see `scanDocument`). */
+function duplicateKeys(map: YAMLMap, out: YAMLParseError[]): void {
+  const Y = yamlLib();
+  const values = new Set<unknown>();
+  // The first key of each string form, which the diagnostic's note points at (`1` and `"1"` share one).
+  const byName = new Map<string, Node>();
+  for (const pair of map.items) {
+    const key = pair.key;
+    if (!Y.isScalar(key)) continue;
+    const v = key.value;
+    if (typeof v === "number" && Number.isNaN(v)) continue;
+    const name = keyString(key);
+    if (values.has(v)) {
+      const start = key.range?.[0] ?? 0;
+      const e = new Y.YAMLParseError([start, start + 1], "DUPLICATE_KEY", "Map keys must be unique");
+      duplicateOf.set(e, { name, first: byName.get(name) ?? key, second: key });
+      out.push(e);
+    } else {
+      values.add(v);
+    }
+    if (!byName.has(name)) byName.set(name, key);
+  }
+}
+
+/** The node an alias names (undefined when no anchor of its name comes before it), in constant time. */
+export function resolveAlias(doc: Document, alias: Alias): Node | undefined {
+  let targets = aliasTargets.get(doc);
+  if (!targets) targets = scanDocument(doc).targets;
+  return targets.has(alias) ? targets.get(alias) : (alias.resolve(doc) as Node | undefined);
+}
+
+/** `extra` inserted into `errors` by position, each before the first error that starts after it; `errors` keep their order. */
+function mergeByPosition(errors: YAMLParseError[], extra: YAMLParseError[]): YAMLParseError[] {
+  const out: YAMLParseError[] = [];
+  let i = 0;
+  for (const e of errors) {
+    while (i < extra.length && extra[i]!.pos[0] < e.pos[0]) out.push(extra[i++]!);
+    out.push(e);
+  }
+  while (i < extra.length) out.push(extra[i++]!);
+  return out;
+}
+
 /**
  * The aliases of a document that have no value, as parser errors at the alias: one without an anchor before it, one
  * inside the collection it refers to (an infinite value), and the first of the aliases whose expansion is largest
  * when all of them together expand the document beyond the budget above (an alias bomb, which would take every
  * later reader of the value, and `toJS`, exponential time).
  *
- * One pass in document order resolves each alias as the `yaml` package does (the last anchor of that name before
- * it); a second computes each node's expanded size, memoised, so the check is linear in the document's size.
+ * The targets come from `scanDocument`; one pass computes each node's expanded size, memoised, so the check is linear
+ * in the document's size.
  */
-export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
-  const target = new Map<Alias, Node | undefined>();
-  const anchors = new Map<string, Node>();
-  let nodes = 0;
-  yamlLib().visit(doc, {
-    Node(_, node) {
-      nodes++;
-      if (yamlLib().isAlias(node)) target.set(node, anchors.get(node.source));
-      else if (node.anchor) anchors.set(node.anchor, node);
-    },
-  });
+function aliasErrors(doc: Document, { targets: target, nodes }: DocumentScan): YAMLParseError[] {
   if (target.size === 0) return [];
   const errs: YAMLParseError[] = [];
   const at = (a: Alias): [number, number] => (a.range ? [a.range[0], a.range[1]] : [0, 0]);
@@ -266,18 +350,74 @@ export function aliasErrors(doc: Document.Parsed): YAMLParseError[] {
 }
 
 /**
- * The plain value of a document that parsed without errors (`parseYaml` has checked its aliases, so the `yaml`
- * package's own alias limit, which rejects a hundred uses of one anchor, is lifted), integers beyond 2^53 exact when
- * it was parsed with `intAsBigInt` (see `exactIntegers`). Conversion should not fail
- * then; should it, the failure is a located diagnostic, never an exception.
+ * The plain value of a document that parsed without errors (`parseYaml` has checked its aliases: none is missing,
+ * circular or part of a bomb), integers beyond 2^53 exact when it was parsed with `intAsBigInt` (see
+ * `plainValue`). Conversion should not fail then; should it, the failure is a located diagnostic, never an exception.
  */
 export function toPlain(p: ParsedYaml, reason: "yaml-syntax" | "lock" = "yaml-syntax"): Result<unknown> {
   try {
-    return ok(exactIntegers(p.doc.toJS({ maxAliasCount: -1 })));
+    return ok(plainValue(p.doc));
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     return fail([error(reason, `cannot read the document: ${why}`, nodeLocation(p, p.doc.contents))]);
   }
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * What `doc.toJS()` gives, in time linear in the value's size: the package's own conversion scans every earlier
+ * anchor and alias for each alias it meets (quadratic in their number). Same result: a mapping is an object whose
+ * keys are the keys' string forms (null as `''`; a repeated key keeps its first position and takes its last value;
+ * `__proto__` an own property), an anchored node converts once and each alias of it is that same value.
+ */
+function plainValue(doc: Document): unknown {
+  const Y = yamlLib();
+  const anchored = new Map<Node, unknown>();
+  const go = (n: unknown): unknown => {
+    if (Y.isAlias(n)) {
+      const t = resolveAlias(doc, n);
+      if (t === undefined) throw new ReferenceError(`Unresolved alias (the anchor must be set before the alias): ${n.source}`);
+      return anchored.has(t) ? anchored.get(t) : go(t);
+    }
+    if (!Y.isNode(n)) return n ?? null;
+    let v: unknown;
+    if (Y.isScalar(n)) {
+      v = n.value;
+      // Of a document parsed with `intAsBigInt`, only integers beyond 2^53 stay bigints: they keep every digit (as
+      // Python, and so DVC, reads them); any other integer is the number it always was.
+      if (typeof v === "bigint" && v >= MIN_SAFE && v <= MAX_SAFE) v = Number(v);
+    } else if (Y.isSeq(n)) {
+      v = n.items.map(go);
+    } else if (Y.isMap(n)) {
+      const o: Record<string, unknown> = {};
+      for (const pair of n.items) {
+        const k = go(pair.key);
+        const name = k === null ? "" : typeof k === "object" ? collectionKey(doc, pair.key) : String(k as string);
+        const value = go(pair.value);
+        if (name in o) Object.defineProperty(o, name, { value, writable: true, enumerable: true, configurable: true });
+        else o[name] = value;
+      }
+      v = o;
+    } else {
+      return n.toJS(doc, { maxAliasCount: -1 });
+    }
+    if (n.anchor) anchored.set(n, v);
+    return v;
+  };
+  return go(doc.contents);
+}
+
+/**
+ * The name the `yaml` package gives a mapping key that is a collection (its flow YAML text). `parseYaml` reports such
+ * a key as an error, but the lock reader converts a document before it judges its shape.
+ */
+function collectionKey(doc: Document, key: unknown): string {
+  const Y = yamlLib();
+  const single = new Y.YAMLMap();
+  single.items.push(new Y.Pair(key, null));
+  return Object.keys(single.toJS(doc, { maxAliasCount: -1 }) as object)[0] ?? "";
 }
 
 /** Location of a character offset. */
@@ -406,7 +546,7 @@ function describeYamlError(p: ParsedYaml, e: YAMLError): Diagnostic {
       });
     }
     case "DUPLICATE_KEY": {
-      const dup = findDuplicate(p.doc, start);
+      const dup = duplicateOf.get(e);
       if (dup) {
         return error("yaml-syntax", `duplicate key '${dup.name}'`, nodeLocation(p, dup.second), {
           related: [{ message: `'${dup.name}' is first defined here`, location: nodeLocation(p, dup.first) }],
@@ -483,27 +623,6 @@ function unclosedQuote(p: ParsedYaml, offset: number): SourceLocation | undefine
 function sentence(message: string): string {
   const first = (message.split("\n")[0] ?? message).replace(/\s*at line \d+, column \d+:?\s*$/, "").replace(/\.$/, "");
   return first.charAt(0).toLowerCase() + first.slice(1);
-}
-
-function findDuplicate(doc: Document.Parsed, offset: number): { name: string; first: Node; second: Node } | undefined {
-  let found: { name: string; first: Node; second: Node } | undefined;
-  yamlLib().visit(doc, {
-    Map(_, map) {
-      const seen = new Map<string, Node>();
-      for (const it of map.items) {
-        if (!yamlLib().isNode(it.key)) continue;
-        const name = keyString(it.key);
-        const prev = seen.get(name);
-        if (prev && it.key.range?.[0] === offset) {
-          found = { name, first: prev, second: it.key };
-          return yamlLib().visit.BREAK;
-        }
-        if (!prev) seen.set(name, it.key);
-      }
-      return undefined;
-    },
-  });
-  return found;
 }
 
 /** Sorts diagnostics by position (errors without a location last) and drops exact repeats. */

@@ -8,10 +8,10 @@
  * diagnostics (`reason: "lock"` or `"yaml-syntax"`): the YAML is re-parsed with positions only then, to point at the
  * offending node.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Node } from "yaml";
 import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
+import { NotRegularFile, readRegularFile } from "../config/input-file.js";
 import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../config/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
@@ -295,14 +295,12 @@ export interface LockLocation {
   flavor: "pipe" | "dvc";
 }
 
-async function readText(abs: string): Promise<string | undefined> {
-  try {
-    return await readFile(abs, "utf8");
-  } catch (e) {
-    const code = typeof e === "object" && e !== null && "code" in e ? (e as { code: unknown }).code : undefined;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
+/** The lock's text; undefined when there is none; an error when it cannot be read (a FIFO is never opened). */
+async function readText(abs: string): Promise<string | undefined | Error> {
+  const bytes = await readRegularFile(abs);
+  if (bytes instanceof NotRegularFile) return bytes;
+  if (bytes instanceof Error) return bytes.code === "ENOENT" || bytes.code === "ENOTDIR" ? undefined : bytes;
+  return bytes.toString("utf8");
 }
 
 /**
@@ -315,12 +313,8 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
     ["dvc.lock", "dvc"],
   ] as const) {
     const file = dir === "" ? name : `${dir}/${name}`;
-    let text: string | undefined;
-    try {
-      text = await readText(path.join(root, file));
-    } catch (e) {
-      return fail([error("io", `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)]);
-    }
+    let text = await readText(path.join(root, file));
+    if (text instanceof Error) return fail([error("io", `cannot read ${file}: ${text.message}`)]);
     if (text === undefined) continue;
     // Diagnostics count columns in the text without the mark, and quote this text.
     text = withoutBom(text);

@@ -6,10 +6,10 @@
  * literal beyond 2^53 stays exact), and a YAML or TOML integer beyond 2^53 is a `bigint` too, so such values print in
  * full instead of failing or rounding.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, type Result } from "../config/diagnostic.js";
 import { parseJson } from "../config/json.js";
+import { NotRegularFile, readRegularFile } from "../config/input-file.js";
 import { decodeUtf8 } from "../config/text.js";
 import { parseTomlText } from "../config/toml.js";
 import { parseYaml, toPlain, yamlDiagnostics } from "../config/yaml.js";
@@ -64,12 +64,10 @@ function exactNumber(text: string): number | bigint {
 
 /** Reads and parses a params file; a missing file is a `missing-file` diagnostic. */
 export async function readParamsFile(absPath: string, shownAs: string): Promise<Result<unknown>> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(absPath);
-  } catch {
-    return fail([error("missing-file", `params file '${shownAs}' does not exist`)]);
-  }
+  // Never `readFile`: a FIFO would block the command forever.
+  const bytes = await readRegularFile(absPath);
+  if (bytes instanceof NotRegularFile) return fail([error("params", `cannot read params file '${shownAs}': ${bytes.message}`)]);
+  if (bytes instanceof Error) return fail([error("missing-file", `params file '${shownAs}' does not exist`)]);
   // Python, and so DVC, refuses a file that is not UTF-8; decoding it with replacement characters would compare
   // values nobody wrote.
   const decoded = decodeUtf8(shownAs, bytes);

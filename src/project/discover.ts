@@ -18,9 +18,10 @@
  *
  * A directory holding both `pipe.yaml` and `dvc.yaml` uses `pipe.yaml`, with a warning naming both.
  */
-import { readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
+import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { isSpecialFile } from "../config/input-file.js";
 import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
 
 export interface DiscoveredFile {
@@ -60,9 +61,17 @@ function readIgnoreFile(abs: string, warnings: Diagnostic[]): string | undefined
   }
 }
 
-function isFileBehindLink(abs: string): boolean {
+/**
+ * Whether a directory entry named like a stages file is one: a regular file, or a FIFO, socket or device, which the
+ * load then refuses with an error (skipping it would read the project as having no stages there).
+ */
+function isStagesFileEntry(d: Pick<Stats, "isFile" | "isFIFO" | "isSocket" | "isCharacterDevice" | "isBlockDevice">): boolean {
+  return d.isFile() || isSpecialFile(d);
+}
+
+function isStagesFileBehindLink(abs: string): boolean {
   try {
-    return statSync(abs).isFile();
+    return isStagesFileEntry(statSync(abs));
   } catch {
     return false;
   }
@@ -120,7 +129,7 @@ export async function discoverStagesFiles(root: string, observe?: DiscoveryObser
       const d = names.get(name);
       if (!d) continue;
       if (d.isSymbolicLink()) observe?.(prefix + name, path.join(abs, name), "file");
-      const isFile = d.isFile() || (d.isSymbolicLink() && isFileBehindLink(path.join(abs, name)));
+      const isFile = isStagesFileEntry(d) || (d.isSymbolicLink() && isStagesFileBehindLink(path.join(abs, name)));
       if (!isFile || ignoredBy(matchers.own, prefix + name)) continue;
       here.push({ file: prefix + name, abs: path.join(abs, name), dir: rel, flavor: name === "pipe.yaml" ? "pipe" : "dvc" });
     }

@@ -12,9 +12,10 @@
  * that result is returned as the load would have produced it (pipeline, warnings, source texts). The caller stores
  * a fresh result with `remember()` once it knows the project is valid as a whole (graph checks included).
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { NotRegularFile, readRegularFile } from "../config/input-file.js";
 import { decodeUtf8 } from "../config/text.js";
 import type { Pipeline, StagesFileInfo } from "../model.js";
 import type { ExpandedFile } from "../template/expand.js";
@@ -62,11 +63,7 @@ function diskSource(onRead: ReadObserver | undefined): FileSource {
         // is recorded as absent, which its next stat will not match; the read below reports the problem.
         onRead(f.file, await stat(abs, { bigint: true }).catch(() => null));
       }
-      try {
-        return await readFile(abs);
-      } catch (e) {
-        return e as Error;
-      }
+      return readRegularFile(abs);
     },
     ...(onRead ? { onRead } : {}),
   };
@@ -80,6 +77,13 @@ async function loadFile(
   from: FileSource,
 ): Promise<FileOutcome> {
   const raw = await from.stagesText(f);
+  if (raw instanceof NotRegularFile) {
+    // Located at the file, as every other problem of a stages file is: the user is to look there.
+    return {
+      errors: [error("io", `cannot read ${f.file}: ${raw.message}`, { file: f.file, line: 1, col: 1 }, { hint: "a stages file must be a regular file (or a symlink to one)" })],
+      warnings: [],
+    };
+  }
   if (raw instanceof Error) return { errors: [error("io", `cannot read ${f.file}: ${raw.message}`)], warnings: [] };
   const decoded = typeof raw === "string" ? { ok: true as const, text: raw } : decodeUtf8(f.file, raw);
   const text = decoded.text;

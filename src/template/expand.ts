@@ -14,7 +14,7 @@
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { dedupeSorted, keyString, nodeLocation } from "../config/yaml.js";
+import { dedupeSorted, keyString, nodeLocation, resolveAlias } from "../config/yaml.js";
 import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
@@ -44,6 +44,8 @@ export interface ExpandInput {
   skip?: { stages: ReadonlySet<string>; topLevel: ReadonlySet<string> };
   /** Reads vars/params files from elsewhere than the disk (a git revision); see `StagesSource.readText`. */
   readText?: TextReader;
+  /** Lower limits than `EXPANSION_LIMITS` (tests). */
+  limits?: Partial<ExpansionLimits>;
 }
 
 export interface ExpandedFile {
@@ -112,6 +114,48 @@ function quoteList(names: readonly string[]): string {
   return `${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
 }
 
+/**
+ * How much one stages file may expand to. A `matrix` multiplies its axes, so a few lines can ask for millions of
+ * stages, and the process would run out of memory before saying anything; these limits are checked before a
+ * definition generates anything. The largest real pipelines we know (the corpus of public DVC projects) stay far
+ * below them: 275 stages from one definition, 1,347 stages and 4,313 paths in one file.
+ */
+export const EXPANSION_LIMITS: Readonly<{ stagesPerDefinition: number; stagesPerFile: number; pathsPerFile: number }> = {
+  /** Stages one `foreach` or `matrix` may generate. */
+  stagesPerDefinition: 10_000,
+  /** Stages of one stages file, generated ones included. */
+  stagesPerFile: 50_000,
+  /** Entries of `deps`, `outs`, `metrics`, `plots` and `params` over all the stages of one stages file. */
+  pathsPerFile: 500_000,
+};
+
+export type ExpansionLimits = typeof EXPANSION_LIMITS;
+
+/**
+ * The longest file name and path the system takes (NAME_MAX, PATH_MAX less its terminating NUL, in bytes): any
+ * longer one fails every file operation with ENAMETOOLONG, so a stage naming one could never run or be checked.
+ */
+const NAME_MAX = 255;
+const PATH_MAX = process.platform === "darwin" ? 1023 : 4095;
+
+/** Why the system cannot take `abs` (an absolute path), or undefined. */
+function pathTooLong(abs: string): string | undefined {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most paths are short enough to need no counting (this runs for
+  // every path of every stage).
+  if (abs.length * 3 <= NAME_MAX) return undefined;
+  let longest = 0;
+  for (const part of abs.split(path.sep)) if (part.length * 3 > NAME_MAX) longest = Math.max(longest, Buffer.byteLength(part));
+  if (longest > NAME_MAX) return `a name in it is ${countText(longest)} bytes long; file systems allow at most ${NAME_MAX} bytes per name`;
+  const n = abs.length * 3 <= PATH_MAX ? 0 : Buffer.byteLength(abs);
+  if (n > PATH_MAX) return `it is ${countText(n)} bytes long as an absolute path; the system allows at most ${countText(PATH_MAX)}`;
+  return undefined;
+}
+
+/** A count as the limit messages show it: `9,765,625`. */
+function countText(n: number): string {
+  return n >= 1e15 ? "more than 10^15" : n.toLocaleString("en-US");
+}
+
 export async function expandStagesFile(input: ExpandInput): Promise<Result<ExpandedFile>> {
   return new Expander(input).run();
 }
@@ -122,6 +166,8 @@ class Expander {
   private readonly errors: Diagnostic[] = [];
   private readonly warnings: Diagnostic[] = [];
   private readonly parsing: ParsingConfig;
+  /** Stages and paths the definitions so far expanded to (see `EXPANSION_LIMITS`). */
+  private expanded = { stages: 0, paths: 0 };
 
   constructor(private readonly input: ExpandInput) {
     const d = path.posix.dirname(input.file);
@@ -136,7 +182,7 @@ class Expander {
   }
 
   private deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.input.doc) : node;
+    return isAlias(node) ? resolveAlias(this.input.doc, node) : node;
   }
 
   async run(): Promise<Result<ExpandedFile>> {
@@ -158,7 +204,7 @@ class Expander {
     const stages: Stage[] = [];
     for (const pair of pairsOf(this.deref(field(top, "stages")?.value))) {
       if (this.input.skip?.stages.has(keyString(pair.key))) continue;
-      stages.push(...(await this.definition(pair, ctx)));
+      for (const s of await this.definition(pair, ctx)) stages.push(s);
     }
     this.checkDuplicateNames(stages);
     this.checkReferences(ctx, "artifacts");
@@ -416,12 +462,51 @@ class Expander {
       ({ stages, members } = await this.matrix(name, pair, body as YAMLMap, ctx, out));
     } else if (field(body, "foreach")) {
       ({ stages, members } = await this.foreach(name, pair, body as YAMLMap, ctx, out));
-    } else {
+    } else if (this.withinLimits(name, "stage", 1, body, pair.key, out)) {
       const s = await this.entry(name, pair, body, ctx, { ctx, field: null, out });
       if (s) stages = [s];
     }
     this.collect(out, members);
     return stages;
+  }
+
+  /**
+   * Whether a definition that would make `count` stages from `body` keeps the file within `EXPANSION_LIMITS`; if it
+   * does, they are counted, else the error is reported at `at` (the `foreach`/`matrix` key, or the stage's name).
+   * Every stage of a definition has as many paths as its body lists: `deps`, `outs` and the rest are lists in the
+   * file (never a `${...}` that could grow), so the total is known before anything is generated.
+   */
+  private withinLimits(name: string, kind: "foreach" | "matrix" | "stage", count: number, body: unknown, at: unknown, out: Tagged[]): boolean {
+    const { stagesPerDefinition, stagesPerFile, pathsPerFile } = { ...EXPANSION_LIMITS, ...this.input.limits };
+    let per = 0;
+    for (const f of ["deps", "outs", "metrics", "plots", "params"]) {
+      const list = this.deref(field(this.deref(body), f)?.value);
+      if (isSeq(list)) per += list.items.length;
+    }
+    const stages = this.expanded.stages + count;
+    const paths = this.expanded.paths + count * per;
+    const file = this.input.file;
+    let d: Diagnostic | undefined;
+    if (kind !== "stage" && count > stagesPerDefinition) {
+      d = error("foreach", `${kind} would generate ${countText(count)} stages; pipe generates at most ${countText(stagesPerDefinition)} from one foreach or matrix`, this.loc(at), {
+        hint: kind === "matrix" ? "use fewer axes or fewer values per axis, or split the matrix over several stages" : "split the items over several stages, or loop inside the command",
+      });
+    } else if (stages > stagesPerFile) {
+      d = error("foreach", `'${name}' would bring ${file} to ${countText(stages)} stages; pipe expands at most ${countText(stagesPerFile)} stages per stages file`, this.loc(at), {
+        hint: "split the pipeline over several stages files (one per directory)",
+      });
+    } else if (paths > pathsPerFile) {
+      const these = kind === "stage" ? `${countText(per)}` : `${countText(count)} stages of ${countText(per)} each`;
+      d = error("foreach", `'${name}' would bring ${file} to ${countText(paths)} deps, outs, metrics, plots and params (${these}); pipe expands at most ${countText(pathsPerFile)} per stages file`, this.loc(at), {
+        hint: "depend on a directory rather than on each file in it, or split the pipeline over several stages files",
+      });
+    }
+    if (d) {
+      out.push({ d });
+      return false;
+    }
+    this.expanded = { stages, paths };
+    return true;
   }
 
   /**
@@ -490,6 +575,7 @@ class Expander {
     if (isVMap(data)) for (const [k, v] of data) items.set(k, { item: v, at: k });
     else if (data.some(isComposite)) data.forEach((v, i) => items.set(String(i), { item: v, at: String(i) }));
     else data.forEach((v, i) => items.set(toStr(v), { item: v, at: String(i) }));
+    if (!this.withinLimits(name, "foreach", items.size, doNode, fe.pair.key, out)) return { stages: [], members: [] };
     const from = this.wholeReferenceSource(node, ctx);
     const stages: Stage[] = [];
     const members: string[] = [];
@@ -535,6 +621,10 @@ class Expander {
     }
     if (failed) return { stages: [], members: [] };
     this.warnShadowing(ctx, ["item", "key"], name, mx.pair.key);
+    // The product's size before the product: a few axes can ask for millions of stages. (Duplicate names among the
+    // combinations make fewer stages; the limit is far enough above real matrices not to need that precision.)
+    const size = axes.reduce((n, [, values]) => n * values.length, 1);
+    if (!this.withinLimits(name, "matrix", size, body, mx.pair.key, out)) return { stages: [], members: [] };
     // The cartesian product in axis order, the last axis varying fastest (itertools.product).
     let combos: { key: string[]; item: VMap; sources: Map<string, VarSource> }[] = [{ key: [], item: new Map(), sources: new Map() }];
     for (const [axisName, values] of axes) {
@@ -607,6 +697,11 @@ class Expander {
       else if (w !== "") wdirRaw = w;
     }
     const wdir = wdirRaw === undefined ? this.dir : this.rootRel(this.dir, wdirRaw);
+    const wdirLong = wdirRaw === undefined ? undefined : pathTooLong(path.resolve(this.input.root, wdir));
+    if (wdirLong !== undefined) {
+      this.report(base, error("schema", `wdir is too long: ${wdirLong}`, this.loc(this.deref(wdirNode))));
+      return undefined;
+    }
     if (wdirRaw !== undefined && (wdir === ".." || wdir.startsWith("../") || path.posix.isAbsolute(wdir))) {
       // The command runs in wdir: outside the root it could write anywhere, whether or not it declares outs.
       this.report(base, error("out-outside-root", `wdir '${wdirRaw}' is outside the project root${wdirRaw === wdir ? "" : ` (it resolves to ${wdir})`}`, this.loc(this.deref(wdirNode)), {
@@ -666,7 +761,14 @@ class Expander {
           failed = true;
           continue;
         }
-        deps.push({ path: p, ...this.place(wdir, p), loc: this.loc(it) });
+        const place = this.place(wdir, p);
+        const long = place.external ? undefined : pathTooLong(path.resolve(this.input.root, place.rootPath));
+        if (long !== undefined) {
+          this.report(base, error("schema", `dependency '${preview(p)}' is too long: ${long}`, this.loc(it)));
+          failed = true;
+          continue;
+        }
+        deps.push({ path: p, ...place, loc: this.loc(it) });
       }
     }
 
@@ -761,6 +863,11 @@ class Expander {
 
   private makeOut(p: string, kind: OutKind, wdir: string, flags: VMap, loc: SourceLocation, scope: Scope): Maybe<OutEntry> {
     const place = this.place(wdir, p);
+    const long = place.external ? undefined : pathTooLong(path.resolve(this.input.root, place.rootPath));
+    if (long !== undefined) {
+      this.report(scope, error("schema", `output '${preview(p)}' is too long: ${long}`, loc));
+      return FAILED;
+    }
     if (place.outside) {
       this.report(scope, error("out-outside-root", `output '${p}' is outside the project root${p === place.rootPath ? "" : ` (it resolves to ${place.rootPath})`}`, loc, {
         hint: "outputs must lie inside the project, which pipe never writes outside of; a stage may read files outside it (deps)",

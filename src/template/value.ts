@@ -15,7 +15,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
 import type { SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation } from "../config/yaml.js";
+import { nodeLocation, resolveAlias } from "../config/yaml.js";
 import { formatFloat, PyFloat } from "./pyfloat.js";
 
 export { formatFloat, PyFloat } from "./pyfloat.js";
@@ -205,7 +205,7 @@ function bigIntOf(src: string): bigint | undefined {
 
 /** The string form of a mapping key node, as DVC's `to_str` names it (`2021`, `true`, `0.1`). */
 export function keyText(doc: Document, key: unknown): string {
-  if (isAlias(key)) return keyText(doc, key.resolve(doc));
+  if (isAlias(key)) return keyText(doc, resolveAlias(doc, key));
   if (isScalar(key)) return toStr(scalarValue(key));
   if (key === null || key === undefined) return "None";
   return String(key);
@@ -232,7 +232,7 @@ export function nodeToValue(p: NodeConversion, node: unknown, locs?: Locations, 
 }
 
 function convert(p: NodeConversion, node: unknown, locs: Locations | undefined, prefix: string, w: Walk): Value {
-  if (isAlias(node)) node = node.resolve(p.doc);
+  if (isAlias(node)) node = resolveAlias(p.doc, node);
   // An alias inside the collection it names would recurse forever; YAML allows it, a value cannot hold it.
   if (w.open.has(node)) return null;
   if (isMap(node)) {

@@ -5,11 +5,12 @@
  * the key of an inline mapping), with notes pointing into the files involved. Files are read once per expansion.
  */
 import type { BigIntStats } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, visit, type Document, type LineCounter, type Node } from "yaml";
 import { didYouMean, error, type Diagnostic, type RelatedInfo, type SourceLocation } from "../config/diagnostic.js";
 import { nodeLocation, offsetLocation } from "../config/yaml.js";
+import { NotRegularFile, readRegularFile } from "../config/input-file.js";
 import { decodeUtf8 } from "../config/text.js";
 import type { Context, MergeConflict } from "./context.js";
 import { findReferences, type Reference } from "./expr.js";
@@ -112,20 +113,26 @@ export class VarsLoader {
       return r.kind === "missing" ? { ok: false, kind: "missing" } : { ok: false, kind: "unreadable", why: r.why };
     }
     const abs = path.resolve(this.src.root, rel);
-    let bytes: Buffer;
-    try {
-      const st = await stat(abs, { bigint: true });
-      this.src.onRead?.(rel, st);
-      if (st.isDirectory()) return { ok: false, kind: "directory" };
-      bytes = await readFile(abs);
-    } catch (e) {
+    const cannotRead = (e: unknown): LoadedFile => {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") {
         this.src.onRead?.(rel, null);
         return { ok: false, kind: "missing" };
       }
       return { ok: false, kind: "unreadable", why: e instanceof Error ? e.message : String(e) };
+    };
+    let st: BigIntStats;
+    try {
+      st = await stat(abs, { bigint: true });
+    } catch (e) {
+      return cannotRead(e);
     }
+    this.src.onRead?.(rel, st);
+    if (st.isDirectory()) return { ok: false, kind: "directory" };
+    // Never `readFile`: a FIFO would block the load forever.
+    const bytes = await readRegularFile(abs);
+    if (bytes instanceof NotRegularFile) return { ok: false, kind: "unreadable", why: bytes.message };
+    if (bytes instanceof Error) return cannotRead(bytes);
     const decoded = decodeUtf8(rel, bytes);
     if (!decoded.ok) {
       this.src.sources.set(rel, decoded.text);
