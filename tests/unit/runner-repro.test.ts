@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ObjectStore } from "../../src/cache/store.js";
 import { RunCache } from "../../src/cache/runcache.js";
 import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js";
-import { ProcessRunner } from "../../src/exec/runner.js";
+import { LocalExecutor } from "../../src/executors/local.js";
 import { LockStore } from "../../src/lock/read.js";
 import type { Pipeline, Stage, StageGraph } from "../../src/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
@@ -75,7 +75,7 @@ async function repro(root: string, graph: StageGraph, opts: Partial<ReproFlags> 
     runs: new RunCache(root),
     linkTypes: ["reflink", "copy"],
     gitignore: true,
-    runner: new ProcessRunner(),
+    executor: new LocalExecutor({ root }),
     emit: (e) => events.push(e),
   });
   const result = await engine.run();
@@ -365,7 +365,7 @@ describe("repro engine", () => {
       runs: new RunCache(root),
       linkTypes: ["copy"],
       gitignore: false,
-      runner: new ProcessRunner({ killGraceMs: 500 }),
+      executor: new LocalExecutor({ root, killGraceMs: 500 }),
       emit: (e) => {
         events.push(e);
         if (e.type === "stage-start" && e.stage === "b") setTimeout(() => ac.abort(), 200);
