@@ -34,7 +34,7 @@ export interface RunningRecord {
   startedAt: string;
 }
 
-/** Told when a stage's process group starts and ends (the runner's side of the records). */
+/** Told when a stage's process group starts and ends (the local executor's side of the records). */
 export interface GroupRecorder {
   started(stage: string, pgid: number): void;
   ended(pgid: number): void;

@@ -1,5 +1,5 @@
 /**
- * The repro engine over hand-built stage graphs (no loader involved), with the real process runner and a real
+ * The repro engine over hand-built stage graphs (no loader involved), with the local executor and a real
  * temp project: the per-stage decisions (run, skip, restore from cache or run-cache, fail) and what gets written.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
