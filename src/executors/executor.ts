@@ -83,8 +83,8 @@ export interface StageRun {
 /** A run that a coordinator which died left in flight, as an executor recorded it. */
 export interface Leftover {
   stage: string;
-  /** What the executor calls it: a process group, a job id. */
-  id: string;
+  /** What the executor knows it by (a cluster executor adds its job ids here). */
+  run: { kind: "process-group"; pgid: number };
   /** The pid of the `pipe` that started it. */
   pipePid: number;
 }

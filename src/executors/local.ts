@@ -27,7 +27,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 import { envErrorOf, envText } from "../config/env-error.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, OutputStream, SettleOptions, StageJob, StageRun } from "./executor.js";
-import { settleOrphans, type GroupRecorder } from "./local-groups.js";
+import { settleOrphans, type GroupRecorder, type Orphan } from "./local-groups.js";
 
 export const TAIL_LINES = 20;
 /** A partial line longer than this is passed on without waiting for its newline (progress bars use `\r`). */
@@ -108,12 +108,13 @@ export class LocalExecutor implements Executor {
   }
 
   async settleLeftovers(opts: SettleOptions): Promise<Leftover[]> {
+    const leftover = (o: Orphan): Leftover => ({ stage: o.stage, run: { kind: "process-group", pgid: o.pgid }, pipePid: o.pipePid });
     const orphans = await settleOrphans(this.opts.root, {
       wait: opts.wait,
       graceMs: this.opts.killGraceMs ?? KILL_GRACE_MS,
-      onOrphan: (o) => opts.onLeftover({ stage: o.stage, id: `process group ${o.pgid}`, pipePid: o.pipePid }),
+      onOrphan: (o) => opts.onLeftover(leftover(o)),
     });
-    return orphans.map((o) => ({ stage: o.stage, id: `process group ${o.pgid}`, pipePid: o.pipePid }));
+    return orphans.map(leftover);
   }
 }
 
