@@ -56,7 +56,7 @@ export function lockNotes(ctx: CommandContext, wait = false): import("../exec/se
       printDiagnostics(ctx, [
         warning(
           "project",
-          `stage '${o.stage}' is still running (process group ${o.pgid}), left by pipe ${o.pipePid} which is gone; ${waiting ? "waiting for it to end" : "stopping it"}`,
+          `stage '${o.stage}' is still running (process group ${o.run.pgid}), left by pipe ${o.pipePid} which is gone; ${waiting ? "waiting for it to end" : "stopping it"}`,
         ),
       ]),
   };

@@ -8,7 +8,7 @@ import type { Diagnostic } from "../config/diagnostic.js";
 import type { Pipeline } from "../model.js";
 import type { PipeConfig } from "../project/config.js";
 import type { LockStore } from "../lock/read.js";
-import { EXIT_FAILED, EXIT_USAGE, type CommandContext } from "./context.js";
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, type CommandContext } from "./context.js";
 import { lockNotes, printDiagnostics, type LoadedProject } from "./load.js";
 
 export interface StageWriter {
@@ -62,7 +62,8 @@ export async function withWriteLock(ctx: CommandContext, root: string, command: 
     printDiagnostics(ctx, lock.errors);
     return EXIT_FAILED;
   }
-  const interrupts = session.handleInterrupts();
+  // A second signal exits at once (nothing of these commands runs in a child process).
+  const interrupts = session.handleInterrupts({ onSecond: () => process.exit(EXIT_INTERRUPTED) });
   try {
     return await body(interrupts.signal);
   } finally {

@@ -52,8 +52,8 @@ import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
 import { envErrorOf, envFailure, envText } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
-import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
+import type { Executor } from "../executors/executor.js";
 
 export interface ReproFlags {
   /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */
@@ -81,7 +81,8 @@ export interface ReproInput {
   linkTypes: readonly LinkType[];
   /** Add cached outputs to `.gitignore` (config `gitignore`). */
   gitignore: boolean;
-  runner: Runner;
+  /** Runs stage commands; an aborted `signal` cancels its runs. */
+  executor: Executor;
   emit: EventSink;
   signal?: AbortSignal;
   now?: () => number;
@@ -634,7 +635,7 @@ export class ReproEngine {
   }
 
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
-    const { ws, emit, runner } = this.input;
+    const { ws, emit, executor } = this.input;
     const unsaved = await this.saveOutputsAboutToGo(s);
     if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), this.stageMessages(s, unsaved));
     for (const o of s.outs) {
@@ -660,23 +661,41 @@ export class ReproEngine {
     const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons, this.input.where);
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
-    const res = await runner.run({
+    // An interrupt that came during the preparations above starts nothing.
+    if (signal?.aborted) return "failed";
+    const run = executor.start({
       stage: s.address,
       cmd: s.cmd,
-      cwd: path.join(ws.root, s.wdir),
+      wdir: path.join(ws.root, s.wdir),
       root: ws.root,
-      ...(signal ? { signal } : {}),
-      // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
-      onCommand: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
-      onLine: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
+      output: {
+        // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
+        command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
+        line: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
+      },
     });
-    if (!succeeded(res)) {
-      if (res.interrupted) return "failed";
+    // An interrupt cancels through the executor: it knows what "stop" means for what it started.
+    const cancel = (): void => run.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    const res = await run.outcome;
+    signal?.removeEventListener("abort", cancel);
+    if (res.reason !== "succeeded") {
       const shown = (this.input.where ?? AT_ROOT).address(s.address);
-      if (res.spawnError !== undefined) return this.fail(s, "spawn", `'${shown}' could not start: ${res.spawnError}`);
-      const what = res.signal !== null ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;
       const which = res.failedCommand !== undefined ? ` (command: ${res.failedCommand})` : "";
-      return this.fail(s, "command", `'${shown}' ${what}${which}`, { exitCode: res.exitCode, signal: res.signal, tail: res.tail });
+      switch (res.reason) {
+        case "interrupted":
+          return "failed";
+        case "failed-to-start":
+          return this.fail(s, "spawn", `'${shown}' could not start: ${res.message}`);
+        case "environment":
+          return this.fail(s, "environment", `'${shown}' could not start: ${res.message}`);
+        case "exit-code":
+          return this.fail(s, "command", `'${shown}' failed with exit code ${res.exitCode}${which}`, { exitCode: res.exitCode, signal: null, tail: res.tail });
+        case "signal":
+          return this.fail(s, "command", `'${shown}' was killed by ${res.signal}${which}`, { exitCode: null, signal: res.signal, tail: res.tail });
+        case "limit":
+          return this.fail(s, "command", `'${shown}' was stopped at its ${res.limit} limit (${res.detail})${which}`, { exitCode: null, signal: null, tail: res.tail });
+      }
     }
     const rec = await this.recordAndCommit(s, { runCache: true });
     if (rec !== "ok") return rec;

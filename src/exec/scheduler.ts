@@ -10,8 +10,8 @@
  *
  * Failure: by default nothing new starts after the first failure (running nodes finish); with `keepGoing`, only the
  * nodes downstream of a failure are skipped (`blocked`) and everything else still runs. An aborted `signal` stops
- * starting nodes at once; the running ones get the signal through `work` (the runner kills their process groups)
- * and their outcome is whatever `work` returns.
+ * starting nodes at once; the running ones get the signal through `work` (the engine cancels them through their
+ * executor) and their outcome is whatever `work` returns.
  */
 
 /** What `work` says about a node. `skipped` (nothing to do, e.g. up to date) counts as success for its downstream. */

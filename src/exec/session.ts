@@ -1,18 +1,19 @@
 /**
  * What every writing command (`repro`, `checkout`, `commit`, `gc`) does around its work: make sure `.pipe/` exists
  * (with its `.gitignore`, as `pipe init` writes it, so a DVC project that never ran `pipe init` does not get a cache
- * committed by accident), take the project write lock, deal with stages a dead `pipe` left running (`running.ts`),
- * and turn SIGINT/SIGTERM/SIGHUP into an abort instead of an immediate exit, so running stages are terminated and the
- * lock is released. A second signal exits at once.
+ * committed by accident), take the project write lock, deal with stages a dead `pipe` left running (through the
+ * executor: `Executor.settleLeftovers`), and turn SIGINT/SIGTERM/SIGHUP into an abort instead of an immediate exit,
+ * so running stages are cancelled through their executor and the lock is released. A second signal cancels them at
+ * once and hands over to the caller (`cli/`), which exits: nothing here ends the process.
  */
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Result } from "../config/diagnostic.js";
 import { GITIGNORE_LINES } from "../cli/commands/init.js";
-import { KILL_GRACE_MS, killAllGroups } from "./runner.js";
+import type { Executor, Leftover } from "../executors/executor.js";
+import { LocalExecutor } from "../executors/local.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
-import { settleOrphans, type Orphan } from "./running.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {
@@ -31,24 +32,27 @@ export interface LockProjectOptions {
   /** Told when `.pipe/` was created here. */
   onInitialised?: (root: string) => void;
   /** Told of each stage a dead `pipe` left running, before it is stopped or waited for. */
-  onOrphan?: (o: Orphan, waiting: boolean) => void;
+  onOrphan?: (o: Leftover, waiting: boolean) => void;
   /** Wait for such stages to end instead of stopping them (`repro --wait`). */
   waitForOrphans?: boolean;
+  /** Whose leftovers to settle (default: the local executor's process groups, which every writer stops). */
+  executor?: Executor;
 }
 
 /**
  * Makes sure `.pipe/` exists, then takes the project write lock. Writers create `.pipe/` implicitly (DVC requires
  * `dvc init`; `pipe` does not), so `onInitialised` is told when that happened, for a one-line note: the directory
- * decides where the project root is from then on. With the lock held, no other `pipe` writes here, so the process
- * groups still recorded as running belong to a `pipe` that died without stopping them: they are stopped (SIGTERM,
- * then SIGKILL after the grace period), or waited for, before anything else runs beside them.
+ * decides where the project root is from then on. With the lock held, no other `pipe` writes here, so the runs
+ * still recorded as in flight belong to a `pipe` that died without stopping them: the executor stops them (locally:
+ * SIGTERM, then SIGKILL after the grace period) or waits for them, before anything else runs beside them.
  */
 export async function lockProject(root: string, command: string, opts: LockProjectOptions = {}): Promise<Result<WriteLock>> {
   if (await ensurePipeDir(root)) opts.onInitialised?.(root);
   const lock = await acquireWriteLock(root, { command });
   if (!lock.ok) return lock;
   const wait = opts.waitForOrphans === true;
-  await settleOrphans(root, { wait, graceMs: KILL_GRACE_MS, onOrphan: (o) => opts.onOrphan?.(o, wait) });
+  const executor = opts.executor ?? new LocalExecutor({ root });
+  await executor.settleLeftovers({ wait, onLeftover: (o) => opts.onOrphan?.(o, wait) });
   return lock;
 }
 
@@ -67,13 +71,23 @@ export interface Interrupts {
   dispose(): void;
 }
 
+export interface InterruptOptions {
+  /** Told of the first signal, before the abort. */
+  onFirst?: () => void;
+  /** Whose runs a second signal cancels at once. */
+  executor?: Executor;
+  /** After a second signal (and the cancel): ends the process. `cli/` exits 130 here; the core never exits. */
+  onSecond: () => void;
+}
+
 /**
  * Installs SIGINT/SIGTERM/SIGHUP handlers for the duration of a command. The first signal aborts (the scheduler stops
- * starting stages, the runner terminates running ones); the second kills every stage's process group and exits 130.
- * A hang-up (terminal closed, SSH connection dropped) is an interrupt like the others: the stages run in their own
- * process groups, so the terminal's SIGHUP never reaches them, and without this they would run on unsupervised.
+ * starting stages, the engine cancels running ones through their executor); the second cancels every run of the
+ * executor without a grace period and calls `onSecond`. A hang-up (terminal closed, SSH connection dropped) is an
+ * interrupt like the others: the local executor runs stages in their own process groups, so the terminal's SIGHUP
+ * never reaches them, and without this they would run on unsupervised.
  */
-export function handleInterrupts(onFirst?: () => void): Interrupts {
+export function handleInterrupts(opts: InterruptOptions): Interrupts {
   const ac = new AbortController();
   const saved = new Map<NodeJS.Signals, NodeJS.SignalsListener[]>();
   const handler = (sig: NodeJS.Signals): void => {
@@ -81,12 +95,12 @@ export function handleInterrupts(onFirst?: () => void): Interrupts {
     // clean-up must not be.
     if (sig === "SIGHUP") for (const s of [process.stdout, process.stderr]) s.on("error", () => undefined);
     if (!ac.signal.aborted) {
-      onFirst?.();
+      opts.onFirst?.();
       ac.abort();
       return;
     }
-    killAllGroups("SIGKILL");
-    process.exit(130);
+    opts.executor?.cancelAll("now");
+    opts.onSecond();
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     saved.set(sig, process.listeners(sig));

@@ -1,22 +1,43 @@
 /**
- * The project settings file, `.pipe/config.yaml` (spec 1): the cache link strategy, the default number of jobs, and
- * whether cached outputs are added to `.gitignore`. A missing file means the defaults. Unknown keys are warnings (a
+ * The project settings file, `.pipe/config.yaml` (spec 1): the cache link strategy, the default number of jobs,
+ * whether cached outputs are added to `.gitignore`, and the executor that runs stage commands. A missing file means the defaults. Unknown keys are warnings (a
  * newer `pipe` may know them); a value of the wrong shape is a located error, as in a stages file.
  *
  *     cache:
  *       type: reflink,copy      # or hardlink, symlink, copy, reflink, or a comma-separated preference list
  *     jobs: auto                # or a positive integer
  *     gitignore: true
+ *     executor: local           # what runs stage commands (src/executors/)
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, type Node } from "yaml";
-import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
 import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../config/yaml.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 
 export const LINK_TYPES: readonly LinkType[] = ["reflink", "copy", "hardlink", "symlink"];
+
+/**
+ * The executors `pipe` knows (`src/executors/`). The names live here, below the executors, so that the
+ * configuration can check them; `executors/index.ts` makes one from its name.
+ */
+export type ExecutorName = "local";
+
+export const EXECUTOR_NAMES: readonly ExecutorName[] = ["local"];
+
+/** `name` as an executor name, or undefined when no executor has that name. */
+export function executorNamed(name: string): ExecutorName | undefined {
+  return (EXECUTOR_NAMES as readonly string[]).includes(name) ? (name as ExecutorName) : undefined;
+}
+
+/** An unknown executor's error, from the config file (located) or `--executor` (a usage error): the known names. */
+export function unknownExecutor(name: string, from: "config" | "flag", loc?: SourceLocation): Diagnostic {
+  const hint = didYouMean(name, EXECUTOR_NAMES);
+  const message = `unknown executor '${name}'${from === "flag" ? " for --executor" : ""} (known: ${EXECUTOR_NAMES.join(", ")})`;
+  return error(from === "flag" ? "usage" : "wrong-type", message, loc, hint ? { hint } : {});
+}
 
 export interface PipeConfig {
   cache: {
@@ -29,16 +50,18 @@ export interface PipeConfig {
   jobs?: number | "auto";
   /** Add cached outputs to a `.gitignore` beside the stages file (default true). */
   gitignore: boolean;
+  /** What runs stage commands (default `local`; `repro --executor` overrides it). */
+  executor: ExecutorName;
 }
 
 /** Root-relative POSIX path of the config file, as diagnostics name it. */
 export const CONFIG_FILE = ".pipe/config.yaml";
 
 export function defaultConfig(): PipeConfig {
-  return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true };
+  return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local" };
 }
 
-const TOP_KEYS = ["cache", "jobs", "gitignore"];
+const TOP_KEYS = ["cache", "jobs", "gitignore", "executor"];
 const CACHE_KEYS = ["type"];
 
 /**
@@ -113,6 +136,14 @@ export function parseConfig(p: ParsedYaml): Result<PipeConfig> {
         const v = isScalar(value) ? value.value : undefined;
         if (typeof v === "boolean") config.gitignore = v;
         else errors.push(error("wrong-type", "'gitignore' must be true or false", valueLoc));
+        break;
+      }
+      case "executor": {
+        const v = isScalar(value) ? value.value : undefined;
+        const name = typeof v === "string" ? executorNamed(v) : undefined;
+        if (name !== undefined) config.executor = name;
+        else if (typeof v === "string") errors.push(unknownExecutor(v, "config", valueLoc));
+        else errors.push(error("wrong-type", `'executor' must be the name of an executor (${EXECUTOR_NAMES.join(", ")})`, valueLoc));
         break;
       }
       default:

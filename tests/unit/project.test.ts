@@ -81,15 +81,33 @@ describe("readConfig", () => {
   it("gives the defaults when there is no config file", async () => {
     const dir = makeProject();
     const r = await readConfig(dir);
-    expect(r.ok && r.value).toEqual({ cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true });
+    expect(r.ok && r.value).toEqual({ cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local" });
   });
 
   it("reads every setting", async () => {
-    const dir = makeProject({ ".pipe/config.yaml": "cache:\n  type: hardlink, copy\njobs: 4\ngitignore: false\n" });
+    const dir = makeProject({ ".pipe/config.yaml": "cache:\n  type: hardlink, copy\njobs: 4\ngitignore: false\nexecutor: local\n" });
     const r = await readConfig(dir);
-    expect(r.ok && r.value).toEqual({ cache: { type: "hardlink,copy", links: ["hardlink", "copy"] }, jobs: 4, gitignore: false });
+    expect(r.ok && r.value).toEqual({ cache: { type: "hardlink,copy", links: ["hardlink", "copy"] }, jobs: 4, gitignore: false, executor: "local" });
     const auto = parseConfig(parseYaml(".pipe/config.yaml", "jobs: auto\n"));
     expect(auto.ok && auto.value.jobs).toBe("auto");
+  });
+
+  it("an unknown executor is a located error naming the known ones, with the nearest as a hint", async () => {
+    const dir = makeProject({ ".pipe/config.yaml": "jobs: 2\nexecutor: locl\n" });
+    const sources = new Map<string, string>();
+    const r = await readConfig(dir, sources);
+    expect(r.ok).toBe(false);
+    expect(renderDiagnostics(r.ok ? [] : r.errors, sources)).toBe(
+      [
+        ".pipe/config.yaml:2:11: error: unknown executor 'locl' (known: local)",
+        "  |",
+        "2 | executor: locl",
+        "  |           ^^^^",
+        "  = did you mean 'local'?",
+      ].join("\n"),
+    );
+    const notAName = parseConfig(parseYaml(".pipe/config.yaml", "executor: [local]\n"));
+    expect(!notAName.ok && notAName.errors.map((d) => d.message)).toEqual(["'executor' must be the name of an executor (local)"]);
   });
 
   it("warns about unknown keys, with a hint", async () => {

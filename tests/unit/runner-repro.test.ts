@@ -1,5 +1,5 @@
 /**
- * The repro engine over hand-built stage graphs (no loader involved), with the real process runner and a real
+ * The repro engine over hand-built stage graphs (no loader involved), with the local executor and a real
  * temp project: the per-stage decisions (run, skip, restore from cache or run-cache, fail) and what gets written.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { ObjectStore } from "../../src/cache/store.js";
 import { RunCache } from "../../src/cache/runcache.js";
 import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js";
-import { ProcessRunner } from "../../src/exec/runner.js";
+import type { Executor, Leftover, Outcome, OutcomeReason, StageJob, StageRun } from "../../src/executors/executor.js";
+import { LocalExecutor } from "../../src/executors/local.js";
 import { LockStore } from "../../src/lock/read.js";
 import type { Pipeline, Stage, StageGraph } from "../../src/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
@@ -75,7 +76,7 @@ async function repro(root: string, graph: StageGraph, opts: Partial<ReproFlags> 
     runs: new RunCache(root),
     linkTypes: ["reflink", "copy"],
     gitignore: true,
-    runner: new ProcessRunner(),
+    executor: new LocalExecutor({ root }),
     emit: (e) => events.push(e),
   });
   const result = await engine.run();
@@ -365,7 +366,7 @@ describe("repro engine", () => {
       runs: new RunCache(root),
       linkTypes: ["copy"],
       gitignore: false,
-      runner: new ProcessRunner({ killGraceMs: 500 }),
+      executor: new LocalExecutor({ root, killGraceMs: 500 }),
       emit: (e) => {
         events.push(e);
         if (e.type === "stage-start" && e.stage === "b") setTimeout(() => ac.abort(), 200);
@@ -380,5 +381,117 @@ describe("repro engine", () => {
     const lock = readFileSync(path.join(root, "pipe.lock"), "utf8");
     expect(lock).toMatch(/^ {2}a:/m);
     expect(lock).not.toMatch(/^ {2}b:/m);
+  });
+});
+
+/**
+ * An in-process executor: each stage's behaviour is a function of its job (write its outputs and succeed, end with
+ * a given outcome, or run until cancelled), so the engine's side of the seam is tested without a process.
+ */
+class FakeExecutor implements Executor {
+  readonly name = "local";
+  readonly started: string[] = [];
+  readonly cancelled: string[] = [];
+  constructor(private readonly behave: (job: StageJob) => OutcomeReason | "until-cancelled") {}
+  start(job: StageJob): StageRun {
+    this.started.push(job.stage);
+    let cancel = (): void => undefined;
+    const outcome = new Promise<Outcome>((resolve) => {
+      const end = (r: OutcomeReason): void => resolve({ ...r, tail: [`${job.stage} said goodbye`], durationMs: 1 });
+      cancel = () => {
+        this.cancelled.push(job.stage);
+        end({ reason: "interrupted", signal: null });
+      };
+      job.output?.command?.(String(job.cmd), 0);
+      const b = this.behave(job);
+      if (b !== "until-cancelled") end(b);
+    });
+    return { outcome, cancel: () => cancel() };
+  }
+  cancelAll(): void {}
+  settleLeftovers(): Promise<Leftover[]> {
+    return Promise.resolve([]);
+  }
+}
+
+describe("repro engine over the executor seam (an in-process fake executor)", () => {
+  function engine(root: string, g: StageGraph, executor: Executor, opts: { signal?: AbortSignal; onEvent?: (e: ReproEvent) => void; keepGoing?: boolean } = {}) {
+    const events: ReproEvent[] = [];
+    const e = new ReproEngine({
+      graph: g,
+      selected: [...g.order],
+      forced: new Set(),
+      flags: { forceDownstream: false, keepGoing: opts.keepGoing ?? false, dry: false, runCache: true, commit: true, jobs: 1 },
+      ws: openWorkspace(root, { stateFile: null }),
+      locks: new LockStore(root),
+      store: new ObjectStore(root),
+      runs: new RunCache(root),
+      linkTypes: ["copy"],
+      gitignore: false,
+      executor,
+      emit: (ev) => {
+        events.push(ev);
+        opts.onEvent?.(ev);
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return { events, run: () => e.run() };
+  }
+  /** Writes the stage's one output (`<stage>.txt`) as its command would, and succeeds. */
+  const writesItsOutput = (job: StageJob): OutcomeReason => {
+    writeFileSync(path.join(job.wdir, `${job.stage}.txt`), `${job.stage}\n`);
+    return { reason: "succeeded" };
+  };
+
+  it("an interrupt cancels the running stage through its executor; nothing is recorded for it", async () => {
+    const root = makeProject();
+    const g = graphOf(root, [
+      ["a", { cmd: "make a", outs: ["a.txt"] }],
+      ["b", { cmd: "make b", deps: ["a.txt"], outs: ["b.txt"] }],
+      ["c", { cmd: "make c", deps: ["b.txt"], outs: ["c.txt"] }],
+    ]);
+    const ac = new AbortController();
+    const fake = new FakeExecutor((job) => (job.stage === "b" ? "until-cancelled" : writesItsOutput(job)));
+    const { run } = engine(root, g, fake, {
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === "stage-command" && e.stage === "b") queueMicrotask(() => ac.abort());
+      },
+    });
+    const r = await run();
+    expect(r.interrupted).toBe(true);
+    expect(fake.started).toEqual(["a", "b"]);
+    expect(fake.cancelled).toEqual(["b"]);
+    expect([...r.results]).toEqual([
+      ["a", "ran"],
+      ["b", "failed"],
+      ["c", "not-run"],
+    ]);
+    const lock = readFileSync(path.join(root, "pipe.lock"), "utf8");
+    expect(lock).toMatch(/^ {2}a:/m);
+    expect(lock).not.toMatch(/^ {2}b:/m);
+  });
+
+  it("each reason of an outcome becomes a stage failure that says it, with the tail of the output where there is one", async () => {
+    const root = makeProject();
+    const names = ["exit", "sig", "limit", "nostart", "env"];
+    const g = graphOf(root, names.map((n) => [n, { cmd: `run ${n}`, outs: [`${n}.txt`] }] as [string, Spec]));
+    const outcomes: Record<string, OutcomeReason> = {
+      exit: { reason: "exit-code", exitCode: 3 },
+      sig: { reason: "signal", signal: "SIGSEGV" },
+      limit: { reason: "limit", limit: "time", detail: "TIMEOUT" },
+      nostart: { reason: "failed-to-start", message: "no shell" },
+      env: { reason: "environment", message: "too many open files" },
+    };
+    const { events, run } = engine(root, g, new FakeExecutor((job) => outcomes[job.stage]!), { keepGoing: true });
+    await run();
+    const failed = events.flatMap((e) => (e.type === "stage-failed" ? [[e.stage, e.reason, e.message, e.tail ?? []]] : []));
+    expect(failed).toEqual([
+      ["exit", "command", "'exit' failed with exit code 3", ["exit said goodbye"]],
+      ["sig", "command", "'sig' was killed by SIGSEGV", ["sig said goodbye"]],
+      ["limit", "command", "'limit' was stopped at its time limit (TIMEOUT)", ["limit said goodbye"]],
+      ["nostart", "spawn", "'nostart' could not start: no shell", []],
+      ["env", "environment", "'env' could not start: too many open files", []],
+    ]);
   });
 });

@@ -14,7 +14,7 @@ import {
   startTimeOf,
   type Orphan,
   type RunningRecord,
-} from "../../src/exec/running.js";
+} from "../../src/executors/local-groups.js";
 import { makeProject } from "../helpers/project.js";
 
 const groups: number[] = [];

@@ -24,21 +24,30 @@ export interface ReproOptions {
   commit?: boolean;
   /** Wait for stages a dead pipe left running instead of stopping them. */
   wait?: boolean;
+  /** What runs stage commands (overrides the config's `executor`). */
+  executor?: string;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
   const started = performance.now();
+  const { executorNamed, unknownExecutor } = await import("../../project/config.js");
+  const executorFlag = opts.executor === undefined ? undefined : executorNamed(opts.executor);
+  if (opts.executor !== undefined && executorFlag === undefined) {
+    printDiagnostics(ctx, [unknownExecutor(opts.executor, "flag")]);
+    return EXIT_USAGE;
+  }
   // --dry writes nothing, not even the load cache.
   const loaded = await loadForCommand(ctx, { writeLoadCache: opts.dry !== true });
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
 
-  const [{ readConfig }, { resolveTargets }, { planRepro }, session] = await Promise.all([
+  const [{ readConfig }, { resolveTargets }, { planRepro }, session, { createExecutor }] = await Promise.all([
     import("../../project/config.js"),
     import("../../graph/select.js"),
     import("../../exec/plan.js"),
     import("../../exec/session.js"),
+    import("../../executors/index.js"),
   ]);
   const config = await readConfig(root, sources);
   if (!config.ok) {
@@ -63,27 +72,27 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   const { selected, forced } = planRepro(graph, addresses, opts);
   const dry = opts.dry === true;
 
+  // --dry runs nothing, so its executor records nothing.
+  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: !dry });
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
-    const l = await session.lockProject(root, "pipe repro", lockNotes(ctx, opts.wait === true));
+    const l = await session.lockProject(root, "pipe repro", { ...lockNotes(ctx, opts.wait === true), executor });
     if (!l.ok) {
       printDiagnostics(ctx, l.errors);
       return EXIT_FAILED;
     }
     lock = l.value;
   }
-  const interrupts = session.handleInterrupts();
-  const [{ ReproEngine, summarise }, { createReproTextReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }, { ProcessRunner }] =
-    await Promise.all([
-      import("../../exec/repro.js"),
-      import("../../report/repro-text.js"),
-      import("../../status/workspace.js"),
-      import("../../lock/read.js"),
-      import("../../cache/store.js"),
-      import("../../cache/runcache.js"),
-      import("../../exec/runner.js"),
-    ]);
-  const { RunningRecords } = await import("../../exec/running.js");
+  // A second signal has the executor cancel everything at once, then exits here (the core never exits).
+  const interrupts = session.handleInterrupts({ executor, onSecond: () => process.exit(EXIT_INTERRUPTED) });
+  const [{ ReproEngine, summarise }, { createReproTextReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }] = await Promise.all([
+    import("../../exec/repro.js"),
+    import("../../report/repro-text.js"),
+    import("../../status/workspace.js"),
+    import("../../lock/read.js"),
+    import("../../cache/store.js"),
+    import("../../cache/runcache.js"),
+  ]);
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const reporter = createReproTextReporter({
     out: ctx.io.out,
@@ -117,8 +126,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,
-      // --dry runs nothing; otherwise each stage's process group is recorded, for the next writer if this pipe dies.
-      runner: new ProcessRunner(dry ? {} : { recorder: new RunningRecords(root) }),
+      executor,
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
       where,

@@ -17,7 +17,7 @@ import type { HashAlgo } from "../../hash/algorithms.js";
 import { RACY_WINDOW_NS } from "../../hash/state.js";
 import { dirStampNow, stampNow } from "../../project/load-cache.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "../../status/memo.js";
-import { stagesRunningNow } from "../../exec/running.js";
+import { stagesRunningNow } from "../../executors/local-groups.js";
 import { pipelineStatus } from "../../status/pipeline.js";
 import { renderStatusText, statusJson } from "../../status/render.js";
 import { factsNeeded } from "../../status/stage.js";

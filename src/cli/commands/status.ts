@@ -41,7 +41,7 @@ async function answerFromMemo(ctx: CommandContext, opts: StatusOptions): Promise
   if (!found.ok || !isDir(path.join(found.value.root, ".pipe"))) return undefined;
   const root = found.value.root;
   // While another pipe runs stages, the full report says which (the memo knows nothing of them).
-  const { stagesRunningNow } = await import("../../exec/running.js");
+  const { stagesRunningNow } = await import("../../executors/local-groups.js");
   if ((await stagesRunningNow(root)).size > 0) return undefined;
   // A directory dep or out is checked by the fingerprint of its listing, which the stat cache keeps with its hash:
   // nothing is read here, so a changed directory costs the full report (which hashes it) no second read.

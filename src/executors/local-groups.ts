@@ -1,5 +1,5 @@
 /**
- * Records of the stage process groups a `pipe` is running, so that what a `pipe` left running when it died (kill -9,
+ * The local executor's records of the stage process groups a `pipe` is running, so that what a `pipe` left running when it died (kill -9,
  * a crash, a machine-level OOM kill: nothing of it ran on the way out) can be found by the next writer, and so that
  * `status` can tell a stage being rebuilt from one whose outputs were deleted.
  *
@@ -18,7 +18,6 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFile
 import { readdir, readFile, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { processAlive } from "./mutex.js";
 
 export const RUNNING_DIR = ".pipe/tmp/running";
 
@@ -35,7 +34,7 @@ export interface RunningRecord {
   startedAt: string;
 }
 
-/** Told when a stage's process group starts and ends (the runner's side of the records). */
+/** Told when a stage's process group starts and ends (the local executor's side of the records). */
 export interface GroupRecorder {
   started(stage: string, pgid: number): void;
   ended(pgid: number): void;
@@ -64,6 +63,16 @@ function procStat(pid: number | "self"): ProcStat | undefined {
 
 const hasProc = (): boolean => procStat("self") !== undefined;
 
+/** Where there is no /proc: does a process (or, for a negative pid, a process group) exist? EPERM: someone else's. */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** The start time of `pid`, as recorded in a running record (null where /proc cannot tell). */
 export function startTimeOf(pid: number): string | null {
   return procStat(pid)?.startTime ?? null;
@@ -72,7 +81,7 @@ export function startTimeOf(pid: number): string | null {
 /** Is the process that was `pid`, started at `start`, still alive (and not a zombie)? */
 export function sameProcessAlive(pid: number, start: string | null): boolean {
   const st = procStat(pid);
-  if (st === undefined) return hasProc() ? false : processAlive(pid);
+  if (st === undefined) return hasProc() ? false : exists(pid);
   if (st.state === "Z") return false;
   return start === null || st.startTime === start;
 }
@@ -83,14 +92,7 @@ export function sameProcessAlive(pid: number, start: string | null): boolean {
  * pid can have been reused once the whole group was gone, which the leader's start time tells.
  */
 export function groupRunning(r: Pick<RunningRecord, "pgid" | "leaderStart">): boolean {
-  if (!hasProc()) {
-    try {
-      process.kill(-r.pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  if (!hasProc()) return exists(-r.pgid);
   const leader = procStat(r.pgid);
   if (leader !== undefined && r.leaderStart !== null && leader.startTime !== r.leaderStart) return false;
   if (leader !== undefined && leader.pgrp === r.pgid && leader.state !== "Z") return true;
