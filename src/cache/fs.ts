@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
 import { lstat, mkdir, open, realpath, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 
 /** True when `child` lies strictly inside `parent` (both absolute, normalised). */
 export function isInside(child: string, parent: string): boolean {

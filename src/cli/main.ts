@@ -12,7 +12,7 @@ import path from "node:path";
 import type { CommandContext, GlobalOptions } from "./context.js";
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
-import { envErrorOf, envText } from "../config/env-error.js";
+import { envErrorOf, envText } from "../core/env-error.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;

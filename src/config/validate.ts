@@ -10,7 +10,7 @@
  */
 import type { ErrorObject } from "ajv";
 import { isCollection, isScalar } from "yaml";
-import { didYouMean, error, warning, type Diagnostic, type SourceLocation } from "./diagnostic.js";
+import { didYouMean, error, warning, type Diagnostic, type SourceLocation } from "../core/diagnostic.js";
 import {
   ARTIFACT_KEYS,
   OUT_FLAG_KEYS,

@@ -26,13 +26,13 @@
  * would run as "will be produced".
  */
 import path from "node:path";
-import { error, type Diagnostic } from "../config/diagnostic.js";
+import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 import { LockWriter } from "./lockfile.js";
-import type { Stage, StageGraph } from "../model.js";
+import type { Stage, StageGraph } from "../core/model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, unresolvedParams } from "../status/params.js";
@@ -50,7 +50,7 @@ import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
-import { envErrorOf, envFailure, envText } from "../config/env-error.js";
+import { envErrorOf, envFailure, envText } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";

@@ -14,10 +14,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { envFailure } from "../config/env-error.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { envFailure } from "../core/env-error.js";
 import { compareCodePoints } from "../hash/manifest.js";
-import type { Pipeline, Stage } from "../model.js";
+import type { Pipeline, Stage } from "../core/model.js";
 import { resolvePlain } from "./fast-yaml.js";
 import { readLockIn } from "./read.js";
 import type { LockEntry, LockFileEntry } from "./types.js";

@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, type Result } from "../config/diagnostic.js";
+import { error, fail, type Result } from "../core/diagnostic.js";
 import { parseJson } from "../config/json.js";
 import { decodeUtf8 } from "../config/text.js";
 import { parseTomlText } from "../config/toml.js";

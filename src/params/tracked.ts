@@ -13,7 +13,7 @@
  */
 import path from "node:path";
 import { parseYaml, toPlain } from "../config/yaml.js";
-import type { Pipeline } from "../model.js";
+import type { Pipeline } from "../core/model.js";
 import { globCovers, isGlobKey } from "./glob.js";
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";

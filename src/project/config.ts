@@ -11,7 +11,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, type Node } from "yaml";
-import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../config/yaml.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";

@@ -14,9 +14,9 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import { decodeUtf8 } from "../config/text.js";
-import type { Pipeline, StagesFileInfo } from "../model.js";
+import type { Pipeline, StagesFileInfo } from "../core/model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver, TextReader } from "../template/vars.js";
 import { RACY_WINDOW_NS } from "../hash/state.js";

@@ -15,7 +15,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { discoverStagesFiles } from "./discover.js";
 
 export interface ProjectRoot {

@@ -71,6 +71,4 @@ export type ReproEventType = ReproEvent["type"];
 
 export type EventSink = (e: ReproEvent) => void;
 
-export function unreachable(x: never): never {
-  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
-}
+export { unreachable } from "../core/unreachable.js";

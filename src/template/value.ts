@@ -14,7 +14,7 @@
  * and every value keeps its source location for messages (`vars-file.ts` reads whole files of every format).
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
-import type { SourceLocation } from "../config/diagnostic.js";
+import type { SourceLocation } from "../core/diagnostic.js";
 import { nodeLocation } from "../config/yaml.js";
 import { formatFloat, PyFloat } from "./pyfloat.js";
 

@@ -11,7 +11,7 @@
  * interpolated text is what DVC prints. Problems are diagnostics, never exceptions.
  */
 import { formatOf } from "../params/read.js";
-import { fail, ok, type Result } from "../config/diagnostic.js";
+import { fail, ok, type Result } from "../core/diagnostic.js";
 import { parseJson } from "../config/json.js";
 import { parseTomlText } from "../config/toml.js";
 import { parseYaml, yamlDiagnostics } from "../config/yaml.js";

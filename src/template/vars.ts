@@ -8,7 +8,7 @@ import type { BigIntStats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, visit, type Document, type LineCounter, type Node } from "yaml";
-import { didYouMean, error, type Diagnostic, type RelatedInfo, type SourceLocation } from "../config/diagnostic.js";
+import { didYouMean, error, type Diagnostic, type RelatedInfo, type SourceLocation } from "../core/diagnostic.js";
 import { nodeLocation, offsetLocation } from "../config/yaml.js";
 import { decodeUtf8 } from "../config/text.js";
 import type { Context, MergeConflict } from "./context.js";

@@ -8,7 +8,7 @@ import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex
 import { readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import { serializeLock, writePartsAtomic } from "../../src/lock/write.js";
-import type { Pipeline, Stage } from "../../src/model.js";
+import type { Pipeline, Stage } from "../../src/core/model.js";
 import { makeProject } from "../helpers/project.js";
 
 /** A pid that certainly belonged to a process that has exited. */

@@ -10,7 +10,7 @@ import { RunCache } from "../../src/cache/runcache.js";
 import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js";
 import { ProcessRunner } from "../../src/exec/runner.js";
 import { LockStore } from "../../src/lock/read.js";
-import type { Pipeline, Stage, StageGraph } from "../../src/model.js";
+import type { Pipeline, Stage, StageGraph } from "../../src/core/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { makeProject } from "../helpers/project.js";

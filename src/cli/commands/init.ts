@@ -8,7 +8,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { error } from "../../config/diagnostic.js";
+import { error } from "../../core/diagnostic.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
 
