@@ -134,7 +134,7 @@ export async function placeObject(
     if (type === "hardlink") await unlink(tmp).catch(() => undefined);
     return ok(type);
   }
-  // A full disk, a read-only workspace: said as such, with what to do (`config/env-error.ts`).
+  // A full disk, a read-only workspace: said as such, with what to do (`core/env-error.ts`).
   const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
   return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
 }

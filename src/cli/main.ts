@@ -311,7 +311,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    // A full disk, a read-only mount, a permission (config/env-error.ts): the machine's doing, not a bug in pipe.
+    // A full disk, a read-only mount, a permission (core/env-error.ts): the machine's doing, not a bug in pipe.
     // Said plainly, with what to do, exit 1.
     const env = envErrorOf(e);
     if (env) {

@@ -19,7 +19,7 @@
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
- * full disk, a read-only mount: `config/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
+ * full disk, a read-only mount: `core/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
  * with reason `environment` and a message saying what to do, not a crash of the run.
  *
  * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that

@@ -15,7 +15,7 @@
  * stages in the order its dependencies are declared. The walk is iterative, so a chain of 100,000 stages is fine.
  */
 import { error, fail, ok, type Diagnostic, type RelatedInfo, type Result } from "../core/diagnostic.js";
-import { compareDiagnostics } from "../config/yaml.js";
+import { compareDiagnostics } from "../formats/yaml.js";
 import type { DepEntry, Pipeline, Stage, StageGraph } from "../core/model.js";
 import { OutIndex, type OutConflict, type OutRef, type PathRelation } from "./trie.js";
 

@@ -15,7 +15,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
-import { decodeUtf8 } from "../config/text.js";
+import { decodeUtf8 } from "../formats/text.js";
 import type { Pipeline, StagesFileInfo } from "../core/model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver, TextReader } from "../template/vars.js";
@@ -36,8 +36,8 @@ interface FileOutcome {
  */
 async function loaders() {
   const [{ parseYaml, dedupeSorted }, { validateStagesFile }, { expandStagesFile }] = await Promise.all([
-    import("../config/yaml.js"),
-    import("../config/validate.js"),
+    import("../formats/yaml.js"),
+    import("../schema/validate.js"),
     import("../template/expand.js"),
   ]);
   return { parseYaml, dedupeSorted, validateStagesFile, expandStagesFile };

@@ -15,7 +15,7 @@ export type StageFailure =
   | "spawn"
   /** Storing outputs, writing the lock, or another file-system step failed. */
   | "io"
-  /** The machine refused a file-system step: a full disk, a read-only mount, a permission (`config/env-error.ts`). */
+  /** The machine refused a file-system step: a full disk, a read-only mount, a permission (`core/env-error.ts`). */
   | "environment";
 
 export type RestoreSource = "run-cache" | "cache";

@@ -15,10 +15,10 @@
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
 import type { SourceLocation } from "../core/diagnostic.js";
-import { nodeLocation } from "../config/yaml.js";
-import { formatFloat, PyFloat } from "./pyfloat.js";
+import { nodeLocation } from "../formats/yaml.js";
+import { formatFloat, PyFloat } from "../formats/pyfloat.js";
 
-export { formatFloat, PyFloat } from "./pyfloat.js";
+export { formatFloat, PyFloat } from "../formats/pyfloat.js";
 
 export type Value = null | boolean | number | bigint | string | PyFloat | Value[] | VMap;
 export type VMap = Map<string, Value>;

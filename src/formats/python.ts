@@ -22,7 +22,7 @@
  * `2.0`; other readers get plain numbers.
  */
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
-import { formatFloat, PyFloat } from "../template/pyfloat.js";
+import { formatFloat, PyFloat } from "./pyfloat.js";
 
 type TokKind = "name" | "number" | "string" | "op";
 

@@ -21,7 +21,7 @@ import {
   type SchemaNode,
 } from "./schema.js";
 import * as generated from "./validate-stages.generated.js";
-import { dedupeSorted, nodeAtPath, nodeLocation, toPlain, yamlDiagnostics, type ParsedYaml, type PathSegment } from "./yaml.js";
+import { dedupeSorted, nodeAtPath, nodeLocation, toPlain, yamlDiagnostics, type ParsedYaml, type PathSegment } from "../formats/yaml.js";
 
 export interface StagesFileCheck {
   errors: Diagnostic[];
