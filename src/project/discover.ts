@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
 import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
-import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
+import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "../hash/ignore-rules.js";
 
 export interface DiscoveredFile {
   /** Relative to the root, POSIX separators (`pipe.yaml`, `sub/dvc.yaml`). */
