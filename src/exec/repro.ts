@@ -31,7 +31,7 @@ import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
-import { LockWriter } from "./lockfile.js";
+import { LockWriter } from "../lock/store.js";
 import type { Stage, StageGraph } from "../core/model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, utimes
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LockWriter } from "../../src/exec/lockfile.js";
+import { LockWriter } from "../../src/lock/store.js";
 import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
 import { readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";

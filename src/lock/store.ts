@@ -21,9 +21,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envFailure } from "../core/env-error.js";
-import { readLockIn } from "../lock/read.js";
-import type { LockEntry } from "../lock/types.js";
-import { serializeLockEntry, writePartsAtomic, yamlString } from "../lock/write.js";
+import { readLockIn } from "./read.js";
+import type { LockEntry } from "./types.js";
+import { serializeLockEntry, writePartsAtomic, yamlString } from "./write.js";
 import type { Pipeline, Stage } from "../core/model.js";
 
 interface DirState {
