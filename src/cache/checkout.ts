@@ -15,7 +15,7 @@
 import type { Stats } from "node:fs";
 import { lstat, readdir, readlink, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { IgnoreTest } from "../hash/ignore.js";
 import { algorithmOf, algorithmsOf, type Algorithm } from "./digest.js";
 import { ensureDirInside, errnoOf, resolveInside, safeRemove, TEMP_MARK } from "./fs.js";

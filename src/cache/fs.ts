@@ -9,11 +9,10 @@
  *
  * A refusal is a `Result` error (a symlinked directory pointing outside the project is a user's setup, not a bug).
  */
-import { randomBytes } from "node:crypto";
-import { constants as fsc } from "node:fs";
-import { lstat, mkdir, open, realpath, rename, rm, unlink } from "node:fs/promises";
+import { lstat, mkdir, realpath, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { writeAtomic } from "../core/atomic-write.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 
 /** True when `child` lies strictly inside `parent` (both absolute, normalised). */
 export function isInside(child: string, parent: string): boolean {
@@ -40,18 +39,8 @@ export function errnoOf(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
 }
 
-/**
- * A unique temp name beside `absPath` (same directory, so the final rename is atomic). Hidden, easy to recognise.
- * A name near the file systems' limit of 255 bytes would not fit with the suffix (a legal output name could then
- * never be restored: ENAMETOOLONG), so a long one keeps only its first 50 characters.
- */
-export function tempBeside(absPath: string): string {
-  const base = path.basename(absPath);
-  const kept = Buffer.byteLength(base) > 200 ? Array.from(base).slice(0, 50).join("") : base;
-  return path.join(path.dirname(absPath), `.${kept}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-}
-
-export const TEMP_MARK = ".pipe-tmp-";
+// Temp names are the atomic writer's (`core/atomic-write.ts`); the cache names its own temp files (copies, links) alike.
+export { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
 
 /**
  * Resolves `rel` (POSIX, relative to root) to an absolute path inside the root, refusing `..` escapes and the root
@@ -169,28 +158,10 @@ function rememberDir(abs: string): void {
 }
 
 /**
- * Writes `data` to `absPath` atomically: temp file in the same directory, then rename. The directory must exist.
- * `mode` is applied to the temp file before the rename, so the final file never has another mode. `fsync` makes the
- * content durable before the rename; it costs a disk flush per file, so it is off for rebuildable data (run-cache
+ * Writes `data` to `absPath` atomically (`core/atomic-write.ts`). The directory must exist. `mode` is the final
+ * file's. `fsync` makes it durable; it costs disk flushes per file, so it is off for rebuildable data (run-cache
  * entries) and for cache objects, which are copied without it too.
  */
 export async function atomicWrite(absPath: string, data: string | Uint8Array, mode = 0o644, opts: { fsync?: boolean } = {}): Promise<void> {
-  const tmp = tempBeside(absPath);
-  // Created with its final mode (read-only included: the open descriptor stays writable), less the umask.
-  const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-  try {
-    await fh.writeFile(data);
-    if (opts.fsync) await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, absPath);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeAtomic(absPath, data, { mode, durable: opts.fsync === true });
 }

@@ -17,7 +17,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import { abbreviate, commitsInScope, HistoryReader, type FileAt, type HistoryScope } from "../git/history.js";
 import { projectGit } from "../git/revision.js";
 import { parseDvcFile, parseLock } from "../lock/read.js";

@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { ok, type Result } from "../config/diagnostic.js";
+import { ok, type Result } from "../core/diagnostic.js";
 import { atomicWrite, ensureDirInside, errnoOf } from "./fs.js";
 
 /** A gitignore pattern matching exactly `rel` (relative to the .gitignore's directory), anchored. */

@@ -17,8 +17,9 @@
 import { constants as fsc } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { envErrorOf, envFailure } from "../config/env-error.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { envErrorOf, envFailure } from "../core/env-error.js";
+import { unreachable } from "../core/unreachable.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
@@ -65,10 +66,6 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
     default:
       return unreachable(type);
   }
-}
-
-function unreachable(x: never): never {
-  throw new Error(`unexpected value ${String(x)}`);
 }
 
 /**
@@ -137,7 +134,7 @@ export async function placeObject(
     if (type === "hardlink") await unlink(tmp).catch(() => undefined);
     return ok(type);
   }
-  // A full disk, a read-only workspace: said as such, with what to do (`config/env-error.ts`).
+  // A full disk, a read-only workspace: said as such, with what to do (`core/env-error.ts`).
   const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
   return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
 }

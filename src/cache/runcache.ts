@@ -9,8 +9,8 @@
  */
 import { lstat, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { ok, type Result } from "../config/diagnostic.js";
-import { envFailure } from "../config/env-error.js";
+import { ok, type Result } from "../core/diagnostic.js";
+import { envFailure } from "../core/env-error.js";
 import { canonicalJson, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK } from "./fs.js";
 import { isSafeRelpath } from "./manifest.js";

@@ -39,8 +39,8 @@ import type { BigIntStats } from "node:fs";
 import { constants as fsc } from "node:fs";
 import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { envErrorOf, envFailure } from "../config/env-error.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { envErrorOf, envFailure } from "../core/env-error.js";
 import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./fs.js";
 

@@ -3,6 +3,7 @@
  * `process.stdout` or `process.exit` themselves, so they can be driven from tests and their output stays in one place.
  */
 import pc from "picocolors";
+import type { Colors } from "../report/colors.js";
 
 export interface Io {
   /** Human output (stdout). */
@@ -31,7 +32,7 @@ export interface CommandContext {
   global: GlobalOptions;
 }
 
-export type Colors = ReturnType<typeof pc.createColors>;
+export type { Colors };
 
 export function colors(ctx: CommandContext): Colors {
   return pc.createColors(ctx.global.color);

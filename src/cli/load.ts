@@ -3,8 +3,8 @@
  * load cache, `project/load-cache.ts`), build the checked graph. Diagnostics (errors and warnings) are printed here,
  * once, to stderr; on failure the caller gets the exit code to return (2: invalid project).
  */
-import { renderDiagnostics, warning, type Diagnostic } from "../config/diagnostic.js";
-import type { StageGraph } from "../model.js";
+import { renderDiagnostics, warning, type Diagnostic } from "../core/diagnostic.js";
+import type { StageGraph } from "../core/model.js";
 import { buildGraph } from "../graph/graph.js";
 import type { DiscoveryObserver } from "../project/discover.js";
 import { loadPipelineCached } from "../project/load.js";

@@ -12,7 +12,7 @@ import path from "node:path";
 import type { CommandContext, GlobalOptions } from "./context.js";
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
-import { envErrorOf, envText } from "../config/env-error.js";
+import { envErrorOf, envText } from "../core/env-error.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -312,7 +312,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    // A full disk, a read-only mount, a permission (config/env-error.ts): the machine's doing, not a bug in pipe.
+    // A full disk, a read-only mount, a permission (core/env-error.ts): the machine's doing, not a bug in pipe.
     // Said plainly, with what to do, exit 1.
     const env = envErrorOf(e);
     if (env) {

@@ -4,8 +4,8 @@
  * front (so a malformed lock is exit 2 before anything changes), then the project write lock and interrupt handling
  * for the body, both released however the body ends.
  */
-import type { Diagnostic } from "../config/diagnostic.js";
-import type { Pipeline } from "../model.js";
+import type { Diagnostic } from "../core/diagnostic.js";
+import type { Pipeline } from "../core/model.js";
 import type { PipeConfig } from "../project/config.js";
 import type { LockStore } from "../lock/read.js";
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, type CommandContext } from "./context.js";

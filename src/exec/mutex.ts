@@ -16,9 +16,9 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { errnoOf } from "../cache/fs.js";
-import { envFailure } from "../config/env-error.js";
+import { envFailure } from "../core/env-error.js";
 
 export const WRITE_LOCK = ".pipe/tmp/write.lock";
 

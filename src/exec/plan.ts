@@ -5,7 +5,7 @@
  * without targets, every stage); their upstream still runs only when stale.
  */
 import { selectStages } from "../graph/select.js";
-import type { StageGraph } from "../model.js";
+import type { StageGraph } from "../core/model.js";
 
 export interface SelectFlags {
   singleItem?: boolean;

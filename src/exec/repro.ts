@@ -19,20 +19,20 @@
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
- * full disk, a read-only mount: `config/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
+ * full disk, a read-only mount: `core/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
  * with reason `environment` and a message saying what to do, not a crash of the run.
  *
  * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
  * would run as "will be produced".
  */
 import path from "node:path";
-import { error, type Diagnostic } from "../config/diagnostic.js";
+import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
-import { LockWriter } from "./lockfile.js";
-import type { Stage, StageGraph } from "../model.js";
+import { LockWriter } from "../lock/store.js";
+import type { Stage, StageGraph } from "../core/model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, unresolvedParams } from "../status/params.js";
@@ -50,7 +50,7 @@ import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
-import { envErrorOf, envFailure, envText } from "../config/env-error.js";
+import { envErrorOf, envFailure, envText } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
 import type { Executor } from "../executors/executor.js";

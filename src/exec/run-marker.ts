@@ -16,8 +16,8 @@
 import { createHash } from "node:crypto";
 import { readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ok, type Result } from "../config/diagnostic.js";
-import { envErrorOf, envFailure } from "../config/env-error.js";
+import { ok, type Result } from "../core/diagnostic.js";
+import { envErrorOf, envFailure } from "../core/env-error.js";
 import { ensureDirInside, errnoOf } from "../cache/fs.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";

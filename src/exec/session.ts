@@ -9,8 +9,8 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Result } from "../config/diagnostic.js";
-import { GITIGNORE_LINES } from "../cli/commands/init.js";
+import type { Result } from "../core/diagnostic.js";
+import { GITIGNORE_LINES } from "../project/root.js";
 import type { Executor, Leftover } from "../executors/executor.js";
 import { LocalExecutor } from "../executors/local.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";

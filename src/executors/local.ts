@@ -25,7 +25,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
-import { envErrorOf, envText } from "../config/env-error.js";
+import { envErrorOf, envText } from "../core/env-error.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, OutputStream, SettleOptions, StageJob, StageRun } from "./executor.js";
 import { settleOrphans, type GroupRecorder, type Orphan } from "./local-groups.js";
 

@@ -7,7 +7,7 @@
  * crashing is an `io` diagnostic too, never an exception. Paths here are relative to the git root, POSIX-style.
  */
 import { execFile, spawn } from "node:child_process";
-import { didYouMean, error, fail, ok, type Result } from "../config/diagnostic.js";
+import { didYouMean, error, fail, ok, type Result } from "../core/diagnostic.js";
 
 /** What `cat-file` found at `rev:path`. */
 export type BlobAt = { kind: "file"; text: string } | { kind: "dir" } | { kind: "missing" };

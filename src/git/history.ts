@@ -7,7 +7,7 @@
  * almost every subtree, so `-A` costs about one tree read per directory that ever changed, not one listing per
  * commit. Blobs are likewise read once per object id.
  */
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { CatFileBatch, parseTree, type TreeEntry } from "./batch.js";
 import { gitMissing, resolveCommit, runGit, type GitRepo } from "./git.js";
 

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, realpath } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { listFilesAt, openGitRepo, readFilesAt, resolveCommit, type BlobAt, type GitRepo } from "./git.js";
 
 export const WORKSPACE = "workspace";

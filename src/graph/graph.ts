@@ -14,9 +14,9 @@
  * Order: DVC's plan (a depth-first post-order): stages are taken in definition order and, before each, its upstream
  * stages in the order its dependencies are declared. The walk is iterative, so a chain of 100,000 stages is fine.
  */
-import { error, fail, ok, type Diagnostic, type RelatedInfo, type Result } from "../config/diagnostic.js";
-import { compareDiagnostics } from "../config/yaml.js";
-import type { DepEntry, Pipeline, Stage, StageGraph } from "../model.js";
+import { error, fail, ok, type Diagnostic, type RelatedInfo, type Result } from "../core/diagnostic.js";
+import { compareDiagnostics } from "../formats/yaml.js";
+import type { DepEntry, Pipeline, Stage, StageGraph } from "../core/model.js";
 import { OutIndex, type OutConflict, type OutRef, type PathRelation } from "./trie.js";
 
 /** Why an edge exists: the first dependency of the consumer that reads an output of the producer. */

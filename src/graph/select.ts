@@ -13,8 +13,8 @@
  * Unknown targets are usage errors naming the nearest stages.
  */
 import path from "node:path";
-import { error, fail, nearest, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
-import type { Stage, StageGraph } from "../model.js";
+import { error, fail, nearest, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
+import type { Stage, StageGraph } from "../core/model.js";
 
 export interface SelectOptions {
   /** `-s`: the targets only. */

@@ -10,7 +10,7 @@
  * URLs (`s3://...`, `https://...`) are matched only by exact equality: `pipe` neither lists nor hashes them, so a
  * prefix relation between two URLs says nothing reliable about what one stage reads of another's output.
  */
-import type { DepEntry, OutEntry, Stage } from "../model.js";
+import type { DepEntry, OutEntry, Stage } from "../core/model.js";
 
 /** One declared output and the stage declaring it. */
 export interface OutRef {

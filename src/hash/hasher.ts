@@ -24,7 +24,7 @@ import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDiges
 import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
 import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource, type IgnoreTest } from "./ignore.js";
 import { Listing } from "./listing.js";
-import { ignoredBy, type IgnoreMatcher } from "../project/ignore-rules.js";
+import { ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
 import { RACY_WINDOW_NS, StatCache } from "./state.js";
 

@@ -13,7 +13,7 @@
  * A path outside the project root is hashed whole: DVC applies no rules there either.
  */
 import path from "node:path";
-import { compileIgnore, IGNORE_FILES, type IgnoreMatcher } from "../project/ignore-rules.js";
+import { compileIgnore, IGNORE_FILES, type IgnoreMatcher } from "./ignore-rules.js";
 import { readSmallFileSync } from "./fs.js";
 
 /**

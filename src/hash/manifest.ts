@@ -10,7 +10,9 @@
  *   entries: `", "` and `": "` separators, every non-ASCII character escaped as `\uXXXX` (surrogate pairs above
  *   U+FFFF). Byte-for-byte equality is what lets a DVC lock's directory hashes verify.
  *
- * Entries are sorted by relpath in code point order (Python's string order), with POSIX separators.
+ * Entries are sorted by relpath in code point order (Python's string order, as DVC sorts them), with POSIX
+ * separators. This is the one manifest codec: the cache stores and reads manifests through it (`cache/manifest.ts`
+ * adds only its check of object ids), so the bytes it writes are the bytes the hasher hashed.
  */
 import type { HashAlgo } from "./algorithms.js";
 
@@ -78,22 +80,35 @@ export function serializeManifest(algo: HashAlgo, entries: readonly ManifestEntr
   return Buffer.from(`[${parts.join(", ")}]`, "ascii");
 }
 
-/** Parses manifest bytes of either format back into entries (the cache reads stored manifests with this). */
-export function parseManifest(bytes: Uint8Array): ManifestEntry[] | undefined {
+/** A relpath that stays inside its directory: no empty, `.` or `..` segments, not absolute, no backslashes. */
+export function isSafeRelpath(p: string): boolean {
+  if (p === "" || p.startsWith("/") || p.includes("\\") || p.includes("\0")) return false;
+  return p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..");
+}
+
+/**
+ * Parses manifest bytes of either format back into entries, sorted; undefined when they are not a manifest: not a
+ * JSON array of entries, a relpath that would leave the directory, or one relpath twice. `size` is -1 when the form
+ * has none (DVC's).
+ */
+export function parseManifest(bytes: string | Uint8Array): ManifestEntry[] | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+    v = JSON.parse(typeof bytes === "string" ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
   } catch {
     return undefined;
   }
   if (!Array.isArray(v)) return undefined;
   const out: ManifestEntry[] = [];
+  const seen = new Set<string>();
   for (const e of v as unknown[]) {
     if (e === null || typeof e !== "object") return undefined;
     const o = e as Record<string, unknown>;
-    const hash = typeof o["hash"] === "string" ? o["hash"] : o["md5"];
-    if (typeof o["relpath"] !== "string" || typeof hash !== "string") return undefined;
-    out.push({ relpath: o["relpath"], hash, size: typeof o["size"] === "number" ? o["size"] : 0 });
+    const relpath = o["relpath"];
+    const hash = o["hash"] ?? o["md5"];
+    if (typeof relpath !== "string" || typeof hash !== "string" || !isSafeRelpath(relpath) || seen.has(relpath)) return undefined;
+    seen.add(relpath);
+    out.push({ relpath, hash, size: typeof o["size"] === "number" ? o["size"] : -1 });
   }
-  return out;
+  return sortEntries(out);
 }

@@ -10,9 +10,9 @@
  */
 import path from "node:path";
 import type { Node } from "yaml";
-import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { NotRegularFile, readRegularFile } from "../config/input-file.js";
-import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../config/yaml.js";
+import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
+import { NotRegularFile, readRegularFile } from "../formats/input-file.js";
+import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../formats/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 

@@ -11,13 +11,13 @@
  * does); deps and outs sorted by path, params files and keys sorted; each file entry `path`, `hash`, `<algo>`,
  * `size`, `nfiles`, then preserved extra fields.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { envFailure } from "../config/env-error.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { writeAtomic } from "../core/atomic-write.js";
+import { envFailure } from "../core/env-error.js";
 import { compareCodePoints } from "../hash/manifest.js";
-import type { Pipeline, Stage } from "../model.js";
+import type { Pipeline, Stage } from "../core/model.js";
 import { resolvePlain } from "./fast-yaml.js";
 import { readLockIn } from "./read.js";
 import type { LockEntry, LockFileEntry } from "./types.js";
@@ -187,60 +187,17 @@ export function serializeLock(entries: Iterable<[string, LockEntry]>): string {
   return any ? s : "schema: '2.0'\nstages: {}\n";
 }
 
-function tempBeside(abs: string): string {
-  return path.join(path.dirname(abs), `.${path.basename(abs)}.pipe-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-}
-
-/** Writes `text` to `abs` atomically: a temp file in the same directory, then rename. */
+/** Writes `text` to `abs` atomically and durably (`core/atomic-write.ts`): a crash finds the old lock or the new one, whole. */
 export async function writeFileAtomic(abs: string, text: string): Promise<void> {
-  const tmp = tempBeside(abs);
-  try {
-    const fh = await open(tmp, "w");
-    try {
-      await fh.writeFile(text);
-      // On disk before the rename: a crash after it must find the new lock whole, not an empty file.
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, abs);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeAtomic(abs, text, { mode: 0o666, durable: true });
 }
 
 /**
- * `writeFileAtomic` for a file given as parts, written with one `writev` (libuv writes every part, however many):
- * no string to join and encode, no buffer to concatenate, which matters when the parts are a big lock's entries.
+ * `writeFileAtomic` for a file given as parts, written with one `writev`: no string to join and encode, no buffer to
+ * concatenate, which matters when the parts are a big lock's entries.
  */
 export async function writePartsAtomic(abs: string, parts: readonly Uint8Array[]): Promise<void> {
-  const tmp = tempBeside(abs);
-  try {
-    const fh = await open(tmp, "w");
-    try {
-      const total = parts.reduce((n, p) => n + p.byteLength, 0);
-      const { bytesWritten } = await fh.writev(parts as Uint8Array[]);
-      // writev stops short without an error when the disk fills (it writes what fits): the rest is written until it
-      // lands or the error shows, so a truncated lock is never renamed over the good one.
-      if (bytesWritten < total) {
-        const rest = Buffer.concat(parts as Uint8Array[]).subarray(bytesWritten);
-        for (let off = 0; off < rest.length; ) {
-          const { bytesWritten: n } = await fh.write(rest, off);
-          if (n === 0) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}'`), { code: "ENOSPC", syscall: "write", path: tmp });
-          off += n;
-        }
-      }
-      // On disk before the rename: a crash after it must find the new lock whole, not an empty file.
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, abs);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeAtomic(abs, parts, { mode: 0o666, durable: true });
 }
 
 // One writer at a time per lock file in this process: writes are read-modify-write, and `repro -j` finishes stages

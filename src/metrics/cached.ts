@@ -10,7 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseYaml, toPlain } from "../config/yaml.js";
+import { parseYaml, toPlain } from "../formats/yaml.js";
 import type { Side } from "../git/revision.js";
 
 function isRecord(v: unknown): v is Record<string, unknown> {

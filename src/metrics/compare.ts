@@ -4,7 +4,7 @@
  * and either listed per side or diffed. A metrics file absent on one side is a warning naming that side, never a
  * failure: the table shows `-` there.
  */
-import { ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Side } from "../git/revision.js";
 import { readSide, readWarnings, pairWarnings, flatOf, type FileRead } from "../params/compare.js";
 import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";

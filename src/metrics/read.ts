@@ -7,8 +7,8 @@
  * table. A file whose content is a bare scalar is one metric with the empty key.
  */
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { flatten, parseParamsText } from "../params/read.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { flatten, parseParamsText } from "../formats/params-file.js";
 
 export type Flat = Record<string, unknown>;
 

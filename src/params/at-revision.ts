@@ -8,7 +8,7 @@
  * A revision whose pipeline does not load (an undefined variable, a file git does not hold) is not a failure of the
  * comparison: its stages files are read as plain YAML instead (`addStagesText`), and the caller warns.
  */
-import { ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Side } from "../git/revision.js";
 import { discoverInListing } from "../project/discover.js";
 import type { TextRead } from "../template/vars.js";

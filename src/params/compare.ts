@@ -3,10 +3,10 @@
  * reading them on both sides, and the diff. Problems with one file on one side (absent, a directory, unparsable)
  * are warnings, and that side shows `-`: the comparison of every other file still stands.
  */
-import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Side } from "../git/revision.js";
 import { diffFiles, type DiffResult, type Flat } from "./diff.js";
-import { flatten, parseParamsText } from "./read.js";
+import { flatten, parseParamsText } from "../formats/params-file.js";
 import { DEFAULT_PARAMS_FILE, keyCovered, type Tracked } from "./tracked.js";
 
 /** What a side holds for one file: its flat values, or why there are none. */

@@ -8,7 +8,6 @@
  * `1` equals `1.0`, as in Python). Files and keys are sorted (code-unit order), so the output is deterministic.
  */
 import { MISSING, numericDiff, renderValue, toJsonValue } from "./format.js";
-import type { TableData } from "../report/table.js";
 
 export interface ValueChange {
   /** `MISSING` when the key (or the whole file) is absent on that side. */
@@ -100,7 +99,7 @@ export interface DiffTableOptions {
 }
 
 /** Rows `Path  <title>  <A>  <B>  [Change]`, in file then key order. */
-export function diffTable(result: DiffResult, o: DiffTableOptions): TableData {
+export function diffTable(result: DiffResult, o: DiffTableOptions): { headers: string[]; rows: string[][] } {
   const headers = [...(o.path ? ["Path"] : []), o.title, o.aName, o.bName, ...(o.change ? ["Change"] : [])];
   const rows: string[][] = [];
   for (const [file, keys] of result) {

@@ -12,8 +12,8 @@
  * All paths are relative to the project root, POSIX-style.
  */
 import path from "node:path";
-import { parseYaml, toPlain } from "../config/yaml.js";
-import type { Pipeline } from "../model.js";
+import { parseYaml, toPlain } from "../formats/yaml.js";
+import type { Pipeline } from "../core/model.js";
 import { globCovers, isGlobKey } from "./glob.js";
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";

@@ -12,8 +12,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, type Node } from "yaml";
-import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../config/yaml.js";
+import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
+import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../formats/yaml.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 

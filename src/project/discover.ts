@@ -20,9 +20,9 @@
  */
 import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
-import { error, fail, ok, warning, type Diagnostic, type Result } from "../config/diagnostic.js";
-import { isSpecialFile } from "../config/input-file.js";
-import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
+import { isSpecialFile } from "../formats/input-file.js";
+import { compileIgnore, IGNORE_FILES, ignoredBy, type IgnoreMatcher } from "../hash/ignore-rules.js";
 
 export interface DiscoveredFile {
   /** Relative to the root, POSIX separators (`pipe.yaml`, `sub/dvc.yaml`). */

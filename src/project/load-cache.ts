@@ -30,8 +30,8 @@ import { statSync, type BigIntStats } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Diagnostic } from "../config/diagnostic.js";
-import type { Pipeline, StagesFileInfo } from "../model.js";
+import type { Diagnostic } from "../core/diagnostic.js";
+import type { Pipeline, StagesFileInfo } from "../core/model.js";
 import type { DiscoveredFile } from "./discover.js";
 import { isStringPairs, readScratchFile, writeScratchFile } from "./scratch.js";
 

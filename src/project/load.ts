@@ -14,10 +14,10 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
-import { NotRegularFile, readRegularFile } from "../config/input-file.js";
-import { decodeUtf8 } from "../config/text.js";
-import type { Pipeline, StagesFileInfo } from "../model.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
+import { NotRegularFile, readRegularFile } from "../formats/input-file.js";
+import { decodeUtf8 } from "../formats/text.js";
+import type { Pipeline, StagesFileInfo } from "../core/model.js";
 import type { ExpandedFile } from "../template/expand.js";
 import type { ReadObserver, TextReader } from "../template/vars.js";
 import { RACY_WINDOW_NS } from "../hash/state.js";
@@ -37,8 +37,8 @@ interface FileOutcome {
  */
 async function loaders() {
   const [{ parseYaml, dedupeSorted }, { validateStagesFile }, { expandStagesFile }] = await Promise.all([
-    import("../config/yaml.js"),
-    import("../config/validate.js"),
+    import("../formats/yaml.js"),
+    import("../schema/validate.js"),
     import("../template/expand.js"),
   ]);
   return { parseYaml, dedupeSorted, validateStagesFile, expandStagesFile };

@@ -15,8 +15,14 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { discoverStagesFiles } from "./discover.js";
+
+/**
+ * What `.pipe/.gitignore` lists: the machine-local folders of `.pipe/` (cache, state, run-cache, scratch). `pipe init`
+ * writes it, and so does the first write to a project that has `.pipe/` but no `.gitignore` in it.
+ */
+export const GITIGNORE_LINES = ["/cache", "/state", "/runs", "/tmp"];
 
 export interface ProjectRoot {
   /** Absolute path of the project root. */

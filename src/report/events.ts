@@ -15,7 +15,7 @@ export type StageFailure =
   | "spawn"
   /** Storing outputs, writing the lock, or another file-system step failed. */
   | "io"
-  /** The machine refused a file-system step: a full disk, a read-only mount, a permission (`config/env-error.ts`). */
+  /** The machine refused a file-system step: a full disk, a read-only mount, a permission (`core/env-error.ts`). */
   | "environment";
 
 export type RestoreSource = "run-cache" | "cache";
@@ -71,6 +71,4 @@ export type ReproEventType = ReproEvent["type"];
 
 export type EventSink = (e: ReproEvent) => void;
 
-export function unreachable(x: never): never {
-  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
-}
+export { unreachable } from "../core/unreachable.js";

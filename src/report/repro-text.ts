@@ -11,7 +11,7 @@
  * `-q` keeps only failures, warnings and the interrupt notice.
  */
 import { AT_ROOT, type Where } from "../project/where.js";
-import type { Colors } from "../cli/context.js";
+import type { Colors } from "./colors.js";
 import { unreachable, type ReproEvent } from "./events.js";
 
 export interface ReproTextOptions {

@@ -21,7 +21,7 @@
  *
  * Either way a variable is named only when all its places agree on one old text that differs from the new one.
  */
-import type { CmdPiece } from "../model.js";
+import type { CmdPiece } from "../core/model.js";
 
 export interface CmdVarChange {
   /** As written inside `${...}`: `train.lr`. */

@@ -7,9 +7,9 @@
  *   (tracked, gone from the file) and, beyond DVC, `removed` (in the lock, no longer tracked by the stage).
  */
 import path from "node:path";
-import { readParamsFile } from "../params/read.js";
+import { readParamsFile } from "../formats/params-file.js";
 import { sameValue } from "../params/diff.js";
-import type { ParamsDep } from "../model.js";
+import type { ParamsDep } from "../core/model.js";
 import { pathKey } from "../lock/types.js";
 import { globMatches, isGlobKey } from "../params/glob.js";
 import type { ParamChange, ParamsFileChange, ParamsFileFacts } from "./types.js";

@@ -7,11 +7,11 @@
  * the stage that is stale for its own reasons down to that upstream (`prepare -> featurize`). A stage that has never
  * run shows only `no lock entry`. Frozen stages are never stale, so they stop the propagation.
  */
-import type { Diagnostic, Result } from "../config/diagnostic.js";
-import { fail, ok } from "../config/diagnostic.js";
+import type { Diagnostic, Result } from "../core/diagnostic.js";
+import { fail, ok } from "../core/diagnostic.js";
 import type { LockEntry } from "../lock/types.js";
 import type { LockStore } from "../lock/read.js";
-import type { Stage, StageGraph } from "../model.js";
+import type { Stage, StageGraph } from "../core/model.js";
 import type { FactsOptions } from "./stage.js";
 import type { StageStatus } from "./types.js";
 import { checkStage, type Workspace } from "./workspace.js";

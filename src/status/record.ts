@@ -7,10 +7,10 @@
  * Writing the entry is a separate step (`writeLockEntry` in `lock/write.ts`) so the caller decides when the lock
  * changes (after the cache has the objects).
  */
-import { error, fail, ok, type Diagnostic, type Result } from "../config/diagnostic.js";
+import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { HashedPath } from "../hash/hasher.js";
 import type { LockEntry, LockFileEntry } from "../lock/types.js";
-import type { OutEntry, Stage } from "../model.js";
+import type { OutEntry, Stage } from "../core/model.js";
 import { currentParamValues, unresolvedParams } from "./params.js";
 import { absOf, type Workspace } from "./workspace.js";
 

@@ -9,7 +9,7 @@
  */
 import type { HashAlgo } from "../hash/algorithms.js";
 import type { HashOutcome } from "../hash/hasher.js";
-import type { Stage } from "../model.js";
+import type { Stage } from "../core/model.js";
 import type { LockEntry, LockFileEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { explainCommandChange } from "./cmd-vars.js";

@@ -6,10 +6,10 @@
  *
  * Stages are checked concurrently, each as soon as its upstream verdicts are known.
  */
-import type { Result } from "../config/diagnostic.js";
-import { ok } from "../config/diagnostic.js";
+import type { Result } from "../core/diagnostic.js";
+import { ok } from "../core/diagnostic.js";
 import { LockStore } from "../lock/read.js";
-import type { StageGraph } from "../model.js";
+import type { StageGraph } from "../core/model.js";
 import { lockEntriesFor, withUpstream } from "./pipeline.js";
 import { checkStage, openWorkspace, type Workspace } from "./workspace.js";
 

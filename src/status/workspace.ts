@@ -11,7 +11,7 @@ import path from "node:path";
 import type { HashFs } from "../hash/fs.js";
 import { Hasher } from "../hash/hasher.js";
 import type { LockEntry } from "../lock/types.js";
-import type { Stage } from "../model.js";
+import type { Stage } from "../core/model.js";
 import { ParamsReader } from "./params.js";
 import { factsNeeded, stageStatus, type FactsOptions } from "./stage.js";
 import { factKey, type ParamsFileFacts, type StageFacts, type StageStatus } from "./types.js";

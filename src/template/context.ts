@@ -12,7 +12,7 @@
  * Every variable keeps its origin (a label such as `params.yaml`, and a source location when the file format gives
  * one), so a conflict can point at both definitions.
  */
-import type { SourceLocation } from "../config/diagnostic.js";
+import type { SourceLocation } from "../core/diagnostic.js";
 import { isVMap, type Locations, type Value, type VMap } from "./value.js";
 
 /** Where a variable was defined. */

@@ -13,9 +13,9 @@
  */
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
-import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../config/diagnostic.js";
-import { dedupeSorted, keyString, nodeLocation, resolveAlias } from "../config/yaml.js";
-import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../model.js";
+import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
+import { dedupeSorted, keyString, nodeLocation, resolveAlias } from "../formats/yaml.js";
+import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../core/model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
 import { findReferences, isWholeReference, parseReference, unescape, type Reference } from "./expr.js";
 import { isComposite, isVMap, keyText, NestedIterableError, nodeToValue, preview, toPlain, toStr, unpackFlags, type ParsingConfig, type Value, type VMap } from "./value.js";

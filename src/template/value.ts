@@ -14,11 +14,11 @@
  * and every value keeps its source location for messages (`vars-file.ts` reads whole files of every format).
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
-import type { SourceLocation } from "../config/diagnostic.js";
-import { nodeLocation, resolveAlias } from "../config/yaml.js";
-import { formatFloat, PyFloat } from "./pyfloat.js";
+import type { SourceLocation } from "../core/diagnostic.js";
+import { nodeLocation, resolveAlias } from "../formats/yaml.js";
+import { formatFloat, PyFloat } from "../formats/pyfloat.js";
 
-export { formatFloat, PyFloat } from "./pyfloat.js";
+export { formatFloat, PyFloat } from "../formats/pyfloat.js";
 
 export type Value = null | boolean | number | bigint | string | PyFloat | Value[] | VMap;
 export type VMap = Map<string, Value>;

@@ -1,22 +1,22 @@
 /**
  * Reading a vars/params file into template values, by extension, the way DVC reads each format:
  *
- * - YAML through the stages files' reader (`config/yaml.ts`): every syntax error located, merge keys expanded,
+ * - YAML through the stages files' reader (`formats/yaml.ts`): every syntax error located, merge keys expanded,
  *   unknown tags refused; aliases bounded (`nodeToValue`);
- * - JSON strictly, as Python's `json` reads it (`config/json.ts`), not as YAML: `{"a": 1,}` is an error;
- * - TOML through smol-toml, its errors located (`config/toml.ts`);
- * - Python as `ast.literal_eval` of module-level assignments (`params/python.ts`).
+ * - JSON strictly, as Python's `json` reads it (`formats/json.ts`), not as YAML: `{"a": 1,}` is an error;
+ * - TOML through smol-toml, its errors located (`formats/toml.ts`);
+ * - Python as `ast.literal_eval` of module-level assignments (`formats/python.ts`).
  *
  * In every format `1.0` stays a float (`PyFloat`) and an integer past 2^53 stays exact (`bigint`), so that
  * interpolated text is what DVC prints. Problems are diagnostics, never exceptions.
  */
-import { formatOf } from "../params/read.js";
-import { fail, ok, type Result } from "../config/diagnostic.js";
-import { parseJson } from "../config/json.js";
-import { parseTomlText } from "../config/toml.js";
-import { parseYaml, yamlDiagnostics } from "../config/yaml.js";
-import { parsePythonParams } from "../params/python.js";
-import { PyFloat } from "./pyfloat.js";
+import { formatOf } from "../formats/params-file.js";
+import { fail, ok, type Result } from "../core/diagnostic.js";
+import { parseJson } from "../formats/json.js";
+import { parseTomlText } from "../formats/toml.js";
+import { parseYaml, yamlDiagnostics } from "../formats/yaml.js";
+import { parsePythonParams } from "../formats/python.js";
+import { PyFloat } from "../formats/pyfloat.js";
 import { exactInt, fromPlain, nodeToValue, type Locations, type Value, type VMap } from "./value.js";
 
 export interface VarsFileValue {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/project/config.js";
-import { parseYaml } from "../../src/config/yaml.js";
+import { parseYaml } from "../../src/formats/yaml.js";
 import { exists, gitInit, makeProject, read, runPipe, treeSnapshot } from "../helpers/project.js";
 
 describe("pipe init", () => {

@@ -4,7 +4,7 @@
  * diagnostics can be rendered and compared whole.
  */
 import path from "node:path";
-import type { DepEntry, OutEntry, OutKind, Pipeline, Stage, StagesFileInfo } from "../../src/model.js";
+import type { DepEntry, OutEntry, OutKind, Pipeline, Stage, StagesFileInfo } from "../../src/core/model.js";
 
 export interface StageSpec {
   name: string;

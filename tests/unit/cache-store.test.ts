@@ -8,6 +8,7 @@ import { atomicWrite, ensureDirInside, safeRemove } from "../../src/cache/fs.js"
 import { parseLinkTypes, placeObject, unprotect } from "../../src/cache/link.js";
 import { isSafeRelpath, parseManifest, serialiseManifest } from "../../src/cache/manifest.js";
 import { ObjectStore } from "../../src/cache/store.js";
+import { serializeManifest, sortEntries } from "../../src/hash/manifest.js";
 import { makeProject } from "../helpers/project.js";
 
 const outsideDirs: string[] = [];
@@ -74,6 +75,20 @@ describe("manifest", () => {
     expect(parseManifest('[{"relpath":"a","hash":"00000000000000aa","size":1},{"relpath":"a","hash":"00000000000000aa","size":1}]')).toBeUndefined();
     expect(parseManifest("not json")).toBeUndefined();
     expect(parseManifest('{"relpath":"a"}')).toBeUndefined();
+  });
+
+  it("is the hasher's codec: the same bytes, sorted in code point order as DVC (Python) sorts relpaths", () => {
+    // U+E000 sorts before U+1F600 by code point, after it by UTF-16 unit (the surrogate D83D): the cache once sorted
+    // by UTF-16 and wrote bytes that did not hash to the directory's name.
+    const entries = [
+      { relpath: "\u{1F600}.txt", hash: "00000000000000bb", size: 2 },
+      { relpath: "\uE000.txt", hash: "00000000000000aa", size: 1 },
+    ];
+    const hashed = Buffer.from(serializeManifest("xxh64", sortEntries([...entries]))).toString("utf8");
+    expect(serialiseManifest(entries)).toBe(hashed);
+    expect(parseManifest(hashed)?.map((e) => e.relpath)).toEqual(["\uE000.txt", "\u{1F600}.txt"]);
+    expect(parseManifest(Buffer.from(serializeManifest("md5", sortEntries([...entries].reverse())))))
+      .toEqual([{ ...entries[1], size: -1 }, { ...entries[0], size: -1 }]);
   });
 });
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 import { dagJson, renderDot, renderMermaid } from "../../src/report/dag/formats.js";
 import { oneLine, stageJson } from "../../src/report/dag/stage-json.js";
 import { boxColumns, firstRowCount, renderText, wrapLabel } from "../../src/report/dag/text.js";

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { renderText } from "../../src/report/dag/text.js";
 import { buildView } from "../../src/report/dag/view.js";

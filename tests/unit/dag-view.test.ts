@@ -2,7 +2,7 @@
 import { whereOf } from "../../src/project/where.js";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 import { buildView, GROUP_LIMIT, type DagView } from "../../src/report/dag/view.js";
 import { makePipeline, type StageSpec } from "../helpers/stages.js";
 

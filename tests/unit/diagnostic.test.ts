@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { didYouMean, error, renderDiagnostic } from "../../src/config/diagnostic.js";
+import { didYouMean, error, renderDiagnostic } from "../../src/core/diagnostic.js";
 
 describe("renderDiagnostic", () => {
   it("prints file:line:col, the source line and a marker under the node", () => {

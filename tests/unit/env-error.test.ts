@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeEnvError, envErrorOf, envFailure } from "../../src/config/env-error.js";
+import { describeEnvError, envErrorOf, envFailure } from "../../src/core/env-error.js";
 
 function sysError(code: string, syscall: string, p?: string, dest?: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: ${syscall}`) as NodeJS.ErrnoException & { dest?: string };

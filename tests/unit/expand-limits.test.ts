@@ -5,9 +5,9 @@
  * error rather than a crash on first use.
  */
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
-import { validateStagesFile } from "../../src/config/validate.js";
-import { parseYaml } from "../../src/config/yaml.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
+import { validateStagesFile } from "../../src/schema/validate.js";
+import { parseYaml } from "../../src/formats/yaml.js";
 import { expandStagesFile, type ExpansionLimits } from "../../src/template/expand.js";
 import { makeProject } from "../helpers/project.js";
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
 import { componentClosure, downstreamClosure, executionOrder, resolveTargets, selectStages, upstreamClosure } from "../../src/graph/select.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 import { makePipeline, pipelineFromDeps, type StageSpec } from "../helpers/stages.js";
 
 function graphOf(p: ReturnType<typeof makePipeline>["pipeline"]): StageGraph {

@@ -1,8 +1,8 @@
 /** The stage graph: edges by path, DVC's plan order, and every load-time graph error with its exact message. */
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics, type Diagnostic } from "../../src/config/diagnostic.js";
+import { renderDiagnostics, type Diagnostic } from "../../src/core/diagnostic.js";
 import { buildGraph, edgeReason } from "../../src/graph/graph.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 import { makePipeline, pipelineFromDeps, type StageSpec } from "../helpers/stages.js";
 
 function graphOf(specs: StageSpec[]): StageGraph {

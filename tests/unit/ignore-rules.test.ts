@@ -1,12 +1,12 @@
 /**
- * Discovery's ignore rules (`project/ignore-rules.ts`) answer exactly as the `ignore` package does: literal rules are
+ * Discovery's ignore rules (`hash/ignore-rules.ts`) answer exactly as the `ignore` package does: literal rules are
  * looked up in sets, the rest go to `ignore`, and the split must never change an answer. Every case compares the two
  * on the same text and path: a hand-picked table (anchoring, directory-only rules, case folding, negation after a
  * literal, escapes, odd line endings) and a seeded random sweep over a small alphabet.
  */
 import ignore from "ignore";
 import { describe, expect, it } from "vitest";
-import { compileIgnore, fold } from "../../src/project/ignore-rules.js";
+import { compileIgnore, fold } from "../../src/hash/ignore-rules.js";
 
 function expected(text: string, p: string): { ignored: boolean; unignored: boolean } {
   const r = ignore().add(text).test(p);

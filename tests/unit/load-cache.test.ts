@@ -9,7 +9,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
 import { LOAD_CACHE_FILE, jsonFaithful } from "../../src/project/load-cache.js";
 import { loadPipeline, loadPipelineCached, type LoadCacheOptions } from "../../src/project/load.js";
 import { CORPUS, makeProject, writeFiles } from "../helpers/project.js";

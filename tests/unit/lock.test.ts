@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Pipeline, Stage } from "../../src/model.js";
+import type { Pipeline, Stage } from "../../src/core/model.js";
 import { fastParseLockLayout, fastParseYaml } from "../../src/lock/fast-yaml.js";
 import { parseLock, readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";

@@ -3,12 +3,12 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, utimes
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LockWriter } from "../../src/exec/lockfile.js";
+import { LockWriter } from "../../src/lock/store.js";
 import { acquireWriteLock, processAlive, WRITE_LOCK } from "../../src/exec/mutex.js";
 import { readLockIn } from "../../src/lock/read.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import { serializeLock, writePartsAtomic } from "../../src/lock/write.js";
-import type { Pipeline, Stage } from "../../src/model.js";
+import type { Pipeline, Stage } from "../../src/core/model.js";
 import { makeProject } from "../helpers/project.js";
 
 /** A pid that certainly belonged to a process that has exited. */

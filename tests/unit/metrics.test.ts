@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ok } from "../../src/config/diagnostic.js";
+import { ok } from "../../src/core/diagnostic.js";
 import type { BlobAt } from "../../src/git/git.js";
 import type { Side } from "../../src/git/revision.js";
 import { diffMetrics, showMetrics } from "../../src/metrics/compare.js";

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ok } from "../../src/config/diagnostic.js";
+import { ok } from "../../src/core/diagnostic.js";
 import { workspaceSide, type Side } from "../../src/git/revision.js";
 import { trackRevision } from "../../src/params/at-revision.js";
 import { parseParamsFlat, readSide, selectParams } from "../../src/params/compare.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseParamsText } from "../../src/params/read.js";
+import { parseParamsText } from "../../src/formats/params-file.js";
 import { parseMetricsText } from "../../src/metrics/read.js";
 
 /** The params reader's JSON, in the shape these cases were written for. */

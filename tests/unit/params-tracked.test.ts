@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ok } from "../../src/config/diagnostic.js";
+import { ok } from "../../src/core/diagnostic.js";
 import type { BlobAt } from "../../src/git/git.js";
 import type { Side } from "../../src/git/revision.js";
-import type { Pipeline, Stage } from "../../src/model.js";
+import type { Pipeline, Stage } from "../../src/core/model.js";
 import { diffParams, pickKeys, selectParams } from "../../src/params/compare.js";
 import { MISSING } from "../../src/params/format.js";
 import { addPipeline, addStagesText, emptyTracked, keyCovered } from "../../src/params/tracked.js";

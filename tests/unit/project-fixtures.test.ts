@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { makeProject, REPO_ROOT } from "../helpers/project.js";
 

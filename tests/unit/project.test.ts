@@ -5,8 +5,8 @@
 import { mkdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
-import { parseYaml } from "../../src/config/yaml.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
+import { parseYaml } from "../../src/formats/yaml.js";
 import { parseConfig, parseLinks, readConfig } from "../../src/project/config.js";
 import { discoverStagesFiles } from "../../src/project/discover.js";
 import { findProjectRoot } from "../../src/project/root.js";

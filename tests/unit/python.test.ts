@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePythonParams } from "../../src/params/python.js";
-import { flatten, parseParamsText } from "../../src/params/read.js";
+import { parsePythonParams } from "../../src/formats/python.js";
+import { flatten, parseParamsText } from "../../src/formats/params-file.js";
 
 function py(text: string): Record<string, unknown> {
   const r = parsePythonParams("params.py", text);

@@ -11,7 +11,7 @@ import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js
 import type { Executor, Leftover, Outcome, OutcomeReason, StageJob, StageRun } from "../../src/executors/executor.js";
 import { LocalExecutor } from "../../src/executors/local.js";
 import { LockStore } from "../../src/lock/read.js";
-import type { Pipeline, Stage, StageGraph } from "../../src/model.js";
+import type { Pipeline, Stage, StageGraph } from "../../src/core/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { makeProject } from "../helpers/project.js";

@@ -1,7 +1,7 @@
 /** Stage selection for repro (`exec/plan.ts`) on DVC's plan_repro graph {1:[2,3], 2:[4,5], 3:[6,7], 8:[9]}. */
 import { describe, expect, it } from "vitest";
 import { planRepro } from "../../src/exec/plan.js";
-import type { StageGraph } from "../../src/model.js";
+import type { StageGraph } from "../../src/core/model.js";
 
 const deps: Record<string, string[]> = { "1": ["2", "3"], "2": ["4", "5"], "3": ["6", "7"], "8": ["9"] };
 const order = ["4", "5", "2", "6", "7", "3", "1", "9", "8"];

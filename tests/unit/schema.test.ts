@@ -1,7 +1,7 @@
 /**
- * The stages-file schema has three faces that must agree: `src/config/schema.ts` (the source), the published
+ * The stages-file schema has three faces that must agree: `src/schema/schema.ts` (the source), the published
  * `schemas/pipe.schema.json` (for editors) and the ajv standalone validator generated from it
- * (`src/config/validate-stages.generated.ts`, so start-up does not compile the schema). `UPDATE_GOLDEN=1` rewrites the
+ * (`src/schema/validate-stages.generated.ts`, so start-up does not compile the schema). `UPDATE_GOLDEN=1` rewrites the
  * two generated files; otherwise a stale one fails here.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import path from "node:path";
 import { Ajv } from "ajv";
 import standaloneCode from "ajv/dist/standalone/index.js";
 import { describe, expect, it } from "vitest";
-import { AJV_OPTIONS, ANNOTATION_KEYWORDS, STAGES_FILE_SCHEMA } from "../../src/config/schema.js";
+import { AJV_OPTIONS, ANNOTATION_KEYWORDS, STAGES_FILE_SCHEMA } from "../../src/schema/schema.js";
 import { REPO_ROOT } from "../helpers/project.js";
 
 const update = process.env["UPDATE_GOLDEN"] === "1";
@@ -43,11 +43,11 @@ describe("stages file schema", () => {
     const header = [
       "/* eslint-disable */",
       "// @ts-nocheck",
-      "// Generated from src/config/schema.ts by tests/unit/schema.test.ts (ajv standalone code). Do not edit:",
+      "// Generated from src/schema/schema.ts by tests/unit/schema.test.ts (ajv standalone code). Do not edit:",
       "// regenerate with `UPDATE_GOLDEN=1 npx vitest run tests/unit/schema.test.ts`.",
       "",
     ].join("\n");
-    checkGenerated("src/config/validate-stages.generated.ts", header + code + "\n");
+    checkGenerated("src/schema/validate-stages.generated.ts", header + code + "\n");
   });
 
   it("accepts the grammar's shapes and rejects what DVC 3 rejects", () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { xxhashInitialised } from "../../src/hash/algorithms.js";
 import { readLockIn } from "../../src/lock/read.js";
-import type { Stage } from "../../src/model.js";
+import type { Stage } from "../../src/core/model.js";
 import { checkStage, openWorkspace } from "../../src/status/workspace.js";
 import { CORPUS } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";

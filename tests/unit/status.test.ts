@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { nodeHashFs, type HashFs } from "../../src/hash/fs.js";
 import { LockStore } from "../../src/lock/read.js";
 import { writeLockEntry } from "../../src/lock/write.js";
-import type { CmdPiece, DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/model.js";
+import type { CmdPiece, DepEntry, OutEntry, ParamsDep, Pipeline, Stage, StageGraph } from "../../src/core/model.js";
 import { explainCommandChange } from "../../src/status/cmd-vars.js";
 import { pipelineStatus } from "../../src/status/pipeline.js";
 import { staleAddressesIn } from "../../src/status/stale.js";

@@ -5,10 +5,10 @@
 import { cpSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics, type Diagnostic } from "../../src/config/diagnostic.js";
-import { validateStagesFile } from "../../src/config/validate.js";
-import { parseYaml } from "../../src/config/yaml.js";
-import type { Stage } from "../../src/model.js";
+import { renderDiagnostics, type Diagnostic } from "../../src/core/diagnostic.js";
+import { validateStagesFile } from "../../src/schema/validate.js";
+import { parseYaml } from "../../src/formats/yaml.js";
+import type { Stage } from "../../src/core/model.js";
 import { expandStagesFile, reservedOutput, type ExpandedFile, type ParsingConfig } from "../../src/template/expand.js";
 import { makeProject, REPO_ROOT, writeFiles } from "../helpers/project.js";
 

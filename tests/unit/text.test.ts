@@ -1,9 +1,9 @@
 /**
- * Strict UTF-8 decoding of the files pipe reads (`config/text.ts`): DVC reads them as UTF-8 and fails on anything
+ * Strict UTF-8 decoding of the files pipe reads (`formats/text.ts`): DVC reads them as UTF-8 and fails on anything
  * else, so pipe must not silently turn bad bytes into U+FFFD.
  */
 import { describe, expect, it } from "vitest";
-import { decodeUtf8, firstInvalidUtf8 } from "../../src/config/text.js";
+import { decodeUtf8, firstInvalidUtf8 } from "../../src/formats/text.js";
 
 const bytes = (...parts: (string | number[])[]): Uint8Array =>
   Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));

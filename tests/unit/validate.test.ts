@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
-import { validateStagesFile } from "../../src/config/validate.js";
-import { parseYaml } from "../../src/config/yaml.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
+import { validateStagesFile } from "../../src/schema/validate.js";
+import { parseYaml } from "../../src/formats/yaml.js";
 import { CORPUS } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";
 

@@ -5,11 +5,11 @@
  * tens of thousands of aliases or keys are read at all (they took minutes before).
  */
 import { describe, expect, it } from "vitest";
-import { renderDiagnostics } from "../../src/config/diagnostic.js";
-import { validateStagesFile } from "../../src/config/validate.js";
-import { parseYaml, toPlain, yamlDiagnostics, yamlLib } from "../../src/config/yaml.js";
+import { renderDiagnostics } from "../../src/core/diagnostic.js";
+import { validateStagesFile } from "../../src/schema/validate.js";
+import { parseYaml, toPlain, yamlDiagnostics, yamlLib } from "../../src/formats/yaml.js";
 import { parseLock } from "../../src/lock/read.js";
-import { parseParamsText } from "../../src/params/read.js";
+import { parseParamsText } from "../../src/formats/params-file.js";
 import { expandStagesFile } from "../../src/template/expand.js";
 import { makeProject } from "../helpers/project.js";
 

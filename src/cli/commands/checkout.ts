@@ -6,7 +6,7 @@
  */
 import { lstat } from "node:fs/promises";
 import path from "node:path";
-import { error, type Diagnostic } from "../../config/diagnostic.js";
+import { error, type Diagnostic } from "../../core/diagnostic.js";
 import { pathKey } from "../../lock/types.js";
 import { EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";

@@ -4,7 +4,7 @@
  * running it; its cached outputs are stored, its run-cache entry recorded, and its lock entry written when it
  * differs from the one there. A stage whose deps, params or outputs are missing is not recorded and is named (exit 1).
  */
-import type { Diagnostic } from "../../config/diagnostic.js";
+import type { Diagnostic } from "../../core/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
 import { whereForPipeline } from "../../project/where.js";

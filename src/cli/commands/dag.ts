@@ -5,10 +5,10 @@
  * groups are one node unless `--expand`. The text drawing (and its layout library) is loaded only when drawn.
  */
 import { AT_ROOT, whereForPipeline } from "../../project/where.js";
-import { error, type Diagnostic } from "../../config/diagnostic.js";
+import { error, type Diagnostic } from "../../core/diagnostic.js";
 import { indexOf } from "../../graph/graph.js";
 import { resolveTargets } from "../../graph/select.js";
-import type { StageGraph } from "../../model.js";
+import type { StageGraph } from "../../core/model.js";
 import { buildView } from "../../report/dag/view.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";

@@ -8,7 +8,8 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { error } from "../../config/diagnostic.js";
+import { error } from "../../core/diagnostic.js";
+import { GITIGNORE_LINES } from "../../project/root.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
 
@@ -21,8 +22,6 @@ cache:
 # Add cached outputs to a .gitignore beside their stages file.
 gitignore: true
 `;
-
-export const GITIGNORE_LINES = ["/cache", "/state", "/runs", "/tmp"];
 
 async function kind(p: string): Promise<"dir" | "file" | undefined> {
   try {

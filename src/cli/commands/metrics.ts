@@ -5,7 +5,7 @@
  * as `dvc metrics show` does; `diff` prints `Path  Metric  <A>  <B>  Change`. Numbers are rounded to `--precision`
  * significant digits (default 5) in tables; `--json` carries the values as read.
  */
-import { error, warning, type Diagnostic } from "../../config/diagnostic.js";
+import { error, warning, type Diagnostic } from "../../core/diagnostic.js";
 import { listAllCommits } from "../../git/git.js";
 import { commitSide, WORKSPACE, type Side } from "../../git/revision.js";
 import { diffMetrics, showMetrics, type CachedReader, type MetricsShowOutcome } from "../../metrics/compare.js";

@@ -6,9 +6,9 @@
  */
 import { whereOf } from "../../project/where.js";
 import path from "node:path";
-import { error, fail, ok, warning, type Diagnostic, type Result } from "../../config/diagnostic.js";
+import { error, fail, ok, warning, type Diagnostic, type Result } from "../../core/diagnostic.js";
 import { openSide, projectGit, WORKSPACE, type ProjectGit, type Side } from "../../git/revision.js";
-import type { Pipeline } from "../../model.js";
+import type { Pipeline } from "../../core/model.js";
 import { diffParams } from "../../params/compare.js";
 import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../../params/diff.js";
 import { addPipeline, emptyTracked, type Tracked } from "../../params/tracked.js";

@@ -4,7 +4,7 @@
  * outcome to an exit code: 0 done, 1 a stage failed (or a dep is missing, or another writer holds the project),
  * 2 bad usage or invalid project, 130 interrupted.
  */
-import { error } from "../../config/diagnostic.js";
+import { error } from "../../core/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, lockNotes, printDiagnostics } from "../load.js";
 import { whereForPipeline } from "../../project/where.js";

@@ -12,7 +12,7 @@ import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from ".
 import { loadForCommand, printDiagnostics } from "../load.js";
 import { executionOrder, resolveTargets } from "../../graph/select.js";
 import { LockStore } from "../../lock/read.js";
-import type { StageGraph } from "../../model.js";
+import type { StageGraph } from "../../core/model.js";
 import type { HashAlgo } from "../../hash/algorithms.js";
 import { RACY_WINDOW_NS } from "../../hash/state.js";
 import { dirStampNow, stampNow } from "../../project/load-cache.js";

@@ -4,7 +4,7 @@
  * same bytes for the same pipeline. Stale nodes (when `--status` marks them) are filled in dot, get a `stale` class
  * in mermaid and `"stale": true` in JSON.
  */
-import type { StageGraph } from "../../model.js";
+import type { StageGraph } from "../../core/model.js";
 import { stageJson, type StageJson } from "./stage-json.js";
 import type { DagNode, DagView } from "./view.js";
 

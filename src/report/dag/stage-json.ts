@@ -2,7 +2,7 @@
  * The JSON shape of one stage, shared by `pipe stage list --json` and `pipe dag --json` (spec 5): paths as written in
  * the stage (relative to its `wdir`), `wdir` and `file` relative to the project root, params as `{file: [keys] | null}`.
  */
-import type { Stage } from "../../model.js";
+import type { Stage } from "../../core/model.js";
 
 export interface StageJson {
   address: string;

@@ -15,7 +15,7 @@
  */
 import { indexOf } from "../../graph/graph.js";
 import { upstreamClosure } from "../../graph/select.js";
-import type { OutEntry, Stage, StageGraph } from "../../model.js";
+import type { OutEntry, Stage, StageGraph } from "../../core/model.js";
 import { AT_ROOT, type Where } from "../../project/where.js";
 
 /** Groups with more members than this are drawn as one node unless `expand`. */

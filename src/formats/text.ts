@@ -6,7 +6,7 @@
  * it into U+FFFD and carry on with a value the user never wrote, so every such file is decoded here instead: a
  * located error at the first bad byte, plus a lossy text so that the error can quote the line.
  */
-import { error, type Diagnostic } from "./diagnostic.js";
+import { error, type Diagnostic } from "../core/diagnostic.js";
 
 // `ignoreBOM: true` keeps a byte-order mark in the text, as `readFile(..., "utf8")` did; the readers skip it.
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

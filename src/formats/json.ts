@@ -9,7 +9,7 @@
  * Numbers and objects are built by hooks, so that the template reader can keep `1.0` a float and keys in written
  * order (`Map`), while plain readers get plain values.
  */
-import { error, fail, ok, type Result, type SourceLocation } from "./diagnostic.js";
+import { error, fail, ok, type Result, type SourceLocation } from "../core/diagnostic.js";
 
 export interface JsonHooks {
   /** Builds a number from its source text (`1`, `1.0`, `-1e5`, `NaN`); default `Number`. */

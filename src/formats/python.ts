@@ -21,8 +21,8 @@
  * double is a `bigint`. The template reader asks for them as they are (`typed`), since DVC interpolates `2.0` as
  * `2.0`; other readers get plain numbers.
  */
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { formatFloat, PyFloat } from "../template/pyfloat.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { formatFloat, PyFloat } from "./pyfloat.js";
 
 type TokKind = "name" | "number" | "string" | "op";
 

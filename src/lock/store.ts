@@ -19,12 +19,12 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { envFailure } from "../config/env-error.js";
-import { readLockIn } from "../lock/read.js";
-import type { LockEntry } from "../lock/types.js";
-import { serializeLockEntry, writePartsAtomic, yamlString } from "../lock/write.js";
-import type { Pipeline, Stage } from "../model.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
+import { envFailure } from "../core/env-error.js";
+import { readLockIn } from "./read.js";
+import type { LockEntry } from "./types.js";
+import { serializeLockEntry, writePartsAtomic, yamlString } from "./write.js";
+import type { Pipeline, Stage } from "../core/model.js";
 
 interface DirState {
   /** Entry text (with its name line), UTF-8 encoded once, by stage name, in the order of the existing file. */

@@ -1,6 +1,6 @@
 /**
  * Python's float, carried through JavaScript: a wrapper that says "this number was written as a float" (`2.0`,
- * `1e5`), and Python's `repr` of it. Its own module, so that the params readers (`params/python.ts`) can produce
+ * `1e5`), and Python's `repr` of it. Its own module, so that the params readers (`formats/python.ts`) can produce
  * it without importing the template layer that reads them.
  */
 

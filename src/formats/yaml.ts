@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import type * as YamlLib from "yaml";
 import type { Alias, Document, LineCounter, Node, Pair, YAMLError, YAMLMap, YAMLParseError } from "yaml";
-import { error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "./diagnostic.js";
+import { error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
 
 /**
  * The `yaml` package, loaded on first use: a no-op `status` answered from the load cache parses no YAML, and importing

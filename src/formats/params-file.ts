@@ -2,17 +2,17 @@
  * Params file readers: YAML, JSON, TOML and Python, by extension, into plain JS values; and dot-key flattening.
  *
  * Readers return values, never throw: a syntax error is a `Diagnostic` naming the file (and line/column where the
- * format's parser gives one). JSON is read as Python reads it (`config/json.ts`: `NaN`, `Infinity`; an integer
+ * format's parser gives one). JSON is read as Python reads it (`formats/json.ts`: `NaN`, `Infinity`; an integer
  * literal beyond 2^53 stays exact), and a YAML or TOML integer beyond 2^53 is a `bigint` too, so such values print in
  * full instead of failing or rounding.
  */
 import path from "node:path";
-import { error, fail, type Result } from "../config/diagnostic.js";
-import { parseJson } from "../config/json.js";
-import { NotRegularFile, readRegularFile } from "../config/input-file.js";
-import { decodeUtf8 } from "../config/text.js";
-import { parseTomlText } from "../config/toml.js";
-import { parseYaml, toPlain, yamlDiagnostics } from "../config/yaml.js";
+import { error, fail, type Result } from "../core/diagnostic.js";
+import { parseJson } from "./json.js";
+import { NotRegularFile, readRegularFile } from "./input-file.js";
+import { decodeUtf8 } from "./text.js";
+import { parseTomlText } from "./toml.js";
+import { parseYaml, toPlain, yamlDiagnostics } from "./yaml.js";
 import { parsePythonParams } from "./python.js";
 
 export type ParamsFormat = "yaml" | "json" | "toml" | "python";

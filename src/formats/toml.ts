@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import type * as TomlLib from "smol-toml";
-import { error, fail, ok, type Result } from "./diagnostic.js";
+import { error, fail, ok, type Result } from "../core/diagnostic.js";
 
 /**
  * smol-toml, loaded on first use (most projects have no TOML file; a no-op `status` should not pay for the import).

@@ -7,7 +7,7 @@
  * `StageGraph` reaches planning and execution. Every path here is POSIX-style; "root paths" are relative to the
  * project root (no leading `./`, never starting with `../` unless the path lies outside the root).
  */
-import type { SourceLocation } from "./config/diagnostic.js";
+import type { SourceLocation } from "./diagnostic.js";
 
 /** A dependency on a file or directory. */
 export interface DepEntry {

@@ -10,7 +10,7 @@
  */
 import type { ErrorObject } from "ajv";
 import { isCollection, isScalar } from "yaml";
-import { didYouMean, error, warning, type Diagnostic, type SourceLocation } from "./diagnostic.js";
+import { didYouMean, error, warning, type Diagnostic, type SourceLocation } from "../core/diagnostic.js";
 import {
   ARTIFACT_KEYS,
   OUT_FLAG_KEYS,
@@ -21,7 +21,7 @@ import {
   type SchemaNode,
 } from "./schema.js";
 import * as generated from "./validate-stages.generated.js";
-import { dedupeSorted, nodeAtPath, nodeLocation, toPlain, yamlDiagnostics, type ParsedYaml, type PathSegment } from "./yaml.js";
+import { dedupeSorted, nodeAtPath, nodeLocation, toPlain, yamlDiagnostics, type ParsedYaml, type PathSegment } from "../formats/yaml.js";
 
 export interface StagesFileCheck {
   errors: Diagnostic[];

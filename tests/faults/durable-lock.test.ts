@@ -1,0 +1,36 @@
+/**
+ * `pipe.lock` survives a machine crash whole: the new bytes are flushed before the rename (else the new name can
+ * point at an empty file) and the directory after it (else the rename itself can be lost). A crash cannot be
+ * staged in a test, so the system calls of a real `repro` are traced instead (strace), and their order is checked.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, realpathSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeProject, PIPE_BIN } from "../helpers/project.js";
+import { requires } from "../helpers/require.js";
+
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+
+describe.runIf(requires("strace", hasStrace, "install strace (apt-get install strace)"))("durable pipe.lock", () => {
+  it("repro fsyncs the lock's temp file, renames it over pipe.lock, then fsyncs the directory", () => {
+    const dir = realpathSync(makeProject({ "pipe.yaml": "stages:\n  make:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n" }));
+    const trace = path.join(dir, "..", `${path.basename(dir)}.strace`);
+    const r = spawnSync("strace", ["-f", "-y", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", process.execPath, PIPE_BIN, "repro"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const lock = path.join(dir, "pipe.lock");
+    // Matched by where each call starts (a call another thread interrupts is printed `<unfinished ...>`): the
+    // writer makes them one after another, and the exit code says they succeeded.
+    const syncTemp = lines.findIndex((l) => /(?:fsync|fdatasync)\(\d+<[^>]*\/\.pipe\.lock\.pipe-tmp-[^>]*>/.test(l));
+    const renamed = lines.findIndex((l) => /rename/.test(l) && l.includes(".pipe.lock.pipe-tmp-") && l.includes(`"${lock}"`));
+    const syncDir = lines.findIndex((l, i) => i > renamed && /(?:fsync|fdatasync)\(/.test(l) && l.includes(`<${dir}>`));
+    expect(syncTemp, lines.join("\n")).toBeGreaterThanOrEqual(0);
+    expect(renamed, lines.join("\n")).toBeGreaterThan(syncTemp);
+    expect(syncDir, lines.join("\n")).toBeGreaterThan(renamed);
+  });
+});
