@@ -30,30 +30,28 @@ import { error, type Diagnostic } from "../config/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
-import { serializeLockEntry } from "../lock/write.js";
 import { LockWriter } from "./lockfile.js";
 import type { Stage, StageGraph } from "../model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, unresolvedParams } from "../status/params.js";
-import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
 import { unreachable, type EventSink, type StageFailure } from "../report/events.js";
 import { reasonsText } from "../report/repro-reasons.js";
 import { AT_ROOT, type Where } from "../project/where.js";
-import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
+import { checkoutOutput, isCached, storeOutput, type CacheContext } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
 import { ensureDirInside, safeRemove } from "../cache/fs.js";
 import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
-import type { HashedPath } from "../hash/hasher.js";
 import { envErrorOf, envFailure, envText } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
+import { cacheContextOf, recordAndStore, runEntryOf, runKeyFromEntry, toOutputHash, type Recorder } from "./record.js";
 import { decide, hasDvcHashes, runCacheable, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
 export interface ReproFlags {
@@ -128,32 +126,8 @@ function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
   return ds.map((d) => withAdvice(d, d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
 
-/** Run-cache key input from a recorded entry (`recordStage` keeps deps in stage order). */
-export function runKeyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
-  return {
-    cmd: s.cmd,
-    deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
-    params: entry.params,
-    outs: s.outs.map((o) => o.rootPath),
-  };
-}
-
-/** The run-cache entry for what `recordStage` hashed. */
-export function runEntryOf(outs: readonly RecordedOut[]): RunEntry {
-  return {
-    outs: outs.flatMap((ro) =>
-      ro.hashed ? [{ path: ro.out.rootPath, hash: ro.hashed.hash, size: ro.hashed.size, ...(ro.hashed.kind === "dir" ? { nfiles: ro.hashed.nfiles } : {}) }] : [],
-    ),
-  };
-}
-
-// Moved to the decision; still exported here for the callers that import it from the engine.
-export { runCacheable };
-
-export function toOutputHash(h: HashedPath): OutputHash {
-  if (h.kind === "file") return { kind: "file", hash: h.hash, size: h.size };
-  return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
-}
+// Moved to the decision and the record path; still exported here for the callers that import them from the engine.
+export { runCacheable, runEntryOf, runKeyFromEntry, toOutputHash };
 
 /**
  * Applies a decision's actions (skip and fail aside, which need nothing but an event). `repro` has the real one,
@@ -181,20 +155,12 @@ export class ReproEngine {
   private readonly lockWriter: LockWriter;
   private readonly reportedCorrupt = new Set<string>();
   private readonly applier: Applier;
+  private readonly recorder: Recorder;
 
   constructor(private readonly input: ReproInput) {
     const ws = input.ws;
-    this.cc = {
-      root: ws.root,
-      store: input.store,
-      linkTypes: input.linkTypes,
-      fileHash: async (abs, algo) => {
-        const r = await ws.hasher.hashPath(abs, algo);
-        return r.kind === "file" ? r.hash : "";
-      },
-      // A restore leaves what the ignore rules leave out of a directory output as it is, as checkout does.
-      ignoreTest: (absDir) => ws.hasher.ignoreTest(absDir),
-    };
+    this.cc = cacheContextOf(ws, input.store, input.linkTypes);
+    this.recorder = { ws, cc: this.cc, runs: input.runs, emit: input.emit };
     this.producers = indexOf(input.graph);
     this.lockWriter = new LockWriter(input.graph.pipeline);
     this.applier = input.flags.dry ? this.dryApplier() : this.realApplier();
@@ -797,52 +763,29 @@ export class ReproEngine {
 
   /**
    * Hashes the stage as it is now, stores its cached outputs (unless `--no-commit`), records the run-cache entry and
-   * writes the lock entry, in that order: the lock never names an object the cache does not have.
+   * writes the lock entry, in that order (`record.ts`): the lock never names an object the cache does not have.
    */
   private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
-    const { ws, flags } = this.input;
-    const rec = await recordStage(ws, s);
-    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors), { located: rec.errors });
-    const { entry, outs } = rec.value;
-    if (flags.commit) {
-      for (const ro of outs) {
-        const stored = await this.storeRecorded(s, ro);
-        if (!stored.ok) return this.fail(s, ioFailureOf(stored.errors), this.stageMessages(s, stored.errors));
-      }
-      if (opts.runCache && runCacheable(s)) {
-        const key = await this.input.runs.key(runKeyFromEntry(s, entry));
-        const r = await this.input.runs.record(key, runEntryOf(outs));
-        if (!r.ok) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.errors)}` });
-      }
-    }
     const prev = this.entries.get(s.address);
-    if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
-      const w = await this.lockWriter.write(s, entry);
-      if (!w.ok) return this.fail(s, ioFailureOf(w.errors), this.stageMessages(s, w.errors));
-      this.entries.set(s.address, entry);
+    const rec = await recordAndStore(this.recorder, s, {
+      store: this.input.flags.commit,
+      runCache: opts.runCache,
+      previous: this.flavors.get(s.address) === "pipe" ? prev : undefined,
+      write: (entry) => this.lockWriter.write(s, entry),
+    });
+    if (!rec.ok) {
+      const { step, errors } = rec.failure;
+      if (step === "hash") return this.fail(s, failureReasonOf(errors), messages(errors), { located: errors });
+      return this.fail(s, ioFailureOf(errors), this.stageMessages(s, errors));
+    }
+    const r = rec.value;
+    if (r.runCacheErrors.length > 0) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.runCacheErrors)}` });
+    if (r.written) {
+      this.entries.set(s.address, r.entry);
       this.flavors.set(s.address, "pipe");
     }
-    // Recorded: what is in the workspace now is the lock's (run-marker.ts).
-    await clearRunMarker(ws.root, s.address);
     await this.gitignore(s);
     return "ok";
-  }
-
-  private async storeRecorded(s: Stage, ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
-    if (!ro.hashed || !ro.out.cache) return { ok: true };
-    const r = await storeOutput(this.cc, ro.out.rootPath, toOutputHash(ro.hashed));
-    // With hardlink/symlink links the workspace files were replaced by links: their stat changed.
-    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, ro.out.rootPath));
-    if (!r.ok) return { ok: false, errors: r.errors };
-    const bad = r.value.repaired;
-    if (bad.length > 0) {
-      const many = bad.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
-      });
-    }
-    return { ok: true };
   }
 
   /**
