@@ -51,6 +51,7 @@ import { envErrorOf, envFailure, envText } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
+import { lockedOutputs, restoreOutputs } from "./restore.js";
 import { cacheContextOf, recordAndStore, runEntryOf, runKeyFromEntry, toOutputHash, type Recorder } from "./record.js";
 import { decide, hasDvcHashes, runCacheable, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
@@ -554,28 +555,31 @@ export class ReproEngine {
   }
 
   private async restoreFromLock(s: Stage, entry: LockEntry): Promise<"ok" | "failed"> {
-    const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
-    for (const o of s.outs) {
-      if (o.external || !o.cache) continue;
-      const e = byPath.get(pathKey(o.path));
-      if (!e) return "failed";
-      const r = await checkoutOutput(this.cc, o.rootPath, e.hash);
-      this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
-      if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-        return "failed";
+    const { outs, unrecorded } = lockedOutputs(s, entry);
+    if (unrecorded.length > 0) return "failed";
+    const restored = await restoreOutputs(this.cc, this.input.ws, outs, (r) => {
+      switch (r.kind) {
+        case "done":
+          this.reportSaved(r.saved);
+          return true;
+        case "error":
+          this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+          return false;
+        case "corrupt": {
+          const many = r.ids.length > 1;
+          this.input.emit({
+            type: "warning",
+            message: `cache object${many ? "s" : ""} ${r.ids.join(", ")} of '${r.out.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
+          });
+          return false;
+        }
+        case "missing":
+          return false;
+        default:
+          return unreachable(r);
       }
-      if (r.value.status === "corrupt") {
-        const many = r.value.ids.length > 1;
-        this.input.emit({
-          type: "warning",
-          message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
-        });
-        return "failed";
-      }
-      if (r.value.status === "missing") return "failed";
-      this.reportSaved(r.value.saved);
-    }
+    });
+    if (!restored) return "failed";
     await clearRunMarker(this.input.ws.root, s.address);
     await this.gitignore(s);
     return "ok";
