@@ -2,7 +2,8 @@
  * `repro`'s engine: brings selected stages up to date, in dependency order, up to `jobs` at a time (spec 3, 4, 5).
  *
  * Each stage is judged immediately before it would run (so an upstream stage that regenerated identical bytes stops
- * the propagation: early cutoff), then one of:
+ * the propagation: early cutoff). The choice is `plan/decide.ts`'s (this engine gathers the facts it asks for), and
+ * is one of:
  *
  * - frozen (and not forced): skipped, never run; but outputs of it that are missing and that the cache holds as its
  *   lock entry records them are checked out (what `checkout` would do), so the stages below find their inputs;
@@ -14,16 +15,16 @@
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
  *   saved to the cache when their content is not what the lock records (so never lost; but what a failed run of the
  *   stage itself left is not saved: `run-marker.ts`), then removed (persistent ones unprotected), the run marked, the
- *   command run (each command announced as it starts), every declared output verified, outputs hashed and stored,
- *   the run-cache entry and the lock entry written, the mark removed.
+ *   command run (each command announced as it starts), every declared output verified, then recorded
+ *   (`record.ts`: outputs hashed and stored, the run-cache entry and the lock entry written, the mark removed).
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
  * full disk, a read-only mount: `config/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
  * with reason `environment` and a message saying what to do, not a crash of the run.
  *
- * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
- * would run as "will be produced".
+ * `--dry` goes through the same decisions without the scheduler, applied by a dry applier that writes nothing and
+ * treats the outputs of stages that would run as "will be produced".
  */
 import path from "node:path";
 import { error, type Diagnostic } from "../config/diagnostic.js";
@@ -40,7 +41,7 @@ import { absOf, checkStage, type Workspace } from "../status/workspace.js";
 import { unreachable, type EventSink, type StageFailure } from "../report/events.js";
 import { reasonsText } from "../report/repro-reasons.js";
 import { AT_ROOT, type Where } from "../project/where.js";
-import { checkoutOutput, isCached, storeOutput, type CacheContext } from "../cache/checkout.js";
+import { isCached, storeOutput, type CacheContext } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
 import { ensureDirInside, safeRemove } from "../cache/fs.js";
@@ -51,7 +52,7 @@ import { envErrorOf, envFailure, envText } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
-import { lockedOutputs, restoreOutputs } from "./restore.js";
+import { lockedOutputs, restoreOutputs, type LockedOut, type OutRestore } from "./restore.js";
 import { cacheContextOf, recordAndStore, runEntryOf, runKeyFromEntry, toOutputHash, type Recorder } from "./record.js";
 import { decide, hasDvcHashes, runCacheable, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
@@ -517,24 +518,35 @@ export class ReproEngine {
   }
 
   /** Checks one output out of the cache, saying what went wrong; true when it is now as recorded. */
-  private async checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
-    const r = await checkoutOutput(this.cc, o.rootPath, id);
-    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
-    if (!r.ok) {
-      this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-      return false;
-    }
-    if (r.value.status === "corrupt") {
-      const many = r.value.ids.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`,
-      });
-      return false;
-    }
-    if (r.value.status === "missing") return false;
-    this.reportSaved(r.value.saved);
-    return true;
+  private checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
+    return this.restoreLogged(s, [{ out: o, id }], (r) => {
+      const many = r.ids.length > 1;
+      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`;
+    });
+  }
+
+  /**
+   * Restores `outs` through the restore function `checkout` uses, stopping at the first that cannot be, saying why
+   * in a warning (`corrupt` words it for a corrupt object). True when every one is now as recorded.
+   */
+  private restoreLogged(s: Stage, outs: readonly LockedOut[], corrupt: (r: Extract<OutRestore, { kind: "corrupt" }>) => string): Promise<boolean> {
+    return restoreOutputs(this.cc, this.input.ws, outs, (r) => {
+      switch (r.kind) {
+        case "done":
+          this.reportSaved(r.saved);
+          return true;
+        case "error":
+          this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+          return false;
+        case "corrupt":
+          this.input.emit({ type: "warning", message: corrupt(r) });
+          return false;
+        case "missing":
+          return false;
+        default:
+          return unreachable(r);
+      }
+    });
   }
 
   /** Every cached output of the lock entry is in the cache. */
@@ -557,27 +569,9 @@ export class ReproEngine {
   private async restoreFromLock(s: Stage, entry: LockEntry): Promise<"ok" | "failed"> {
     const { outs, unrecorded } = lockedOutputs(s, entry);
     if (unrecorded.length > 0) return "failed";
-    const restored = await restoreOutputs(this.cc, this.input.ws, outs, (r) => {
-      switch (r.kind) {
-        case "done":
-          this.reportSaved(r.saved);
-          return true;
-        case "error":
-          this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-          return false;
-        case "corrupt": {
-          const many = r.ids.length > 1;
-          this.input.emit({
-            type: "warning",
-            message: `cache object${many ? "s" : ""} ${r.ids.join(", ")} of '${r.out.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
-          });
-          return false;
-        }
-        case "missing":
-          return false;
-        default:
-          return unreachable(r);
-      }
+    const restored = await this.restoreLogged(s, outs, (r) => {
+      const many = r.ids.length > 1;
+      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${r.out.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`;
     });
     if (!restored) return "failed";
     await clearRunMarker(this.input.ws.root, s.address);
@@ -648,24 +642,19 @@ export class ReproEngine {
   }
 
   private async tryRunCache(s: Stage, hit: RunEntry): Promise<"restored" | "miss" | "failed"> {
-    const { ws } = this.input;
-    // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
+    const outs: LockedOut[] = [];
     for (const o of s.outs) {
       const h = hit.outs.find((x) => x.path === o.rootPath);
       if (!h) return "miss";
-      const r = await checkoutOutput(this.cc, o.rootPath, h.hash);
-      ws.hasher.invalidate(absOf(ws.root, o.rootPath));
-      if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-        return "miss";
-      }
-      if (r.value.status === "corrupt") {
-        this.input.emit({ type: "warning", message: `run-cache: corrupt cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead` });
-        return "miss";
-      }
-      if (r.value.status === "missing") return "miss";
-      this.reportSaved(r.value.saved);
+      outs.push({ out: o, id: h.hash });
     }
+    // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
+    const restored = await this.restoreLogged(
+      s,
+      outs,
+      (r) => `run-cache: corrupt cache object${r.ids.length > 1 ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead`,
+    );
+    if (!restored) return "miss";
     const rec = await this.recordAndCommit(s, { runCache: false });
     return rec === "ok" ? "restored" : "failed";
   }

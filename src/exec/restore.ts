@@ -41,7 +41,7 @@ export type OutRestore = LockedOut &
     /** Objects not in the cache: the output was left as it was. */
     | { kind: "missing"; ids: readonly string[] }
     /** Objects that no longer matched their names: removed from the cache, the output left as it was. */
-    | { kind: "corrupt"; ids: readonly string[] }
+    | { kind: "corrupt"; ids: readonly { id: string; actual: string }[] }
     | { kind: "error"; errors: Diagnostic[] }
   );
 
@@ -62,7 +62,7 @@ export async function restoreOutputs(cc: CacheContext, ws: Workspace, outs: read
     let res: OutRestore;
     if (!r.ok) res = { ...lo, kind: "error", errors: r.errors };
     else if (r.value.status === "missing") res = { ...lo, kind: "missing", ids: r.value.ids };
-    else if (r.value.status === "corrupt") res = { ...lo, kind: "corrupt", ids: r.value.ids.map((x) => x.id) };
+    else if (r.value.status === "corrupt") res = { ...lo, kind: "corrupt", ids: r.value.ids };
     else res = { ...lo, kind: "done", changed: r.value.status === "restored", existed, saved: r.value.saved };
     if (res.kind !== "done") all = false;
     if (!each(res)) return false;
