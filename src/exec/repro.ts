@@ -53,8 +53,8 @@ import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
 import { lockedOutputs, restoreOutputs, type LockedOut, type OutRestore } from "./restore.js";
-import { cacheContextOf, recordAndStore, runEntryOf, runKeyFromEntry, toOutputHash, type Recorder } from "./record.js";
-import { decide, hasDvcHashes, runCacheable, type Action, type Fact, type StageFacts } from "../plan/decide.js";
+import { cacheContextOf, recordAndStore, toOutputHash, type Recorder } from "./record.js";
+import { decide, hasDvcHashes, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
 export interface ReproFlags {
   /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */
@@ -127,9 +127,6 @@ function messages(ds: readonly Diagnostic[]): string {
 function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
   return ds.map((d) => withAdvice(d, d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
-
-// Moved to the decision and the record path; still exported here for the callers that import them from the engine.
-export { runCacheable, runEntryOf, runKeyFromEntry, toOutputHash };
 
 /**
  * Applies a decision's actions (skip and fail aside, which need nothing but an event). `repro` has the real one,
