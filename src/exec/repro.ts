@@ -2,7 +2,8 @@
  * `repro`'s engine: brings selected stages up to date, in dependency order, up to `jobs` at a time (spec 3, 4, 5).
  *
  * Each stage is judged immediately before it would run (so an upstream stage that regenerated identical bytes stops
- * the propagation: early cutoff), then one of:
+ * the propagation: early cutoff). The choice is `plan/decide.ts`'s (this engine gathers the facts it asks for), and
+ * is one of:
  *
  * - frozen (and not forced): skipped, never run; but outputs of it that are missing and that the cache holds as its
  *   lock entry records them are checked out (what `checkout` would do), so the stages below find their inputs;
@@ -14,46 +15,46 @@
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
  *   saved to the cache when their content is not what the lock records (so never lost; but what a failed run of the
  *   stage itself left is not saved: `run-marker.ts`), then removed (persistent ones unprotected), the run marked, the
- *   command run (each command announced as it starts), every declared output verified, outputs hashed and stored,
- *   the run-cache entry and the lock entry written, the mark removed.
+ *   command run (each command announced as it starts), every declared output verified, then recorded
+ *   (`record.ts`: outputs hashed and stored, the run-cache entry and the lock entry written, the mark removed).
  *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
  * full disk, a read-only mount: `core/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
  * with reason `environment` and a message saying what to do, not a crash of the run.
  *
- * `--dry` goes through the same judgement without the scheduler or any write, and treats the outputs of stages that
- * would run as "will be produced".
+ * `--dry` goes through the same decisions without the scheduler, applied by a dry applier that writes nothing and
+ * treats the outputs of stages that would run as "will be produced".
  */
 import path from "node:path";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
-import { serializeLockEntry } from "../lock/write.js";
 import { LockWriter } from "../lock/store.js";
 import type { Stage, StageGraph } from "../core/model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, unresolvedParams } from "../status/params.js";
-import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
-import type { EventSink, StageFailure } from "../report/events.js";
+import { unreachable, type EventSink, type StageFailure } from "../report/events.js";
 import { reasonsText } from "../report/repro-reasons.js";
 import { AT_ROOT, type Where } from "../project/where.js";
-import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
+import { isCached, storeOutput, type CacheContext } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
 import { ensureDirInside, safeRemove } from "../cache/fs.js";
 import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
-import type { HashedPath } from "../hash/hasher.js";
 import { envErrorOf, envFailure, envText } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
 import type { Executor } from "../executors/executor.js";
+import { lockedOutputs, restoreOutputs, type LockedOut, type OutRestore } from "./restore.js";
+import { cacheContextOf, recordAndStore, toOutputHash, type Recorder } from "./record.js";
+import { decide, hasDvcHashes, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
 export interface ReproFlags {
   /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */
@@ -129,51 +130,19 @@ function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
 }
 
 /**
- * An entry still holding DVC's md5 hashes: read from a `dvc.lock`, or carried into `pipe.lock` when another stage of
- * the same file was written first. Recorded again (xxh64, outputs cached) the first time it is found fresh.
+ * Applies a decision's actions (skip and fail aside, which need nothing but an event). `repro` has the real one,
+ * `repro --dry` the dry one; both also say how they see the stages before this one (`upstreamChanging`, `assumed`).
  */
-function hasDvcHashes(entry: LockEntry): boolean {
-  return [...entry.deps, ...entry.outs].some((x) => x.algo === "md5" || x.algo === "legacy-md5");
-}
-
-/** Stale only because cached outputs are missing from the workspace (restore them, run nothing). */
-function onlyMissingOutputs(st: StageStatus): boolean {
-  return st.reasons.length > 0 && st.reasons.every((r) => r.kind === "changed-outs" && r.changes.every((c) => c.change === "deleted"));
-}
-
-/** Run-cache key input from a recorded entry (`recordStage` keeps deps in stage order). */
-export function runKeyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
-  return {
-    cmd: s.cmd,
-    deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
-    params: entry.params,
-    outs: s.outs.map((o) => o.rootPath),
-  };
-}
-
-/** The run-cache entry for what `recordStage` hashed. */
-export function runEntryOf(outs: readonly RecordedOut[]): RunEntry {
-  return {
-    outs: outs.flatMap((ro) =>
-      ro.hashed ? [{ path: ro.out.rootPath, hash: ro.hashed.hash, size: ro.hashed.size, ...(ro.hashed.kind === "dir" ? { nfiles: ro.hashed.nfiles } : {}) }] : [],
-    ),
-  };
-}
-
-/**
- * Stages that go through the run-cache, as DVC decides: a command whose result is a function of its inputs, so
- * not `always_changed`, with deps (files or params) and outputs, every dep local, every output local, cached and
- * not persistent (a persistent output is also an input).
- */
-export function runCacheable(s: Stage): boolean {
-  // DVC counts params among a stage's deps: a stage driven by params alone is run-cached too.
-  if (s.alwaysChanged || (s.deps.length === 0 && s.params.length === 0) || s.outs.length === 0) return false;
-  return s.deps.every((d) => !d.external) && s.outs.every((o) => o.cache && !o.external && !o.persist);
-}
-
-export function toOutputHash(h: HashedPath): OutputHash {
-  if (h.kind === "file") return { kind: "file", hash: h.hash, size: h.size };
-  return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
+interface Applier {
+  /** Direct upstream stages whose outputs may change before this stage runs (`--dry`: those that would run). */
+  upstreamChanging(s: Stage): string[];
+  /** The status as this applier sees it (`--dry`: outputs that would be checked out count as there). */
+  assumed(s: Stage, st: StageStatus): StageStatus;
+  reRecord(s: Stage): Promise<StageResult>;
+  restoreFrozen(s: Stage, complete: boolean): Promise<StageResult>;
+  /** "fallback": it could not be done (a corrupt object); the stage is decided again without that option. */
+  restore(s: Stage, a: Extract<Action, { kind: "restore" }>): Promise<StageResult | "fallback">;
+  run(s: Stage, a: Extract<Action, { kind: "run" }>, signal: AbortSignal | undefined): Promise<StageResult>;
 }
 
 export class ReproEngine {
@@ -185,22 +154,16 @@ export class ReproEngine {
   private readonly gitignored = new Set<string>();
   private readonly lockWriter: LockWriter;
   private readonly reportedCorrupt = new Set<string>();
+  private readonly applier: Applier;
+  private readonly recorder: Recorder;
 
   constructor(private readonly input: ReproInput) {
     const ws = input.ws;
-    this.cc = {
-      root: ws.root,
-      store: input.store,
-      linkTypes: input.linkTypes,
-      fileHash: async (abs, algo) => {
-        const r = await ws.hasher.hashPath(abs, algo);
-        return r.kind === "file" ? r.hash : "";
-      },
-      // A restore leaves what the ignore rules leave out of a directory output as it is, as checkout does.
-      ignoreTest: (absDir) => ws.hasher.ignoreTest(absDir),
-    };
+    this.cc = cacheContextOf(ws, input.store, input.linkTypes);
+    this.recorder = { ws, cc: this.cc, runs: input.runs, emit: input.emit };
     this.producers = indexOf(input.graph);
     this.lockWriter = new LockWriter(input.graph.pipeline);
+    this.applier = input.flags.dry ? this.dryApplier() : this.realApplier();
   }
 
   private stage(address: string): Stage {
@@ -329,50 +292,160 @@ export class ReproEngine {
     return "failed";
   }
 
+  /**
+   * Decides (`plan/decide.ts`) and applies, gathering each fact the decision asks for. An action that cannot be
+   * completed (an object found corrupt while restoring) takes away the fact that allowed it, and the stage is decided
+   * again: restoring from the cache falls back to the run-cache, the run-cache to running.
+   */
   private async stageWork(address: string, signal: AbortSignal | undefined): Promise<StageResult> {
-    const { ws, emit, flags } = this.input;
     const s = this.stage(address);
-    const forced = this.isForced(address);
-    if (s.frozen && !forced) {
-      if (await this.restoreFrozenOutputs(s)) {
-        emit({ type: "stage-restored", stage: address, from: "cache" });
-        return "restored-cache";
-      }
-      emit({ type: "stage-skipped", stage: address, reason: "frozen" });
-      return "frozen";
-    }
     const entry = this.entries.get(address);
-    const status = await checkStage(ws, s, entry);
-    if (!forced && !status.stale) {
-      if (this.flavors.get(address) === "dvc" || (entry !== undefined && hasDvcHashes(entry))) {
+    const facts: StageFacts = {
+      forced: this.isForced(address),
+      entry,
+      dvcEntry: this.flavors.get(address) === "dvc" || (entry !== undefined && hasDvcHashes(entry)),
+      upstreamChanging: this.applier.upstreamChanging(s),
+    };
+    const flags = { dry: this.input.flags.dry, runCache: this.input.flags.runCache };
+    for (;;) {
+      const d = decide(s, facts, flags);
+      if (d.kind === "need") {
+        await this.gather(s, facts, d.fact);
+        continue;
+      }
+      const r = await this.apply(s, d, signal);
+      if (r !== "fallback") return r;
+      if (d.kind === "restore" && d.from === "cache") facts.outsCached = false;
+      else if (d.kind === "restore" && d.from === "run-cache") facts.runCacheHit = null;
+      else throw new Error(`no fallback from '${d.kind}'`);
+    }
+  }
+
+  private async gather(s: Stage, facts: StageFacts, fact: Fact): Promise<void> {
+    switch (fact) {
+      case "missingOuts":
+        facts.missingOuts = this.missingOutputs(s).length;
+        return;
+      case "missingOutsCached":
+        facts.missingOutsCached = await this.missingCached(s);
+        return;
+      case "status":
+        facts.status = this.applier.assumed(s, await checkStage(this.input.ws, s, facts.entry));
+        return;
+      case "outsCached":
+        facts.outsCached = facts.entry !== undefined && (await this.outsCached(s, facts.entry));
+        return;
+      case "inputs":
+        facts.inputs = await this.currentInputs(s);
+        return;
+      case "runCacheHit":
+        facts.runCacheHit = facts.inputs?.ok ? await this.runCacheHit(facts.inputs.key) : null;
+        return;
+      default:
+        return unreachable(fact);
+    }
+  }
+
+  /** Skips and failures are the same under `--dry`; everything else goes to the applier. */
+  private apply(s: Stage, a: Action, signal: AbortSignal | undefined): Promise<StageResult | "fallback"> | StageResult {
+    switch (a.kind) {
+      case "skip":
+        this.input.emit({ type: "stage-skipped", stage: s.address, reason: a.reason });
+        return a.reason === "frozen" ? "frozen" : "up-to-date";
+      case "fail":
+        return this.fail(s, a.reason, messages(a.errors), { located: a.errors });
+      case "re-record":
+        return this.applier.reRecord(s);
+      case "restore-frozen":
+        return this.applier.restoreFrozen(s, a.complete);
+      case "restore":
+        return this.applier.restore(s, a);
+      case "run":
+        return this.applier.run(s, a, signal);
+      default:
+        return unreachable(a);
+    }
+  }
+
+  /** `repro`: the actions done. */
+  private realApplier(): Applier {
+    const { emit } = this.input;
+    return {
+      upstreamChanging: () => [],
+      assumed: (_s, st) => st,
+      reRecord: async (s) => {
         const rec = await this.recordAndCommit(s, { runCache: false });
         if (rec !== "ok") return rec;
-        emit({ type: "stage-skipped", stage: address, reason: "up-to-date" });
+        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
         return "recorded";
-      }
-      emit({ type: "stage-skipped", stage: address, reason: "up-to-date" });
-      return "up-to-date";
-    }
-    if (!forced && entry && onlyMissingOutputs(status) && (await this.outsCached(s, entry))) {
-      const r = await this.restoreFromLock(s, entry);
-      if (r === "ok") {
-        emit({ type: "stage-restored", stage: address, from: "cache" });
-        return "restored-cache";
-      }
-      // Could not restore (an object turned out corrupt): run the stage instead.
-    }
-    const inputs = await this.currentInputs(s);
-    if (!inputs.ok) return this.fail(s, "missing-dep", messages(inputs.errors), { located: inputs.errors });
-    if (!forced && flags.runCache) {
-      const restored = await this.tryRunCache(s, inputs.key);
-      if (restored === "restored") {
-        emit({ type: "stage-restored", stage: address, from: "run-cache" });
+      },
+      restoreFrozen: async (s) => {
+        if (await this.restoreFrozenOutputs(s)) {
+          emit({ type: "stage-restored", stage: s.address, from: "cache" });
+          return "restored-cache";
+        }
+        emit({ type: "stage-skipped", stage: s.address, reason: "frozen" });
+        return "frozen";
+      },
+      restore: async (s, a) => {
+        if (a.from === "cache") {
+          const r = await this.restoreFromLock(s, a.entry);
+          if (r !== "ok") return "fallback";
+          emit({ type: "stage-restored", stage: s.address, from: "cache" });
+          return "restored-cache";
+        }
+        const restored = await this.tryRunCache(s, a.hit);
+        if (restored === "miss") return "fallback";
+        if (restored === "failed") return "failed";
+        emit({ type: "stage-restored", stage: s.address, from: "run-cache" });
         return "restored-run-cache";
-      }
-      if (restored === "failed") return "failed";
-    }
-    if (signal?.aborted) return "failed";
-    return this.execute(s, status, forced, signal);
+      },
+      run: async (s, a, signal) => {
+        if (signal?.aborted) return "failed";
+        return this.execute(s, a.status, a.forced, signal);
+      },
+    };
+  }
+
+  /**
+   * `--dry`: the same decisions, nothing written: each action says what it would do. Outputs of stages that would
+   * run (or be restored from the run-cache) may change, so their dependents are reported as "would run" with that
+   * reason (early cutoff may still spare them); outputs that would be checked out unchanged count as there.
+   */
+  private dryApplier(): Applier {
+    const { emit } = this.input;
+    const upstreamWith = (s: Stage, results: readonly StageResult[]): string[] =>
+      (this.input.graph.upstream.get(s.address) ?? []).filter((u) => results.includes(this.results.get(u) ?? "not-run"));
+    return {
+      upstreamChanging: (s) => upstreamWith(s, ["ran", "restored-run-cache"]),
+      assumed: (s, st) => this.withoutRestoredDeps(s, st, new Set(upstreamWith(s, ["restored-cache"]))),
+      reRecord: (s) => {
+        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
+        return Promise.resolve("recorded");
+      },
+      restoreFrozen: (s, complete) => {
+        if (complete) {
+          emit({ type: "stage-would-restore", stage: s.address, from: "cache" });
+          return Promise.resolve("restored-cache");
+        }
+        emit({ type: "stage-skipped", stage: s.address, reason: "frozen" });
+        return Promise.resolve("frozen");
+      },
+      restore: (s, a) => {
+        emit({ type: "stage-would-restore", stage: s.address, from: a.from });
+        return Promise.resolve(a.from === "cache" ? "restored-cache" : "restored-run-cache");
+      },
+      run: (s, a) => {
+        if (a.forced) {
+          emit({ type: "stage-would-run", stage: s.address, reasons: ["forced"] });
+          return Promise.resolve("ran");
+        }
+        const reasons = reasonsText(a.status.reasons, this.input.where);
+        for (const u of a.upstream) reasons.push(`upstream '${(this.input.where ?? AT_ROOT).address(u)}' will run`);
+        emit({ type: "stage-would-run", stage: s.address, reasons });
+        return Promise.resolve("ran");
+      },
+    };
   }
 
   /** The outputs of a frozen stage that are missing from the workspace (a frozen stage never runs to make them). */
@@ -381,10 +454,9 @@ export class ReproEngine {
     return s.outs.filter((o) => !o.external && ws.hasher.stat(absOf(ws.root, o.rootPath)) === undefined);
   }
 
-  /** `--dry`: the frozen stage has missing outputs, and the cache holds every one of them as its lock records it. */
-  private async frozenRestorable(s: Stage): Promise<boolean> {
+  /** The cache holds every missing output of the frozen stage as its lock records it. */
+  private async missingCached(s: Stage): Promise<boolean> {
     const missing = this.missingOutputs(s);
-    if (missing.length === 0) return false;
     const byPath = new Map((this.entries.get(s.address)?.outs ?? []).map((o) => [pathKey(o.path), o]));
     for (const o of missing) {
       const e = byPath.get(pathKey(o.path));
@@ -444,24 +516,35 @@ export class ReproEngine {
   }
 
   /** Checks one output out of the cache, saying what went wrong; true when it is now as recorded. */
-  private async checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
-    const r = await checkoutOutput(this.cc, o.rootPath, id);
-    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
-    if (!r.ok) {
-      this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-      return false;
-    }
-    if (r.value.status === "corrupt") {
-      const many = r.value.ids.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`,
-      });
-      return false;
-    }
-    if (r.value.status === "missing") return false;
-    this.reportSaved(r.value.saved);
-    return true;
+  private checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
+    return this.restoreLogged(s, [{ out: o, id }], (r) => {
+      const many = r.ids.length > 1;
+      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`;
+    });
+  }
+
+  /**
+   * Restores `outs` through the restore function `checkout` uses, stopping at the first that cannot be, saying why
+   * in a warning (`corrupt` words it for a corrupt object). True when every one is now as recorded.
+   */
+  private restoreLogged(s: Stage, outs: readonly LockedOut[], corrupt: (r: Extract<OutRestore, { kind: "corrupt" }>) => string): Promise<boolean> {
+    return restoreOutputs(this.cc, this.input.ws, outs, (r) => {
+      switch (r.kind) {
+        case "done":
+          this.reportSaved(r.saved);
+          return true;
+        case "error":
+          this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+          return false;
+        case "corrupt":
+          this.input.emit({ type: "warning", message: corrupt(r) });
+          return false;
+        case "missing":
+          return false;
+        default:
+          return unreachable(r);
+      }
+    });
   }
 
   /** Every cached output of the lock entry is in the cache. */
@@ -482,28 +565,13 @@ export class ReproEngine {
   }
 
   private async restoreFromLock(s: Stage, entry: LockEntry): Promise<"ok" | "failed"> {
-    const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));
-    for (const o of s.outs) {
-      if (o.external || !o.cache) continue;
-      const e = byPath.get(pathKey(o.path));
-      if (!e) return "failed";
-      const r = await checkoutOutput(this.cc, o.rootPath, e.hash);
-      this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
-      if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-        return "failed";
-      }
-      if (r.value.status === "corrupt") {
-        const many = r.value.ids.length > 1;
-        this.input.emit({
-          type: "warning",
-          message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
-        });
-        return "failed";
-      }
-      if (r.value.status === "missing") return "failed";
-      this.reportSaved(r.value.saved);
-    }
+    const { outs, unrecorded } = lockedOutputs(s, entry);
+    if (unrecorded.length > 0) return "failed";
+    const restored = await this.restoreLogged(s, outs, (r) => {
+      const many = r.ids.length > 1;
+      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${r.out.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`;
+    });
+    if (!restored) return "failed";
     await clearRunMarker(this.input.ws.root, s.address);
     await this.gitignore(s);
     return "ok";
@@ -562,30 +630,29 @@ export class ReproEngine {
     return { ok: true, key: { cmd: s.cmd, deps, params, outs: s.outs.map((o) => o.rootPath) } };
   }
 
-  private async tryRunCache(s: Stage, key: RunKeyInput): Promise<"restored" | "miss" | "failed"> {
-    if (!runCacheable(s)) return "miss";
-    const { runs, ws } = this.input;
-    const k = await runs.key(key);
-    const hit = await runs.lookup(k, key.outs);
-    if (!hit) return "miss";
-    for (const o of hit.outs) if (!(await this.isCached(o.path, o.hash))) return "miss";
-    // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
+  /** The run-cache entry for these inputs, when the cache holds every object of it. */
+  private async runCacheHit(key: RunKeyInput): Promise<RunEntry | null> {
+    const { runs } = this.input;
+    const hit = await runs.lookup(await runs.key(key), key.outs);
+    if (!hit) return null;
+    for (const o of hit.outs) if (!(await this.isCached(o.path, o.hash))) return null;
+    return hit;
+  }
+
+  private async tryRunCache(s: Stage, hit: RunEntry): Promise<"restored" | "miss" | "failed"> {
+    const outs: LockedOut[] = [];
     for (const o of s.outs) {
       const h = hit.outs.find((x) => x.path === o.rootPath);
       if (!h) return "miss";
-      const r = await checkoutOutput(this.cc, o.rootPath, h.hash);
-      ws.hasher.invalidate(absOf(ws.root, o.rootPath));
-      if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
-        return "miss";
-      }
-      if (r.value.status === "corrupt") {
-        this.input.emit({ type: "warning", message: `run-cache: corrupt cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead` });
-        return "miss";
-      }
-      if (r.value.status === "missing") return "miss";
-      this.reportSaved(r.value.saved);
+      outs.push({ out: o, id: h.hash });
     }
+    // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
+    const restored = await this.restoreLogged(
+      s,
+      outs,
+      (r) => `run-cache: corrupt cache object${r.ids.length > 1 ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead`,
+    );
+    if (!restored) return "miss";
     const rec = await this.recordAndCommit(s, { runCache: false });
     return rec === "ok" ? "restored" : "failed";
   }
@@ -705,52 +772,29 @@ export class ReproEngine {
 
   /**
    * Hashes the stage as it is now, stores its cached outputs (unless `--no-commit`), records the run-cache entry and
-   * writes the lock entry, in that order: the lock never names an object the cache does not have.
+   * writes the lock entry, in that order (`record.ts`): the lock never names an object the cache does not have.
    */
   private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
-    const { ws, flags } = this.input;
-    const rec = await recordStage(ws, s);
-    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors), { located: rec.errors });
-    const { entry, outs } = rec.value;
-    if (flags.commit) {
-      for (const ro of outs) {
-        const stored = await this.storeRecorded(s, ro);
-        if (!stored.ok) return this.fail(s, ioFailureOf(stored.errors), this.stageMessages(s, stored.errors));
-      }
-      if (opts.runCache && runCacheable(s)) {
-        const key = await this.input.runs.key(runKeyFromEntry(s, entry));
-        const r = await this.input.runs.record(key, runEntryOf(outs));
-        if (!r.ok) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.errors)}` });
-      }
-    }
     const prev = this.entries.get(s.address);
-    if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
-      const w = await this.lockWriter.write(s, entry);
-      if (!w.ok) return this.fail(s, ioFailureOf(w.errors), this.stageMessages(s, w.errors));
-      this.entries.set(s.address, entry);
+    const rec = await recordAndStore(this.recorder, s, {
+      store: this.input.flags.commit,
+      runCache: opts.runCache,
+      previous: this.flavors.get(s.address) === "pipe" ? prev : undefined,
+      write: (entry) => this.lockWriter.write(s, entry),
+    });
+    if (!rec.ok) {
+      const { step, errors } = rec.failure;
+      if (step === "hash") return this.fail(s, failureReasonOf(errors), messages(errors), { located: errors });
+      return this.fail(s, ioFailureOf(errors), this.stageMessages(s, errors));
+    }
+    const r = rec.value;
+    if (r.runCacheErrors.length > 0) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.runCacheErrors)}` });
+    if (r.written) {
+      this.entries.set(s.address, r.entry);
       this.flavors.set(s.address, "pipe");
     }
-    // Recorded: what is in the workspace now is the lock's (run-marker.ts).
-    await clearRunMarker(ws.root, s.address);
     await this.gitignore(s);
     return "ok";
-  }
-
-  private async storeRecorded(s: Stage, ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {
-    if (!ro.hashed || !ro.out.cache) return { ok: true };
-    const r = await storeOutput(this.cc, ro.out.rootPath, toOutputHash(ro.hashed));
-    // With hardlink/symlink links the workspace files were replaced by links: their stat changed.
-    this.input.ws.hasher.invalidate(absOf(this.input.ws.root, ro.out.rootPath));
-    if (!r.ok) return { ok: false, errors: r.errors };
-    const bad = r.value.repaired;
-    if (bad.length > 0) {
-      const many = bad.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
-      });
-    }
-    return { ok: true };
   }
 
   /**
@@ -778,74 +822,9 @@ export class ReproEngine {
     if (!r.ok) this.input.emit({ type: "warning", message: messages(r.errors) });
   }
 
-  /**
-   * `--dry`: the same judgement, no writes. Outputs of stages that would run (or be restored from the run-cache)
-   * may change, so their dependents are reported as "would run" with that reason (early cutoff may still spare them).
-   */
+  /** `--dry`: every stage in order, decided as a run would and applied by the dry applier. */
   private async dryRun(): Promise<void> {
-    const { selected, ws, emit, flags } = this.input;
-    const changing = new Set<string>();
-    /** Stages whose missing outputs would be checked out unchanged: their dependents see the same bytes. */
-    const restoring = new Set<string>();
-    for (const a of selected) {
-      const s = this.stage(a);
-      const forced = this.input.forced.has(a) || (flags.forceDownstream && (this.input.graph.upstream.get(a) ?? []).some((u) => changing.has(u)));
-      if (s.frozen && !forced) {
-        if (await this.frozenRestorable(s)) {
-          emit({ type: "stage-would-restore", stage: a, from: "cache" });
-          this.results.set(a, "restored-cache");
-          restoring.add(a);
-          continue;
-        }
-        emit({ type: "stage-skipped", stage: a, reason: "frozen" });
-        this.results.set(a, "frozen");
-        continue;
-      }
-      const entry = this.entries.get(a);
-      const status = this.withoutRestoredDeps(s, await checkStage(ws, s, entry), restoring);
-      const changedUp = (this.input.graph.upstream.get(a) ?? []).filter((u) => changing.has(u));
-      if (forced) {
-        emit({ type: "stage-would-run", stage: a, reasons: ["forced"] });
-        changing.add(a);
-        this.results.set(a, "ran");
-        continue;
-      }
-      if (!status.stale && changedUp.length === 0) {
-        emit({ type: "stage-skipped", stage: a, reason: "up-to-date" });
-        this.results.set(a, "up-to-date");
-        continue;
-      }
-      if (status.stale && changedUp.length === 0) {
-        if (entry && onlyMissingOutputs(status) && (await this.outsCached(s, entry))) {
-          emit({ type: "stage-would-restore", stage: a, from: "cache" });
-          this.results.set(a, "restored-cache");
-          restoring.add(a);
-          continue;
-        }
-        if (flags.runCache && runCacheable(s)) {
-          const inputs = await this.currentInputs(s);
-          if (inputs.ok) {
-            const hit = await this.input.runs.lookup(await this.input.runs.key(inputs.key), inputs.key.outs);
-            let all = hit !== undefined;
-            for (const o of hit?.outs ?? []) if (all && !(await this.isCached(o.path, o.hash))) all = false;
-            if (all) {
-              emit({ type: "stage-would-restore", stage: a, from: "run-cache" });
-              changing.add(a);
-              this.results.set(a, "restored-run-cache");
-              continue;
-            }
-          }
-        }
-      }
-      const reasons = reasonsText(
-        status.reasons.filter((r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted"))),
-        this.input.where,
-      );
-      for (const u of changedUp) reasons.push(`upstream '${(this.input.where ?? AT_ROOT).address(u)}' will run`);
-      emit({ type: "stage-would-run", stage: a, reasons });
-      changing.add(a);
-      this.results.set(a, "ran");
-    }
+    for (const a of this.input.selected) this.results.set(a, await this.stageWork(a, undefined));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { exists, makeProject, read, runPipe, writeFiles } from "../helpers/project.js";
@@ -58,5 +58,22 @@ describe("pipe commit", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("stage 'label' did not create its output 'labels.csv'");
     expect(exists(dir, "pipe.lock")).toBe(false);
+  });
+});
+
+describe("pipe commit: the record path repro takes", () => {
+  it("a cache object damaged in place is replaced and named with its stage, in repro's words", () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo 1 > x.txt\n    outs: [x.txt]\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const id = /path: x\.txt\n\s+hash: xxh64\n\s+xxh64: ([0-9a-f]{16})/.exec(read(dir, "pipe.lock"))?.[1];
+    expect(id).toBeDefined();
+    const obj = path.join(dir, ".pipe/cache", id!.slice(0, 2), id!.slice(2));
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, "damage\n");
+    const r = runPipe(dir, ["commit"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: cache object ${id} of 'x.txt' (stage 'a') no longer matched its name`);
+    expect(readFileSync(obj, "utf8")).toBe("1\n");
+    expect(r.stdout).toBe("Nothing to commit: the lock matches the workspace.\n");
   });
 });

@@ -12,7 +12,7 @@ import { compareCodePoints, parseManifest, pythonJsonString, serializeManifest }
 import { StatCache } from "../../src/hash/state.js";
 import { isCached, storeOutput } from "../../src/cache/checkout.js";
 import { ObjectStore } from "../../src/cache/store.js";
-import { toOutputHash } from "../../src/exec/repro.js";
+import { toOutputHash } from "../../src/exec/record.js";
 import { CORPUS } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";
 

@@ -1,10 +1,9 @@
 /**
  * `pipe commit [TARGET...]`: records the workspace state of the targets (default: every stage) into the lock and the
- * cache without running anything, for outputs produced by hand (spec 5). Each stage is hashed as `repro` would after
- * running it; its cached outputs are stored, its run-cache entry recorded, and its lock entry written when it
- * differs from the one there. A stage whose deps, params or outputs are missing is not recorded and is named (exit 1).
+ * cache without running anything, for outputs produced by hand (spec 5), through the record path `repro` uses after
+ * running a stage (`exec/commit.ts`, `exec/record.ts`). A stage whose deps, params or outputs are missing is not
+ * recorded and is named (exit 1).
  */
-import type { Diagnostic } from "../../core/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
 import { whereForPipeline } from "../../project/where.js";
@@ -16,69 +15,34 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const [{ ObjectStore }, { RunCache }, { storeOutput }, { openWorkspace, absOf }, { recordStage }, { serializeLockEntry, writeLockEntry }, repro] =
-    await Promise.all([
-      import("../../cache/store.js"),
-      import("../../cache/runcache.js"),
-      import("../../cache/checkout.js"),
-      import("../../status/workspace.js"),
-      import("../../status/record.js"),
-      import("../../lock/write.js"),
-      import("../../exec/repro.js"),
-    ]);
+  const [{ ObjectStore }, { RunCache }, { openWorkspace }, { commitStages }] = await Promise.all([
+    import("../../cache/store.js"),
+    import("../../cache/runcache.js"),
+    import("../../status/workspace.js"),
+    import("../../exec/commit.js"),
+  ]);
   const w = await openStageWriter(ctx, loaded, targets);
   if (typeof w === "number") return w;
   const { config, chosen, locks } = w;
   const c = colors(ctx);
   return withWriteLock(ctx, root, "pipe commit", async (signal) => {
     const ws = openWorkspace(root);
-    const store = new ObjectStore(root, undefined, { recordVerified: true });
-    const runs = new RunCache(root);
-    const cc = { root, store, linkTypes: config.cache.links };
-    const problems: Diagnostic[] = [];
-    let committed = 0;
-    const files = new Set<string>();
-    for (const a of chosen) {
-      if (signal.aborted) break;
-      const s = graph.stages.get(a)!;
-      const rec = await recordStage(ws, s);
-      if (!rec.ok) {
-        problems.push(...rec.errors);
-        continue;
-      }
-      const { entry, outs } = rec.value;
-      let stored = true;
-      for (const ro of outs) {
-        if (!ro.hashed || !ro.out.cache) continue;
-        const r = await storeOutput(cc, ro.out.rootPath, repro.toOutputHash(ro.hashed));
-        ws.hasher.invalidate(absOf(root, ro.out.rootPath));
-        if (!r.ok) {
-          problems.push(...r.errors);
-          stored = false;
-        } else if (r.value.repaired.length > 0) {
-          ctx.io.err(
-            `warning: cache object${r.value.repaired.length > 1 ? "s" : ""} ${r.value.repaired.join(", ")} of '${ro.out.rootPath}' no longer matched ${r.value.repaired.length > 1 ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${r.value.repaired.length > 1 ? "were" : "was"} replaced by the workspace content\n`,
-          );
-        }
-      }
-      if (!stored) continue;
-      if (repro.runCacheable(s)) {
-        const r = await runs.record(await runs.key(repro.runKeyFromEntry(s, entry)), repro.runEntryOf(outs));
-        if (!r.ok) problems.push(...r.errors);
-      }
-      const lf = await locks.forDir(s.dir);
-      const prev = lf.ok && lf.value?.flavor === "pipe" ? lf.value.stages.get(s.name) : undefined;
-      if (!prev || serializeLockEntry(prev) !== serializeLockEntry(entry)) {
-        const w = await writeLockEntry(graph.pipeline, s, entry);
-        if (!w.ok) {
-          problems.push(...w.errors);
-          continue;
-        }
-        committed++;
+    const { problems, committed, files } = await commitStages({
+      graph,
+      chosen,
+      locks,
+      ws,
+      store: new ObjectStore(root, undefined, { recordVerified: true }),
+      runs: new RunCache(root),
+      linkTypes: config.cache.links,
+      emit: (e) => {
+        if (e.type === "warning") ctx.io.err(`warning: ${e.message}\n`);
+      },
+      onCommitted: (a) => {
         if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(where.address(a))}'\n`);
-      }
-      files.add(s.file);
-    }
+      },
+      signal,
+    });
     if (config.gitignore) problems.push(...(await updateGitignores(root, graph.pipeline, files)));
     ws.hasher.save();
     if (signal.aborted) {
