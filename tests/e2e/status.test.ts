@@ -277,7 +277,7 @@ describe("pipe status", () => {
       writeFileSync(path.join(root, "release"), "");
     }
     expect(await exited).toBe(0);
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
   });
 
   it("a fifo inside a directory dep is reported as an error naming it, not a crash and not a hang", async () => {
@@ -288,7 +288,7 @@ describe("pipe status", () => {
     expect(r.out).toBe("prepare:\n    changed deps:\n        error:      data/raw  ('data/raw/pipe.fifo' is a special file (not a regular file, directory or symlink))\n");
     // Ignored, it is no part of the directory.
     writeFiles(root, { ".pipeignore": "*.fifo\n" });
-    expect((await status(root, "prepare", "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "prepare", "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
   });
 
   it("a symlinked file dep is hashed by the content it points at", async () => {
@@ -297,11 +297,11 @@ describe("pipe status", () => {
     age(root);
     expect((await runPipeIn(root, ["init"])).code).toBe(0);
     await record(root);
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     // Another target with the same bytes: unchanged.
     unlinkSync(path.join(root, "link.txt"));
     symlinkSync("copy.txt", path.join(root, "link.txt"));
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     // The target edited: the dep changed.
     writeFiles(root, { "copy.txt": "two\n" });
     expect((await status(root)).out).toBe("use:\n    changed deps:\n        modified:   link.txt\n");
@@ -474,9 +474,9 @@ describe("pipe status", () => {
     expect((await status(root)).out).toBe("copy:\n    no lock entry\nupper:\n    no lock entry\n");
     const rep = runPipe(root, ["repro"]);
     expect(rep.code, rep.stderr).toBe(0);
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     writeFiles(root, { "in.txt": "bye\n" });
-    expect((await status(root, "--check"))).toMatchObject({ code: 1, out: "copy:\n    changed deps:\n        modified:   in.txt\nupper:\n    upstream stale: copy\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 1, out: "copy:\n    changed deps:\n        modified:   in.txt\nupper:\n    upstream stale: copy\n" });
   });
 
   it("editing a cached out", async () => {
@@ -503,7 +503,7 @@ describe("pipe status", () => {
     });
     expect(read(root, "sub/pipe.lock")).toMatch(/^schema: '2\.0'\nstages:\n {2}inner:\n {4}cmd: echo inner\n {4}deps:\n {4}- path: in\.txt\n/);
     expect(read(root, "pipe.lock")).not.toContain("inner");
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     writeFiles(root, { "sub/in.txt": "I" });
     // Paths and addresses relative to where the command runs, as DVC prints them.
     expect((await status(root)).out).toBe("sub/pipe.yaml:inner:\n    changed deps:\n        modified:   sub/in.txt\nUp to date: top\n");
@@ -606,7 +606,7 @@ describe.runIf(hasCorpus())("pipe status on the DVC 3 vector project (dvc.lock o
       "data/.dvcignore": "raw/**/*.tmp\n",
       "data/raw/sub/x.tmp": "x\n",
     });
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     // The rules match case-sensitively, as DVC's do.
     writeFiles(root, { "data/raw/DEBUG.LOG": "j\n" });
     expect((await status(root)).out).toBe("prepare:\n    changed deps:\n        modified:   data/raw\n");
@@ -617,7 +617,7 @@ describe.runIf(hasCorpus())("pipe status on the DVC 3 vector project (dvc.lock o
     const legacy = read(root, "dvc.lock").replace(/^ +hash: md5\n/gm, "");
     expect(legacy).not.toMatch(/hash:/);
     writeFiles(root, { "dvc.lock": legacy });
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
     const j = JSON.parse((await status(root, "--json", "-v")).out) as { stages: Record<string, { stale: boolean }> };
     expect(j.stages["prepare"]!.stale).toBe(false);
     writeFiles(root, { "data/raw/a.csv": "id,label\n1,cat\n2,cow\n", "src/prepare.py": "import sys\nprint('x')\n" });
@@ -629,7 +629,7 @@ describe.runIf(hasCorpus())("pipe status on the DVC 3 vector project (dvc.lock o
   it("a dvc.lock that starts with a byte order mark is read", async () => {
     const root = vectors();
     writeFiles(root, { "dvc.lock": `\ufeff${read(root, "dvc.lock")}` });
-    expect((await status(root, "--check"))).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
+    expect(await status(root, "--check")).toMatchObject({ code: 0, out: "Pipeline is up to date.\n" });
   });
 
   for (const [what, files, reason] of edits) {
