@@ -9,7 +9,7 @@ import { mkdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Result } from "../config/diagnostic.js";
-import { GITIGNORE_LINES } from "../cli/commands/init.js";
+import { GITIGNORE_LINES } from "../project/init.js";
 import { KILL_GRACE_MS, killAllGroups } from "./runner.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
 import { settleOrphans, type Orphan } from "./running.js";
