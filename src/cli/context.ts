@@ -34,6 +34,9 @@ export interface RunIo {
   /** Terminal widths, when the stream is a terminal (commander wraps help to them). */
   stdoutColumns?: number | undefined;
   stderrColumns?: number | undefined;
+  /** The terminal shows colours (`tty.hasColors()`; a `TERM=dumb` terminal does not). Undefined: as `isTTY`. */
+  stdoutHasColors?: boolean | undefined;
+  stderrHasColors?: boolean | undefined;
   /** As `Io.ask`: present only when there is a terminal to ask on. */
   ask?: ((question: string) => Promise<string | undefined>) | undefined;
 }

@@ -51,6 +51,8 @@ export function processIo(): RunIo {
     stderrIsTTY: process.stderr.isTTY === true,
     stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
     stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
+    stdoutHasColors: process.stdout.isTTY ? process.stdout.hasColors?.() : undefined,
+    stderrHasColors: process.stderr.isTTY ? process.stderr.hasColors?.() : undefined,
     ...(process.stdin.isTTY === true && process.stderr.isTTY === true ? { ask } : {}),
   };
 }
@@ -154,8 +156,8 @@ export function buildProgram(io: RunIo): Command {
       getOutHelpWidth: () => io.stdoutColumns as number,
       getErrHelpWidth: () => io.stderrColumns as number,
       // commander's own choice (its `useColor`), made from the run's environment rather than the process's.
-      getOutHasColors: () => helpColors(io, io.stdoutIsTTY),
-      getErrHasColors: () => helpColors(io, io.stderrIsTTY),
+      getOutHasColors: () => helpColors(io, io.stdoutIsTTY && io.stdoutHasColors !== false),
+      getErrHasColors: () => helpColors(io, io.stderrIsTTY && io.stderrHasColors !== false),
     })
     .exitOverride();
 
@@ -334,6 +336,7 @@ export function buildProgram(io: RunIo): Command {
   return program;
 }
 
+/** Whether commander colours its help and errors: its own rule (`useColor` in commander), on the run's environment. */
 function helpColors(io: RunIo, isTTY: boolean): boolean {
   const env = io.env;
   if (env["NO_COLOR"] || env["FORCE_COLOR"] === "0" || env["FORCE_COLOR"] === "false") return false;
