@@ -19,6 +19,29 @@ export interface Io {
   ask?: (question: string) => Promise<string | undefined>;
 }
 
+/**
+ * What one run of the CLI is given by whoever starts it: the process (`bin/pipe.js`, through `processIo` in
+ * `main.ts`) or a test running the CLI in its own process. Nothing below `main.ts` reads the process's cwd,
+ * environment or streams, so two runs in one process do not see each other.
+ */
+export interface RunIo {
+  /** The directory the run starts in (`-C` is relative to it). */
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  /** Terminal widths, when the stream is a terminal (commander wraps help to them). */
+  stdoutColumns?: number | undefined;
+  stderrColumns?: number | undefined;
+  /** The terminal shows colours (`tty.hasColors()`; a `TERM=dumb` terminal does not). Undefined: as `isTTY`. */
+  stdoutHasColors?: boolean | undefined;
+  stderrHasColors?: boolean | undefined;
+  /** As `Io.ask`: present only when there is a terminal to ask on. */
+  ask?: ((question: string) => Promise<string | undefined>) | undefined;
+}
+
 export interface GlobalOptions {
   /** Absolute directory the command runs as if started in (`-C DIR`). */
   cwd: string;

@@ -9,7 +9,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { CommandContext, GlobalOptions } from "./context.js";
+import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
@@ -17,26 +17,43 @@ import { envErrorOf, envText } from "../core/env-error.js";
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
 
-function globalsOf(cmd: Command): GlobalOptions {
+function globalsOf(cmd: Command, io: RunIo): GlobalOptions {
   const o = cmd.optsWithGlobals() as { C?: string; color?: boolean; verbose?: boolean; quiet?: boolean };
-  const noColorEnv = process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "";
+  const noColorEnv = io.env["NO_COLOR"] !== undefined && io.env["NO_COLOR"] !== "";
   return {
-    cwd: path.resolve(process.cwd(), o.C ?? "."),
-    color: o.color !== false && !noColorEnv && process.stdout.isTTY === true,
+    cwd: path.resolve(io.cwd, o.C ?? "."),
+    color: o.color !== false && !noColorEnv && io.stdoutIsTTY,
     verbose: o.verbose === true,
     quiet: o.quiet === true,
   };
 }
 
-function contextOf(cmd: Command): CommandContext {
+function contextOf(cmd: Command, io: RunIo): CommandContext {
   return {
-    global: globalsOf(cmd),
+    global: globalsOf(cmd, io),
     io: {
-      out: (t) => void process.stdout.write(t),
-      err: (t) => void process.stderr.write(t),
-      errIsTTY: process.stderr.isTTY === true,
-      ...(process.stdin.isTTY === true && process.stderr.isTTY === true ? { ask } : {}),
+      out: (t) => io.stdout(t),
+      err: (t) => io.stderr(t),
+      errIsTTY: io.stderrIsTTY,
+      ...(io.ask ? { ask: io.ask } : {}),
     },
+  };
+}
+
+/** The process's own cwd, environment and streams, for `bin/pipe.js`. */
+export function processIo(): RunIo {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
+    stdoutHasColors: process.stdout.isTTY ? process.stdout.hasColors?.() : undefined,
+    stderrHasColors: process.stderr.isTTY ? process.stderr.hasColors?.() : undefined,
+    ...(process.stdin.isTTY === true && process.stderr.isTTY === true ? { ask } : {}),
   };
 }
 
@@ -60,14 +77,29 @@ async function ask(question: string): Promise<string | undefined> {
 
 type Runner = (ctx: CommandContext) => Promise<number>;
 
-/** Wraps a command body so its exit code reaches the process. */
+/** Wraps a command body so its exit code reaches `run`'s caller (through `exit`, the run's own slot). */
 function action<A extends unknown[]>(body: (cmd: Command, ...args: A) => Runner) {
   return async (...all: unknown[]): Promise<void> => {
     const cmd = all[all.length - 1] as Command;
     const args = all.slice(0, -2) as A;
-    const code = await body(cmd, ...args)(contextOf(cmd));
-    process.exitCode = code;
+    const run = runOf(cmd);
+    run.code = await body(cmd, ...args)(contextOf(cmd, run.io));
   };
+}
+
+/** The io and the exit code of the run a program was built for (commander hands actions only the command). */
+interface RunState {
+  io: RunIo;
+  code: number;
+}
+const runs = new WeakMap<Command, RunState>();
+
+function runOf(cmd: Command): RunState {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    const r = runs.get(c);
+    if (r) return r;
+  }
+  throw new Error("a command ran outside of run()");
 }
 
 /** The most significant digits `--precision` accepts (beyond what a double holds, and far beyond any use). */
@@ -103,8 +135,9 @@ function jobsOption(): Option {
   return new Option("-j, --jobs <n>", "run up to N independent stages at once (`auto` = CPU count)");
 }
 
-export function buildProgram(): Command {
+export function buildProgram(io: RunIo): Command {
   const program = new Command("pipe");
+  runs.set(program, { io, code: 0 });
   program
     .description("A DVC-compatible pipeline orchestrator: runs only stale stages, in parallel, and says why.")
     .version(VERSION, "--version", "print the version")
@@ -115,7 +148,17 @@ export function buildProgram(): Command {
     // Set before any command is added: subcommands copy these settings when they are created. Global options are
     // listed in every command's help (`pipe status --help` must show `-q`, which is what CI scripts use).
     .configureHelp({ showGlobalOptions: true })
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "pipe: ")) })
+    .configureOutput({
+      outputError: (str, write) => write(str.replace(/^error: /, "pipe: ")),
+      writeOut: (str) => io.stdout(str),
+      writeErr: (str) => io.stderr(str),
+      // Undefined off a terminal, as commander's own default returns (its typing says number; it falls back to 80).
+      getOutHelpWidth: () => io.stdoutColumns as number,
+      getErrHelpWidth: () => io.stderrColumns as number,
+      // commander's own choice (its `useColor`), made from the run's environment rather than the process's.
+      getOutHasColors: () => helpColors(io, io.stdoutIsTTY && io.stdoutHasColors !== false),
+      getErrHasColors: () => helpColors(io, io.stderrIsTTY && io.stderrHasColors !== false),
+    })
     .exitOverride();
 
   program
@@ -294,37 +337,59 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  // `pipe stage list | head`: a reader that goes away is not an error (as for any Unix filter); stop quietly.
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw e;
-  });
+/** Whether commander colours its help and errors: its own rule (`useColor` in commander), on the run's environment. */
+function helpColors(io: RunIo, isTTY: boolean): boolean {
+  const env = io.env;
+  if (env["NO_COLOR"] || env["FORCE_COLOR"] === "0" || env["FORCE_COLOR"] === "false") return false;
+  if (env["FORCE_COLOR"] || env["CLICOLOR_FORCE"] !== undefined) return true;
+  return isTTY;
+}
+
+/**
+ * Runs `pipe` with the arguments after the program name and returns the exit code. The process's cwd, environment,
+ * streams and exit code are not touched (they come in `io`), and what the run installs on the process (the interrupt
+ * handlers) is removed before it returns, so runs can follow each other in one process (the tests do).
+ */
+export async function run(argv: readonly string[], io: RunIo): Promise<number> {
+  const program = buildProgram(io);
   // An interrupt (Ctrl-C, SIGTERM, a hang-up) before a command installs its own handler still exits with the
   // documented code; nothing runs yet that needs stopping.
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(EXIT_INTERRUPTED));
+  const onSignal = (): never => process.exit(EXIT_INTERRUPTED);
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const sig of signals) process.once(sig, onSignal);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync([...argv], { from: "user" });
+    return runs.get(program)?.code ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with code 0; usage mistakes with 2 (commander already printed the message).
-      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
-      return;
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     // A full disk, a read-only mount, a permission (core/env-error.ts): the machine's doing, not a bug in pipe.
     // Said plainly, with what to do, exit 1.
     const env = envErrorOf(e);
     if (env) {
       // Paths as seen from where the user is (inside the working directory: relative to it).
-      process.stderr.write(`error: ${envText(env, { root: process.cwd() })}\n`);
-      process.exitCode = EXIT_FAILED;
-      return;
+      io.stderr(`error: ${envText(env, { root: io.cwd })}\n`);
+      return EXIT_FAILED;
     }
     const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    process.stderr.write(`pipe ${VERSION}: internal error (this is a bug in pipe, please report it):\n${msg}\n`);
-    process.exitCode = 70;
+    io.stderr(`pipe ${VERSION}: internal error (this is a bug in pipe, please report it):\n${msg}\n`);
+    return 70;
+  } finally {
+    for (const sig of signals) process.removeListener(sig, onSignal);
   }
 }
 
-await main(process.argv);
+/** `bin/pipe.js`: the process's io, and the exit code set on the process. */
+export async function main(argv: readonly string[]): Promise<void> {
+  // `pipe stage list | head`: a reader that goes away is not an error (as for any Unix filter); stop quietly.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  // `run` removes its interrupt handlers when it returns; the process may live a moment longer (streams to flush),
+  // and an interrupt then still exits with the documented code.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(EXIT_INTERRUPTED));
+  process.exitCode = await run(argv, processIo());
+}

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeProject, PIPE_BIN, REPO_ROOT, runPipe } from "../helpers/project.js";
+import { makeProject, PIPE_BIN, REPO_ROOT, runPipe, runPipeIn } from "../helpers/project.js";
 
 const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
@@ -33,23 +33,23 @@ describe("pipe (global behaviour)", () => {
     }
   });
 
-  it("exits 2 on an unknown command or option", () => {
+  it("exits 2 on an unknown command or option", async () => {
     expect(runPipe(makeProject(), ["frobnicate"]).code).toBe(2);
-    const r = runPipe(makeProject({ "pipe.yaml": "stages: {}\n" }), ["status", "--frobnicate"]);
+    const r = await runPipeIn(makeProject({ "pipe.yaml": "stages: {}\n" }), ["status", "--frobnicate"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--frobnicate'");
   });
 
-  it("exits 2 outside a project, naming the directory", () => {
+  it("exits 2 outside a project, naming the directory", async () => {
     const dir = makeProject();
-    const r = runPipe(dir, ["status"]);
+    const r = await runPipeIn(dir, ["status"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("not a pipe project");
   });
 
-  it("runs in another directory with -C", () => {
+  it("runs in another directory with -C", async () => {
     const dir = makeProject({ "sub/pipe.yaml": "stages:\n  a:\n    cmd: echo a\n" });
-    const r = runPipe(dir, ["-C", "sub", "stage", "list"]);
+    const r = await runPipeIn(dir, ["-C", "sub", "stage", "list"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^a\s/);
   });
@@ -83,32 +83,34 @@ const COMMANDS = [
 ];
 
 describe("pipe (help and usage mistakes)", () => {
-  it.each(COMMANDS.map((c) => [c.join(" "), c]))("'pipe %s --help' shows the global options too", (_name, cmd) => {
-    const r = runPipe(makeProject(), [...cmd, "--help"]);
+  // In process (`runPipeIn`): commander's parsing and the exit code `run` returns are the point; the spawned CLI's
+  // exit codes are checked in the first block.
+  it.each(COMMANDS.map((c) => [c.join(" "), c]))("'pipe %s --help' shows the global options too", async (_name, cmd) => {
+    const r = await runPipeIn(makeProject(), [...cmd, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Global Options:");
     for (const flag of ["-q, --quiet", "-v, --verbose", "-C <dir>", "--no-color"]) expect(r.stdout).toContain(flag);
   });
 
-  it("says an unknown command in three lines: the mistake, the nearest command, where help is; exit 2", () => {
-    const r = runPipe(makeProject(), ["stauts"]);
+  it("says an unknown command in three lines: the mistake, the nearest command, where help is; exit 2", async () => {
+    const r = await runPipeIn(makeProject(), ["stauts"]);
     expect(r.stderr).toBe("pipe: unknown command 'stauts'\n(Did you mean status?)\nRun 'pipe --help' for usage.\n");
     expect(r.stdout).toBe("");
     expect(r.code).toBe(2);
   });
 
-  it("leaves out the suggestion when no command is near", () => {
-    const r = runPipe(makeProject(), ["frobnicate"]);
+  it("leaves out the suggestion when no command is near", async () => {
+    const r = await runPipeIn(makeProject(), ["frobnicate"]);
     expect(r.stderr).toBe("pipe: unknown command 'frobnicate'\nRun 'pipe --help' for usage.\n");
     expect(r.code).toBe(2);
   });
 
-  it("points an unknown option to the help of the command it was given to", () => {
-    const r = runPipe(makeProject(), ["status", "--chek"]);
+  it("points an unknown option to the help of the command it was given to", async () => {
+    const r = await runPipeIn(makeProject(), ["status", "--chek"]);
     expect(r.stderr).toBe("pipe: unknown option '--chek'\n(Did you mean --check?)\nRun 'pipe status --help' for usage.\n");
     expect(r.stdout).toBe("");
     expect(r.code).toBe(2);
-    const g = runPipe(makeProject(), ["--qiet", "status"]);
+    const g = await runPipeIn(makeProject(), ["--qiet", "status"]);
     expect(g.stderr).toBe("pipe: unknown option '--qiet'\n(Did you mean --quiet?)\nRun 'pipe --help' for usage.\n");
     expect(g.code).toBe(2);
   });
@@ -122,19 +124,19 @@ describe("pipe (help and usage mistakes)", () => {
     [["stage", "lst"], "pipe: unknown command 'lst'\n(Did you mean list?)\nRun 'pipe stage --help' for usage.\n"],
     [["stage", "list", "--jsn"], "pipe: unknown option '--jsn'\n(Did you mean --json?)\nRun 'pipe stage list --help' for usage.\n"],
     [["init", "extra"], "pipe: too many arguments for 'init'. Expected 0 arguments but got 1.\nRun 'pipe init --help' for usage.\n"],
-  ])("pipe %j: one line, a suggestion, where help is; exit 2", (args, stderr) => {
-    const r = runPipe(makeProject(), args);
+  ])("pipe %j: one line, a suggestion, where help is; exit 2", async (args, stderr) => {
+    const r = await runPipeIn(makeProject(), args);
     expect(r.stderr).toBe(stderr);
     expect(r.stdout).toBe("");
     expect(r.code).toBe(2);
   });
 
-  it("shows --precision's default as a number, and refuses a precision that is not one", () => {
+  it("shows --precision's default as a number, and refuses a precision that is not one", async () => {
     for (const cmd of [["metrics", "show"], ["metrics", "diff"]]) {
-      const help = runPipe(makeProject(), [...cmd, "--help"]).stdout;
+      const help = (await runPipeIn(makeProject(), [...cmd, "--help"])).stdout;
       expect(help).toContain("(default: 5)");
       expect(help).not.toContain('"5"');
-      const bad = runPipe(makeProject(), [...cmd, "--precision", "abc"]);
+      const bad = await runPipeIn(makeProject(), [...cmd, "--precision", "abc"]);
       expect(bad.stderr).toBe(
         `pipe: option '--precision <n>' argument 'abc' is invalid. --precision takes a whole number of significant digits from 1 to 100\nRun 'pipe ${cmd.join(" ")} --help' for usage.\n`,
       );

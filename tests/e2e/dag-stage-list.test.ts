@@ -3,7 +3,7 @@ import Ajv from "ajv";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
+import { makeProject, REPO_ROOT, runPipeIn } from "../helpers/project.js";
 
 const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/stage-list.schema.json"), "utf8")) as object);
 
@@ -50,8 +50,8 @@ const FILES = {
 };
 
 describe("pipe stage list", () => {
-  it("one line per stage in execution order: address and a one-line description", () => {
-    const r = runPipe(makeProject(FILES), ["stage", "list"]);
+  it("one line per stage in execution order: address and a one-line description", async () => {
+    const r = await runPipeIn(makeProject(FILES), ["stage", "list"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
@@ -66,8 +66,8 @@ describe("pipe stage list", () => {
     );
   });
 
-  it("--json: the expanded stages as spec 5 describes them", () => {
-    const r = runPipe(makeProject(FILES), ["stage", "list", "--json"]);
+  it("--json: the expanded stages as spec 5 describes them", async () => {
+    const r = await runPipeIn(makeProject(FILES), ["stage", "list", "--json"]);
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as Record<string, unknown>[];
     expect(validate(list), JSON.stringify(validate.errors)).toBe(true);
@@ -92,16 +92,16 @@ describe("pipe stage list", () => {
     expect(list[4]).toMatchObject({ file: "sub/pipe.yaml", wdir: ".", deps: ["out/a"], plots: ["plot.csv"] });
   });
 
-  it("targets: a stage, a group, a stages file; from a subdirectory too", () => {
+  it("targets: a stage, a group, a stages file; from a subdirectory too", async () => {
     const dir = makeProject(FILES);
-    expect(runPipe(dir, ["stage", "list", "build"]).stdout).toBe("build@a  Outputs out/a\nbuild@b  Outputs out/b\n");
-    expect(runPipe(dir, ["stage", "list", "sub/pipe.yaml", "notes"]).stdout).toBe("notes                 No outputs or dependencies\nsub/pipe.yaml:report  Reports plot.csv\n");
+    expect((await runPipeIn(dir, ["stage", "list", "build"])).stdout).toBe("build@a  Outputs out/a\nbuild@b  Outputs out/b\n");
+    expect((await runPipeIn(dir, ["stage", "list", "sub/pipe.yaml", "notes"])).stdout).toBe("notes                 No outputs or dependencies\nsub/pipe.yaml:report  Reports plot.csv\n");
     // From `sub/`, its stages are their bare names, as DVC addresses them (relative to the working directory).
-    expect(runPipe(path.join(dir, "sub"), ["stage", "list", "report"]).stdout).toBe("report  Reports plot.csv\n");
+    expect((await runPipeIn(path.join(dir, "sub"), ["stage", "list", "report"])).stdout).toBe("report  Reports plot.csv\n");
   });
 
-  it("an unknown target is a usage error", () => {
-    const r = runPipe(makeProject(FILES), ["stage", "list", "buidl"]);
+  it("an unknown target is a usage error", async () => {
+    const r = await runPipeIn(makeProject(FILES), ["stage", "list", "buidl"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe("error: unknown stage 'buidl'\n  = did you mean 'build'?\n");

@@ -7,7 +7,7 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { gitCommitAll, gitInit, makeProject, read, REPO_ROOT, runPipe } from "../helpers/project.js";
+import { gitCommitAll, gitInit, makeProject, read, REPO_ROOT, runPipe, runPipeIn } from "../helpers/project.js";
 
 const EXAMPLE = path.join(REPO_ROOT, "examples", "classifier");
 /** What a run leaves in the example directory; never copied, so every test starts from a fresh clone's state. */
@@ -43,14 +43,14 @@ function ran(stdout: string): string[] {
 }
 
 describe("examples/classifier", () => {
-  it("runs, is then up to date, re-runs exactly what a param change touches, diffs it, and restores it", () => {
+  it("runs, is then up to date, re-runs exactly what a param change touches, diffs it, and restores it", async () => {
     const dir = copyExample();
     // As in a user's project: the lock and the metrics are committed, so git revisions can be compared.
     const gi = read(dir, ".gitignore").split("\n").filter((l) => !/^\/(\.pipe\/|pipe\.lock|eval\/)$/.test(l));
     writeFileSync(path.join(dir, ".gitignore"), gi.join("\n"));
     gitInit(dir);
 
-    const dag = runPipe(dir, ["dag"]);
+    const dag = await runPipeIn(dir, ["dag"]);
     expect(dag.code).toBe(0);
     for (const s of ["prepare", "featurize", "train", "evaluate"]) expect(dag.stdout).toContain(`| ${s} |`);
 
@@ -74,7 +74,7 @@ describe("examples/classifier", () => {
     expect(second.code).toBe(0);
     expect(ran(second.stdout)).toEqual([]);
     expect(second.stdout).toContain("Pipeline is up to date.");
-    expect(runPipe(dir, ["status", "-q"]).code).toBe(0);
+    expect((await runPipeIn(dir, ["status", "-q"])).code).toBe(0);
     gitCommitAll(dir, "baseline");
 
     const params = path.join(dir, "params.yaml");
@@ -83,7 +83,7 @@ describe("examples/classifier", () => {
     const edited = baseline.replace(/^( +lr:) 0\.5$/m, "$1 0.3").replace(/^( +epochs:) 60$/m, "$1 15");
     expect(edited.match(/^ +(lr: 0\.3|epochs: 15)$/gm)).toHaveLength(2);
     writeFileSync(params, edited);
-    const status = runPipe(dir, ["status"]);
+    const status = await runPipeIn(dir, ["status"]);
     expect(status.code).toBe(0);
     // A whole `train` section is tracked, yet status names the keys that moved, and the command variables.
     expect(status.stdout).toBe(readmeOutput("pipe status"));
@@ -92,9 +92,9 @@ describe("examples/classifier", () => {
     expect(third.code).toBe(0);
     expect(ran(third.stdout)).toEqual(["train", "evaluate"]);
 
-    const pdiff = runPipe(dir, ["params", "diff"]);
+    const pdiff = await runPipeIn(dir, ["params", "diff"]);
     expect(pdiff).toEqual({ code: 0, stdout: readmeOutput("pipe params diff"), stderr: "" });
-    const mdiff = runPipe(dir, ["metrics", "diff", "--md"]);
+    const mdiff = await runPipeIn(dir, ["metrics", "diff", "--md"]);
     expect(mdiff).toEqual({ code: 0, stdout: readmeOutput("pipe metrics diff --md"), stderr: "" });
 
     writeFileSync(params, baseline);
@@ -105,6 +105,6 @@ describe("examples/classifier", () => {
     expect(ran(back.stdout)).toEqual(["evaluate"]);
     expect(back.stdout).toContain("Restored 'train' from run-cache");
     expect(JSON.parse(read(dir, "eval/metrics.json"))).toEqual(metrics);
-    expect(runPipe(dir, ["metrics", "diff"]).stdout).toBe("");
+    expect((await runPipeIn(dir, ["metrics", "diff"])).stdout).toBe("");
   }, 120_000);
 });

@@ -3,9 +3,10 @@
  * revisions (and of the workspace) name, read from git; an unreadable lock stops gc before anything is removed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { exists, git, gitInit, makeProject, PIPE_BIN, read, runPipe, writeFiles, type RunResult } from "../helpers/project.js";
 import { isRoot, requires } from "../helpers/require.js";
 
@@ -69,7 +70,40 @@ interface History {
  * with n=5, run but not committed.
  */
 function history(): History {
-  const dir = makeProject(STAGES);
+  const t = (historyTemplate ??= buildHistory());
+  const dir = copyOf(t.dir);
+  return { ...t, dir, objs: new Map([...t.objs].map(([n, ids]) => [n, new Set(ids)])), all: new Set(t.all) };
+}
+
+/**
+ * Templates built once per file (each takes several real `repro` runs) and copied for each test, which may change
+ * its copy: `cp -a` keeps modes (read-only cache objects), links and times. Removed after the file's tests.
+ */
+const templates: string[] = [];
+let historyTemplate: History | undefined;
+let ranTemplate: { dir: string; before: Set<string> } | undefined;
+afterAll(() => {
+  for (const d of templates) {
+    spawnSync("chmod", ["-R", "u+w", d]);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+function template(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "pipe-template-"));
+  templates.push(dir);
+  writeFiles(dir, files);
+  return dir;
+}
+
+function copyOf(src: string): string {
+  const dir = makeProject();
+  execFileSync("cp", ["-a", `${src}/.`, dir]);
+  return dir;
+}
+
+function buildHistory(): History {
+  const dir = template(STAGES);
   gitInit(dir);
   const objs = new Map<number, Set<string>>();
   let seen = new Set<string>();
@@ -127,11 +161,14 @@ const sorted = (s: Set<string>): string[] => [...s].sort();
 
 /** A project run with n=1 then n=2 (no git): the cache holds both runs' objects. */
 function ran(): { dir: string; before: Set<string> } {
-  const dir = makeProject({ ...STAGES, "params.yaml": "n: 1\n" });
-  expect(runPipe(dir, ["repro"]).code).toBe(0);
-  writeFiles(dir, { "params.yaml": "n: 2\n" });
-  expect(runPipe(dir, ["repro"]).code).toBe(0);
-  return { dir, before: objectIds(dir) };
+  if (!ranTemplate) {
+    const dir = template({ ...STAGES, "params.yaml": "n: 1\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    writeFiles(dir, { "params.yaml": "n: 2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    ranTemplate = { dir, before: objectIds(dir) };
+  }
+  return { dir: copyOf(ranTemplate.dir), before: new Set(ranTemplate.before) };
 }
 
 function hasSetpriv(): boolean {

@@ -9,11 +9,11 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { backdate, exists, makeProject, read, runPipe, treeSnapshot, writeFiles, type RunResult } from "../helpers/project.js";
+import { backdate, exists, makeProject, read, runPipe, runPipeIn, treeSnapshot, type RunResult, writeFiles } from "../helpers/project.js";
 
 const CACHE = ".pipe/tmp/load-cache";
 
-function mlProject(): string {
+async function mlProject(): Promise<string> {
   const dir = makeProject({
     "pipe.yaml": `vars:
   - config/vars.yaml
@@ -38,7 +38,7 @@ stages:
     "config/vars.yaml": "seed: 7\n",
     "data.txt": "data\n",
   });
-  expect(runPipe(dir, ["init"]).code).toBe(0);
+  expect((await runPipeIn(dir, ["init"])).code).toBe(0);
   return dir;
 }
 
@@ -47,77 +47,77 @@ function cacheIno(dir: string): bigint {
 }
 
 /** Runs `pipe stage list --json` and returns the cmd of every stage by address. */
-function cmds(dir: string): Record<string, string> {
-  const r = runPipe(dir, ["stage", "list", "--json"]);
+async function cmds(dir: string): Promise<Record<string, string>> {
+  const r = await runPipeIn(dir, ["stage", "list", "--json"]);
   expect(r.code, r.stderr).toBe(0);
   return Object.fromEntries((JSON.parse(r.stdout) as { address: string; cmd: string }[]).map((s) => [s.address, s.cmd]));
 }
 
 /** Writes the cache (back-dating first), then plants a different command for `prepare` in it and checks it shows. */
-function primeAndPlant(dir: string): void {
+async function primeAndPlant(dir: string): Promise<void> {
   backdate(dir);
   rmSync(path.join(dir, CACHE), { force: true });
-  expect(cmds(dir)["prepare"]).toBe("cp data.txt prepared.txt");
+  expect((await cmds(dir))["prepare"]).toBe("cp data.txt prepared.txt");
   const text = read(dir, CACHE);
   expect(text).toContain('"cmd":"cp data.txt prepared.txt"');
   writeFileSync(path.join(dir, CACHE), text.replace('"cmd":"cp data.txt prepared.txt"', '"cmd":"planted"'));
-  expect(cmds(dir)["prepare"]).toBe("planted");
+  expect((await cmds(dir))["prepare"]).toBe("planted");
 }
 
 describe("load cache", () => {
-  it("a second run reads the cache; an edit of pipe.yaml, params.yaml or a vars file, or a new stages file, invalidates it", () => {
-    const dir = mlProject();
-    primeAndPlant(dir);
+  it("a second run reads the cache; an edit of pipe.yaml, params.yaml or a vars file, or a new stages file, invalidates it", async () => {
+    const dir = await mlProject();
+    await primeAndPlant(dir);
     // Still planted: nothing changed.
-    expect(cmds(dir)["prepare"]).toBe("planted");
+    expect((await cmds(dir))["prepare"]).toBe("planted");
 
     writeFiles(dir, { "pipe.yaml": read(dir, "pipe.yaml").replace("echo lr=", "echo LR=") });
-    expect(cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.1 seed=7 >> model.txt" });
+    expect(await cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.1 seed=7 >> model.txt" });
 
-    primeAndPlant(dir);
+    await primeAndPlant(dir);
     writeFiles(dir, { "params.yaml": "lr: 0.2\n" });
-    expect(cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.2 seed=7 >> model.txt" });
+    expect(await cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.2 seed=7 >> model.txt" });
 
-    primeAndPlant(dir);
+    await primeAndPlant(dir);
     writeFiles(dir, { "config/vars.yaml": "seed: 8\n" });
-    expect(cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.2 seed=8 >> model.txt" });
+    expect(await cmds(dir)).toEqual({ prepare: "cp data.txt prepared.txt", train: "cat prepared.txt > model.txt && echo LR=0.2 seed=8 >> model.txt" });
 
-    primeAndPlant(dir);
+    await primeAndPlant(dir);
     writeFiles(dir, { "sub/dvc.yaml": "stages:\n  more:\n    cmd: echo more\n" });
-    expect(cmds(dir)).toEqual({
+    expect(await cmds(dir)).toEqual({
       prepare: "cp data.txt prepared.txt",
       train: "cat prepared.txt > model.txt && echo LR=0.2 seed=8 >> model.txt",
       "sub/dvc.yaml:more": "echo more",
     });
   });
 
-  it("status, dag and stage list print the same bytes from the cache as from the files", () => {
-    const dir = mlProject();
+  it("status, dag and stage list print the same bytes from the cache as from the files", async () => {
+    const dir = await mlProject();
     expect(runPipe(dir, ["repro"]).code).toBe(0);
     writeFiles(dir, { "params.yaml": "lr: 0.3\n" });
     backdate(dir);
     const commands = [["status"], ["status", "--json"], ["status", "-v"], ["dag"], ["dag", "--json"], ["dag", "--status"], ["stage", "list"], ["stage", "list", "--json"]];
-    const uncached = (args: string[]): RunResult => {
+    const uncached = (args: string[]): Promise<RunResult> => {
       rmSync(path.join(dir, CACHE), { force: true });
-      return runPipe(dir, args);
+      return runPipeIn(dir, args);
     };
     for (const args of commands) {
-      const fresh = uncached(args);
+      const fresh = await uncached(args);
       expect(fresh.stderr).toContain("using pipe.yaml, ignoring dvc.yaml");
       expect(fresh.stderr).toContain("checkpoint");
       const ino = cacheIno(dir);
-      const cached = runPipe(dir, args);
+      const cached = await runPipeIn(dir, args);
       // Not rewritten: answered from the cache.
       expect(cacheIno(dir), args.join(" ")).toBe(ino);
       expect(cached, args.join(" ")).toEqual(fresh);
     }
     // The same run without any cache file, for the record: also identical.
-    expect(uncached(["status", "--json"])).toEqual(runPipe(dir, ["status", "--json"]));
+    expect(await uncached(["status", "--json"])).toEqual(await runPipeIn(dir, ["status", "--json"]));
   });
 
-  it("an error found after loading quotes its source line from the cache exactly as from the file", () => {
+  it("an error found after loading quotes its source line from the cache exactly as from the file", async () => {
     const dir = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: cat missing.txt > a.txt\n    deps:\n      - missing.txt\n    outs:\n      - a.txt\n" });
-    expect(runPipe(dir, ["init"]).code).toBe(0);
+    expect((await runPipeIn(dir, ["init"])).code).toBe(0);
     backdate(dir);
     const fresh = runPipe(dir, ["repro"]);
     expect(fresh.code).toBe(1);
@@ -128,33 +128,33 @@ describe("load cache", () => {
     expect(cached).toEqual(fresh);
   });
 
-  it("is not written while the files it would be keyed on are fresh", () => {
-    const dir = mlProject();
-    expect(runPipe(dir, ["status"]).code).toBe(0);
+  it("is not written while the files it would be keyed on are fresh", async () => {
+    const dir = await mlProject();
+    expect((await runPipeIn(dir, ["status"])).code).toBe(0);
     expect(exists(dir, CACHE)).toBe(false);
     backdate(dir);
-    expect(runPipe(dir, ["status"]).code).toBe(0);
+    expect((await runPipeIn(dir, ["status"])).code).toBe(0);
     expect(exists(dir, CACHE)).toBe(true);
   });
 
-  it("is never written in a project without .pipe/, nor for an invalid project", () => {
+  it("is never written in a project without .pipe/, nor for an invalid project", async () => {
     const plain = makeProject({ "pipe.yaml": "stages:\n  a:\n    cmd: echo a\n" });
     backdate(plain);
-    expect(runPipe(plain, ["status"]).code).toBe(0);
+    expect((await runPipeIn(plain, ["status"])).code).toBe(0);
     expect(exists(plain, ".pipe")).toBe(false);
 
-    const bad = mlProject();
+    const bad = await mlProject();
     writeFiles(bad, { "pipe.yaml": read(bad, "pipe.yaml").replace("    deps:\n      - data.txt", "    deps:\n      - prepared.txt") });
     backdate(bad);
     const before = treeSnapshot(bad);
-    const r = runPipe(bad, ["stage", "list"]);
+    const r = await runPipeIn(bad, ["stage", "list"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^pipe\.yaml:\d+:\d+: error: /);
     expect(treeSnapshot(bad)).toEqual(before);
   });
 
-  it("repro --dry does not write it", () => {
-    const dir = mlProject();
+  it("repro --dry does not write it", async () => {
+    const dir = await mlProject();
     backdate(dir);
     const before = treeSnapshot(dir);
     expect(runPipe(dir, ["repro", "--dry"]).code).toBe(0);
@@ -163,12 +163,12 @@ describe("load cache", () => {
     expect(exists(dir, CACHE)).toBe(true);
   });
 
-  it("a damaged cache file is a miss, and the next run replaces it", () => {
-    const dir = mlProject();
+  it("a damaged cache file is a miss, and the next run replaces it", async () => {
+    const dir = await mlProject();
     backdate(dir);
-    const expected = runPipe(dir, ["stage", "list", "--json"]);
+    const expected = await runPipeIn(dir, ["stage", "list", "--json"]);
     writeFileSync(path.join(dir, CACHE), readFileSync(path.join(dir, CACHE), "utf8").slice(0, 1000));
-    expect(runPipe(dir, ["stage", "list", "--json"])).toEqual(expected);
+    expect(await runPipeIn(dir, ["stage", "list", "--json"])).toEqual(expected);
     expect(read(dir, CACHE).length).toBeGreaterThan(1000);
   });
 });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { git, gitCommitAll, gitInit, makeProject, REPO_ROOT, runPipe, writeFiles } from "../helpers/project.js";
+import { git, gitCommitAll, gitInit, makeProject, REPO_ROOT, runPipe, runPipeIn, writeFiles } from "../helpers/project.js";
 
 const PIPE_YAML = [
   "metrics:",
@@ -40,9 +40,9 @@ function project(): string {
 }
 
 describe("pipe metrics show", () => {
-  it("prints one row per metrics file, metric columns sorted, numbers to 5 significant digits", () => {
+  it("prints one row per metrics file, metric columns sorted, numbers to 5 significant digits", async () => {
     const dir = project();
-    const r = runPipe(dir, ["metrics", "show"]);
+    const r = await runPipeIn(dir, ["metrics", "show"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
@@ -54,16 +54,16 @@ describe("pipe metrics show", () => {
         "",
       ].join("\n"),
     );
-    const p3 = runPipe(dir, ["metrics", "show", "--precision", "3", "--md"]);
+    const p3 = await runPipeIn(dir, ["metrics", "show", "--precision", "3", "--md"]);
     expect(p3.stdout.split("\n")[3]).toBe("| metrics.json         | 0.812 | -       | 10       | -      | 0.5          | 0.6        | -       | -        |");
     expect(p3.stdout.endsWith("|\n\n")).toBe(true);
   });
 
-  it("--json nests metrics as the file does and as DVC 3 prints them: {\"\": {data: {file: {data: {...}}}}} for the workspace alone", () => {
+  it("--json nests metrics as the file does and as DVC 3 prints them: {\"\": {data: {file: {data: {...}}}}} for the workspace alone", async () => {
     const dir = project();
     writeFiles(dir, { "eval/scores.json": JSON.stringify({ "precision@0.5": 0.8, val: { acc: 0.9, cm: [[1]], none: null, empty: {} } }), "score.yaml": "0.75\n" });
     writeFiles(dir, { "pipe.yaml": PIPE_YAML.replace("metrics:\n", "metrics:\n  - eval/scores.json\n  - score.yaml\n") });
-    const r = runPipe(dir, ["metrics", "show", "--json"]);
+    const r = await runPipeIn(dir, ["metrics", "show", "--json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as unknown;
@@ -80,15 +80,15 @@ describe("pipe metrics show", () => {
       },
     });
     // The table still flattens, and a key holding a dot stays one column.
-    expect(runPipe(dir, ["metrics", "show"]).stdout.split("\n")[0]).toContain("precision@0.5");
+    expect((await runPipeIn(dir, ["metrics", "show"])).stdout.split("\n")[0]).toContain("precision@0.5");
   });
 
-  it("with revisions: a Revision column; a file missing in one revision is left out with one warning", () => {
+  it("with revisions: a Revision column; a file missing in one revision is left out with one warning", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9, loss: { train: 0.4, val: 0.5 }, epochs: 12 }) });
     gitCommitAll(dir, "v2");
     git(dir, ["rm", "-q", "reports/summary.yaml"]);
-    const r = runPipe(dir, ["metrics", "show", "workspace", "HEAD", "HEAD~1", "--json"]);
+    const r = await runPipeIn(dir, ["metrics", "show", "workspace", "HEAD", "HEAD~1", "--json"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("warning: metrics file 'reports/summary.yaml' does not exist in workspace\n");
     const doc = JSON.parse(r.stdout) as Record<string, { data: Record<string, { data: Record<string, unknown> }> }>;
@@ -98,7 +98,7 @@ describe("pipe metrics show", () => {
     expect(doc["HEAD~1"]!.data["metrics.json"]).toEqual({ data: { acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10 } });
     expect(doc["HEAD"]!.data["reports/summary.yaml"]).toEqual({ data: { status: "ok", score: 12 } });
 
-    const table = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1"]);
+    const table = await runPipeIn(dir, ["metrics", "show", "HEAD", "HEAD~1"]);
     expect(table.stdout.split("\n").map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([
       ["Revision", "Path", "acc"],
       ["HEAD", "logs/train.csv", "0.7"],
@@ -111,12 +111,12 @@ describe("pipe metrics show", () => {
     ]);
   });
 
-  it("--all-commits: the workspace and every commit, by abbreviated sha", () => {
+  it("--all-commits: the workspace and every commit, by abbreviated sha", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.95 }) });
     gitCommitAll(dir, "v2");
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.99 }) });
-    const r = runPipe(dir, ["metrics", "show", "--all-commits"]);
+    const r = await runPipeIn(dir, ["metrics", "show", "--all-commits"]);
     expect(r.code).toBe(0);
     const shas = git(dir, ["rev-list", "--all", "--abbrev-commit"]).trim().split("\n");
     const rows = r.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
@@ -128,7 +128,7 @@ describe("pipe metrics show", () => {
     ]);
   });
 
-  it("--json keeps the revisions in their order when an abbreviated sha is all digits", () => {
+  it("--json keeps the revisions in their order when an abbreviated sha is all digits", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.7 }) });
     gitCommitAll(dir, "second");
@@ -140,13 +140,13 @@ describe("pipe metrics show", () => {
       sha = git(dir, ["rev-parse", "--short", "HEAD"]).trim();
     }
     expect(sha).toMatch(/^[1-9]\d*$/);
-    const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
+    const r = await runPipeIn(dir, ["metrics", "show", "--all-commits", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const order = [...r.stdout.matchAll(/^ {2}"([^"]+)": /gm)].map((m) => m[1]!);
     expect(order).toEqual(["workspace", sha, git(dir, ["rev-parse", "--short", "HEAD~1"]).trim()]);
   });
 
-  it("--all-commits leaves out stash commits; detached commits, tags and other branches are in", () => {
+  it("--all-commits leaves out stash commits; detached commits, tags and other branches are in", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.5 }) });
     git(dir, ["stash", "-q"]);
@@ -155,7 +155,7 @@ describe("pipe metrics show", () => {
     gitCommitAll(dir, "other");
     git(dir, ["tag", "-a", "-m", "tagged", "t1"]);
     git(dir, ["checkout", "-q", "--detach", "main"]);
-    const r = runPipe(dir, ["metrics", "show", "--all-commits", "--json"]);
+    const r = await runPipeIn(dir, ["metrics", "show", "--all-commits", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, { data: Record<string, { data?: Record<string, unknown> }> }>;
     // Revisions in the order printed (JSON.parse would put an all-digit abbreviated sha first): workspace (main's
@@ -167,44 +167,44 @@ describe("pipe metrics show", () => {
     expect(acc).toEqual([0.8123456, 0.9, 0.8123456]);
   });
 
-  it("a revision whose metrics file is invalid JSON: a located warning, `-` there; NaN and Infinity read as DVC reads them", () => {
+  it("a revision whose metrics file is invalid JSON: a located warning, `-` there; NaN and Infinity read as DVC reads them", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": '{"acc": 0.7,\n "loss": }' });
     gitCommitAll(dir, "broken metrics");
     writeFiles(dir, { "metrics.json": '{"acc": 0.75, "loss": NaN, "best": Infinity}' });
-    const r = runPipe(dir, ["metrics", "diff", "--targets", "metrics.json"]);
+    const r = await runPipeIn(dir, ["metrics", "diff", "--targets", "metrics.json"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("metrics.json:2:10: warning: cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'\n");
     expect(r.stdout).toBe(["Path          Metric    HEAD    workspace    Change", "metrics.json  acc       -       0.75         -", "metrics.json  best      -       inf          -", "metrics.json  loss      -       nan          -", ""].join("\n"));
-    const show = runPipe(dir, ["metrics", "show", "HEAD", "HEAD~1", "--json"]);
+    const show = await runPipeIn(dir, ["metrics", "show", "HEAD", "HEAD~1", "--json"]);
     const doc = JSON.parse(show.stdout) as Record<string, { data: Record<string, unknown> }>;
     expect(doc["HEAD"]!.data["metrics.json"]).toEqual({ error: "cannot read metrics file 'metrics.json' in HEAD: invalid JSON: expected a value, found '}'" });
     expect(doc["HEAD~1"]!.data["metrics.json"]).toEqual({ data: { acc: 0.8123456, loss: { train: 0.5, val: 0.6 }, epochs: 10 } });
     expect(validator("metrics-show.schema.json")(doc)).toBe(true);
   });
 
-  it("revisions are shown even when the workspace pipeline does not load; the workspace itself then fails with exit 2", () => {
+  it("revisions are shown even when the workspace pipeline does not load; the workspace itself then fails with exit 2", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9 }) });
     gitCommitAll(dir, "v2");
     writeFiles(dir, { "pipe.yaml": PIPE_YAML.replace("echo train", "echo ${nope}") });
-    const show = runPipe(dir, ["metrics", "show", "HEAD", "--md"]);
+    const show = await runPipeIn(dir, ["metrics", "show", "HEAD", "--md"]);
     expect(show.code, show.stderr).toBe(0);
     expect(show.stderr).toBe("");
     expect(show.stdout.split("\n")[3]).toBe("| HEAD       | metrics.json         | 0.9   | -       | -      | -       | -        |");
-    const diff = runPipe(dir, ["metrics", "diff", "HEAD~1", "HEAD", "--targets", "metrics.json"]);
+    const diff = await runPipeIn(dir, ["metrics", "diff", "HEAD~1", "HEAD", "--targets", "metrics.json"]);
     expect(diff.code, diff.stderr).toBe(0);
     expect(diff.stdout.split("\n")[1]).toBe("metrics.json  acc         0.81235   0.9     0.087654");
     for (const args of [["metrics", "show"], ["metrics", "diff"], ["metrics", "diff", "HEAD", "workspace"]]) {
-      const r = runPipe(dir, args);
+      const r = await runPipeIn(dir, args);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^pipe\.yaml:5:15: error: undefined variable 'nope'/);
     }
   });
 
-  it("no metrics declared: a warning, nothing on stdout", () => {
+  it("no metrics declared: a warning, nothing on stdout", async () => {
     const dir = makeProject({ "pipe.yaml": "stages:\n  s:\n    cmd: echo\n" });
-    const r = runPipe(dir, ["metrics", "show"]);
+    const r = await runPipeIn(dir, ["metrics", "show"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/^warning: no metrics files/);
@@ -212,13 +212,13 @@ describe("pipe metrics show", () => {
 });
 
 describe("pipe metrics diff", () => {
-  it("HEAD vs workspace with a Change column, --md exact, --json against its schema", () => {
+  it("HEAD vs workspace with a Change column, --md exact, --json against its schema", async () => {
     const dir = project();
     writeFiles(dir, {
       "metrics.json": JSON.stringify({ acc: 0.85, loss: { train: 0.5, val: 0.55 }, epochs: 10, f1: 0.7 }),
       "logs/train.csv": "epoch,acc,loss\n1,0.5,0.9\n2,0.7,0.4\n3,0.75,0.3\n",
     });
-    const r = runPipe(dir, ["metrics", "diff"]);
+    const r = await runPipeIn(dir, ["metrics", "diff"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
@@ -233,7 +233,7 @@ describe("pipe metrics diff", () => {
         "",
       ].join("\n"),
     );
-    const md = runPipe(dir, ["metrics", "diff", "--md", "--targets", "metrics.json", "--precision", "2"]);
+    const md = await runPipeIn(dir, ["metrics", "diff", "--md", "--targets", "metrics.json", "--precision", "2"]);
     expect(md.stdout).toBe(
       [
         "| Path         | Metric   | HEAD   | workspace   | Change   |",
@@ -245,7 +245,7 @@ describe("pipe metrics diff", () => {
         "",
       ].join("\n"),
     );
-    const j = runPipe(dir, ["metrics", "diff", "--json"]);
+    const j = await runPipeIn(dir, ["metrics", "diff", "--json"]);
     const doc = JSON.parse(j.stdout) as Record<string, Record<string, unknown>>;
     expect(validator("metrics-diff.schema.json")(doc)).toBe(true);
     expect(doc["metrics.json"]).toEqual({
@@ -253,46 +253,46 @@ describe("pipe metrics diff", () => {
       f1: { old: null, new: 0.7 },
       "loss.val": { old: 0.6, new: 0.55, diff: -0.05 },
     });
-    const all = runPipe(dir, ["metrics", "diff", "--all", "--no-path", "--targets", "reports/summary.yaml"]);
+    const all = await runPipeIn(dir, ["metrics", "diff", "--all", "--no-path", "--targets", "reports/summary.yaml"]);
     expect(all.stdout).toBe(["Metric    HEAD    workspace    Change", "score     12      12           0", "status    ok      ok           -", ""].join("\n"));
   });
 
-  it("a metrics file missing in one revision shows - and a warning naming the revision", () => {
+  it("a metrics file missing in one revision shows - and a warning naming the revision", async () => {
     const dir = project();
     writeFiles(dir, { "pipe.yaml": PIPE_YAML + "      - eval/scores.json:\n          cache: false\n", "eval/scores.json": '{"auc": 0.9}' });
-    const r = runPipe(dir, ["metrics", "diff"]);
+    const r = await runPipeIn(dir, ["metrics", "diff"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(["Path              Metric    HEAD    workspace    Change", "eval/scores.json  auc       -       0.9          -", ""].join("\n"));
     expect(r.stderr).toBe("warning: metrics file 'eval/scores.json' does not exist in HEAD\n");
   });
 
-  it("from a subdirectory, between two named revisions", () => {
+  it("from a subdirectory, between two named revisions", async () => {
     const dir = project();
     writeFiles(dir, { "metrics.json": JSON.stringify({ acc: 0.9, loss: { train: 0.5, val: 0.6 }, epochs: 10 }) });
     gitCommitAll(dir, "v2");
-    const r = runPipe(path.join(dir, "logs"), ["metrics", "diff", "HEAD~1", "HEAD"]);
+    const r = await runPipeIn(path.join(dir, "logs"), ["metrics", "diff", "HEAD~1", "HEAD"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(["Path             Metric    HEAD~1    HEAD    Change", "../metrics.json  acc       0.81235   0.9     0.087654", ""].join("\n"));
   });
 
-  it("outside git and with an unknown revision: exit 2 with a clear message", () => {
+  it("outside git and with an unknown revision: exit 2 with a clear message", async () => {
     const out = makeProject({ "pipe.yaml": PIPE_YAML, "metrics.json": "{}" });
-    const r = runPipe(out, ["metrics", "diff"]);
+    const r = await runPipeIn(out, ["metrics", "diff"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("error: not a git repository: metrics diff compares git revisions\n");
     // show needs no git for the workspace alone, but does for revisions
-    expect(runPipe(out, ["metrics", "show"]).code).toBe(0);
-    expect(runPipe(out, ["metrics", "show", "HEAD"])).toEqual({ code: 2, stdout: "", stderr: "error: not a git repository: metrics show reads revisions from git\n" });
-    expect(runPipe(out, ["metrics", "show", "--all-commits"]).stderr).toBe("error: not a git repository: metrics show --all-commits reads revisions from git\n");
+    expect((await runPipeIn(out, ["metrics", "show"])).code).toBe(0);
+    expect(await runPipeIn(out, ["metrics", "show", "HEAD"])).toEqual({ code: 2, stdout: "", stderr: "error: not a git repository: metrics show reads revisions from git\n" });
+    expect((await runPipeIn(out, ["metrics", "show", "--all-commits"])).stderr).toBe("error: not a git repository: metrics show --all-commits reads revisions from git\n");
     const dir = project();
-    const u = runPipe(dir, ["metrics", "diff", "nope"]);
+    const u = await runPipeIn(dir, ["metrics", "diff", "nope"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toBe("error: unknown revision 'nope'\n");
-    expect(runPipe(dir, ["metrics", "show", "HEAD", "nope"])).toEqual({ code: 2, stdout: "", stderr: "error: unknown revision 'nope'\n" });
-    expect(runPipe(dir, ["metrics", "show", "--precision", "zero"]).code).toBe(2);
+    expect(await runPipeIn(dir, ["metrics", "show", "HEAD", "nope"])).toEqual({ code: 2, stdout: "", stderr: "error: unknown revision 'nope'\n" });
+    expect((await runPipeIn(dir, ["metrics", "show", "--precision", "zero"])).code).toBe(2);
   });
 
-  it("after `pipe repro` changed metrics.json (committed) and eval.json (cached, ignored by git)", () => {
+  it("after `pipe repro` changed metrics.json (committed) and eval.json (cached, ignored by git)", async () => {
     const dir = makeProject({
       "pipe.yaml": [
         "stages:",
@@ -324,7 +324,7 @@ describe("pipe metrics diff", () => {
     writeFiles(dir, { "params.yaml": "lr: 0.25\n" });
     const second = runPipe(dir, ["repro"]);
     expect(second.code, second.stderr).toBe(0);
-    const r = runPipe(dir, ["metrics", "diff"]);
+    const r = await runPipeIn(dir, ["metrics", "diff"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(
@@ -336,18 +336,18 @@ describe("pipe metrics diff", () => {
         "",
       ].join("\n"),
     );
-    const p = runPipe(dir, ["params", "diff"]);
+    const p = await runPipeIn(dir, ["params", "diff"]);
     expect(p.stdout).toBe(["Path         Param    HEAD    workspace", "params.yaml  lr       0.1     0.25", ""].join("\n"));
   });
 
-  it("a repository without commits: every value is new; TOML and TSV metrics; a path with a space", () => {
+  it("a repository without commits: every value is new; TOML and TSV metrics; a path with a space", async () => {
     const dir = makeProject({
       "pipe.yaml": ["metrics:", "  - m.toml", "  - logs/run 1.tsv", "stages:", "  s:", "    cmd: echo", ""].join("\n"),
       "m.toml": "acc = 0.5\n[per_class]\ncat = 0.25\n",
       "logs/run 1.tsv": "step\tloss\n1\t0.9\n2\t0.000012345678\n",
     });
     gitInit(dir);
-    const r = runPipe(dir, ["metrics", "diff"]);
+    const r = await runPipeIn(dir, ["metrics", "diff"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(
@@ -362,16 +362,16 @@ describe("pipe metrics diff", () => {
     );
     gitCommitAll(dir, "v1");
     writeFiles(dir, { "m.toml": "acc = 0.75\n[per_class]\ncat = 0.25\n", "logs/run 1.tsv": "step\tloss\n1\t0.9\n2\t0.5\n3\t0.25\n" });
-    const d = runPipe(dir, ["metrics", "diff", "--json"]);
+    const d = await runPipeIn(dir, ["metrics", "diff", "--json"]);
     expect(JSON.parse(d.stdout)).toEqual({
       "logs/run 1.tsv": { loss: { old: 0.000012345678, new: 0.25, diff: 0.249987654322 }, step: { old: 2, new: 3, diff: 1 } },
       "m.toml": { acc: { old: 0.5, new: 0.75, diff: 0.25 } },
     });
   });
 
-  it("--targets naming a file that neither revision holds: one warning naming both, exit 0", () => {
+  it("--targets naming a file that neither revision holds: one warning naming both, exit 0", async () => {
     const dir = project();
-    const r = runPipe(dir, ["metrics", "diff", "--targets", "nothere.json"]);
+    const r = await runPipeIn(dir, ["metrics", "diff", "--targets", "nothere.json"]);
     expect(r).toEqual({ code: 0, stdout: "", stderr: "warning: metrics file 'nothere.json' does not exist in HEAD or workspace\n" });
   });
 });

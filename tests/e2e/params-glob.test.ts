@@ -7,7 +7,7 @@ import { cpSync, existsSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { CORPUS, gitCommitAll, gitInit, makeProject, read, runPipe, writeFiles } from "../helpers/project.js";
+import { CORPUS, gitCommitAll, gitInit, makeProject, read, runPipe, runPipeIn, writeFiles } from "../helpers/project.js";
 import { CORPUS_DIR, requires } from "../helpers/require.js";
 
 const HYBRID = path.join(CORPUS, "dvc-real", "MArpogaus__hybrid-flows__experiments");
@@ -56,7 +56,7 @@ function setNoise(exp: string, dataset: "moons" | "circles", value: string): voi
 }
 
 describe.runIf(requires("the shared corpus", existsSync(CORPUS_DIR), "check out the corpus beside the repository"))("params glob keys (corpus: hybrid-flows)", () => {
-  it("runs a stage whose params key is a glob, records the matched value under the glob key, and tracks it", () => {
+  it("runs a stage whose params key is a glob, records the matched value under the glob key, and tracks it", async () => {
     const exp = hybridProject();
     const r = runPipe(exp, ["repro", "-s", STAGE]);
     expect(r.stderr).not.toContain("not found");
@@ -66,21 +66,21 @@ describe.runIf(requires("the shared corpus", existsSync(CORPUS_DIR), "check out 
     expect(lock.stages[STAGE]!.params["params/sim/dataset.yaml"]).toEqual({
       "dataset_kwargs.moons*": { n_samples: 16384, noise: 0.05, scale: [0.05, 0.95], random_state: 1 },
     });
-    expect(runPipe(exp, ["status", STAGE]).stdout).toBe("Pipeline is up to date.\n");
+    expect((await runPipeIn(exp, ["status", STAGE])).stdout).toBe("Pipeline is up to date.\n");
 
     // Another dataset's values are not this stage's.
     setNoise(exp, "circles", "0.1");
-    expect(runPipe(exp, ["status", STAGE]).stdout).toBe("Pipeline is up to date.\n");
+    expect((await runPipeIn(exp, ["status", STAGE])).stdout).toBe("Pipeline is up to date.\n");
 
     setNoise(exp, "moons", "0.2");
-    const st = runPipe(exp, ["status", STAGE]);
+    const st = await runPipeIn(exp, ["status", STAGE]);
     expect(st.stdout).toContain("changed params:");
     expect(st.stdout).toContain("modified:   dataset_kwargs.moons*.noise  0.05 -> 0.2");
-    const json = JSON.parse(runPipe(exp, ["status", "--json", STAGE]).stdout) as { stages: Record<string, { stale: boolean }> };
+    const json = JSON.parse((await runPipeIn(exp, ["status", "--json", STAGE])).stdout) as { stages: Record<string, { stale: boolean }> };
     expect(json.stages[STAGE]!.stale).toBe(true);
 
     // params diff compares the keys under every match, as DVC's does.
-    const diff = runPipe(exp, ["params", "diff"]);
+    const diff = await runPipeIn(exp, ["params", "diff"]);
     expect(diff.code).toBe(0);
     expect(diff.stdout).toMatch(/params\/sim\/dataset\.yaml\s+dataset_kwargs\.moons\.noise\s+0\.05\s+0\.2/);
     expect(diff.stdout).toMatch(/params\/sim\/dataset\.yaml\s+dataset_kwargs\.circles\.noise\s+0\.05\s+0\.1/);

@@ -2,14 +2,15 @@
  * `pipe status` on every corpus project DVC 3 accepts: it prints a report and does not crash. The corpus has no data,
  * so most deps and outs show as deleted; the dvc.lock files are read (md5, legacy md5, DVC 1 flat layout). Every dep
  * that a stage's lock entry records and that is not on disk must be reported `deleted` (checked against the lock
- * files themselves, read here with the `yaml` package, and the stages as `pipe stage list --json` gives them).
+ * files themselves, read here with the `yaml` package, once per lock file, and the stages as `pipe stage list --json`
+ * gives them). The CLI runs in process (`runPipeIn`): the reports are the point, not the process.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { CORPUS, makeProject, REPO_ROOT, runPipe } from "../helpers/project.js";
+import { CORPUS, makeProject, REPO_ROOT, runPipeIn } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";
 
 const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas/status.schema.json"), "utf8")) as object);
@@ -46,12 +47,20 @@ interface StatusDoc {
 
 const norm = (p: string): string => path.posix.normalize(p).replace(/\/$/, "");
 
-/** Deps paths each stage's lock entry records, by stage file and name (DVC 2/3 layout, or DVC 1's flat one). */
-function lockedDeps(root: string, file: string, name: string): string[] {
+type LockedStages = Record<string, { deps?: { path?: unknown }[] }> | null;
+
+/**
+ * Deps paths each stage's lock entry records, by stage file and name (DVC 2/3 layout, or DVC 1's flat one). Each
+ * lock is parsed once (`parsed`, per project): some hold hundreds of stages, and parsing one per stage took minutes.
+ */
+function lockedDeps(parsed: Map<string, LockedStages>, root: string, file: string, name: string): string[] {
   const lock = path.join(root, path.dirname(file), "dvc.lock");
-  if (!existsSync(lock)) return [];
-  const doc = parse(readFileSync(lock, "utf8")) as Record<string, unknown> | null;
-  const stages = (doc && "schema" in doc ? doc["stages"] : doc) as Record<string, { deps?: { path?: unknown }[] }> | null;
+  let stages = parsed.get(lock);
+  if (stages === undefined) {
+    const doc = existsSync(lock) ? (parse(readFileSync(lock, "utf8")) as Record<string, unknown> | null) : null;
+    stages = (doc && "schema" in doc ? doc["stages"] : doc) as LockedStages;
+    parsed.set(lock, stages);
+  }
   const deps = stages?.[name]?.deps ?? [];
   return deps.map((d) => d.path).filter((p): p is string => typeof p === "string");
 }
@@ -64,17 +73,17 @@ describe.runIf(HAVE_CORPUS)("pipe status over the DVC corpus", () => {
     expect(projects.length).toBeGreaterThan(45);
   });
   for (const name of projects.filter((p) => !REJECTED_BY_DVC.has(p))) {
-    it(name, () => {
+    it(name, async () => {
       // Each folder is a DVC project root: copy it and mark the root as DVC does.
       const root = makeProject();
       cpSync(path.join(REAL, name), root, { recursive: true });
       mkdirSync(path.join(root, ".dvc"), { recursive: true });
-      const r = runPipe(root, ["status"]);
+      const r = await runPipeIn(root, ["status"]);
       expect(r.stderr).not.toMatch(/internal error/);
       expect(r.stderr, r.stderr).not.toMatch(/error:/);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/(Pipeline is up to date\.|Up to date: .*|Frozen, outputs match the lock: .*|\n {4,}\S.*)\n$/);
-      const j = runPipe(root, ["status", "--json"]);
+      const j = await runPipeIn(root, ["status", "--json"]);
       expect(j.code).toBe(0);
       const doc = JSON.parse(j.stdout) as { stages: Record<string, { stale: boolean }> };
       expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
@@ -83,12 +92,13 @@ describe.runIf(HAVE_CORPUS)("pipe status over the DVC corpus", () => {
         if (st.stale) expect(r.stdout).toContain(`${address}:\n`);
       }
       // Every dep the lock records, that the stage still has and that is not on disk, is reported deleted.
-      const listed = JSON.parse(runPipe(root, ["stage", "list", "--json"]).stdout) as ListedStage[];
+      const listed = JSON.parse((await runPipeIn(root, ["stage", "list", "--json"])).stdout) as ListedStage[];
       const full = doc as unknown as StatusDoc;
       let missing = 0;
+      const parsed = new Map<string, LockedStages>();
       for (const s of listed) {
         if (s.frozen) continue;
-        const locked = new Set(lockedDeps(root, s.file, s.name).map(norm));
+        const locked = new Set(lockedDeps(parsed, root, s.file, s.name).map(norm));
         const reported = new Map<string, string>();
         for (const reason of full.stages[s.address]?.reasons ?? []) {
           if (reason.kind === "changed-deps") for (const c of reason.changes ?? []) reported.set(norm(c.path), c.change);

@@ -10,14 +10,14 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { backdate, exists, makeProject, runPipe, writeFiles } from "../helpers/project.js";
+import { backdate, exists, makeProject, runPipe, runPipeIn, writeFiles } from "../helpers/project.js";
 
 const MEMO = ".pipe/tmp/status-memo";
 const FROM_MEMO = /^Checked 2 stages from \.pipe\/tmp\/status-memo: \d+ paths unchanged since the last full check$/m;
 const FULL = /^Checked \d+ stages?: read \d+ bytes/m;
 
 /** A recorded two-stage project (a directory dep, a params dep, a vars file in cmd), back-dated. */
-function recorded(): string {
+async function recorded(): Promise<string> {
   const dir = makeProject({
     "pipe.yaml": `vars:
   - config/vars.yaml
@@ -42,42 +42,42 @@ stages:
     "data/a.txt": "a\n",
     "data/b.txt": "b\n",
   });
-  expect(runPipe(dir, ["init"]).code).toBe(0);
+  expect((await runPipeIn(dir, ["init"])).code).toBe(0);
   expect(runPipe(dir, ["repro"]).code).toBe(0);
   backdate(dir);
   return dir;
 }
 
 /** Runs a full check that writes the memo, and checks that the next run is answered from it. */
-function memoised(dir: string): string {
-  const full = runPipe(dir, ["status", "-v"]);
+async function memoised(dir: string): Promise<string> {
+  const full = await runPipeIn(dir, ["status", "-v"]);
   expect(full.code).toBe(0);
   expect(full.stderr).toMatch(FULL);
   expect(exists(dir, MEMO)).toBe(true);
-  const hit = runPipe(dir, ["status", "-v"]);
+  const hit = await runPipeIn(dir, ["status", "-v"]);
   expect(hit.stderr).toMatch(FROM_MEMO);
   expect(hit.stdout).toBe(full.stdout);
   return full.stdout;
 }
 
 describe("status memo", () => {
-  it("answers an unchanged project with the full check's report, in every form", () => {
-    const dir = recorded();
+  it("answers an unchanged project with the full check's report, in every form", async () => {
+    const dir = await recorded();
     // The full path's reports, before any memo exists (the first run of each writes it; they agree).
-    const text = runPipe(dir, ["status"]);
+    const text = await runPipeIn(dir, ["status"]);
     rmSync(path.join(dir, MEMO));
-    const json = runPipe(dir, ["status", "--json"]);
+    const json = await runPipeIn(dir, ["status", "--json"]);
     expect(text.stdout).toBe("Pipeline is up to date.\n");
     expect(exists(dir, MEMO)).toBe(true);
 
-    expect(runPipe(dir, ["status", "-v"]).stderr).toMatch(FROM_MEMO);
-    expect(runPipe(dir, ["status"]).stdout).toBe(text.stdout);
-    expect(runPipe(dir, ["status", "--json"]).stdout).toBe(json.stdout);
-    const quiet = runPipe(dir, ["status", "-q"]);
+    expect((await runPipeIn(dir, ["status", "-v"])).stderr).toMatch(FROM_MEMO);
+    expect((await runPipeIn(dir, ["status"])).stdout).toBe(text.stdout);
+    expect((await runPipeIn(dir, ["status", "--json"])).stdout).toBe(json.stdout);
+    const quiet = await runPipeIn(dir, ["status", "-q"]);
     expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, "", ""]);
-    expect(runPipe(dir, ["status", "--check"]).code).toBe(0);
+    expect((await runPipeIn(dir, ["status", "--check"])).code).toBe(0);
     // Targets are always judged in full.
-    expect(runPipe(dir, ["status", "-v", "train"]).stderr).toMatch(FULL);
+    expect((await runPipeIn(dir, ["status", "-v", "train"])).stderr).toMatch(FULL);
   });
 
   const edits: [string, (dir: string) => void, RegExp][] = [
@@ -92,11 +92,11 @@ describe("status memo", () => {
     ["an ignore rule that changes a directory dep's hash", (d) => writeFiles(d, { ".pipeignore": "data/b.txt\n" }), /modified: {3}data\b/],
   ];
   for (const [what, edit, reason] of edits) {
-    it(`is not used once ${what}; the stale run drops it`, () => {
-      const dir = recorded();
-      memoised(dir);
+    it(`is not used once ${what}; the stale run drops it`, async () => {
+      const dir = await recorded();
+      await memoised(dir);
       edit(dir);
-      const after = runPipe(dir, ["status", "-v", "--check"]);
+      const after = await runPipeIn(dir, ["status", "-v", "--check"]);
       expect(after.stderr).toMatch(FULL);
       expect(after.stdout).toMatch(reason);
       expect(after.code).toBe(1);
@@ -104,27 +104,27 @@ describe("status memo", () => {
     });
   }
 
-  it("still answers after a change discovery has to look at but that changes no stages file (a new unrelated file)", () => {
-    const dir = recorded();
-    const before = memoised(dir);
+  it("still answers after a change discovery has to look at but that changes no stages file (a new unrelated file)", async () => {
+    const dir = await recorded();
+    const before = await memoised(dir);
     writeFiles(dir, { "notes/todo.txt": "later\n", "README.txt": "hi\n" });
-    const r = runPipe(dir, ["status", "-v"]);
+    const r = await runPipeIn(dir, ["status", "-v"]);
     expect(r.stderr).toMatch(FROM_MEMO);
     expect(r.stdout).toBe(before);
   });
 
-  it("is not written when a file it would trust was modified within the racy window", () => {
-    const dir = recorded();
+  it("is not written when a file it would trust was modified within the racy window", async () => {
+    const dir = await recorded();
     // Same content, modified just now: a file dep judged by its stat. (A directory dep is judged by its hash, which
     // is read from the content whenever a file in it is recent, so it needs no such rule.)
     writeFiles(dir, { "prepared.txt": "a\nb\n" });
-    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    expect((await runPipeIn(dir, ["status"])).stdout).toBe("Pipeline is up to date.\n");
     expect(exists(dir, MEMO)).toBe(false);
   });
 
-  it("a damaged memo is a miss, never an error", () => {
-    const dir = recorded();
-    memoised(dir);
+  it("a damaged memo is a miss, never an error", async () => {
+    const dir = await recorded();
+    await memoised(dir);
     const good = readFileSync(path.join(dir, MEMO), "utf8");
     const [head, ...lines] = good.trimEnd().split("\n");
     const fileLine = lines.find((l) => l.startsWith("f\t"))!;
@@ -139,41 +139,41 @@ describe("status memo", () => {
     ];
     for (const text of damaged) {
       writeFileSync(path.join(dir, MEMO), text);
-      const r = runPipe(dir, ["status", "-v"]);
+      const r = await runPipeIn(dir, ["status", "-v"]);
       expect([r.code, r.stdout]).toEqual([0, "Pipeline is up to date.\n"]);
       expect(r.stderr).toMatch(FULL);
     }
   });
 
-  it("is not written when loading warned (a replay would drop the warning)", () => {
-    const dir = recorded();
+  it("is not written when loading warned (a replay would drop the warning)", async () => {
+    const dir = await recorded();
     writeFiles(dir, { "dvc.yaml": "stages:\n  ignored:\n    cmd: echo\n" });
     backdate(dir);
-    runPipe(dir, ["status"]); // writes the load cache
-    const r = runPipe(dir, ["status"]);
+    await runPipeIn(dir, ["status"]); // writes the load cache
+    const r = await runPipeIn(dir, ["status"]);
     expect(r.stderr).toMatch(/both pipe\.yaml and dvc\.yaml/);
     expect(exists(dir, MEMO)).toBe(false);
   });
 });
 
 describe("status memo and the working directory", () => {
-  it("a memoised text report is given only where it was rendered: its paths and addresses are relative to there", () => {
+  it("a memoised text report is given only where it was rendered: its paths and addresses are relative to there", async () => {
     const dir = makeProject({
       "pipe.yaml": "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n",
       "sub/pipe.yaml": "stages:\n  fz:\n    cmd: echo f > f.txt\n    outs: [f.txt]\n",
     });
-    expect(runPipe(dir, ["init"]).code).toBe(0);
+    expect((await runPipeIn(dir, ["init"])).code).toBe(0);
     expect(runPipe(dir, ["repro"]).code).toBe(0);
     writeFiles(dir, { "sub/pipe.yaml": "stages:\n  fz:\n    cmd: echo f > f.txt\n    frozen: true\n    outs: [f.txt]\n" });
     backdate(dir);
     const sub = path.join(dir, "sub");
-    expect(memoised(dir)).toBe("Pipeline is up to date.\nFrozen, outputs match the lock: sub/pipe.yaml:fz\n");
-    const there = runPipe(sub, ["status", "-v"]);
+    expect(await memoised(dir)).toBe("Pipeline is up to date.\nFrozen, outputs match the lock: sub/pipe.yaml:fz\n");
+    const there = await runPipeIn(sub, ["status", "-v"]);
     expect(there.stderr).toMatch(FULL);
     expect(there.stdout).toBe("Pipeline is up to date.\nFrozen, outputs match the lock: fz\n");
     // JSON is the same from anywhere, so the memo answers it wherever it was written.
-    const json = runPipe(dir, ["status", "--json"]).stdout;
-    const fromSub = runPipe(sub, ["status", "--json", "-v"]);
+    const json = (await runPipeIn(dir, ["status", "--json"])).stdout;
+    const fromSub = await runPipeIn(sub, ["status", "--json", "-v"]);
     expect(fromSub.stderr).toMatch(FROM_MEMO);
     expect(fromSub.stdout).toBe(json);
   });

@@ -7,7 +7,7 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { gitCommitAll, gitInit, makeProject, runPipe, writeFiles } from "../helpers/project.js";
+import { gitCommitAll, gitInit, makeProject, runPipe, runPipeIn, writeFiles } from "../helpers/project.js";
 
 /** A root stage, a foreach stage in `data/` reading a source one level up and `data/params.yaml`; run and committed. */
 function project(): string {
@@ -56,57 +56,57 @@ const FROM_DATA = [
 ].join("\n");
 
 describe("paths and addresses relative to the working directory", () => {
-  it("status and params diff agree, from the root, from a subdirectory and with -C", () => {
+  it("status and params diff agree, from the root, from a subdirectory and with -C", async () => {
     const dir = project();
     const data = path.join(dir, "data");
-    expect(runPipe(dir, ["status"]).stdout).toBe(FROM_ROOT);
-    expect(runPipe(dir, ["params", "diff"]).stdout).toBe("Path              Param    HEAD    workspace\ndata/params.yaml  lr       1       2\n");
-    expect(runPipe(data, ["status"]).stdout).toBe(FROM_DATA);
-    expect(runPipe(data, ["params", "diff"]).stdout).toBe("Path         Param    HEAD    workspace\nparams.yaml  lr       1       2\n");
+    expect((await runPipeIn(dir, ["status"])).stdout).toBe(FROM_ROOT);
+    expect((await runPipeIn(dir, ["params", "diff"])).stdout).toBe("Path              Param    HEAD    workspace\ndata/params.yaml  lr       1       2\n");
+    expect((await runPipeIn(data, ["status"])).stdout).toBe(FROM_DATA);
+    expect((await runPipeIn(data, ["params", "diff"])).stdout).toBe("Path         Param    HEAD    workspace\nparams.yaml  lr       1       2\n");
     // `-C DIR` is the working directory DIR.
-    expect(runPipe(dir, ["-C", "data", "status"]).stdout).toBe(FROM_DATA);
+    expect((await runPipeIn(dir, ["-C", "data", "status"])).stdout).toBe(FROM_DATA);
     // A second run (answered by the status memo once the project is clean) is the same; so is one from the other place.
     writeFiles(dir, { "src/scan.txt": "v1\n", "data/params.yaml": "lr: 1\n" });
-    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
-    expect(runPipe(data, ["status", "-v"]).stdout).toBe("Pipeline is up to date.\n");
+    expect((await runPipeIn(dir, ["status"])).stdout).toBe("Pipeline is up to date.\n");
+    expect((await runPipeIn(data, ["status", "-v"])).stdout).toBe("Pipeline is up to date.\n");
   });
 
-  it("what a subdirectory's report prints works as a target there", () => {
+  it("what a subdirectory's report prints works as a target there", async () => {
     const dir = project();
     const data = path.join(dir, "data");
     for (const target of ["convert@100k", "../dvc.yaml:scan"]) {
-      const r = runPipe(data, ["status", target]);
+      const r = await runPipeIn(data, ["status", target]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.split("\n")[0]).toBe(`${target}:`);
     }
   });
 
-  it("repro, dag and stage list use the same form; --json stays root-relative", () => {
+  it("repro, dag and stage list use the same form; --json stays root-relative", async () => {
     const dir = project();
     const data = path.join(dir, "data");
     const dry = runPipe(data, ["repro", "--dry"]);
     expect(dry.stdout).toContain("Would run '../dvc.yaml:scan': changed deps: modified ../src/scan.txt\n");
     expect(dry.stdout).toContain("Would run 'convert@100k': changed params: lr 1 -> 2; changed deps: modified ../src/scan.txt; upstream '../dvc.yaml:scan' will run\n");
     expect(runPipe(dir, ["repro", "--dry"]).stdout).toContain("Would run 'data/dvc.yaml:convert@100k'");
-    expect(runPipe(data, ["stage", "list"]).stdout).toBe("../dvc.yaml:scan  Outputs scanned.txt\nconvert@100k      Outputs out-100k.txt\n");
-    expect(runPipe(dir, ["stage", "list"]).stdout).toBe("scan                        Outputs scanned.txt\ndata/dvc.yaml:convert@100k  Outputs out-100k.txt\n");
-    const mermaid = runPipe(data, ["dag", "--mermaid"]).stdout;
+    expect((await runPipeIn(data, ["stage", "list"])).stdout).toBe("../dvc.yaml:scan  Outputs scanned.txt\nconvert@100k      Outputs out-100k.txt\n");
+    expect((await runPipeIn(dir, ["stage", "list"])).stdout).toBe("scan                        Outputs scanned.txt\ndata/dvc.yaml:convert@100k  Outputs out-100k.txt\n");
+    const mermaid = (await runPipeIn(data, ["dag", "--mermaid"])).stdout;
     expect(mermaid).toContain('n1["../dvc.yaml:scan"]');
     expect(mermaid).toContain('n2["convert@100k"]');
-    expect(runPipe(dir, ["dag", "--dot"]).stdout).toContain('"scan" -> "data/dvc.yaml:convert@100k";');
-    const text = runPipe(dir, ["dag"]).stdout;
+    expect((await runPipeIn(dir, ["dag", "--dot"])).stdout).toContain('"scan" -> "data/dvc.yaml:convert@100k";');
+    const text = (await runPipeIn(dir, ["dag"])).stdout;
     expect(text).toContain("| data/dvc.yaml:convert@100k |");
     expect(text).not.toContain("data:convert");
-    expect(runPipe(dir, ["dag", "--outs", "--dot"]).stdout).toContain('"scanned.txt" -> "data/out-100k.txt";');
-    expect(runPipe(data, ["dag", "--outs", "--dot"]).stdout).toContain('"../scanned.txt" -> "out-100k.txt";');
+    expect((await runPipeIn(dir, ["dag", "--outs", "--dot"])).stdout).toContain('"scanned.txt" -> "data/out-100k.txt";');
+    expect((await runPipeIn(data, ["dag", "--outs", "--dot"])).stdout).toContain('"../scanned.txt" -> "out-100k.txt";');
 
-    const json = JSON.parse(runPipe(data, ["status", "--json"]).stdout) as { stages: Record<string, { reasons: { kind: string; files?: { file: string }[]; changes?: { path: string }[] }[] }> };
+    const json = JSON.parse((await runPipeIn(data, ["status", "--json"])).stdout) as { stages: Record<string, { reasons: { kind: string; files?: { file: string }[]; changes?: { path: string }[] }[] }> };
     expect(Object.keys(json.stages)).toEqual(["scan", "data/dvc.yaml:convert@100k"]);
     const reasons = json.stages["data/dvc.yaml:convert@100k"]!.reasons;
     expect(reasons.find((r) => r.kind === "changed-params")!.files![0]!.file).toBe("data/params.yaml");
     expect(reasons.find((r) => r.kind === "changed-deps")!.changes![0]!.path).toBe("src/scan.txt");
-    expect(Object.keys(JSON.parse(runPipe(data, ["params", "diff", "--json"]).stdout) as object)).toEqual(["data/params.yaml"]);
-    const dag = JSON.parse(runPipe(data, ["dag", "--json"]).stdout) as { nodes: { id: string; label: string }[] };
+    expect(Object.keys(JSON.parse((await runPipeIn(data, ["params", "diff", "--json"])).stdout) as object)).toEqual(["data/params.yaml"]);
+    const dag = JSON.parse((await runPipeIn(data, ["dag", "--json"])).stdout) as { nodes: { id: string; label: string }[] };
     expect(dag.nodes.map((n) => n.label)).toEqual(["scan", "data/dvc.yaml:convert@100k"]);
   });
 

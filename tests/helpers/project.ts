@@ -1,12 +1,13 @@
 /**
  * Test rig for end-to-end tests: a temp directory per project that is always removed, files written from a map, and
- * the built `pipe` run as a real child process with a sanitised environment.
+ * the built `pipe` run with a sanitised environment: as a real child process (`runPipe`), or in this process through
+ * the CLI's `run(argv, io)` (`runPipeIn`), which is the same code without the ~100 ms of a node start-up.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach } from "vitest";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -53,21 +54,62 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the built CLI in `cwd`. The environment is sanitised: no colour, no inherited PIPE_* variables. */
-export function runPipe(cwd: string, args: string[], env: Record<string, string> = {}): RunResult {
+/** The test process's environment without colour and without inherited PIPE_* and GIT_* variables, plus `env`. */
+function cleanEnv(env: Record<string, string>): Record<string, string> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("PIPE_") && !k.startsWith("GIT_") && k !== "FORCE_COLOR") clean[k] = v;
   }
+  return { ...clean, NO_COLOR: "1", ...env };
+}
+
+/** Runs the built CLI in `cwd`. The environment is sanitised: no colour, no inherited PIPE_* variables. */
+export function runPipe(cwd: string, args: string[], env: Record<string, string> = {}): RunResult {
   const r = spawnSync(process.execPath, [PIPE_BIN, ...args], {
     cwd,
-    env: { ...clean, NO_COLOR: "1", ...env },
+    env: cleanEnv(env),
     encoding: "utf8",
     timeout: 120_000,
     // The default (1 MiB) silently cuts longer output short: `stage list --json` of a large corpus project is more.
     maxBuffer: 256 * 1024 * 1024,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Cli {
+  run(argv: readonly string[], io: {
+    cwd: string;
+    env: Record<string, string>;
+    stdout(t: string): void;
+    stderr(t: string): void;
+    stdoutIsTTY: boolean;
+    stderrIsTTY: boolean;
+  }): Promise<number>;
+}
+
+let cli: Promise<Cli> | undefined;
+
+/**
+ * Runs the built CLI (`dist/`, as `runPipe` does, so both read and write the same load cache) in this process, in
+ * `cwd`, with the environment `runPipe` gives (`env` reaches the CLI's own reading, e.g. NO_COLOR; the library's child
+ * processes, git and stages, get this process's environment: keep stages and signals to `runPipe`). Neither stream is
+ * a terminal. For read-only commands and bad-input checks; what needs a fresh process (signals, exit on a kill, locks
+ * held by another process, start-up work such as "never loads X") keeps `runPipe`.
+ */
+export async function runPipeIn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  cli ??= import(pathToFileURL(path.join(REPO_ROOT, "dist", "cli", "main.js")).href) as Promise<Cli>;
+  const { run } = await cli;
+  let stdout = "";
+  let stderr = "";
+  const code = await run(args, {
+    cwd,
+    env: cleanEnv(env),
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+  });
+  return { code, stdout, stderr };
 }
 
 /** Runs git in `cwd` with a fixed identity and dates, so commits are reproducible. */

@@ -6,7 +6,7 @@ import { diffMetrics, showMetrics } from "../../src/metrics/compare.js";
 import { parseDelimited, parseMetricsText } from "../../src/metrics/read.js";
 import { MISSING } from "../../src/params/format.js";
 import { emptyTracked } from "../../src/params/tracked.js";
-import { showTable } from "../../src/cli/commands/metrics.js";
+import { showTable } from "../../src/report/metrics.js";
 import type { MetricsShowOutcome } from "../../src/metrics/compare.js";
 import { renderTable } from "../../src/report/table.js";
 

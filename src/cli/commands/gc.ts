@@ -5,7 +5,6 @@
  * read stops it before anything is removed (exit 2). Before removing, it asks on a terminal; elsewhere `-f` is
  * required (exit 2 without it). `--dry` lists what would go and changes nothing (it does not take the write lock).
  */
-import path from "node:path";
 import type { GcScope } from "../../cache/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { findRootForCommand, lockNotes, printDiagnostics } from "../load.js";
@@ -21,19 +20,6 @@ export interface GcOptions {
   skipFailed?: boolean;
   force?: boolean;
   dry?: boolean;
-}
-
-const SCOPES = [
-  "  -w, --workspace         what the workspace names (kept by every scope, as in DVC)",
-  "  -a, --all-branches      ... and the tip of every git branch",
-  "  -T, --all-tags          ... and every git tag",
-  "  -A, --all-commits       ... and every git commit",
-  "  --rev <commit> [-n N]   ... and that commit (and the N-1 before it along first parents)",
-  "  --date <YYYY-MM-DD>     ... and every commit made on or after that day",
-].join("\n");
-
-function plural(n: number, one: string, many = one + "s"): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** The flags as a scope, or a usage message. */
@@ -59,14 +45,19 @@ function scopeOf(opts: GcOptions, dayStart: (d: string) => number | undefined): 
 }
 
 export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<number> {
-  const [refs, gc, { dayStart }] = await Promise.all([import("../../cache/gc-refs.js"), import("../../cache/gc.js"), import("../../git/history.js")]);
+  const [refs, gc, { dayStart }, say] = await Promise.all([
+    import("../../cache/gc-refs.js"),
+    import("../../cache/gc.js"),
+    import("../../git/history.js"),
+    import("../../report/gc.js"),
+  ]);
   const scope = scopeOf(opts, dayStart);
   if (typeof scope === "string") {
     ctx.io.err(`error: ${scope}\n`);
     return EXIT_USAGE;
   }
   if (!refs.hasScope(scope)) {
-    ctx.io.err(`error: gc needs a scope: which revisions' outputs to keep (everything else in the cache is removed). Pass one or more of:\n${SCOPES}\n`);
+    ctx.io.err(`error: gc needs a scope: which revisions' outputs to keep (everything else in the cache is removed). Pass one or more of:\n${say.GC_SCOPES}\n`);
     return EXIT_USAGE;
   }
   const project = await findRootForCommand(ctx);
@@ -94,49 +85,32 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
       return EXIT_USAGE;
     }
     if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
-    if (ctx.global.verbose) {
-      const where = named.value.revisions === 0 ? "the workspace" : `the workspace and ${plural(named.value.revisions, "git revision")}`;
-      ctx.io.err(`gc: keeping what ${plural(named.value.files, "lock or .dvc file", "lock and .dvc files")} of ${where} name (${plural(named.value.hashes.size, "hash", "hashes")})\n`);
-    }
+    if (ctx.global.verbose) ctx.io.err(say.keepingText(named.value));
     // --dry only lists: a store that cannot change anything.
     const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
     const plan = await gc.planGc(store, runs, await gc.referencedIds(store, named.value.hashes));
-    const nothing = plan.objects.length === 0 && plan.runs.length === 0 && plan.temps.length === 0;
-    const what = [plural(plan.objects.length, "cache object"), plural(plan.runs.length, "run-cache entry", "run-cache entries")];
-    if (plan.temps.length > 0) what.push(plural(plan.temps.length, "temporary file"));
-    const nothingMsg = "Nothing to remove: every cache object is referenced by a lock file.\n";
     if (opts.dry) {
-      if (!ctx.global.quiet) {
-        for (const o of plan.objects) ctx.io.out(`would remove  ${o.id}  ${gc.formatBytes(o.size)}\n`);
-        for (const r of plan.runs) ctx.io.out(`would remove  run ${r.key}\n`);
-        for (const t of plan.temps) ctx.io.out(`would remove  ${path.relative(root, t).split(path.sep).join("/")}\n`);
-        ctx.io.out(nothing ? nothingMsg : `Would remove ${what.join(", ")}, freeing ${gc.formatBytes(plan.bytes)}.\n`);
-      }
+      if (!ctx.global.quiet) ctx.io.out(say.dryText(plan, root));
       return EXIT_OK;
     }
-    if (nothing) {
-      if (!ctx.global.quiet) ctx.io.out(nothingMsg);
+    if (say.isEmptyPlan(plan)) {
+      if (!ctx.global.quiet) ctx.io.out(say.NOTHING_TO_REMOVE);
       return EXIT_OK;
     }
     if (!opts.force) {
-      const kept = named.value.revisions === 0 ? "the workspace" : `the workspace and ${plural(named.value.revisions, "git revision")}`;
-      const question = `Remove ${what.join(", ")} (${gc.formatBytes(plan.bytes)}), keeping what ${kept} name${named.value.revisions === 0 ? "s" : ""}? [y/N] `;
       if (!ctx.io.ask) {
-        ctx.io.err(`error: gc would remove ${what.join(", ")} (${gc.formatBytes(plan.bytes)}) and cannot ask first (not a terminal): pass -f to remove them, or --dry to list them\n`);
+        ctx.io.err(say.cannotAskText(plan));
         return EXIT_USAGE;
       }
-      const answer = await ctx.io.ask(question);
+      const answer = await ctx.io.ask(say.confirmQuestion(plan, named.value.revisions));
       if (answer === undefined || !/^\s*y(es)?\s*$/i.test(answer)) {
         ctx.io.err("gc: nothing was removed.\n");
         return EXIT_FAILED;
       }
     }
     await gc.applyGc(plan, store, runs);
-    if (!ctx.global.quiet) {
-      if (ctx.global.verbose) for (const o of plan.objects) ctx.io.out(`removed  ${o.id}  ${gc.formatBytes(o.size)}\n`);
-      ctx.io.out(`Removed ${what.join(", ")}, freed ${gc.formatBytes(plan.bytes)}. Kept ${plural(plan.keptObjects, "object")}.\n`);
-    }
+    if (!ctx.global.quiet) ctx.io.out(say.removedText(plan, ctx.global.verbose));
     return EXIT_OK;
   } finally {
     await lock?.release();

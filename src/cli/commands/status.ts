@@ -3,18 +3,16 @@
  * `repro` and writes nothing but the stat cache (`.pipe/state`), the load cache (`.pipe/tmp/load-cache`) and the
  * status memo (`.pipe/tmp/status-memo`), only when `.pipe/` exists.
  *
- * This module is the front: a report on the whole pipeline is first asked of the status memo (`status/memo.ts`).
- * When the last full check found everything up to date and nothing it depended on has changed, its answer is given
- * again after checking only stats, as `ninja -n` answers a no-op. Only when the memo does not answer is the full
- * report (`status-report.ts`: load, lock files, graph, judging each stage) imported and run, so a no-op does not
- * even load that code.
+ * A report on the whole pipeline is first asked of the status memo (`status/from-memo.ts`). Only when the memo does
+ * not answer is the full check (`status/check.ts`: load, lock files, graph, judging each stage) imported and run, so a
+ * no-op does not even load that code.
+ *
+ * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
+ * damaged lock file.
  */
-import { statSync } from "node:fs";
-import path from "node:path";
-import type { HashAlgo } from "../../hash/algorithms.js";
-import { findProjectRoot } from "../../project/root.js";
-import { readStatusMemo, STATUS_MEMO_FILE, type MemoForm } from "../../status/memo.js";
-import { EXIT_OK, type CommandContext } from "../context.js";
+import { STATUS_MEMO_FILE, type MemoForm } from "../../status/memo.js";
+import { statusFromMemo } from "../../status/from-memo.js";
+import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 
 export interface StatusOptions {
   json?: boolean;
@@ -26,48 +24,76 @@ function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
   return `${ctx.global.color ? "color" : "text"}${ctx.global.verbose ? "-v" : ""}` as MemoForm;
 }
 
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** The exit code of a report answered by the memo, or undefined when the memo does not answer. */
-async function answerFromMemo(ctx: CommandContext, opts: StatusOptions): Promise<number | undefined> {
-  // A root that cannot be found is reported by the full path, with its message.
-  const found = await findProjectRoot(ctx.global.cwd);
-  if (!found.ok || !isDir(path.join(found.value.root, ".pipe"))) return undefined;
-  const root = found.value.root;
-  // While another pipe runs stages, the full report says which (the memo knows nothing of them).
+/** The stages other pipes are running now (their records are the executor's, loaded only when asked). */
+async function runningNow(root: string): Promise<ReadonlyMap<string, number>> {
   const { stagesRunningNow } = await import("../../executors/local-groups.js");
-  if ((await stagesRunningNow(root)).size > 0) return undefined;
-  // A directory dep or out is checked by the fingerprint of its listing, which the stat cache keeps with its hash:
-  // nothing is read here, so a changed directory costs the full report (which hashes it) no second read.
-  let hasher: import("../../hash/hasher.js").Hasher | undefined;
-  const dirHash = async (abs: string, algo: HashAlgo): Promise<string | undefined> => {
-    hasher ??= (await import("../../status/workspace.js")).openWorkspace(root).hasher;
-    return hasher.peekDir(abs, algo);
-  };
-  const here = path.relative(root, ctx.global.cwd).split(path.sep).join("/");
-  const hit = await readStatusMemo(root, memoForm(ctx, opts), here, dirHash);
-  if (!hit) return undefined;
-  if (!ctx.global.quiet) {
-    ctx.io.out(hit.output);
-    if (ctx.global.verbose) {
-      ctx.io.err(`Checked ${hit.stages} stage${hit.stages === 1 ? "" : "s"} from ${STATUS_MEMO_FILE}: ${hit.checked} path${hit.checked === 1 ? "" : "s"} unchanged since the last full check\n`);
-    }
-  }
-  return EXIT_OK;
+  return stagesRunningNow(root);
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
   const startedNs = BigInt(Date.now()) * 1_000_000n;
   if (targets.length === 0) {
-    const code = await answerFromMemo(ctx, opts);
-    if (code !== undefined) return code;
+    const hit = await statusFromMemo(ctx.global.cwd, memoForm(ctx, opts), runningNow);
+    if (hit) {
+      if (!ctx.global.quiet) {
+        ctx.io.out(hit.output);
+        if (ctx.global.verbose) ctx.io.err(`Checked ${plural(hit.stages, "stage")} from ${STATUS_MEMO_FILE}: ${plural(hit.checked, "path")} unchanged since the last full check\n`);
+      }
+      return EXIT_OK;
+    }
   }
-  const full = await import("./status-report.js");
-  return full.run(ctx, targets, opts, startedNs);
+  return fullReport(ctx, targets, opts, startedNs);
+}
+
+async function fullReport(ctx: CommandContext, targets: string[], opts: StatusOptions, startedNs: bigint): Promise<number> {
+  const [{ loadForCommand, printDiagnostics }, { executionOrder, resolveTargets }, { checkStatus }, { renderStatusText, statusJson }, { stringifyJson }, { dirStampNow, stampNow }, { whereForPipeline }] =
+    await Promise.all([
+      import("../load.js"),
+      import("../../graph/select.js"),
+      import("../../status/check.js"),
+      import("../../status/render.js"),
+      import("../../params/format.js"),
+      import("../../project/load-cache.js"),
+      import("../../project/where.js"),
+    ]);
+  const whole = targets.length === 0;
+  // What discovery walked, stamped before each read: lets the memo tell the stages files unchanged without a walk.
+  const tree: [string, string | undefined][] = [];
+  const observeDiscovery = (rel: string, abs: string, kind: "dir" | "file"): void => void tree.push([rel, kind === "dir" ? dirStampNow(abs) : stampNow(abs)]);
+  const loaded = await loadForCommand(ctx, whole ? { observeDiscovery } : {});
+  if (typeof loaded === "number") return loaded;
+  const { graph, sources } = loaded;
+  let addresses: readonly string[] = graph.order;
+  if (!whole) {
+    const selected = resolveTargets(graph, targets, ctx.global.cwd, graph.pipeline.root);
+    if (!selected.ok) {
+      printDiagnostics(ctx, selected.errors, sources);
+      return EXIT_USAGE;
+    }
+    addresses = executionOrder(graph, selected.value);
+  }
+  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
+  // The hash of a new dep or out is shown by `-v` and in `--json`; a plain report does not read it.
+  const hashNew = !ctx.global.quiet && (ctx.global.verbose || opts.json === true);
+  const r = await checkStatus({ graph, sources, addresses, whole, key: loaded.key, tree, hashNew, cwd: ctx.global.cwd, where, runningNow, startedNs });
+  if (!r.ok) {
+    printDiagnostics(ctx, r.errors, sources);
+    return EXIT_USAGE;
+  }
+  const { stages, anyStale, stats } = r.value;
+  if (!ctx.global.quiet) {
+    // stringifyJson: a params value may be an integer beyond 2^53 (a bigint), which JSON.stringify cannot print.
+    if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
+    else {
+      const c = colors(ctx);
+      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
+    }
+    if (ctx.global.verbose) {
+      ctx.io.err(`Checked ${plural(stages.length, "stage")}: read ${stats.bytesRead} bytes of ${plural(stats.filesRead, "file")}, ${stats.statCacheHits} from the stat cache\n`);
+    }
+  }
+  if (ctx.global.quiet || opts.check) return anyStale ? EXIT_FAILED : EXIT_OK;
+  return EXIT_OK;
 }

@@ -1,110 +1,95 @@
 /**
- * The full `pipe status` (spec 5): load the pipeline, judge the stages asked for, print the report, and, when the
- * whole pipeline was found up to date, write the status memo (`status/memo.ts`) that lets the next run answer from
- * stats alone. `status.ts` asks that memo first and loads this module only when it does not answer.
- *
- * Exit codes: 0; 1 with `-q` or `--check` when anything is stale; 2 for an invalid project, an unknown target or a
- * damaged lock file.
+ * The full `pipe status` check (spec 5) behind the command: judge the stages asked for, mark the ones another pipe
+ * is running, and, when the whole pipeline was found up to date, write the status memo (`memo.ts`) that lets the next
+ * run answer from stats alone. It prints nothing: the command renders the stages it returns.
  */
 import path from "node:path";
 import pc from "picocolors";
-import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
-import { executionOrder, resolveTargets } from "../../graph/select.js";
-import { LockStore } from "../../lock/read.js";
-import type { StageGraph } from "../../core/model.js";
-import type { HashAlgo } from "../../hash/algorithms.js";
-import { RACY_WINDOW_NS } from "../../hash/state.js";
-import { dirStampNow, stampNow } from "../../project/load-cache.js";
-import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "../../status/memo.js";
-import { stagesRunningNow } from "../../executors/local-groups.js";
-import { pipelineStatus } from "../../status/pipeline.js";
-import { renderStatusText, statusJson } from "../../status/render.js";
-import { factsNeeded } from "../../status/stage.js";
-import type { StageStatus } from "../../status/types.js";
-import { absOf, defaultStateFile, openWorkspace, type Workspace } from "../../status/workspace.js";
-import type { FsStat } from "../../hash/fs.js";
-import { stringifyJson } from "../../params/format.js";
-import { whereForPipeline, type Where } from "../../project/where.js";
+import { fail, ok, type Result } from "../core/diagnostic.js";
+import { LockStore } from "../lock/read.js";
+import type { StageGraph } from "../core/model.js";
+import type { HashAlgo } from "../hash/algorithms.js";
+import type { FsStat } from "../hash/fs.js";
+import type { HasherStats } from "../hash/hasher.js";
+import { RACY_WINDOW_NS } from "../hash/state.js";
+import { stampNow } from "../project/load-cache.js";
+import type { Where } from "../project/where.js";
+import { stringifyJson } from "../params/format.js";
+import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "./memo.js";
+import { pipelineStatus } from "./pipeline.js";
+import { renderStatusText, statusJson } from "./render.js";
+import { factsNeeded } from "./stage.js";
+import type { StageStatus } from "./types.js";
+import { absOf, defaultStateFile, openWorkspace, type Workspace } from "./workspace.js";
 
-import type { StatusOptions } from "./status.js";
+export interface StatusCheckInput {
+  graph: StageGraph;
+  sources: Map<string, string>;
+  /** The stages to judge, in execution order; the memo is written only for the whole pipeline (`whole`). */
+  addresses: readonly string[];
+  whole: boolean;
+  /** What the load was a function of (`LoadedProject.key`); without it no memo is written. */
+  key: { discovered: string; inputs: [string, string][] } | undefined;
+  /** The stages files as discovery walked them, stamped before each read (undefined: not stamped). */
+  tree: readonly [string, string | undefined][];
+  /** Read the hash of a new dep or out (shown by `-v` and in `--json`). */
+  hashNew: boolean;
+  /** Where the report is printed from (the memo keeps the renderings for it). */
+  cwd: string;
+  where: Where;
+  /** The stages other pipes are running now, address -> pid (passed in: the run records belong to `exec/`). */
+  runningNow: (root: string) => Promise<ReadonlyMap<string, number>>;
+  startedNs: bigint;
+}
 
-export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions, startedNs: bigint): Promise<number> {
-  const memoEligible = targets.length === 0;
-  // What discovery walked, stamped before each read: lets the memo tell the stages files unchanged without a walk.
-  const tree: [string, string | undefined][] = [];
-  const observeDiscovery = (rel: string, abs: string, kind: "dir" | "file"): void => void tree.push([rel, kind === "dir" ? dirStampNow(abs) : stampNow(abs)]);
-  const loaded = await loadForCommand(ctx, memoEligible ? { observeDiscovery } : {});
-  if (typeof loaded === "number") return loaded;
-  const { graph, sources } = loaded;
+export interface StatusCheck {
+  stages: StageStatus[];
+  anyStale: boolean;
+  /** What the verdict read (for `-v`). */
+  stats: HasherStats;
+}
+
+export async function checkStatus(input: StatusCheckInput): Promise<Result<StatusCheck>> {
+  const { graph, sources, key } = input;
   const root = graph.pipeline.root;
-  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-
-  let addresses: readonly string[] = graph.order;
-  if (targets.length > 0) {
-    const selected = resolveTargets(graph, targets, ctx.global.cwd, root);
-    if (!selected.ok) {
-      printDiagnostics(ctx, selected.errors, sources);
-      return EXIT_USAGE;
-    }
-    addresses = executionOrder(graph, selected.value);
-  }
-
   // For a memo: the stamps of lock and params files before the verdict reads them, and the stats it uses.
-  const memo = memoEligible && loaded.key !== undefined && defaultStateFile(root) !== undefined ? memoInputs(graph) : undefined;
+  const memo = input.whole && key !== undefined && defaultStateFile(root) !== undefined ? memoInputs(graph) : undefined;
   const rec = memo ? recordingFs(new Set(memo.paths.map((p) => absOf(root, p)))) : undefined;
   const ws = openWorkspace(root, rec ? { fs: rec.fs } : {});
   const locks = new LockStore(root, sources);
-  // The hash of a new dep or out is shown by `-v` and in `--json`; a plain report does not read it.
-  const r = await pipelineStatus(graph, ws, locks, addresses, { hashNew: !ctx.global.quiet && (ctx.global.verbose || opts.json === true) });
-  if (!r.ok) {
-    printDiagnostics(ctx, r.errors, sources);
-    return EXIT_USAGE;
-  }
+  const r = await pipelineStatus(graph, ws, locks, input.addresses, { hashNew: input.hashNew });
+  if (!r.ok) return fail(r.errors, r.warnings);
 
   const stages = r.value.stages;
   // Stages another pipe is running now: said as such, and a verdict taken mid-run is never memoised.
-  const running = await stagesRunningNow(root);
+  const running = await input.runningNow(root);
   for (const s of stages) {
     const pid = running.get(s.address);
     if (pid !== undefined) s.running = { pid };
   }
   const anyStale = stages.some((s) => s.stale);
   // A stale project: the memo, if any, no longer describes it, and would only cost the next run its checks.
-  if (memoEligible && anyStale) dropStatusMemo(root);
-  if (memo && rec && loaded.key && !anyStale && running.size === 0) {
+  if (input.whole && anyStale) dropStatusMemo(root);
+  if (memo && rec && key && !anyStale && running.size === 0) {
     const entries = await verdictEntries(graph, stages, locks, ws, rec.seen);
     if (entries && memo.stamps.every(([, st]) => st !== undefined)) {
       writeStatusMemo({
         root,
-        key: loaded.key,
+        key,
         stamps: memo.stamps as [string, string][],
         // A load answered by the load cache still walked (discovery runs every time), so `tree` is complete.
-        ...(tree.every(([, st]) => st !== undefined) ? { tree: tree as [string, string][] } : {}),
+        ...(input.tree.every(([, st]) => st !== undefined) ? { tree: input.tree as [string, string][] } : {}),
         entries,
-        outputs: renderAll(stages, where),
-        here: path.relative(root, ctx.global.cwd).split(path.sep).join("/"),
+        outputs: renderAll(stages, input.where),
+        here: path.relative(root, input.cwd).split(path.sep).join("/"),
         stages: stages.length,
-        startedNs,
+        startedNs: input.startedNs,
         racyWindowNs: RACY_WINDOW_NS,
       });
     }
   }
   ws.hasher.save();
-  if (!ctx.global.quiet) {
-    // stringifyJson: a params value may be an integer beyond 2^53 (a bigint), which JSON.stringify cannot print.
-    if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
-    else {
-      const c = colors(ctx);
-      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
-    }
-    if (ctx.global.verbose) {
-      const st = ws.hasher.stats;
-      ctx.io.err(`Checked ${stages.length} stage${stages.length === 1 ? "" : "s"}: read ${st.bytesRead} bytes of ${st.filesRead} file${st.filesRead === 1 ? "" : "s"}, ${st.statCacheHits} from the stat cache\n`);
-    }
-  }
-  if (ctx.global.quiet || opts.check) return anyStale ? EXIT_FAILED : EXIT_OK;
-  return EXIT_OK;
+  return ok({ stages, anyStale, stats: ws.hasher.stats });
 }
 
 /**
