@@ -11,14 +11,16 @@
  * it is *unprotected* (replaced by a writable copy) or removed; otherwise a stage writing in place would corrupt the
  * cache.
  *
- * Every placement is atomic: the link or copy is made under a temp name in the destination directory and renamed
- * over the destination, so a workspace file is either the old one or the new one, never half written.
+ * Every placement is atomic: the link or copy is made under a temp name in `.pipe/tmp/staging/` (`staging.ts`: never
+ * inside the output, where a killed process would leave it to be hashed) and renamed over the destination, so a
+ * workspace file is either the old one or the new one, never half written.
  */
-import { constants as fsc } from "node:fs";
+import { constants as fsc, existsSync } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
-import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove } from "./fs.js";
+import { crossedDevice, stagingTemp } from "./staging.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 
@@ -45,12 +47,29 @@ export function isSharedLink(t: LinkType): boolean {
   return t === "hardlink" || t === "symlink";
 }
 
+/**
+ * Devices (of the cache) on which a reflink failed as unsupported: it is not tried again there in this process. A
+ * failed attempt costs two system calls and two exceptions per file, which was a fifth of a 20,000-file checkout.
+ */
+const noReflink = new Set<string>();
+const REFLINK_UNSUPPORTED = new Set(["EOPNOTSUPP", "ENOTSUP", "EXDEV", "EINVAL", "ENOSYS", "ENOTTY"]);
+/** The cache an object belongs to (`<cache>/<shard>/<rest>`): a reflink works for all of its objects or none. */
+function reflinkKey(objAbs: string): string {
+  return path.dirname(path.dirname(objAbs));
+}
+
 async function place(objAbs: string, tmp: string, type: LinkType): Promise<void> {
   switch (type) {
-    case "reflink":
-      await copyFile(objAbs, tmp, fsc.COPYFILE_FICLONE_FORCE);
+    case "reflink": {
+      try {
+        await copyFile(objAbs, tmp, fsc.COPYFILE_FICLONE_FORCE);
+      } catch (e) {
+        if (REFLINK_UNSUPPORTED.has(errnoOf(e) ?? "")) noReflink.add(reflinkKey(objAbs));
+        throw e;
+      }
       await chmod(tmp, 0o644);
       return;
+    }
     case "copy":
       await copyFile(objAbs, tmp);
       await chmod(tmp, 0o644);
@@ -105,7 +124,12 @@ export async function placeObject(
   }
   const failures: string[] = [];
   for (const type of types) {
-    const tmp = tempBeside(dest);
+    if (type === "reflink" && noReflink.has(reflinkKey(objAbs))) {
+      failures.push(`${type}: EOPNOTSUPP`);
+      continue;
+    }
+    // Made in the staging directory (see `staging.ts`): a kill before the rename leaves nothing in the output.
+    let tmp = await stagingTemp(root, dest);
     try {
       await place(objAbs, tmp, type);
     } catch (e) {
@@ -113,35 +137,56 @@ export async function placeObject(
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
       continue;
     }
+    let moved: Result<void>;
     try {
-      await rename(tmp, dest);
+      moved = await renameInto(root, tmp, dest, destRel);
     } catch (e) {
-      const code = errnoOf(e);
-      if (code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") {
+      await unlink(tmp).catch(() => undefined);
+      if (!crossedDevice(root, tmp, dest, e)) throw e;
+      // The destination lies on another file system than `.pipe/`: place again, beside it this time.
+      tmp = await stagingTemp(root, dest);
+      try {
+        await place(objAbs, tmp, type);
+        moved = await renameInto(root, tmp, dest, destRel);
+      } catch (e2) {
         await unlink(tmp).catch(() => undefined);
-        throw e;
+        throw e2;
       }
-      // A directory is where the file goes (the output changed kind): remove it, then place.
-      const rm = await safeRemove(root, destRel);
-      if (!rm.ok) {
-        await unlink(tmp).catch(() => undefined);
-        return rm;
-      }
-      await rename(tmp, dest);
+    }
+    if (!moved.ok) {
+      await unlink(tmp).catch(() => undefined);
+      return moved;
     }
     // rename() of a hard link onto another link of the same inode succeeds and does nothing (POSIX): the temp name
-    // would stay behind, inside a directory output even, where it changes the directory's hash.
-    if (type === "hardlink") await unlink(tmp).catch(() => undefined);
+    // would stay behind. `existsSync` asks without an exception (an unlink that fails costs one per file).
+    if (type === "hardlink" && existsSync(tmp)) await unlink(tmp).catch(() => undefined);
     return ok(type);
   }
   return fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
 }
 
 /**
+ * Renames the placed temp file `tmp` to `dest`. A directory where the file goes (the output changed kind) is removed
+ * first, unless removing it is refused (it leads out of the project): then nothing is renamed.
+ */
+async function renameInto(root: string, tmp: string, dest: string, destRel: string): Promise<Result<void>> {
+  try {
+    await rename(tmp, dest);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw e;
+    const rm = await safeRemove(root, destRel);
+    if (!rm.ok) return rm;
+    await rename(tmp, dest);
+  }
+  return ok(undefined);
+}
+
+/**
  * Replaces a shared-link file (symlink to, or hard link of, a cache object; or any read-only file) at `abs` by a
  * writable copy of its content, atomically. Returns true when it changed something.
  */
-export async function unprotectFile(abs: string): Promise<boolean> {
+export async function unprotectFile(root: string, abs: string): Promise<boolean> {
   let st;
   try {
     st = await lstat(abs);
@@ -163,16 +208,19 @@ export async function unprotectFile(abs: string): Promise<boolean> {
     // A link to a directory is not a cache object: left as it is (its target is not ours to copy or change).
     if (target.isDirectory()) return false;
   }
-  const tmp = tempBeside(abs);
-  try {
-    await copyFile(abs, tmp);
-    await chmod(tmp, 0o644);
-    await rename(tmp, abs);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
+  // Staged outside the output (`staging.ts`); beside it when it lies on another file system.
+  for (let attempt = 0; ; attempt++) {
+    const tmp = await stagingTemp(root, abs);
+    try {
+      await copyFile(abs, tmp);
+      await chmod(tmp, 0o644);
+      await rename(tmp, abs);
+      return true;
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      if (attempt > 0 || !crossedDevice(root, tmp, abs, e)) throw e;
+    }
   }
-  return true;
 }
 
 /** Unprotects a file output or every file of a directory output (relative to root). Returns how many changed. */
@@ -198,7 +246,7 @@ export async function unprotect(root: string, rel: string): Promise<Result<numbe
       for (const name of await readdir(abs)) await walk(path.join(abs, name));
       return;
     }
-    if (await unprotectFile(abs)) n++;
+    if (await unprotectFile(root, abs)) n++;
   };
   await walk(r.value);
   return ok(n);

@@ -1,7 +1,8 @@
 /**
  * What every writing command (`repro`, `checkout`, `commit`, `gc`) does around its work: make sure `.pipe/` exists
  * (with its `.gitignore`, as `pipe init` writes it, so a DVC project that never ran `pipe init` does not get a cache
- * committed by accident), take the project write lock, and turn SIGINT/SIGTERM into an abort instead of an
+ * committed by accident), take the project write lock (and clear `.pipe/tmp/staging/` of what a killed writer left),
+ * and turn SIGINT/SIGTERM into an abort instead of an
  * immediate exit, so running stages are terminated and the lock is released. A second Ctrl-C exits at once.
  */
 import { mkdir, stat, writeFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import type { Result } from "../config/diagnostic.js";
 import { GITIGNORE_LINES } from "../cli/commands/init.js";
 import { killAllGroups } from "./runner.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
+import { sweepStaging } from "../cache/staging.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {
@@ -32,7 +34,10 @@ export async function ensurePipeDir(root: string): Promise<boolean> {
  */
 export async function lockProject(root: string, command: string, onInitialised?: (root: string) => void): Promise<Result<WriteLock>> {
   if (await ensurePipeDir(root)) onInitialised?.(root);
-  return acquireWriteLock(root, { command });
+  const lock = await acquireWriteLock(root, { command });
+  // Temp files of a writer that was killed before renaming them: nobody else stages while we hold the lock.
+  if (lock.ok) await sweepStaging(root);
+  return lock;
 }
 
 /** `-j` value: a positive integer, `auto` (CPU count), or the config default (1 when not configured). */
