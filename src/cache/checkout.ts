@@ -354,7 +354,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
         return;
       }
     }
-    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
+    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
     if (!p.ok) errors.push(...p.errors);
     else report.placed++;
   });
@@ -433,7 +433,7 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
     if (!d.ok) return d;
     const memo: ParentMemo = new Map();
     await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
-      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
+      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
       if (!l.ok) errors.push(...l.errors);
     });
     if (errors.length) return fail(errors);

@@ -15,7 +15,7 @@
  * inside the output, where a killed process would leave it to be hashed) and renamed over the destination, so a
  * workspace file is either the old one or the new one, never half written.
  */
-import { constants as fsc, existsSync } from "node:fs";
+import { chmodSync, constants as fsc, copyFileSync, existsSync, linkSync, renameSync, symlinkSync } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
@@ -58,11 +58,17 @@ function reflinkKey(objAbs: string): string {
   return path.dirname(path.dirname(objAbs));
 }
 
+/**
+ * Copies are made with `COPYFILE_EXCL` (temp names are fresh): without it libuv truncates the new file to size 0
+ * first, and on ext4 a file truncated to 0 is flushed to disk when it is closed (the `auto_da_alloc` heuristic for
+ * files replaced by truncation), which made every copy of a checkout wait for the disk: 1-3 ms per small file, 30x
+ * the copy itself.
+ */
 async function place(objAbs: string, tmp: string, type: LinkType): Promise<void> {
   switch (type) {
     case "reflink": {
       try {
-        await copyFile(objAbs, tmp, fsc.COPYFILE_FICLONE_FORCE);
+        await copyFile(objAbs, tmp, fsc.COPYFILE_FICLONE_FORCE | fsc.COPYFILE_EXCL);
       } catch (e) {
         if (REFLINK_UNSUPPORTED.has(errnoOf(e) ?? "")) noReflink.add(reflinkKey(objAbs));
         throw e;
@@ -71,7 +77,7 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
       return;
     }
     case "copy":
-      await copyFile(objAbs, tmp);
+      await copyFile(objAbs, tmp, fsc.COPYFILE_EXCL);
       await chmod(tmp, 0o644);
       return;
     case "hardlink":
@@ -84,6 +90,42 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
       return unreachable(type);
   }
 }
+
+/** `place`, with synchronous calls (see `placeObject` for when). */
+function placeSync(objAbs: string, tmp: string, type: LinkType): void {
+  switch (type) {
+    case "reflink":
+      try {
+        copyFileSync(objAbs, tmp, fsc.COPYFILE_FICLONE_FORCE | fsc.COPYFILE_EXCL);
+      } catch (e) {
+        if (REFLINK_UNSUPPORTED.has(errnoOf(e) ?? "")) noReflink.add(reflinkKey(objAbs));
+        throw e;
+      }
+      chmodSync(tmp, 0o644);
+      return;
+    case "copy":
+      copyFileSync(objAbs, tmp, fsc.COPYFILE_EXCL);
+      chmodSync(tmp, 0o644);
+      return;
+    case "hardlink":
+      linkSync(objAbs, tmp);
+      return;
+    case "symlink":
+      symlinkSync(objAbs, tmp);
+      return;
+    default:
+      return unreachable(type);
+  }
+}
+
+/**
+ * Copies up to this size are made with synchronous calls, one file after the other, as `cp -r` makes them. Measured
+ * on a 20,000-file restore (2 cores, ext4): the copy, chmod and rename of each file through the thread pool, 16 at
+ * a time, took 3-6x as long as doing them in turn on the main thread, because concurrent renames between two
+ * directories serialise in the kernel (the file system's rename lock, both directories' locks) and the thread pool
+ * adds a round trip per call. A bigger copy goes through the thread pool, so it does not block the event loop.
+ */
+const SYNC_COPY_MAX = 1024 * 1024;
 
 function unreachable(x: never): never {
   throw new Error(`unexpected value ${String(x)}`);
@@ -99,7 +141,8 @@ export type ParentMemo = Map<string, Promise<string | undefined>>;
  * Places the object at `objAbs` at `destRel` (relative to root; the parent directory must exist), trying each link
  * type in order. Whatever was at the destination (file, link, directory) is replaced. Refuses when the parent
  * directory really lies outside the root (a symlinked directory on the way): nothing is ever written through a link
- * that leaves the project. Returns the link type that worked.
+ * that leaves the project. Returns the link type that worked. `size` (the object's, when the caller knows it) lets a
+ * small copy be made without the thread pool.
  */
 export async function placeObject(
   root: string,
@@ -107,6 +150,7 @@ export async function placeObject(
   destRel: string,
   types: readonly LinkType[],
   memo: ParentMemo = new Map(),
+  size?: number,
 ): Promise<Result<LinkType>> {
   const r = resolveInside(root, destRel);
   if (!r.ok) return r;
@@ -129,9 +173,11 @@ export async function placeObject(
       continue;
     }
     // Made in the staging directory (see `staging.ts`): a kill before the rename leaves nothing in the output.
-    let tmp = await stagingTemp(root, dest);
+    const sync = type === "hardlink" || type === "symlink" || (size !== undefined && size >= 0 && size <= SYNC_COPY_MAX);
+    let tmp = stagingTemp(root, dest);
     try {
-      await place(objAbs, tmp, type);
+      if (sync) placeSync(objAbs, tmp, type);
+      else await place(objAbs, tmp, type);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
@@ -139,15 +185,15 @@ export async function placeObject(
     }
     let moved: Result<void>;
     try {
-      moved = await renameInto(root, tmp, dest, destRel);
+      moved = await renameInto(root, tmp, dest, destRel, sync);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (!crossedDevice(root, tmp, dest, e)) throw e;
       // The destination lies on another file system than `.pipe/`: place again, beside it this time.
-      tmp = await stagingTemp(root, dest);
+      tmp = stagingTemp(root, dest);
       try {
         await place(objAbs, tmp, type);
-        moved = await renameInto(root, tmp, dest, destRel);
+        moved = await renameInto(root, tmp, dest, destRel, false);
       } catch (e2) {
         await unlink(tmp).catch(() => undefined);
         throw e2;
@@ -169,9 +215,10 @@ export async function placeObject(
  * Renames the placed temp file `tmp` to `dest`. A directory where the file goes (the output changed kind) is removed
  * first, unless removing it is refused (it leads out of the project): then nothing is renamed.
  */
-async function renameInto(root: string, tmp: string, dest: string, destRel: string): Promise<Result<void>> {
+async function renameInto(root: string, tmp: string, dest: string, destRel: string, sync: boolean): Promise<Result<void>> {
   try {
-    await rename(tmp, dest);
+    if (sync) renameSync(tmp, dest);
+    else await rename(tmp, dest);
   } catch (e) {
     const code = errnoOf(e);
     if (code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw e;
@@ -210,9 +257,9 @@ export async function unprotectFile(root: string, abs: string): Promise<boolean>
   }
   // Staged outside the output (`staging.ts`); beside it when it lies on another file system.
   for (let attempt = 0; ; attempt++) {
-    const tmp = await stagingTemp(root, abs);
+    const tmp = stagingTemp(root, abs);
     try {
-      await copyFile(abs, tmp);
+      await copyFile(abs, tmp, fsc.COPYFILE_EXCL);
       await chmod(tmp, 0o644);
       await rename(tmp, abs);
       return true;

@@ -8,11 +8,11 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Result } from "../config/diagnostic.js";
+import { ok, type Result } from "../config/diagnostic.js";
 import { GITIGNORE_LINES } from "../cli/commands/init.js";
 import { killAllGroups } from "./runner.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
-import { sweepStaging } from "../cache/staging.js";
+import { dropStaging, sweepStaging } from "../cache/staging.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {
@@ -35,9 +35,22 @@ export async function ensurePipeDir(root: string): Promise<boolean> {
 export async function lockProject(root: string, command: string, onInitialised?: (root: string) => void): Promise<Result<WriteLock>> {
   if (await ensurePipeDir(root)) onInitialised?.(root);
   const lock = await acquireWriteLock(root, { command });
+  if (!lock.ok) return lock;
   // Temp files of a writer that was killed before renaming them: nobody else stages while we hold the lock.
-  if (lock.ok) await sweepStaging(root);
-  return lock;
+  await sweepStaging(root);
+  const held = lock.value;
+  return ok({
+    path: held.path,
+    holder: held.holder,
+    async release() {
+      dropStaging(root);
+      await held.release();
+    },
+    releaseSync() {
+      dropStaging(root);
+      held.releaseSync();
+    },
+  });
 }
 
 /** `-j` value: a positive integer, `auto` (CPU count), or the config default (1 when not configured). */

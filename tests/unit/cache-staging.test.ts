@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkoutOutput, storeOutput, type CacheContext } from "../../src/cache/checkout.js";
 import { placeObject, unprotect } from "../../src/cache/link.js";
-import { STAGING_DIR, sweepStaging } from "../../src/cache/staging.js";
+import { dropStaging, STAGING_DIR, sweepStaging } from "../../src/cache/staging.js";
 import { ObjectStore } from "../../src/cache/store.js";
 import { lockProject } from "../../src/exec/session.js";
 import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
@@ -64,6 +64,11 @@ describe("placing files from the cache", () => {
     watcher.close();
     expect(seen).toContain("a.txt");
     expect([...seen].filter((n) => n.includes("pipe-tmp"))).toEqual([]);
+    // Only this process's (empty) subdirectory, which goes when its writer releases the project lock.
+    const subdirs = readdirSync(path.join(root, STAGING_DIR));
+    expect(subdirs).toHaveLength(1);
+    expect(readdirSync(path.join(root, STAGING_DIR, subdirs[0]!))).toEqual([]);
+    dropStaging(root);
     expect(readdirSync(path.join(root, STAGING_DIR))).toEqual([]);
   });
 
