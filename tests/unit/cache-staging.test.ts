@@ -3,7 +3,8 @@
  * never hashed, recorded or kept: the hashing walk skips `pipe`'s temp names, checkout removes them from a directory
  * output without saving them, and a writer that takes the project lock empties the staging directory.
  */
-import { mkdirSync, readdirSync, watch, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkoutOutput, storeOutput, type CacheContext } from "../../src/cache/checkout.js";
@@ -15,6 +16,7 @@ import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
 import { isPipeTempName } from "../../src/hash/ignore.js";
 import { toOutputHash } from "../../src/exec/repro.js";
 import { makeProject } from "../helpers/project.js";
+import { isRoot, requires } from "../helpers/require.js";
 
 async function hashDir(root: string, rel: string): Promise<HashedDir> {
   const r = await new Hasher({ root }).hashPath(path.join(root, rel), "xxh64");
@@ -97,5 +99,27 @@ describe("the staging directory", () => {
     expect(readdirSync(path.join(root, STAGING_DIR))).toEqual([]);
     if (lock.ok) await lock.value.release();
     expect(await sweepStaging(root)).toBe(0);
+  });
+});
+
+describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run does): they mount a tmpfs"))("an output on another file system", () => {
+  it("is restored through temp files beside it (a rename from .pipe/ cannot cross), and none is left", async () => {
+    const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
+    const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["reflink", "copy"] };
+    const out = toOutputHash(await hashDir(root, "d"));
+    expect((await storeOutput(cc, "d", out)).ok).toBe(true);
+    rmSync(path.join(root, "d"), { recursive: true });
+    mkdirSync(path.join(root, "d"));
+    execFileSync("mount", ["-t", "tmpfs", "tmpfs", path.join(root, "d")]);
+    try {
+      const r = await checkoutOutput(cc, "d", out.hash);
+      expect(r.ok && r.value.status).toBe("restored");
+      expect(readFileSync(path.join(root, "d/sub/b.txt"), "utf8")).toBe("b");
+      expect(readdirSync(path.join(root, "d")).sort()).toEqual(["a.txt", "sub"]);
+      expect(readdirSync(path.join(root, "d/sub"))).toEqual(["b.txt"]);
+      expect((await hashDir(root, "d")).hash).toBe(out.hash);
+    } finally {
+      execFileSync("umount", [path.join(root, "d")]);
+    }
   });
 });
