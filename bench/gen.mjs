@@ -88,6 +88,25 @@ export function genBigDir(dir, count = 100_000) {
   return 'data/many';
 }
 
+/**
+ * A stage whose output is a directory of `count` small files (1-10 KB, each distinct: its index leads its bytes), in
+ * 100 subdirectories, copied from `data/many` (restore benchmark: `pipe checkout` of that output against `cp -r`).
+ */
+export function genRestore(dir, count = 20_000) {
+  const base = join(dir, 'data', 'many');
+  const sub = 100;
+  for (let s = 0; s < sub; s++) mkdirSync(join(base, `d${s}`), { recursive: true });
+  const chunk = randomBytes(10 * 1024);
+  for (let i = 0; i < count; i++) {
+    const size = 1024 + ((i * 7919) % (9 * 1024));
+    const buf = Buffer.from(chunk.subarray(0, size));
+    buf.write(`${i}\n`, 0);
+    writeFileSync(join(base, `d${i % sub}`, `f${i}.bin`), buf);
+  }
+  writeFileSync(join(dir, 'pipe.yaml'), 'stages:\n  copy:\n    cmd: cp -r data/many out\n    deps:\n    - data/many\n    outs:\n    - out\n');
+  return 'data/many';
+}
+
 /** One stage depending on one file of `mb` MiB of random bytes. */
 export function genLargeFile(dir, mb = 1024) {
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -102,10 +121,11 @@ export function genLargeFile(dir, mb = 1024) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [dir, shape = 'chain', stages = '1000', files = '10'] = process.argv.slice(2);
   if (!dir) {
-    console.error('usage: node bench/gen.mjs DIR [chain|diamond|flat|bigdir|large] [STAGES|COUNT|MB] [FILES]');
+    console.error('usage: node bench/gen.mjs DIR [chain|diamond|flat|bigdir|restore|large] [STAGES|COUNT|MB] [FILES]');
     process.exit(2);
   }
   if (shape === 'bigdir') genBigDir(dir, Number(stages));
+  else if (shape === 'restore') genRestore(dir, Number(stages));
   else if (shape === 'large') genLargeFile(dir, Number(stages));
   else genPipeline(dir, { shape, stages: Number(stages), files: Number(files) });
   console.log(`generated ${shape} in ${dir}`);

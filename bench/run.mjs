@@ -1,13 +1,14 @@
 // Benchmark harness for spec §7: whole-process wall times, median of N runs after a warm-up, measured side by side
 // with the anchors (node -e 0, ninja, make, snakemake, md5sum, xxh64sum) on the same generated projects, printed as
 // a table of medians, ratios and targets. Generated data lives in a temp dir and is removed at the end.
-// Usage: node bench/run.mjs [--quick] [--runs N] [--keep] [--only a,b,c,d,e,f,g]
+// Usage: node bench/run.mjs [--quick] [--runs N] [--keep] [--only a,b,c,d,e,f,g,r]
+// (`r`, the restore case, runs only when named: `--only r`.)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, appendFileSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { genPipeline, genBigDir, genLargeFile } from './gen.mjs';
+import { genPipeline, genBigDir, genLargeFile, genRestore } from './gen.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PIPE = join(REPO, 'bin', 'pipe.js');
@@ -74,7 +75,8 @@ function row(group, what, m, anchor, target, met, note = '') {
   log(`  ${what}: ${typeof m === 'number' ? fmt(m) : m}${note ? `  (${note})` : ''}`);
   return r;
 }
-const want = (k) => !ONLY || ONLY.has(k);
+const want = (k) => (!ONLY && k !== 'r') || (ONLY !== null && ONLY.has(k));
+const RESTORE_FILES = 20_000;
 const pipe = (...a) => ['node', PIPE, ...a];
 const work = mkdtempSync(join(tmpdir(), 'pipe-bench-'));
 const sh = (script, cwd) => {
@@ -222,6 +224,41 @@ try {
     const net = p - nodeE0;
     row('e', 'pipe status (state dropped)', p, `${gbs(p).toFixed(2)} GB/s whole process, ${gbs(net).toFixed(2)} GB/s minus node -e 0; ${(gbs(net) / gbs(md5)).toFixed(2)}x md5sum, ${(gbs(net) / gbs(xx) * 100).toFixed(0)}% of xxh64sum`,
       '>= 2x md5sum, >= 50% xxh64sum', gbs(net) >= 2 * gbs(md5) && (Number.isNaN(xx) || gbs(net) >= 0.5 * gbs(xx)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // (r) restore: `pipe checkout` of a 20,000-file directory output deleted from the workspace, against `cp -r` of the
+  // same files (the anchor), in copy mode (the default `reflink,copy`; ext4 has no reflinks) and with hard links.
+  // Runs alternate between the tools, so load on a shared machine hits both alike.
+  if (want('r')) {
+    log(`(r) restore of a ${RESTORE_FILES}-file directory output`);
+    const dir = join(work, 'restore');
+    const rel = genRestore(dir, RESTORE_FILES);
+    once(pipe('repro', '-q'), dir);
+    const cfg = join(dir, '.pipe', 'config.yaml');
+    const setType = (t) => writeFileSync(cfg, `cache:\n  type: ${t}\n`);
+    const dropOut = () => rmSync(join(dir, 'out'), { recursive: true, force: true });
+    const dropCopy = () => rmSync(join(dir, 'copy'), { recursive: true, force: true });
+    const runs = Math.min(RUNS, 5);
+    const xs = { cp: [], copy: [], hardlink: [] };
+    setType('reflink,copy');
+    dropOut();
+    once(pipe('checkout', '-q'), dir); // warm-up: the first checkout also records every object in .pipe/cache/verified
+    for (let i = 0; i < runs; i++) {
+      dropCopy();
+      xs.cp.push(once(['cp', '-r', rel, 'copy'], dir));
+      for (const t of ['copy', 'hardlink']) {
+        setType(t === 'copy' ? 'reflink,copy' : 'hardlink');
+        dropOut();
+        xs[t].push(once(pipe('checkout', '-q'), dir));
+      }
+    }
+    const cp = median(xs.cp);
+    const pc = median(xs.copy);
+    const ph = median(xs.hardlink);
+    row('r', `cp -r (${RESTORE_FILES} files, 1-10 KB)`, cp, 'anchor');
+    row('r', `pipe checkout, copies (${RESTORE_FILES} files)`, pc, `${(pc / cp).toFixed(2)}x cp -r`, '<= 1.5x cp -r', pc <= 1.5 * cp);
+    row('r', `pipe checkout, hard links (${RESTORE_FILES} files)`, ph, `${(ph / cp).toFixed(2)}x cp -r`, '< cp -r', ph < cp);
     rmSync(dir, { recursive: true, force: true });
   }
 } finally {

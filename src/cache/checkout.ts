@@ -7,8 +7,8 @@
  * either: a workspace file that is about to be overwritten or removed and whose content is not in the cache is stored
  * in the cache first (`saved`), so `pipe gc` is the only thing that can make it unrecoverable.
  *
- * Inside a directory output, checkout makes the directory exactly the manifest: files not in it are removed, and
- * directories left empty by that are pruned. What hashing leaves out of the directory (what `.dvcignore` or
+ * Inside a directory output, checkout makes the directory exactly the manifest: files not in it are removed (temp
+ * files a killed `pipe` left there too, never saved: `staging.ts`), and directories left empty by that are pruned. What hashing leaves out of the directory (what `.dvcignore` or
  * `.pipeignore` rules ignore, `.git`, a project of its own: `hash/ignore.ts`) is not part of the output and is left
  * alone, as DVC leaves it, unless the manifest needs its place.
  */
@@ -18,7 +18,8 @@ import path from "node:path";
 import { error, fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { IgnoreTest } from "../hash/ignore.js";
 import { algorithmOf, algorithmsOf, type Algorithm } from "./digest.js";
-import { ensureDirInside, errnoOf, resolveInside, safeRemove, TEMP_MARK } from "./fs.js";
+import { isPipeTempName } from "../hash/ignore.js";
+import { ensureDirInside, errnoOf, resolveInside, safeRemove } from "./fs.js";
 import { isSharedLink, placeObject, type LinkType, type ParentMemo } from "./link.js";
 import { parseManifest, serialiseManifest, type ManifestEntry } from "./manifest.js";
 import { FILE_CONCURRENCY, forEachLimit } from "./pool.js";
@@ -224,6 +225,9 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     if (errnoOf(e) !== "ENOENT") throw e;
   }
   const existing = new Map<string, "file" | "link" | "dir">();
+  // Temp files a killed `pipe` left beside their destination (only where the output is on another file system than
+  // `.pipe/`, see `staging.ts`): not the output's content, never saved, always removed.
+  const leftovers: string[] = [];
   if (top?.isDirectory()) {
     const ignored = cc.ignoreTest?.(absDir);
     let unreadable: string | undefined;
@@ -231,6 +235,10 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
       for (const name of await readdir(p)) {
         const child = path.join(p, name);
         const childRel = relp === "" ? name : `${relp}/${name}`;
+        if (isPipeTempName(name) && !wanted.has(childRel) && !wantedDirs.has(childRel)) {
+          leftovers.push(childRel);
+          continue;
+        }
         const st = await lstat(child);
         if (ignored && !wanted.has(childRel) && !wantedDirs.has(childRel)) {
           // A symlink is judged by what it leads to, as the hashing walk follows it.
@@ -284,7 +292,6 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   const strayList: string[] = [];
   const removedDirs = new Set<string>();
   for (const [p, kind] of [...existing].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    if (path.posix.basename(p).includes(TEMP_MARK)) continue;
     const stray = kind === "dir" ? wanted.has(p) : !wanted.has(p);
     if (!stray) continue;
     // A directory that goes takes its children with it.
@@ -304,6 +311,11 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     }
     const rm = await safeRemove(cc.root, rel);
     if (!rm.ok) return rm;
+  }
+  for (const p of leftovers) {
+    const rm = await safeRemove(cc.root, `${rel}/${p}`);
+    if (!rm.ok) return rm;
+    report.removed++;
   }
   for (const p of strayList) {
     const childRel = `${rel}/${p}`;
@@ -342,7 +354,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
         return;
       }
     }
-    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
+    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
     if (!p.ok) errors.push(...p.errors);
     else report.placed++;
   });
@@ -421,7 +433,7 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
     if (!d.ok) return d;
     const memo: ParentMemo = new Map();
     await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
-      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo);
+      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
       if (!l.ok) errors.push(...l.errors);
     });
     if (errors.length) return fail(errors);

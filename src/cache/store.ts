@@ -351,7 +351,9 @@ export class ObjectStore {
     if (!shard.ok) return shard;
     const tmp = tempBeside(dest);
     try {
-      await copyFile(absSrc, tmp, fsc.COPYFILE_FICLONE);
+      // EXCL: the temp name is fresh, and without it libuv truncates the copy first, which ext4 answers with a flush
+      // to disk at close (see `link.ts`).
+      await copyFile(absSrc, tmp, fsc.COPYFILE_FICLONE | fsc.COPYFILE_EXCL);
       if (opts.verify || existing) {
         const algos = algorithmsOf(id);
         const m = algos.length > 0 ? await this.matches(id, tmp) : { ok: true, actual: "" };

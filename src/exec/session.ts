@@ -1,7 +1,7 @@
 /**
  * What every writing command (`repro`, `checkout`, `commit`, `gc`) does around its work: make sure `.pipe/` exists
  * (with its `.gitignore`, as `pipe init` writes it, so a DVC project that never ran `pipe init` does not get a cache
- * committed by accident), take the project write lock, deal with stages a dead `pipe` left running (through the
+ * committed by accident), take the project write lock (and clear `.pipe/tmp/staging/` of what a killed writer left), deal with stages a dead `pipe` left running (through the
  * executor: `Executor.settleLeftovers`), and turn SIGINT/SIGTERM/SIGHUP into an abort instead of an immediate exit,
  * so running stages are cancelled through their executor and the lock is released. A second signal cancels them at
  * once and hands over to the caller (`cli/`), which exits: nothing here ends the process.
@@ -9,11 +9,12 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Result } from "../core/diagnostic.js";
+import { ok, type Result } from "../core/diagnostic.js";
 import { GITIGNORE_LINES } from "../project/root.js";
 import type { Executor, Leftover } from "../executors/executor.js";
 import { LocalExecutor } from "../executors/local.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
+import { dropStaging, sweepStaging } from "../cache/staging.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {
@@ -50,10 +51,24 @@ export async function lockProject(root: string, command: string, opts: LockProje
   if (await ensurePipeDir(root)) opts.onInitialised?.(root);
   const lock = await acquireWriteLock(root, { command });
   if (!lock.ok) return lock;
+  // Temp files of a writer that was killed before renaming them: nobody else stages while we hold the lock.
+  await sweepStaging(root);
   const wait = opts.waitForOrphans === true;
   const executor = opts.executor ?? new LocalExecutor({ root });
   await executor.settleLeftovers({ wait, onLeftover: (o) => opts.onOrphan?.(o, wait) });
-  return lock;
+  const held = lock.value;
+  return ok({
+    path: held.path,
+    holder: held.holder,
+    async release() {
+      dropStaging(root);
+      await held.release();
+    },
+    releaseSync() {
+      dropStaging(root);
+      held.releaseSync();
+    },
+  });
 }
 
 /** `-j` value: a positive integer, `auto` (CPU count), or the config default (1 when not configured). */

@@ -9,7 +9,8 @@
  *   otherwise stream its bytes through the digest and remember the result (in the stat cache only when the file's
  *   mtime is safely older than the moment we started reading it, see `state.ts`).
  * - a directory: walk it (symlinks followed, loops and special files are errors, empty directories contribute
- *   nothing, what the ignore rules leave out is skipped as DVC skips it: `ignore.ts`), stat'ing every file, and
+ *   nothing, what the ignore rules leave out is skipped as DVC skips it, and so are temp files a killed `pipe` left:
+ *   `ignore.ts`), stat'ing every file, and
  *   fingerprint the listing (relpath, inode, size, mtime_ns of every file, and the rules, see `listing.ts`). If the stat cache has a hash for that fingerprint, that is the answer. Otherwise hash every file
  *   as above, build the manifest sorted by relpath, and hash the manifest bytes; the result is `<digest>.dir`, with
  *   the manifest attached so the cache can store it under that name (after a fingerprint hit the manifest is rebuilt
@@ -22,7 +23,7 @@
 import path from "node:path";
 import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDigest, type HashAlgo } from "./algorithms.js";
 import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
-import { ignoredByDefault, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource, type IgnoreTest } from "./ignore.js";
+import { ignoredByDefault, isPipeTempName, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource, type IgnoreTest } from "./ignore.js";
 import { Listing } from "./listing.js";
 import { ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
@@ -542,6 +543,8 @@ export class Hasher {
       }
     }
     for (const ent of entries) {
+      // pipe's own temp files, left by a killed process, are not the directory's content (`isPipeTempName`).
+      if (ent.name.charCodeAt(0) === DOT && isPipeTempName(ent.name)) continue;
       const childAbs = childOf(dirAbs, ent.name);
       let kind = ent.type;
       // Ignored entries are skipped before their stat where the listing already tells a directory from the rest.

@@ -28,6 +28,16 @@ export function ignoredByDefault(name: string, isDir: boolean): boolean {
   return isDir && (name === ".hg" || name === ".dvc" || name === ".pipe");
 }
 
+/**
+ * A temporary file `pipe` names beside its destination (`.<name>.pipe-tmp-<pid>-<8 hex>`: an atomic write, or a
+ * placement into an output on another file system than `.pipe/`) that a killed process left behind. It is never part
+ * of a directory's hash: it is not the user's data, and hashing it made a restored output record and pass on junk.
+ */
+export function isPipeTempName(name: string): boolean {
+  return name.charCodeAt(0) === 0x2e && name.includes(".pipe-tmp-") && TEMP_NAME.test(name);
+}
+const TEMP_NAME = /^\..+\.pipe-tmp-[0-9]+-[0-9a-f]{8}$/s;
+
 /** Project markers: a subdirectory holding one of these directories is a project of its own. */
 export const PROJECT_DIRS: readonly string[] = [".dvc", ".pipe"];
 
