@@ -20,6 +20,7 @@ import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { envErrorOf, envFailure } from "../config/env-error.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { unreachable } from "../unreachable.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 
@@ -65,10 +66,6 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
     default:
       return unreachable(type);
   }
-}
-
-function unreachable(x: never): never {
-  throw new Error(`unexpected value ${String(x)}`);
 }
 
 /**

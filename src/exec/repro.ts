@@ -39,8 +39,7 @@ import { currentParamValues, unresolvedParams } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
-import type { EventSink, StageFailure } from "../report/events.js";
-import { reasonsText } from "../report/repro-reasons.js";
+import type { EventSink, RunReason, StageFailure } from "../report/events.js";
 import { AT_ROOT, type Where } from "../project/where.js";
 import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
@@ -282,10 +281,7 @@ export class ReproEngine {
     }
     if (ext.length > 0) {
       const uniq = [...new Set(ext)];
-      this.input.emit({
-        type: "warning",
-        message: `external dependencies and outputs are not checked or cached: ${uniq.slice(0, 5).join(", ")}${uniq.length > 5 ? `, and ${uniq.length - 5} more` : ""}`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "external-not-checked", paths: uniq } });
     }
   }
 
@@ -415,11 +411,7 @@ export class ReproEngine {
       else lost.push(o.path);
     }
     if (lost.length > 0) {
-      const many = lost.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `frozen stage '${s.address}': ${lost.map((p) => `'${p}'`).join(", ")} ${many ? "are" : "is"} missing and cannot be restored from the cache; 'pipe repro -f ${s.address}' runs it`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "frozen-outputs-lost", stage: s.address, paths: lost } });
     }
     if (restored > 0) await this.gitignore(s);
     return restored > 0 && lost.length === 0;
@@ -435,9 +427,7 @@ export class ReproEngine {
       this.reportedCorrupt.add(bad);
       this.input.emit({
         type: "warning",
-        message: this.input.flags.dry
-          ? `cache object ${bad} of '${out}' is corrupt and cannot be restored (a real run removes it)`
-          : `cache object ${bad} of '${out}' was corrupt and has been removed`,
+        warning: this.input.flags.dry ? { kind: "corrupt-object-kept", out, id: bad } : { kind: "corrupt-object-removed", out, ids: [bad] },
       });
     });
   }
@@ -447,15 +437,11 @@ export class ReproEngine {
     const r = await checkoutOutput(this.cc, o.rootPath, id);
     this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
     if (!r.ok) {
-      this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+      this.input.emit({ type: "warning", warning: { kind: "diagnostics", stage: s.address, diagnostics: r.errors } });
       return false;
     }
     if (r.value.status === "corrupt") {
-      const many = r.value.ids.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "corrupt-object-removed", out: o.path, ids: r.value.ids.map((x) => x.id) } });
       return false;
     }
     if (r.value.status === "missing") return false;
@@ -489,14 +475,13 @@ export class ReproEngine {
       const r = await checkoutOutput(this.cc, o.rootPath, e.hash);
       this.input.ws.hasher.invalidate(absOf(this.input.ws.root, o.rootPath));
       if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+        this.input.emit({ type: "warning", warning: { kind: "diagnostics", stage: s.address, diagnostics: r.errors } });
         return "failed";
       }
       if (r.value.status === "corrupt") {
-        const many = r.value.ids.length > 1;
         this.input.emit({
           type: "warning",
-          message: `cache object${many ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`,
+          warning: { kind: "corrupt-object-removed", out: o.path, ids: r.value.ids.map((x) => x.id), instead: { stage: s.address, from: "cache" } },
         });
         return "failed";
       }
@@ -510,7 +495,7 @@ export class ReproEngine {
 
   private reportSaved(saved: readonly { path: string; id: string }[]): void {
     for (const sv of saved) {
-      this.input.emit({ type: "warning", message: `'${sv.path}' had content that was not in the cache; it was saved there as ${sv.id} before being replaced` });
+      this.input.emit({ type: "warning", warning: { kind: "unsaved-content-saved", path: sv.path, id: sv.id } });
     }
   }
 
@@ -575,11 +560,14 @@ export class ReproEngine {
       const r = await checkoutOutput(this.cc, o.rootPath, h.hash);
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
       if (!r.ok) {
-        this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+        this.input.emit({ type: "warning", warning: { kind: "diagnostics", stage: s.address, diagnostics: r.errors } });
         return "miss";
       }
       if (r.value.status === "corrupt") {
-        this.input.emit({ type: "warning", message: `run-cache: corrupt cache object${r.value.ids.length > 1 ? "s" : ""} ${r.value.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead` });
+        this.input.emit({
+          type: "warning",
+          warning: { kind: "corrupt-object-removed", out: o.path, ids: r.value.ids.map((x) => x.id), instead: { stage: s.address, from: "run-cache" } },
+        });
         return "miss";
       }
       if (r.value.status === "missing") return "miss";
@@ -612,7 +600,7 @@ export class ReproEngine {
         if ((now.kind === "file" || now.kind === "dir") && now.hash === recorded.hash) continue;
       }
       if (leftovers.has(o.rootPath)) {
-        this.input.emit({ type: "warning", message: `'${o.rootPath}' is what a failed run of '${s.address}' left; it is deleted, not saved in the cache` });
+        this.input.emit({ type: "warning", warning: { kind: "leftover-deleted", path: o.rootPath, stage: s.address } });
         continue;
       }
       const h = await ws.hasher.hashPath(abs, "xxh64");
@@ -625,9 +613,7 @@ export class ReproEngine {
       if (r.value.stored === 0) continue;
       this.input.emit({
         type: "warning",
-        message: recorded
-          ? `'${o.rootPath}' was changed since '${s.address}' last ran; that content was saved in the cache as ${h.hash} before the re-run`
-          : `'${o.rootPath}' was already there and '${s.address}' has no record of producing it; that content was saved in the cache as ${h.hash} before the run`,
+        warning: { kind: "output-saved-before-run", path: o.rootPath, stage: s.address, id: h.hash, recorded: recorded !== undefined },
       });
     }
     return [];
@@ -657,7 +643,7 @@ export class ReproEngine {
       entry: entryStamp(this.entries.get(s.address)),
     });
     if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), this.stageMessages(s, marked.errors));
-    const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons, this.input.where);
+    const reasons: RunReason[] = forced && !status.stale ? [{ kind: "forced" }] : status.reasons;
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
     const res = await runner.run({
@@ -701,7 +687,7 @@ export class ReproEngine {
       if (opts.runCache && runCacheable(s)) {
         const key = await this.input.runs.key(runKeyFromEntry(s, entry));
         const r = await this.input.runs.record(key, runEntryOf(outs));
-        if (!r.ok) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.errors)}` });
+        if (!r.ok) this.input.emit({ type: "warning", warning: { kind: "run-cache-not-updated", diagnostics: r.errors } });
       }
     }
     const prev = this.entries.get(s.address);
@@ -725,11 +711,7 @@ export class ReproEngine {
     if (!r.ok) return { ok: false, errors: r.errors };
     const bad = r.value.repaired;
     if (bad.length > 0) {
-      const many = bad.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "cache-objects-repaired", out: ro.out.rootPath, stage: s.address, ids: bad } });
     }
     return { ok: true };
   }
@@ -756,7 +738,7 @@ export class ReproEngine {
       if (!f) throw e;
       r = f;
     }
-    if (!r.ok) this.input.emit({ type: "warning", message: messages(r.errors) });
+    if (!r.ok) this.input.emit({ type: "warning", warning: { kind: "diagnostics", diagnostics: r.errors } });
   }
 
   /**
@@ -786,7 +768,7 @@ export class ReproEngine {
       const status = this.withoutRestoredDeps(s, await checkStage(ws, s, entry), restoring);
       const changedUp = (this.input.graph.upstream.get(a) ?? []).filter((u) => changing.has(u));
       if (forced) {
-        emit({ type: "stage-would-run", stage: a, reasons: ["forced"] });
+        emit({ type: "stage-would-run", stage: a, reasons: [{ kind: "forced" }] });
         changing.add(a);
         this.results.set(a, "ran");
         continue;
@@ -818,11 +800,10 @@ export class ReproEngine {
           }
         }
       }
-      const reasons = reasonsText(
-        status.reasons.filter((r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted"))),
-        this.input.where,
+      const reasons: RunReason[] = status.reasons.filter(
+        (r) => !(changedUp.length > 0 && r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted")),
       );
-      for (const u of changedUp) reasons.push(`upstream '${(this.input.where ?? AT_ROOT).address(u)}' will run`);
+      for (const u of changedUp) reasons.push({ kind: "upstream-will-run", upstream: u });
       emit({ type: "stage-would-run", stage: a, reasons });
       changing.add(a);
       this.results.set(a, "ran");

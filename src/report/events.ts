@@ -1,8 +1,13 @@
 /**
  * The event vocabulary of execution (`repro`, `checkout`, `commit`): everything that can happen, as one union.
- * The core emits these and never prints; reporters (text, TTY status line, JSON) render them. A `switch` over
- * `type` ends in `unreachable(e)`, so a new event cannot be forgotten by a reporter.
+ * The core emits these and never prints; reporters (text, TTY status line, JSON) render them. Events are data: why
+ * a stage runs and what a warning is about are typed values with their facts (paths, keys, old and new values), and
+ * every word of English is made by a reporter (`repro-text.ts`); `pipe repro --json` prints the events themselves
+ * (`repro-json.ts`, `schemas/repro-events.schema.json`). A `switch` over `type` or `kind` ends in
+ * `default: return unreachable(x)`, so a new event, reason or warning cannot be forgotten by a reporter.
  */
+import type { Diagnostic } from "../config/diagnostic.js";
+import type { StaleReason } from "../status/types.js";
 
 export type StageFailure =
   /** The command exited non-zero or was killed by a signal. */
@@ -20,10 +25,46 @@ export type StageFailure =
 
 export type RestoreSource = "run-cache" | "cache";
 
+/** Why a stage runs (or would): its stale reasons (`status`'s), `-f`, or, under `--dry`, an upstream stage that would run. */
+export type RunReason = StaleReason | { kind: "forced" } | { kind: "upstream-will-run"; upstream: string };
+
+/**
+ * Something the user should know that does not fail the stage. Paths are root-relative; `stage` is an address.
+ */
+export type ReproWarning =
+  /** File-system problems (`stage` when they are about one stage; the messages may name it already). */
+  | { kind: "diagnostics"; stage?: string; diagnostics: readonly Diagnostic[] }
+  /** URL deps and outs of the selected stages (unique, in stage order): never checked or cached. */
+  | { kind: "external-not-checked"; paths: readonly string[] }
+  /** Outputs of a frozen stage that are missing and not in the cache (`paths` as written in the stage). */
+  | { kind: "frozen-outputs-lost"; stage: string; paths: readonly string[] }
+  /**
+   * Cache objects of an output that did not match their names and were removed (`out` as written in the stage);
+   * `instead`: the stage is run because of it (after a restore from the lock or the run-cache failed).
+   */
+  | { kind: "corrupt-object-removed"; out: string; ids: readonly string[]; instead?: { stage: string; from: RestoreSource } }
+  /** `--dry`: a corrupt cache object is only named (a real run removes it). */
+  | { kind: "corrupt-object-kept"; out: string; id: string }
+  /** A workspace file about to be replaced by a checkout held content not in the cache: it was saved there first. */
+  | { kind: "unsaved-content-saved"; path: string; id: string }
+  /** An output a failed run of the stage left behind: deleted before the run, not saved. */
+  | { kind: "leftover-deleted"; path: string; stage: string }
+  /**
+   * An output about to be deleted before a run was not what the lock records (`recorded`) or was there before the
+   * stage produced it: saved in the cache as `id` first.
+   */
+  | { kind: "output-saved-before-run"; path: string; stage: string; id: string; recorded: boolean }
+  /** Cache objects of a stored output no longer matched their names (edited through a link) and were replaced. */
+  | { kind: "cache-objects-repaired"; out: string; stage: string; ids: readonly string[] }
+  /** The stage is recorded, but its run-cache entry could not be written. */
+  | { kind: "run-cache-not-updated"; diagnostics: readonly Diagnostic[] };
+
+export type ReproWarningKind = ReproWarning["kind"];
+
 export type ReproEvent =
   /** What is about to happen: the selected stages in execution order. */
   | { type: "plan"; stages: readonly string[]; jobs: number; dry: boolean }
-  | { type: "stage-start"; stage: string; cmd: string | readonly string[]; reasons: readonly string[] }
+  | { type: "stage-start"; stage: string; cmd: string | readonly string[]; reasons: readonly RunReason[] }
   /** One command of the stage is about to start (a list `cmd` has one per item, announced only if it runs). */
   | { type: "stage-command"; stage: string; cmd: string }
   | { type: "stage-output"; stage: string; stream: "stdout" | "stderr"; line: string }
@@ -50,11 +91,11 @@ export type ReproEvent =
   /** Not run because an upstream stage failed (keep-going) or the run stopped. */
   | { type: "stage-not-run"; stage: string; because: "upstream-failed" | "stopped"; upstream?: string }
   /** `--dry`: what would happen. */
-  | { type: "stage-would-run"; stage: string; reasons: readonly string[] }
+  | { type: "stage-would-run"; stage: string; reasons: readonly RunReason[] }
   | { type: "stage-would-restore"; stage: string; from: RestoreSource }
   /** Live status: which stages are running now. */
   | { type: "progress"; running: readonly string[]; finished: number; total: number }
-  | { type: "warning"; message: string }
+  | { type: "warning"; warning: ReproWarning }
   | { type: "interrupted" }
   | {
       type: "run-summary";
@@ -70,7 +111,3 @@ export type ReproEvent =
 export type ReproEventType = ReproEvent["type"];
 
 export type EventSink = (e: ReproEvent) => void;
-
-export function unreachable(x: never): never {
-  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
-}

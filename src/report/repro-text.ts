@@ -12,7 +12,10 @@
  */
 import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "../cli/context.js";
-import { unreachable, type ReproEvent } from "./events.js";
+import { unreachable } from "../unreachable.js";
+import type { ReproEvent } from "./events.js";
+import { reasonsText } from "./repro-reasons.js";
+import { warningText } from "./repro-warnings.js";
 
 export interface ReproTextOptions {
   out(text: string): void;
@@ -77,7 +80,8 @@ function plural(n: number, one: string, many: string): string {
 
 export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const c = o.colors;
-  const shownAs = (a: string): string => (o.where ?? AT_ROOT).address(a);
+  const where = o.where ?? AT_ROOT;
+  const shownAs = (a: string): string => where.address(a);
   const now = o.now ?? (() => performance.now());
   const startedAt = now();
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
@@ -139,7 +143,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           status = { running: [], finished: 0, total: e.stages.length };
           return;
         case "stage-start":
-          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${e.reasons.join("; ")})`) : ""));
+          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : ""));
           return;
         case "stage-command":
           // Printed as each command starts (as DVC does), not all at once: the lines of a list `cmd` after a
@@ -177,7 +181,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           }
           return;
         case "stage-would-run":
-          say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${e.reasons.join("; ")}` : ""));
+          say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${reasonsText(e.reasons, where).join("; ")}` : ""));
           return;
         case "stage-would-restore":
           say(`Would restore ${name(e.stage)} from ${e.from}`);
@@ -188,7 +192,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           else drawStatus();
           return;
         case "warning":
-          line("err", `${c.yellow("warning:")} ${e.message}`);
+          line("err", `${c.yellow("warning:")} ${warningText(e.warning)}`);
           return;
         case "interrupted":
           line("err", "Interrupted: running stages were terminated; nothing was recorded for them.");
@@ -212,7 +216,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           return;
         }
         default:
-          unreachable(e);
+          return unreachable(e);
       }
     },
     close(): void {

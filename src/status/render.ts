@@ -25,6 +25,7 @@
  */
 import { renderValue, toJsonValue } from "../params/format.js";
 import { AT_ROOT, type Where } from "../project/where.js";
+import { unreachable } from "../unreachable.js";
 import type { PathChange, StageStatus, StaleReason } from "./types.js";
 
 export interface RenderOptions {
@@ -105,6 +106,8 @@ function reasonLines(out: string[], r: StaleReason, verbose: boolean, where: Whe
     case "upstream-stale":
       out.push(`${I1}upstream stale: ${r.chain.map((a) => where.address(a)).join(" -> ")}`);
       return;
+    default:
+      return unreachable(r);
   }
 }
 
@@ -155,9 +158,14 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   return out.join("\n") + "\n";
 }
 
-/** A reason as `--json` gives it: paths relative to the project root. */
-function jsonReason(r: StaleReason): unknown {
+/** A reason as `--json` gives it (`status --json`, `repro --json`): paths relative to the project root. */
+export function jsonReason(r: StaleReason): unknown {
   switch (r.kind) {
+    case "no-lock-entry":
+    case "changed-command":
+    case "always-changed":
+    case "upstream-stale":
+      return r;
     case "missing-params":
       return { kind: r.kind, file: r.rootPath, keys: r.keys };
     case "changed-deps":
@@ -178,7 +186,7 @@ function jsonReason(r: StaleReason): unknown {
         })),
       };
     default:
-      return r;
+      return unreachable(r);
   }
 }
 

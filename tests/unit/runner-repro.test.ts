@@ -12,6 +12,7 @@ import { ProcessRunner } from "../../src/exec/runner.js";
 import { LockStore } from "../../src/lock/read.js";
 import type { Pipeline, Stage, StageGraph } from "../../src/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
+import { warningText } from "../../src/report/repro-warnings.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -238,8 +239,11 @@ describe("repro engine", () => {
     const r = await repro(root, g, { runCache: false });
     expect(r.of("stage-start")).toEqual(["train"]);
     const w = r.events.find((e) => e.type === "warning");
-    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
-    const id = /as ([0-9a-f]{16})/.exec(w && "message" in w ? w.message : "")![1]!;
+    // The event carries the facts; the reporter makes the words.
+    expect(w).toMatchObject({ warning: { kind: "output-saved-before-run", path: "model.txt", stage: "train", recorded: true } });
+    const text = w?.type === "warning" ? warningText(w.warning) : "";
+    expect(text).toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
+    const id = /as ([0-9a-f]{16})/.exec(text)![1]!;
     expect(readFileSync(new ObjectStore(root).pathOf(id), "utf8")).toBe("precious hand edit\n");
   });
 
@@ -251,7 +255,8 @@ describe("repro engine", () => {
     const r = await repro(root, g);
     expect(r.of("stage-restored")).toEqual(["train"]);
     const w = r.events.find((e) => e.type === "warning");
-    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced$/);
+    expect(w).toMatchObject({ warning: { kind: "unsaved-content-saved", path: "model.txt" } });
+    expect(w?.type === "warning" ? warningText(w.warning) : "").toMatch(/^'model.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced$/);
     expect(readFileSync(path.join(root, "model.txt"), "utf8")).toBe("RAW\nlr: 0.1\n");
   });
 
