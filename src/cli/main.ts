@@ -143,6 +143,7 @@ export function buildProgram(): Command {
     .option("--no-run-cache", "do not restore outputs from the run-cache")
     .option("--no-commit", "run, but do not store outputs in the cache")
     .option("--wait", "wait for stages a pipe that died left running, instead of stopping them")
+    .option("--json", "one JSON object per event on stdout (NDJSON), stage output included")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/repro.js");

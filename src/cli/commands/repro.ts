@@ -1,13 +1,14 @@
 /**
  * `pipe repro [TARGET...]`: brings the targets (default: every stage) up to date (spec 5). Parses flags, selects
- * stages, takes the project write lock, runs the engine (`exec/repro.ts`) with the text reporter, and maps the
+ * stages, takes the project write lock, runs the engine (`exec/repro.ts`) with the text reporter (or, with `--json`,
+ * the NDJSON one: `report/repro-json.ts`), and maps the
  * outcome to an exit code: 0 done, 1 a stage failed (or a dep is missing, or another writer holds the project),
  * 2 bad usage or invalid project, 130 interrupted.
  */
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, lockNotes, printDiagnostics } from "../load.js";
-import { whereForPipeline } from "../../project/where.js";
+import { AT_ROOT, whereForPipeline } from "../../project/where.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -24,6 +25,8 @@ export interface ReproOptions {
   commit?: boolean;
   /** Wait for stages a dead pipe left running instead of stopping them. */
   wait?: boolean;
+  /** One JSON object per event on stdout (`schemas/repro-events.schema.json`). */
+  json?: boolean;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
@@ -73,10 +76,11 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     lock = l.value;
   }
   const interrupts = session.handleInterrupts();
-  const [{ ReproEngine, summarise }, { createReproTextReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }, { ProcessRunner }] =
+  const [{ ReproEngine, summarise }, { createReproTextReporter }, { createReproJsonReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }, { ProcessRunner }] =
     await Promise.all([
       import("../../exec/repro.js"),
       import("../../report/repro-text.js"),
+      import("../../report/repro-json.js"),
       import("../../status/workspace.js"),
       import("../../lock/read.js"),
       import("../../cache/store.js"),
@@ -84,8 +88,9 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       import("../../exec/runner.js"),
     ]);
   const { RunningRecords } = await import("../../exec/running.js");
-  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const reporter = createReproTextReporter({
+  // JSON gives addresses and paths from the root, whatever the working directory (as `status --json` does).
+  const where = opts.json === true ? AT_ROOT : whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const reporter = opts.json === true ? createReproJsonReporter({ out: ctx.io.out }) : createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
     statusLine: ctx.io.errIsTTY && !ctx.global.quiet,
