@@ -39,8 +39,7 @@ import { currentParamValues, unresolvedParams } from "../status/params.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
-import type { EventSink, RunReason, StageFailure } from "../report/events.js";
-import { AT_ROOT, type Where } from "../project/where.js";
+import type { DiagnosedFailure, EventSink, RunReason, StageFailureFacts } from "../report/events.js";
 import { checkoutOutput, isCached, storeOutput, type CacheContext, type OutputHash } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
@@ -84,8 +83,6 @@ export interface ReproInput {
   emit: EventSink;
   signal?: AbortSignal;
   now?: () => number;
-  /** How paths and addresses in reasons and messages are shown (default: from the root). */
-  where?: Where;
 }
 
 /** What happened to one stage. */
@@ -100,7 +97,7 @@ export interface ReproResult {
   preflightInvalid: boolean;
 }
 
-function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
+function failureReasonOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   if (ds.some((d) => d.reason === "environment")) return "environment";
   if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
   if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
@@ -113,7 +110,7 @@ function withAdvice(d: Diagnostic, message = d.message): string {
 }
 
 /** A file-system step failed: because of the machine (a full disk...), or otherwise. */
-function ioFailureOf(ds: readonly Diagnostic[]): StageFailure {
+function ioFailureOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   return ds.some((d) => d.reason === "environment") ? "environment" : "io";
 }
 
@@ -314,13 +311,12 @@ export class ReproEngine {
     return stageMessagesOf(s.address, ds);
   }
 
-  private fail(
-    s: Stage,
-    reason: StageFailure,
-    message: string,
-    extra: { exitCode?: number | null; signal?: string | null; tail?: readonly string[]; located?: readonly Diagnostic[] } = {},
-  ): "failed" {
-    this.input.emit({ type: "stage-failed", stage: s.address, reason, message, ...extra });
+  private fail(s: Stage, reason: DiagnosedFailure, message: string, extra: { located?: readonly Diagnostic[] } = {}): "failed" {
+    return this.failWith(s, { reason, message, ...extra });
+  }
+
+  private failWith(s: Stage, facts: StageFailureFacts): "failed" {
+    this.input.emit({ type: "stage-failed", stage: s.address, ...facts });
     return "failed";
   }
 
@@ -658,11 +654,9 @@ export class ReproEngine {
     });
     if (!succeeded(res)) {
       if (res.interrupted) return "failed";
-      const shown = (this.input.where ?? AT_ROOT).address(s.address);
-      if (res.spawnError !== undefined) return this.fail(s, "spawn", `'${shown}' could not start: ${res.spawnError}`);
-      const what = res.signal !== null ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;
-      const which = res.failedCommand !== undefined ? ` (command: ${res.failedCommand})` : "";
-      return this.fail(s, "command", `'${shown}' ${what}${which}`, { exitCode: res.exitCode, signal: res.signal, tail: res.tail });
+      if (res.spawnError !== undefined) return this.failWith(s, { reason: "spawn", error: res.spawnError });
+      const which = res.failedCommand !== undefined ? { command: res.failedCommand } : {};
+      return this.failWith(s, { reason: "command", exitCode: res.exitCode, signal: res.signal, ...which, tail: res.tail });
     }
     const rec = await this.recordAndCommit(s, { runCache: true });
     if (rec !== "ok") return rec;

@@ -25,6 +25,26 @@ export type StageFailure =
 
 export type RestoreSource = "run-cache" | "cache";
 
+/** Failures pipe finds itself (not the command's), told by diagnostics. */
+export type DiagnosedFailure = Exclude<StageFailure, "command" | "spawn">;
+
+/** What a failure is known by: the command's outcome, or pipe's own diagnostics. */
+export type StageFailureFacts =
+  /** Exited non-zero (`exitCode`) or killed (`signal`); `command`: the item of a list `cmd` that failed. */
+  | { reason: "command"; exitCode: number | null; signal: string | null; command?: string; tail: readonly string[] }
+  /** The command could not be started; `error` says why (the system's words). */
+  | { reason: "spawn"; error: string }
+  | {
+      reason: DiagnosedFailure;
+      /** The diagnostics' messages, one per line. */
+      message: string;
+      /**
+       * The failure as located diagnostics (a params file or key a stage needs is missing): printed one per line as
+       * `file:line:col: error: message` instead of `message`.
+       */
+      located?: readonly { message: string; location?: { file: string; line: number; col: number } }[];
+    };
+
 /** Why a stage runs (or would): its stale reasons (`status`'s), `-f`, or, under `--dry`, an upstream stage that would run. */
 export type RunReason = StaleReason | { kind: "forced" } | { kind: "upstream-will-run"; upstream: string };
 
@@ -73,21 +93,7 @@ export type ReproEvent =
   | { type: "stage-restored"; stage: string; from: RestoreSource }
   /** Nothing to do. */
   | { type: "stage-skipped"; stage: string; reason: "up-to-date" | "frozen" }
-  | {
-      type: "stage-failed";
-      stage: string;
-      reason: StageFailure;
-      message: string;
-      /**
-       * The failure as located diagnostics (a params file or key a stage needs is missing): printed one per line as
-       * `file:line:col: error: message` instead of `message`.
-       */
-      located?: readonly { message: string; location?: { file: string; line: number; col: number } }[];
-      exitCode?: number | null;
-      signal?: string | null;
-      /** Last lines of the command's output. */
-      tail?: readonly string[];
-    }
+  | ({ type: "stage-failed"; stage: string } & StageFailureFacts)
   /** Not run because an upstream stage failed (keep-going) or the run stopped. */
   | { type: "stage-not-run"; stage: string; because: "upstream-failed" | "stopped"; upstream?: string }
   /** `--dry`: what would happen. */

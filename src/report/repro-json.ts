@@ -12,7 +12,8 @@ import { stringifyJson } from "../params/format.js";
 import { jsonReason } from "../status/render.js";
 import { unreachable } from "../unreachable.js";
 import type { ReproEvent, ReproWarning, RunReason } from "./events.js";
-import type { Reporter } from "./repro-text.js";
+import { AT_ROOT } from "../project/where.js";
+import { failureText, type Reporter } from "./repro-text.js";
 import { warningText } from "./repro-warnings.js";
 
 function jsonRunReason(r: RunReason): unknown {
@@ -61,6 +62,8 @@ export function jsonEvent(e: ReproEvent): unknown {
     case "stage-would-run":
       return { ...e, reasons: e.reasons.map(jsonRunReason) };
     case "stage-failed":
+      // `message`: the text report's words, from the root (facts first, as the engine emits them).
+      if (e.reason === "command" || e.reason === "spawn") return { ...e, message: failureText(e, AT_ROOT) };
       return e.located ? { ...e, located: e.located.map(jsonDiagnostic) } : e;
     case "warning":
       return { type: e.type, kind: e.warning.kind, message: warningText(e.warning), ...(jsonWarning(e.warning) as object) };

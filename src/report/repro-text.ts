@@ -13,7 +13,7 @@
 import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "../cli/context.js";
 import { unreachable } from "../unreachable.js";
-import type { ReproEvent } from "./events.js";
+import type { ReproEvent, StageFailureFacts } from "./events.js";
 import { reasonsText } from "./repro-reasons.js";
 import { warningText } from "./repro-warnings.js";
 
@@ -72,6 +72,25 @@ function cmdLines(cmd: string): string[] {
     .replace(/\n+$/, "")
     .split("\n")
     .map((l, i) => (i === 0 ? `> ${l}` : `  ${l}`));
+}
+
+/** What follows `error:` for a failed stage (when it has no located diagnostics). */
+export function failureText(f: StageFailureFacts & { stage: string }, where: Where = AT_ROOT): string {
+  switch (f.reason) {
+    case "command": {
+      const what = f.signal !== null ? `was killed by ${f.signal}` : `failed with exit code ${f.exitCode}`;
+      return `'${where.address(f.stage)}' ${what}${f.command !== undefined ? ` (command: ${f.command})` : ""}`;
+    }
+    case "spawn":
+      return `'${where.address(f.stage)}' could not start: ${f.error}`;
+    case "missing-output":
+    case "missing-dep":
+    case "io":
+    case "environment":
+      return f.message;
+    default:
+      return unreachable(f);
+  }
 }
 
 function plural(n: number, one: string, many: string): string {
@@ -165,10 +184,11 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           return;
         case "stage-failed": {
           const err = c.red(c.bold("error:"));
-          const block = e.located
-            ? e.located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
-            : [`${err} ${e.message}`];
-          if (e.tail && e.tail.length > 0) {
+          const located = e.reason === "command" || e.reason === "spawn" ? undefined : e.located;
+          const block = located
+            ? located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
+            : [`${err} ${failureText(e, where)}`];
+          if (e.reason === "command" && e.tail.length > 0) {
             block.push(`  last ${plural(e.tail.length, "line", "lines")} of output:`);
             for (const l of e.tail) block.push(`  | ${l}`);
           }

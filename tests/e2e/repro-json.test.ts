@@ -174,6 +174,6 @@ describe("pipe repro --json", () => {
     const r = reproJson(path.join(dir, "sub"));
     expect(r.code).toBe(1);
     expect(r.events[0]).toEqual({ type: "plan", stages: ["sub/pipe.yaml:s"], jobs: 1, dry: false });
-    expect(ofType(r.events, "stage-failed")).toMatchObject([{ stage: "sub/pipe.yaml:s", message: "'sub/pipe.yaml:s' failed with exit code 1" }]);
+    expect(ofType(r.events, "stage-failed")).toMatchObject([{ stage: "sub/pipe.yaml:s", exitCode: 1, message: "'sub/pipe.yaml:s' failed with exit code 1" }]);
   });
 });

@@ -86,7 +86,7 @@ describe("repro text reporter", () => {
       { type: "stage-command", stage: "a", cmd: "first" },
       { type: "stage-output", stage: "a", stream: "stdout", line: "one" },
       { type: "stage-command", stage: "a", cmd: "second\n  continued\n" },
-      { type: "stage-failed", stage: "a", reason: "command", message: "'a' failed with exit code 1 (command: second)", exitCode: 1 },
+      { type: "stage-failed", stage: "a", reason: "command", exitCode: 1, signal: null, command: "second", tail: [] },
     );
     expect(r.out.join("")).toBe("Running 'a'\n> first\none\n> second\n    continued\n");
     expect(r.out.join("")).not.toContain("third");
@@ -113,8 +113,8 @@ describe("repro text reporter", () => {
       type: "stage-failed",
       stage: "train",
       reason: "command",
-      message: "'train' failed with exit code 1",
       exitCode: 1,
+      signal: null,
       tail: ["Traceback (most recent call last):", "ValueError: bad"],
     });
     expect(r.out).toEqual([]);
@@ -143,7 +143,7 @@ describe("repro text reporter", () => {
       { type: "stage-start", stage: "a", cmd: "x", reasons: [] },
       { type: "stage-output", stage: "a", stream: "stdout", line: "noise" },
       { type: "stage-finished", stage: "a", durationMs: 1 },
-      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 2" },
+      { type: "stage-failed", stage: "b", reason: "command", exitCode: 2, signal: null, tail: [] },
       { type: "warning", warning: { kind: "leftover-deleted", path: "out.txt", stage: "b" } },
       { type: "interrupted" },
       { type: "run-summary", ran: 1, restored: 0, upToDate: 0, failed: 1, notRun: 0, durationMs: 1, dry: false },
@@ -189,7 +189,7 @@ describe("repro text reporter", () => {
     r.emit({ type: "progress", running: ["a", "b"], finished: 0, total: 3 });
     for (const e of [
       { type: "stage-skipped", stage: "a", reason: "up-to-date" },
-      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 1" },
+      { type: "stage-failed", stage: "b", reason: "command", exitCode: 1, signal: null, tail: [] },
     ] as const) {
       r.err.length = 0;
       r.emit(e);

@@ -181,7 +181,8 @@ describe("repro engine", () => {
     ]);
     const r = await repro(root, g);
     const failed = r.events.find((e) => e.type === "stage-failed");
-    expect(failed).toMatchObject({ stage: "b", reason: "command", exitCode: 3, message: "'b' failed with exit code 3" });
+    expect(failed).toMatchObject({ stage: "b", reason: "command", exitCode: 3, signal: null });
+    expect(failed).not.toHaveProperty("message");
     expect(failed && "tail" in failed ? failed.tail : []).toEqual(["out", "err"]);
     expect(r.of("stage-start")).toEqual(["a", "b"]);
     expect(r.counts).toMatchObject({ ran: 1, failed: 1, notRun: 2 });

@@ -8,7 +8,7 @@
 import { error } from "../../config/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, lockNotes, printDiagnostics } from "../load.js";
-import { AT_ROOT, whereForPipeline } from "../../project/where.js";
+import { whereForPipeline } from "../../project/where.js";
 
 export interface ReproOptions {
   force?: boolean;
@@ -89,7 +89,6 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     ]);
   const { RunningRecords } = await import("../../exec/running.js");
   // JSON gives addresses and paths from the root, whatever the working directory (as `status --json` does).
-  const where = opts.json === true ? AT_ROOT : whereForPipeline(graph.pipeline, ctx.global.cwd);
   const reporter = opts.json === true ? createReproJsonReporter({ out: ctx.io.out }) : createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
@@ -98,7 +97,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     quiet: ctx.global.quiet,
     verbose: ctx.global.verbose,
     colors: colors(ctx),
-    where,
+    where: whereForPipeline(graph.pipeline, ctx.global.cwd),
     ...(process.stderr.columns ? { columns: process.stderr.columns } : {}),
   });
   const ws = openWorkspace(root);
@@ -126,7 +125,6 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       runner: new ProcessRunner(dry ? {} : { recorder: new RunningRecords(root) }),
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
-      where,
     });
     const result = await engine.run();
     if (result.preflight.length > 0) {
