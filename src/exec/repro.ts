@@ -52,6 +52,7 @@ import { envErrorOf, envFailure, envText } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
+import { unreachable } from "../unreachable.js";
 
 export interface ReproFlags {
   /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */
@@ -829,11 +830,29 @@ export class ReproEngine {
 export function summarise(results: ReadonlyMap<string, StageResult>): { ran: number; restored: number; upToDate: number; failed: number; notRun: number } {
   const c = { ran: 0, restored: 0, upToDate: 0, failed: 0, notRun: 0 };
   for (const r of results.values()) {
-    if (r === "ran") c.ran++;
-    else if (r === "restored-run-cache" || r === "restored-cache") c.restored++;
-    else if (r === "up-to-date" || r === "frozen" || r === "recorded") c.upToDate++;
-    else if (r === "failed") c.failed++;
-    else c.notRun++;
+    // Every result is counted somewhere: a new one that is not fails to compile.
+    switch (r) {
+      case "ran":
+        c.ran++;
+        break;
+      case "restored-run-cache":
+      case "restored-cache":
+        c.restored++;
+        break;
+      case "up-to-date":
+      case "frozen":
+      case "recorded":
+        c.upToDate++;
+        break;
+      case "failed":
+        c.failed++;
+        break;
+      case "not-run":
+        c.notRun++;
+        break;
+      default:
+        return unreachable(r);
+    }
   }
   return c;
 }

@@ -180,8 +180,14 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           say(`Restored ${name(e.stage)} from ${e.from}`);
           return;
         case "stage-skipped":
-          say(e.reason === "frozen" ? `${name(e.stage)} is frozen, not run` : `${name(e.stage)} is up to date`);
-          return;
+          switch (e.reason) {
+            case "frozen":
+              return say(`${name(e.stage)} is frozen, not run`);
+            case "up-to-date":
+              return say(`${name(e.stage)} is up to date`);
+            default:
+              return unreachable(e);
+          }
         case "stage-failed": {
           const err = c.red(c.bold("error:"));
           const located = e.reason === "command" || e.reason === "spawn" ? undefined : e.located;
@@ -196,10 +202,15 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           return;
         }
         case "stage-not-run":
-          if (e.because === "upstream-failed") {
-            say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${shownAs(e.upstream)}' ` : ""}failed`);
+          switch (e.because) {
+            case "upstream-failed":
+              return say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${shownAs(e.upstream)}' ` : ""}failed`);
+            case "stopped":
+              // The failure or the interrupt that stopped the run says so; the summary counts these.
+              return;
+            default:
+              return unreachable(e.because);
           }
-          return;
         case "stage-would-run":
           say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${reasonsText(e.reasons, where).join("; ")}` : ""));
           return;
