@@ -2,35 +2,17 @@
  * `pipe repro --json`: every line of stdout is one event (NDJSON) that validates against
  * `schemas/repro-events.schema.json`, with the facts of reasons and warnings as values; exit codes as without --json.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { makeProject, REPO_ROOT, runPipe, writeFiles } from "../helpers/project.js";
+import { makeProject, runPipe, writeFiles } from "../helpers/project.js";
+import { eventsOf, ofType, validate, type Event } from "../helpers/repro-events.js";
 
-const schema = (name: string): object => JSON.parse(readFileSync(path.join(REPO_ROOT, "schemas", name), "utf8")) as object;
-const ajv = new Ajv({ allErrors: true });
-ajv.addSchema(schema("status.schema.json"));
-const validate = ajv.compile(schema("repro-events.schema.json"));
-
-type Event = { type: string; stage?: string; [k: string]: unknown };
-
-/** Runs `pipe repro --json ...args`: every stdout line parsed and checked against the schema. */
+/** Runs `pipe repro --json ...args`. */
 function reproJson(dir: string, args: string[] = []): { code: number; events: Event[]; stderr: string } {
   const r = runPipe(dir, ["repro", "--json", ...args]);
-  expect(r.stdout.endsWith("\n"), r.stdout).toBe(true);
-  const events = r.stdout
-    .slice(0, -1)
-    .split("\n")
-    .map((l) => {
-      const e = JSON.parse(l) as Event;
-      expect(validate(e), `${l}\n${JSON.stringify(validate.errors, null, 2)}`).toBe(true);
-      return e;
-    });
-  return { code: r.code, events, stderr: r.stderr };
+  return { code: r.code, events: eventsOf(r.stdout), stderr: r.stderr };
 }
-
-const ofType = (events: Event[], type: string): Event[] => events.filter((e) => e.type === type);
 
 function project(): string {
   return makeProject({
