@@ -48,7 +48,7 @@ import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
 import type { HashedPath } from "../hash/hasher.js";
-import { envErrorOf, envFailure, envText } from "../config/env-error.js";
+import { envDiagnostic, envErrorOf, envFailure } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
@@ -105,23 +105,9 @@ function failureReasonOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   return "io";
 }
 
-/** A diagnostic's message; an environment error's advice (free space, make it writable) comes with it. */
-function withAdvice(d: Diagnostic, message = d.message): string {
-  return d.reason === "environment" && d.hint !== undefined ? `${message}\n  = ${d.hint}` : message;
-}
-
 /** A file-system step failed: because of the machine (a full disk...), or otherwise. */
 function ioFailureOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   return ds.some((d) => d.reason === "environment") ? "environment" : "io";
-}
-
-function messages(ds: readonly Diagnostic[]): string {
-  return ds.map((d) => withAdvice(d)).join("\n");
-}
-
-/** Messages of file-system problems, each saying which stage it is about (unless it already does). */
-function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
-  return ds.map((d) => withAdvice(d, d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
 
 /**
@@ -302,18 +288,15 @@ export class ReproEngine {
       // failure (what finished stays recorded; the lock is only ever replaced whole). Anything else is a bug.
       const env = envErrorOf(e);
       if (!env) throw e;
-      r = this.fail(this.stage(address), "environment", `stage '${address}': ${envText(env, { root: this.input.ws.root })}`);
+      r = this.fail(this.stage(address), "environment", [envDiagnostic(env, { root: this.input.ws.root })]);
     }
     this.results.set(address, r);
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
   }
 
-  private stageMessages(s: Stage, ds: readonly Diagnostic[]): string {
-    return stageMessagesOf(s.address, ds);
-  }
-
-  private fail(s: Stage, reason: DiagnosedFailure, message: string, extra: { located?: readonly Diagnostic[] } = {}): "failed" {
-    return this.failWith(s, { reason, message, ...extra });
+  /** `located`: the diagnostics are shown at their positions; otherwise as about the stage. */
+  private fail(s: Stage, reason: DiagnosedFailure, diagnostics: readonly Diagnostic[], located = false): "failed" {
+    return this.failWith(s, { reason, diagnostics, aboutStage: !located, located });
   }
 
   private failWith(s: Stage, facts: StageFailureFacts): "failed" {
@@ -354,7 +337,7 @@ export class ReproEngine {
       // Could not restore (an object turned out corrupt): run the stage instead.
     }
     const inputs = await this.currentInputs(s);
-    if (!inputs.ok) return this.fail(s, "missing-dep", messages(inputs.errors), { located: inputs.errors });
+    if (!inputs.ok) return this.fail(s, "missing-dep", inputs.errors, true);
     if (!forced && flags.runCache) {
       const restored = await this.tryRunCache(s, inputs.key);
       if (restored === "restored") {
@@ -619,17 +602,17 @@ export class ReproEngine {
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
     const { ws, emit, runner } = this.input;
     const unsaved = await this.saveOutputsAboutToGo(s);
-    if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), this.stageMessages(s, unsaved));
+    if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), unsaved);
     for (const o of s.outs) {
       if (o.external) continue;
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
-      if (!r.ok) return this.fail(s, "io", this.stageMessages(s, r.errors));
+      if (!r.ok) return this.fail(s, "io", r.errors);
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
       // The parent directory of an output is created (DVC leaves that to the command: `> models/model.pkl` fails).
       const parent = path.posix.dirname(o.rootPath);
       if (parent !== ".") {
         const d = await ensureDirInside(ws.root, parent);
-        if (!d.ok) return this.fail(s, "io", this.stageMessages(s, d.errors));
+        if (!d.ok) return this.fail(s, "io", d.errors);
       }
     }
     // After the deletions (a full disk has room again), before the command: what it leaves if it fails is known as
@@ -639,7 +622,7 @@ export class ReproEngine {
       outs: s.outs.filter((o) => !o.external).map((o) => o.rootPath),
       entry: entryStamp(this.entries.get(s.address)),
     });
-    if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), this.stageMessages(s, marked.errors));
+    if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), marked.errors);
     const reasons: RunReason[] = forced && !status.stale ? [{ kind: "forced" }] : status.reasons;
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
@@ -672,12 +655,12 @@ export class ReproEngine {
   private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
     const { ws, flags } = this.input;
     const rec = await recordStage(ws, s);
-    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), messages(rec.errors), { located: rec.errors });
+    if (!rec.ok) return this.fail(s, failureReasonOf(rec.errors), rec.errors, true);
     const { entry, outs } = rec.value;
     if (flags.commit) {
       for (const ro of outs) {
         const stored = await this.storeRecorded(s, ro);
-        if (!stored.ok) return this.fail(s, ioFailureOf(stored.errors), this.stageMessages(s, stored.errors));
+        if (!stored.ok) return this.fail(s, ioFailureOf(stored.errors), stored.errors);
       }
       if (opts.runCache && runCacheable(s)) {
         const key = await this.input.runs.key(runKeyFromEntry(s, entry));
@@ -688,7 +671,7 @@ export class ReproEngine {
     const prev = this.entries.get(s.address);
     if (!(prev && this.flavors.get(s.address) === "pipe" && serializeLockEntry(prev) === serializeLockEntry(entry))) {
       const w = await this.lockWriter.write(s, entry);
-      if (!w.ok) return this.fail(s, ioFailureOf(w.errors), this.stageMessages(s, w.errors));
+      if (!w.ok) return this.fail(s, ioFailureOf(w.errors), w.errors);
       this.entries.set(s.address, entry);
       this.flavors.set(s.address, "pipe");
     }

@@ -36,13 +36,11 @@ export type StageFailureFacts =
   | { reason: "spawn"; error: string }
   | {
       reason: DiagnosedFailure;
-      /** The diagnostics' messages, one per line. */
-      message: string;
-      /**
-       * The failure as located diagnostics (a params file or key a stage needs is missing): printed one per line as
-       * `file:line:col: error: message` instead of `message`.
-       */
-      located?: readonly { message: string; location?: { file: string; line: number; col: number } }[];
+      diagnostics: readonly Diagnostic[];
+      /** The reporter says which stage they are about (`stage 'x': ...`), unless a message names it already. */
+      aboutStage: boolean;
+      /** Shown one per line at their positions, `file:line:col: error: message` (a params file or key is missing). */
+      located: boolean;
     };
 
 /** Why a stage runs (or would): its stale reasons (`status`'s), `-f`, or, under `--dry`, an upstream stage that would run. */

@@ -26,13 +26,15 @@ function jsonRunReason(r: RunReason): unknown {
   }
 }
 
-/** What a consumer needs of a diagnostic: no `related` or `hint` wording of the text report's excerpts. */
-function jsonDiagnostic(d: Diagnostic | { message: string; location?: Diagnostic["location"] }): unknown {
+/** What a consumer needs of a diagnostic: not the `related` notes of the text report's source excerpts. */
+function jsonDiagnostic(d: Diagnostic): unknown {
   const l = d.location;
   return {
-    ...("severity" in d ? { severity: d.severity, reason: d.reason } : {}),
+    severity: d.severity,
+    reason: d.reason,
     message: d.message,
     ...(l ? { location: { file: l.file, line: l.line, col: l.col } } : {}),
+    ...(d.hint !== undefined ? { hint: d.hint } : {}),
   };
 }
 
@@ -64,7 +66,7 @@ export function jsonEvent(e: ReproEvent): unknown {
     case "stage-failed":
       // `message`: the text report's words, from the root (facts first, as the engine emits them).
       if (e.reason === "command" || e.reason === "spawn") return { ...e, message: failureText(e, AT_ROOT) };
-      return e.located ? { ...e, located: e.located.map(jsonDiagnostic) } : e;
+      return { ...e, diagnostics: e.diagnostics.map(jsonDiagnostic), message: failureText(e, AT_ROOT) };
     case "warning":
       return { type: e.type, kind: e.warning.kind, message: warningText(e.warning), ...(jsonWarning(e.warning) as object) };
     case "stage-finished":

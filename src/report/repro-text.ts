@@ -15,7 +15,7 @@ import type { Colors } from "../cli/context.js";
 import { unreachable } from "../unreachable.js";
 import type { ReproEvent, StageFailureFacts } from "./events.js";
 import { reasonsText } from "./repro-reasons.js";
-import { warningText } from "./repro-warnings.js";
+import { diagnosticsText, warningText } from "./repro-warnings.js";
 
 export interface ReproTextOptions {
   out(text: string): void;
@@ -87,7 +87,7 @@ export function failureText(f: StageFailureFacts & { stage: string }, where: Whe
     case "missing-dep":
     case "io":
     case "environment":
-      return f.message;
+      return diagnosticsText(f.diagnostics, f.aboutStage ? f.stage : undefined);
     default:
       return unreachable(f);
   }
@@ -190,7 +190,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           }
         case "stage-failed": {
           const err = c.red(c.bold("error:"));
-          const located = e.reason === "command" || e.reason === "spawn" ? undefined : e.located;
+          const located = e.reason !== "command" && e.reason !== "spawn" && e.located ? e.diagnostics : undefined;
           const block = located
             ? located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
             : [`${err} ${failureText(e, where)}`];

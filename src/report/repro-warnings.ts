@@ -11,8 +11,11 @@ function withAdvice(d: Diagnostic, message = d.message): string {
   return d.reason === "environment" && d.hint !== undefined ? `${message}\n  = ${d.hint}` : message;
 }
 
-/** Each message on its own line, saying which stage it is about (unless it already does). */
-function diagnosticsText(ds: readonly Diagnostic[], stage?: string): string {
+/**
+ * Each message on its own line (an environment error's advice after it), saying which stage it is about (unless it
+ * already does). For warnings and for failures pipe finds itself.
+ */
+export function diagnosticsText(ds: readonly Diagnostic[], stage?: string): string {
   return ds
     .map((d) => withAdvice(d, stage === undefined || d.message.includes(`stage '${stage}'`) ? d.message : `stage '${stage}': ${d.message}`))
     .join("\n");

@@ -145,6 +145,20 @@ describe("pipe repro --json", () => {
     expect(k.events.at(-1)).toMatchObject({ type: "run-summary", ran: 1, failed: 1, notRun: 1 });
   });
 
+  it("a failure pipe finds itself carries its diagnostics", () => {
+    const dir = makeProject({ ".pipe/config.yaml": "", "pipe.yaml": "stages:\n  lazy:\n    cmd: echo nothing\n    outs: [lazy.txt]\n" });
+    const r = reproJson(dir);
+    expect(r.code).toBe(1);
+    expect(ofType(r.events, "stage-failed")).toMatchObject([
+      {
+        stage: "lazy",
+        reason: "missing-output",
+        diagnostics: [{ severity: "error", reason: "stage-failed", message: "stage 'lazy' did not create its output 'lazy.txt'" }],
+        message: "stage 'lazy' did not create its output 'lazy.txt'",
+      },
+    ]);
+  });
+
   it("gives addresses from the project root when run from a subdirectory (the text report shows them from there)", () => {
     const dir = makeProject({
       ".pipe/config.yaml": "",

@@ -31,5 +31,4 @@ describe("pipe repro --json, interrupted", () => {
     expect(events.at(-1)).toEqual({ type: "interrupted" });
     expect(ofType(events, "stage-start").map((e) => e.stage)).toEqual(["slow"]);
   });
-
 });

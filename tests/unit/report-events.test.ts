@@ -23,7 +23,11 @@ describe("failure words", () => {
       "'t' was killed by SIGKILL (command: b)",
     );
     expect(failureText({ stage: "t", reason: "spawn", error: "no sh" })).toBe("'t' could not start: no sh");
-    expect(failureText({ stage: "t", reason: "io", message: "stage 't': disk said no" })).toBe("stage 't': disk said no");
+    const full = { severity: "error", reason: "environment", message: "no space left", hint: "free space" } as const;
+    expect(failureText({ stage: "t", reason: "environment", diagnostics: [full], aboutStage: true, located: false })).toBe("stage 't': no space left\n  = free space");
+    const named = { severity: "error", reason: "io", message: "stage 't': cannot write" } as const;
+    expect(failureText({ stage: "t", reason: "io", diagnostics: [named], aboutStage: true, located: false })).toBe("stage 't': cannot write");
+    expect(failureText({ stage: "t", reason: "missing-dep", diagnostics: [{ ...named, message: "no lr" }], aboutStage: false, located: true })).toBe("no lr");
   });
 });
 

@@ -228,7 +228,11 @@ describe("repro engine", () => {
     const root = makeProject({ "params.yaml": "other: 1\n" });
     const g = graphOf(root, [["a", { cmd: "echo ran > a.txt", params: ["lr"], outs: ["a.txt"] }]]);
     const r = await repro(root, g);
-    expect(r.events.find((e) => e.type === "stage-failed")).toMatchObject({ reason: "missing-dep", message: "stage 'a': params 'lr' not found in 'params.yaml'" });
+    expect(r.events.find((e) => e.type === "stage-failed")).toMatchObject({
+      reason: "missing-dep",
+      diagnostics: [{ message: "stage 'a': params 'lr' not found in 'params.yaml'" }],
+      located: true,
+    });
     expect(existsSync(path.join(root, "a.txt"))).toBe(false);
   });
 
