@@ -8,7 +8,7 @@ import { jsonEvent } from "../../src/report/repro-json.js";
 import { reasonText } from "../../src/report/repro-reasons.js";
 import { createReproTextReporter, failureText } from "../../src/report/repro-text.js";
 import { warningText } from "../../src/report/repro-warnings.js";
-import { renderStatusText, statusJson } from "../../src/status/render.js";
+import { renderStatusText, statusJson } from "../../src/report/status.js";
 import type { Where } from "../../src/project/where.js";
 import type { StaleReason } from "../../src/status/types.js";
 

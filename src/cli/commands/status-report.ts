@@ -19,7 +19,7 @@ import { dirStampNow, stampNow } from "../../project/load-cache.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "../../status/memo.js";
 import { stagesRunningNow } from "../../exec/running.js";
 import { pipelineStatus } from "../../status/pipeline.js";
-import { renderStatusText, statusJson } from "../../status/render.js";
+import { renderStatusText, statusJson } from "../../report/status.js";
 import { factsNeeded } from "../../status/stage.js";
 import type { StageStatus } from "../../status/types.js";
 import { absOf, defaultStateFile, openWorkspace, type Workspace } from "../../status/workspace.js";

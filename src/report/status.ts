@@ -26,7 +26,7 @@
 import { renderValue, toJsonValue } from "../params/format.js";
 import { AT_ROOT, type Where } from "../project/where.js";
 import { unreachable } from "../unreachable.js";
-import type { PathChange, StageStatus, StaleReason } from "./types.js";
+import type { PathChange, StageStatus, StaleReason } from "../status/types.js";
 
 export interface RenderOptions {
   /** `-v`: old and new hashes, old and new commands. */
