@@ -19,8 +19,8 @@ import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlin
 import path from "node:path";
 import { error, fail, ok, type Result } from "../config/diagnostic.js";
 import { envErrorOf, envFailure } from "../config/env-error.js";
+import { unreachable } from "../core/unreachable.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
-import { unreachable } from "../unreachable.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 

@@ -52,7 +52,7 @@ import { envDiagnostic, envErrorOf, envFailure } from "../config/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { succeeded, type Runner } from "./runner.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 
 export interface ReproFlags {
   /** Run the stages of `forced` even when fresh (and skip the run-cache for them). */

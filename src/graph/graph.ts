@@ -17,7 +17,7 @@
 import { error, fail, ok, type Diagnostic, type RelatedInfo, type Result } from "../config/diagnostic.js";
 import { compareDiagnostics } from "../config/yaml.js";
 import type { DepEntry, Pipeline, Stage, StageGraph } from "../model.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 import { OutIndex, type OutConflict, type OutRef, type PathRelation } from "./trie.js";
 
 /** Why an edge exists: the first dependency of the consumer that reads an output of the producer. */

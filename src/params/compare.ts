@@ -8,7 +8,7 @@ import type { Side } from "../git/revision.js";
 import { diffFiles, type DiffResult, type Flat } from "./diff.js";
 import { flatten, parseParamsText } from "./read.js";
 import { DEFAULT_PARAMS_FILE, keyCovered, type Tracked } from "./tracked.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 
 /** What a side holds for one file: its flat values, or why there are none. */
 export type FileRead = { state: "ok"; flat: Flat } | { state: "missing" } | { state: "dir" } | { state: "invalid"; problems: Diagnostic[] };

@@ -5,7 +5,7 @@
  * (`RunReason`); these are their words.
  */
 import { AT_ROOT, type Where } from "../project/where.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 import type { RunReason } from "./events.js";
 
 const MAX_ITEMS = 3;

@@ -12,7 +12,7 @@
  */
 import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "../cli/context.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 import type { ReproEvent, StageFailureFacts } from "./events.js";
 import { reasonsText } from "./repro-reasons.js";
 import { diagnosticsText, warningText } from "./repro-warnings.js";

@@ -3,7 +3,7 @@
  * facts. The engine emits only the facts (`events.ts`); these words are the ones it used to build itself, unchanged.
  */
 import type { Diagnostic } from "../config/diagnostic.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 import type { ReproWarning } from "./events.js";
 
 /** A diagnostic's message; an environment error's advice (free space, make it writable) comes with it. */

@@ -25,7 +25,7 @@
  */
 import { renderValue, toJsonValue } from "../params/format.js";
 import { AT_ROOT, type Where } from "../project/where.js";
-import { unreachable } from "../unreachable.js";
+import { unreachable } from "../core/unreachable.js";
 import type { PathChange, StageStatus, StaleReason } from "../status/types.js";
 
 export interface RenderOptions {
