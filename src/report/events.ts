@@ -2,7 +2,8 @@
  * The event vocabulary of execution (`repro`, `checkout`, `commit`): everything that can happen, as one union.
  * The core emits these and never prints; reporters (text, TTY status line, JSON) render them. Events are data: why
  * a stage runs and what a warning is about are typed values with their facts (paths, keys, old and new values), and
- * every word of English is made by a reporter (`repro-text.ts`); `pipe repro --json` prints the events themselves
+ * every word of English is made by a reporter (`repro-text.ts`, with `repro-reasons.ts` and `repro-warnings.ts`);
+ * `pipe repro --json` prints the events themselves
  * (`repro-json.ts`, `schemas/repro-events.schema.json`). A `switch` over `type` or `kind` ends in
  * `default: return unreachable(x)`, so a new event, reason or warning cannot be forgotten by a reporter.
  */
@@ -47,7 +48,8 @@ export type StageFailureFacts =
 export type RunReason = StaleReason | { kind: "forced" } | { kind: "upstream-will-run"; upstream: string };
 
 /**
- * Something the user should know that does not fail the stage. Paths are root-relative; `stage` is an address.
+ * Something the user should know that does not fail the stage. Paths are root-relative unless said to be as written
+ * in the stage; `stage` is an address. The words for each kind are in `repro-warnings.ts`.
  */
 export type ReproWarning =
   /** File-system problems (`stage` when they are about one stage; the messages may name it already). */
