@@ -54,11 +54,6 @@ export const ALLOWED = [
     to: "report/events.ts",
     why: "the event union belongs in core/ (architecture: core holds the event union); it moves with the events work of issue 13 (item 5)",
   },
-  {
-    from: "exec/repro.ts",
-    to: "report/repro-reasons.ts",
-    why: "the engine still words its stale reasons (reasonsText); events as data (issue 13 item 5) removes the call",
-  },
 ];
 
 const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));

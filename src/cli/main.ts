@@ -187,6 +187,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--no-commit", "run, but do not store outputs in the cache")
     .option("--wait", "wait for stages a pipe that died left running, instead of stopping them")
     .option("--executor <name>", "what runs stage commands (default: 'executor' in .pipe/config.yaml, else local)")
+    .option("--json", "one JSON object per event on stdout (NDJSON), stage output included")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/repro.js");

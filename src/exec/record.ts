@@ -133,11 +133,7 @@ async function storeRecorded(r: Recorder, s: Stage, ro: RecordedOut): Promise<{ 
   if (!res.ok) return { ok: false, errors: res.errors };
   const bad = res.value.repaired;
   if (bad.length > 0) {
-    const many = bad.length > 1;
-    r.emit({
-      type: "warning",
-      message: `cache object${many ? "s" : ""} ${bad.slice(0, 5).join(", ")}${many && bad.length > 5 ? ` and ${bad.length - 5} more` : ""} of '${ro.out.rootPath}' (stage '${s.address}') no longer matched ${many ? "their names" : "its name"} (edited through a hardlink or symlink?) and ${many ? "were" : "was"} replaced by what the stage produced`,
-    });
+    r.emit({ type: "warning", warning: { kind: "cache-objects-repaired", out: ro.out.rootPath, stage: s.address, ids: bad } });
   }
   return { ok: true };
 }

@@ -38,9 +38,8 @@ import type { OutIndex } from "../graph/trie.js";
 import { currentParamValues, unresolvedParams } from "../status/params.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
-import { unreachable, type EventSink, type StageFailure } from "../report/events.js";
-import { reasonsText } from "../report/repro-reasons.js";
-import { AT_ROOT, type Where } from "../project/where.js";
+import type { DiagnosedFailure, EventSink, RestoreSource, RunReason, StageFailureFacts } from "../report/events.js";
+import { unreachable } from "../core/unreachable.js";
 import { isCached, storeOutput, type CacheContext } from "../cache/checkout.js";
 import { addToGitignore } from "../cache/gitignore.js";
 import type { LinkType } from "../cache/link.js";
@@ -48,11 +47,11 @@ import { ensureDirInside, safeRemove } from "../cache/fs.js";
 import { unprotect } from "../cache/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
 import type { ObjectStore } from "../cache/store.js";
-import { envErrorOf, envFailure, envText } from "../core/env-error.js";
+import { envDiagnostic, envErrorOf, envFailure } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
 import type { Executor } from "../executors/executor.js";
-import { lockedOutputs, restoreOutputs, type LockedOut, type OutRestore } from "./restore.js";
+import { lockedOutputs, restoreOutputs, type LockedOut } from "./restore.js";
 import { cacheContextOf, recordAndStore, toOutputHash, type Recorder } from "./record.js";
 import { decide, hasDvcHashes, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
@@ -87,8 +86,6 @@ export interface ReproInput {
   emit: EventSink;
   signal?: AbortSignal;
   now?: () => number;
-  /** How paths and addresses in reasons and messages are shown (default: from the root). */
-  where?: Where;
 }
 
 /** What happened to one stage. */
@@ -103,30 +100,16 @@ export interface ReproResult {
   preflightInvalid: boolean;
 }
 
-function failureReasonOf(ds: readonly Diagnostic[]): StageFailure {
+function failureReasonOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   if (ds.some((d) => d.reason === "environment")) return "environment";
   if (ds.some((d) => d.reason === "stage-failed")) return "missing-output";
   if (ds.some((d) => d.reason === "missing-dep" || d.reason === "params")) return "missing-dep";
   return "io";
 }
 
-/** A diagnostic's message; an environment error's advice (free space, make it writable) comes with it. */
-function withAdvice(d: Diagnostic, message = d.message): string {
-  return d.reason === "environment" && d.hint !== undefined ? `${message}\n  = ${d.hint}` : message;
-}
-
 /** A file-system step failed: because of the machine (a full disk...), or otherwise. */
-function ioFailureOf(ds: readonly Diagnostic[]): StageFailure {
+function ioFailureOf(ds: readonly Diagnostic[]): DiagnosedFailure {
   return ds.some((d) => d.reason === "environment") ? "environment" : "io";
-}
-
-function messages(ds: readonly Diagnostic[]): string {
-  return ds.map((d) => withAdvice(d)).join("\n");
-}
-
-/** Messages of file-system problems, each saying which stage it is about (unless it already does). */
-function stageMessagesOf(address: string, ds: readonly Diagnostic[]): string {
-  return ds.map((d) => withAdvice(d, d.message.includes(`stage '${address}'`) ? d.message : `stage '${address}': ${d.message}`)).join("\n");
 }
 
 /**
@@ -246,10 +229,7 @@ export class ReproEngine {
     }
     if (ext.length > 0) {
       const uniq = [...new Set(ext)];
-      this.input.emit({
-        type: "warning",
-        message: `external dependencies and outputs are not checked or cached: ${uniq.slice(0, 5).join(", ")}${uniq.length > 5 ? `, and ${uniq.length - 5} more` : ""}`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "external-not-checked", paths: uniq } });
     }
   }
 
@@ -272,23 +252,19 @@ export class ReproEngine {
       // failure (what finished stays recorded; the lock is only ever replaced whole). Anything else is a bug.
       const env = envErrorOf(e);
       if (!env) throw e;
-      r = this.fail(this.stage(address), "environment", `stage '${address}': ${envText(env, { root: this.input.ws.root })}`);
+      r = this.fail(this.stage(address), "environment", [envDiagnostic(env, { root: this.input.ws.root })]);
     }
     this.results.set(address, r);
     return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
   }
 
-  private stageMessages(s: Stage, ds: readonly Diagnostic[]): string {
-    return stageMessagesOf(s.address, ds);
+  /** `located`: the diagnostics are shown at their positions; otherwise as about the stage. */
+  private fail(s: Stage, reason: DiagnosedFailure, diagnostics: readonly Diagnostic[], located = false): "failed" {
+    return this.failWith(s, { reason, diagnostics, aboutStage: !located, located });
   }
 
-  private fail(
-    s: Stage,
-    reason: StageFailure,
-    message: string,
-    extra: { exitCode?: number | null; signal?: string | null; tail?: readonly string[]; located?: readonly Diagnostic[] } = {},
-  ): "failed" {
-    this.input.emit({ type: "stage-failed", stage: s.address, reason, message, ...extra });
+  private failWith(s: Stage, facts: StageFailureFacts): "failed" {
+    this.input.emit({ type: "stage-failed", stage: s.address, ...facts });
     return "failed";
   }
 
@@ -353,7 +329,7 @@ export class ReproEngine {
         this.input.emit({ type: "stage-skipped", stage: s.address, reason: a.reason });
         return a.reason === "frozen" ? "frozen" : "up-to-date";
       case "fail":
-        return this.fail(s, a.reason, messages(a.errors), { located: a.errors });
+        return this.fail(s, a.reason, a.errors, true);
       case "re-record":
         return this.applier.reRecord(s);
       case "restore-frozen":
@@ -437,11 +413,11 @@ export class ReproEngine {
       },
       run: (s, a) => {
         if (a.forced) {
-          emit({ type: "stage-would-run", stage: s.address, reasons: ["forced"] });
+          emit({ type: "stage-would-run", stage: s.address, reasons: [{ kind: "forced" }] });
           return Promise.resolve("ran");
         }
-        const reasons = reasonsText(a.status.reasons, this.input.where);
-        for (const u of a.upstream) reasons.push(`upstream '${(this.input.where ?? AT_ROOT).address(u)}' will run`);
+        const reasons: RunReason[] = [...a.status.reasons];
+        for (const u of a.upstream) reasons.push({ kind: "upstream-will-run", upstream: u });
         emit({ type: "stage-would-run", stage: s.address, reasons });
         return Promise.resolve("ran");
       },
@@ -488,11 +464,7 @@ export class ReproEngine {
       else lost.push(o.path);
     }
     if (lost.length > 0) {
-      const many = lost.length > 1;
-      this.input.emit({
-        type: "warning",
-        message: `frozen stage '${s.address}': ${lost.map((p) => `'${p}'`).join(", ")} ${many ? "are" : "is"} missing and cannot be restored from the cache; 'pipe repro -f ${s.address}' runs it`,
-      });
+      this.input.emit({ type: "warning", warning: { kind: "frozen-outputs-lost", stage: s.address, paths: lost } });
     }
     if (restored > 0) await this.gitignore(s);
     return restored > 0 && lost.length === 0;
@@ -508,36 +480,34 @@ export class ReproEngine {
       this.reportedCorrupt.add(bad);
       this.input.emit({
         type: "warning",
-        message: this.input.flags.dry
-          ? `cache object ${bad} of '${out}' is corrupt and cannot be restored (a real run removes it)`
-          : `cache object ${bad} of '${out}' was corrupt and has been removed`,
+        warning: this.input.flags.dry ? { kind: "corrupt-object-kept", out, id: bad } : { kind: "corrupt-object-removed", out, ids: [bad] },
       });
     });
   }
 
   /** Checks one output out of the cache, saying what went wrong; true when it is now as recorded. */
   private checkoutLogged(s: Stage, o: Stage["outs"][number], id: string): Promise<boolean> {
-    return this.restoreLogged(s, [{ out: o, id }], (r) => {
-      const many = r.ids.length > 1;
-      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${o.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed`;
-    });
+    return this.restoreLogged(s, [{ out: o, id }]);
   }
 
   /**
    * Restores `outs` through the restore function `checkout` uses, stopping at the first that cannot be, saying why
-   * in a warning (`corrupt` words it for a corrupt object). True when every one is now as recorded.
+   * in a warning (`instead`: a corrupt object means the stage is run instead). True when every one is now as recorded.
    */
-  private restoreLogged(s: Stage, outs: readonly LockedOut[], corrupt: (r: Extract<OutRestore, { kind: "corrupt" }>) => string): Promise<boolean> {
+  private restoreLogged(s: Stage, outs: readonly LockedOut[], instead?: { from: RestoreSource }): Promise<boolean> {
     return restoreOutputs(this.cc, this.input.ws, outs, (r) => {
       switch (r.kind) {
         case "done":
           this.reportSaved(r.saved);
           return true;
         case "error":
-          this.input.emit({ type: "warning", message: this.stageMessages(s, r.errors) });
+          this.input.emit({ type: "warning", warning: { kind: "diagnostics", stage: s.address, diagnostics: r.errors } });
           return false;
         case "corrupt":
-          this.input.emit({ type: "warning", message: corrupt(r) });
+          this.input.emit({
+            type: "warning",
+            warning: { kind: "corrupt-object-removed", out: r.out.path, ids: r.ids.map((x) => x.id), ...(instead ? { instead: { stage: s.address, from: instead.from } } : {}) },
+          });
           return false;
         case "missing":
           return false;
@@ -567,10 +537,7 @@ export class ReproEngine {
   private async restoreFromLock(s: Stage, entry: LockEntry): Promise<"ok" | "failed"> {
     const { outs, unrecorded } = lockedOutputs(s, entry);
     if (unrecorded.length > 0) return "failed";
-    const restored = await this.restoreLogged(s, outs, (r) => {
-      const many = r.ids.length > 1;
-      return `cache object${many ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} of '${r.out.path}' ${many ? "were" : "was"} corrupt and ${many ? "have" : "has"} been removed; running '${s.address}' instead`;
-    });
+    const restored = await this.restoreLogged(s, outs, { from: "cache" });
     if (!restored) return "failed";
     await clearRunMarker(this.input.ws.root, s.address);
     await this.gitignore(s);
@@ -579,7 +546,7 @@ export class ReproEngine {
 
   private reportSaved(saved: readonly { path: string; id: string }[]): void {
     for (const sv of saved) {
-      this.input.emit({ type: "warning", message: `'${sv.path}' had content that was not in the cache; it was saved there as ${sv.id} before being replaced` });
+      this.input.emit({ type: "warning", warning: { kind: "unsaved-content-saved", path: sv.path, id: sv.id } });
     }
   }
 
@@ -647,11 +614,7 @@ export class ReproEngine {
       outs.push({ out: o, id: h.hash });
     }
     // Objects are verified before anything in the workspace changes; a corrupt one makes this a miss.
-    const restored = await this.restoreLogged(
-      s,
-      outs,
-      (r) => `run-cache: corrupt cache object${r.ids.length > 1 ? "s" : ""} ${r.ids.map((x) => x.id).join(", ")} removed; running '${s.address}' instead`,
-    );
+    const restored = await this.restoreLogged(s, outs, { from: "run-cache" });
     if (!restored) return "miss";
     const rec = await this.recordAndCommit(s, { runCache: false });
     return rec === "ok" ? "restored" : "failed";
@@ -680,7 +643,7 @@ export class ReproEngine {
         if ((now.kind === "file" || now.kind === "dir") && now.hash === recorded.hash) continue;
       }
       if (leftovers.has(o.rootPath)) {
-        this.input.emit({ type: "warning", message: `'${o.rootPath}' is what a failed run of '${s.address}' left; it is deleted, not saved in the cache` });
+        this.input.emit({ type: "warning", warning: { kind: "leftover-deleted", path: o.rootPath, stage: s.address } });
         continue;
       }
       const h = await ws.hasher.hashPath(abs, "xxh64");
@@ -693,9 +656,7 @@ export class ReproEngine {
       if (r.value.stored === 0) continue;
       this.input.emit({
         type: "warning",
-        message: recorded
-          ? `'${o.rootPath}' was changed since '${s.address}' last ran; that content was saved in the cache as ${h.hash} before the re-run`
-          : `'${o.rootPath}' was already there and '${s.address}' has no record of producing it; that content was saved in the cache as ${h.hash} before the run`,
+        warning: { kind: "output-saved-before-run", path: o.rootPath, stage: s.address, id: h.hash, recorded: recorded !== undefined },
       });
     }
     return [];
@@ -704,17 +665,17 @@ export class ReproEngine {
   private async execute(s: Stage, status: StageStatus, forced: boolean, signal: AbortSignal | undefined): Promise<StageResult> {
     const { ws, emit, executor } = this.input;
     const unsaved = await this.saveOutputsAboutToGo(s);
-    if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), this.stageMessages(s, unsaved));
+    if (unsaved.length > 0) return this.fail(s, ioFailureOf(unsaved), unsaved);
     for (const o of s.outs) {
       if (o.external) continue;
       const r = o.persist ? await unprotect(ws.root, o.rootPath) : await safeRemove(ws.root, o.rootPath);
-      if (!r.ok) return this.fail(s, "io", this.stageMessages(s, r.errors));
+      if (!r.ok) return this.fail(s, "io", r.errors);
       ws.hasher.invalidate(absOf(ws.root, o.rootPath));
       // The parent directory of an output is created (DVC leaves that to the command: `> models/model.pkl` fails).
       const parent = path.posix.dirname(o.rootPath);
       if (parent !== ".") {
         const d = await ensureDirInside(ws.root, parent);
-        if (!d.ok) return this.fail(s, "io", this.stageMessages(s, d.errors));
+        if (!d.ok) return this.fail(s, "io", d.errors);
       }
     }
     // After the deletions (a full disk has room again), before the command: what it leaves if it fails is known as
@@ -724,8 +685,8 @@ export class ReproEngine {
       outs: s.outs.filter((o) => !o.external).map((o) => o.rootPath),
       entry: entryStamp(this.entries.get(s.address)),
     });
-    if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), this.stageMessages(s, marked.errors));
-    const reasons = forced && !status.stale ? ["forced"] : reasonsText(status.reasons, this.input.where);
+    if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), marked.errors);
+    const reasons: RunReason[] = forced && !status.stale ? [{ kind: "forced" }] : status.reasons;
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
     const started = (this.input.now ?? (() => performance.now()))();
     // An interrupt that came during the preparations above starts nothing.
@@ -747,21 +708,22 @@ export class ReproEngine {
     const res = await run.outcome;
     signal?.removeEventListener("abort", cancel);
     if (res.reason !== "succeeded") {
-      const shown = (this.input.where ?? AT_ROOT).address(s.address);
-      const which = res.failedCommand !== undefined ? ` (command: ${res.failedCommand})` : "";
+      const which = res.failedCommand !== undefined ? { command: res.failedCommand } : {};
       switch (res.reason) {
         case "interrupted":
           return "failed";
         case "failed-to-start":
-          return this.fail(s, "spawn", `'${shown}' could not start: ${res.message}`);
+          return this.failWith(s, { reason: "spawn", error: res.message });
         case "environment":
-          return this.fail(s, "environment", `'${shown}' could not start: ${res.message}`);
+          return this.failWith(s, { reason: "environment", start: true, error: res.message });
         case "exit-code":
-          return this.fail(s, "command", `'${shown}' failed with exit code ${res.exitCode}${which}`, { exitCode: res.exitCode, signal: null, tail: res.tail });
+          return this.failWith(s, { reason: "command", exitCode: res.exitCode, signal: null, ...which, tail: res.tail });
         case "signal":
-          return this.fail(s, "command", `'${shown}' was killed by ${res.signal}${which}`, { exitCode: null, signal: res.signal, tail: res.tail });
+          return this.failWith(s, { reason: "command", exitCode: null, signal: res.signal, ...which, tail: res.tail });
         case "limit":
-          return this.fail(s, "command", `'${shown}' was stopped at its ${res.limit} limit (${res.detail})${which}`, { exitCode: null, signal: null, tail: res.tail });
+          return this.failWith(s, { reason: "command", exitCode: null, signal: null, ...which, limit: { limit: res.limit, detail: res.detail }, tail: res.tail });
+        default:
+          return unreachable(res);
       }
     }
     const rec = await this.recordAndCommit(s, { runCache: true });
@@ -784,11 +746,11 @@ export class ReproEngine {
     });
     if (!rec.ok) {
       const { step, errors } = rec.failure;
-      if (step === "hash") return this.fail(s, failureReasonOf(errors), messages(errors), { located: errors });
-      return this.fail(s, ioFailureOf(errors), this.stageMessages(s, errors));
+      if (step === "hash") return this.fail(s, failureReasonOf(errors), errors, true);
+      return this.fail(s, ioFailureOf(errors), errors);
     }
     const r = rec.value;
-    if (r.runCacheErrors.length > 0) this.input.emit({ type: "warning", message: `run-cache not updated: ${messages(r.runCacheErrors)}` });
+    if (r.runCacheErrors.length > 0) this.input.emit({ type: "warning", warning: { kind: "run-cache-not-updated", diagnostics: r.runCacheErrors } });
     if (r.written) {
       this.entries.set(s.address, r.entry);
       this.flavors.set(s.address, "pipe");
@@ -819,7 +781,7 @@ export class ReproEngine {
       if (!f) throw e;
       r = f;
     }
-    if (!r.ok) this.input.emit({ type: "warning", message: messages(r.errors) });
+    if (!r.ok) this.input.emit({ type: "warning", warning: { kind: "diagnostics", diagnostics: r.errors } });
   }
 
   /** `--dry`: every stage in order, decided as a run would and applied by the dry applier. */
@@ -852,11 +814,29 @@ export class ReproEngine {
 export function summarise(results: ReadonlyMap<string, StageResult>): { ran: number; restored: number; upToDate: number; failed: number; notRun: number } {
   const c = { ran: 0, restored: 0, upToDate: 0, failed: 0, notRun: 0 };
   for (const r of results.values()) {
-    if (r === "ran") c.ran++;
-    else if (r === "restored-run-cache" || r === "restored-cache") c.restored++;
-    else if (r === "up-to-date" || r === "frozen" || r === "recorded") c.upToDate++;
-    else if (r === "failed") c.failed++;
-    else c.notRun++;
+    // Every result is counted somewhere: a new one that is not fails to compile.
+    switch (r) {
+      case "ran":
+        c.ran++;
+        break;
+      case "restored-run-cache":
+      case "restored-cache":
+        c.restored++;
+        break;
+      case "up-to-date":
+      case "frozen":
+      case "recorded":
+        c.upToDate++;
+        break;
+      case "failed":
+        c.failed++;
+        break;
+      case "not-run":
+        c.notRun++;
+        break;
+      default:
+        return unreachable(r);
+    }
   }
   return c;
 }

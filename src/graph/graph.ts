@@ -17,6 +17,7 @@
 import { error, fail, ok, type Diagnostic, type RelatedInfo, type Result } from "../core/diagnostic.js";
 import { compareDiagnostics } from "../formats/yaml.js";
 import type { DepEntry, Pipeline, Stage, StageGraph } from "../core/model.js";
+import { unreachable } from "../core/unreachable.js";
 import { OutIndex, type OutConflict, type OutRef, type PathRelation } from "./trie.js";
 
 /** Why an edge exists: the first dependency of the consumer that reads an output of the producer. */
@@ -46,6 +47,8 @@ export function describeEdge(producer: string, consumer: string, why: EdgeReason
       return `${q(consumer)} depends on ${d}, inside output ${o} of ${q(producer)}`;
     case "contains":
       return `${q(consumer)} depends on ${d}, which holds output ${o} of ${q(producer)}`;
+    default:
+      return unreachable(why.relation);
   }
 }
 
@@ -92,6 +95,8 @@ function conflictDiagnostic(c: OutConflict): Diagnostic {
           hint: "outputs must not overlap: track the directory or the files inside it, not both",
         },
       );
+    default:
+      return unreachable(c);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Side } from "../git/revision.js";
 import { diffFiles, type DiffResult, type Flat } from "./diff.js";
 import { flatten, parseParamsText } from "../formats/params-file.js";
 import { DEFAULT_PARAMS_FILE, keyCovered, type Tracked } from "./tracked.js";
+import { unreachable } from "../core/unreachable.js";
 
 /** What a side holds for one file: its flat values, or why there are none. */
 export type FileRead = { state: "ok"; flat: Flat } | { state: "missing" } | { state: "dir" } | { state: "invalid"; problems: Diagnostic[] };
@@ -43,6 +44,8 @@ export function readWarnings(kind: "params" | "metrics", file: string, side: Sid
       return [warning("params", `${kind} file '${file}' is a directory in ${side.name}`)];
     case "invalid":
       return read.problems.map((d) => warning(d.reason, `cannot read ${kind} file '${file}' in ${side.name}: ${d.message.replace(`${file}: `, "")}`, d.location));
+    default:
+      return unreachable(read);
   }
 }
 

@@ -130,16 +130,18 @@ export function renderValue(v: unknown, precision?: number, quote = false): stri
 /**
  * `JSON.stringify(value, null, indent)`, except that a bigint prints as its digits (an exact JSON number) instead of
  * throwing. For the documents `toJsonValue` makes: plain objects, arrays, strings, finite numbers, booleans, null;
- * and Maps with string keys, printed as objects in the Map's order.
+ * and Maps with string keys, printed as objects in the Map's order. `indent` 0: all on one line (NDJSON).
  */
 export function stringifyJson(value: unknown, indent = 2): string {
   const pad = " ".repeat(indent);
+  const nl = indent > 0 ? "\n" : "";
+  const colon = indent > 0 ? ": " : ":";
   const go = (v: unknown, at: string): string => {
     if (typeof v === "bigint") return v.toString();
     if (Array.isArray(v)) {
       if (v.length === 0) return "[]";
       const inner = at + pad;
-      return `[\n${v.map((x) => inner + go(x === undefined ? null : x, inner)).join(",\n")}\n${at}]`;
+      return `[${nl}${v.map((x) => inner + go(x === undefined ? null : x, inner)).join(`,${nl}`)}${nl}${at}]`;
     }
     if (v !== null && typeof v === "object" && !(v instanceof Date)) {
       // A Map prints as an object in its own order: a plain object puts integer-like keys first (an abbreviated sha
@@ -148,7 +150,7 @@ export function stringifyJson(value: unknown, indent = 2): string {
       const entries = all.filter(([, x]) => x !== undefined);
       if (entries.length === 0) return "{}";
       const inner = at + pad;
-      return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${go(x, inner)}`).join(",\n")}\n${at}}`;
+      return `{${nl}${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}${colon}${go(x, inner)}`).join(`,${nl}`)}${nl}${at}}`;
     }
     return JSON.stringify(v) ?? "null";
   };

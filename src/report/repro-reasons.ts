@@ -1,11 +1,12 @@
 /**
  * One-line renderings of staleness reasons for `repro` (`Would run 'train': changed params: train.lr 0.1 -> 0.2`,
  * and `-v` on `Running` lines). `status` has the full multi-line layout; `repro` needs a short "why" per stage.
- * Paths and addresses are shown relative to the working directory (`where`).
+ * Paths and addresses are shown relative to the working directory (`where`). The engine emits the reasons as values
+ * (`RunReason`); these are their words.
  */
 import { AT_ROOT, type Where } from "../project/where.js";
-import type { StaleReason } from "../status/types.js";
-import { unreachable } from "./events.js";
+import { unreachable } from "../core/unreachable.js";
+import type { RunReason } from "./events.js";
 
 const MAX_ITEMS = 3;
 
@@ -20,8 +21,12 @@ function value(v: unknown): string {
   return s.length > 40 ? s.slice(0, 37) + "..." : s;
 }
 
-export function reasonText(r: StaleReason, where: Where = AT_ROOT): string {
+export function reasonText(r: RunReason, where: Where = AT_ROOT): string {
   switch (r.kind) {
+    case "forced":
+      return "forced";
+    case "upstream-will-run":
+      return `upstream '${where.address(r.upstream)}' will run`;
     case "no-lock-entry":
       return "no lock entry";
     case "missing-params":
@@ -51,6 +56,6 @@ export function reasonText(r: StaleReason, where: Where = AT_ROOT): string {
   }
 }
 
-export function reasonsText(rs: readonly StaleReason[], where: Where = AT_ROOT): string[] {
+export function reasonsText(rs: readonly RunReason[], where: Where = AT_ROOT): string[] {
   return rs.map((r) => reasonText(r, where));
 }

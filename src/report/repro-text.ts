@@ -12,7 +12,10 @@
  */
 import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "./colors.js";
-import { unreachable, type ReproEvent } from "./events.js";
+import { unreachable } from "../core/unreachable.js";
+import type { ReproEvent, StageFailureFacts } from "./events.js";
+import { reasonsText } from "./repro-reasons.js";
+import { diagnosticsText, warningText } from "./repro-warnings.js";
 
 export interface ReproTextOptions {
   out(text: string): void;
@@ -71,13 +74,40 @@ function cmdLines(cmd: string): string[] {
     .map((l, i) => (i === 0 ? `> ${l}` : `  ${l}`));
 }
 
+/** What follows `error:` for a failed stage (when it has no located diagnostics). */
+export function failureText(f: StageFailureFacts & { stage: string }, where: Where = AT_ROOT): string {
+  switch (f.reason) {
+    case "command": {
+      const what =
+        f.limit !== undefined
+          ? `was stopped at its ${f.limit.limit} limit (${f.limit.detail})`
+          : f.signal !== null
+            ? `was killed by ${f.signal}`
+            : `failed with exit code ${f.exitCode}`;
+      return `'${where.address(f.stage)}' ${what}${f.command !== undefined ? ` (command: ${f.command})` : ""}`;
+    }
+    case "spawn":
+      return `'${where.address(f.stage)}' could not start: ${f.error}`;
+    case "environment":
+      if ("start" in f) return `'${where.address(f.stage)}' could not start: ${f.error}`;
+      return diagnosticsText(f.diagnostics, f.aboutStage ? f.stage : undefined);
+    case "missing-output":
+    case "missing-dep":
+    case "io":
+      return diagnosticsText(f.diagnostics, f.aboutStage ? f.stage : undefined);
+    default:
+      return unreachable(f);
+  }
+}
+
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
 export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const c = o.colors;
-  const shownAs = (a: string): string => (o.where ?? AT_ROOT).address(a);
+  const where = o.where ?? AT_ROOT;
+  const shownAs = (a: string): string => where.address(a);
   const now = o.now ?? (() => performance.now());
   const startedAt = now();
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
@@ -139,7 +169,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           status = { running: [], finished: 0, total: e.stages.length };
           return;
         case "stage-start":
-          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${e.reasons.join("; ")})`) : ""));
+          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : ""));
           return;
         case "stage-command":
           // Printed as each command starts (as DVC does), not all at once: the lines of a list `cmd` after a
@@ -157,14 +187,21 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           say(`Restored ${name(e.stage)} from ${e.from}`);
           return;
         case "stage-skipped":
-          say(e.reason === "frozen" ? `${name(e.stage)} is frozen, not run` : `${name(e.stage)} is up to date`);
-          return;
+          switch (e.reason) {
+            case "frozen":
+              return say(`${name(e.stage)} is frozen, not run`);
+            case "up-to-date":
+              return say(`${name(e.stage)} is up to date`);
+            default:
+              return unreachable(e);
+          }
         case "stage-failed": {
           const err = c.red(c.bold("error:"));
-          const block = e.located
-            ? e.located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
-            : [`${err} ${e.message}`];
-          if (e.tail && e.tail.length > 0) {
+          const located = "diagnostics" in e && e.located ? e.diagnostics : undefined;
+          const block = located
+            ? located.map((d) => (d.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ${err} ${d.message}` : `${err} ${d.message}`))
+            : [`${err} ${failureText(e, where)}`];
+          if (e.reason === "command" && e.tail.length > 0) {
             block.push(`  last ${plural(e.tail.length, "line", "lines")} of output:`);
             for (const l of e.tail) block.push(`  | ${l}`);
           }
@@ -172,12 +209,17 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           return;
         }
         case "stage-not-run":
-          if (e.because === "upstream-failed") {
-            say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${shownAs(e.upstream)}' ` : ""}failed`);
+          switch (e.because) {
+            case "upstream-failed":
+              return say(`${name(e.stage)} not run: upstream ${e.upstream !== undefined ? `'${shownAs(e.upstream)}' ` : ""}failed`);
+            case "stopped":
+              // The failure or the interrupt that stopped the run says so; the summary counts these.
+              return;
+            default:
+              return unreachable(e.because);
           }
-          return;
         case "stage-would-run":
-          say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${e.reasons.join("; ")}` : ""));
+          say(`Would run ${name(e.stage)}` + (e.reasons.length ? `: ${reasonsText(e.reasons, where).join("; ")}` : ""));
           return;
         case "stage-would-restore":
           say(`Would restore ${name(e.stage)} from ${e.from}`);
@@ -188,7 +230,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           else drawStatus();
           return;
         case "warning":
-          line("err", `${c.yellow("warning:")} ${e.message}`);
+          line("err", `${c.yellow("warning:")} ${warningText(e.warning)}`);
           return;
         case "interrupted":
           line("err", "Interrupted: running stages were terminated; nothing was recorded for them.");
@@ -212,7 +254,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           return;
         }
         default:
-          unreachable(e);
+          return unreachable(e);
       }
     },
     close(): void {

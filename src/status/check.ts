@@ -4,7 +4,6 @@
  * run answer from stats alone. It prints nothing: the command renders the stages it returns.
  */
 import path from "node:path";
-import pc from "picocolors";
 import { fail, ok, type Result } from "../core/diagnostic.js";
 import { LockStore } from "../lock/read.js";
 import type { StageGraph } from "../core/model.js";
@@ -13,11 +12,8 @@ import type { FsStat } from "../hash/fs.js";
 import type { HasherStats } from "../hash/hasher.js";
 import { RACY_WINDOW_NS } from "../hash/state.js";
 import { stampNow } from "../project/load-cache.js";
-import type { Where } from "../project/where.js";
-import { stringifyJson } from "../params/format.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "./memo.js";
 import { pipelineStatus } from "./pipeline.js";
-import { renderStatusText, statusJson } from "./render.js";
 import { factsNeeded } from "./stage.js";
 import type { StageStatus } from "./types.js";
 import { absOf, defaultStateFile, openWorkspace, type Workspace } from "./workspace.js";
@@ -36,7 +32,8 @@ export interface StatusCheckInput {
   hashNew: boolean;
   /** Where the report is printed from (the memo keeps the renderings for it). */
   cwd: string;
-  where: Where;
+  /** The report of an all-fresh verdict in every form the memo serves (a reporter's: status prints nothing). */
+  render: (stages: readonly StageStatus[]) => Record<MemoForm, string>;
   /** The stages other pipes are running now, address -> pid (passed in: the run records belong to `exec/`). */
   runningNow: (root: string) => Promise<ReadonlyMap<string, number>>;
   startedNs: bigint;
@@ -80,7 +77,7 @@ export async function checkStatus(input: StatusCheckInput): Promise<Result<Statu
         // A load answered by the load cache still walked (discovery runs every time), so `tree` is complete.
         ...(input.tree.every(([, st]) => st !== undefined) ? { tree: input.tree as [string, string][] } : {}),
         entries,
-        outputs: renderAll(stages, input.where),
+        outputs: input.render(stages),
         here: path.relative(root, input.cwd).split(path.sep).join("/"),
         stages: stages.length,
         startedNs: input.startedNs,
@@ -148,16 +145,4 @@ async function verdictEntries(
     }
   }
   return entries;
-}
-
-/** The report of an all-fresh verdict in every form the memo serves. */
-function renderAll(stages: readonly StageStatus[], where: Where): Record<MemoForm, string> {
-  const bold = pc.createColors(true).bold;
-  return {
-    text: renderStatusText(stages, { verbose: false, where }),
-    color: renderStatusText(stages, { verbose: false, name: (s) => bold(s), where }),
-    "text-v": renderStatusText(stages, { verbose: true, where }),
-    "color-v": renderStatusText(stages, { verbose: true, name: (s) => bold(s), where }),
-    json: stringifyJson(statusJson(stages)) + "\n",
-  };
 }

@@ -45,7 +45,7 @@ describe("repro text reporter", () => {
     r.emit(
       { type: "plan", stages: ["prepare", "train", "evaluate"], jobs: 1, dry: false },
       { type: "stage-skipped", stage: "prepare", reason: "up-to-date" },
-      { type: "stage-start", stage: "train", cmd: "python train.py", reasons: ["changed params"] },
+      { type: "stage-start", stage: "train", cmd: "python train.py", reasons: [{ kind: "always-changed" }] },
       { type: "stage-command", stage: "train", cmd: "python train.py" },
       { type: "stage-output", stage: "train", stream: "stdout", line: "epoch 1" },
       { type: "stage-output", stage: "train", stream: "stderr", line: "warning: slow" },
@@ -86,7 +86,7 @@ describe("repro text reporter", () => {
       { type: "stage-command", stage: "a", cmd: "first" },
       { type: "stage-output", stage: "a", stream: "stdout", line: "one" },
       { type: "stage-command", stage: "a", cmd: "second\n  continued\n" },
-      { type: "stage-failed", stage: "a", reason: "command", message: "'a' failed with exit code 1 (command: second)", exitCode: 1 },
+      { type: "stage-failed", stage: "a", reason: "command", exitCode: 1, signal: null, command: "second", tail: [] },
     );
     expect(r.out.join("")).toBe("Running 'a'\n> first\none\n> second\n    continued\n");
     expect(r.out.join("")).not.toContain("third");
@@ -94,8 +94,17 @@ describe("repro text reporter", () => {
 
   it("shows the reasons with -v", () => {
     const r = rig({ verbose: true });
-    r.emit({ type: "stage-start", stage: "a", cmd: "x", reasons: ["changed deps", "changed command"] });
-    expect(r.out[0]).toBe("Running 'a' (changed deps; changed command)\n");
+    r.emit({
+      type: "stage-start",
+      stage: "a",
+      cmd: "x",
+      reasons: [
+        { kind: "changed-deps", changes: [{ path: "d.txt", rootPath: "d.txt", change: "modified" }] },
+        { kind: "changed-command", old: "y", new: "x", vars: [], explained: false },
+        { kind: "forced" },
+      ],
+    });
+    expect(r.out[0]).toBe("Running 'a' (changed deps: modified d.txt; changed command; forced)\n");
   });
 
   it("prints a failure block on stderr with the exit code and the last lines", () => {
@@ -104,8 +113,8 @@ describe("repro text reporter", () => {
       type: "stage-failed",
       stage: "train",
       reason: "command",
-      message: "'train' failed with exit code 1",
       exitCode: 1,
+      signal: null,
       tail: ["Traceback (most recent call last):", "ValueError: bad"],
     });
     expect(r.out).toEqual([]);
@@ -134,14 +143,14 @@ describe("repro text reporter", () => {
       { type: "stage-start", stage: "a", cmd: "x", reasons: [] },
       { type: "stage-output", stage: "a", stream: "stdout", line: "noise" },
       { type: "stage-finished", stage: "a", durationMs: 1 },
-      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 2" },
-      { type: "warning", message: "careful" },
+      { type: "stage-failed", stage: "b", reason: "command", exitCode: 2, signal: null, tail: [] },
+      { type: "warning", warning: { kind: "leftover-deleted", path: "out.txt", stage: "b" } },
       { type: "interrupted" },
       { type: "run-summary", ran: 1, restored: 0, upToDate: 0, failed: 1, notRun: 0, durationMs: 1, dry: false },
     );
     expect(r.out).toEqual([]);
     expect(r.err.join("")).toContain("error: 'b' failed with exit code 2");
-    expect(r.err.join("")).toContain("warning: careful");
+    expect(r.err.join("")).toContain("warning: 'out.txt' is what a failed run of 'b' left; it is deleted, not saved in the cache");
     expect(r.err.join("")).toContain("Interrupted");
   });
 
@@ -180,7 +189,7 @@ describe("repro text reporter", () => {
     r.emit({ type: "progress", running: ["a", "b"], finished: 0, total: 3 });
     for (const e of [
       { type: "stage-skipped", stage: "a", reason: "up-to-date" },
-      { type: "stage-failed", stage: "b", reason: "command", message: "'b' failed with exit code 1" },
+      { type: "stage-failed", stage: "b", reason: "command", exitCode: 1, signal: null, tail: [] },
     ] as const) {
       r.err.length = 0;
       r.emit(e);

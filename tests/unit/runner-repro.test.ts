@@ -13,6 +13,8 @@ import { LocalExecutor } from "../../src/executors/local.js";
 import { LockStore } from "../../src/lock/read.js";
 import type { Pipeline, Stage, StageGraph } from "../../src/core/model.js";
 import type { ReproEvent } from "../../src/report/events.js";
+import { failureText } from "../../src/report/repro-text.js";
+import { warningText } from "../../src/report/repro-warnings.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -181,7 +183,8 @@ describe("repro engine", () => {
     ]);
     const r = await repro(root, g);
     const failed = r.events.find((e) => e.type === "stage-failed");
-    expect(failed).toMatchObject({ stage: "b", reason: "command", exitCode: 3, message: "'b' failed with exit code 3" });
+    expect(failed).toMatchObject({ stage: "b", reason: "command", exitCode: 3, signal: null });
+    expect(failed).not.toHaveProperty("message");
     expect(failed && "tail" in failed ? failed.tail : []).toEqual(["out", "err"]);
     expect(r.of("stage-start")).toEqual(["a", "b"]);
     expect(r.counts).toMatchObject({ ran: 1, failed: 1, notRun: 2 });
@@ -227,7 +230,11 @@ describe("repro engine", () => {
     const root = makeProject({ "params.yaml": "other: 1\n" });
     const g = graphOf(root, [["a", { cmd: "echo ran > a.txt", params: ["lr"], outs: ["a.txt"] }]]);
     const r = await repro(root, g);
-    expect(r.events.find((e) => e.type === "stage-failed")).toMatchObject({ reason: "missing-dep", message: "stage 'a': params 'lr' not found in 'params.yaml'" });
+    expect(r.events.find((e) => e.type === "stage-failed")).toMatchObject({
+      reason: "missing-dep",
+      diagnostics: [{ message: "stage 'a': params 'lr' not found in 'params.yaml'" }],
+      located: true,
+    });
     expect(existsSync(path.join(root, "a.txt"))).toBe(false);
   });
 
@@ -239,8 +246,11 @@ describe("repro engine", () => {
     const r = await repro(root, g, { runCache: false });
     expect(r.of("stage-start")).toEqual(["train"]);
     const w = r.events.find((e) => e.type === "warning");
-    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
-    const id = /as ([0-9a-f]{16})/.exec(w && "message" in w ? w.message : "")![1]!;
+    // The event carries the facts; the reporter makes the words.
+    expect(w).toMatchObject({ warning: { kind: "output-saved-before-run", path: "model.txt", stage: "train", recorded: true } });
+    const text = w?.type === "warning" ? warningText(w.warning) : "";
+    expect(text).toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
+    const id = /as ([0-9a-f]{16})/.exec(text)![1]!;
     expect(readFileSync(new ObjectStore(root).pathOf(id), "utf8")).toBe("precious hand edit\n");
   });
 
@@ -252,7 +262,8 @@ describe("repro engine", () => {
     const r = await repro(root, g);
     expect(r.of("stage-restored")).toEqual(["train"]);
     const w = r.events.find((e) => e.type === "warning");
-    expect(w && "message" in w ? w.message : "").toMatch(/^'model.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced$/);
+    expect(w).toMatchObject({ warning: { kind: "unsaved-content-saved", path: "model.txt" } });
+    expect(w?.type === "warning" ? warningText(w.warning) : "").toMatch(/^'model.txt' had content that was not in the cache; it was saved there as [0-9a-f]{16} before being replaced$/);
     expect(readFileSync(path.join(root, "model.txt"), "utf8")).toBe("RAW\nlr: 0.1\n");
   });
 
@@ -485,7 +496,7 @@ describe("repro engine over the executor seam (an in-process fake executor)", ()
     };
     const { events, run } = engine(root, g, new FakeExecutor((job) => outcomes[job.stage]!), { keepGoing: true });
     await run();
-    const failed = events.flatMap((e) => (e.type === "stage-failed" ? [[e.stage, e.reason, e.message, e.tail ?? []]] : []));
+    const failed = events.flatMap((e) => (e.type === "stage-failed" ? [[e.stage, e.reason, failureText(e), e.reason === "command" ? e.tail : []]] : []));
     expect(failed).toEqual([
       ["exit", "command", "'exit' failed with exit code 3", ["exit said goodbye"]],
       ["sig", "command", "'sig' was killed by SIGSEGV", ["sig said goodbye"]],

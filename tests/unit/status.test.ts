@@ -12,7 +12,7 @@ import { explainCommandChange } from "../../src/status/cmd-vars.js";
 import { pipelineStatus } from "../../src/status/pipeline.js";
 import { staleAddressesIn } from "../../src/status/stale.js";
 import { recordStage } from "../../src/status/record.js";
-import { renderStatusText, statusJson } from "../../src/status/render.js";
+import { renderStatusText, statusJson } from "../../src/report/status.js";
 import { stringifyJson } from "../../src/params/format.js";
 import { stageStatus } from "../../src/status/stage.js";
 import type { StageStatus } from "../../src/status/types.js";

@@ -5,7 +5,7 @@
  * removed). Workspace content that is about to be replaced and is not in the cache is saved there first and named.
  * The work is `exec/checkout.ts`'s, through the restore function `repro` uses; this file prints what it tells.
  */
-import { unreachable } from "../../report/events.js";
+import { unreachable } from "../../core/unreachable.js";
 import { EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
 import { whereForPipeline } from "../../project/where.js";

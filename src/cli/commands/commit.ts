@@ -15,11 +15,12 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const [{ ObjectStore }, { RunCache }, { openWorkspace }, { commitStages }] = await Promise.all([
+  const [{ ObjectStore }, { RunCache }, { openWorkspace }, { commitStages }, { warningText }] = await Promise.all([
     import("../../cache/store.js"),
     import("../../cache/runcache.js"),
     import("../../status/workspace.js"),
     import("../../exec/commit.js"),
+    import("../../report/repro-warnings.js"),
   ]);
   const w = await openStageWriter(ctx, loaded, targets);
   if (typeof w === "number") return w;
@@ -36,7 +37,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       runs: new RunCache(root),
       linkTypes: config.cache.links,
       emit: (e) => {
-        if (e.type === "warning") ctx.io.err(`warning: ${e.message}\n`);
+        if (e.type === "warning") ctx.io.err(`warning: ${warningText(e.warning)}\n`);
       },
       onCommitted: (a) => {
         if (!ctx.global.quiet) ctx.io.out(`Committed '${c.bold(where.address(a))}'\n`);

@@ -1,6 +1,7 @@
 /**
  * `pipe repro [TARGET...]`: brings the targets (default: every stage) up to date (spec 5). Parses flags, selects
- * stages, takes the project write lock, runs the engine (`exec/repro.ts`) with the text reporter, and maps the
+ * stages, takes the project write lock, runs the engine (`exec/repro.ts`) with the text reporter (or, with `--json`,
+ * the NDJSON one: `report/repro-json.ts`), and maps the
  * outcome to an exit code: 0 done, 1 a stage failed (or a dep is missing, or another writer holds the project),
  * 2 bad usage or invalid project, 130 interrupted.
  */
@@ -26,6 +27,8 @@ export interface ReproOptions {
   wait?: boolean;
   /** What runs stage commands (overrides the config's `executor`). */
   executor?: string;
+  /** One JSON object per event on stdout (`schemas/repro-events.schema.json`). */
+  json?: boolean;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
@@ -85,16 +88,19 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   }
   // A second signal has the executor cancel everything at once, then exits here (the core never exits).
   const interrupts = session.handleInterrupts({ executor, onSecond: () => process.exit(EXIT_INTERRUPTED) });
-  const [{ ReproEngine, summarise }, { createReproTextReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }] = await Promise.all([
-    import("../../exec/repro.js"),
-    import("../../report/repro-text.js"),
-    import("../../status/workspace.js"),
-    import("../../lock/read.js"),
-    import("../../cache/store.js"),
-    import("../../cache/runcache.js"),
-  ]);
+  const [{ ReproEngine, summarise }, { createReproTextReporter }, { createReproJsonReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }] =
+    await Promise.all([
+      import("../../exec/repro.js"),
+      import("../../report/repro-text.js"),
+      import("../../report/repro-json.js"),
+      import("../../status/workspace.js"),
+      import("../../lock/read.js"),
+      import("../../cache/store.js"),
+      import("../../cache/runcache.js"),
+    ]);
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const reporter = createReproTextReporter({
+  // JSON gives addresses and paths from the root, whatever the working directory (as `status --json` does).
+  const reporter = opts.json === true ? createReproJsonReporter({ out: ctx.io.out }) : createReproTextReporter({
     out: ctx.io.out,
     err: ctx.io.err,
     statusLine: ctx.io.errIsTTY && !ctx.global.quiet,
@@ -129,7 +135,6 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       executor,
       emit: (e) => reporter.handle(e),
       signal: interrupts.signal,
-      where,
     });
     const result = await engine.run();
     if (result.preflight.length > 0) {

@@ -48,12 +48,12 @@ export async function run(ctx: CommandContext, targets: string[], opts: StatusOp
 }
 
 async function fullReport(ctx: CommandContext, targets: string[], opts: StatusOptions, startedNs: bigint): Promise<number> {
-  const [{ loadForCommand, printDiagnostics }, { executionOrder, resolveTargets }, { checkStatus }, { renderStatusText, statusJson }, { stringifyJson }, { dirStampNow, stampNow }, { whereForPipeline }] =
+  const [{ loadForCommand, printDiagnostics }, { executionOrder, resolveTargets }, { checkStatus }, { renderStatusText, statusJson, statusMemoOutputs }, { stringifyJson }, { dirStampNow, stampNow }, { whereForPipeline }] =
     await Promise.all([
       import("../load.js"),
       import("../../graph/select.js"),
       import("../../status/check.js"),
-      import("../../status/render.js"),
+      import("../../report/status.js"),
       import("../../params/format.js"),
       import("../../project/load-cache.js"),
       import("../../project/where.js"),
@@ -77,7 +77,7 @@ async function fullReport(ctx: CommandContext, targets: string[], opts: StatusOp
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   // The hash of a new dep or out is shown by `-v` and in `--json`; a plain report does not read it.
   const hashNew = !ctx.global.quiet && (ctx.global.verbose || opts.json === true);
-  const r = await checkStatus({ graph, sources, addresses, whole, key: loaded.key, tree, hashNew, cwd: ctx.global.cwd, where, runningNow, startedNs });
+  const r = await checkStatus({ graph, sources, addresses, whole, key: loaded.key, tree, hashNew, cwd: ctx.global.cwd, render: (st) => statusMemoOutputs(st, where), runningNow, startedNs });
   if (!r.ok) {
     printDiagnostics(ctx, r.errors, sources);
     return EXIT_USAGE;

@@ -23,9 +23,12 @@
  * Paths and addresses in the text are relative to the working directory (`project/where.ts`); in JSON they are
  * root-relative, the same from anywhere.
  */
-import { renderValue, toJsonValue } from "../params/format.js";
+import pc from "picocolors";
+import { renderValue, stringifyJson, toJsonValue } from "../params/format.js";
 import { AT_ROOT, type Where } from "../project/where.js";
-import type { PathChange, StageStatus, StaleReason } from "./types.js";
+import { unreachable } from "../core/unreachable.js";
+import type { MemoForm } from "../status/memo.js";
+import type { PathChange, StageStatus, StaleReason } from "../status/types.js";
 
 export interface RenderOptions {
   /** `-v`: old and new hashes, old and new commands. */
@@ -105,6 +108,8 @@ function reasonLines(out: string[], r: StaleReason, verbose: boolean, where: Whe
     case "upstream-stale":
       out.push(`${I1}upstream stale: ${r.chain.map((a) => where.address(a)).join(" -> ")}`);
       return;
+    default:
+      return unreachable(r);
   }
 }
 
@@ -155,9 +160,14 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
   return out.join("\n") + "\n";
 }
 
-/** A reason as `--json` gives it: paths relative to the project root. */
-function jsonReason(r: StaleReason): unknown {
+/** A reason as `--json` gives it (`status --json`, `repro --json`): paths relative to the project root. */
+export function jsonReason(r: StaleReason): unknown {
   switch (r.kind) {
+    case "no-lock-entry":
+    case "changed-command":
+    case "always-changed":
+    case "upstream-stale":
+      return r;
     case "missing-params":
       return { kind: r.kind, file: r.rootPath, keys: r.keys };
     case "changed-deps":
@@ -178,7 +188,7 @@ function jsonReason(r: StaleReason): unknown {
         })),
       };
     default:
-      return r;
+      return unreachable(r);
   }
 }
 
@@ -198,4 +208,16 @@ export function statusJson(stages: readonly StageStatus[]): unknown {
     });
   }
   return { stages: out };
+}
+
+/** The report of an all-fresh verdict in every form the status memo serves (`status/memo.ts`). */
+export function statusMemoOutputs(stages: readonly StageStatus[], where: Where): Record<MemoForm, string> {
+  const bold = pc.createColors(true).bold;
+  return {
+    text: renderStatusText(stages, { verbose: false, where }),
+    color: renderStatusText(stages, { verbose: false, name: (s) => bold(s), where }),
+    "text-v": renderStatusText(stages, { verbose: true, where }),
+    "color-v": renderStatusText(stages, { verbose: true, name: (s) => bold(s), where }),
+    json: stringifyJson(statusJson(stages)) + "\n",
+  };
 }
