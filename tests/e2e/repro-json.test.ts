@@ -41,6 +41,11 @@ describe("pipe repro --json", () => {
     expect(validate({ type: "warning", kind: "leftover-deleted", message: "m", path: "a.txt" })).toBe(false);
     expect(validate({ type: "stage-start", stage: "a", cmd: "x", reasons: ["changed deps"] })).toBe(false);
     expect(validate({ type: "warning", kind: "leftover-deleted", message: "m", path: "a.txt", stage: "a" })).toBe(true);
+    // An executor's limit and an environment that refused the start (no `local` case makes them: the facts are typed).
+    const limit = { limit: "time", detail: "TIMEOUT" };
+    expect(validate({ type: "stage-failed", stage: "a", reason: "command", exitCode: null, signal: null, limit, tail: [], message: "m" })).toBe(true);
+    expect(validate({ type: "stage-failed", stage: "a", reason: "environment", start: true, error: "too many open files", message: "m" })).toBe(true);
+    expect(validate({ type: "stage-failed", stage: "a", reason: "command", exitCode: null, signal: null, limit: { limit: "disk", detail: "X" }, tail: [], message: "m" })).toBe(false);
   });
 
   it("a successful run, then up to date, --dry, a run-cache restore and a warning: every line an event of the schema", () => {

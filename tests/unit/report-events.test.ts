@@ -23,6 +23,9 @@ describe("failure words", () => {
       "'t' was killed by SIGKILL (command: b)",
     );
     expect(failureText({ stage: "t", reason: "spawn", error: "no sh" })).toBe("'t' could not start: no sh");
+    const limit = { limit: "time", detail: "TIMEOUT" } as const;
+    expect(failureText({ stage: "t", reason: "command", exitCode: null, signal: null, limit, tail: [] })).toBe("'t' was stopped at its time limit (TIMEOUT)");
+    expect(failureText({ stage: "t", reason: "environment", start: true, error: "too many open files" })).toBe("'t' could not start: too many open files");
     const full = { severity: "error", reason: "environment", message: "no space left", hint: "free space" } as const;
     expect(failureText({ stage: "t", reason: "environment", diagnostics: [full], aboutStage: true, located: false })).toBe("stage 't': no space left\n  = free space");
     const named = { severity: "error", reason: "io", message: "stage 't': cannot write" } as const;
