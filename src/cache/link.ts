@@ -180,7 +180,8 @@ export async function placeObject(
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
-      if (envErrorOf(e)) envError = e;
+      // The temp name (in .pipe/tmp/staging/) is pipe's business: the message names the output it was becoming.
+      if (envErrorOf(e)) envError = { ...(e as object), path: dest, dest: undefined };
       continue;
     }
     let moved: Result<void>;

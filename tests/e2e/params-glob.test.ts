@@ -3,12 +3,12 @@
  * them (hybrid-flows' experiments) runs, its lock records the one value each glob matches under the glob key (as the
  * project's own dvc.lock does), `status` follows that value and no other, and `params diff` shows the keys under it.
  */
-import { cpSync, existsSync } from "node:fs";
+import { cpSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { CORPUS, gitCommitAll, gitInit, makeProject, read, runPipe, runPipeIn, writeFiles } from "../helpers/project.js";
-import { CORPUS_DIR, requires } from "../helpers/require.js";
+import { hasCorpus } from "../helpers/require.js";
 
 const HYBRID = path.join(CORPUS, "dvc-real", "MArpogaus__hybrid-flows__experiments");
 const STAGE = "train-sim@dataset0-conditional_multivariate_normal";
@@ -55,7 +55,7 @@ function setNoise(exp: string, dataset: "moons" | "circles", value: string): voi
   writeFiles(exp, { [file]: text.slice(0, noise) + `noise: ${value}` + text.slice(noise + "noise: 0.05".length) });
 }
 
-describe.runIf(requires("the shared corpus", existsSync(CORPUS_DIR), "check out the corpus beside the repository"))("params glob keys (corpus: hybrid-flows)", () => {
+describe.runIf(hasCorpus())("params glob keys (corpus: hybrid-flows)", () => {
   it("runs a stage whose params key is a glob, records the matched value under the glob key, and tracks it", async () => {
     const exp = hybridProject();
     const r = runPipe(exp, ["repro", "-s", STAGE]);

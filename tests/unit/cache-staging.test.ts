@@ -14,7 +14,7 @@ import { ObjectStore } from "../../src/cache/store.js";
 import { lockProject } from "../../src/exec/session.js";
 import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
 import { isPipeTempName } from "../../src/hash/ignore.js";
-import { toOutputHash } from "../../src/exec/repro.js";
+import { toOutputHash } from "../../src/exec/record.js";
 import { makeProject } from "../helpers/project.js";
 import { isRoot, requires } from "../helpers/require.js";
 
