@@ -16,7 +16,7 @@
  * writer, and never hashed meanwhile), and renamed over the destination, so a workspace file is either the old one or
  * the new one, never half written.
  */
-import { chmodSync, constants as fsc, copyFileSync, existsSync, linkSync, renameSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsc, copyFileSync, existsSync, fchmodSync, linkSync, openSync, readFileSync, renameSync, symlinkSync, writeSync } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
@@ -94,6 +94,26 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
   }
 }
 
+/** Whether files created with mode 0644 get it as it is (the umask clears none of its bits). */
+let umaskKeeps644: boolean | undefined;
+
+/**
+ * Copies a small object to the fresh name `tmp` (mode 0644): read whole, then written to a file created with its
+ * final mode. `copyFile` creates the copy with the object's mode (read-only) and changes it, then a `chmod` by path
+ * makes it writable: two more calls per file, and each of them a change of the new inode.
+ */
+function copySmall(objAbs: string, tmp: string): void {
+  const data = readFileSync(objAbs);
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+  try {
+    umaskKeeps644 ??= (0o644 & ~process.umask()) === 0o644;
+    if (!umaskKeeps644) fchmodSync(fd, 0o644);
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `place`, with synchronous calls (see `placeObject` for when). */
 function placeSync(objAbs: string, tmp: string, type: LinkType): void {
   switch (type) {
@@ -107,8 +127,7 @@ function placeSync(objAbs: string, tmp: string, type: LinkType): void {
       chmodSync(tmp, 0o644);
       return;
     case "copy":
-      copyFileSync(objAbs, tmp, fsc.COPYFILE_EXCL);
-      chmodSync(tmp, 0o644);
+      copySmall(objAbs, tmp);
       return;
     case "hardlink":
       linkSync(objAbs, tmp);

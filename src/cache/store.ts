@@ -36,7 +36,7 @@
  */
 import { RACY_WINDOW_NS } from "../hash/state.js";
 import type { BigIntStats } from "node:fs";
-import { constants as fsc } from "node:fs";
+import { constants as fsc, statSync } from "node:fs";
 import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
@@ -99,9 +99,11 @@ function fingerprint(st: BigIntStats): string {
   return `${st.ino}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}`;
 }
 
+// Synchronous: a checkout stats every object it verifies, and a round trip through the thread pool per object cost
+// more than the stat itself (`statSync` asks without an exception for a missing one).
 async function statObject(p: string): Promise<BigIntStats | undefined> {
   try {
-    return await stat(p, { bigint: true });
+    return statSync(p, { bigint: true, throwIfNoEntry: false });
   } catch (e) {
     if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return undefined;
     throw e;
