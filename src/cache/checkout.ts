@@ -23,6 +23,7 @@ import { ensureDirInside, errnoOf, resolveInside, safeRemove } from "./fs.js";
 import { isSharedLink, placeObject, type LinkType, type ParentMemo } from "./link.js";
 import { parseManifest, serialiseManifest, type ManifestEntry } from "./manifest.js";
 import { FILE_CONCURRENCY, forEachLimit } from "./pool.js";
+import { announce } from "./staging.js";
 import type { ObjectStore, PutOutcome } from "./store.js";
 
 export interface CacheContext {
@@ -225,8 +226,8 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     if (errnoOf(e) !== "ENOENT") throw e;
   }
   const existing = new Map<string, "file" | "link" | "dir">();
-  // Temp files a killed `pipe` left beside their destination (only where the output is on another file system than
-  // `.pipe/`, see `staging.ts`): not the output's content, never saved, always removed.
+  // Temp files a killed `pipe` left beside their destination (`staging.ts`; the next writer sweeps them, this finds
+  // them first when it is that writer): not the output's content, never saved, always removed.
   const leftovers: string[] = [];
   if (top?.isDirectory()) {
     const ignored = cc.ignoreTest?.(absDir);
@@ -342,6 +343,8 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
     const r2 = await ensureDirInside(cc.root, `${rel}/${d}`);
     if (!r2.ok) return r2;
   }
+  // Every directory that gets temp files, in the restore journal at once: one flush for the output.
+  if (todo.length > 0) await announce(cc.root, [...dirs].map((d) => (d === "." ? absDir : path.join(absDir, d))));
   const memo: ParentMemo = new Map();
   await forEachLimit(todo, FILE_CONCURRENCY, async (i) => {
     const e = entries[i]!;

@@ -11,18 +11,19 @@
  * it is *unprotected* (replaced by a writable copy) or removed; otherwise a stage writing in place would corrupt the
  * cache.
  *
- * Every placement is atomic: the link or copy is made under a temp name in `.pipe/tmp/staging/` (`staging.ts`: never
- * inside the output, where a killed process would leave it to be hashed) and renamed over the destination, so a
- * workspace file is either the old one or the new one, never half written.
+ * Every placement is atomic: the link or copy is made under a temp name beside the destination, in a directory
+ * written to the writer's restore journal first (`staging.ts`: what a killed process leaves is swept by the next
+ * writer, and never hashed meanwhile), and renamed over the destination, so a workspace file is either the old one or
+ * the new one, never half written.
  */
-import { chmodSync, constants as fsc, copyFileSync, existsSync, linkSync, renameSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsc, copyFileSync, existsSync, fchmodSync, linkSync, openSync, readFileSync, renameSync, symlinkSync, writeSync } from "node:fs";
 import { chmod, copyFile, link, lstat, readdir, realpath, rename, symlink, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
 import { unreachable } from "../core/unreachable.js";
-import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove } from "./fs.js";
-import { crossedDevice, stagingTemp } from "./staging.js";
+import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { announce, announced, tempMade, tempSettled } from "./staging.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 
@@ -93,6 +94,26 @@ async function place(objAbs: string, tmp: string, type: LinkType): Promise<void>
   }
 }
 
+/** Whether files created with mode 0644 get it as it is (the umask clears none of its bits). */
+let umaskKeeps644: boolean | undefined;
+
+/**
+ * Copies a small object to the fresh name `tmp` (mode 0644): read whole, then written to a file created with its
+ * final mode. `copyFile` creates the copy with the object's mode (read-only) and changes it, then a `chmod` by path
+ * makes it writable: two more calls per file, and each of them a change of the new inode.
+ */
+function copySmall(objAbs: string, tmp: string): void {
+  const data = readFileSync(objAbs);
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+  try {
+    umaskKeeps644 ??= (0o644 & ~process.umask()) === 0o644;
+    if (!umaskKeeps644) fchmodSync(fd, 0o644);
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `place`, with synchronous calls (see `placeObject` for when). */
 function placeSync(objAbs: string, tmp: string, type: LinkType): void {
   switch (type) {
@@ -106,8 +127,7 @@ function placeSync(objAbs: string, tmp: string, type: LinkType): void {
       chmodSync(tmp, 0o644);
       return;
     case "copy":
-      copyFileSync(objAbs, tmp, fsc.COPYFILE_EXCL);
-      chmodSync(tmp, 0o644);
+      copySmall(objAbs, tmp);
       return;
     case "hardlink":
       linkSync(objAbs, tmp);
@@ -171,14 +191,16 @@ export async function placeObject(
       failures.push(`${type}: EOPNOTSUPP`);
       continue;
     }
-    // Made in the staging directory (see `staging.ts`): a kill before the rename leaves nothing in the output.
+    // Made beside the destination, in a directory the journal lists (see `staging.ts`).
     const sync = type === "hardlink" || type === "symlink" || (size !== undefined && size >= 0 && size <= SYNC_COPY_MAX);
-    let tmp = stagingTemp(root, dest);
+    if (!announced(root, parent)) await announce(root, [parent]);
+    const tmp = tempBeside(dest);
+    tempMade(root);
     try {
       if (sync) placeSync(objAbs, tmp, type);
       else await place(objAbs, tmp, type);
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
+      await unlinkTemp(root, tmp);
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
       // The temp name (in .pipe/tmp/staging/) is pipe's business: the message names the output it was becoming.
       if (envErrorOf(e)) envError = { ...(e as object), path: dest, dest: undefined };
@@ -188,30 +210,32 @@ export async function placeObject(
     try {
       moved = await renameInto(root, tmp, dest, destRel, sync);
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      if (!crossedDevice(root, tmp, dest, e)) throw e;
-      // The destination lies on another file system than `.pipe/`: place again, beside it this time.
-      tmp = stagingTemp(root, dest);
-      try {
-        await place(objAbs, tmp, type);
-        moved = await renameInto(root, tmp, dest, destRel, false);
-      } catch (e2) {
-        await unlink(tmp).catch(() => undefined);
-        throw e2;
-      }
+      await unlinkTemp(root, tmp);
+      throw e;
     }
     if (!moved.ok) {
-      await unlink(tmp).catch(() => undefined);
+      await unlinkTemp(root, tmp);
       return moved;
     }
     // rename() of a hard link onto another link of the same inode succeeds and does nothing (POSIX): the temp name
     // would stay behind. `existsSync` asks without an exception (an unlink that fails costs one per file).
-    if (type === "hardlink" && existsSync(tmp)) await unlink(tmp).catch(() => undefined);
+    if (type === "hardlink" && existsSync(tmp)) await unlinkTemp(root, tmp);
+    else tempSettled(root);
     return ok(type);
   }
   // A full disk, a read-only workspace: said as such, with what to do (`core/env-error.ts`).
   const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
   return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
+}
+
+/** Removes a temp file made after `tempMade`; one that cannot be removed stays counted (and journalled). */
+async function unlinkTemp(root: string, tmp: string): Promise<void> {
+  try {
+    await unlink(tmp);
+  } catch (e) {
+    if (errnoOf(e) !== "ENOENT") return;
+  }
+  tempSettled(root);
 }
 
 /**
@@ -258,19 +282,21 @@ export async function unprotectFile(root: string, abs: string): Promise<boolean>
     // A link to a directory is not a cache object: left as it is (its target is not ours to copy or change).
     if (target.isDirectory()) return false;
   }
-  // Staged outside the output (`staging.ts`); beside it when it lies on another file system.
-  for (let attempt = 0; ; attempt++) {
-    const tmp = stagingTemp(root, abs);
-    try {
-      await copyFile(abs, tmp, fsc.COPYFILE_EXCL);
-      await chmod(tmp, 0o644);
-      await rename(tmp, abs);
-      return true;
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      if (attempt > 0 || !crossedDevice(root, tmp, abs, e)) throw e;
-    }
+  // Made beside the file, in a directory the journal lists (`staging.ts`).
+  const dir = path.dirname(abs);
+  if (!announced(root, dir)) await announce(root, [dir]);
+  const tmp = tempBeside(abs);
+  tempMade(root);
+  try {
+    await copyFile(abs, tmp, fsc.COPYFILE_EXCL);
+    await chmod(tmp, 0o644);
+    await rename(tmp, abs);
+  } catch (e) {
+    await unlinkTemp(root, tmp);
+    throw e;
   }
+  tempSettled(root);
+  return true;
 }
 
 /** Unprotects a file output or every file of a directory output (relative to root). Returns how many changed. */

@@ -36,7 +36,7 @@
  */
 import { RACY_WINDOW_NS } from "../hash/state.js";
 import type { BigIntStats } from "node:fs";
-import { constants as fsc } from "node:fs";
+import { constants as fsc, statSync } from "node:fs";
 import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
@@ -99,9 +99,11 @@ function fingerprint(st: BigIntStats): string {
   return `${st.ino}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}`;
 }
 
+// Synchronous: a checkout stats every object it verifies, and a round trip through the thread pool per object cost
+// more than the stat itself (`statSync` asks without an exception for a missing one).
 async function statObject(p: string): Promise<BigIntStats | undefined> {
   try {
-    return await stat(p, { bigint: true });
+    return statSync(p, { bigint: true, throwIfNoEntry: false });
   } catch (e) {
     if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return undefined;
     throw e;
@@ -135,6 +137,9 @@ export class ObjectStore {
   private recordedTorn = false;
   /** Writes of the log, one after the other (objects are verified concurrently). */
   private logQueue: Promise<void> = Promise.resolve();
+  /** Lines verified and not written yet, and the queued write that will take them (until it starts). */
+  private pendingLines: string[] = [];
+  private pendingFlush: Promise<void> | undefined;
   private readonly recordVerified: boolean;
   /** A write of the log failed for a reason of the machine (read-only, full): not tried again in this process. */
   private logUnwritable = false;
@@ -226,10 +231,17 @@ export class ObjectStore {
     const rec = await this.loadRecorded();
     if (rec.get(id) === fp) return;
     rec.set(id, fp);
-    await this.queueLog(async () => {
-      if (this.logUnwritable) return;
+    // Lines are written in batches: the objects of a checkout are verified concurrently, and one append per line,
+    // one after the other, cost an open, a write and a close per object (20,000 of them after a hard-link checkout
+    // changed every object's ctime). Each caller waits for the write that holds its line.
+    this.pendingLines.push(`${id}\t${fp}\n`);
+    this.pendingFlush ??= this.queueLog(async () => {
+      this.pendingFlush = undefined;
+      const batch = this.pendingLines;
+      this.pendingLines = [];
+      if (this.logUnwritable || batch.length === 0) return;
       const file = path.join(this.root, VERIFIED_LOG);
-      const lines = this.recordedLines + 1;
+      const lines = this.recordedLines + batch.length;
       try {
         if (this.recordedForeign || (lines > this.compactMinLines && lines > this.compactFactor * rec.size)) {
           await this.rewriteLog(rec);
@@ -239,11 +251,11 @@ export class ObjectStore {
           () => true,
           () => false,
         );
-        // One write per line with O_APPEND: a line is never torn by another write. After a torn line, a line break
-        // first, so that the torn line cannot swallow this one.
+        // One append (O_APPEND) per batch of whole lines. After a torn line, a line break first, so that the torn
+        // line cannot swallow the next one; a batch cut short leaves a torn line, which a reader skips.
         const before = !exists ? VERIFIED_HEADER + "\n" : this.recordedTorn ? "\n" : "";
-        await appendFile(file, `${before}${id}\t${fp}\n`);
-        this.recordedLines = exists ? lines : 1;
+        await appendFile(file, before + batch.join(""));
+        this.recordedLines = exists ? lines : batch.length;
         this.recordedTorn = false;
       } catch (e) {
         // The log is a cache, and reading the store must work where it cannot be written (a read-only mount, a
@@ -254,6 +266,7 @@ export class ObjectStore {
         this.logUnwritable = true;
       }
     });
+    await this.pendingFlush;
   }
 
   /** Runs `job` after the log writes queued before it (whether they succeeded or not). */

@@ -1,7 +1,7 @@
 /**
  * What every writing command (`repro`, `checkout`, `commit`, `gc`) does around its work: make sure `.pipe/` exists
  * (with its `.gitignore`, as `pipe init` writes it, so a DVC project that never ran `pipe init` does not get a cache
- * committed by accident), take the project write lock (and clear `.pipe/tmp/staging/` of what a killed writer left), deal with stages a dead `pipe` left running (through the
+ * committed by accident), take the project write lock (and remove the temp files a killed writer left, as its restore journal lists them: `cache/staging.ts`), deal with stages a dead `pipe` left running (through the
  * executor: `Executor.settleLeftovers`), and turn SIGINT/SIGTERM/SIGHUP into an abort instead of an immediate exit,
  * so running stages are cancelled through their executor and the lock is released. A second signal cancels them at
  * once and hands over to the caller (`cli/`), which exits: nothing here ends the process.
@@ -14,7 +14,7 @@ import { GITIGNORE_LINES } from "../project/root.js";
 import type { Executor, Leftover } from "../executors/executor.js";
 import { LocalExecutor } from "../executors/local.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
-import { dropStaging, sweepStaging } from "../cache/staging.js";
+import { dropJournal, sweepJournals } from "../cache/staging.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {
@@ -51,8 +51,8 @@ export async function lockProject(root: string, command: string, opts: LockProje
   if (await ensurePipeDir(root)) opts.onInitialised?.(root);
   const lock = await acquireWriteLock(root, { command });
   if (!lock.ok) return lock;
-  // Temp files of a writer that was killed before renaming them: nobody else stages while we hold the lock.
-  await sweepStaging(root);
+  // Temp files of a writer that was killed before renaming them: nobody else places files while we hold the lock.
+  await sweepJournals(root);
   const wait = opts.waitForOrphans === true;
   const executor = opts.executor ?? new LocalExecutor({ root });
   await executor.settleLeftovers({ wait, onLeftover: (o) => opts.onOrphan?.(o, wait) });
@@ -61,11 +61,11 @@ export async function lockProject(root: string, command: string, opts: LockProje
     path: held.path,
     holder: held.holder,
     async release() {
-      dropStaging(root);
+      dropJournal(root);
       await held.release();
     },
     releaseSync() {
-      dropStaging(root);
+      dropJournal(root);
       held.releaseSync();
     },
   });

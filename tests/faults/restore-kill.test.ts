@@ -2,10 +2,11 @@
  * Kill soak for restores (issue 12, item 1): `pipe repro` restoring a directory output from the run-cache is killed
  * with SIGKILL at different moments of the restore, then `pipe repro` runs again. After every recovery the
  * workspace (the lock included) and the cache must equal, byte for byte, those of a run that was never killed, and no
- * temporary file may be left anywhere: not in the output, not in `.pipe/tmp/staging`.
+ * temporary file may be left anywhere: not in the output (where restored files are made under temp names, `src/cache/staging.ts`), and no restore
+ * journal in `.pipe/tmp/restoring`.
  *
  * Each cycle goes seed 2 -> seed 1 (restored from the run-cache), the kill landing while the restore is under way:
- * the test watches the output directory and the staging directory and kills once a restore is visibly in progress,
+ * the test watches the output directory and the journal directory and kills once a restore is visibly in progress,
  * after a delay that grows from cycle to cycle. Odd cycles delete the output first (files are created), even ones
  * restore over the other seed's files (files are replaced). It checks that most kills did land mid-restore.
  */
@@ -16,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import { makeProject, PIPE_BIN, runPipe } from "../helpers/project.js";
 
 const FILES = 1500;
-const STAGING = ".pipe/tmp/staging";
+const JOURNALS = ".pipe/tmp/restoring";
 
 function project(): string {
   return makeProject({
@@ -101,7 +102,7 @@ function count(abs: string): number {
 
 /**
  * Runs `pipe repro` and kills it with SIGKILL `delayMs` after a restore of `d` is first seen under way (some files
- * of `d` there but not all, or a temporary file in `d` or in the staging directory). Returns whether the kill landed
+ * of `d` there but not all, or a temporary file in `d`, or a restore journal). Returns whether the kill landed
  * before the process had finished, and what it left.
  */
 async function reproKilled(dir: string, delayMs: number): Promise<{ killed: boolean; partial: boolean }> {
@@ -115,7 +116,7 @@ async function reproKilled(dir: string, delayMs: number): Promise<{ killed: bool
   const started = Date.now();
   while (!done && Date.now() - started < 60_000) {
     const n = count(d);
-    if ((n >= 0 && n < FILES) || count(path.join(dir, STAGING)) > 0 || temps(d).length > 0) break;
+    if ((n >= 0 && n < FILES) || count(path.join(dir, JOURNALS)) > 0 || temps(d).length > 0) break;
     await new Promise((r) => setTimeout(r, 2));
   }
   if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
@@ -123,7 +124,7 @@ async function reproKilled(dir: string, delayMs: number): Promise<{ killed: bool
   await exited;
   // What a kill mid-restore leaves: an incomplete output, or temporary copies.
   const n = count(d);
-  const partial = killed && ((n >= 0 && n !== FILES) || temps(d).length > 0 || count(path.join(dir, STAGING)) > 0);
+  const partial = killed && ((n >= 0 && n !== FILES) || temps(d).length > 0 || count(path.join(dir, JOURNALS)) > 0);
   return { killed, partial };
 }
 
@@ -153,7 +154,7 @@ describe("a restore killed with SIGKILL", () => {
       if (k.partial) partial++;
       repro(dir);
       expect(temps(dir), `cycle ${i}: temporary files after recovery`).toEqual([]);
-      expect(count(path.join(dir, STAGING)), `cycle ${i}: staging not emptied`).toBeLessThanOrEqual(0);
+      expect(count(path.join(dir, JOURNALS)), `cycle ${i}: restore journals left`).toBeLessThanOrEqual(0);
       expect(snapshot(dir), `cycle ${i} (kill ${delay} ms into the restore)`).toEqual(want);
       // Back to seed 2 for the next cycle, cleanly.
       seed(dir, 2);

@@ -1,15 +1,16 @@
 /**
- * Temp files of placements never land in the workspace (`src/cache/staging.ts`), and what a killed `pipe` left is
- * never hashed, recorded or kept: the hashing walk skips `pipe`'s temp names, checkout removes them from a directory
- * output without saving them, and a writer that takes the project lock empties the staging directory.
+ * Temp files of placements are made beside their destination only in directories written to the writer's restore
+ * journal first (`src/cache/staging.ts`), and what a killed `pipe` left is never hashed, recorded or kept: the hashing
+ * walk skips `pipe`'s temp names, checkout removes them from a directory output without saving them, and a writer
+ * that takes the project lock removes them from exactly the directories the journals of dead writers list.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkoutOutput, storeOutput, type CacheContext } from "../../src/cache/checkout.js";
 import { placeObject, unprotect } from "../../src/cache/link.js";
-import { dropStaging, STAGING_DIR, sweepStaging } from "../../src/cache/staging.js";
+import { dropJournal, JOURNAL_DIR, LEGACY_STAGING_DIR, sweepJournals } from "../../src/cache/staging.js";
 import { ObjectStore } from "../../src/cache/store.js";
 import { lockProject } from "../../src/exec/session.js";
 import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
@@ -50,28 +51,37 @@ describe("pipe's temp names", () => {
 });
 
 describe("placing files from the cache", () => {
-  it("stages every copy and link outside the output, and leaves nothing staged", async () => {
+  it("journals every directory before making temp files in it, and leaves no temp file nor journal", async () => {
     const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
     const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["reflink", "copy"] };
     const out = toOutputHash(await hashDir(root, "d"));
     expect((await storeOutput(cc, "d", out)).ok).toBe(true);
-    // Watch the output directory (inotify reports every name created in it) while files are placed and unprotected.
-    const seen: string[] = [];
-    const watcher = watch(path.join(root, "d"), (_event, name) => seen.push(String(name)));
+    // Watch the output directory (inotify reports every name created in it) while files are placed and unprotected:
+    // when the first temp name appears, the journal must already list the directory.
+    const journalled = (): string[] =>
+      readdirSync(path.join(root, JOURNAL_DIR)).flatMap((n) =>
+        readFileSync(path.join(root, JOURNAL_DIR, n), "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as string),
+      );
+    const seen: { name: string; listed: boolean }[] = [];
+    const watcher = watch(path.join(root, "d"), (_event, name) => {
+      if (String(name).includes("pipe-tmp")) seen.push({ name: String(name), listed: existsSync(path.join(root, JOURNAL_DIR)) && journalled().includes("d") });
+    });
     for (const type of ["copy", "hardlink", "symlink"] as const) {
       expect((await placeObject(root, cc.store.pathOf(out.kind === "dir" ? out.entries[0]!.hash : out.hash), "d/a.txt", [type])).ok).toBe(true);
     }
     expect((await unprotect(root, "d")).ok).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
     watcher.close();
-    expect(seen).toContain("a.txt");
-    expect([...seen].filter((n) => n.includes("pipe-tmp"))).toEqual([]);
-    // Only this process's (empty) subdirectory, which goes when its writer releases the project lock.
-    const subdirs = readdirSync(path.join(root, STAGING_DIR));
-    expect(subdirs).toHaveLength(1);
-    expect(readdirSync(path.join(root, STAGING_DIR, subdirs[0]!))).toEqual([]);
-    dropStaging(root);
-    expect(readdirSync(path.join(root, STAGING_DIR))).toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((s) => !s.listed)).toEqual([]);
+    expect(readdirSync(path.join(root, "d")).filter((n) => n.includes("pipe-tmp"))).toEqual([]);
+    expect(journalled()).toContain("d");
+    // The journal goes when its writer releases the project lock.
+    dropJournal(root);
+    expect(readdirSync(path.join(root, JOURNAL_DIR))).toEqual([]);
   });
 
   it("checkout removes temp files a killed run left in a directory output, without storing them", async () => {
@@ -88,22 +98,33 @@ describe("placing files from the cache", () => {
   });
 });
 
-describe("the staging directory", () => {
-  it("is emptied by the next writer that takes the project lock", async () => {
-    const root = makeProject({ "pipe.yaml": "stages: {}\n" });
-    mkdirSync(path.join(root, STAGING_DIR), { recursive: true });
-    writeFileSync(path.join(root, STAGING_DIR, "4875-3d436801-0"), "partial");
-    mkdirSync(path.join(root, STAGING_DIR, "odd"));
+describe("the restore journals", () => {
+  it("lead the next writer that takes the project lock to the temp files a killed one left, and no further", async () => {
+    const root = makeProject({ "pipe.yaml": "stages: {}\n", "d/a.txt": "a", "d/sub/b.txt": "b", "e/c.txt": "c" });
+    mkdirSync(path.join(root, JOURNAL_DIR), { recursive: true });
+    // A journal of a dead writer (its last line torn), and what an earlier version left in its staging directory.
+    writeFileSync(path.join(root, JOURNAL_DIR, "4875-3d436801"), ['"d"', '"d/sub"', '"../outside"', '"gone"', '"d/su'].join("\n"));
+    mkdirSync(path.join(root, LEGACY_STAGING_DIR, "4875-3d436801"), { recursive: true });
+    writeFileSync(path.join(root, LEGACY_STAGING_DIR, "4875-3d436801", "0"), "partial");
+    writeFileSync(path.join(root, "d/.a.txt.pipe-tmp-4875-3d436801"), "partial");
+    writeFileSync(path.join(root, "d/sub/.b.txt.pipe-tmp-4875-0000000a"), "partial");
+    // Not pipe's temp names, or not in a listed directory: left alone.
+    writeFileSync(path.join(root, "d/.notes.pipe-tmp-draft"), "mine");
+    writeFileSync(path.join(root, "e/.c.txt.pipe-tmp-4875-3d436801"), "not listed");
     const lock = await lockProject(root, "pipe test");
     expect(lock.ok).toBe(true);
-    expect(readdirSync(path.join(root, STAGING_DIR))).toEqual([]);
+    expect(readdirSync(path.join(root, JOURNAL_DIR))).toEqual([]);
+    expect(existsSync(path.join(root, LEGACY_STAGING_DIR))).toBe(false);
+    expect(readdirSync(path.join(root, "d")).sort()).toEqual([".notes.pipe-tmp-draft", "a.txt", "sub"]);
+    expect(readdirSync(path.join(root, "d/sub"))).toEqual(["b.txt"]);
+    expect(readdirSync(path.join(root, "e")).sort()).toEqual([".c.txt.pipe-tmp-4875-3d436801", "c.txt"]);
     if (lock.ok) await lock.value.release();
-    expect(await sweepStaging(root)).toBe(0);
+    expect(await sweepJournals(root)).toBe(0);
   });
 });
 
 describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run does): they mount a tmpfs"))("an output on another file system", () => {
-  it("is restored through temp files beside it (a rename from .pipe/ cannot cross), and none is left", async () => {
+  it("is restored through temp files beside it, and none is left", async () => {
     const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
     const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["reflink", "copy"] };
     const out = toOutputHash(await hashDir(root, "d"));
