@@ -10,6 +10,7 @@ import path from "node:path";
 import Ajv from "ajv";
 import { afterEach, describe, expect, it } from "vitest";
 import { exists, makeProject, PIPE_BIN, read, REPO_ROOT, runPipe, writeFiles } from "../helpers/project.js";
+import { alive, until } from "../helpers/processes.js";
 
 /** Pids (and their process groups) to kill after each test. */
 const spawned: number[] = [];
@@ -25,30 +26,6 @@ afterEach(() => {
     }
   }
 });
-
-/** Alive and not a zombie (a killed orphan may wait for a reaper that containers do not always have). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return true;
-  }
-}
-
-/** Polls `cond` until it holds, or fails after a generous deadline (a wait, not a timing assertion). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A file written whole (renamed into place) by a stage: its pid, once it exists. */
 function pidFile(dir: string, name: string): number | undefined {

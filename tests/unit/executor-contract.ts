@@ -10,36 +10,15 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Executor, Outcome, OutputStream, StageJob } from "../../src/executors/executor.js";
 import { makeProject } from "../helpers/project.js";
+import { alive, until } from "../helpers/processes.js";
+
+export { alive, until };
 
 export interface ContractSetup {
   /** The project root the executor works in. */
   root: string;
   /** Grace period between asking a cancelled command to end and ending it by force. */
   graceMs: number;
-}
-
-/** Alive and not a zombie (a killed orphan may wait for a reaper that containers do not always have). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return true;
-  }
-}
-
-/** Polls `cond` until it holds, or fails after a generous deadline (a wait, not a timing assertion). */
-export async function until(cond: () => boolean, what = "condition"): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A job whose output is collected: `lines` as [stream, line], `seen` with the command announcements in order. */
