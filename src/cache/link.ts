@@ -202,7 +202,7 @@ export async function placeObject(
     } catch (e) {
       await unlinkTemp(root, tmp);
       failures.push(`${type}: ${errnoOf(e) ?? String(e)}`);
-      // The temp name (in .pipe/tmp/staging/) is pipe's business: the message names the output it was becoming.
+      // The temp name is pipe's business: the message names the output it was becoming.
       if (envErrorOf(e)) envError = { ...(e as object), path: dest, dest: undefined };
       continue;
     }
