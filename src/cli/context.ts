@@ -64,5 +64,8 @@ export function colors(ctx: CommandContext): Colors {
 /** Exit codes of spec section 5. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
+
+/** `--precision` of `metrics show`/`diff` when none is given: DVC's `DEFAULT_PRECISION` (dvc/commands/metrics.py). */
+export const DEFAULT_PRECISION = 5;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;

@@ -10,7 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
+import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
 
@@ -107,9 +107,8 @@ const MAX_PRECISION = 100;
 
 /** `--precision <n>` of `metrics show` and `metrics diff`: a whole number, parsed here so help shows `(default: 5)`. */
 function precisionOption(): Option {
-  // 5 is DVC's default (`DEFAULT_PRECISION` in dvc/commands/metrics.py); commands/metrics.ts falls back to the same.
   return new Option("--precision <n>", "significant digits")
-    .default(5)
+    .default(DEFAULT_PRECISION)
     .argParser((raw: string): number => {
       const n = Number(raw);
       if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_PRECISION) {

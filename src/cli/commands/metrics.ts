@@ -12,7 +12,7 @@ import { addAllCommits, rootTargets, type Comparison } from "../../params/compar
 import { showJson, showTable } from "../../report/metrics.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
-import { EXIT_OK } from "../context.js";
+import { DEFAULT_PRECISION, EXIT_OK } from "../context.js";
 import { prepareComparison, printDiff, printJson, printWarnings, usageError } from "../compare.js";
 
 export interface MetricsShowOptions {
@@ -31,8 +31,6 @@ export interface MetricsDiffOptions {
   path?: boolean;
   precision?: number;
 }
-
-export const DEFAULT_PRECISION = 5;
 
 /** Reads metrics outputs missing from a revision's tree through its lock and the cache. */
 function cachedReader(cmp: Comparison): CachedReader {
