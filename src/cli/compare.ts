@@ -5,7 +5,7 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import { WORKSPACE, type Side } from "../git/revision.js";
 import type { Pipeline } from "../core/model.js";
-import { openComparison, type Comparison } from "../params/comparison.js";
+import { openComparison, type Comparison } from "../compare/comparison.js";
 import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../params/diff.js";
 import { stringifyJson } from "../params/format.js";
 import { whereOf } from "../project/where.js";

@@ -77,7 +77,7 @@ export async function withWriteLock(ctx: CommandContext, root: string, command: 
  * of that file's stages, in file order, as `repro` does after a stage succeeds.
  */
 export async function updateGitignores(root: string, pipeline: Pipeline, files: Iterable<string>): Promise<Diagnostic[]> {
-  const { addToGitignore } = await import("../cache/gitignore.js");
+  const { addToGitignore } = await import("../storage/gitignore.js");
   const problems: Diagnostic[] = [];
   for (const file of [...new Set(files)].sort()) {
     const stages = pipeline.stages.filter((t) => t.file === file);

@@ -5,8 +5,8 @@
  */
 import { lstat } from "node:fs/promises";
 import { error, type Diagnostic } from "../core/diagnostic.js";
-import type { LinkType } from "../cache/link.js";
-import type { ObjectStore } from "../cache/store.js";
+import type { LinkType } from "../storage/link.js";
+import type { ObjectStore } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
 import type { StageGraph } from "../core/model.js";
 import { absOf, type Workspace } from "../status/workspace.js";

@@ -4,13 +4,13 @@
  * or whose outputs cannot be stored, is not recorded; the problems are returned, the other stages go on.
  */
 import type { Diagnostic } from "../core/diagnostic.js";
-import type { LinkType } from "../cache/link.js";
-import type { RunCache } from "../cache/runcache.js";
-import type { ObjectStore } from "../cache/store.js";
+import type { LinkType } from "../storage/link.js";
+import type { RunCache } from "../storage/runcache.js";
+import type { ObjectStore } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
 import { writeLockEntry } from "../lock/write.js";
 import type { StageGraph } from "../core/model.js";
-import type { EventSink } from "../report/events.js";
+import type { EventSink } from "./events.js";
 import type { Workspace } from "../status/workspace.js";
 import { cacheContextOf, recordAndStore, type Recorder } from "./record.js";
 

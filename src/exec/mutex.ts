@@ -17,7 +17,7 @@ import { link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/
 import os from "node:os";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
-import { errnoOf } from "../cache/fs.js";
+import { errnoOf } from "../storage/fs.js";
 import { envFailure } from "../core/env-error.js";
 
 export const WRITE_LOCK = ".pipe/tmp/write.lock";

@@ -13,16 +13,16 @@
  * uses, so that each hashes through the workspace's stat cache and leaves ignored files inside directory outputs alone.
  */
 import type { Diagnostic, Result } from "../core/diagnostic.js";
-import type { CacheContext, OutputHash } from "../cache/checkout.js";
-import { storeOutput } from "../cache/checkout.js";
-import type { LinkType } from "../cache/link.js";
-import type { RunCache, RunEntry, RunKeyInput } from "../cache/runcache.js";
-import type { ObjectStore } from "../cache/store.js";
+import type { CacheContext, OutputHash } from "../storage/checkout.js";
+import { storeOutput } from "../storage/checkout.js";
+import type { LinkType } from "../storage/link.js";
+import type { RunCache, RunEntry, RunKeyInput } from "../storage/runcache.js";
+import type { ObjectStore } from "../storage/store.js";
 import type { HashedPath } from "../hash/hasher.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 import type { Stage } from "../core/model.js";
-import type { EventSink } from "../report/events.js";
+import type { EventSink } from "./events.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import { absOf, type Workspace } from "../status/workspace.js";
 import { runCacheable } from "../plan/decide.js";

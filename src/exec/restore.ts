@@ -6,7 +6,7 @@
  */
 import { lstat } from "node:fs/promises";
 import type { Diagnostic } from "../core/diagnostic.js";
-import { checkoutOutput, type CacheContext } from "../cache/checkout.js";
+import { checkoutOutput, type CacheContext } from "../storage/checkout.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import type { OutEntry, Stage } from "../core/model.js";

@@ -18,7 +18,7 @@ import { readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
-import { ensureDirInside, errnoOf } from "../cache/fs.js";
+import { ensureDirInside, errnoOf } from "../storage/fs.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 

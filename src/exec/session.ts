@@ -14,7 +14,7 @@ import { GITIGNORE_LINES } from "../project/root.js";
 import type { Executor, Leftover } from "../executors/executor.js";
 import { LocalExecutor } from "../executors/local.js";
 import { acquireWriteLock, type WriteLock } from "./mutex.js";
-import { dropJournal, sweepJournals } from "../cache/staging.js";
+import { dropJournal, sweepJournals } from "../storage/staging.js";
 
 /** Creates `.pipe/` and its `.gitignore` when missing. True when it created them. */
 export async function ensurePipeDir(root: string): Promise<boolean> {

@@ -19,7 +19,7 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { LockEntry } from "../lock/types.js";
 import type { Stage } from "../core/model.js";
-import type { RunEntry, RunKeyInput } from "../cache/runcache.js";
+import type { RunEntry, RunKeyInput } from "../storage/runcache.js";
 import type { StageStatus } from "../status/types.js";
 
 export interface DecideFlags {

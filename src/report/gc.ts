@@ -3,7 +3,7 @@
  * and what it removed. The plan itself is `cache/gc.ts`'s.
  */
 import path from "node:path";
-import { formatBytes, type GcPlan } from "../cache/gc.js";
+import { formatBytes, type GcPlan } from "../storage/gc.js";
 
 /** The scopes, as listed when none is given. */
 export const GC_SCOPES = [

@@ -3,7 +3,7 @@
  * the `--json` document in DVC 3's layout.
  */
 import type { Side } from "../git/revision.js";
-import type { MetricsShowOutcome } from "../metrics/compare.js";
+import type { MetricsShowOutcome } from "../compare/metrics.js";
 import { renderValue, toJsonValue } from "../params/format.js";
 import type { TableData } from "./table.js";
 

@@ -11,7 +11,7 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import { stringifyJson } from "../params/format.js";
 import { jsonReason } from "./status.js";
 import { unreachable } from "../core/unreachable.js";
-import type { ReproEvent, ReproWarning, RunReason } from "./events.js";
+import type { ReproEvent, ReproWarning, RunReason } from "../exec/events.js";
 import { AT_ROOT } from "../project/where.js";
 import { failureText, type Reporter } from "./repro-text.js";
 import { warningText } from "./repro-warnings.js";

@@ -6,7 +6,7 @@
  */
 import { AT_ROOT, type Where } from "../project/where.js";
 import { unreachable } from "../core/unreachable.js";
-import type { RunReason } from "./events.js";
+import type { RunReason } from "../exec/events.js";
 
 const MAX_ITEMS = 3;
 

@@ -13,7 +13,7 @@
 import { AT_ROOT, type Where } from "../project/where.js";
 import type { Colors } from "./colors.js";
 import { unreachable } from "../core/unreachable.js";
-import type { ReproEvent, StageFailureFacts } from "./events.js";
+import type { ReproEvent, StageFailureFacts } from "../exec/events.js";
 import { reasonsText } from "./repro-reasons.js";
 import { diagnosticsText, warningText } from "./repro-warnings.js";
 

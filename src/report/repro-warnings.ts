@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from "../core/diagnostic.js";
 import { unreachable } from "../core/unreachable.js";
-import type { ReproWarning } from "./events.js";
+import type { ReproWarning } from "../exec/events.js";
 
 /** A diagnostic's message; an environment error's advice (free space, make it writable) comes with it. */
 function withAdvice(d: Diagnostic, message = d.message): string {

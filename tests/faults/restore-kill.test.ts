@@ -2,7 +2,7 @@
  * Kill soak for restores (issue 12, item 1): `pipe repro` restoring a directory output from the run-cache is killed
  * with SIGKILL at different moments of the restore, then `pipe repro` runs again. After every recovery the
  * workspace (the lock included) and the cache must equal, byte for byte, those of a run that was never killed, and no
- * temporary file may be left anywhere: not in the output (where restored files are made under temp names, `src/cache/staging.ts`), and no restore
+ * temporary file may be left anywhere: not in the output (where restored files are made under temp names, `src/storage/staging.ts`), and no restore
  * journal in `.pipe/tmp/restoring`.
  *
  * Each cycle goes seed 2 -> seed 1 (restored from the run-cache), the kill landing while the restore is under way:

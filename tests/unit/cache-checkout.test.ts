@@ -1,11 +1,11 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkoutOutput, isCached, readManifest, storeOutput, type CacheContext, type OutputHash } from "../../src/cache/checkout.js";
-import { defaultDigester } from "../../src/cache/digest.js";
-import type { LinkType } from "../../src/cache/link.js";
-import { serialiseManifest, type ManifestEntry } from "../../src/cache/manifest.js";
-import { ObjectStore } from "../../src/cache/store.js";
+import { checkoutOutput, isCached, readManifest, storeOutput, type CacheContext, type OutputHash } from "../../src/storage/checkout.js";
+import { defaultDigester } from "../../src/storage/digest.js";
+import type { LinkType } from "../../src/storage/link.js";
+import { serialiseManifest, type ManifestEntry } from "../../src/storage/manifest.js";
+import { ObjectStore } from "../../src/storage/store.js";
 import { Hasher } from "../../src/hash/hasher.js";
 import { makeProject, treeSnapshot } from "../helpers/project.js";
 

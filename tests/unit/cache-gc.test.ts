@@ -1,11 +1,11 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { storeOutput, type CacheContext } from "../../src/cache/checkout.js";
-import { defaultDigester } from "../../src/cache/digest.js";
-import { applyGc, formatBytes, planGc, referencedObjects } from "../../src/cache/gc.js";
-import { serialiseManifest } from "../../src/cache/manifest.js";
-import { RunCache } from "../../src/cache/runcache.js";
-import { ObjectStore } from "../../src/cache/store.js";
+import { storeOutput, type CacheContext } from "../../src/storage/checkout.js";
+import { defaultDigester } from "../../src/storage/digest.js";
+import { applyGc, formatBytes, planGc, referencedObjects } from "../../src/storage/gc.js";
+import { serialiseManifest } from "../../src/storage/manifest.js";
+import { RunCache } from "../../src/storage/runcache.js";
+import { ObjectStore } from "../../src/storage/store.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import { makeProject } from "../helpers/project.js";
 

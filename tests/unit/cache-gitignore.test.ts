@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { addToGitignore, gitignoreEntry, planGitignore } from "../../src/cache/gitignore.js";
+import { addToGitignore, gitignoreEntry, planGitignore } from "../../src/storage/gitignore.js";
 import { makeProject } from "../helpers/project.js";
 
 describe(".gitignore of cached outputs", () => {

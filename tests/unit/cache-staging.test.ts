@@ -1,6 +1,6 @@
 /**
  * Temp files of placements are made beside their destination only in directories written to the writer's restore
- * journal first (`src/cache/staging.ts`), and what a killed `pipe` left is never hashed, recorded or kept: the hashing
+ * journal first (`src/storage/staging.ts`), and what a killed `pipe` left is never hashed, recorded or kept: the hashing
  * walk skips `pipe`'s temp names, checkout removes them from a directory output without saving them, and a writer
  * that takes the project lock removes them from exactly the directories the journals of dead writers list.
  */
@@ -8,10 +8,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkoutOutput, storeOutput, type CacheContext } from "../../src/cache/checkout.js";
-import { placeObject, unprotect } from "../../src/cache/link.js";
-import { dropJournal, JOURNAL_DIR, LEGACY_STAGING_DIR, sweepJournals } from "../../src/cache/staging.js";
-import { ObjectStore } from "../../src/cache/store.js";
+import { checkoutOutput, storeOutput, type CacheContext } from "../../src/storage/checkout.js";
+import { placeObject, unprotect } from "../../src/storage/link.js";
+import { dropJournal, JOURNAL_DIR, LEGACY_STAGING_DIR, sweepJournals } from "../../src/storage/staging.js";
+import { ObjectStore } from "../../src/storage/store.js";
 import { lockProject } from "../../src/exec/session.js";
 import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
 import { isPipeTempName } from "../../src/hash/ignore.js";

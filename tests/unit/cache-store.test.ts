@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { algorithmOf, canonicalJson, defaultDigester } from "../../src/cache/digest.js";
-import { atomicWrite, ensureDirInside, safeRemove } from "../../src/cache/fs.js";
-import { parseLinkTypes, placeObject, unprotect } from "../../src/cache/link.js";
-import { isSafeRelpath, parseManifest, serialiseManifest } from "../../src/cache/manifest.js";
-import { ObjectStore } from "../../src/cache/store.js";
+import { algorithmOf, canonicalJson, defaultDigester } from "../../src/storage/digest.js";
+import { atomicWrite, ensureDirInside, safeRemove } from "../../src/storage/fs.js";
+import { parseLinkTypes, placeObject, unprotect } from "../../src/storage/link.js";
+import { isSafeRelpath, parseManifest, serialiseManifest } from "../../src/storage/manifest.js";
+import { ObjectStore } from "../../src/storage/store.js";
 import { serializeManifest, sortEntries } from "../../src/hash/manifest.js";
 import { makeProject } from "../helpers/project.js";
 

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { symlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { collectReferences } from "../../src/cache/gc-refs.js";
+import { collectReferences } from "../../src/storage/gc-refs.js";
 import { CatFileBatch, parseTree } from "../../src/git/batch.js";
 import { commitsInScope, dayStart } from "../../src/git/history.js";
 import { git, gitCommitAll, gitInit, makeProject, writeFiles } from "../helpers/project.js";

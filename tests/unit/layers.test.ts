@@ -55,8 +55,8 @@ describe("layer check", () => {
     ]);
   });
 
-  it("lets the allowlisted edge through, and no other upward import", () => {
-    expect(check({ "exec/repro.ts": 'import type { EventSink } from "../report/events.js";\n' })).toEqual([]);
+  it("lets no upward import through", () => {
+    expect(check({ "exec/repro.ts": 'import type { EventSink } from "../report/events.js";\n' })).toHaveLength(1);
     // The engine no longer words its reasons (events are data): its old edge to the reporter is not allowed any more.
     expect(check({ "exec/repro.ts": 'import { reasonsText } from "../report/repro-reasons.js";\n' })).toHaveLength(1);
   });

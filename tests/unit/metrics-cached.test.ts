@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openSide, projectGit } from "../../src/git/revision.js";
-import { readCachedAt } from "../../src/metrics/cached.js";
-import { readMetricsSide } from "../../src/metrics/compare.js";
+import { readCachedAt } from "../../src/compare/metrics-cached.js";
+import { readMetricsSide } from "../../src/compare/metrics.js";
 import { gitCommitAll, gitInit, makeProject, writeFiles } from "../helpers/project.js";
 
 const md5 = (s: string): string => createHash("md5").update(s).digest("hex");

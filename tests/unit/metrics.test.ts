@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import { ok } from "../../src/core/diagnostic.js";
 import type { BlobAt } from "../../src/git/git.js";
 import type { Side } from "../../src/git/revision.js";
-import { diffMetrics, showMetrics } from "../../src/metrics/compare.js";
-import { parseDelimited, parseMetricsText } from "../../src/metrics/read.js";
+import { diffMetrics, showMetrics } from "../../src/compare/metrics.js";
+import { parseDelimited, parseMetricsText } from "../../src/formats/metrics.js";
 import { MISSING } from "../../src/params/format.js";
-import { emptyTracked } from "../../src/params/tracked.js";
+import { emptyTracked } from "../../src/compare/tracked.js";
 import { showTable } from "../../src/report/metrics.js";
-import type { MetricsShowOutcome } from "../../src/metrics/compare.js";
+import type { MetricsShowOutcome } from "../../src/compare/metrics.js";
 import { renderTable } from "../../src/report/table.js";
 
 function runShowTable(outcome: MetricsShowOutcome, withRevision: boolean): string {

@@ -7,9 +7,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ok } from "../../src/core/diagnostic.js";
 import { workspaceSide, type Side } from "../../src/git/revision.js";
-import { trackRevision } from "../../src/params/at-revision.js";
-import { parseParamsFlat, readSide, selectParams } from "../../src/params/compare.js";
-import { emptyTracked } from "../../src/params/tracked.js";
+import { trackRevision } from "../../src/compare/params-at-revision.js";
+import { parseParamsFlat, readSide, selectParams } from "../../src/compare/params.js";
+import { emptyTracked } from "../../src/compare/tracked.js";
 import { CORPUS, REPO_ROOT } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseParamsText } from "../../src/formats/params-file.js";
-import { parseMetricsText } from "../../src/metrics/read.js";
+import { parseMetricsText } from "../../src/formats/metrics.js";
 
 /** The params reader's JSON, in the shape these cases were written for. */
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string; line: number; col: number } {

@@ -3,9 +3,9 @@ import { ok } from "../../src/core/diagnostic.js";
 import type { BlobAt } from "../../src/git/git.js";
 import type { Side } from "../../src/git/revision.js";
 import type { Pipeline, Stage } from "../../src/core/model.js";
-import { diffParams, pickKeys, selectParams } from "../../src/params/compare.js";
+import { diffParams, pickKeys, selectParams } from "../../src/compare/params.js";
 import { MISSING } from "../../src/params/format.js";
-import { addPipeline, addStagesText, emptyTracked, keyCovered } from "../../src/params/tracked.js";
+import { addPipeline, addStagesText, emptyTracked, keyCovered } from "../../src/compare/tracked.js";
 
 function fakeSide(name: string, files: Record<string, string>, kind: Side["kind"] = "commit"): Side {
   return {

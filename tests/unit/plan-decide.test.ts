@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decide, type DecideFlags, type Decision, type Fact, type StageFacts } from "../../src/plan/decide.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import type { Stage } from "../../src/core/model.js";
-import type { RunEntry } from "../../src/cache/runcache.js";
+import type { RunEntry } from "../../src/storage/runcache.js";
 import type { StageStatus, StaleReason } from "../../src/status/types.js";
 import { error } from "../../src/core/diagnostic.js";
 

@@ -7,12 +7,12 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ok } from "../../src/core/diagnostic.js";
-import { ObjectStore } from "../../src/cache/store.js";
-import { RunCache } from "../../src/cache/runcache.js";
+import { ObjectStore } from "../../src/storage/store.js";
+import { RunCache } from "../../src/storage/runcache.js";
 import { cacheContextOf, recordAndStore, type Recorder } from "../../src/exec/record.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import type { Stage } from "../../src/core/model.js";
-import type { ReproEvent } from "../../src/report/events.js";
+import type { ReproEvent } from "../../src/exec/events.js";
 import { openWorkspace } from "../../src/status/workspace.js";
 import { makeProject } from "../helpers/project.js";
 

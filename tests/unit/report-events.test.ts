@@ -3,7 +3,7 @@
  * `unreachable` that a reporter reaches when a value no case handles gets past the compiler (a cast, an old build).
  */
 import { describe, expect, it } from "vitest";
-import type { ReproEvent, ReproWarning } from "../../src/report/events.js";
+import type { ReproEvent, ReproWarning } from "../../src/exec/events.js";
 import { jsonEvent } from "../../src/report/repro-json.js";
 import { reasonText } from "../../src/report/repro-reasons.js";
 import { createReproTextReporter, failureText } from "../../src/report/repro-text.js";

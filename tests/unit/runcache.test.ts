@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { RunCache, runKeyDocument, type RunKeyInput } from "../../src/cache/runcache.js";
+import { RunCache, runKeyDocument, type RunKeyInput } from "../../src/storage/runcache.js";
 import { makeProject } from "../helpers/project.js";
 
 const input: RunKeyInput = {

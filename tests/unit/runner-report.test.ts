@@ -1,6 +1,6 @@
 import pc from "picocolors";
 import { describe, expect, it } from "vitest";
-import type { ReproEvent } from "../../src/report/events.js";
+import type { ReproEvent } from "../../src/exec/events.js";
 import { createReproTextReporter, formatClock, formatDuration, type ReproTextOptions } from "../../src/report/repro-text.js";
 
 function rig(opts: Partial<ReproTextOptions> = {}) {

@@ -5,14 +5,14 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ObjectStore } from "../../src/cache/store.js";
-import { RunCache } from "../../src/cache/runcache.js";
+import { ObjectStore } from "../../src/storage/store.js";
+import { RunCache } from "../../src/storage/runcache.js";
 import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, StageJob, StageRun } from "../../src/executors/executor.js";
 import { LocalExecutor } from "../../src/executors/local.js";
 import { LockStore } from "../../src/lock/read.js";
 import type { Pipeline, Stage, StageGraph } from "../../src/core/model.js";
-import type { ReproEvent } from "../../src/report/events.js";
+import type { ReproEvent } from "../../src/exec/events.js";
 import { failureText } from "../../src/report/repro-text.js";
 import { warningText } from "../../src/report/repro-warnings.js";
 import { openWorkspace } from "../../src/status/workspace.js";

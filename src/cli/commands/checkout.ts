@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const [{ ObjectStore }, { openWorkspace }, { checkoutStages }] = await Promise.all([
-    import("../../cache/store.js"),
+    import("../../storage/store.js"),
     import("../../status/workspace.js"),
     import("../../exec/checkout.js"),
   ]);

@@ -16,8 +16,8 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   const [{ ObjectStore }, { RunCache }, { openWorkspace }, { commitStages }, { warningText }] = await Promise.all([
-    import("../../cache/store.js"),
-    import("../../cache/runcache.js"),
+    import("../../storage/store.js"),
+    import("../../storage/runcache.js"),
     import("../../status/workspace.js"),
     import("../../exec/commit.js"),
     import("../../report/repro-warnings.js"),

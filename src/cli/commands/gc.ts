@@ -5,7 +5,7 @@
  * read stops it before anything is removed (exit 2). Before removing, it asks on a terminal; elsewhere `-f` is
  * required (exit 2 without it). `--dry` lists what would go and changes nothing (it does not take the write lock).
  */
-import type { GcScope } from "../../cache/gc-refs.js";
+import type { GcScope } from "../../storage/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { findRootForCommand, lockNotes, printDiagnostics } from "../load.js";
 
@@ -46,8 +46,8 @@ function scopeOf(opts: GcOptions, dayStart: (d: string) => number | undefined): 
 
 export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<number> {
   const [refs, gc, { dayStart }, say] = await Promise.all([
-    import("../../cache/gc-refs.js"),
-    import("../../cache/gc.js"),
+    import("../../storage/gc-refs.js"),
+    import("../../storage/gc.js"),
     import("../../git/history.js"),
     import("../../report/gc.js"),
   ]);
@@ -63,7 +63,7 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;
-  const [{ ObjectStore }, { RunCache }, session] = await Promise.all([import("../../cache/store.js"), import("../../cache/runcache.js"), import("../../exec/session.js")]);
+  const [{ ObjectStore }, { RunCache }, session] = await Promise.all([import("../../storage/store.js"), import("../../storage/runcache.js"), import("../../exec/session.js")]);
 
   // The write lock comes first: a `repro` finishing between reading the locks and deleting would otherwise lose
   // the objects its new lock names.

@@ -7,8 +7,8 @@
  */
 import { error, warning } from "../../core/diagnostic.js";
 import { WORKSPACE } from "../../git/revision.js";
-import { diffMetrics, showMetrics, type CachedReader } from "../../metrics/compare.js";
-import { addAllCommits, rootTargets, type Comparison } from "../../params/comparison.js";
+import { diffMetrics, showMetrics, type CachedReader } from "../../compare/metrics.js";
+import { addAllCommits, rootTargets, type Comparison } from "../../compare/comparison.js";
 import { showJson, showTable } from "../../report/metrics.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
@@ -35,7 +35,7 @@ export interface MetricsDiffOptions {
 /** Reads metrics outputs missing from a revision's tree through its lock and the cache. */
 function cachedReader(cmp: Comparison): CachedReader {
   return async (side, files) => {
-    const { readCachedAt } = await import("../../metrics/cached.js");
+    const { readCachedAt } = await import("../../compare/metrics-cached.js");
     return readCachedAt(cmp.root, side, cmp.stagesAt.get(side) ?? new Map(), files);
   };
 }

@@ -3,8 +3,8 @@
  * The set-up it shares with `metrics show/diff` is `params/comparison.ts` (through `cli/compare.ts`).
  */
 import { WORKSPACE } from "../../git/revision.js";
-import { rootTargets } from "../../params/comparison.js";
-import { diffParams } from "../../params/compare.js";
+import { rootTargets } from "../../compare/comparison.js";
+import { diffParams } from "../../compare/params.js";
 import type { CommandContext } from "../context.js";
 import { prepareComparison, printDiff, usageError } from "../compare.js";
 

@@ -95,8 +95,8 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       import("../../report/repro-json.js"),
       import("../../status/workspace.js"),
       import("../../lock/read.js"),
-      import("../../cache/store.js"),
-      import("../../cache/runcache.js"),
+      import("../../storage/store.js"),
+      import("../../storage/runcache.js"),
     ]);
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
   // JSON gives addresses and paths from the root, whatever the working directory (as `status --json` does).

@@ -5,7 +5,7 @@
  */
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Side } from "../git/revision.js";
-import { diffFiles, type DiffResult, type Flat } from "./diff.js";
+import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";
 import { flatten, parseParamsText } from "../formats/params-file.js";
 import { DEFAULT_PARAMS_FILE, keyCovered, type Tracked } from "./tracked.js";
 import { unreachable } from "../core/unreachable.js";

@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
-import { flatten, parseParamsText } from "../formats/params-file.js";
+import { flatten, parseParamsText } from "./params-file.js";
 
 export type Flat = Record<string, unknown>;
 

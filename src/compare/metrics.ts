@@ -6,10 +6,10 @@
  */
 import { ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Side } from "../git/revision.js";
-import { readSide, readWarnings, pairWarnings, flatOf, type FileRead } from "../params/compare.js";
+import { readSide, readWarnings, pairWarnings, flatOf, type FileRead } from "./params.js";
 import { diffFiles, type DiffResult, type Flat } from "../params/diff.js";
-import type { Tracked } from "../params/tracked.js";
-import { flattenMetrics, parseMetricsTree } from "./read.js";
+import type { Tracked } from "./tracked.js";
+import { flattenMetrics, parseMetricsTree } from "../formats/metrics.js";
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -33,7 +33,7 @@ export interface Opened {
  * metrics reader. Returns the side's load errors (the caller warns with `revisionLoadWarning`), or a git failure.
  */
 export async function addRevision(cmp: Comparison, side: Side): Promise<Result<Diagnostic[]>> {
-  const { trackRevision } = await import("./at-revision.js");
+  const { trackRevision } = await import("./params-at-revision.js");
   const r = await trackRevision(cmp.root, side, cmp.tracked);
   if (!r.ok) return r;
   cmp.stagesAt.set(side, r.value.stagesFiles);

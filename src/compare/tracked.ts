@@ -14,7 +14,7 @@
 import path from "node:path";
 import { parseYaml, toPlain } from "../formats/yaml.js";
 import type { Pipeline } from "../core/model.js";
-import { globCovers, isGlobKey } from "./glob.js";
+import { globCovers, isGlobKey } from "../params/glob.js";
 
 export const DEFAULT_PARAMS_FILE = "params.yaml";
 
