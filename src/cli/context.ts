@@ -12,6 +12,8 @@ export interface Io {
   err(text: string): void;
   /** stderr is a terminal (live status line allowed). */
   errIsTTY: boolean;
+  /** stdout is a terminal (`repro --tty` hands stages one). */
+  outIsTTY?: boolean;
   /**
    * Asks the user a question on the terminal and resolves to the answer line, or undefined at end of input; absent
    * when stdin or stderr is not a terminal (nobody to ask: commands that need consent then require a flag).

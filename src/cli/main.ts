@@ -35,6 +35,7 @@ function contextOf(cmd: Command, io: RunIo): CommandContext {
       out: (t) => io.stdout(t),
       err: (t) => io.stderr(t),
       errIsTTY: io.stderrIsTTY,
+      outIsTTY: io.stdoutIsTTY,
       ...(io.ask ? { ask: io.ask } : {}),
     },
   };
@@ -186,6 +187,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--no-commit", "run, but do not store outputs in the cache")
     .option("--wait", "wait for stages a pipe that died left running, instead of stopping them")
     .option("--executor <name>", "what runs stage commands (default: 'executor' in .pipe/config.yaml, else local)")
+    .option("--tty", "give the stage a pseudo-terminal when pipe runs on one (with -j 1)")
     .option("--json", "one JSON object per event on stdout (NDJSON), stage output included")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {

@@ -98,6 +98,11 @@ export type ReproEvent =
   /** One command of the stage is about to start (a list `cmd` has one per item, announced only if it runs). */
   | { type: "stage-command"; stage: string; cmd: string }
   | { type: "stage-output"; stage: string; stream: "stdout" | "stderr"; line: string }
+  /**
+   * The stage's unfinished line so far (after its last newline, `\r`s included), each time it grows: a progress bar
+   * is seen as it is drawn. The whole line follows as `stage-output` when its newline comes.
+   */
+  | { type: "stage-output-partial"; stage: string; stream: "stdout" | "stderr"; text: string }
   | { type: "stage-finished"; stage: string; durationMs: number }
   /** Outputs restored without running: from the run-cache (stale inputs seen before) or the cache (outputs missing). */
   | { type: "stage-restored"; stage: string; from: RestoreSource }

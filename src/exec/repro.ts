@@ -700,6 +700,7 @@ export class ReproEngine {
         // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
         command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
         line: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
+        partial: (stream, text) => emit({ type: "stage-output-partial", stage: s.address, stream, text }),
       },
     });
     // An interrupt cancels through the executor: it knows what "stop" means for what it started.

@@ -24,6 +24,12 @@ export interface OutputSink {
   /** Each complete line (without its newline), both streams in arrival order. */
   line?(stream: OutputStream, line: string): void;
   /**
+   * The incomplete line so far (everything after the last newline, `\r`s included), each time it grows: a progress
+   * bar that redraws itself with `\r` (tqdm, Keras) is seen as it is written, not when its line ends. The complete
+   * line still arrives through `line` once its newline does.
+   */
+  partial?(stream: OutputStream, text: string): void;
+  /**
    * Just before each command starts: once for a string `cmd`, once per item of a list, so an item never started
    * after a failure is never announced.
    */

@@ -13,12 +13,18 @@ export interface ExecutorSetup {
   root: string;
   /** Record what runs under `.pipe/tmp` (false for `--dry`, which runs nothing and writes nothing). */
   record: boolean;
+  /** Give each stage command a pseudo-terminal (`repro --tty`; the local executor only). */
+  tty?: boolean;
 }
 
 export function createExecutor(name: ExecutorName, setup: ExecutorSetup): Executor {
   switch (name) {
     case "local":
       // Each stage's process group is recorded, for the next writer if this pipe dies.
-      return new LocalExecutor({ root: setup.root, ...(setup.record ? { recorder: new RunningRecords(setup.root) } : {}) });
+      return new LocalExecutor({
+        root: setup.root,
+        ...(setup.record ? { recorder: new RunningRecords(setup.root) } : {}),
+        ...(setup.tty === true ? { tty: true } : {}),
+      });
   }
 }

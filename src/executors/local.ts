@@ -17,7 +17,8 @@
  *   it, the command's output pipes are waited for only until the grace period ends: a process that left the group
  *   (`setsid`) may hold them open for as long as it lives.
  * - Output is streamed line by line to the job's sink (never buffered whole: a training log can be large), and the
- *   last lines are kept for the failure report. Each command is announced to the sink just before it starts.
+ *   last lines are kept for the failure report. The unfinished line is passed on too, each time it grows, so a
+ *   progress bar that redraws with `\r` shows as it is drawn rather than when its line ends. Each command is announced to the sink just before it starts.
  *
  * It uses `node:child_process` directly rather than execa: per stage, execa's option handling and stream plumbing
  * cost about 2.5 ms on top of a 2 ms spawn, which is most of `repro`'s overhead on a pipeline of many small stages,
@@ -63,15 +64,21 @@ function installExitHook(): void {
 class LineSplitter {
   private readonly decoder = new StringDecoder("utf8");
   private partial = "";
-  constructor(private readonly emit: (line: string) => void) {}
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly emitPartial?: (text: string) => void,
+  ) {}
   push(chunk: Buffer | string): void {
     const text = this.partial + (typeof chunk === "string" ? chunk : this.decoder.write(chunk));
     const parts = text.split("\n");
+    const before = parts.length > 1 ? "" : this.partial;
     this.partial = parts.pop() ?? "";
     for (const p of parts) this.emit(p.endsWith("\r") ? p.slice(0, -1) : p);
     if (this.partial.length > MAX_PARTIAL) {
       this.emit(this.partial);
       this.partial = "";
+    } else if (this.partial !== "" && this.partial !== before) {
+      this.emitPartial?.(this.partial);
     }
   }
   end(): void {
@@ -88,6 +95,18 @@ export interface LocalExecutorOptions {
   tailLines?: number;
   /** Told when each command's process group starts and ends (`local-groups.ts`: what a dead pipe left running). */
   recorder?: GroupRecorder;
+  /**
+   * Run each command on a pseudo-terminal (`repro --tty`), so a command that checks `isatty` (colours, progress
+   * bars) behaves as it does at the terminal. The terminal comes from util-linux's `script`, which every Linux has,
+   * rather than a native pty addon (the project installs nothing that needs a compiler). On a terminal the two
+   * streams are one: everything the command writes arrives as its stdout.
+   */
+  tty?: boolean;
+}
+
+/** `'...'` for sh, with each `'` as `'\''`. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 export class LocalExecutor implements Executor {
@@ -150,6 +169,7 @@ class LocalRun implements StageRun {
       if (tail.length > tailMax) tail.shift();
       job.output?.line?.(stream, line);
     };
+    const onPartial = job.output?.partial ? (stream: OutputStream, text: string): void => job.output?.partial?.(stream, text) : undefined;
     const env = { ...(job.env ?? process.env), PIPE_STAGE: job.stage, PIPE_ROOT: job.root };
     const commands = typeof job.cmd === "string" ? [job.cmd] : [...job.cmd];
     const done = (r: OutcomeReason, failedCommand?: string): Outcome => ({
@@ -161,18 +181,34 @@ class LocalRun implements StageRun {
     for (const [index, command] of commands.entries()) {
       if (this.cancelled) return done({ reason: "interrupted", signal: null });
       job.output?.command?.(command, index);
-      const r = await this.runOne(command, job, env, onLine);
+      const r = await this.runOne(command, job, env, onLine, onPartial);
       if (r.reason !== "succeeded") return done(r, command);
     }
     return done({ reason: "succeeded" });
   }
 
-  private runOne(command: string, job: StageJob, env: NodeJS.ProcessEnv, onLine: (stream: OutputStream, line: string) => void): Promise<OutcomeReason> {
+  private runOne(
+    command: string,
+    job: StageJob,
+    env: NodeJS.ProcessEnv,
+    onLine: (stream: OutputStream, line: string) => void,
+    onPartial: ((stream: OutputStream, text: string) => void) | undefined,
+  ): Promise<OutcomeReason> {
     installExitHook();
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        child = spawn("sh", ["-e", "-c", command], { cwd: job.wdir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        // `script -e` exits with the command's status; `-f` flushes at once (a progress bar stays live). `script
+        // -c` starts its command with $SHELL, so SHELL is sh for the wrapper, and the stage gets its own back.
+        const shell = env.SHELL === undefined ? "unset SHELL; " : `SHELL=${shellQuote(env.SHELL)} `;
+        child = this.opts.tty
+          ? spawn("script", ["-q", "-e", "-f", "-c", `${shell}exec sh -e -c ${shellQuote(command)}`, "/dev/null"], {
+              cwd: job.wdir,
+              env: { ...env, SHELL: "/bin/sh" },
+              detached: true,
+              stdio: ["ignore", "pipe", "pipe"],
+            })
+          : spawn("sh", ["-e", "-c", command], { cwd: job.wdir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
       } catch (e) {
         resolve(startFailure(e, job));
         return;
@@ -214,8 +250,8 @@ class LocalRun implements StageRun {
         if (graceOver) stopWaitingForOutput();
       });
       if (this.cancelled) this.stopCurrent(false);
-      const out = new LineSplitter((l) => onLine("stdout", l));
-      const err = new LineSplitter((l) => onLine("stderr", l));
+      const out = new LineSplitter((l) => onLine("stdout", l), onPartial && ((t) => onPartial("stdout", t)));
+      const err = new LineSplitter((l) => onLine("stderr", l), onPartial && ((t) => onPartial("stderr", t)));
       child.stdout?.on("data", (c: Buffer) => out.push(c));
       child.stderr?.on("data", (c: Buffer) => err.push(c));
       child.on("error", (e: NodeJS.ErrnoException) => {

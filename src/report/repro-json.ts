@@ -57,9 +57,14 @@ function jsonWarning(w: ReproWarning): unknown {
   }
 }
 
-/** One event as its JSON document (before `stringifyJson`: params values may be bigints). */
+/**
+ * One event as its JSON document (before `stringifyJson`: params values may be bigints); `undefined` for an event
+ * that NDJSON leaves out: an unfinished line of output, which follows as a whole `stage-output` line.
+ */
 export function jsonEvent(e: ReproEvent): unknown {
   switch (e.type) {
+    case "stage-output-partial":
+      return undefined;
     case "stage-start":
     case "stage-would-run":
       return { ...e, reasons: e.reasons.map(jsonRunReason) };
@@ -91,7 +96,8 @@ export function jsonEvent(e: ReproEvent): unknown {
 export function createReproJsonReporter(o: { out(text: string): void }): Reporter {
   return {
     handle(e: ReproEvent): void {
-      o.out(stringifyJson(jsonEvent(e), 0) + "\n");
+      const doc = jsonEvent(e);
+      if (doc !== undefined) o.out(stringifyJson(doc, 0) + "\n");
     },
     close(): void {},
   };

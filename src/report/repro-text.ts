@@ -8,6 +8,11 @@
  *   and, only when stderr is a terminal, a live status line `[3/7] running: train, evaluate  00:42` that is cleared
  *   before any other line is written and redrawn after it.
  *
+ * A stage's unfinished line (a progress bar redrawn with `\r`) is not held back until its newline. When one stage
+ * runs at a time (no prefix), its bytes are written through as they come, and the status line stays away while such
+ * a line is open (redrawing it would erase the bar). When several run at once, each stage's latest `\r`-segment is
+ * shown on the status line on a TTY, and elsewhere (CI logs) as a plain prefixed line at most every 10 s per stage.
+ *
  * `-q` keeps only failures, warnings and the interrupt notice.
  */
 import { AT_ROOT, type Where } from "../project/where.js";
@@ -100,6 +105,9 @@ export function failureText(f: StageFailureFacts & { stage: string }, where: Whe
   }
 }
 
+/** Without a terminal, a stage's progress bar (several stages at once) is printed as a line at most this often. */
+const PROGRESS_LINE_MS = 10_000;
+
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -113,6 +121,11 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
   let shown = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Passed-through unfinished lines (no prefix): `stage\0stream` -> what of the line is on the terminal already. */
+  const open = new Map<string, string>();
+  /** With prefixes: each stage's latest progress segment, and when it was last printed as a line (not on a TTY). */
+  const latest = new Map<string, string>();
+  const printedAt = new Map<string, number>();
 
   const clearStatus = (): void => {
     if (shown) {
@@ -121,10 +134,10 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
     }
   };
   const drawStatus = (): void => {
-    if (!o.statusLine || !status || status.running.length === 0) return;
+    if (!o.statusLine || !status || status.running.length === 0 || open.size > 0) return;
     const head = `[${status.finished}/${status.total}] running: `;
     const tail = `  ${formatClock(now() - startedAt)}`;
-    let names = status.running.map(shownAs).join(", ");
+    let names = status.running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
     const width = (o.columns ?? 80) - 1;
     if (head.length + names.length + tail.length > width) {
       names = names.slice(0, Math.max(0, width - head.length - tail.length - 1)) + "…";
@@ -163,7 +176,14 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
 
   return {
     handle(e: ReproEvent): void {
-      if (e.type === "stage-finished" || e.type === "stage-restored" || e.type === "stage-skipped" || e.type === "stage-failed") settle(e.stage);
+      if (e.type === "stage-finished" || e.type === "stage-restored" || e.type === "stage-skipped" || e.type === "stage-failed") {
+        settle(e.stage);
+        latest.delete(e.stage);
+        // A stage stopped in the middle of a line (killed, or its output cut): end the line it left open.
+        for (const stream of ["stdout", "stderr"] as const) {
+          if (open.delete(`${e.stage}\0${stream}`)) write(stream === "stdout" ? "out" : "err", "\n");
+        }
+      }
       switch (e.type) {
         case "plan":
           status = { running: [], finished: 0, total: e.stages.length };
@@ -176,10 +196,41 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           // failing item never ran and never show.
           for (const l of cmdLines(e.cmd)) say(pfx(e.stage) + c.dim(l));
           return;
-        case "stage-output":
+        case "stage-output": {
           if (o.quiet) return;
-          line(e.stream === "stdout" ? "out" : "err", pfx(e.stage) + e.line);
-          return;
+          const to = e.stream === "stdout" ? "out" : "err";
+          latest.delete(e.stage);
+          const key = `${e.stage}\0${e.stream}`;
+          const shownPart = open.get(key);
+          if (shownPart === undefined) return line(to, pfx(e.stage) + e.line);
+          open.delete(key);
+          // The start of the line is on the terminal already: write the rest. (A line that ended in `\r\n` comes
+          // without its `\r`, which was written.)
+          if (e.line.startsWith(shownPart)) return write(to, e.line.slice(shownPart.length) + "\n");
+          if (shownPart === e.line + "\r") return write(to, "\n");
+          return write(to, "\n" + e.line + "\n");
+        }
+        case "stage-output-partial": {
+          if (o.quiet) return;
+          const to = e.stream === "stdout" ? "out" : "err";
+          if (!o.prefix) {
+            const key = `${e.stage}\0${e.stream}`;
+            const shownPart = open.get(key) ?? "";
+            const text = e.text.startsWith(shownPart) ? e.text.slice(shownPart.length) : e.text;
+            clearStatus();
+            open.set(key, e.text);
+            o[to](text);
+            return;
+          }
+          const segment = e.text.split("\r").filter((p) => p.trim() !== "").pop()?.trim();
+          if (segment === undefined) return;
+          latest.set(e.stage, segment);
+          if (o.statusLine) return drawStatus();
+          const t = now();
+          if (t - (printedAt.get(e.stage) ?? -Infinity) < PROGRESS_LINE_MS) return;
+          printedAt.set(e.stage, t);
+          return line(to, pfx(e.stage) + segment);
+        }
         case "stage-finished":
           say(`${name(e.stage)} finished in ${formatDuration(e.durationMs)}`);
           return;

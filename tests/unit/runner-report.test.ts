@@ -79,6 +79,56 @@ describe("repro text reporter", () => {
     expect(r.out.join("")).toBe("Running 'a'\n[a] > step one\n[a] hello\n[a] > step two\n");
   });
 
+  it("writes an unfinished line through as it grows when one stage runs, then only the rest of it", () => {
+    const r = rig();
+    r.emit(
+      { type: "stage-start", stage: "train", cmd: "x", reasons: [] },
+      { type: "stage-output-partial", stage: "train", stream: "stdout", text: "epoch 1:  10%" },
+    );
+    // The bar is on the terminal before its line ends.
+    expect(r.out.join("")).toBe("Running 'train'\nepoch 1:  10%");
+    r.emit(
+      { type: "stage-output-partial", stage: "train", stream: "stdout", text: "epoch 1:  10%\repoch 1:  50%" },
+      { type: "stage-output", stage: "train", stream: "stdout", line: "epoch 1:  10%\repoch 1:  50%\repoch 1: 100%" },
+      { type: "stage-output", stage: "train", stream: "stdout", line: "done" },
+    );
+    // Each byte once, in order: what the stage wrote, with its carriage returns.
+    expect(r.out.join("")).toBe("Running 'train'\nepoch 1:  10%\repoch 1:  50%\repoch 1: 100%\ndone\n");
+  });
+
+  it("ends a line a stopped stage left open, and keeps the status line away while one is open", () => {
+    const r = rig({ statusLine: true });
+    r.emit(
+      { type: "plan", stages: ["train"], jobs: 1, dry: false },
+      { type: "progress", running: ["train"], finished: 0, total: 1 },
+      { type: "stage-output-partial", stage: "train", stream: "stderr", text: "50%\r" },
+      { type: "progress", running: ["train"], finished: 0, total: 1 },
+    );
+    // After the bar, no status line was drawn over it.
+    expect(r.err.join("").endsWith("50%\r")).toBe(true);
+    r.emit({ type: "stage-failed", stage: "train", reason: "command", exitCode: 1, signal: null, tail: [] });
+    expect(r.err.join("")).toMatch(/50%\r\n.*error:/s);
+  });
+
+  it("with several stages, shows each one's latest progress segment on the status line, or as a line every 10 s without a TTY", () => {
+    const tty = rig({ prefix: true, statusLine: true });
+    tty.emit(
+      { type: "plan", stages: ["a", "b"], jobs: 2, dry: false },
+      { type: "progress", running: ["a", "b"], finished: 0, total: 2 },
+      { type: "stage-output-partial", stage: "a", stream: "stderr", text: " 10%\r 40%\r" },
+    );
+    expect(tty.err.join("")).toContain("running: a (40%), b");
+    expect(tty.out.join("")).toBe("");
+
+    const ci = rig({ prefix: true });
+    ci.emit({ type: "stage-output-partial", stage: "a", stream: "stdout", text: "1/9" });
+    ci.tick(3000);
+    ci.emit({ type: "stage-output-partial", stage: "a", stream: "stdout", text: "1/9\r2/9" });
+    ci.tick(8000);
+    ci.emit({ type: "stage-output-partial", stage: "a", stream: "stdout", text: "1/9\r2/9\r3/9" });
+    expect(ci.out.join("")).toBe("[a] 1/9\n[a] 3/9\n");
+  });
+
   it("prints each command of a list as it starts, never the ones a failure kept from running", () => {
     const r = rig();
     r.emit(

@@ -29,6 +29,8 @@ export interface ReproOptions {
   executor?: string;
   /** One JSON object per event on stdout (`schemas/repro-events.schema.json`). */
   json?: boolean;
+  /** A pseudo-terminal for the stage (`pipe` on a terminal, -j 1). */
+  tty?: boolean;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
@@ -76,7 +78,13 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   const dry = opts.dry === true;
 
   // --dry runs nothing, so its executor records nothing.
-  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: !dry });
+  if (opts.tty === true && jobs > 1) {
+    printDiagnostics(ctx, [error("usage", "--tty gives one stage at a time the terminal: use it with -j 1")]);
+    return EXIT_USAGE;
+  }
+  // Off a terminal (a CI log), --tty has no terminal to pass on: the stage runs as without it.
+  const tty = opts.tty === true && ctx.io.outIsTTY === true;
+  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: !dry, tty });
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
     const l = await session.lockProject(root, "pipe repro", { ...lockNotes(ctx, opts.wait === true), executor });
