@@ -116,6 +116,11 @@ export type ReproEvent =
   | { type: "stage-would-restore"; stage: string; from: RestoreSource }
   /** Live status: which stages are running now. */
   | { type: "progress"; running: readonly string[]; finished: number; total: number }
+  /**
+   * A large hashing batch (1 GB or more, `hash-progress.ts`), about once a second while it lasts, and once with
+   * `done` when it ends. `secondsLeft` when a rate is known.
+   */
+  | { type: "hash-progress"; bytesDone: number; bytesTotal: number; bytesPerSecond: number; secondsLeft?: number; done: boolean }
   | { type: "warning"; warning: ReproWarning }
   | { type: "interrupted" }
   | {

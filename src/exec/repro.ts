@@ -26,6 +26,7 @@
  * `--dry` goes through the same decisions without the scheduler, applied by a dry applier that writes nothing and
  * treats the outputs of stages that would run as "will be produced".
  */
+import { watchHashing } from "./hash-progress.js";
 import path from "node:path";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
@@ -198,6 +199,7 @@ export class ReproEngine {
       await this.dryRun();
       return { results: this.results, interrupted: false, preflight: [], preflightInvalid: false };
     }
+    const stopWatching = watchHashing(this.input.ws.hasher.stats, emit);
     const r = await schedule({
       order: selected,
       upstream: (id) => this.input.graph.upstream.get(id) ?? [],
@@ -210,7 +212,7 @@ export class ReproEngine {
         emit({ type: "stage-not-run", stage: id, because: "upstream-failed", upstream: by });
       },
       onProgress: (running, finished, total) => emit({ type: "progress", running, finished, total }),
-    });
+    }).finally(stopWatching);
     for (const [id, o] of r.outcomes) {
       if (o === "not-started") {
         this.results.set(id, "not-run");

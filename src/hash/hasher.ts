@@ -71,8 +71,13 @@ export interface HasherOptions {
 }
 
 export interface HasherStats {
-  /** Content bytes read for hashing. */
+  /** Content bytes read for hashing (counted as they are read, so a large file's progress shows). */
   bytesRead: number;
+  /**
+   * Content bytes this hasher has set out to read: a file's size when its read is queued, a directory's unread files
+   * when its walk is done. `bytesQueued - bytesRead` is what is left (progress: `hashProgress`).
+   */
+  bytesQueued: number;
   /** Files whose content was read. */
   filesRead: number;
   /** Files whose hash came from the stat cache (a directory answered by its fingerprint counts all its files). */
@@ -106,7 +111,7 @@ export class Hasher {
   private readonly rootSlash: string;
   readonly fs: HashFs;
   readonly state: StatCache;
-  readonly stats: HasherStats = { bytesRead: 0, filesRead: 0, statCacheHits: 0, dirCacheHits: 0 };
+  readonly stats: HasherStats = { bytesRead: 0, bytesQueued: 0, filesRead: 0, statCacheHits: 0, dirCacheHits: 0 };
   private readonly now: () => bigint;
   private readonly racyWindowNs: bigint;
   private readonly concurrency: number;
@@ -286,7 +291,8 @@ export class Hasher {
     return path.relative(this.root, abs).split(path.sep).join("/");
   }
 
-  private hashFile(abs: string, algo: HashAlgo, st: FsStat): Promise<HashOutcome> {
+  /** `queued`: the bytes were counted in `bytesQueued` already (a directory counts its files at once). */
+  private hashFile(abs: string, algo: HashAlgo, st: FsStat, queued = false): Promise<HashOutcome> {
     const k = `${algo}\0${abs}`;
     const m = this.files.get(k);
     if (m && m.st.ino === st.ino && m.st.size === st.size && m.st.mtimeNs === st.mtimeNs) return m.outcome;
@@ -297,6 +303,7 @@ export class Hasher {
       this.stats.statCacheHits++;
       outcome = Promise.resolve({ kind: "file", algo, hash: cached, size: st.size });
     } else {
+      if (!queued) this.stats.bytesQueued += st.size;
       outcome = this.readAndHash(abs, rel, algo, st);
     }
     this.files.set(k, { st, outcome });
@@ -324,8 +331,8 @@ export class Hasher {
       for await (const chunk of this.fs.readChunks(abs, Math.min(chunkSizeFor(algo), Math.max(4096, st.size + 1)))) {
         d.update(chunk);
         n += chunk.length;
+        this.stats.bytesRead += chunk.length;
       }
-      this.stats.bytesRead += n;
       this.stats.filesRead++;
       const hash = d.digest();
       // Only a file that was read whole and unchanged is worth remembering; a short read means it changed under us.
@@ -398,11 +405,12 @@ export class Hasher {
     }
     let failure: string | undefined;
     let next = 0;
+    for (const i of pending) this.stats.bytesQueued += stats[i]!.size;
     const worker = async (): Promise<void> => {
       while (next < pending.length && failure === undefined) {
         const i = pending[next++]!;
         const fileAbs = files.abs[i]!;
-        const r = await this.hashFile(fileAbs, algo, stats[i]!);
+        const r = await this.hashFile(fileAbs, algo, stats[i]!, true);
         if (r.kind === "file") entries[i] = { relpath: relpathOf(fileAbs, relStart), hash: r.hash, size: r.size };
         else failure ??= r.kind === "error" ? r.message : `'${this.shown(fileAbs)}' disappeared while hashing`;
       }

@@ -86,6 +86,7 @@ export function jsonEvent(e: ReproEvent): unknown {
     case "stage-not-run":
     case "stage-would-restore":
     case "progress":
+    case "hash-progress":
     case "interrupted":
       return e;
     default:

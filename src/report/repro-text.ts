@@ -105,6 +105,24 @@ export function failureText(f: StageFailureFacts & { stage: string }, where: Whe
   }
 }
 
+/** `950 B`, `12.3 MB`, `1.2 GB` (powers of 1000, as disks and networks count). */
+export function formatBytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+/** `hashing 1.2 GB of 3.4 GB, 250 MB/s, 9s left`. */
+export function hashingText(e: { bytesDone: number; bytesTotal: number; bytesPerSecond: number; secondsLeft?: number }): string {
+  const left = e.secondsLeft === undefined ? "" : `, ${formatDuration(e.secondsLeft * 1000).replace(/\.0s$/, "s")} left`;
+  return `hashing ${formatBytes(e.bytesDone)} of ${formatBytes(e.bytesTotal)}, ${formatBytes(e.bytesPerSecond)}/s${left}`;
+}
+
 /** Without a terminal, a stage's progress bar (several stages at once) is printed as a line at most this often. */
 const PROGRESS_LINE_MS = 10_000;
 
@@ -126,6 +144,9 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   /** With prefixes: each stage's latest progress segment, and when it was last printed as a line (not on a TTY). */
   const latest = new Map<string, string>();
   const printedAt = new Map<string, number>();
+  /** A large hashing batch in progress: its words for the status line; when its last line was printed (no TTY). */
+  let hashing: string | undefined;
+  let hashingPrintedAt = -Infinity;
 
   const clearStatus = (): void => {
     if (shown) {
@@ -136,7 +157,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const drawStatus = (): void => {
     if (!o.statusLine || !status || status.running.length === 0 || open.size > 0) return;
     const head = `[${status.finished}/${status.total}] running: `;
-    const tail = `  ${formatClock(now() - startedAt)}`;
+    const tail = `  ${hashing !== undefined ? `${hashing}  ` : ""}${formatClock(now() - startedAt)}`;
     let names = status.running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
     const width = (o.columns ?? 80) - 1;
     if (head.length + names.length + tail.length > width) {
@@ -280,6 +301,17 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           if (e.running.length === 0) clearStatus();
           else drawStatus();
           return;
+        case "hash-progress": {
+          if (o.quiet) return;
+          if (o.statusLine) {
+            hashing = e.done ? undefined : hashingText(e);
+            return drawStatus();
+          }
+          const t = now();
+          if (e.done || t - hashingPrintedAt < PROGRESS_LINE_MS) return;
+          hashingPrintedAt = t;
+          return line("err", hashingText(e));
+        }
         case "warning":
           line("err", `${c.yellow("warning:")} ${warningText(e.warning)}`);
           return;

@@ -505,7 +505,7 @@ describe("directory fingerprints", () => {
     expect([r.size, r.nfiles]).toEqual([12, 3]);
     expect(gets()).toBe(0);
     expect(fs.bytes).toBe(0);
-    expect(h.stats).toEqual({ bytesRead: 0, filesRead: 0, statCacheHits: 3, dirCacheHits: 1 });
+    expect(h.stats).toEqual({ bytesRead: 0, bytesQueued: 0, filesRead: 0, statCacheHits: 3, dirCacheHits: 1 });
     // The manifest is still there for a caller that stores the directory, identical to a full hash's.
     const full = await truth(path.join(d, "data"));
     expect(r.manifest.entries).toEqual(full.manifest.entries);

@@ -481,7 +481,7 @@ describe("laziness", () => {
     const ws = openWorkspace(root);
     const s = await checkStage(ws, trainStage(), undefined);
     expect(s.reasons).toEqual([{ kind: "no-lock-entry" }]);
-    expect(ws.hasher.stats).toEqual({ bytesRead: 0, filesRead: 0, statCacheHits: 0, dirCacheHits: 0 });
+    expect(ws.hasher.stats).toEqual({ bytesRead: 0, bytesQueued: 0, filesRead: 0, statCacheHits: 0, dirCacheHits: 0 });
     expect(stageStatus(trainStage({ frozen: true }), undefined, { paths: new Map(), params: new Map() }).stale).toBe(false);
   });
 });
