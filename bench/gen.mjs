@@ -118,6 +118,14 @@ export function genLargeFile(dir, mb = 1024) {
   return 'data/large.bin';
 }
 
+/** `count` files of 1 MiB each (random bytes) in `data/`, and a stage depending on the directory. */
+export function genManyFiles(dir, count = 1000) {
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  for (let i = 0; i < count; i++) writeFileSync(join(dir, 'data', `f${String(i).padStart(5, '0')}.bin`), randomBytes(1 << 20));
+  writeFileSync(join(dir, 'pipe.yaml'), 'stages:\n  count:\n    cmd: ls data | wc -l > out.txt\n    deps:\n    - data\n    outs:\n    - out.txt\n');
+  return 'data';
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [dir, shape = 'chain', stages = '1000', files = '10'] = process.argv.slice(2);
   if (!dir) {

@@ -25,6 +25,7 @@ import { chunkSizeFor, createDigest, createDigestSync, digestBytes, prepareDiges
 import { nodeHashFs, readChunksSync, type FsStat, type HashFs } from "./fs.js";
 import { ignoredByDefault, isPipeTempName, PROJECT_DIRS, readIgnoreFiles, RULES_VERSION, type IgnoreSource, type IgnoreTest } from "./ignore.js";
 import { Listing } from "./listing.js";
+import { hashPool } from "./pool.js";
 import { ignoredBy, type IgnoreMatcher } from "./ignore-rules.js";
 import { serializeManifest, sortEntries, type DirManifest, type ManifestEntry } from "./manifest.js";
 import { RACY_WINDOW_NS, StatCache } from "./state.js";
@@ -68,7 +69,16 @@ export interface HasherOptions {
   racyWindowNs?: bigint;
   /** Files read at once while hashing a directory. Default 8. */
   concurrency?: number;
+  /**
+   * Hash a directory's many unread files on worker threads, one per core (`pool.ts`), when there are enough of them
+   * to pay for it. Default: on, with the real file system (a test's fake `fs` is the main thread's alone).
+   */
+  workers?: boolean;
 }
+
+/** A directory's unread files go to the worker pool from this many files and this many bytes on. */
+const POOL_MIN_FILES = 8;
+const POOL_MIN_BYTES = 16 << 20;
 
 export interface HasherStats {
   /** Content bytes read for hashing (counted as they are read, so a large file's progress shows). */
@@ -115,6 +125,7 @@ export class Hasher {
   private readonly now: () => bigint;
   private readonly racyWindowNs: bigint;
   private readonly concurrency: number;
+  private readonly workers: boolean;
   private readonly files = new Map<string, FileMemo>();
   // Reads in flight across the whole hasher, so many deps hashed at once never exhaust file descriptors.
   private reading = 0;
@@ -131,6 +142,7 @@ export class Hasher {
     this.now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
     this.racyWindowNs = opts.racyWindowNs ?? RACY_WINDOW_NS;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.workers = opts.workers ?? opts.fs === undefined;
   }
 
   /** Stat following symlinks; `undefined` when missing. */
@@ -405,17 +417,50 @@ export class Hasher {
     }
     let failure: string | undefined;
     let next = 0;
-    for (const i of pending) this.stats.bytesQueued += stats[i]!.size;
+    let pendingBytes = 0;
+    for (const i of pending) pendingBytes += stats[i]!.size;
+    this.stats.bytesQueued += pendingBytes;
+    const poolAlgo = algo === "legacy-md5" ? undefined : algo;
+    const pool = this.workers && poolAlgo && pending.length >= POOL_MIN_FILES && pendingBytes >= POOL_MIN_BYTES ? hashPool() : undefined;
+    const lost: number[] = [];
+    if (pool && poolAlgo) {
+      await pool.hashAll(
+        pending.map((i) => ({ abs: files.abs[i]!, algo: poolAlgo })),
+        (k, r) => {
+          const i = pending[k]!;
+          const fileAbs = files.abs[i]!;
+          if ("lost" in r) {
+            lost.push(i);
+            return;
+          }
+          if ("error" in r) {
+            failure ??= `cannot read '${this.shown(fileAbs)}': ${r.error}`;
+            return;
+          }
+          const st = stats[i]!;
+          this.stats.bytesRead += r.bytes;
+          this.stats.filesRead++;
+          entries[i] = { relpath: relpathOf(fileAbs, relStart), hash: r.hash, size: r.bytes };
+          const outcome: HashOutcome = { kind: "file", algo, hash: r.hash, size: r.bytes };
+          this.files.set(`${algo}\0${fileAbs}`, { st, outcome: Promise.resolve(outcome) });
+          // As for a file read on the main thread: remembered only when read whole and not modified lately (the
+          // walk's start stands in for the read's, which is earlier, so it is the stricter test).
+          if (r.bytes === st.size && st.mtimeNs + this.racyWindowNs <= startedNs) this.state.set(algo, this.stateKey(fileAbs), st, r.hash);
+        },
+      );
+    }
+    // Without a pool, every unread file; after it, those a dying worker lost.
+    const todo = pool && poolAlgo ? lost : pending;
     const worker = async (): Promise<void> => {
-      while (next < pending.length && failure === undefined) {
-        const i = pending[next++]!;
+      while (next < todo.length && failure === undefined) {
+        const i = todo[next++]!;
         const fileAbs = files.abs[i]!;
         const r = await this.hashFile(fileAbs, algo, stats[i]!, true);
         if (r.kind === "file") entries[i] = { relpath: relpathOf(fileAbs, relStart), hash: r.hash, size: r.size };
         else failure ??= r.kind === "error" ? r.message : `'${this.shown(fileAbs)}' disappeared while hashing`;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, pending.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, todo.length) }, worker));
     if (failure !== undefined) return { kind: "error", message: failure };
     // The directory's record is as trustworthy as its files' records: written only when every file's hash is in the
     // stat cache for the stat we walked (a file read now and found racy, or changed while read, is not) and no file
