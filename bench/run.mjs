@@ -1,7 +1,7 @@
 // Benchmark harness for spec §7: whole-process wall times, median of N runs after a warm-up, measured side by side
 // with the anchors (node -e 0, ninja, make, snakemake, md5sum, xxh64sum) on the same generated projects, printed as
 // a table of medians, ratios and targets. Generated data lives in a temp dir and is removed at the end.
-// Usage: node bench/run.mjs [--quick] [--runs N] [--keep] [--only a,b,c,d,e,f,g,h,r]
+// Usage: node bench/run.mjs [--quick] [--runs N] [--keep] [--only a,b,c,d,e,f,g,h,k,r]
 // (`r`, the restore case, runs only when named: `--only r`.)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, appendFileSync, existsSync, cpSync } from 'node:fs';
@@ -252,6 +252,42 @@ try {
     row('h', `pipe status, state dropped (${count} files)`, p, `${gbs(p).toFixed(2)} GB/s whole process, ${gbs(net).toFixed(2)} GB/s minus node -e 0; ${(gbs(net) / gbs(xx) * 100).toFixed(0)}% of xxh64sum`,
       '>= xxh64sum throughput', Number.isNaN(xx) || gbs(net) >= gbs(xx));
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  // (k) 10,000 stages, wide (independent) and diamond: the no-op status and the full check (memo dropped), with
+  // the same at 1,000 stages for the growth factor, and ninja -n as the anchor. The outputs are built by make -j2 and
+  // recorded with `pipe commit` (running 10,000 stages through pipe would take minutes and is measured in (c)).
+  if (want('k')) {
+    const sizes = QUICK ? [300, 3000] : [1000, 10000];
+    for (const shape of ['flat', 'diamond']) {
+      const got = {};
+      for (const n of sizes) {
+        log(`(k) ${n}-stage ${shape === 'flat' ? 'wide' : shape}, 2 files per stage`);
+        const dir = join(work, `k-${shape}-${n}`);
+        genPipeline(dir, { shape, stages: n, files: 2 });
+        once(['make', '-r', '-s', '-j2'], dir);
+        once(pipe('commit', '-q'), dir);
+        once(['ninja', '-j2'], dir);
+        spawnSync('sleep', ['2.1']);
+        const dropMemo = () => rmSync(join(dir, '.pipe', 'tmp', 'status-memo'), { force: true });
+        const noop = measure(pipe('status'), dir).median;
+        const full = measure(pipe('status'), dir, { prep: dropMemo }).median;
+        const ni = measure(['ninja', '-n'], dir).median;
+        got[n] = { noop, full };
+        const label = `${shape === 'flat' ? 'wide' : shape} ${n}`;
+        row('k', `ninja -n (${label})`, ni);
+        if (n === sizes[1]) {
+          row('k', `pipe status, no-op (${label})`, noop, `node -e 0 + ${fmt(noop - nodeE0)}; ${(noop / got[sizes[0]].noop).toFixed(1)}x the ${sizes[0]}-stage figure`,
+            '<= node -e 0 + 400 ms', noop <= nodeE0 + 400);
+          row('k', `pipe status, full check (${label})`, full, `${(full / got[sizes[0]].full).toFixed(1)}x the ${sizes[0]}-stage figure`,
+            '<= 1.5 s; growth <= 11x', full <= 1500 && full / got[sizes[0]].full <= 11);
+        } else {
+          row('k', `pipe status, no-op (${label})`, noop);
+          row('k', `pipe status, full check (${label})`, full);
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   }
 
   // (r) restore: `pipe checkout` of a 20,000-file directory output deleted from the workspace, against `cp -r` of the
