@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { watchHashing } from "../../src/exec/hash-progress.js";
 import type { ReproEvent } from "../../src/exec/events.js";
 import type { HasherStats } from "../../src/hash/hasher.js";
-import { createReproTextReporter, hashingText } from "../../src/report/repro-text.js";
-import pc from "picocolors";
+import { hashingText } from "../../src/report/repro-text.js";
+import { rig } from "../helpers/reporter-rig.js";
 
 afterEach(() => vi.useRealTimers());
 
@@ -52,23 +52,6 @@ describe("watchHashing", () => {
 });
 
 describe("hash-progress in the text reporter", () => {
-  const rig = (statusLine: boolean) => {
-    let t = 0;
-    const out: string[] = [];
-    const err: string[] = [];
-    const r = createReproTextReporter({
-      out: (x) => out.push(x),
-      err: (x) => err.push(x),
-      statusLine,
-      prefix: false,
-      quiet: false,
-      verbose: false,
-      colors: pc.createColors(false),
-      now: () => t,
-      tickMs: 0,
-    });
-    return { r, out, err, tick: (ms: number) => (t += ms) };
-  };
   const at = (done: number, last = false): ReproEvent => ({
     type: "hash-progress",
     bytesDone: done,
@@ -84,24 +67,24 @@ describe("hash-progress in the text reporter", () => {
   });
 
   it("puts it on the status line at a terminal, and takes it down at the end", () => {
-    const g = rig(true);
-    g.r.handle({ type: "plan", stages: ["a"], jobs: 1, dry: false });
-    g.r.handle({ type: "progress", running: ["a"], finished: 0, total: 1 });
-    g.r.handle(at(1e9));
+    const g = rig({ statusLine: true });
+    g.emit({ type: "plan", stages: ["a"], jobs: 1, dry: false });
+    g.emit({ type: "progress", running: ["a"], finished: 0, total: 1 });
+    g.emit(at(1e9));
     expect(g.err.join("")).toContain("running: a  hashing 1.0 GB of 4.0 GB, 200 MB/s, 15s left");
     g.err.length = 0;
-    g.r.handle(at(4e9, true));
+    g.emit(at(4e9, true));
     expect(g.err.join("")).not.toContain("hashing");
   });
 
   it("without a terminal, prints a line at most every 10 s", () => {
-    const g = rig(false);
-    g.r.handle(at(1e9));
+    const g = rig();
+    g.emit(at(1e9));
     g.tick(5000);
-    g.r.handle(at(2e9));
+    g.emit(at(2e9));
     g.tick(6000);
-    g.r.handle(at(3e9));
-    g.r.handle(at(4e9, true));
+    g.emit(at(3e9));
+    g.emit(at(4e9, true));
     expect(g.err.join("")).toBe("hashing 1.0 GB of 4.0 GB, 200 MB/s, 15s left\nhashing 3.0 GB of 4.0 GB, 200 MB/s, 5s left\n");
   });
 });

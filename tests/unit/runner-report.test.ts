@@ -1,32 +1,6 @@
-import pc from "picocolors";
 import { describe, expect, it } from "vitest";
-import type { ReproEvent } from "../../src/exec/events.js";
-import { createReproTextReporter, formatClock, formatDuration, type ReproTextOptions } from "../../src/report/repro-text.js";
-
-function rig(opts: Partial<ReproTextOptions> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let t = 0;
-  const rep = createReproTextReporter({
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    statusLine: false,
-    prefix: false,
-    quiet: false,
-    verbose: false,
-    colors: pc.createColors(false),
-    now: () => t,
-    tickMs: 0,
-    ...opts,
-  });
-  return {
-    out,
-    err,
-    emit: (...es: ReproEvent[]) => es.forEach((e) => rep.handle(e)),
-    tick: (ms: number) => (t += ms),
-    close: () => rep.close(),
-  };
-}
+import { formatClock, formatDuration } from "../../src/report/repro-text.js";
+import { rig } from "../helpers/reporter-rig.js";
 
 describe("formatting", () => {
   it("durations and clocks", () => {
