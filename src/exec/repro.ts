@@ -162,7 +162,7 @@ export class ReproEngine {
     const badDirs = new Set<string>();
     for (const a of selected) {
       const s = this.stage(a);
-      const r = await locks.forDir(s.dir);
+      const r = await locks.forStage(s);
       if (!r.ok) {
         if (!badDirs.has(s.dir)) errors.push(...r.errors);
         badDirs.add(s.dir);

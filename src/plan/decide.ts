@@ -108,6 +108,7 @@ export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Dec
   }
   const st = facts.status;
   if (st === undefined) return need("status");
+  if (stage.dataSource) return decideDataSource(facts, st);
   const up = facts.upstreamChanging;
   // Nothing but its own status can make it run: not forced, and (under --dry) no upstream stage would change.
   const onItsOwn = !forced && up.length === 0;
@@ -134,4 +135,18 @@ export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Dec
       ? st.reasons
       : st.reasons.filter((r) => !(r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted")));
   return { kind: "run", forced, status: reasons === st.reasons ? st : { ...st, reasons }, upstream: up };
+}
+
+/**
+ * A data source (a `.dvc` file) has no command to run. As DVC's repro "verifies data sources": unchanged, it is
+ * skipped (a DVC-written file is not rewritten behind the user's back: `pipe add` does that, and says so); missing
+ * outputs the cache holds are checked out; otherwise what the workspace holds now is recorded into the file.
+ */
+function decideDataSource(facts: StageFacts, st: StageStatus): Decision {
+  if (!st.stale && !facts.forced) return { kind: "skip", reason: "up-to-date" };
+  if (facts.entry !== undefined && onlyMissingOutputs(st)) {
+    if (facts.outsCached === undefined) return need("outsCached");
+    if (facts.outsCached) return { kind: "restore", from: "cache", entry: facts.entry };
+  }
+  return { kind: "re-record" };
 }
