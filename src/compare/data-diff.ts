@@ -18,7 +18,6 @@ import type { Pipeline, Stage } from "../core/model.js";
 import type { Side } from "../git/revision.js";
 import type { HashAlgo } from "../hash/algorithms.js";
 import { compareCodePoints } from "../hash/manifest.js";
-import type { LockStore } from "../lock/read.js";
 import { parseLock } from "../lock/read.js";
 import { recordedOutputs, type RecordedOutput } from "../lock/outputs.js";
 import type { LockFile } from "../lock/types.js";
