@@ -352,7 +352,7 @@ export class ReproEngine {
       reRecord: async (s) => {
         const rec = await this.recordAndCommit(s, { runCache: false });
         if (rec !== "ok") return rec;
-        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
+        emit({ type: "stage-skipped", stage: s.address, reason: s.dataSource ? "data-recorded" : "up-to-date" });
         return "recorded";
       },
       restoreFrozen: async (s) => {
@@ -396,7 +396,7 @@ export class ReproEngine {
       upstreamChanging: (s) => upstreamWith(s, ["ran", "restored-run-cache"]),
       assumed: (s, st) => this.withoutRestoredDeps(s, st, new Set(upstreamWith(s, ["restored-cache"]))),
       reRecord: (s) => {
-        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
+        emit({ type: "stage-skipped", stage: s.address, reason: s.dataSource ? "data-recorded" : "up-to-date" });
         return Promise.resolve("recorded");
       },
       restoreFrozen: (s, complete) => {

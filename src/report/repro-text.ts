@@ -156,6 +156,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
    * A stage's last event comes before the scheduler's next progress report: take the stage off the status line now,
    * or the line redrawn after `'s' finished` would still say `running: s`.
    */
+  /** `--dry` (from the plan): what is said is what would be done. */
+  let dry = false;
   const settle = (stage: string): void => {
     if (!status || !status.running.includes(stage)) return;
     status = { running: status.running.filter((r) => r !== stage), finished: Math.min(status.total, status.finished + 1), total: status.total };
@@ -166,6 +168,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
       if (e.type === "stage-finished" || e.type === "stage-restored" || e.type === "stage-skipped" || e.type === "stage-failed") settle(e.stage);
       switch (e.type) {
         case "plan":
+          dry = e.dry;
           status = { running: [], finished: 0, total: e.stages.length };
           return;
         case "stage-start":
@@ -192,6 +195,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
               return say(`${name(e.stage)} is frozen, not run`);
             case "up-to-date":
               return say(`${name(e.stage)} is up to date`);
+            case "data-recorded":
+              return say(dry ? `Would record the changed data of ${name(e.stage)}` : `Recorded the changed data of ${name(e.stage)}`);
             default:
               return unreachable(e);
           }

@@ -164,9 +164,12 @@ describe("pipe add", () => {
       "data.xml.dvc:\n    changed outs:\n        modified:   data.xml\nprep:\n    changed deps:\n        modified:   data.xml\n    upstream stale: data.xml.dvc\n",
     );
     const before = read(dir, "data.xml.dvc");
+    const dry = runPipe(dir, ["repro", "--dry"]);
+    expect(dry.stdout).toContain("Would record the changed data of 'data.xml.dvc'\n");
+    expect(read(dir, "data.xml.dvc")).toBe(before);
     const r = runPipe(dir, ["repro"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("Running 'prep'");
+    expect(r.stdout).toContain("Recorded the changed data of 'data.xml.dvc'\nRunning 'prep'");
     expect(read(dir, "prepared.txt")).toBe("two\n");
     // The data source's record follows the data, as DVC's repro does for a changed .dvc output.
     expect(read(dir, "data.xml.dvc")).not.toBe(before);
