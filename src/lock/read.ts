@@ -284,6 +284,7 @@ function withoutBom(text: string): string {
 }
 
 function lockHint(file: string): string {
+  if (file.endsWith(".dvc")) return `the .dvc file is damaged: restore it from git (git checkout -- ${file}), or delete it and 'pipe add' its data again`;
   return `the lock file is damaged: restore it from git (git checkout -- ${file}) or delete it to re-run the stages it describes`;
 }
 
