@@ -176,6 +176,22 @@ describe("pipe add", () => {
     expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
   });
 
+  it("repro fails, naming it, a data source whose data is gone and not in the cache; it restores one the cache has", () => {
+    const dir = repo({ "d.txt": "d\n", "pipe.yaml": "stages:\n  s:\n    cmd: cp d.txt e.txt\n    deps: [d.txt]\n    outs: [e.txt]\n" });
+    expect(runPipe(dir, ["add", "d.txt"]).code).toBe(0);
+    rmSync(path.join(dir, "d.txt"));
+    const restored = runPipe(dir, ["repro"]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toContain("Restored 'd.txt.dvc' from cache");
+    expect(read(dir, "d.txt")).toBe("d\n");
+    rmSync(path.join(dir, "d.txt"));
+    rmSync(path.join(dir, ".pipe/cache"), { recursive: true, force: true });
+    const r = runPipe(dir, ["repro"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: data source 'd.txt.dvc': 'd.txt' is missing, and the cache does not have it");
+    expect(r.stdout).not.toContain("Running 's'");
+  });
+
   it("checkout restores an added file (deleted, or modified by hand) from the cache", () => {
     const dir = repo({ "model.bin": "weights v1\n", "data/set/1.txt": "1\n", "data/set/2.txt": "2\n" });
     expect(runPipe(dir, ["add", "model.bin", "data/set"]).code).toBe(0);
