@@ -9,6 +9,7 @@
 import path from "node:path";
 import { ok, fail, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { OutEntry, Pipeline, Stage } from "../core/model.js";
+import type { LockStore } from "./read.js";
 import { pathKey, type LockAlgo, type LockEntry, type LockFile } from "./types.js";
 
 export interface RecordedOutput {
@@ -72,4 +73,9 @@ export async function recordedOutputs(
 /** The same list for a whole pipeline (every stage, `.dvc` files included). */
 export function pipelineOutputs(pipeline: Pipeline, entryOf: (s: Stage) => Promise<Result<LockFile | undefined>>): Promise<Result<RecordedOutput[]>> {
   return recordedOutputs(pipeline.stages, entryOf);
+}
+
+/** The workspace's list: every output its locks and `.dvc` files record (`locks` reads each file once). */
+export function workspaceOutputs(pipeline: Pipeline, locks: LockStore): Promise<Result<RecordedOutput[]>> {
+  return recordedOutputs(pipeline.stages, (s) => locks.forStage(s));
 }
