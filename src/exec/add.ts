@@ -19,6 +19,7 @@ import { writeDvcFile } from "../lock/dvc-file.js";
 import type { LockStore } from "../lock/read.js";
 import { hasDvcHashes } from "../plan/decide.js";
 import { addToGitignore, removeFromGitignore } from "../storage/gitignore.js";
+import { runGit } from "../git/git.js";
 import { recordAndStore, type Recorder } from "./record.js";
 
 export interface AddTarget {
@@ -121,7 +122,32 @@ export async function planAdd(graph: StageGraph, cwd: string, args: readonly str
     }
     if (!conflict) targets.push({ rootPath: rel, dvcFile, stage: existing ?? newStage(rel) });
   }
+  errors.push(...(await gitIgnoredRecords(root, targets)));
   return errors.length > 0 ? fail(errors) : ok(targets);
+}
+
+/**
+ * A `.dvc` file git ignores could not be committed, and one in an ignored directory would not even be found by
+ * discovery (it prunes such directories): refused, as DVC refuses it, naming the rule. Outside git: nothing to check.
+ */
+async function gitIgnoredRecords(root: string, targets: readonly AddTarget[]): Promise<Diagnostic[]> {
+  if (targets.length === 0) return [];
+  const r = await runGit(root, ["check-ignore", "-v", "--", ...targets.map((t) => t.dvcFile)]);
+  if (r instanceof Error || r.code !== 0) return [];
+  const out: Diagnostic[] = [];
+  for (const line of r.stdout.toString("utf8").split("\n")) {
+    // `<source>:<line>:<pattern>\t<path>`
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const [source, lineNo, ...pattern] = line.slice(0, tab).split(":");
+    const file = line.slice(tab + 1);
+    out.push(
+      error("usage", `cannot add '${file.slice(0, -4)}': its record ${file} would be ignored by git ('${pattern.join(":")}' in ${source}:${lineNo})`, undefined, {
+        hint: "a .dvc file is committed with the project: remove that rule (a directory rule can be replaced by one for the data itself)",
+      }),
+    );
+  }
+  return out;
 }
 
 export interface Added {

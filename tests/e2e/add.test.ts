@@ -147,6 +147,15 @@ describe("pipe add", () => {
     }
   });
 
+  it("refuses a path whose .dvc file git would ignore (it could not be committed): exit 2, nothing written", () => {
+    const dir = repo({ ".gitignore": "/data\n", "data/raw.csv": "x\n" });
+    const before = snapshot(dir);
+    const r = runPipe(dir, ["add", "data/raw.csv"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot add 'data/raw.csv': its record data/raw.csv.dvc would be ignored by git ('/data' in .gitignore:1)");
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it("a stage depending on an added path: a dag edge, status after the data changes, repro records and runs", () => {
     const dir = repo({
       "data.xml": "one\n",
