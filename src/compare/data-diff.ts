@@ -9,15 +9,19 @@
  *
  * Compared as DVC's data index diff does: a path on one side only is added or deleted, on both with another hash
  * modified (a directory output appears as `dir/` beside its files); a deleted and an added path with the same hash
- * are one rename. A directory whose manifest is not in the cache cannot be expanded: its files are left out on both
+ * are one rename. A DVC-recorded (md5) manifest pipe's cache lacks is read from DVC's own cache (verified). A
+ * directory whose manifest is in neither cannot be expanded: its files are left out on both
  * sides (rather than reported added or deleted) and the result names it. Against the workspace, the old side's
  * objects that the cache lacks are listed as `not in cache`. Lists are sorted by path (the old one for a rename).
  */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { error, fail, ok, warning, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { Pipeline, Stage } from "../core/model.js";
 import type { Side } from "../git/revision.js";
 import type { HashAlgo } from "../hash/algorithms.js";
-import { compareCodePoints } from "../hash/manifest.js";
+import { digestBytes } from "../hash/algorithms.js";
+import { compareCodePoints, parseManifest, type ManifestEntry } from "../hash/manifest.js";
 import { parseLock } from "../lock/read.js";
 import { recordedOutputs, type RecordedOutput } from "../lock/outputs.js";
 import type { LockFile } from "../lock/types.js";
@@ -86,6 +90,27 @@ function addDir(idx: SideIndex, rootPath: string, algo: HashAlgo, hash: string, 
   }
 }
 
+/**
+ * A manifest DVC recorded (md5) that pipe's cache lacks, read from DVC's own cache (`.dvc/cache/files/md5/` of DVC 3,
+ * `.dvc/cache/` of DVC 2) and verified against its name: a DVC project's directories list without a re-download.
+ */
+async function dvcCacheManifest(root: string, id: string): Promise<ManifestEntry[] | undefined> {
+  const digest = id.slice(0, -".dir".length);
+  if (!/^[0-9a-f]{32}$/.test(digest)) return undefined;
+  for (const dir of [".dvc/cache/files/md5", ".dvc/cache"]) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path.join(root, dir, id.slice(0, 2), id.slice(2)));
+    } catch {
+      continue;
+    }
+    if ((await digestBytes("md5", bytes)) !== digest) continue;
+    const entries = parseManifest(bytes);
+    if (entries) return entries;
+  }
+  return undefined;
+}
+
 /** A side's index from recorded outputs, directory manifests read from the cache. */
 async function indexOfRecorded(outs: readonly RecordedOutput[], store: ObjectStore): Promise<SideIndex> {
   const idx: SideIndex = { entries: new Map(), unexpanded: new Set() };
@@ -93,7 +118,8 @@ async function indexOfRecorded(outs: readonly RecordedOutput[], store: ObjectSto
     const algo = algoOf(o);
     if (o.hash.endsWith(".dir")) {
       const m = await readManifest(store, o.hash);
-      addDir(idx, o.rootPath, algo, o.hash, m.status === "ok" ? m.entries : undefined);
+      const files = m.status === "ok" ? m.entries : algo === "xxh64" ? undefined : await dvcCacheManifest(store.root, o.hash);
+      addDir(idx, o.rootPath, algo, o.hash, files);
     } else {
       idx.entries.set(o.rootPath, { path: o.rootPath, hash: o.hash, key: `${algo}:${o.hash}`, isDir: false });
     }

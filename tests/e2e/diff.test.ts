@@ -2,6 +2,7 @@
  * `pipe diff`: tracked files between two commits and between a commit and the workspace, a directory output expanded
  * to its files, in the three shapes `dvc diff` prints (text, `--json`, `--md`). Real git, the built CLI.
  */
+import { createHash } from "node:crypto";
 import { readFileSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Ajv } from "ajv";
@@ -126,6 +127,28 @@ describe("pipe diff", () => {
     expect(r.stdout).toBe("Not in cache:\n    data.xml\n    images/\n    model.bin\n\nfiles summary: 2 not in cache\n");
     expect(r.stderr).toContain("the file list of images/ is not in the cache");
     expect(runPipe(dir, ["diff", "--hide-missing"]).stdout).toBe("");
+  });
+
+  it("a DVC project: md5 records compare with the workspace hashed in md5, a directory listed from DVC's own cache", () => {
+    const md5 = (t: string): string => createHash("md5").update(t).digest("hex");
+    // DVC's manifest: Python's json.dumps(sort_keys=True) of {md5, relpath} entries.
+    const manifest = `[{"md5": "${md5("one\n")}", "relpath": "1.txt"}, {"md5": "${md5("two\n")}", "relpath": "2.txt"}]`;
+    const id = `${md5(manifest)}.dir`;
+    const dir = makeProject({
+      ".dvc/config": "",
+      "images/1.txt": "one\n",
+      "images/2.txt": "two\n",
+      "images.dvc": `outs:\n- md5: ${id}\n  size: 8\n  nfiles: 2\n  hash: md5\n  path: images\n`,
+      [`.dvc/cache/files/md5/${id.slice(0, 2)}/${id.slice(2)}`]: manifest,
+    });
+    gitInit(dir);
+    writeFiles(dir, { ".gitignore": "/images\n/.dvc/cache\n" });
+    gitCommitAll(dir, "dvc");
+    expect(runPipe(dir, ["diff", "--hide-missing"]).stdout).toBe("");
+    writeFiles(dir, { "images/2.txt": "deux\n", "images/3.txt": "three\n" });
+    const r = runPipe(dir, ["diff", "--hide-missing"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("Added:\n    images/3.txt\n\nModified:\n    images/\n    images/2.txt\n\nfiles summary: 1 added, 1 modified\n");
   });
 
   it("outside a git repository: exit 2", () => {
