@@ -24,8 +24,8 @@ import { digestBytes } from "../hash/algorithms.js";
 import { compareCodePoints, parseManifest, type ManifestEntry } from "../hash/manifest.js";
 import { parseLock } from "../lock/read.js";
 import { recordedOutputs, type RecordedOutput } from "../lock/outputs.js";
-import type { LockFile } from "../lock/types.js";
-import { discoverInListing } from "../project/discover.js";
+import { pathKey, type LockFile } from "../lock/types.js";
+import { discoverInListing, type ListedStagesFile } from "../project/discover.js";
 import { readManifest } from "../storage/checkout.js";
 import type { ObjectStore } from "../storage/store.js";
 import type { Workspace } from "../status/workspace.js";
@@ -278,14 +278,46 @@ export async function revisionOutputs(root: string, side: Side): Promise<Result<
   const { loadPipelineFrom } = await import("../project/load.js");
   const loaded = await loadPipelineFrom(root, found, read, new Map());
   if (gitFailure) return gitFailure;
-  if (!loaded.ok) {
+  let stages: Stage[];
+  const warnings: Diagnostic[] = [];
+  if (loaded.ok) stages = loaded.value.stages;
+  else {
+    // Its records are still there: read them without the stages files' templating (see `recordsOnly`).
     const d = loaded.errors[0];
     const at = d?.location ? `${d.location.file}:${d.location.line}:${d.location.col}: ` : "";
-    return fail([error("project", `the pipeline at ${side.name} does not load (${at}${d?.message ?? "unknown error"}): its tracked files cannot be listed`)]);
+    warnings.push(warning("warning", `the pipeline at ${side.name} does not load (${at}${d?.message ?? "unknown error"}): its locks and .dvc files are read as they are, stage outputs taken relative to their stages file`));
+    stages = await recordsOnly(found, read);
   }
-  const r = await recordedOutputs(loaded.value.stages, revisionEntries(read));
+  const r = await recordedOutputs(stages, revisionEntries(read));
   if (gitFailure) return gitFailure;
-  return r;
+  return r.ok ? ok(r.value, warnings) : r;
+}
+
+/**
+ * Stages made from a revision's records alone, for a revision whose pipeline does not load: each `.dvc` file as it
+ * loads anyway (no templating there), and for each lock entry a stage with its recorded outputs and the stages file's
+ * directory as wdir (a stage's `wdir:` cannot be known without its stages file).
+ */
+async function recordsOnly(found: readonly ListedStagesFile[], read: (f: string) => Promise<TextRead>): Promise<Stage[]> {
+  const [{ dvcFileStage }, { parseYaml }] = await Promise.all([import("../project/dvc-file-stage.js"), import("../formats/yaml.js")]);
+  const entries = revisionEntries(read);
+  const stages: Stage[] = [];
+  for (const f of found) {
+    if (f.flavor === "dvc-file") {
+      const t = await read(f.file);
+      const st = t.kind === "file" ? dvcFileStage(parseYaml(f.file, t.text), f.file, f.dir).stage : undefined;
+      if (st) stages.push(st);
+      continue;
+    }
+    const probe: Stage = { address: "", name: "", file: f.file, dir: f.dir, wdir: f.dir, cmd: "", deps: [], outs: [], params: [], frozen: false, alwaysChanged: false, loc: { file: f.file, line: 1, col: 1 } };
+    const lf = await entries(probe);
+    if (!lf.ok || !lf.value) continue;
+    for (const [name, e] of lf.value.stages) {
+      const outs = e.outs.map((o) => ({ path: o.path, rootPath: pathKey(f.dir === "" ? o.path : `${f.dir}/${o.path}`), external: /^[a-z][a-z0-9+.-]*:\/\//i.test(o.path), kind: "outs" as const, cache: true, persist: false, flags: {} }));
+      stages.push({ ...probe, address: f.dir === "" ? name : `${f.file}:${name}`, name, outs });
+    }
+  }
+  return stages;
 }
 
 export interface DiffInput {

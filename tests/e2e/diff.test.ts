@@ -151,6 +151,24 @@ describe("pipe diff", () => {
     expect(r.stdout).toBe("Added:\n    images/3.txt\n\nModified:\n    images/\n    images/2.txt\n\nfiles summary: 1 added, 1 modified\n");
   });
 
+  it("a revision whose pipeline does not load: its records are read as they are, with a warning", () => {
+    const dir = makeProject({
+      ".pipe/config.yaml": "",
+      ".gitignore": "/local.yaml\n",
+      "local.yaml": "x: 1\n",
+      "pipe.yaml": "vars: [local.yaml]\nstages:\n  gen:\n    cmd: echo ${x} > out.txt\n    outs: [out.txt]\n",
+    });
+    gitInit(dir);
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    gitCommitAll(dir, "one");
+    writeFiles(dir, { "local.yaml": "x: 2\n" });
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    const r = runPipe(dir, ["diff"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("the pipeline at HEAD does not load");
+    expect(r.stdout).toBe("Modified:\n    out.txt\n\nfiles summary: 1 modified\n");
+  });
+
   it("outside a git repository: exit 2", () => {
     const dir = makeProject({ ".pipe/config.yaml": "" });
     const r = runPipe(dir, ["diff"]);

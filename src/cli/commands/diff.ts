@@ -45,13 +45,15 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
   else {
     const outsA = await dd.revisionOutputs(root, sideA.value);
     if (!outsA.ok) return usageError(ctx, outsA.errors);
+    printWarnings(ctx, outsA.warnings);
     let bSide: Parameters<typeof dd.dataDiff>[0]["b"];
     if (workspace) bSide = { kind: "workspace", pipeline: loaded!.graph.pipeline, ws: openWorkspace(root) };
     else {
       const sideB = await openSide(root, pg.value, b, "diff compares git revisions");
       if (!sideB.ok) return usageError(ctx, sideB.errors);
-      const outsB = sideB.value.kind === "empty" ? { ok: true as const, value: [] } : await dd.revisionOutputs(root, sideB.value);
+      const outsB = sideB.value.kind === "empty" ? { ok: true as const, value: [], warnings: [] } : await dd.revisionOutputs(root, sideB.value);
       if (!outsB.ok) return usageError(ctx, outsB.errors);
+      printWarnings(ctx, outsB.warnings);
       bSide = { kind: "recorded", outs: outsB.value };
     }
     result = await dd.dataDiff({ root, store, a: outsA.value, b: bSide, opts: { ...(targets ? { targets } : {}), hideMissing: opts.hideMissing === true || !workspace } });
