@@ -316,6 +316,29 @@ export function buildProgram(io: RunIo): Command {
     );
 
   program
+    .command("add")
+    .description("track files or directories no stage produces: cache them and write PATH.dvc")
+    .argument("<paths...>")
+    .option("--glob", "expand the paths as glob patterns")
+    .action(action((cmd, paths: string[]) => async (ctx) => (await import("./commands/add.js")).run(ctx, paths, cmd.opts())));
+  program
+    .command("remove")
+    .description("stop tracking what .dvc files track (the data stays)")
+    .argument("<targets...>")
+    .action(action((cmd, targets: string[]) => async (ctx) => (await import("./commands/remove.js")).run(ctx, targets, cmd.opts())));
+  program
+    .command("diff")
+    .description("show tracked files added, modified, deleted or renamed between two revisions, or a revision and the workspace")
+    .argument("[a_rev]", "old revision (default HEAD)")
+    .argument("[b_rev]", "new revision (default: the workspace)")
+    .option("--json", "print a JSON document")
+    .option("--md", "print a markdown table")
+    .option("--show-hash", "show the hash of each entry")
+    .option("--hide-missing", "leave out the 'not in cache' entries")
+    .option("--targets <paths...>", "only these tracked paths")
+    .action(action((cmd, a?: string, b?: string) => async (ctx) => (await import("./commands/diff.js")).run(ctx, a, b, cmd.opts())));
+
+  program
     .command("gc")
     .description("remove cache objects and run-cache entries that no lock or .dvc file in scope names")
     .option("-w, --workspace", "keep what the workspace names (always kept)")

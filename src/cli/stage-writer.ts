@@ -42,7 +42,7 @@ export async function openStageWriter(ctx: CommandContext, loaded: LoadedProject
   const locks = new LockStore(root, sources);
   const chosen = select.executionOrder(graph, sel.value);
   for (const a of chosen) {
-    const r = await locks.forDir(graph.stages.get(a)!.dir);
+    const r = await locks.forStage(graph.stages.get(a)!);
     if (!r.ok) {
       printDiagnostics(ctx, r.errors, sources);
       return EXIT_USAGE;

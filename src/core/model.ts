@@ -98,6 +98,12 @@ export interface Stage {
   alwaysChanged: boolean;
   desc?: string;
   meta?: unknown;
+  /**
+   * A `.dvc` file (`pipe add`): a data source with outputs only and no command (`cmd` is ``). Its `file` is the
+   * `.dvc` file, its `dir` and `wdir` the directory holding it, and its record is the file itself, not a lock entry
+   * (`lock/dvc-file.ts`).
+   */
+  dataSource?: boolean;
   loc: SourceLocation;
 }
 
@@ -115,8 +121,8 @@ export interface StagesFileInfo {
   file: string;
   /** The file's full text, so diagnostics can quote it. */
   text: string;
-  /** `pipe` or `dvc`: which grammar name it was found under. */
-  flavor: "pipe" | "dvc";
+  /** `pipe` or `dvc`: which grammar name it was found under; `dvc-file` for a `.dvc` file (a data source). */
+  flavor: "pipe" | "dvc" | "dvc-file";
 }
 
 export interface Pipeline {

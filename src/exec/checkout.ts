@@ -58,7 +58,7 @@ export async function checkoutStages(input: CheckoutInput): Promise<CheckoutSumm
   for (const a of input.chosen) {
     if (input.signal.aborted) break;
     const s = graph.stages.get(a)!;
-    const lf = await input.locks.forDir(s.dir);
+    const lf = await input.locks.forStage(s);
     const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
     if (!entry) {
       // Named on the command line: say why nothing happened to it.

@@ -47,7 +47,7 @@ export async function commitStages(input: CommitInput): Promise<CommitResult> {
   for (const a of input.chosen) {
     if (input.signal.aborted) break;
     const s = graph.stages.get(a)!;
-    const lf = await locks.forDir(s.dir);
+    const lf = await locks.forStage(s);
     const rec = await recordAndStore(recorder, s, {
       store: true,
       runCache: true,

@@ -106,8 +106,11 @@ export type ReproEvent =
   | { type: "stage-finished"; stage: string; durationMs: number }
   /** Outputs restored without running: from the run-cache (stale inputs seen before) or the cache (outputs missing). */
   | { type: "stage-restored"; stage: string; from: RestoreSource }
-  /** Nothing to do. */
-  | { type: "stage-skipped"; stage: string; reason: "up-to-date" | "frozen" }
+  /**
+   * Nothing to run. `data-recorded`: a data source (a `.dvc` file) whose data changed, recorded anew (under `--dry`:
+   * would be), as DVC's repro "verifies data sources".
+   */
+  | { type: "stage-skipped"; stage: string; reason: "up-to-date" | "frozen" | "data-recorded" }
   | ({ type: "stage-failed"; stage: string } & StageFailureFacts)
   /** Not run because an upstream stage failed (keep-going) or the run stopped. */
   | { type: "stage-not-run"; stage: string; because: "upstream-failed" | "stopped"; upstream?: string }

@@ -163,7 +163,7 @@ export class ReproEngine {
     const badDirs = new Set<string>();
     for (const a of selected) {
       const s = this.stage(a);
-      const r = await locks.forDir(s.dir);
+      const r = await locks.forStage(s);
       if (!r.ok) {
         if (!badDirs.has(s.dir)) errors.push(...r.errors);
         badDirs.add(s.dir);
@@ -354,7 +354,7 @@ export class ReproEngine {
       reRecord: async (s) => {
         const rec = await this.recordAndCommit(s, { runCache: false });
         if (rec !== "ok") return rec;
-        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
+        emit({ type: "stage-skipped", stage: s.address, reason: s.dataSource ? "data-recorded" : "up-to-date" });
         return "recorded";
       },
       restoreFrozen: async (s) => {
@@ -398,7 +398,7 @@ export class ReproEngine {
       upstreamChanging: (s) => upstreamWith(s, ["ran", "restored-run-cache"]),
       assumed: (s, st) => this.withoutRestoredDeps(s, st, new Set(upstreamWith(s, ["restored-cache"]))),
       reRecord: (s) => {
-        emit({ type: "stage-skipped", stage: s.address, reason: "up-to-date" });
+        emit({ type: "stage-skipped", stage: s.address, reason: s.dataSource ? "data-recorded" : "up-to-date" });
         return Promise.resolve("recorded");
       },
       restoreFrozen: (s, complete) => {

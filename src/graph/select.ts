@@ -44,6 +44,8 @@ function lookupOf(graph: StageGraph): Lookup {
   for (const f of graph.pipeline.files) {
     const fs: FileStages = { file: f.file, stages: [] };
     l.byFile.set(f.file, fs);
+    // A `.dvc` file is named by its own path, never by its directory (that names the directory's stages file).
+    if (f.flavor === "dvc-file") continue;
     const d = path.posix.dirname(f.file);
     l.byDir.set(d === "." ? "" : d, fs);
   }

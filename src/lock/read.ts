@@ -18,7 +18,7 @@ import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
 type Seg = string | number;
 
-interface Problem {
+export interface Problem {
   at: Seg[];
   message: string;
   /** Point at the key rather than the value (unknown keys). */
@@ -110,7 +110,7 @@ function fileEntry(v: unknown, parent: readonly Seg[], index: number, problems: 
   return e;
 }
 
-function fileList(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry[] {
+export function fileList(v: unknown, at: Seg[], problems: Problem[]): LockFileEntry[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
     problems.push({ at, message: `expected a list of entries, found ${describe(v)}` });
@@ -240,7 +240,7 @@ export function parseDvcFile(file: string, text: string): Result<LockFileEntry[]
  * YAML text to a checked value: the fast reader first, the full parser when it declines; problems found by `check`
  * become diagnostics located at their node (the text is parsed with positions only then).
  */
-function parseChecked<T>(file: string, text: string, check: (value: unknown, problems: Problem[]) => T): Result<T> {
+export function parseChecked<T>(file: string, text: string, check: (value: unknown, problems: Problem[]) => T): Result<T> {
   text = withoutBom(text);
   let value = fastParseLockLayout(text) ?? fastParseYaml(text);
   let parsed: ParsedYaml | undefined;
@@ -284,6 +284,7 @@ function withoutBom(text: string): string {
 }
 
 function lockHint(file: string): string {
+  if (file.endsWith(".dvc")) return `the .dvc file is damaged: restore it from git (git checkout -- ${file}), or delete it and 'pipe add' its data again`;
   return `the lock file is damaged: restore it from git (git checkout -- ${file}) or delete it to re-run the stages it describes`;
 }
 
@@ -327,6 +328,7 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
 /** Reads each directory's lock once per invocation. */
 export class LockStore {
   private readonly byDir = new Map<string, Promise<Result<LockFile | undefined>>>();
+  private readonly byFile = new Map<string, Promise<Result<LockFile | undefined>>>();
   constructor(
     readonly root: string,
     readonly sources?: Map<string, string>,
@@ -338,6 +340,21 @@ export class LockStore {
     if (!p) {
       p = readLockIn(this.root, dir, this.sources);
       this.byDir.set(dir, p);
+    }
+    return p;
+  }
+
+  /**
+   * The lock a stage's entry comes from: the one of its stages file's directory, or for a `.dvc` file (a data source,
+   * `Stage.dataSource`) the file itself, read as a one-entry lock under the stage's name.
+   */
+  forStage(s: { dir: string; file: string; name: string; dataSource?: boolean }): Promise<Result<LockFile | undefined>> {
+    if (!s.dataSource) return this.forDir(s.dir);
+    let p = this.byFile.get(s.file);
+    if (!p) {
+      // Imported on first use: a project without `.dvc` files never loads the codec.
+      p = import("./dvc-file.js").then((m) => m.readDvcFileAsLock(this.root, s.file, s.name, this.sources));
+      this.byFile.set(s.file, p);
     }
     return p;
   }

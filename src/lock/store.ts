@@ -78,6 +78,8 @@ export class LockWriter {
 
   /** Records `entry` for `stage` in the `pipe.lock` beside its stages file. */
   async write(stage: Stage, entry: LockEntry): Promise<Result<void>> {
+    // A `.dvc` file is its own record (one entry: no coalescing to do).
+    if (stage.dataSource) return (await import("./dvc-file.js")).writeDvcFile(this.pipeline.root, stage, entry);
     const st = await this.state(stage.dir);
     if (!st.ok) return st;
     const s = st.value;

@@ -81,7 +81,7 @@ function scalarText(v: unknown): string | undefined {
 }
 
 /** Emits `key: value` (value possibly a nested block) at `indent`. */
-function emitKeyValue(out: string[], indent: string, key: string, v: unknown): void {
+export function emitKeyValue(out: string[], indent: string, key: string, v: unknown): void {
   const s = scalarText(v);
   if (s !== undefined) {
     out.push(`${indent}${yamlString(key)}: ${s}`);
@@ -220,6 +220,8 @@ function serialised<T>(key: string, job: () => Promise<T>): Promise<T> {
  * there), keeping every other stage's entry. Stage order follows `pipeline`'s definition order for that file.
  */
 export function writeLockEntry(pipeline: Pipeline, stage: Stage, entry: LockEntry): Promise<Result<void>> {
+  // A `.dvc` file is its own record.
+  if (stage.dataSource) return import("./dvc-file.js").then((m) => m.writeDvcFile(pipeline.root, stage, entry));
   return writeLockEntries(pipeline, stage.dir, [[stage.name, entry]]);
 }
 

@@ -16,7 +16,7 @@
  * knows about stages before this one (`upstreamChanging`: outputs that would be produced anew), and a missing input
  * does not fail the stage (it may be an output a stage above would produce).
  */
-import type { Diagnostic } from "../core/diagnostic.js";
+import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockEntry } from "../lock/types.js";
 import type { Stage } from "../core/model.js";
 import type { RunEntry, RunKeyInput } from "../storage/runcache.js";
@@ -108,6 +108,7 @@ export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Dec
   }
   const st = facts.status;
   if (st === undefined) return need("status");
+  if (stage.dataSource) return decideDataSource(stage, facts, st);
   const up = facts.upstreamChanging;
   // Nothing but its own status can make it run: not forced, and (under --dry) no upstream stage would change.
   const onItsOwn = !forced && up.length === 0;
@@ -134,4 +135,29 @@ export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Dec
       ? st.reasons
       : st.reasons.filter((r) => !(r.kind === "changed-deps" && r.changes.every((c) => c.change === "deleted")));
   return { kind: "run", forced, status: reasons === st.reasons ? st : { ...st, reasons }, upstream: up };
+}
+
+/**
+ * A data source (a `.dvc` file) has no command to run. As DVC's repro "verifies data sources": unchanged, it is
+ * skipped (a DVC-written file is not rewritten behind the user's back: `pipe add` does that, and says so); missing
+ * outputs the cache holds are checked out; otherwise what the workspace holds now is recorded into the file.
+ */
+function decideDataSource(stage: Stage, facts: StageFacts, st: StageStatus): Decision {
+  if (!st.stale && !facts.forced) return { kind: "skip", reason: "up-to-date" };
+  if (facts.entry !== undefined && onlyMissingOutputs(st)) {
+    if (facts.outsCached === undefined) return need("outsCached");
+    if (facts.outsCached) return { kind: "restore", from: "cache", entry: facts.entry };
+    // Nothing to record and nothing to restore: the data is gone from here.
+    const missing = st.reasons.flatMap((r) => (r.kind === "changed-outs" ? r.changes.map((c) => c.path) : []));
+    return {
+      kind: "fail",
+      reason: "missing-dep",
+      errors: [
+        error("missing-dep", `data source '${stage.address}': ${missing.map((p) => `'${p}'`).join(", ")} ${missing.length === 1 ? "is" : "are"} missing, and the cache does not have ${missing.length === 1 ? "it" : "them"}`, stage.loc, {
+          hint: "'pipe pull' brings tracked data from a remote",
+        }),
+      ],
+    };
+  }
+  return { kind: "re-record" };
 }

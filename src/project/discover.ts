@@ -31,7 +31,8 @@ export interface DiscoveredFile {
   abs: string;
   /** Directory relative to the root (`` for the root). */
   dir: string;
-  flavor: "pipe" | "dvc";
+  /** `dvc-file`: a `.dvc` file (`data.xml.dvc`), loaded as a data source stage. */
+  flavor: "pipe" | "dvc" | "dvc-file";
 }
 
 /** Directories never searched. */
@@ -85,6 +86,18 @@ function isStagesFileBehindLink(abs: string): boolean {
  */
 export type DiscoveryObserver = (rel: string, abs: string, kind: "dir" | "file") => void;
 
+/** `data.xml.dvc`: a `.dvc` file (not DVC's `.dvc` directory, nor a file named only `.dvc`). */
+export function isDvcFileName(name: string): boolean {
+  return name.endsWith(".dvc") && name.length > 4;
+}
+
+/** The root's stages file first, then every other stages file and `.dvc` file by path. */
+function discoveryOrder(a: { dir: string; file: string; flavor: string }, b: { dir: string; file: string; flavor: string }): number {
+  const ra = a.dir === "" && a.flavor !== "dvc-file" ? 0 : 1;
+  const rb = b.dir === "" && b.flavor !== "dvc-file" ? 0 : 1;
+  return ra !== rb ? ra - rb : byteOrder(a.file, b.file);
+}
+
 /** Returns the stages files under `root`. Fails only when the root itself cannot be read. */
 export async function discoverStagesFiles(root: string, observe?: DiscoveryObserver): Promise<Result<DiscoveredFile[]>> {
   const found: DiscoveredFile[] = [];
@@ -133,6 +146,15 @@ export async function discoverStagesFiles(root: string, observe?: DiscoveryObser
       if (!isFile || ignoredBy(matchers.own, prefix + name)) continue;
       here.push({ file: prefix + name, abs: path.join(abs, name), dir: rel, flavor: name === "pipe.yaml" ? "pipe" : "dvc" });
     }
+    // `.dvc` files (data sources: `pipe add`, `dvc add`), any number per directory.
+    for (const d of entries) {
+      if (!isDvcFileName(d.name)) continue;
+      const p = prefix + d.name;
+      if (d.isSymbolicLink()) observe?.(p, path.join(abs, d.name), "file");
+      const isFile = d.isFile() || (d.isSymbolicLink() && isStagesFileBehindLink(path.join(abs, d.name)));
+      if (!isFile || ignoredBy(matchers.own, p)) continue;
+      found.push({ file: p, abs: path.join(abs, d.name), dir: rel, flavor: "dvc-file" });
+    }
     const [first, second] = here;
     if (first) found.push(first);
     if (first && second) {
@@ -154,7 +176,7 @@ export async function discoverStagesFiles(root: string, observe?: DiscoveryObser
     return fail([error("io", `cannot read the project root ${root}: ${(e as Error).message}`)]);
   }
   // The root's file first, then the others by path.
-  found.sort((a, b) => (a.dir === "" ? -1 : b.dir === "" ? 1 : byteOrder(a.file, b.file)));
+  found.sort(discoveryOrder);
   warnings.sort((a, b) => byteOrder(a.message, b.message));
   return ok(found, warnings);
 }
@@ -180,7 +202,7 @@ export async function discoverInListing(files: readonly string[], readTexts: (pa
     for (let i = 1; i < segs.length - 1; i++) if (segs[i] === ".pipe" || segs[i] === ".dvc") nested.add(segs.slice(0, i).join("/"));
     const base = segs[segs.length - 1]!;
     if ((IGNORE_FILES as readonly string[]).includes(base)) ignoreFiles.push(f);
-    if ((STAGES_FILES as readonly string[]).includes(base)) candidates.push(f);
+    if ((STAGES_FILES as readonly string[]).includes(base) || isDvcFileName(base)) candidates.push(f);
   }
   const texts = ignoreFiles.length > 0 ? await readTexts(ignoreFiles) : new Map<string, string>();
   /** Rules by the directory holding them (`` or `a/b/`), `.pipeignore` before `.dvcignore` as the walk adds them. */
@@ -194,6 +216,7 @@ export async function discoverInListing(files: readonly string[], readTexts: (pa
     }
   }
   const byDir = new Map<string, ListedStagesFile>();
+  const dvcFiles: ListedStagesFile[] = [];
   outer: for (const f of candidates) {
     const segs = f.split("/");
     const dirSegs = segs.slice(0, -1);
@@ -207,8 +230,12 @@ export async function discoverInListing(files: readonly string[], readTexts: (pa
     }
     if (ignoredBy(matchers, f)) continue;
     const dir = dirSegs.join("/");
+    if (isDvcFileName(segs[segs.length - 1]!)) {
+      dvcFiles.push({ file: f, dir, flavor: "dvc-file" });
+      continue;
+    }
     const flavor = segs[segs.length - 1] === "pipe.yaml" ? "pipe" : "dvc";
     if (flavor === "pipe" || !byDir.has(dir)) byDir.set(dir, { file: f, dir, flavor });
   }
-  return [...byDir.values()].sort((a, b) => (a.dir === "" ? -1 : b.dir === "" ? 1 : byteOrder(a.file, b.file)));
+  return [...byDir.values(), ...dvcFiles].sort(discoveryOrder);
 }

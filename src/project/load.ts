@@ -91,6 +91,13 @@ async function loadFile(
   if (!decoded.ok) return { errors: [decoded.error], warnings: [] };
   const info: StagesFileInfo = { file: f.file, text, flavor: f.flavor };
   const parsed = parseYaml(f.file, text);
+  if (f.flavor === "dvc-file") {
+    // A data source: one stage, no templating (`dvc-file-stage.ts`).
+    const { dvcFileStage } = await import("./dvc-file-stage.js");
+    const r = dvcFileStage(parsed, f.file, f.dir);
+    if (!r.stage) return { info, errors: r.errors, warnings: [] };
+    return { info, expanded: { stages: [r.stage], params: [], metrics: [], plots: [] }, errors: [], warnings: [] };
+  }
   const check = validateStagesFile(parsed);
   if (check.errors.length > 0 && !check.expandable) return { info, errors: check.errors, warnings: check.warnings };
   // A file with schema errors is still expanded (without the stages they are in), so that one run shows its

@@ -190,6 +190,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
    * A stage's last event comes before the scheduler's next progress report: take the stage off the status line now,
    * or the line redrawn after `'s' finished` would still say `running: s`.
    */
+  /** `--dry` (from the plan): what is said is what would be done. */
+  let dry = false;
   const settle = (stage: string): void => {
     if (!status || !status.running.includes(stage)) return;
     status = { running: status.running.filter((r) => r !== stage), finished: Math.min(status.total, status.finished + 1), total: status.total };
@@ -207,6 +209,7 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
       }
       switch (e.type) {
         case "plan":
+          dry = e.dry;
           status = { running: [], finished: 0, total: e.stages.length };
           return;
         case "stage-start":
@@ -264,6 +267,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
               return say(`${name(e.stage)} is frozen, not run`);
             case "up-to-date":
               return say(`${name(e.stage)} is up to date`);
+            case "data-recorded":
+              return say(dry ? `Would record the changed data of ${name(e.stage)}` : `Recorded the changed data of ${name(e.stage)}`);
             default:
               return unreachable(e);
           }

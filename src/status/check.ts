@@ -102,6 +102,7 @@ function memoInputs(graph: StageGraph): { stamps: [string, string | undefined][]
     const dir = s.dir === "" ? "" : `${s.dir}/`;
     files.add(`${dir}pipe.lock`);
     files.add(`${dir}dvc.lock`);
+    if (s.dataSource) files.add(s.file);
     for (const p of s.params) files.add(p.rootPath);
     for (const d of [...s.deps, ...s.outs]) if (!d.external) paths.add(d.rootPath);
   }
@@ -126,7 +127,7 @@ async function verdictEntries(
   const needed = new Map<string, { rootPath: string; algo: HashAlgo }>();
   for (const st of stages) {
     const s = graph.stages.get(st.address)!;
-    const lock = await locks.forDir(s.dir);
+    const lock = await locks.forStage(s);
     const entry = lock.ok ? lock.value?.stages.get(s.name) : undefined;
     for (const p of factsNeeded(s, entry).paths) needed.set(`${p.algo}\0${p.rootPath}`, p);
   }

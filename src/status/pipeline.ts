@@ -35,7 +35,7 @@ export async function lockEntriesFor(stages: readonly Stage[], locks: LockStore)
   const errors: Diagnostic[] = [];
   const failedDirs = new Set<string>();
   for (const s of stages) {
-    const r = await locks.forDir(s.dir);
+    const r = await locks.forStage(s);
     if (!r.ok) {
       if (!failedDirs.has(s.dir)) errors.push(...r.errors);
       failedDirs.add(s.dir);

@@ -6,7 +6,7 @@
  * Idempotent and deterministic: lines already present are left where they are, missing ones are appended in sorted
  * order, and nothing is rewritten when nothing is missing. The file is replaced atomically.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ok, type Result } from "../core/diagnostic.js";
 import { atomicWrite, ensureDirInside, errnoOf } from "./fs.js";
@@ -56,6 +56,34 @@ export async function addToGitignore(root: string, stageDir: string, outRootPath
     if (!d.ok) return d;
     const sep = text === "" || text.endsWith("\n") ? "" : "\n";
     await atomicWrite(abs, text + sep + missing.join("\n") + "\n");
+    changed.push(rel);
+  }
+  return ok(changed);
+}
+
+/**
+ * Removes the entries of the given outputs (as `addToGitignore` wrote them), for `pipe remove`. A `.gitignore` left
+ * with nothing in it is deleted, as DVC does. Returns the files changed (relative to root, sorted).
+ */
+export async function removeFromGitignore(root: string, stageDir: string, outRootPaths: readonly string[]): Promise<Result<string[]>> {
+  const changed: string[] = [];
+  for (const [dir, entries] of [...planGitignore(stageDir, outRootPaths)].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const rel = dir === "" ? ".gitignore" : `${dir}/.gitignore`;
+    const abs = path.join(root, rel);
+    let text: string;
+    try {
+      text = await readFile(abs, "utf8");
+    } catch (e) {
+      if (errnoOf(e) === "ENOENT") continue;
+      throw e;
+    }
+    const gone = new Set(entries);
+    const lines = text.split(/\r?\n/);
+    const kept = lines.filter((l) => !gone.has(l.trim()));
+    if (kept.length === lines.length) continue;
+    const rest = kept.join("\n");
+    if (rest.trim() === "") await unlink(abs);
+    else await atomicWrite(abs, rest.endsWith("\n") || rest === "" ? rest : rest + "\n");
     changed.push(rel);
   }
   return ok(changed);

@@ -62,7 +62,8 @@ export interface ViewOptions {
   where?: Where;
 }
 
-function fullAddress(s: Pick<Stage, "dir" | "file">, name: string): string {
+function fullAddress(s: Pick<Stage, "dir" | "file" | "dataSource">, name: string): string {
+  if (s.dataSource) return s.file;
   return s.dir === "" ? name : `${s.file}:${name}`;
 }
 
