@@ -6,7 +6,7 @@
 import { lstat } from "node:fs/promises";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LinkType } from "../storage/link.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
 import type { StageGraph } from "../core/model.js";
 import { absOf, type Workspace } from "../status/workspace.js";
@@ -31,7 +31,7 @@ export interface CheckoutInput {
   named: ReadonlySet<string>;
   locks: LockStore;
   ws: Workspace;
-  store: ObjectStore;
+  store: LocalCache;
   linkTypes: readonly LinkType[];
   on: (e: CheckoutEvent) => void;
   signal: AbortSignal;

@@ -37,12 +37,27 @@
 import { RACY_WINDOW_NS } from "../hash/state.js";
 import type { BigIntStats } from "node:fs";
 import { constants as fsc, statSync } from "node:fs";
-import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { appendFile, chmod, copyFile, lstat, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
 import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./fs.js";
+import {
+  keyOf,
+  keyString,
+  storeFail,
+  storeFailureOf,
+  stored,
+  type ListedObject,
+  type ObjectKey,
+  type ObjectStore,
+  type PutOutcome,
+  type StoreResult,
+} from "./object-store.js";
 
 /** Where the store lives, relative to the project root. */
 export const CACHE_DIR = ".pipe/cache";
@@ -56,6 +71,14 @@ const ID_RE = /^[0-9a-f]{3,128}(\.dir)?$/;
 
 export function isObjectId(id: string): boolean {
   return ID_RE.test(id);
+}
+
+/**
+ * The store key of a cache object id. The cache names objects by id alone; an id of another length than xxh64's or
+ * md5's (only by hand) keeps the xxh64 tag, which makes it a key no store holds.
+ */
+export function keyOfId(id: string): ObjectKey {
+  return keyOf(id) ?? { algo: "xxh64", id };
 }
 
 export interface ObjectInfo {
@@ -83,7 +106,7 @@ export interface PutOptions {
  * What a put did: `stored` (the object was not there), `present` (it was there and intact), `repaired` (it was
  * there but its bytes no longer matched its name, and it has been replaced by the new content).
  */
-export type PutOutcome = "stored" | "present" | "repaired";
+export type { PutOutcome };
 
 export interface StoreListing {
   objects: ObjectInfo[];
@@ -118,7 +141,8 @@ export interface StoreOptions {
   compactMinLines?: number;
 }
 
-export class ObjectStore {
+export class LocalCache implements ObjectStore {
+  readonly label = "cache";
   /** Absolute path of the project root. */
   readonly root: string;
   /** Absolute path of `.pipe/cache`. */
@@ -178,7 +202,8 @@ export class ObjectStore {
     return path.join(this.dir, id.slice(0, 2), id.slice(2));
   }
 
-  async has(id: string): Promise<boolean> {
+  /** Whether the object file is there (not verified). */
+  async hasId(id: string): Promise<boolean> {
     if (!isObjectId(id)) return false;
     try {
       return (await stat(this.pathOf(id))).isFile();
@@ -351,17 +376,35 @@ export class ObjectStore {
    * a damaged object is never "repaired" with bytes that do not match its name either. The copy is a reflink where
    * the file system allows it.
    */
-  async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
-    this.assertWritable("putFile");
+  async storeFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
+    this.assertWritable("storeFile");
     if (!isObjectId(id)) return fail([error("io", `cannot store '${absSrc}': invalid object id '${id}'`)]);
+    const r = await this.putFileCore(absSrc, id, opts);
+    if (r.ok) return ok(r.value);
+    if ("actual" in r) return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${r.actual})`)]);
+    if ("refused" in r) return r.refused;
+    return this.envFail(r.error, absSrc, this.pathOf(id));
+  }
+
+  /** `storeFile`'s work, its failures left for the caller to word: a refused directory, a changed source, an error. */
+  private async putFileCore(
+    absSrc: string,
+    id: string,
+    opts: PutOptions,
+  ): Promise<{ ok: true; value: PutOutcome } | { ok: false; actual: string } | { ok: false; refused: Result<never> } | { ok: false; error: unknown }> {
     const dest = this.pathOf(id);
     const existing = await statObject(dest);
     if (existing) {
       const src = await stat(absSrc, { bigint: true });
-      if (await this.intact(id, existing, src.size)) return ok("present");
+      if (await this.intact(id, existing, src.size)) return { ok: true, value: "present" };
     }
-    const shard = await this.shardDir(id).catch((e: unknown) => this.envFail<string>(e, absSrc, dest));
-    if (!shard.ok) return shard;
+    let shard: Result<string>;
+    try {
+      shard = await this.shardDir(id);
+    } catch (e) {
+      return { ok: false, error: e };
+    }
+    if (!shard.ok) return { ok: false, refused: shard as Result<never> };
     const tmp = tempBeside(dest);
     try {
       // EXCL: the temp name is fresh, and without it libuv truncates the copy first, which ext4 answers with a flush
@@ -372,7 +415,7 @@ export class ObjectStore {
         const m = algos.length > 0 ? await this.matches(id, tmp) : { ok: true, actual: "" };
         if (!m.ok) {
           await unlink(tmp);
-          return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${m.actual})`)]);
+          return { ok: false, actual: m.actual };
         }
       }
       await chmod(tmp, 0o444);
@@ -384,9 +427,9 @@ export class ObjectStore {
     } catch (e) {
       // No partial object stays behind (a full disk stops the copy half-way): the temp file goes.
       await unlink(tmp).catch(() => undefined);
-      return this.envFail(e, absSrc, dest);
+      return { ok: false, error: e };
     }
-    return ok(existing ? "repaired" : "stored");
+    return { ok: true, value: existing ? "repaired" : "stored" };
   }
 
   /** A failed put when `e` is an environment error (a full or read-only cache); rethrows anything else (a bug). */
@@ -425,7 +468,7 @@ export class ObjectStore {
    * object is deleted (kept by a read-only store) and reported, so it can never be materialised. Names whose
    * algorithm is unknown cannot be checked and count as ok.
    */
-  async verify(id: string): Promise<VerifyOutcome> {
+  async verifyId(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
     const p = this.pathOf(id);
     const st = await statObject(p);
@@ -450,7 +493,7 @@ export class ObjectStore {
 
   /** Reads a (small) object, verified. */
   async readVerified(id: string): Promise<{ status: "ok"; data: Buffer } | Exclude<VerifyOutcome, { status: "ok" }>> {
-    const v = await this.verify(id);
+    const v = await this.verifyId(id);
     if (v.status !== "ok") return v;
     try {
       return { status: "ok", data: await readFile(this.pathOf(id)) };
@@ -461,7 +504,7 @@ export class ObjectStore {
   }
 
   /** Every object in the store, sorted by id, plus leftover temp files. */
-  async list(): Promise<StoreListing> {
+  async listing(): Promise<StoreListing> {
     const objects: ObjectInfo[] = [];
     const temps: string[] = [];
     let shards: string[];
@@ -501,5 +544,184 @@ export class ObjectStore {
     await unlink(this.pathOf(id)).catch((e: unknown) => {
       if (errnoOf(e) !== "ENOENT") throw e;
     });
+  }
+
+  // The object-store contract (`object-store.ts`), over the id-based operations above. Objects live at
+  // `.pipe/cache/<2>/<rest>` whatever their algorithm: the length of the id tells xxh64 from md5.
+
+  /** The id of `key`, when it is a name this cache can hold (its algorithm matching the digest's length). */
+  private idOf(key: ObjectKey): string | undefined {
+    // A name of an unknown algorithm (only by hand, or a test's) is an object all the same: its size is its check.
+    const k = keyOf(key.id);
+    return isObjectId(key.id) && (k === undefined || k.algo === key.algo) ? key.id : undefined;
+  }
+
+  private failOf<T>(e: unknown): StoreResult<T> {
+    const f = storeFailureOf(e, this.label);
+    if (f) return storeFail(f);
+    throw e;
+  }
+
+  localFile(key: ObjectKey): string | undefined {
+    const id = this.idOf(key);
+    return id === undefined ? undefined : this.pathOf(id);
+  }
+
+  async has(key: ObjectKey): Promise<StoreResult<boolean>> {
+    const id = this.idOf(key);
+    if (id === undefined) return stored(false);
+    try {
+      return stored(await this.hasId(id));
+    } catch (e) {
+      return this.failOf(e);
+    }
+  }
+
+  async hasMany(keys: readonly ObjectKey[]): Promise<StoreResult<Set<string>>> {
+    const out = new Set<string>();
+    for (const k of keys) {
+      const r = await this.has(k);
+      if (!r.ok) return r;
+      if (r.value) out.add(keyString(k));
+    }
+    return stored(out);
+  }
+
+  async verify(key: ObjectKey): Promise<StoreResult<void>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    try {
+      const v = await this.verifyId(id);
+      if (v.status === "ok") return stored(undefined);
+      return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: v.actual });
+    } catch (e) {
+      return this.failOf(e);
+    }
+  }
+
+  /**
+   * Copies the object to a temp name beside `destAbs`, re-hashes the copy (the object may change between a check
+   * and the copy, through a hard link), and only then renames it into place.
+   */
+  async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    const tmp = tempBeside(destAbs);
+    try {
+      try {
+        await copyFile(this.pathOf(id), tmp, fsc.COPYFILE_EXCL);
+      } catch (e) {
+        if (errnoOf(e) === "ENOENT" && !(await this.hasId(id))) return storeFail({ reason: "missing", key });
+        throw e;
+      }
+      const m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, tmp);
+      if (!m.ok) {
+        await unlink(tmp);
+        // The object itself is judged (and removed when corrupt) by a verify of its own.
+        const v = await this.verifyId(id);
+        return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: m.actual });
+      }
+      await chmod(tmp, 0o644);
+      await rename(tmp, destAbs);
+      return stored(undefined);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      return this.failOf(e);
+    }
+  }
+
+  async open(key: ObjectKey): Promise<StoreResult<Readable>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    try {
+      const fh = await open(this.pathOf(id), "r");
+      return stored(fh.createReadStream());
+    } catch (e) {
+      if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return storeFail({ reason: "missing", key });
+      return this.failOf(e);
+    }
+  }
+
+  /** Stores the file, re-hashing the copy before it gets its name: the cache never holds an object that lies. */
+  async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
+    if (this.readOnly) return storeFail({ reason: "read-only", store: this.label });
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "other", store: this.label, detail: `invalid object name '${keyString(key)}'` });
+    const r = await this.putFileCore(srcAbs, id, { verify: true });
+    if (r.ok) return stored(r.value);
+    if ("actual" in r) return storeFail({ reason: "corrupt", key, actual: r.actual });
+    if ("refused" in r) return storeFail({ reason: "other", store: this.label, detail: r.refused.ok ? "" : r.refused.errors.map((d) => d.message).join("; ") });
+    return this.failOf(r.error);
+  }
+
+  async putStream(key: ObjectKey, data: Readable, size: number): Promise<StoreResult<PutOutcome>> {
+    if (this.readOnly) {
+      data.destroy();
+      return storeFail({ reason: "read-only", store: this.label });
+    }
+    const id = this.idOf(key);
+    if (id === undefined) {
+      data.destroy();
+      return storeFail({ reason: "other", store: this.label, detail: `invalid object name '${keyString(key)}'` });
+    }
+    const dest = this.pathOf(id);
+    const existing = await statObject(dest);
+    if (existing && (await this.intact(id, existing, BigInt(size)))) {
+      data.destroy();
+      return stored("present");
+    }
+    let tmp: string | undefined;
+    try {
+      const shard = await this.shardDir(id);
+      if (!shard.ok) {
+        data.destroy();
+        return storeFail({ reason: "other", store: this.label, detail: shard.errors.map((d) => d.message).join("; ") });
+      }
+      tmp = tempBeside(dest);
+      await pipeline(data, createWriteStream(tmp, { flags: "wx", mode: 0o444 }));
+      const st = await stat(tmp, { bigint: true });
+      const m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, tmp);
+      if (st.size !== BigInt(size) || !m.ok) {
+        await unlink(tmp);
+        return storeFail({ reason: "corrupt", key, actual: m.ok ? `${st.size} bytes, not ${size}` : m.actual });
+      }
+      if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
+      await rename(tmp, dest);
+      this.verified.set(id, fingerprint(st));
+      return stored(existing ? "repaired" : "stored");
+    } catch (e) {
+      data.destroy();
+      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
+      const f = storeFailureOf(e, this.label);
+      if (f) return storeFail(f);
+      // The source stream failed (a connection cut mid-way): nothing was stored.
+      return storeFail({ reason: "other", store: this.label, detail: `the data stream failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
+
+  async *list(): AsyncIterable<StoreResult<ListedObject>> {
+    let l: StoreListing;
+    try {
+      l = await this.listing();
+    } catch (e) {
+      yield this.failOf(e);
+      return;
+    }
+    for (const o of l.objects) {
+      const key = keyOf(o.id);
+      if (key) yield stored({ key, size: o.size });
+    }
+  }
+
+  async remove(key: ObjectKey): Promise<StoreResult<void>> {
+    if (this.readOnly) return storeFail({ reason: "read-only", store: this.label });
+    const id = this.idOf(key);
+    if (id === undefined) return stored(undefined);
+    try {
+      await this.delete(id);
+      return stored(undefined);
+    } catch (e) {
+      return this.failOf(e);
+    }
   }
 }

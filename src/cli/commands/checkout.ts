@@ -17,7 +17,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const [{ ObjectStore }, { openWorkspace }, { checkoutStages }] = await Promise.all([
+  const [{ LocalCache }, { openWorkspace }, { checkoutStages }] = await Promise.all([
     import("../../storage/store.js"),
     import("../../status/workspace.js"),
     import("../../exec/checkout.js"),
@@ -34,7 +34,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       named,
       locks,
       ws,
-      store: new ObjectStore(root, undefined, { recordVerified: true }),
+      store: new LocalCache(root, undefined, { recordVerified: true }),
       linkTypes: config.cache.links,
       signal,
       on: (e) => {
