@@ -506,7 +506,13 @@ export class ReproEngine {
         case "corrupt":
           this.input.emit({
             type: "warning",
-            warning: { kind: "corrupt-object-removed", out: r.out.path, ids: r.ids.map((x) => x.id), ...(instead ? { instead: { stage: s.address, from: instead.from } } : {}) },
+            warning: {
+              kind: "corrupt-object-removed",
+              out: r.out.path,
+              ids: r.ids.map((x) => x.id),
+              ...(instead ? { instead: { stage: s.address, from: instead.from } } : {}),
+              ...(r.ids[0]?.source !== undefined ? { keptIn: r.ids[0].source } : {}),
+            },
           });
           return false;
         case "missing":

@@ -65,7 +65,7 @@ export type CheckoutResult =
   /** Objects not in the cache: nothing was touched. */
   | { status: "missing"; ids: string[] }
   /** Objects whose bytes no longer matched their names; they were removed from the cache, nothing was touched. */
-  | { status: "corrupt"; ids: { id: string; actual: string }[] };
+  | { status: "corrupt"; ids: { id: string; actual: string; source?: string }[] };
 
 async function fileHashOf(cc: CacheContext, abs: string, algo: Algorithm): Promise<string> {
   if (cc.fileHash) return cc.fileHash(abs, algo);
@@ -140,7 +140,7 @@ async function checkoutFile(cc: CacheContext, rel: string, id: string, size: num
   if (st.state === "current") return ok({ status: "unchanged", ...report });
   const v = await cc.store.verifyId(id);
   if (v.status === "missing") return ok({ status: "missing", ids: [id] });
-  if (v.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: v.actual }] });
+  if (v.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: v.actual, ...(v.source !== undefined ? { source: v.source } : {}) }] });
   if (st.state === "other") {
     if (st.isFile) {
       const s = await saveBeforeReplace(cc, abs, st.hash, report);
@@ -186,7 +186,7 @@ async function saveTree(cc: CacheContext, abs: string, report: CheckoutReport): 
 export async function readManifest(
   store: LocalCache,
   id: string,
-): Promise<{ status: "ok"; entries: ManifestEntry[] } | { status: "missing" } | { status: "corrupt"; actual: string }> {
+): Promise<{ status: "ok"; entries: ManifestEntry[] } | { status: "missing" } | { status: "corrupt"; actual: string; source?: string }> {
   const r = await store.readVerified(id);
   if (r.status !== "ok") return r;
   const entries = parseManifest(r.data);
@@ -203,7 +203,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   const absDir = r.value;
   const m = await readManifest(cc.store, id);
   if (m.status === "missing") return ok({ status: "missing", ids: [id] });
-  if (m.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: m.actual }] });
+  if (m.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: m.actual, ...(m.source !== undefined ? { source: m.source } : {}) }] });
   const entries = m.entries;
   const report: CheckoutReport = { placed: 0, removed: 0, saved: [] };
   const wanted = new Set(entries.map((e) => e.relpath));
@@ -282,7 +282,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   await forEachLimit(uniqueIds, FILE_CONCURRENCY, async (oid) => {
     const v = await cc.store.verifyId(oid);
     if (v.status === "missing") missing.push(oid);
-    else if (v.status === "corrupt") corrupt.push({ id: oid, actual: v.actual });
+    else if (v.status === "corrupt") corrupt.push({ id: oid, actual: v.actual, ...(v.source !== undefined ? { source: v.source } : {}) });
   });
   if (corrupt.length) return ok({ status: "corrupt", ids: corrupt.sort((a, b) => (a.id < b.id ? -1 : 1)) });
   if (missing.length) return ok({ status: "missing", ids: missing.sort() });

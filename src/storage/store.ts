@@ -49,6 +49,7 @@ import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./
 import {
   keyOf,
   keyString,
+  readObject,
   storeFail,
   storeFailureOf,
   stored,
@@ -92,7 +93,12 @@ export type VerifyOutcome =
   | { status: "ok" }
   | { status: "missing" }
   /** The bytes did not match the name; the object has been removed (by a store that may write: see `readOnly`). */
-  | { status: "corrupt"; actual: string };
+  | {
+      status: "corrupt";
+      actual: string;
+      /** The read-only source it was found corrupt in (DVC's cache), which keeps it; absent for this cache. */
+      source?: string;
+    };
 
 export interface PutOptions {
   /**
@@ -139,6 +145,8 @@ export interface StoreOptions {
   readOnly?: boolean;
   compactFactor?: number;
   compactMinLines?: number;
+  /** Read-only stores to take missing objects from (DVC's cache, `dvc-cache.ts`). */
+  sources?: readonly ObjectStore[];
 }
 
 export class LocalCache implements ObjectStore {
@@ -174,6 +182,8 @@ export class LocalCache implements ObjectStore {
    * is a bug (it throws). For `--dry` and for readers, which do not hold the project write lock.
    */
   readonly readOnly: boolean;
+  /** Read-only stores a missing object is taken from (DVC's cache): see `takeFromSources`. */
+  private readonly sources: readonly ObjectStore[];
 
   /**
    * `recordVerified`: append what this process verifies to `.pipe/cache/verified`. Only the writing commands
@@ -190,6 +200,7 @@ export class LocalCache implements ObjectStore {
     this.recordVerified = opts.recordVerified === true && !this.readOnly;
     this.compactFactor = opts.compactFactor ?? 2;
     this.compactMinLines = opts.compactMinLines ?? 1000;
+    this.sources = opts.sources ?? [];
   }
 
   private assertWritable(what: string): void {
@@ -202,8 +213,23 @@ export class LocalCache implements ObjectStore {
     return path.join(this.dir, id.slice(0, 2), id.slice(2));
   }
 
-  /** Whether the object file is there (not verified). */
+  /**
+   * Whether the object is there (not verified): in this cache, or in one of its `sources` (DVC's cache), from which
+   * `verifyId` takes it when it is needed.
+   */
   async hasId(id: string): Promise<boolean> {
+    if (await this.hasLocal(id)) return true;
+    const key = keyOf(id);
+    if (key === undefined) return false;
+    for (const src of this.sources) {
+      const h = await src.has(key);
+      if (h.ok && h.value) return true;
+    }
+    return false;
+  }
+
+  /** Whether the object file is in this cache (not verified). */
+  private async hasLocal(id: string): Promise<boolean> {
     if (!isObjectId(id)) return false;
     try {
       return (await stat(this.pathOf(id))).isFile();
@@ -469,6 +495,54 @@ export class LocalCache implements ObjectStore {
    * algorithm is unknown cannot be checked and count as ok.
    */
   async verifyId(id: string): Promise<VerifyOutcome> {
+    const v = await this.verifyLocal(id);
+    if (v.status !== "missing" || this.sources.length === 0) return v;
+    return this.takeFromSources(id);
+  }
+
+  /**
+   * Brings a missing object in from the first source that holds it, verified on arrival (a put of this cache hashes
+   * what it stores). A read-only cache cannot take it: the source's own verdict is given, and `readVerified` reads
+   * the bytes from the source. A corrupt source object is reported with the source's name and left where it is; a
+   * copy that fails (a full disk) leaves the object missing here, so the stage runs or checkout says so.
+   */
+  private async takeFromSources(id: string): Promise<VerifyOutcome> {
+    const key = keyOf(id);
+    if (key === undefined) return { status: "missing" };
+    for (const src of this.sources) {
+      const h = await src.has(key);
+      if (!h.ok || !h.value) continue;
+      if (this.readOnly) {
+        const v = await src.verify(key);
+        if (v.ok) return { status: "ok" };
+        if (v.failure.reason === "corrupt") return { status: "corrupt", actual: v.failure.actual, source: src.label };
+        continue;
+      }
+      const file = src.localFile?.(key);
+      let r: StoreResult<PutOutcome>;
+      if (file !== undefined) {
+        r = await this.putFile(key, file);
+      } else {
+        // Through a verified copy beside the object's place (same file system: the put is a reflink or a copy).
+        const shard = await this.shardDir(id);
+        if (!shard.ok) return { status: "missing" };
+        const tmp = tempBeside(this.pathOf(id));
+        const got = await src.getToFile(key, tmp);
+        if (!got.ok) {
+          if (got.failure.reason === "corrupt") return { status: "corrupt", actual: got.failure.actual, source: src.label };
+          continue;
+        }
+        r = await this.putFile(key, tmp);
+        await unlink(tmp).catch(() => undefined);
+      }
+      if (r.ok) return this.verifyLocal(id);
+      if (r.failure.reason === "corrupt") return { status: "corrupt", actual: r.failure.actual, source: src.label };
+    }
+    return { status: "missing" };
+  }
+
+  /** Checks the object in this cache only (see `verifyId`). */
+  private async verifyLocal(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
     const p = this.pathOf(id);
     const st = await statObject(p);
@@ -498,9 +572,24 @@ export class LocalCache implements ObjectStore {
     try {
       return { status: "ok", data: await readFile(this.pathOf(id)) };
     } catch (e) {
+      // A read-only cache vouched for a source's object (`takeFromSources`): its bytes come from there, checked.
+      if (errnoOf(e) === "ENOENT" && this.readOnly) return this.readFromSources(id);
       if (errnoOf(e) === "ENOENT") return { status: "missing" };
       throw e;
     }
+  }
+
+  private async readFromSources(id: string): Promise<{ status: "ok"; data: Buffer } | Exclude<VerifyOutcome, { status: "ok" }>> {
+    const key = keyOf(id);
+    if (key === undefined) return { status: "missing" };
+    for (const src of this.sources) {
+      const r = await readObject(src, key);
+      if (!r.ok) continue;
+      const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
+      for (const algo of algorithmsOf(id)) if ((await this.digester.bytes(r.value, algo)) === hex) return { status: "ok", data: r.value };
+      return { status: "corrupt", actual: await this.digester.bytes(r.value, algorithmsOf(id)[0] ?? "md5"), source: src.label };
+    }
+    return { status: "missing" };
   }
 
   /** Every object in the store, sorted by id, plus leftover temp files. */
@@ -571,7 +660,7 @@ export class LocalCache implements ObjectStore {
     const id = this.idOf(key);
     if (id === undefined) return stored(false);
     try {
-      return stored(await this.hasId(id));
+      return stored(await this.hasLocal(id));
     } catch (e) {
       return this.failOf(e);
     }
@@ -591,7 +680,7 @@ export class LocalCache implements ObjectStore {
     const id = this.idOf(key);
     if (id === undefined) return storeFail({ reason: "missing", key });
     try {
-      const v = await this.verifyId(id);
+      const v = await this.verifyLocal(id);
       if (v.status === "ok") return stored(undefined);
       return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: v.actual });
     } catch (e) {
@@ -611,14 +700,14 @@ export class LocalCache implements ObjectStore {
       try {
         await copyFile(this.pathOf(id), tmp, fsc.COPYFILE_EXCL);
       } catch (e) {
-        if (errnoOf(e) === "ENOENT" && !(await this.hasId(id))) return storeFail({ reason: "missing", key });
+        if (errnoOf(e) === "ENOENT" && !(await this.hasLocal(id))) return storeFail({ reason: "missing", key });
         throw e;
       }
       const m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, tmp);
       if (!m.ok) {
         await unlink(tmp);
         // The object itself is judged (and removed when corrupt) by a verify of its own.
-        const v = await this.verifyId(id);
+        const v = await this.verifyLocal(id);
         return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: m.actual });
       }
       await chmod(tmp, 0o644);

@@ -33,4 +33,4 @@ function localCache(readOnly: boolean): () => Promise<ContractStore> {
 }
 
 objectStoreContract("local cache", localCache(false));
-objectStoreContract("local cache, read-only", localCache(true));
+objectStoreContract("local cache, read-only", localCache(true), { readOnly: true });
