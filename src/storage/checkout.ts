@@ -67,6 +67,9 @@ export type CheckoutResult =
   /** Objects whose bytes no longer matched their names; they were removed from the cache, nothing was touched. */
   | { status: "corrupt"; ids: { id: string; actual: string; source?: string }[] };
 
+/** Bytes of verified small objects a checkout of one output keeps in memory to write copies from. */
+const KEPT_BUDGET = 128 * 1024 * 1024;
+
 async function fileHashOf(cc: CacheContext, abs: string, algo: Algorithm): Promise<string> {
   if (cc.fileHash) return cc.fileHash(abs, algo);
   const { defaultDigester } = await import("./digest.js");
@@ -277,10 +280,19 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   const todo: number[] = [];
   for (let i = 0; i < entries.length; i++) if (states[i]?.state !== "current") todo.push(i);
   const missing: string[] = [];
-  const corrupt: { id: string; actual: string }[] = [];
+  const corrupt: { id: string; actual: string; source?: string }[] = [];
   const uniqueIds = [...new Set(todo.map((i) => entries[i]!.hash))];
+  // The verified bytes of small objects are kept (up to a budget) when files may be copied: each is then written
+  // from memory instead of being read again.
+  const copies = cc.linkTypes.includes("copy") && !isSharedLink(cc.linkTypes[0]!);
+  const kept = new Map<string, Buffer>();
+  let keptBytes = 0;
   await forEachLimit(uniqueIds, FILE_CONCURRENCY, async (oid) => {
-    const v = await cc.store.verifyId(oid);
+    const v = await cc.store.verifyRead(oid, copies && keptBytes < KEPT_BUDGET);
+    if (v.status === "ok" && v.data) {
+      kept.set(oid, v.data);
+      keptBytes += v.data.length;
+    }
     if (v.status === "missing") missing.push(oid);
     else if (v.status === "corrupt") corrupt.push({ id: oid, actual: v.actual, ...(v.source !== undefined ? { source: v.source } : {}) });
   });
@@ -357,7 +369,9 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
         return;
       }
     }
-    const p = await placeObject(cc.root, { store: cc.store, key: keyOfId(e.hash) }, `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
+    const data = kept.get(e.hash);
+    const src = data ? { store: cc.store, key: keyOfId(e.hash), data } : { store: cc.store, key: keyOfId(e.hash) };
+    const p = await placeObject(cc.root, src, `${rel}/${e.relpath}`, cc.linkTypes, memo, data ? data.length : e.size);
     if (!p.ok) errors.push(...p.errors);
     else report.placed++;
   });

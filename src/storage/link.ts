@@ -104,7 +104,11 @@ let umaskKeeps644: boolean | undefined;
  * makes it writable: two more calls per file, and each of them a change of the new inode.
  */
 function copySmall(objAbs: string, tmp: string): void {
-  const data = readFileSync(objAbs);
+  writeSmall(readFileSync(objAbs), tmp);
+}
+
+/** Writes `data` to the fresh name `tmp` (mode 0644): a copy of an object whose bytes are in hand. */
+function writeSmall(data: Buffer, tmp: string): void {
   const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
   try {
     umaskKeeps644 ??= (0o644 & ~process.umask()) === 0o644;
@@ -116,7 +120,7 @@ function copySmall(objAbs: string, tmp: string): void {
 }
 
 /** `place`, with synchronous calls (see `placeObject` for when). */
-function placeSync(objAbs: string, tmp: string, type: LinkType): void {
+function placeSync(objAbs: string, tmp: string, type: LinkType, data?: Buffer): void {
   switch (type) {
     case "reflink":
       try {
@@ -128,7 +132,8 @@ function placeSync(objAbs: string, tmp: string, type: LinkType): void {
       chmodSync(tmp, 0o644);
       return;
     case "copy":
-      copySmall(objAbs, tmp);
+      if (data) writeSmall(data, tmp);
+      else copySmall(objAbs, tmp);
       return;
     case "hardlink":
       linkSync(objAbs, tmp);
@@ -165,6 +170,8 @@ export type ParentMemo = Map<string, Promise<string | undefined>>;
 export interface ObjectSource {
   store: ObjectStore;
   key: ObjectKey;
+  /** The object's verified bytes, when the caller holds them (a small object it just verified): a copy is written from them. */
+  data?: Buffer;
 }
 
 /**
@@ -218,7 +225,7 @@ export async function placeObject(
     const tmp = tempBeside(dest);
     tempMade(root);
     try {
-      if (sync) placeSync(objAbs, tmp, type);
+      if (sync) placeSync(objAbs, tmp, type, src.data);
       else await place(objAbs, tmp, type);
     } catch (e) {
       await unlinkTemp(root, tmp);
