@@ -113,6 +113,30 @@ describe("file outputs", () => {
     expect(existsSync(obj)).toBe(false);
   });
 
+  it("a directory restored by copy writes each file from its verified bytes; a corrupt small object stops it first", async () => {
+    const root = makeProject({ "d/a.txt": "alpha", "d/s/b.txt": "beta", "d/c.bin": "x".repeat(200 * 1024) });
+    const cc = ctx(root);
+    const h = await commit(cc, "d");
+    if (h.kind !== "dir") throw new Error("expected a directory");
+    rmSync(path.join(root, "d"), { recursive: true });
+    const r = await checkoutOutput(ctx(root), "d", h.hash);
+    expect(r.ok && r.value.status).toBe("restored");
+    expect(readFileSync(path.join(root, "d/a.txt"), "utf8")).toBe("alpha");
+    expect(readFileSync(path.join(root, "d/s/b.txt"), "utf8")).toBe("beta");
+    // Above the size whose bytes are kept: copied from the object.
+    expect(readFileSync(path.join(root, "d/c.bin"), "utf8")).toBe("x".repeat(200 * 1024));
+    expect(statSync(path.join(root, "d/a.txt")).mode & 0o777).toBe(0o644);
+    rmSync(path.join(root, "d"), { recursive: true });
+    const b = h.entries.find((e) => e.relpath === "s/b.txt")!;
+    const obj = cc.store.pathOf(b.hash);
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, "bad!");
+    const again = await checkoutOutput(ctx(root), "d", h.hash);
+    expect(again.ok && again.value).toMatchObject({ status: "corrupt", ids: [{ id: b.hash }] });
+    expect(existsSync(path.join(root, "d"))).toBe(false);
+    expect(existsSync(obj)).toBe(false);
+  });
+
   it("with hardlink first, committing turns the workspace file into a link to the object", async () => {
     const root = makeProject({ "big.bin": "lots of data" });
     const cc = ctx(root, ["hardlink", "copy"]);
