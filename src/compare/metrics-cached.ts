@@ -3,12 +3,11 @@
  * so a revision may hold only its hash, in the lock file committed beside the stages file. DVC reads such a metrics
  * file at a revision through its cache; so do we: the revision's lock (`pipe.lock`, else `dvc.lock`) gives the
  * output's hash, and the object comes from `.pipe/cache` (verified), or, for md5 names, from a DVC cache in
- * `.dvc/cache` (verified too). Directory outputs (`.dir` manifests) are not followed.
+ * `.dvc/cache` or the `cache.dir` of `.dvc/config` (verified too). Directory outputs (`.dir` manifests) are not followed.
  *
  * Which stage an output belongs to comes from the revision's stages file (read as plain YAML, for the stage's
  * `wdir`); lock paths are relative to that wdir.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseYaml, toPlain } from "../formats/yaml.js";
 import type { Side } from "../git/revision.js";
@@ -43,21 +42,11 @@ function stageWdirs(file: string, text: string): Map<string, string> {
  * so removing a corrupt object could race a writer that is replacing it with good bytes; a writer removes it.
  */
 async function readObject(root: string, id: string): Promise<string | undefined> {
-  const { ObjectStore } = await import("../storage/store.js");
-  const r = await new ObjectStore(root, undefined, { readOnly: true }).readVerified(id);
-  if (r.status === "ok") return r.data.toString("utf8");
-  if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
-  const { digestBytes } = await import("../hash/algorithms.js");
-  for (const rel of [`.dvc/cache/files/md5/${id.slice(0, 2)}/${id.slice(2)}`, `.dvc/cache/${id.slice(0, 2)}/${id.slice(2)}`]) {
-    let data: Buffer;
-    try {
-      data = await readFile(path.join(root, rel));
-    } catch {
-      continue;
-    }
-    if ((await digestBytes("md5", data)) === id || (await digestBytes("legacy-md5", data)) === id) return data.toString("utf8");
-  }
-  return undefined;
+  // DVC's cache (`.dvc/cache`, or its `cache.dir`) is a source of md5 objects: read from there, verified, when
+  // `.pipe/cache` lacks them.
+  const { projectCache } = await import("../storage/project-cache.js");
+  const r = await projectCache(root, { readOnly: true }).readVerified(id);
+  return r.status === "ok" ? r.data.toString("utf8") : undefined;
 }
 
 /**

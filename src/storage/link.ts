@@ -23,6 +23,7 @@ import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
 import { unreachable } from "../core/unreachable.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { describeStoreFailure, type ObjectKey, type ObjectStore } from "./object-store.js";
 import { announce, announced, tempMade, tempSettled } from "./staging.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
@@ -103,7 +104,11 @@ let umaskKeeps644: boolean | undefined;
  * makes it writable: two more calls per file, and each of them a change of the new inode.
  */
 function copySmall(objAbs: string, tmp: string): void {
-  const data = readFileSync(objAbs);
+  writeSmall(readFileSync(objAbs), tmp);
+}
+
+/** Writes `data` to the fresh name `tmp` (mode 0644): a copy of an object whose bytes are in hand. */
+function writeSmall(data: Buffer, tmp: string): void {
   const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
   try {
     umaskKeeps644 ??= (0o644 & ~process.umask()) === 0o644;
@@ -115,7 +120,7 @@ function copySmall(objAbs: string, tmp: string): void {
 }
 
 /** `place`, with synchronous calls (see `placeObject` for when). */
-function placeSync(objAbs: string, tmp: string, type: LinkType): void {
+function placeSync(objAbs: string, tmp: string, type: LinkType, data?: Buffer): void {
   switch (type) {
     case "reflink":
       try {
@@ -127,7 +132,8 @@ function placeSync(objAbs: string, tmp: string, type: LinkType): void {
       chmodSync(tmp, 0o644);
       return;
     case "copy":
-      copySmall(objAbs, tmp);
+      if (data) writeSmall(data, tmp);
+      else copySmall(objAbs, tmp);
       return;
     case "hardlink":
       linkSync(objAbs, tmp);
@@ -156,7 +162,20 @@ const SYNC_COPY_MAX = 1024 * 1024;
 export type ParentMemo = Map<string, Promise<string | undefined>>;
 
 /**
- * Places the object at `objAbs` at `destRel` (relative to root; the parent directory must exist), trying each link
+ * The object to place: a store and a key. Where the store holds it as a file on this machine (`localFile`: the
+ * project's cache, DVC's cache) it is linked or copied per the link types; any other store's object is copied with
+ * `getToFile`, which verifies it. The caller has verified a local object first (checkout verifies every object of an
+ * output before it touches the workspace).
+ */
+export interface ObjectSource {
+  store: ObjectStore;
+  key: ObjectKey;
+  /** The object's verified bytes, when the caller holds them (a small object it just verified): a copy is written from them. */
+  data?: Buffer;
+}
+
+/**
+ * Places the object `src` at `destRel` (relative to root; the parent directory must exist), trying each link
  * type in order. Whatever was at the destination (file, link, directory) is replaced. Refuses when the parent
  * directory really lies outside the root (a symlinked directory on the way): nothing is ever written through a link
  * that leaves the project. Returns the link type that worked. `size` (the object's, when the caller knows it) lets a
@@ -164,7 +183,7 @@ export type ParentMemo = Map<string, Promise<string | undefined>>;
  */
 export async function placeObject(
   root: string,
-  objAbs: string,
+  src: ObjectSource,
   destRel: string,
   types: readonly LinkType[],
   memo: ParentMemo = new Map(),
@@ -186,7 +205,16 @@ export async function placeObject(
   }
   const failures: string[] = [];
   let envError: unknown;
+  const objAbs = src.store.localFile?.(src.key);
   for (const type of types) {
+    if (objAbs === undefined) {
+      // Only a copy can come from a store that is not a local file: the first type that copies makes it.
+      if (type === "hardlink" || type === "symlink") {
+        failures.push(`${type}: not a local object (${src.store.label})`);
+        continue;
+      }
+      return placeByGet(root, src, dest, destRel, parent);
+    }
     if (type === "reflink" && noReflink.has(reflinkKey(objAbs))) {
       failures.push(`${type}: EOPNOTSUPP`);
       continue;
@@ -197,7 +225,7 @@ export async function placeObject(
     const tmp = tempBeside(dest);
     tempMade(root);
     try {
-      if (sync) placeSync(objAbs, tmp, type);
+      if (sync) placeSync(objAbs, tmp, type, src.data);
       else await place(objAbs, tmp, type);
     } catch (e) {
       await unlinkTemp(root, tmp);
@@ -226,6 +254,31 @@ export async function placeObject(
   // A full disk, a read-only workspace: said as such, with what to do (`core/env-error.ts`).
   const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
   return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
+}
+
+/** `placeObject` from a store that is not a local file: a verified copy under a temp name, then renamed. */
+async function placeByGet(root: string, src: ObjectSource, dest: string, destRel: string, parent: string): Promise<Result<LinkType>> {
+  if (!announced(root, parent)) await announce(root, [parent]);
+  const tmp = tempBeside(dest);
+  tempMade(root);
+  const got = await src.store.getToFile(src.key, tmp);
+  if (!got.ok) {
+    await unlinkTemp(root, tmp);
+    return fail([error("io", `cannot restore '${destRel}' from ${src.store.label}: ${describeStoreFailure(got.failure)}`)]);
+  }
+  let moved: Result<void>;
+  try {
+    moved = await renameInto(root, tmp, dest, destRel, false);
+  } catch (e) {
+    await unlinkTemp(root, tmp);
+    throw e;
+  }
+  if (!moved.ok) {
+    await unlinkTemp(root, tmp);
+    return moved;
+  }
+  tempSettled(root);
+  return ok("copy");
 }
 
 /** Removes a temp file made after `tempMade`; one that cannot be removed stays counted (and journalled). */

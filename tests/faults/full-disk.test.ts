@@ -172,7 +172,10 @@ describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run d
     expect(r.stderr).toMatch(/= free space on that disk, then run the command again; nothing was lost/);
     expect(exists(dir, "out.bin")).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes("pipe-tmp"))).toEqual([]);
-    expect(cacheFiles(dir)).toEqual(objects);
+    // The objects are intact; the verified log beside them may have gained a line (it records a check made more
+    // than the racy window after the object was written: on a loaded machine, this checkout can be that late).
+    const objectsOnly = (fs: string[]): string[] => fs.filter((f) => f !== "verified");
+    expect(objectsOnly(cacheFiles(dir))).toEqual(objectsOnly(objects));
 
     rmSync(path.join(dir, "filler.bin"));
     const again = runPipe(dir, ["checkout"]);
