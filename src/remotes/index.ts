@@ -58,6 +58,10 @@ export async function openRemote(spec: RemoteSpec, ctx: RemoteContext): Promise<
   switch (k.kind) {
     case "dir":
       return (await import("./dir.js")).openDir(spec, ctx);
+    case "s3":
+      return (await import("./s3.js")).openS3(spec, ctx);
+    case "ssh":
+      return (await import("./ssh.js")).openSsh(spec, ctx);
     default:
       // Kinds still being written answer with a clear error instead of a missing module.
       return fail([error("usage", `remote '${spec.name}' (${spec.source}): ${k.kind} remotes are not available in this build yet`)]);
