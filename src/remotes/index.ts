@@ -62,8 +62,9 @@ export async function openRemote(spec: RemoteSpec, ctx: RemoteContext): Promise<
       return (await import("./s3.js")).openS3(spec, ctx);
     case "ssh":
       return (await import("./ssh.js")).openSsh(spec, ctx);
-    default:
-      // Kinds still being written answer with a clear error instead of a missing module.
-      return fail([error("usage", `remote '${spec.name}' (${spec.source}): ${k.kind} remotes are not available in this build yet`)]);
+    case "webdav":
+      return (await import("./webdav.js")).openWebdav(spec, ctx);
+    case "http":
+      return (await import("./http.js")).openHttp(spec, ctx);
   }
 }
