@@ -8,7 +8,7 @@ import { userInfo } from "node:os";
 import { requires } from "./require.js";
 
 const env = process.env;
-const HOW = "start them with `eval \"$(sudo bash tests/servers/servers.sh start /tmp/pipe-servers)\"` (bash .ci/run does)";
+const HOW = "start them as root with `bash tests/servers/servers.sh start /tmp/pipe-servers > /tmp/pipe-servers.env && . /tmp/pipe-servers.env` (bash .ci/run does)";
 
 export interface S3Server {
   endpoint: string;
