@@ -108,6 +108,9 @@ export function openS3(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteStore
   }
   const jobs = jobsOf(spec, "s3");
   const cfg = clientConfig(spec, loc, ctx.env, jobs);
+  // The SDK warns on every run under Node 20 that later releases will need Node 22; the lock file pins a release
+  // that supports Node 20, so the warning would only be noise in pipe's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return ok(new S3Store(labelOf(spec), loc, new S3Client(cfg), jobs, [spec.options.secret_access_key, spec.options.session_token], cfg.endpoint !== undefined));
 }
 
