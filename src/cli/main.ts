@@ -13,6 +13,7 @@ import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
 import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
+import { registerTransferCommands } from "./transfer-program.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -37,6 +38,7 @@ function contextOf(cmd: Command, io: RunIo): CommandContext {
       errIsTTY: io.stderrIsTTY,
       ...(io.ask ? { ask: io.ask } : {}),
     },
+    env: io.env,
   };
 }
 
@@ -187,6 +189,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--wait", "wait for stages a pipe that died left running, instead of stopping them")
     .option("--executor <name>", "what runs stage commands (default: 'executor' in .pipe/config.yaml, else local)")
     .option("--json", "one JSON object per event on stdout (NDJSON), stage output included")
+    .option("--pull", "first fetch missing outputs and run-cache entries from the remote")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/repro.js");
@@ -333,6 +336,7 @@ export function buildProgram(io: RunIo): Command {
       }),
     );
 
+  registerTransferCommands(program, action);
   pointToHelp(program);
   return program;
 }
