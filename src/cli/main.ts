@@ -203,6 +203,8 @@ export function buildProgram(io: RunIo): Command {
     .argument("[targets...]", "stage addresses or group names")
     .option("--json", "one JSON document on stdout")
     .option("--check", "print the report, exit 1 when anything is stale")
+    .option("-c, --cloud", "compare the outputs in the cache with a remote (new, deleted, missing)")
+    .option("-r, --remote <name>", "with --cloud: the remote (default: core.remote)")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/status.js");

@@ -120,3 +120,65 @@ export async function pullBeforeRepro(
   if (!quiet && !ctx.global.quiet) ctx.io.err(`pull: ${say.summaryText("fetch", c)}`);
   return c.fatal || c.failed.length > 0 ? EXIT_FAILED : undefined;
 }
+
+/**
+ * `status --cloud [-r NAME] [--json]`: per output of the targets, whether the cache and the remote hold it. Exit 1
+ * with `--check` or `-q` when any is out of sync, 2 for an unknown remote.
+ */
+export async function cloudStatusCommand(ctx: CommandContext, targets: string[], opts: { json?: boolean; check?: boolean; remote?: string }): Promise<number> {
+  const loaded = await loadForCommand(ctx, { writeLoadCache: false });
+  if (typeof loaded === "number") return loaded;
+  const [{ resolveTargets }, { LockStore }, session, say, { whereForPipeline }] = await Promise.all([
+    import("../graph/select.js"),
+    import("../lock/read.js"),
+    import("../remotes/transfer-session.js"),
+    import("../report/cloud-status.js"),
+    import("../project/where.js"),
+  ]);
+  const { graph, sources } = loaded;
+  const root = graph.pipeline.root;
+  let stages: readonly string[] = graph.order;
+  if (targets.length > 0) {
+    const sel = resolveTargets(graph, targets, ctx.global.cwd, root);
+    if (!sel.ok) {
+      printDiagnostics(ctx, sel.errors, sources);
+      return EXIT_USAGE;
+    }
+    stages = sel.value;
+  }
+  const r = await session.cloudStatusOf({ root, env: (ctx.env ?? {}) as NodeJS.ProcessEnv, graph, stages, locks: new LockStore(root, sources), ...(opts.remote !== undefined ? { remote: opts.remote } : {}) });
+  if (!r.ok) {
+    printDiagnostics(ctx, r.errors, sources);
+    return EXIT_USAGE;
+  }
+  if (r.value.problems.length > 0) {
+    printDiagnostics(ctx, r.value.problems);
+    return EXIT_FAILED;
+  }
+  const { entries } = r.value;
+  if (!ctx.global.quiet) ctx.io.out(opts.json ? say.cloudStatusJson(entries) : say.cloudStatusText(entries, [], whereForPipeline(graph.pipeline, ctx.global.cwd)));
+  const off = entries.some((e) => e.state !== "ok");
+  return (opts.check || ctx.global.quiet) && off ? EXIT_FAILED : EXIT_OK;
+}
+
+/**
+ * For `status`: when outputs are absent and their data is not in the cache, prints the one-line summary (and the
+ * folded stages) and returns the stages still to be reported in full (`-v`: all of them). Otherwise all of them.
+ */
+export async function absentFirst(
+  ctx: CommandContext,
+  root: string,
+  stages: readonly import("../status/types.js").StageStatus[],
+  where: import("../project/where.js").Where,
+): Promise<readonly import("../status/types.js").StageStatus[]> {
+  if (!stages.some((s) => s.stale && s.reasons.some((r) => r.kind === "changed-outs" && r.changes.some((c) => c.change === "deleted")))) return stages;
+  const [{ absentSummary }, say] = await Promise.all([import("../remotes/absent.js"), import("../report/cloud-status.js")]);
+  const s = await absentSummary(root, (ctx.env ?? {}) as NodeJS.ProcessEnv, stages);
+  if (!s) return stages;
+  if (ctx.global.verbose) s.folded = [];
+  ctx.io.out(say.absentSummaryText(s, where));
+  const folded = new Set(s.folded);
+  const rest = stages.filter((st) => !folded.has(st.address));
+  // Only folded and up-to-date stages: the summary is the whole report.
+  return rest.some((st) => st.stale || st.frozen) ? rest : [];
+}

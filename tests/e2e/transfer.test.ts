@@ -227,3 +227,40 @@ describe("remote configuration", () => {
     expect(readFileSync(path.join(b, ".dvc/config"), "utf8")).toContain("remote = storage");
   });
 });
+
+describe("status against a remote", () => {
+  it("status --cloud: new before a push, in sync after, deleted in a fresh clone; --json", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    const before = runPipe(a, ["status", "--cloud"]);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toBe("\tnew:                data\n\tnew:                model.bin\nnew: in the cache, not on the remote ('pipe push' sends it)\n");
+    expect(runPipe(a, ["status", "-c", "--check"]).code).toBe(1);
+    expect(runPipe(a, ["push"]).code).toBe(0);
+    expect(runPipe(a, ["status", "-c", "-r", "storage"]).stdout).toBe("Cache and remote 'storage' are in sync.\n");
+    const b = cloneOf(a);
+    const json = JSON.parse(runPipe(b, ["status", "-c", "--json"]).stdout) as { outputs: { path: string; status: string }[] };
+    expect(json.outputs.map((o) => [o.path, o.status])).toEqual([
+      ["data", "deleted"],
+      ["model.bin", "deleted"],
+    ]);
+  });
+
+  it("a fresh clone's status is one summary line, not a deleted: line per output; -v lists them", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    const b1 = cloneOf(a);
+    // Nothing pushed yet: the data is nowhere but in A.
+    expect(runPipe(b1, ["status"]).stdout).toBe(
+      "2 outputs are not in the workspace; 2 are not in the cache nor on remote 'storage': 'pipe repro' makes them\nWaiting for their data: gen ('pipe status -v' lists each output)\n",
+    );
+    expect(runPipe(a, ["push"]).code).toBe(0);
+    const b = cloneOf(a);
+    const st = runPipe(b, ["status"]);
+    expect(st.stdout).toBe("2 outputs are not in the workspace; 2 are in the cache of remote 'storage': run 'pipe pull'\nWaiting for their data: gen ('pipe status -v' lists each output)\n");
+    expect(runPipe(b, ["-v", "status"]).stdout).toContain("deleted:    model.bin");
+    // A deleted output whose data is in the cache is reported as before.
+    rmSync(path.join(a, "model.bin"));
+    expect(runPipe(a, ["status"]).stdout).toContain("deleted:    model.bin");
+  });
+});
