@@ -3,8 +3,9 @@
  * how many outputs are not in the workspace and where their data is (the cache: `pipe checkout`; the default remote:
  * `pipe pull`; nowhere: `pipe repro`), and the stages whose only trouble is that absence folded into one line.
  *
- * It only applies when some absent output's data is not in the local cache: a deleted output whose object is cached
- * is a local slip that `status` reports as it always has. The remote is asked once (`hasMany`) for the objects the
+ * It only applies when some absent output's data is not in the local cache (a deleted output whose object is cached
+ * is a local slip that `status` reports as it always has), and either a default remote is configured (the data may
+ * be there) or at least `FOLD_AT` outputs lack their data (a project without its data, whatever the reason). The remote is asked once (`hasMany`) for the objects the
  * cache lacks; a remote that cannot be asked is said, not an error (`status` stays a reader).
  */
 import type { StageStatus } from "../status/types.js";
@@ -12,6 +13,9 @@ import { chooseRemote, readRemoteConfig } from "./config.js";
 import { openRemote } from "./index.js";
 import { holds } from "./transfer.js";
 import { CacheObjects, keyOfId } from "./transfer-cache.js";
+
+/** Absent outputs without a remote to look in from which the summary replaces the per-output lines. */
+export const FOLD_AT = 10;
 
 export interface AbsentOutput {
   stage: string;
@@ -75,10 +79,10 @@ export async function absentSummary(root: string, env: NodeJS.ProcessEnv, stages
   const cfg = await readRemoteConfig(root);
   if (!cfg.ok) {
     summary.remoteProblem = cfg.errors[0]!.message;
-    return summary;
+    return missing.length >= FOLD_AT ? summary : undefined;
   }
   const chosen = chooseRemote(cfg.value, undefined);
-  if (!chosen.ok) return summary;
+  if (!chosen.ok) return missing.length >= FOLD_AT ? summary : undefined;
   summary.remote = chosen.value.name;
   const opened = await openRemote(chosen.value, { root, env });
   if (!opened.ok) {
