@@ -331,6 +331,8 @@ export function buildProgram(io: RunIo): Command {
     .option("--skip-failed", "go on without a revision whose lock or .dvc file cannot be read (a warning)")
     .option("-f, --force", "remove without asking")
     .option("--dry", "list what would be removed and how many bytes it would free")
+    .option("-c, --cloud", "remove from a remote instead of the cache")
+    .option("-r, --remote <name>", "with -c: the remote (default: core.remote)")
     .action(
       action((cmd) => async (ctx) => {
         const m = await import("./commands/gc.js");

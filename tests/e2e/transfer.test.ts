@@ -264,3 +264,45 @@ describe("status against a remote", () => {
     expect(runPipe(a, ["status"]).stdout).toContain("deleted:    model.bin");
   });
 });
+
+describe("gc of a remote", () => {
+  it("gc -c -A keeps what every commit names; gc -c -w keeps exactly what the workspace names (and a .dvc file's md5 object)", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    expect(runPipe(a, ["push"]).code).toBe(0);
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    // A DVC-tracked file whose md5 object only the remote holds: named by a .dvc file in scope, so kept.
+    const md5 = "0123456789abcdef0123456789abcdef";
+    writeFiles(a, { "raw.csv.dvc": `outs:\n- md5: ${md5}\n  size: 3\n  hash: md5\n  path: raw.csv\n` });
+    writeFiles(remote, { [`files/md5/01/${md5.slice(2)}`]: "raw", "files/md5/ff/0000000000000000000000000000ff": "orphan" });
+    gitCommitAll(a, "n=2");
+    expect(runPipe(a, ["push"]).code).toBe(0);
+    const all = remoteFiles(remote);
+
+    // What the workspace alone names: a fresh remote after one push, plus the .dvc file's object.
+    const fresh = path.join(tempDir(), "fresh");
+    expect(runPipe(a, ["push", "-r", "fresh"]).code).toBe(2);
+    expect(runPipe(a, ["remote", "add", "fresh", fresh]).code).toBe(0);
+    expect(runPipe(a, ["push", "-r", "fresh"]).code).toBe(0);
+    const workspaceOnly = [...remoteFiles(fresh), `files/md5/01/${md5.slice(2)}`].sort();
+
+    const dryAll = runPipe(a, ["gc", "-c", "-A", "--dry"]);
+    expect(dryAll.code, dryAll.stderr).toBe(0);
+    expect(dryAll.stdout).toBe("would remove  md5/ff0000000000000000000000000000ff\nWould remove 1 object from remote 'storage', keeping " + String(all.length - 1) + " objects.\n");
+    expect(remoteFiles(remote)).toEqual(all);
+    // Not a terminal and no -f: nothing goes.
+    expect(runPipe(a, ["gc", "-c", "-A"]).code).toBe(2);
+    expect(remoteFiles(remote)).toEqual(all);
+    expect(runPipe(a, ["gc", "-c", "-A", "-f"]).code).toBe(0);
+    expect(remoteFiles(remote)).toEqual(all.filter((f) => !f.startsWith("files/md5/ff/")));
+
+    const w = runPipe(a, ["gc", "-c", "-r", "storage", "-w", "-f"]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(remoteFiles(remote)).toEqual(workspaceOnly);
+    // What is left is what a fresh clone pulls.
+    const b = cloneOf(a);
+    expect(runPipe(b, ["pull"]).code).toBe(0);
+    expect(read(b, "model.bin")).toBe("model-2\n");
+  });
+});
