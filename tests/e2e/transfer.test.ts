@@ -306,3 +306,60 @@ describe("gc of a remote", () => {
     expect(read(b, "model.bin")).toBe("model-2\n");
   });
 });
+
+describe("a DVC remote", () => {
+  it("md5 objects in DVC 3's files/md5/ and DVC 2's <2>/<30> layouts are pulled, verified, into a project with a dvc.lock", async () => {
+    const { createHash } = await import("node:crypto");
+    const md5 = (s: string): string => createHash("md5").update(s).digest("hex");
+    const files = { "a.txt": "alpha\n", "b.txt": "beta\n" };
+    // DVC's manifest bytes: Python's json.dumps(sort_keys=True) of {md5, relpath} entries.
+    const manifest = "[" + Object.entries(files).map(([rel, c]) => `{"md5": "${md5(c)}", "relpath": "${rel}"}`).join(", ") + "]";
+    const dirId = md5(manifest) + ".dir";
+    const model = "weights\n";
+    const remote = path.join(tempDir(), "dvc-remote");
+    const v3 = (id: string): string => `files/md5/${id.slice(0, 2)}/${id.slice(2)}`;
+    const v2 = (id: string): string => `${id.slice(0, 2)}/${id.slice(2)}`;
+    writeFiles(remote, {
+      // The directory and one of its files in DVC 3's layout, the other file and the model in DVC 2's.
+      [v3(dirId)]: manifest,
+      [v3(md5(files["a.txt"]))]: files["a.txt"],
+      [v2(md5(files["b.txt"]))]: files["b.txt"],
+      [v2(md5(model))]: model,
+    });
+    const p = makeProject({
+      "dvc.yaml": "stages:\n  train:\n    cmd: echo never-run\n    params: [n]\n    outs: [data, model.bin]\n",
+      "params.yaml": "n: 1\n",
+      "dvc.lock": [
+        "schema: '2.0'",
+        "stages:",
+        "  train:",
+        "    cmd: echo never-run",
+        "    params:",
+        "      params.yaml:",
+        "        n: 1",
+        "    outs:",
+        "    - path: data",
+        "      hash: md5",
+        `      md5: ${dirId}`,
+        "      size: 11",
+        "      nfiles: 2",
+        "    - path: model.bin",
+        "      hash: md5",
+        `      md5: ${md5(model)}`,
+        "      size: 8",
+        "",
+      ].join("\n"),
+      ".dvc/config": `[core]\n    remote = shared\n['remote "shared"']\n    url = ${remote}\n`,
+    });
+    gitInit(p);
+    const pull = runPipe(p, ["pull"]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout).toContain("4 files fetched");
+    expect(read(p, "data/a.txt")).toBe("alpha\n");
+    expect(read(p, "data/b.txt")).toBe("beta\n");
+    expect(read(p, "model.bin")).toBe(model);
+    expect(runPipe(p, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+    // Nothing was re-uploaded in another layout: the remote is as DVC left it.
+    expect(remoteFiles(remote)).toHaveLength(4);
+  });
+});
