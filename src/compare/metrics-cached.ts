@@ -43,8 +43,8 @@ function stageWdirs(file: string, text: string): Map<string, string> {
  * so removing a corrupt object could race a writer that is replacing it with good bytes; a writer removes it.
  */
 async function readObject(root: string, id: string): Promise<string | undefined> {
-  const { ObjectStore } = await import("../storage/store.js");
-  const r = await new ObjectStore(root, undefined, { readOnly: true }).readVerified(id);
+  const { LocalCache } = await import("../storage/store.js");
+  const r = await new LocalCache(root, undefined, { readOnly: true }).readVerified(id);
   if (r.status === "ok") return r.data.toString("utf8");
   if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
   const { digestBytes } = await import("../hash/algorithms.js");

@@ -6,7 +6,7 @@
 import { lstat } from "node:fs/promises";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LinkType } from "../storage/link.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
 import type { StageGraph } from "../core/model.js";
 import { absOf, type Workspace } from "../status/workspace.js";
@@ -31,7 +31,7 @@ export interface CheckoutInput {
   named: ReadonlySet<string>;
   locks: LockStore;
   ws: Workspace;
-  store: ObjectStore;
+  store: LocalCache;
   linkTypes: readonly LinkType[];
   on: (e: CheckoutEvent) => void;
   signal: AbortSignal;
@@ -87,7 +87,9 @@ export async function checkoutStages(input: CheckoutInput): Promise<CheckoutSumm
         if (r.kind === "error") problems.push(...r.errors);
         else if (r.kind === "missing") problems.push(error("io", `cannot restore '${o.rootPath}' (stage '${a}'): not in the cache`, o.loc ?? s.loc, hint));
         else if (r.kind === "corrupt") {
-          problems.push(error("io", `cannot restore '${o.rootPath}' (stage '${a}'): its cache object ${r.ids.map((x) => x.id).join(", ")} was corrupt and has been removed`, o.loc ?? s.loc, hint));
+          const src = r.ids[0]?.source;
+          const what = src !== undefined ? `is corrupt in ${src} and was not used` : "was corrupt and has been removed";
+          problems.push(error("io", `cannot restore '${o.rootPath}' (stage '${a}'): its cache object ${r.ids.map((x) => x.id).join(", ")} ${what}`, o.loc ?? s.loc, hint));
         } else {
           for (const sv of r.saved) input.on({ type: "saved", ...sv });
           if (r.changed) {

@@ -6,7 +6,7 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { LinkType } from "../storage/link.js";
 import type { RunCache } from "../storage/runcache.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
 import { writeLockEntry } from "../lock/write.js";
 import type { StageGraph } from "../core/model.js";
@@ -20,7 +20,7 @@ export interface CommitInput {
   chosen: readonly string[];
   locks: LockStore;
   ws: Workspace;
-  store: ObjectStore;
+  store: LocalCache;
   runs: RunCache;
   linkTypes: readonly LinkType[];
   /** Warnings on the way (a cache object that no longer matched its name). */

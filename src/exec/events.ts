@@ -72,7 +72,14 @@ export type ReproWarning =
    * Cache objects of an output that did not match their names and were removed (`out` as written in the stage);
    * `instead`: the stage is run because of it (after a restore from the lock or the run-cache failed).
    */
-  | { kind: "corrupt-object-removed"; out: string; ids: readonly string[]; instead?: { stage: string; from: RestoreSource } }
+  | {
+      kind: "corrupt-object-removed";
+      out: string;
+      ids: readonly string[];
+      instead?: { stage: string; from: RestoreSource };
+      /** The objects were found corrupt in this read-only source (DVC's cache): not used, and left there. */
+      keptIn?: string;
+    }
   /** `--dry`: a corrupt cache object is only named (a real run removes it). */
   | { kind: "corrupt-object-kept"; out: string; id: string }
   /** A workspace file about to be replaced by a checkout held content not in the cache: it was saved there first. */

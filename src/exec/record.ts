@@ -17,7 +17,7 @@ import type { CacheContext, OutputHash } from "../storage/checkout.js";
 import { storeOutput } from "../storage/checkout.js";
 import type { LinkType } from "../storage/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../storage/runcache.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import type { HashedPath } from "../hash/hasher.js";
 import type { LockEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
@@ -29,7 +29,7 @@ import { runCacheable } from "../plan/decide.js";
 import { clearRunMarker } from "./run-marker.js";
 
 /** The cache context of a workspace: hashing through its stat cache, its ignore rules inside directory outputs. */
-export function cacheContextOf(ws: Workspace, store: ObjectStore, linkTypes: readonly LinkType[]): CacheContext {
+export function cacheContextOf(ws: Workspace, store: LocalCache, linkTypes: readonly LinkType[]): CacheContext {
   return {
     root: ws.root,
     store,

@@ -46,7 +46,7 @@ import type { LinkType } from "../storage/link.js";
 import { ensureDirInside, safeRemove } from "../storage/fs.js";
 import { unprotect } from "../storage/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../storage/runcache.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import { envDiagnostic, envErrorOf, envFailure } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
@@ -76,7 +76,7 @@ export interface ReproInput {
   flags: ReproFlags;
   ws: Workspace;
   locks: LockStore;
-  store: ObjectStore;
+  store: LocalCache;
   runs: RunCache;
   linkTypes: readonly LinkType[];
   /** Add cached outputs to `.gitignore` (config `gitignore`). */
@@ -506,7 +506,13 @@ export class ReproEngine {
         case "corrupt":
           this.input.emit({
             type: "warning",
-            warning: { kind: "corrupt-object-removed", out: r.out.path, ids: r.ids.map((x) => x.id), ...(instead ? { instead: { stage: s.address, from: instead.from } } : {}) },
+            warning: {
+              kind: "corrupt-object-removed",
+              out: r.out.path,
+              ids: r.ids.map((x) => x.id),
+              ...(instead ? { instead: { stage: s.address, from: instead.from } } : {}),
+              ...(r.ids[0]?.source !== undefined ? { keptIn: r.ids[0].source } : {}),
+            },
           });
           return false;
         case "missing":

@@ -41,7 +41,7 @@ export type OutRestore = LockedOut &
     /** Objects not in the cache: the output was left as it was. */
     | { kind: "missing"; ids: readonly string[] }
     /** Objects that no longer matched their names: removed from the cache, the output left as it was. */
-    | { kind: "corrupt"; ids: readonly { id: string; actual: string }[] }
+    | { kind: "corrupt"; ids: readonly { id: string; actual: string; source?: string }[] }
     | { kind: "error"; errors: Diagnostic[] }
   );
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { tempBeside } from "../core/atomic-write.js";
-import { createDigest } from "../hash/algorithms.js";
+import { createDigest, createDigestSync, type StreamDigest } from "../hash/algorithms.js";
 import { keyPath, type ObjectKey, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import type { RemoteKind, RemoteSpec } from "./remote.js";
 
@@ -218,4 +218,59 @@ export async function allLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return failure !== undefined ? failed(failure) : okv(out);
+}
+
+/** The digest a stream's bytes have, computed as they pass; md5 keys also get DVC 2's CRLF-normalised md5. */
+export class HashTap extends Transform {
+  bytes = 0;
+  private readonly digests: StreamDigest[];
+  private pending = Buffer.alloc(0);
+  constructor(
+    private readonly key: ObjectKey,
+    private readonly size: number,
+    xxh: StreamDigest | undefined,
+  ) {
+    super();
+    this.digests = key.algo === "md5" ? [createDigestSync("md5")!, createDigestSync("legacy-md5")!] : [xxh!];
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    this.digests[0]!.update(chunk);
+    if (this.digests[1]) {
+      // legacy md5 works on 1 MiB chunks: regroup the stream's chunks into exactly that size.
+      this.pending = Buffer.concat([this.pending, chunk]);
+      while (this.pending.length >= 1 << 20) {
+        this.digests[1].update(this.pending.subarray(0, 1 << 20));
+        this.pending = this.pending.subarray(1 << 20);
+      }
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: (e?: Error | null) => void): void {
+    if (this.digests[1] && this.pending.length > 0) this.digests[1].update(this.pending);
+    if (this.bytes !== this.size) return cb(new ShortData(this.bytes, this.size));
+    const got = this.digests.map((d) => d.digest());
+    if (!got.includes(hexOf(this.key))) return cb(new BadDigest(got[0]!));
+    cb();
+  }
+}
+
+export class ShortData extends Error {
+  constructor(
+    readonly got: number,
+    readonly want: number,
+  ) {
+    super(`the data ended after ${got} of ${want} bytes; nothing was stored`);
+  }
+}
+export class BadDigest extends Error {
+  constructor(readonly actual: string) {
+    super(`the data does not hash to its key`);
+  }
+}
+
+
+/** A `HashTap` for `key` (loads the xxh64 module first when needed). */
+export async function hashTap(key: ObjectKey, size: number): Promise<HashTap> {
+  return new HashTap(key, size, key.algo === "xxh64" ? await createDigest("xxh64") : undefined);
 }

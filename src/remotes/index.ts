@@ -58,8 +58,13 @@ export async function openRemote(spec: RemoteSpec, ctx: RemoteContext): Promise<
   switch (k.kind) {
     case "dir":
       return (await import("./dir.js")).openDir(spec, ctx);
-    default:
-      // Kinds still being written answer with a clear error instead of a missing module.
-      return fail([error("usage", `remote '${spec.name}' (${spec.source}): ${k.kind} remotes are not available in this build yet`)]);
+    case "s3":
+      return (await import("./s3.js")).openS3(spec, ctx);
+    case "ssh":
+      return (await import("./ssh.js")).openSsh(spec, ctx);
+    case "webdav":
+      return (await import("./webdav.js")).openWebdav(spec, ctx);
+    case "http":
+      return (await import("./http.js")).openHttp(spec, ctx);
   }
 }

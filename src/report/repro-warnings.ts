@@ -42,7 +42,10 @@ export function warningText(w: ReproWarning): string {
       if (w.instead?.from === "run-cache") {
         return `run-cache: corrupt cache object${n(many, "", "s")} ${w.ids.join(", ")} removed; running '${w.instead.stage}' instead`;
       }
-      const text = `cache object${n(many, "", "s")} ${w.ids.join(", ")} of '${w.out}' ${n(many, "was", "were")} corrupt and ${n(many, "has", "have")} been removed`;
+      const text =
+        w.keptIn !== undefined
+          ? `cache object${n(many, "", "s")} ${w.ids.join(", ")} of '${w.out}' in ${w.keptIn} ${n(many, "is", "are")} corrupt and ${n(many, "was", "were")} not used`
+          : `cache object${n(many, "", "s")} ${w.ids.join(", ")} of '${w.out}' ${n(many, "was", "were")} corrupt and ${n(many, "has", "have")} been removed`;
       return w.instead ? `${text}; running '${w.instead.stage}' instead` : text;
     }
     case "corrupt-object-kept":

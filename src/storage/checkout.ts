@@ -24,12 +24,12 @@ import { isSharedLink, placeObject, type LinkType, type ParentMemo } from "./lin
 import { parseManifest, serialiseManifest, type ManifestEntry } from "./manifest.js";
 import { FILE_CONCURRENCY, forEachLimit } from "./pool.js";
 import { announce } from "./staging.js";
-import type { ObjectStore, PutOutcome } from "./store.js";
+import { keyOfId, type LocalCache, type PutOutcome } from "./store.js";
 
 export interface CacheContext {
   /** Absolute project root. */
   root: string;
-  store: ObjectStore;
+  store: LocalCache;
   linkTypes: readonly LinkType[];
   /**
    * Hash of a workspace file with the given algorithm. Pass the project's hasher (stat cache) where there is one;
@@ -65,7 +65,7 @@ export type CheckoutResult =
   /** Objects not in the cache: nothing was touched. */
   | { status: "missing"; ids: string[] }
   /** Objects whose bytes no longer matched their names; they were removed from the cache, nothing was touched. */
-  | { status: "corrupt"; ids: { id: string; actual: string }[] };
+  | { status: "corrupt"; ids: { id: string; actual: string; source?: string }[] };
 
 async function fileHashOf(cc: CacheContext, abs: string, algo: Algorithm): Promise<string> {
   if (cc.fileHash) return cc.fileHash(abs, algo);
@@ -99,7 +99,7 @@ async function fileState(cc: CacheContext, abs: string, id: string, size: number
   }
   if (st.isSymbolicLink()) {
     const target = await readlink(abs);
-    if (path.resolve(path.dirname(abs), target) === cc.store.pathOf(id)) return { state: "current" };
+    if (path.resolve(path.dirname(abs), target) === cc.store.localFile(keyOfId(id))) return { state: "current" };
     return { state: "other", isFile: false };
   }
   if (!st.isFile()) return { state: "other", isFile: false };
@@ -120,7 +120,7 @@ async function fileState(cc: CacheContext, abs: string, id: string, size: number
 async function saveBeforeReplace(cc: CacheContext, abs: string, hash: string | undefined, report: CheckoutReport): Promise<Result<void>> {
   const h = hash ?? (await fileHashOf(cc, abs, "xxh64"));
   if (h === "") return fail([error("io", `cannot save '${path.relative(cc.root, abs)}' before replacing it: it cannot be read`)]);
-  const r = await cc.store.putFile(abs, h, { verify: true });
+  const r = await cc.store.storeFile(abs, h, { verify: true });
   if (!r.ok) return r;
   if (r.value !== "present") report.saved.push({ path: path.relative(cc.root, abs).split(path.sep).join("/"), id: h });
   return ok(undefined);
@@ -138,9 +138,9 @@ async function checkoutFile(cc: CacheContext, rel: string, id: string, size: num
   const report: CheckoutReport = { placed: 0, removed: 0, saved: [] };
   const st = await fileState(cc, abs, id, size);
   if (st.state === "current") return ok({ status: "unchanged", ...report });
-  const v = await cc.store.verify(id);
+  const v = await cc.store.verifyId(id);
   if (v.status === "missing") return ok({ status: "missing", ids: [id] });
-  if (v.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: v.actual }] });
+  if (v.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: v.actual, ...(v.source !== undefined ? { source: v.source } : {}) }] });
   if (st.state === "other") {
     if (st.isFile) {
       const s = await saveBeforeReplace(cc, abs, st.hash, report);
@@ -155,7 +155,7 @@ async function checkoutFile(cc: CacheContext, rel: string, id: string, size: num
   }
   const parent = await ensureDirInside(cc.root, path.posix.dirname(rel));
   if (!parent.ok) return parent;
-  const p = await placeObject(cc.root, cc.store.pathOf(id), rel, cc.linkTypes);
+  const p = await placeObject(cc.root, { store: cc.store, key: keyOfId(id) }, rel, cc.linkTypes);
   if (!p.ok) return p;
   report.placed++;
   return ok({ status: "restored", ...report });
@@ -184,9 +184,9 @@ async function saveTree(cc: CacheContext, abs: string, report: CheckoutReport): 
 
 /** Reads and verifies a manifest object (a corrupt one is removed, unless the store is read-only). */
 export async function readManifest(
-  store: ObjectStore,
+  store: LocalCache,
   id: string,
-): Promise<{ status: "ok"; entries: ManifestEntry[] } | { status: "missing" } | { status: "corrupt"; actual: string }> {
+): Promise<{ status: "ok"; entries: ManifestEntry[] } | { status: "missing" } | { status: "corrupt"; actual: string; source?: string }> {
   const r = await store.readVerified(id);
   if (r.status !== "ok") return r;
   const entries = parseManifest(r.data);
@@ -203,7 +203,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   const absDir = r.value;
   const m = await readManifest(cc.store, id);
   if (m.status === "missing") return ok({ status: "missing", ids: [id] });
-  if (m.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: m.actual }] });
+  if (m.status === "corrupt") return ok({ status: "corrupt", ids: [{ id, actual: m.actual, ...(m.source !== undefined ? { source: m.source } : {}) }] });
   const entries = m.entries;
   const report: CheckoutReport = { placed: 0, removed: 0, saved: [] };
   const wanted = new Set(entries.map((e) => e.relpath));
@@ -280,9 +280,9 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
   const corrupt: { id: string; actual: string }[] = [];
   const uniqueIds = [...new Set(todo.map((i) => entries[i]!.hash))];
   await forEachLimit(uniqueIds, FILE_CONCURRENCY, async (oid) => {
-    const v = await cc.store.verify(oid);
+    const v = await cc.store.verifyId(oid);
     if (v.status === "missing") missing.push(oid);
-    else if (v.status === "corrupt") corrupt.push({ id: oid, actual: v.actual });
+    else if (v.status === "corrupt") corrupt.push({ id: oid, actual: v.actual, ...(v.source !== undefined ? { source: v.source } : {}) });
   });
   if (corrupt.length) return ok({ status: "corrupt", ids: corrupt.sort((a, b) => (a.id < b.id ? -1 : 1)) });
   if (missing.length) return ok({ status: "missing", ids: missing.sort() });
@@ -357,7 +357,7 @@ async function checkoutDir(cc: CacheContext, rel: string, id: string): Promise<R
         return;
       }
     }
-    const p = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
+    const p = await placeObject(cc.root, { store: cc.store, key: keyOfId(e.hash) }, `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
     if (!p.ok) errors.push(...p.errors);
     else report.placed++;
   });
@@ -408,11 +408,11 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
     if (o === "repaired") report.repaired.push(id);
   };
   if (out.kind === "file") {
-    const p = await cc.store.putFile(abs, out.hash, opts);
+    const p = await cc.store.storeFile(abs, out.hash, opts);
     if (!p.ok) return p;
     count(out.hash, p.value);
     if (relink) {
-      const l = await placeObject(cc.root, cc.store.pathOf(out.hash), rel, cc.linkTypes);
+      const l = await placeObject(cc.root, { store: cc.store, key: keyOfId(out.hash) }, rel, cc.linkTypes);
       if (!l.ok) return l;
     }
     return ok(report);
@@ -425,7 +425,7 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
   }
   const errors: Diagnostic[] = [];
   await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
-    const p = await cc.store.putFile(path.join(abs, e.relpath), e.hash, opts);
+    const p = await cc.store.storeFile(path.join(abs, e.relpath), e.hash, opts);
     if (!p.ok) errors.push(...p.errors);
     else count(e.hash, p.value);
   });
@@ -436,7 +436,7 @@ export async function storeOutput(cc: CacheContext, rel: string, out: OutputHash
     if (!d.ok) return d;
     const memo: ParentMemo = new Map();
     await forEachLimit(out.entries, FILE_CONCURRENCY, async (e) => {
-      const l = await placeObject(cc.root, cc.store.pathOf(e.hash), `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
+      const l = await placeObject(cc.root, { store: cc.store, key: keyOfId(e.hash) }, `${rel}/${e.relpath}`, cc.linkTypes, memo, e.size);
       if (!l.ok) errors.push(...l.errors);
     });
     if (errors.length) return fail(errors);
@@ -481,12 +481,12 @@ async function realDirectories(root: string, rel: string, entries: readonly Mani
  * True when the object and, for a directory, its manifest and every file object are in the cache. Only the manifest
  * is verified (it has to be read); `onCorrupt` hears of one that is corrupt, which a read-only store keeps.
  */
-export async function isCached(store: ObjectStore, id: string, onCorrupt?: (id: string) => void): Promise<boolean> {
-  if (!(await store.has(id))) return false;
+export async function isCached(store: LocalCache, id: string, onCorrupt?: (id: string) => void): Promise<boolean> {
+  if (!(await store.hasId(id))) return false;
   if (!id.endsWith(".dir")) return true;
   const m = await readManifest(store, id);
   if (m.status === "corrupt") onCorrupt?.(id);
   if (m.status !== "ok") return false;
-  for (const e of m.entries) if (!(await store.has(e.hash))) return false;
+  for (const e of m.entries) if (!(await store.hasId(e.hash))) return false;
   return true;
 }

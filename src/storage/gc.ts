@@ -13,12 +13,13 @@
  *
  * Planning is separate from deleting so `gc --dry` shows exactly what `gc` would do.
  */
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import type { LockEntry } from "../lock/types.js";
 import { errnoOf } from "./fs.js";
 import { parseManifest } from "./manifest.js";
 import type { RunCache, RunCacheEntryInfo } from "./runcache.js";
-import { isObjectId, type ObjectInfo, type ObjectStore } from "./store.js";
+import { describeStoreFailure, readObject, type ObjectStore } from "./object-store.js";
+import { isObjectId, keyOfId, type ObjectInfo, type LocalCache } from "./store.js";
 
 export interface GcPlan {
   /** Objects to remove, sorted by id. */
@@ -54,20 +55,19 @@ export async function referencedIds(store: ObjectStore, hashes: Iterable<string>
   for (const h of hashes) if (isObjectId(h)) ids.add(h);
   for (const id of [...ids]) {
     if (!id.endsWith(".dir")) continue;
-    let data: Buffer;
-    try {
-      data = await readFile(store.pathOf(id));
-    } catch (e) {
-      if (errnoOf(e) === "ENOENT") continue;
-      throw e;
+    // Read as it is, unverified: a damaged manifest still keeps what it names (nothing is removed on a guess).
+    const data = await readObject(store, keyOfId(id));
+    if (!data.ok) {
+      if (data.failure.reason === "missing") continue;
+      throw new Error(`cannot read manifest ${id}: ${describeStoreFailure(data.failure)}`);
     }
-    for (const m of parseManifest(data) ?? []) ids.add(m.hash);
+    for (const m of parseManifest(data.value) ?? []) ids.add(m.hash);
   }
   return ids;
 }
 
-export async function planGc(store: ObjectStore, runs: RunCache, referenced: ReadonlySet<string>): Promise<GcPlan> {
-  const listing = await store.list();
+export async function planGc(store: LocalCache, runs: RunCache, referenced: ReadonlySet<string>): Promise<GcPlan> {
+  const listing = await store.listing();
   const objects = listing.objects.filter((o) => !referenced.has(o.id));
   const kept = new Set(listing.objects.filter((o) => referenced.has(o.id)).map((o) => o.id));
   const runListing = await runs.list();
@@ -85,7 +85,7 @@ export async function planGc(store: ObjectStore, runs: RunCache, referenced: Rea
   return { objects, runs: goRuns, temps, bytes, keptObjects: kept.size, keptIds: kept, keptRuns };
 }
 
-export async function applyGc(plan: GcPlan, store: ObjectStore, runs: RunCache): Promise<void> {
+export async function applyGc(plan: GcPlan, store: LocalCache, runs: RunCache): Promise<void> {
   for (const o of plan.objects) await store.delete(o.id);
   await store.pruneVerified(plan.keptIds);
   for (const r of plan.runs) await runs.delete(r.key);

@@ -23,6 +23,7 @@ import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
 import { unreachable } from "../core/unreachable.js";
 import { errnoOf, isInsideOrSame, realRoot, resolveInside, safeRemove, tempBeside } from "./fs.js";
+import { describeStoreFailure, type ObjectKey, type ObjectStore } from "./object-store.js";
 import { announce, announced, tempMade, tempSettled } from "./staging.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
@@ -156,7 +157,18 @@ const SYNC_COPY_MAX = 1024 * 1024;
 export type ParentMemo = Map<string, Promise<string | undefined>>;
 
 /**
- * Places the object at `objAbs` at `destRel` (relative to root; the parent directory must exist), trying each link
+ * The object to place: a store and a key. Where the store holds it as a file on this machine (`localFile`: the
+ * project's cache, DVC's cache) it is linked or copied per the link types; any other store's object is copied with
+ * `getToFile`, which verifies it. The caller has verified a local object first (checkout verifies every object of an
+ * output before it touches the workspace).
+ */
+export interface ObjectSource {
+  store: ObjectStore;
+  key: ObjectKey;
+}
+
+/**
+ * Places the object `src` at `destRel` (relative to root; the parent directory must exist), trying each link
  * type in order. Whatever was at the destination (file, link, directory) is replaced. Refuses when the parent
  * directory really lies outside the root (a symlinked directory on the way): nothing is ever written through a link
  * that leaves the project. Returns the link type that worked. `size` (the object's, when the caller knows it) lets a
@@ -164,7 +176,7 @@ export type ParentMemo = Map<string, Promise<string | undefined>>;
  */
 export async function placeObject(
   root: string,
-  objAbs: string,
+  src: ObjectSource,
   destRel: string,
   types: readonly LinkType[],
   memo: ParentMemo = new Map(),
@@ -186,7 +198,16 @@ export async function placeObject(
   }
   const failures: string[] = [];
   let envError: unknown;
+  const objAbs = src.store.localFile?.(src.key);
   for (const type of types) {
+    if (objAbs === undefined) {
+      // Only a copy can come from a store that is not a local file: the first type that copies makes it.
+      if (type === "hardlink" || type === "symlink") {
+        failures.push(`${type}: not a local object (${src.store.label})`);
+        continue;
+      }
+      return placeByGet(root, src, dest, destRel, parent);
+    }
     if (type === "reflink" && noReflink.has(reflinkKey(objAbs))) {
       failures.push(`${type}: EOPNOTSUPP`);
       continue;
@@ -226,6 +247,31 @@ export async function placeObject(
   // A full disk, a read-only workspace: said as such, with what to do (`core/env-error.ts`).
   const env = envFailure<LinkType>(envError, { doing: `restoring '${destRel}' from the cache`, root, path: dest });
   return env ?? fail([error("io", `cannot materialise '${destRel}' from the cache (${failures.join("; ")})`)]);
+}
+
+/** `placeObject` from a store that is not a local file: a verified copy under a temp name, then renamed. */
+async function placeByGet(root: string, src: ObjectSource, dest: string, destRel: string, parent: string): Promise<Result<LinkType>> {
+  if (!announced(root, parent)) await announce(root, [parent]);
+  const tmp = tempBeside(dest);
+  tempMade(root);
+  const got = await src.store.getToFile(src.key, tmp);
+  if (!got.ok) {
+    await unlinkTemp(root, tmp);
+    return fail([error("io", `cannot restore '${destRel}' from ${src.store.label}: ${describeStoreFailure(got.failure)}`)]);
+  }
+  let moved: Result<void>;
+  try {
+    moved = await renameInto(root, tmp, dest, destRel, false);
+  } catch (e) {
+    await unlinkTemp(root, tmp);
+    throw e;
+  }
+  if (!moved.ok) {
+    await unlinkTemp(root, tmp);
+    return moved;
+  }
+  tempSettled(root);
+  return ok("copy");
 }
 
 /** Removes a temp file made after `tempMade`; one that cannot be removed stays counted (and journalled). */

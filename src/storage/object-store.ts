@@ -21,6 +21,7 @@
  * - a read-only store (DVC's cache, an HTTP remote, `--dry`) reports `read-only` for put and remove.
  */
 import type { Readable } from "node:stream";
+import { unreachable } from "../core/unreachable.js";
 
 /** An object's name: the algorithm of its hash and the lower-case hex digest, `.dir` for a directory manifest. */
 export interface ObjectKey {
@@ -72,6 +73,110 @@ export interface ObjectStore {
   remove(key: ObjectKey): Promise<StoreResult<void>>;
   /** Re-hashes the object: `ok`, or a `missing`/`corrupt` failure. */
   verify(key: ObjectKey): Promise<StoreResult<void>>;
+  /**
+   * Only for stores whose objects are plain files on this machine (the project's cache, DVC's cache): the object's
+   * file, so that checkout can link it per `cache.type` instead of copying it. The caller verifies before it links.
+   * Absent (or undefined for a key) elsewhere: such objects are placed with `getToFile`.
+   */
+  localFile?(key: ObjectKey): string | undefined;
+}
+
+/**
+ * The key of an object name as lock files record it (`ab12...`, `ab12....dir`): 32 hex digits are md5 (DVC's), 16
+ * are xxh64 (pipe's). Undefined for a name that is neither.
+ */
+export function keyOf(id: string): ObjectKey | undefined {
+  const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
+  if (/^[0-9a-f]{16}$/.test(hex)) return { algo: "xxh64", id };
+  if (/^[0-9a-f]{32}$/.test(hex)) return { algo: "md5", id };
+  return undefined;
+}
+
+/** An `ok` store result. */
+export function stored<T>(value: T): StoreResult<T> {
+  return { ok: true, value };
+}
+
+/** A failed store result. */
+export function storeFail<T = never>(failure: StoreFailure): StoreResult<T> {
+  return { ok: false, failure };
+}
+
+/**
+ * The failure a system error of the machine stands for (`ENOSPC` -> `no-space`, `EACCES` -> `permission`, ...);
+ * undefined for anything else (a bug, which the caller rethrows).
+ */
+export function storeFailureOf(e: unknown, store: string): StoreFailure | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const detail = `${code}${typeof (e as { path?: unknown }).path === "string" ? ` on '${(e as { path: string }).path}'` : ""}`;
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return { reason: "no-space", store };
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return { reason: "permission", store, detail };
+    case "ECONNREFUSED":
+    case "ECONNRESET":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ETIMEDOUT":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { reason: "unreachable", store, detail };
+    case "EIO":
+    case "EMFILE":
+    case "ENFILE":
+    case "ENAMETOOLONG":
+    case "ELOOP":
+    case "EBUSY":
+      return { reason: "other", store, detail };
+    default:
+      return undefined;
+  }
+}
+
+/** One line of English for a failure (the reporters' default words). */
+export function describeStoreFailure(f: StoreFailure): string {
+  switch (f.reason) {
+    case "missing":
+      return `object ${keyString(f.key)} is missing`;
+    case "corrupt":
+      return `object ${keyString(f.key)} is corrupt (its bytes hash to ${f.actual})`;
+    case "read-only":
+      return `${f.store} is read-only`;
+    case "no-space":
+      return `no space left on ${f.store}`;
+    case "permission":
+      return `permission denied on ${f.store} (${f.detail})`;
+    case "unreachable":
+      return `${f.store} is unreachable (${f.detail})`;
+    case "auth":
+      return `${f.store} refused the credentials (${f.detail})`;
+    case "other":
+      return `${f.store}: ${f.detail}`;
+    default:
+      return unreachable(f);
+  }
+}
+
+/**
+ * The whole object as bytes (a manifest, a metrics file), unverified as `open` gives it: for small objects only. A
+ * stream that fails part-way is a failure, never a short buffer.
+ */
+export async function readObject(store: ObjectStore, key: ObjectKey): Promise<StoreResult<Buffer>> {
+  const r = await store.open(key);
+  if (!r.ok) return r;
+  const parts: Buffer[] = [];
+  try {
+    for await (const chunk of r.value) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  } catch (e) {
+    const f = storeFailureOf(e, store.label);
+    return storeFail(f ?? { reason: "other", store: store.label, detail: e instanceof Error ? e.message : String(e) });
+  }
+  return stored(Buffer.concat(parts));
 }
 
 /** The key as a single string (`xxh64/ab12...`), for sets and messages. */

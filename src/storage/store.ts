@@ -37,12 +37,28 @@
 import { RACY_WINDOW_NS } from "../hash/state.js";
 import type { BigIntStats } from "node:fs";
 import { constants as fsc, statSync } from "node:fs";
-import { appendFile, chmod, copyFile, lstat, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { appendFile, chmod, copyFile, lstat, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { envErrorOf, envFailure } from "../core/env-error.js";
 import { algorithmsOf, defaultDigester, type Digester } from "./digest.js";
 import { atomicWrite, ensureDirInside, errnoOf, TEMP_MARK, tempBeside } from "./fs.js";
+import {
+  keyOf,
+  keyString,
+  readObject,
+  storeFail,
+  storeFailureOf,
+  stored,
+  type ListedObject,
+  type ObjectKey,
+  type ObjectStore,
+  type PutOutcome,
+  type StoreResult,
+} from "./object-store.js";
 
 /** Where the store lives, relative to the project root. */
 export const CACHE_DIR = ".pipe/cache";
@@ -58,6 +74,14 @@ export function isObjectId(id: string): boolean {
   return ID_RE.test(id);
 }
 
+/**
+ * The store key of a cache object id. The cache names objects by id alone; an id of another length than xxh64's or
+ * md5's (only by hand) keeps the xxh64 tag, which makes it a key no store holds.
+ */
+export function keyOfId(id: string): ObjectKey {
+  return keyOf(id) ?? { algo: "xxh64", id };
+}
+
 export interface ObjectInfo {
   id: string;
   /** Absolute path of the object file. */
@@ -69,7 +93,12 @@ export type VerifyOutcome =
   | { status: "ok" }
   | { status: "missing" }
   /** The bytes did not match the name; the object has been removed (by a store that may write: see `readOnly`). */
-  | { status: "corrupt"; actual: string };
+  | {
+      status: "corrupt";
+      actual: string;
+      /** The read-only source it was found corrupt in (DVC's cache), which keeps it; absent for this cache. */
+      source?: string;
+    };
 
 export interface PutOptions {
   /**
@@ -83,7 +112,7 @@ export interface PutOptions {
  * What a put did: `stored` (the object was not there), `present` (it was there and intact), `repaired` (it was
  * there but its bytes no longer matched its name, and it has been replaced by the new content).
  */
-export type PutOutcome = "stored" | "present" | "repaired";
+export type { PutOutcome };
 
 export interface StoreListing {
   objects: ObjectInfo[];
@@ -116,9 +145,12 @@ export interface StoreOptions {
   readOnly?: boolean;
   compactFactor?: number;
   compactMinLines?: number;
+  /** Read-only stores to take missing objects from (DVC's cache, `dvc-cache.ts`). */
+  sources?: readonly ObjectStore[];
 }
 
-export class ObjectStore {
+export class LocalCache implements ObjectStore {
+  readonly label = "cache";
   /** Absolute path of the project root. */
   readonly root: string;
   /** Absolute path of `.pipe/cache`. */
@@ -150,6 +182,8 @@ export class ObjectStore {
    * is a bug (it throws). For `--dry` and for readers, which do not hold the project write lock.
    */
   readonly readOnly: boolean;
+  /** Read-only stores a missing object is taken from (DVC's cache): see `takeFromSources`. */
+  private readonly sources: readonly ObjectStore[];
 
   /**
    * `recordVerified`: append what this process verifies to `.pipe/cache/verified`. Only the writing commands
@@ -166,6 +200,7 @@ export class ObjectStore {
     this.recordVerified = opts.recordVerified === true && !this.readOnly;
     this.compactFactor = opts.compactFactor ?? 2;
     this.compactMinLines = opts.compactMinLines ?? 1000;
+    this.sources = opts.sources ?? [];
   }
 
   private assertWritable(what: string): void {
@@ -178,7 +213,23 @@ export class ObjectStore {
     return path.join(this.dir, id.slice(0, 2), id.slice(2));
   }
 
-  async has(id: string): Promise<boolean> {
+  /**
+   * Whether the object is there (not verified): in this cache, or in one of its `sources` (DVC's cache), from which
+   * `verifyId` takes it when it is needed.
+   */
+  async hasId(id: string): Promise<boolean> {
+    if (await this.hasLocal(id)) return true;
+    const key = keyOf(id);
+    if (key === undefined) return false;
+    for (const src of this.sources) {
+      const h = await src.has(key);
+      if (h.ok && h.value) return true;
+    }
+    return false;
+  }
+
+  /** Whether the object file is in this cache (not verified). */
+  private async hasLocal(id: string): Promise<boolean> {
     if (!isObjectId(id)) return false;
     try {
       return (await stat(this.pathOf(id))).isFile();
@@ -351,17 +402,35 @@ export class ObjectStore {
    * a damaged object is never "repaired" with bytes that do not match its name either. The copy is a reflink where
    * the file system allows it.
    */
-  async putFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
-    this.assertWritable("putFile");
+  async storeFile(absSrc: string, id: string, opts: PutOptions = {}): Promise<Result<PutOutcome>> {
+    this.assertWritable("storeFile");
     if (!isObjectId(id)) return fail([error("io", `cannot store '${absSrc}': invalid object id '${id}'`)]);
+    const r = await this.putFileCore(absSrc, id, opts);
+    if (r.ok) return ok(r.value);
+    if ("actual" in r) return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${r.actual})`)]);
+    if ("refused" in r) return r.refused;
+    return this.envFail(r.error, absSrc, this.pathOf(id));
+  }
+
+  /** `storeFile`'s work, its failures left for the caller to word: a refused directory, a changed source, an error. */
+  private async putFileCore(
+    absSrc: string,
+    id: string,
+    opts: PutOptions,
+  ): Promise<{ ok: true; value: PutOutcome } | { ok: false; actual: string } | { ok: false; refused: Result<never> } | { ok: false; error: unknown }> {
     const dest = this.pathOf(id);
     const existing = await statObject(dest);
     if (existing) {
       const src = await stat(absSrc, { bigint: true });
-      if (await this.intact(id, existing, src.size)) return ok("present");
+      if (await this.intact(id, existing, src.size)) return { ok: true, value: "present" };
     }
-    const shard = await this.shardDir(id).catch((e: unknown) => this.envFail<string>(e, absSrc, dest));
-    if (!shard.ok) return shard;
+    let shard: Result<string>;
+    try {
+      shard = await this.shardDir(id);
+    } catch (e) {
+      return { ok: false, error: e };
+    }
+    if (!shard.ok) return { ok: false, refused: shard as Result<never> };
     const tmp = tempBeside(dest);
     try {
       // EXCL: the temp name is fresh, and without it libuv truncates the copy first, which ext4 answers with a flush
@@ -372,7 +441,7 @@ export class ObjectStore {
         const m = algos.length > 0 ? await this.matches(id, tmp) : { ok: true, actual: "" };
         if (!m.ok) {
           await unlink(tmp);
-          return fail([error("io", `'${absSrc}' changed while it was being stored (expected ${id}, read ${m.actual})`)]);
+          return { ok: false, actual: m.actual };
         }
       }
       await chmod(tmp, 0o444);
@@ -384,9 +453,9 @@ export class ObjectStore {
     } catch (e) {
       // No partial object stays behind (a full disk stops the copy half-way): the temp file goes.
       await unlink(tmp).catch(() => undefined);
-      return this.envFail(e, absSrc, dest);
+      return { ok: false, error: e };
     }
-    return ok(existing ? "repaired" : "stored");
+    return { ok: true, value: existing ? "repaired" : "stored" };
   }
 
   /** A failed put when `e` is an environment error (a full or read-only cache); rethrows anything else (a bug). */
@@ -425,7 +494,55 @@ export class ObjectStore {
    * object is deleted (kept by a read-only store) and reported, so it can never be materialised. Names whose
    * algorithm is unknown cannot be checked and count as ok.
    */
-  async verify(id: string): Promise<VerifyOutcome> {
+  async verifyId(id: string): Promise<VerifyOutcome> {
+    const v = await this.verifyLocal(id);
+    if (v.status !== "missing" || this.sources.length === 0) return v;
+    return this.takeFromSources(id);
+  }
+
+  /**
+   * Brings a missing object in from the first source that holds it, verified on arrival (a put of this cache hashes
+   * what it stores). A read-only cache cannot take it: the source's own verdict is given, and `readVerified` reads
+   * the bytes from the source. A corrupt source object is reported with the source's name and left where it is; a
+   * copy that fails (a full disk) leaves the object missing here, so the stage runs or checkout says so.
+   */
+  private async takeFromSources(id: string): Promise<VerifyOutcome> {
+    const key = keyOf(id);
+    if (key === undefined) return { status: "missing" };
+    for (const src of this.sources) {
+      const h = await src.has(key);
+      if (!h.ok || !h.value) continue;
+      if (this.readOnly) {
+        const v = await src.verify(key);
+        if (v.ok) return { status: "ok" };
+        if (v.failure.reason === "corrupt") return { status: "corrupt", actual: v.failure.actual, source: src.label };
+        continue;
+      }
+      const file = src.localFile?.(key);
+      let r: StoreResult<PutOutcome>;
+      if (file !== undefined) {
+        r = await this.putFile(key, file);
+      } else {
+        // Through a verified copy beside the object's place (same file system: the put is a reflink or a copy).
+        const shard = await this.shardDir(id);
+        if (!shard.ok) return { status: "missing" };
+        const tmp = tempBeside(this.pathOf(id));
+        const got = await src.getToFile(key, tmp);
+        if (!got.ok) {
+          if (got.failure.reason === "corrupt") return { status: "corrupt", actual: got.failure.actual, source: src.label };
+          continue;
+        }
+        r = await this.putFile(key, tmp);
+        await unlink(tmp).catch(() => undefined);
+      }
+      if (r.ok) return this.verifyLocal(id);
+      if (r.failure.reason === "corrupt") return { status: "corrupt", actual: r.failure.actual, source: src.label };
+    }
+    return { status: "missing" };
+  }
+
+  /** Checks the object in this cache only (see `verifyId`). */
+  private async verifyLocal(id: string): Promise<VerifyOutcome> {
     if (!isObjectId(id)) return { status: "missing" };
     const p = this.pathOf(id);
     const st = await statObject(p);
@@ -450,18 +567,33 @@ export class ObjectStore {
 
   /** Reads a (small) object, verified. */
   async readVerified(id: string): Promise<{ status: "ok"; data: Buffer } | Exclude<VerifyOutcome, { status: "ok" }>> {
-    const v = await this.verify(id);
+    const v = await this.verifyId(id);
     if (v.status !== "ok") return v;
     try {
       return { status: "ok", data: await readFile(this.pathOf(id)) };
     } catch (e) {
+      // A read-only cache vouched for a source's object (`takeFromSources`): its bytes come from there, checked.
+      if (errnoOf(e) === "ENOENT" && this.readOnly) return this.readFromSources(id);
       if (errnoOf(e) === "ENOENT") return { status: "missing" };
       throw e;
     }
   }
 
+  private async readFromSources(id: string): Promise<{ status: "ok"; data: Buffer } | Exclude<VerifyOutcome, { status: "ok" }>> {
+    const key = keyOf(id);
+    if (key === undefined) return { status: "missing" };
+    for (const src of this.sources) {
+      const r = await readObject(src, key);
+      if (!r.ok) continue;
+      const hex = id.endsWith(".dir") ? id.slice(0, -4) : id;
+      for (const algo of algorithmsOf(id)) if ((await this.digester.bytes(r.value, algo)) === hex) return { status: "ok", data: r.value };
+      return { status: "corrupt", actual: await this.digester.bytes(r.value, algorithmsOf(id)[0] ?? "md5"), source: src.label };
+    }
+    return { status: "missing" };
+  }
+
   /** Every object in the store, sorted by id, plus leftover temp files. */
-  async list(): Promise<StoreListing> {
+  async listing(): Promise<StoreListing> {
     const objects: ObjectInfo[] = [];
     const temps: string[] = [];
     let shards: string[];
@@ -501,5 +633,184 @@ export class ObjectStore {
     await unlink(this.pathOf(id)).catch((e: unknown) => {
       if (errnoOf(e) !== "ENOENT") throw e;
     });
+  }
+
+  // The object-store contract (`object-store.ts`), over the id-based operations above. Objects live at
+  // `.pipe/cache/<2>/<rest>` whatever their algorithm: the length of the id tells xxh64 from md5.
+
+  /** The id of `key`, when it is a name this cache can hold (its algorithm matching the digest's length). */
+  private idOf(key: ObjectKey): string | undefined {
+    // A name of an unknown algorithm (only by hand, or a test's) is an object all the same: its size is its check.
+    const k = keyOf(key.id);
+    return isObjectId(key.id) && (k === undefined || k.algo === key.algo) ? key.id : undefined;
+  }
+
+  private failOf<T>(e: unknown): StoreResult<T> {
+    const f = storeFailureOf(e, this.label);
+    if (f) return storeFail(f);
+    throw e;
+  }
+
+  localFile(key: ObjectKey): string | undefined {
+    const id = this.idOf(key);
+    return id === undefined ? undefined : this.pathOf(id);
+  }
+
+  async has(key: ObjectKey): Promise<StoreResult<boolean>> {
+    const id = this.idOf(key);
+    if (id === undefined) return stored(false);
+    try {
+      return stored(await this.hasLocal(id));
+    } catch (e) {
+      return this.failOf(e);
+    }
+  }
+
+  async hasMany(keys: readonly ObjectKey[]): Promise<StoreResult<Set<string>>> {
+    const out = new Set<string>();
+    for (const k of keys) {
+      const r = await this.has(k);
+      if (!r.ok) return r;
+      if (r.value) out.add(keyString(k));
+    }
+    return stored(out);
+  }
+
+  async verify(key: ObjectKey): Promise<StoreResult<void>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    try {
+      const v = await this.verifyLocal(id);
+      if (v.status === "ok") return stored(undefined);
+      return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: v.actual });
+    } catch (e) {
+      return this.failOf(e);
+    }
+  }
+
+  /**
+   * Copies the object to a temp name beside `destAbs`, re-hashes the copy (the object may change between a check
+   * and the copy, through a hard link), and only then renames it into place.
+   */
+  async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    const tmp = tempBeside(destAbs);
+    try {
+      try {
+        await copyFile(this.pathOf(id), tmp, fsc.COPYFILE_EXCL);
+      } catch (e) {
+        if (errnoOf(e) === "ENOENT" && !(await this.hasLocal(id))) return storeFail({ reason: "missing", key });
+        throw e;
+      }
+      const m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, tmp);
+      if (!m.ok) {
+        await unlink(tmp);
+        // The object itself is judged (and removed when corrupt) by a verify of its own.
+        const v = await this.verifyLocal(id);
+        return storeFail(v.status === "missing" ? { reason: "missing", key } : { reason: "corrupt", key, actual: m.actual });
+      }
+      await chmod(tmp, 0o644);
+      await rename(tmp, destAbs);
+      return stored(undefined);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      return this.failOf(e);
+    }
+  }
+
+  async open(key: ObjectKey): Promise<StoreResult<Readable>> {
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "missing", key });
+    try {
+      const fh = await open(this.pathOf(id), "r");
+      return stored(fh.createReadStream());
+    } catch (e) {
+      if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENOTDIR") return storeFail({ reason: "missing", key });
+      return this.failOf(e);
+    }
+  }
+
+  /** Stores the file, re-hashing the copy before it gets its name: the cache never holds an object that lies. */
+  async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
+    if (this.readOnly) return storeFail({ reason: "read-only", store: this.label });
+    const id = this.idOf(key);
+    if (id === undefined) return storeFail({ reason: "other", store: this.label, detail: `invalid object name '${keyString(key)}'` });
+    const r = await this.putFileCore(srcAbs, id, { verify: true });
+    if (r.ok) return stored(r.value);
+    if ("actual" in r) return storeFail({ reason: "corrupt", key, actual: r.actual });
+    if ("refused" in r) return storeFail({ reason: "other", store: this.label, detail: r.refused.ok ? "" : r.refused.errors.map((d) => d.message).join("; ") });
+    return this.failOf(r.error);
+  }
+
+  async putStream(key: ObjectKey, data: Readable, size: number): Promise<StoreResult<PutOutcome>> {
+    if (this.readOnly) {
+      data.destroy();
+      return storeFail({ reason: "read-only", store: this.label });
+    }
+    const id = this.idOf(key);
+    if (id === undefined) {
+      data.destroy();
+      return storeFail({ reason: "other", store: this.label, detail: `invalid object name '${keyString(key)}'` });
+    }
+    const dest = this.pathOf(id);
+    const existing = await statObject(dest);
+    if (existing && (await this.intact(id, existing, BigInt(size)))) {
+      data.destroy();
+      return stored("present");
+    }
+    let tmp: string | undefined;
+    try {
+      const shard = await this.shardDir(id);
+      if (!shard.ok) {
+        data.destroy();
+        return storeFail({ reason: "other", store: this.label, detail: shard.errors.map((d) => d.message).join("; ") });
+      }
+      tmp = tempBeside(dest);
+      await pipeline(data, createWriteStream(tmp, { flags: "wx", mode: 0o444 }));
+      const st = await stat(tmp, { bigint: true });
+      const m = algorithmsOf(id).length === 0 ? { ok: true, actual: "" } : await this.matches(id, tmp);
+      if (st.size !== BigInt(size) || !m.ok) {
+        await unlink(tmp);
+        return storeFail({ reason: "corrupt", key, actual: m.ok ? `${st.size} bytes, not ${size}` : m.actual });
+      }
+      if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
+      await rename(tmp, dest);
+      this.verified.set(id, fingerprint(st));
+      return stored(existing ? "repaired" : "stored");
+    } catch (e) {
+      data.destroy();
+      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
+      const f = storeFailureOf(e, this.label);
+      if (f) return storeFail(f);
+      // The source stream failed (a connection cut mid-way): nothing was stored.
+      return storeFail({ reason: "other", store: this.label, detail: `the data stream failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
+
+  async *list(): AsyncIterable<StoreResult<ListedObject>> {
+    let l: StoreListing;
+    try {
+      l = await this.listing();
+    } catch (e) {
+      yield this.failOf(e);
+      return;
+    }
+    for (const o of l.objects) {
+      const key = keyOf(o.id);
+      if (key) yield stored({ key, size: o.size });
+    }
+  }
+
+  async remove(key: ObjectKey): Promise<StoreResult<void>> {
+    if (this.readOnly) return storeFail({ reason: "read-only", store: this.label });
+    const id = this.idOf(key);
+    if (id === undefined) return stored(undefined);
+    try {
+      await this.delete(id);
+      return stored(undefined);
+    } catch (e) {
+      return this.failOf(e);
+    }
   }
 }

@@ -5,7 +5,7 @@ import { checkoutOutput, isCached, readManifest, storeOutput, type CacheContext,
 import { defaultDigester } from "../../src/storage/digest.js";
 import type { LinkType } from "../../src/storage/link.js";
 import { serialiseManifest, type ManifestEntry } from "../../src/storage/manifest.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { LocalCache } from "../../src/storage/store.js";
 import { Hasher } from "../../src/hash/hasher.js";
 import { makeProject, treeSnapshot } from "../helpers/project.js";
 
@@ -21,7 +21,7 @@ function treeSnapshotLinks(dir: string, rel = "", out = new Map<string, string>(
 }
 
 function ctx(root: string, linkTypes: LinkType[] = ["reflink", "copy"]): CacheContext {
-  return { root, store: new ObjectStore(root), linkTypes };
+  return { root, store: new LocalCache(root), linkTypes };
 }
 
 /** Hashes a workspace output the way src/hash describes it (file hash, or manifest + `.dir`). */
@@ -139,10 +139,10 @@ describe("directory outputs", () => {
     const h = await commit(cc, "data");
     expect(h.kind).toBe("dir");
     expect(await isCached(cc.store, h.hash)).toBe(true);
-    const m = await readManifest(new ObjectStore(root), h.hash);
+    const m = await readManifest(new LocalCache(root), h.hash);
     expect(m.status === "ok" && m.entries.map((e) => e.relpath)).toEqual(["a.csv", "sub/b.csv", "sub/deeper/c.csv"]);
     // One object per distinct content plus the manifest.
-    expect((await cc.store.list()).objects).toHaveLength(4);
+    expect((await cc.store.listing()).objects).toHaveLength(4);
   });
 
   it("isCached names a corrupt manifest; a read-only store keeps it (bytes wrong, or not a manifest at all)", async () => {
@@ -154,7 +154,7 @@ describe("directory outputs", () => {
       chmodSync(p, 0o644);
       writeFileSync(p, damage);
       const heard: string[] = [];
-      expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), h.hash, (id) => heard.push(id))).toBe(false);
+      expect(await isCached(new LocalCache(root, undefined, { readOnly: true }), h.hash, (id) => heard.push(id))).toBe(false);
       expect(heard).toEqual([h.hash]);
       expect(readFileSync(p, "utf8")).toBe(damage);
     }
@@ -163,13 +163,13 @@ describe("directory outputs", () => {
     const junkId = (await defaultDigester.bytes(junk, "xxh64")) + ".dir";
     await cc.store.putBytes(junkId, junk);
     const heard: string[] = [];
-    expect(await isCached(new ObjectStore(root, undefined, { readOnly: true }), junkId, (id) => heard.push(id))).toBe(false);
+    expect(await isCached(new LocalCache(root, undefined, { readOnly: true }), junkId, (id) => heard.push(id))).toBe(false);
     expect(heard).toEqual([junkId]);
-    expect(await cc.store.has(junkId)).toBe(true);
+    expect(await cc.store.hasId(junkId)).toBe(true);
     // A store that may write removes both.
-    expect(await isCached(new ObjectStore(root), junkId)).toBe(false);
-    expect(await cc.store.has(junkId)).toBe(false);
-    expect(await isCached(new ObjectStore(root), h.hash)).toBe(false);
+    expect(await isCached(new LocalCache(root), junkId)).toBe(false);
+    expect(await cc.store.hasId(junkId)).toBe(false);
+    expect(await isCached(new LocalCache(root), h.hash)).toBe(false);
     expect(existsSync(p)).toBe(false);
   });
 
@@ -278,7 +278,7 @@ describe("directory outputs", () => {
     const r = await checkoutOutput(cc, "data", h.hash);
     expect(r.ok && r.value.status).toBe("restored");
     expect(readFileSync(path.join(root, "data/sub/b.csv"), "utf8")).toBe("3,4\n");
-    expect(await cc.store.has(await defaultDigester.bytes("i am a file", "xxh64"))).toBe(true);
+    expect(await cc.store.hasId(await defaultDigester.bytes("i am a file", "xxh64"))).toBe(true);
   });
 
   it("an empty directory output round-trips", async () => {
@@ -299,7 +299,7 @@ describe("directory outputs", () => {
     if (h.kind !== "dir") return expect.fail("dir expected");
     const r = await storeOutput(cc, "data", { ...h, hash: "0000000000000000.dir" });
     expect(r.ok).toBe(false);
-    expect(await cc.store.has("0000000000000000.dir")).toBe(false);
+    expect(await cc.store.hasId("0000000000000000.dir")).toBe(false);
   });
 
   it("a symlinked subdirectory is replaced by a real one holding every file; the link's target is not touched", async () => {

@@ -5,7 +5,7 @@ import { defaultDigester } from "../../src/storage/digest.js";
 import { applyGc, formatBytes, planGc, referencedObjects } from "../../src/storage/gc.js";
 import { serialiseManifest } from "../../src/storage/manifest.js";
 import { RunCache } from "../../src/storage/runcache.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { LocalCache } from "../../src/storage/store.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -13,7 +13,7 @@ const h = (s: string): Promise<string> => defaultDigester.bytes(s, "xxh64");
 
 async function setup() {
   const root = makeProject({ "keep.txt": "keep", "old.txt": "old", "d/a": "A", "d/b": "B" });
-  const store = new ObjectStore(root);
+  const store = new LocalCache(root);
   const runs = new RunCache(root);
   const cc: CacheContext = { root, store, linkTypes: ["copy"] };
   const keep = await h("keep");
@@ -43,15 +43,15 @@ describe("gc", () => {
     expect(plan.bytes).toBe(3);
     expect(plan.keptObjects).toBe(4);
     await applyGc(plan, s.store, s.runs);
-    expect(await s.store.has(s.old)).toBe(false);
-    for (const id of [s.keep, s.dirId, s.entries[0]!.hash, s.entries[1]!.hash]) expect(await s.store.has(id)).toBe(true);
+    expect(await s.store.hasId(s.old)).toBe(false);
+    for (const id of [s.keep, s.dirId, s.entries[0]!.hash, s.entries[1]!.hash]) expect(await s.store.hasId(id)).toBe(true);
   });
 
   it("a plan changes nothing until applied (gc --dry)", async () => {
     const s = await setup();
     const plan = await planGc(s.store, s.runs, new Set());
     expect(plan.objects).toHaveLength(5);
-    expect((await s.store.list()).objects).toHaveLength(5);
+    expect((await s.store.listing()).objects).toHaveLength(5);
   });
 
   it("removes run-cache entries whose outputs go, keeps those whose outputs stay", async () => {
@@ -90,17 +90,17 @@ describe("gc", () => {
     const log = path.join(s.root, ".pipe/cache/verified");
     // Recorded only for objects modified long before their check (racy-git), so age them first.
     const old = new Date(Date.now() - 3600_000);
-    const writer = new ObjectStore(s.root, undefined, { recordVerified: true });
+    const writer = new LocalCache(s.root, undefined, { recordVerified: true });
     const all = [s.keep, s.old, s.dirId, ...s.entries.map((e) => e.hash)];
     for (const id of all) {
       utimesSync(writer.pathOf(id), old, old);
-      expect((await writer.verify(id)).status).toBe("ok");
+      expect((await writer.verifyId(id)).status).toBe("ok");
     }
     const ids = (): string[] => readFileSync(log, "utf8").trim().split("\n").slice(1).map((l) => l.split("\t")[0]!).sort();
     expect(ids()).toEqual([...all].sort());
     // An object removed by hand since it was recorded: its entry is as dead as the ones gc removes.
     await writer.delete(s.entries[1]!.hash);
-    const gcStore = new ObjectStore(s.root);
+    const gcStore = new LocalCache(s.root);
     const refs = await referencedObjects(gcStore, [lockEntry([{ path: "keep.txt", hash: s.keep }, { path: "d", hash: s.dirId }])]);
     const plan = await planGc(gcStore, s.runs, refs);
     expect(plan.objects.map((o) => o.id)).toEqual([s.old]);
@@ -110,7 +110,7 @@ describe("gc", () => {
     // What stays is still trusted: storing a kept object again reads nothing.
     let reads = 0;
     const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
-    expect(await new ObjectStore(s.root, counting, { recordVerified: true }).putFile(path.join(s.root, "keep.txt"), s.keep)).toMatchObject({ ok: true, value: "present" });
+    expect(await new LocalCache(s.root, counting, { recordVerified: true }).storeFile(path.join(s.root, "keep.txt"), s.keep)).toMatchObject({ ok: true, value: "present" });
     expect(reads).toBe(0);
   });
 

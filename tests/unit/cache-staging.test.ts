@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { checkoutOutput, storeOutput, type CacheContext } from "../../src/storage/checkout.js";
 import { placeObject, unprotect } from "../../src/storage/link.js";
 import { dropJournal, JOURNAL_DIR, LEGACY_STAGING_DIR, sweepJournals } from "../../src/storage/staging.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { keyOfId, LocalCache } from "../../src/storage/store.js";
 import { lockProject } from "../../src/exec/session.js";
 import { Hasher, type HashedDir } from "../../src/hash/hasher.js";
 import { isPipeTempName } from "../../src/hash/ignore.js";
@@ -53,7 +53,7 @@ describe("pipe's temp names", () => {
 describe("placing files from the cache", () => {
   it("journals every directory before making temp files in it, and leaves no temp file nor journal", async () => {
     const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
-    const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["reflink", "copy"] };
+    const cc: CacheContext = { root, store: new LocalCache(root), linkTypes: ["reflink", "copy"] };
     const out = toOutputHash(await hashDir(root, "d"));
     expect((await storeOutput(cc, "d", out)).ok).toBe(true);
     // Watch the output directory (inotify reports every name created in it) while files are placed and unprotected:
@@ -70,7 +70,7 @@ describe("placing files from the cache", () => {
       if (String(name).includes("pipe-tmp")) seen.push({ name: String(name), listed: existsSync(path.join(root, JOURNAL_DIR)) && journalled().includes("d") });
     });
     for (const type of ["copy", "hardlink", "symlink"] as const) {
-      expect((await placeObject(root, cc.store.pathOf(out.kind === "dir" ? out.entries[0]!.hash : out.hash), "d/a.txt", [type])).ok).toBe(true);
+      expect((await placeObject(root, { store: cc.store, key: keyOfId(out.kind === "dir" ? out.entries[0]!.hash : out.hash) }, "d/a.txt", [type])).ok).toBe(true);
     }
     expect((await unprotect(root, "d")).ok).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
@@ -86,14 +86,14 @@ describe("placing files from the cache", () => {
 
   it("checkout removes temp files a killed run left in a directory output, without storing them", async () => {
     const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
-    const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["copy"] };
+    const cc: CacheContext = { root, store: new LocalCache(root), linkTypes: ["copy"] };
     const out = toOutputHash(await hashDir(root, "d"));
     expect((await storeOutput(cc, "d", out)).ok).toBe(true);
     writeFileSync(path.join(root, "d/sub/.b.txt.pipe-tmp-4875-3d436801"), "partial");
     const r = await checkoutOutput(cc, "d", out.hash);
     expect(r.ok && r.value).toMatchObject({ status: "restored", placed: 0, removed: 1, saved: [] });
     expect(readdirSync(path.join(root, "d/sub"))).toEqual(["b.txt"]);
-    const objects = (await cc.store.list()).objects.length;
+    const objects = (await cc.store.listing()).objects.length;
     expect(objects).toBe(3);
   });
 });
@@ -126,7 +126,7 @@ describe("the restore journals", () => {
 describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run does): they mount a tmpfs"))("an output on another file system", () => {
   it("is restored through temp files beside it, and none is left", async () => {
     const root = makeProject({ "d/a.txt": "a", "d/sub/b.txt": "b" });
-    const cc: CacheContext = { root, store: new ObjectStore(root), linkTypes: ["reflink", "copy"] };
+    const cc: CacheContext = { root, store: new LocalCache(root), linkTypes: ["reflink", "copy"] };
     const out = toOutputHash(await hashDir(root, "d"));
     expect((await storeOutput(cc, "d", out)).ok).toBe(true);
     rmSync(path.join(root, "d"), { recursive: true });

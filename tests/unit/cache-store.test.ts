@@ -7,7 +7,7 @@ import { algorithmOf, canonicalJson, defaultDigester } from "../../src/storage/d
 import { atomicWrite, ensureDirInside, safeRemove } from "../../src/storage/fs.js";
 import { parseLinkTypes, placeObject, unprotect } from "../../src/storage/link.js";
 import { isSafeRelpath, parseManifest, serialiseManifest } from "../../src/storage/manifest.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { keyOfId, LocalCache } from "../../src/storage/store.js";
 import { serializeManifest, sortEntries } from "../../src/hash/manifest.js";
 import { makeProject } from "../helpers/project.js";
 
@@ -92,44 +92,44 @@ describe("manifest", () => {
   });
 });
 
-describe("ObjectStore", () => {
+describe("LocalCache", () => {
   it("stores a file under .pipe/cache/<2>/<rest>, read-only, with no temp left behind", async () => {
     const root = makeProject({ "data.csv": "a,b\n1,2\n" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await defaultDigester.file(path.join(root, "data.csv"), "xxh64");
-    const r = await store.putFile(path.join(root, "data.csv"), id);
+    const r = await store.storeFile(path.join(root, "data.csv"), id);
     expect(r.ok).toBe(true);
     const objPath = path.join(root, ".pipe/cache", id.slice(0, 2), id.slice(2));
     expect(store.pathOf(id)).toBe(objPath);
     expect(readFileSync(objPath, "utf8")).toBe("a,b\n1,2\n");
     expect(statSync(objPath).mode & 0o222).toBe(0);
     expect(readdirSync(path.dirname(objPath))).toEqual([id.slice(2)]);
-    expect(await store.has(id)).toBe(true);
+    expect(await store.hasId(id)).toBe(true);
     // The workspace file is untouched and still writable.
     expect(statSync(path.join(root, "data.csv")).mode & 0o200).toBe(0o200);
   });
 
   it("putting an object twice is a no-op and keeps the first copy", async () => {
     const root = makeProject({ "a": "same" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await xxh("same");
-    await store.putFile(path.join(root, "a"), id);
+    await store.storeFile(path.join(root, "a"), id);
     const before = statSync(store.pathOf(id));
-    await store.putFile(path.join(root, "a"), id);
+    await store.storeFile(path.join(root, "a"), id);
     expect(statSync(store.pathOf(id)).ino).toBe(before.ino);
   });
 
   it("an object damaged under its name (edited through a link) is replaced, never taken as stored: size or bytes", async () => {
     const root = makeProject({ "a": "good bytes" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await xxh("good bytes");
-    expect(await store.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "stored" });
+    expect(await store.storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "stored" });
     for (const damage of ["bad bytes!", "other size"]) {
       chmodSync(store.pathOf(id), 0o644);
       writeFileSync(store.pathOf(id), damage);
       // A new process (a new store) and this one alike: the stat changed, so the bytes are checked again.
-      for (const s of [new ObjectStore(root), store]) {
-        expect(await s.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
+      for (const s of [new LocalCache(root), store]) {
+        expect(await s.storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
         expect(readFileSync(s.pathOf(id), "utf8")).toBe("good bytes");
         expect(statSync(s.pathOf(id)).mode & 0o222).toBe(0);
         chmodSync(store.pathOf(id), 0o644);
@@ -141,11 +141,11 @@ describe("ObjectStore", () => {
 
   it("a damaged object is not repaired with a source that does not hash to its name either", async () => {
     const root = makeProject({ "a": "not what the name says" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await xxh("good bytes");
     mkdirSync(path.dirname(store.pathOf(id)), { recursive: true });
     writeFileSync(store.pathOf(id), "damaged!!!");
-    const r = await store.putFile(path.join(root, "a"), id);
+    const r = await store.storeFile(path.join(root, "a"), id);
     expect(r.ok).toBe(false);
     expect(readFileSync(store.pathOf(id), "utf8")).toBe("damaged!!!");
   });
@@ -155,42 +155,42 @@ describe("ObjectStore", () => {
     let reads = 0;
     const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
     const id = await xxh("some bytes");
-    const writer = (): ObjectStore => new ObjectStore(root, counting, { recordVerified: true });
-    await writer().putFile(path.join(root, "a"), id);
+    const writer = (): LocalCache => new LocalCache(root, counting, { recordVerified: true });
+    await writer().storeFile(path.join(root, "a"), id);
     // An object modified within the racy window is never recorded; one from long ago is. A reader records nothing.
     const old = new Date(Date.now() - 3600_000);
-    utimesSync(new ObjectStore(root).pathOf(id), old, old);
-    expect((await new ObjectStore(root).verify(id)).status).toBe("ok");
+    utimesSync(new LocalCache(root).pathOf(id), old, old);
+    expect((await new LocalCache(root).verifyId(id)).status).toBe("ok");
     expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
     reads = 0;
-    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+    expect(await writer().storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
     expect(reads).toBe(1);
     expect(readFileSync(path.join(root, ".pipe/cache/verified"), "utf8")).toMatch(new RegExp(`^pipe-verified 2\n${id}\t\\d+\t10\t\\d+\t\\d+\n$`));
     reads = 0;
-    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+    expect(await writer().storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
     expect(reads).toBe(0);
     // Same size, other bytes, and a new mtime (what a write through a link gives): checked, found wrong, replaced.
-    const p = new ObjectStore(root).pathOf(id);
+    const p = new LocalCache(root).pathOf(id);
     chmodSync(p, 0o644);
     writeFileSync(p, "SOME BYTES");
-    expect(await writer().putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
+    expect(await writer().storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "repaired" });
     expect(readFileSync(p, "utf8")).toBe("some bytes");
   });
 
   it("the verified log is compacted when it holds many more lines than objects: re-checks do not grow it for ever", async () => {
     const root = makeProject({ "a": "some bytes" });
     const id = await xxh("some bytes");
-    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    await new LocalCache(root).storeFile(path.join(root, "a"), id);
     const log = path.join(root, ".pipe/cache/verified");
     const entryLines = (): string[] => readFileSync(log, "utf8").split("\n").slice(1, -1);
     const counts: number[] = [];
     for (let i = 0; i < 10; i++) {
       // Another process each time, and a new stat each time (as a write through a link gives): a new line.
       const t = new Date(Date.now() - 3600_000 - i * 1000);
-      const p = new ObjectStore(root).pathOf(id);
+      const p = new LocalCache(root).pathOf(id);
       utimesSync(p, t, t);
-      const writer = new ObjectStore(root, undefined, { recordVerified: true, compactMinLines: 4, compactFactor: 2 });
-      expect((await writer.verify(id)).status).toBe("ok");
+      const writer = new LocalCache(root, undefined, { recordVerified: true, compactMinLines: 4, compactFactor: 2 });
+      expect((await writer.verifyId(id)).status).toBe("ok");
       counts.push(entryLines().length);
       // The line that counts is the current stat's, compacted or not.
       const st = statSync(p, { bigint: true });
@@ -205,8 +205,8 @@ describe("ObjectStore", () => {
   it("a torn last line of the verified log does not swallow the next entry; a foreign or empty log is rewritten", async () => {
     const root = makeProject({ "a": "some bytes" });
     const id = await xxh("some bytes");
-    await new ObjectStore(root).putFile(path.join(root, "a"), id);
-    const p = new ObjectStore(root).pathOf(id);
+    await new LocalCache(root).storeFile(path.join(root, "a"), id);
+    const p = new LocalCache(root).pathOf(id);
     const old = new Date(Date.now() - 3600_000);
     utimesSync(p, old, old);
     const log = path.join(root, ".pipe/cache/verified");
@@ -218,7 +218,7 @@ describe("ObjectStore", () => {
       ["pipe-verified 9\nsomething else\n", `pipe-verified 2\n${line}\n`],
     ] as const) {
       writeFileSync(log, before);
-      expect((await new ObjectStore(root, undefined, { recordVerified: true }).verify(id)).status).toBe("ok");
+      expect((await new LocalCache(root, undefined, { recordVerified: true }).verifyId(id)).status).toBe("ok");
       expect(readFileSync(log, "utf8")).toBe(after);
     }
   });
@@ -228,10 +228,10 @@ describe("ObjectStore", () => {
     let reads = 0;
     const counting = { bytes: defaultDigester.bytes, file: async (p: string, a: Parameters<typeof defaultDigester.file>[1]) => (reads++, defaultDigester.file(p, a)) };
     const id = await xxh("fresh");
-    await new ObjectStore(root).putFile(path.join(root, "a"), id);
+    await new LocalCache(root).storeFile(path.join(root, "a"), id);
     for (let i = 0; i < 2; i++) {
-      const store = new ObjectStore(root, counting, { recordVerified: true });
-      expect(await store.putFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
+      const store = new LocalCache(root, counting, { recordVerified: true });
+      expect(await store.storeFile(path.join(root, "a"), id)).toMatchObject({ ok: true, value: "present" });
     }
     expect(reads).toBe(2);
     expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
@@ -239,31 +239,31 @@ describe("ObjectStore", () => {
 
   it("putBytes replaces a manifest object whose bytes differ from the ones it stores", async () => {
     const root = makeProject();
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const text = serialiseManifest([{ relpath: "x", hash: "0123456789abcdef", size: 3 }]);
     const id = (await xxh(text)) + ".dir";
     expect(await store.putBytes(id, text)).toMatchObject({ ok: true, value: "stored" });
-    expect(await new ObjectStore(root).putBytes(id, text)).toMatchObject({ ok: true, value: "present" });
+    expect(await new LocalCache(root).putBytes(id, text)).toMatchObject({ ok: true, value: "present" });
     chmodSync(store.pathOf(id), 0o644);
     writeFileSync(store.pathOf(id), text.replace("0123", "3210"));
-    expect(await new ObjectStore(root).putBytes(id, text)).toMatchObject({ ok: true, value: "repaired" });
+    expect(await new LocalCache(root).putBytes(id, text)).toMatchObject({ ok: true, value: "repaired" });
     expect(readFileSync(store.pathOf(id), "utf8")).toBe(text);
   });
 
   it("with verify, refuses to store a source whose bytes do not match the claimed hash", async () => {
     const root = makeProject({ "a": "actual content" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const claimed = await xxh("other content");
-    const r = await store.putFile(path.join(root, "a"), claimed, { verify: true });
+    const r = await store.storeFile(path.join(root, "a"), claimed, { verify: true });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors[0]!.message).toContain("changed while it was being stored");
-    expect(await store.has(claimed)).toBe(false);
+    expect(await store.hasId(claimed)).toBe(false);
     expect(readdirSync(path.join(root, ".pipe/cache", claimed.slice(0, 2)))).toEqual([]);
   });
 
   it("stores bytes (manifests) under a .dir name", async () => {
     const root = makeProject();
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const text = serialiseManifest([{ relpath: "x", hash: "0123456789abcdef", size: 3 }]);
     const id = (await xxh(text)) + ".dir";
     expect((await store.putBytes(id, text)).ok).toBe(true);
@@ -275,44 +275,44 @@ describe("ObjectStore", () => {
 
   it("a corrupted object is reported as corrupt on verify and removed", async () => {
     const root = makeProject({ "a": "good bytes" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await xxh("good bytes");
-    await store.putFile(path.join(root, "a"), id);
+    await store.storeFile(path.join(root, "a"), id);
     // A second store (another process) has not verified it yet.
-    const other = new ObjectStore(root);
+    const other = new LocalCache(root);
     const p = store.pathOf(id);
     chmodSync(p, 0o644);
     writeFileSync(p, "bad bytes!");
-    const v = await other.verify(id);
+    const v = await other.verifyId(id);
     expect(v.status).toBe("corrupt");
     if (v.status === "corrupt") expect(v.actual).toBe(await xxh("bad bytes!"));
     expect(existsSync(p)).toBe(false);
-    expect((await other.verify(id)).status).toBe("missing");
+    expect((await other.verifyId(id)).status).toBe("missing");
   });
 
   it("a read-only store (--dry, readers) reports a corrupt object and keeps it; it records nothing and refuses writes", async () => {
     const root = makeProject({ "a": "good bytes" });
     const id = await xxh("good bytes");
-    await new ObjectStore(root).putFile(path.join(root, "a"), id);
-    const p = new ObjectStore(root).pathOf(id);
+    await new LocalCache(root).storeFile(path.join(root, "a"), id);
+    const p = new LocalCache(root).pathOf(id);
     chmodSync(p, 0o644);
     writeFileSync(p, "bad bytes!");
-    const ro = new ObjectStore(root, undefined, { readOnly: true, recordVerified: true });
-    const v = await ro.verify(id);
+    const ro = new LocalCache(root, undefined, { readOnly: true, recordVerified: true });
+    const v = await ro.verifyId(id);
     expect(v).toEqual({ status: "corrupt", actual: await xxh("bad bytes!") });
     expect((await ro.readVerified(id)).status).toBe("corrupt");
     // Asked again, still unusable: the store did not forget the mismatch by removing the evidence.
-    expect((await ro.verify(id)).status).toBe("corrupt");
+    expect((await ro.verifyId(id)).status).toBe("corrupt");
     expect(readFileSync(p, "utf8")).toBe("bad bytes!");
     // A good object, long unmodified, is verified without being recorded (readOnly wins over recordVerified).
     writeFileSync(path.join(root, "b"), "other bytes");
     const ib = await xxh("other bytes");
-    await new ObjectStore(root).putFile(path.join(root, "b"), ib);
+    await new LocalCache(root).storeFile(path.join(root, "b"), ib);
     const old = new Date(Date.now() - 3600_000);
     utimesSync(ro.pathOf(ib), old, old);
-    expect((await ro.verify(ib)).status).toBe("ok");
+    expect((await ro.verifyId(ib)).status).toBe("ok");
     expect(existsSync(path.join(root, ".pipe/cache/verified"))).toBe(false);
-    await expect(ro.putFile(path.join(root, "a"), id)).rejects.toThrow(/read-only/);
+    await expect(ro.storeFile(path.join(root, "a"), id)).rejects.toThrow(/read-only/);
     await expect(ro.putBytes(id, "x")).rejects.toThrow(/read-only/);
     await expect(ro.delete(id)).rejects.toThrow(/read-only/);
     expect(readFileSync(p, "utf8")).toBe("bad bytes!");
@@ -320,49 +320,49 @@ describe("ObjectStore", () => {
 
   it("verifies md5-named objects with md5", async () => {
     const root = makeProject({ "h": "hello\n" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = "b1946ac92492d2347c6235b4d2611184";
-    await store.putFile(path.join(root, "h"), id);
-    expect((await new ObjectStore(root).verify(id)).status).toBe("ok");
+    await store.storeFile(path.join(root, "h"), id);
+    expect((await new LocalCache(root).verifyId(id)).status).toBe("ok");
   });
 
   it("accepts an md5 name computed DVC 2's way (CRLF normalised) instead of calling it corrupt", async () => {
     const root = makeProject({ "t.txt": "a\r\nb\r\n" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const legacy = await defaultDigester.bytes("a\nb\n", "md5");
     expect(legacy).not.toBe(await defaultDigester.file(path.join(root, "t.txt"), "md5"));
-    await store.putFile(path.join(root, "t.txt"), legacy, { verify: true });
-    expect((await new ObjectStore(root).verify(legacy)).status).toBe("ok");
+    await store.storeFile(path.join(root, "t.txt"), legacy, { verify: true });
+    expect((await new LocalCache(root).verifyId(legacy)).status).toBe("ok");
   });
 
   it("refuses object ids that are not hashes (a hand-edited lock cannot escape the cache)", async () => {
     const root = makeProject({ "a": "x" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     expect(() => store.pathOf("../../etc/passwd")).toThrow();
-    expect(await store.has("../../a")).toBe(false);
-    expect((await store.putFile(path.join(root, "a"), "../x")).ok).toBe(false);
+    expect(await store.hasId("../../a")).toBe(false);
+    expect((await store.storeFile(path.join(root, "a"), "../x")).ok).toBe(false);
   });
 
   it("lists objects sorted with sizes, reports temp files, and deletes", async () => {
     const root = makeProject({ "a": "aaa", "b": "bbbbb" });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const ia = await xxh("aaa");
     const ib = await xxh("bbbbb");
-    await store.putFile(path.join(root, "a"), ia);
-    await store.putFile(path.join(root, "b"), ib);
+    await store.storeFile(path.join(root, "a"), ia);
+    await store.storeFile(path.join(root, "b"), ib);
     writeFileSync(path.join(root, ".pipe/cache", ia.slice(0, 2), ".x.pipe-tmp-1-aa"), "partial");
-    const l = await store.list();
+    const l = await store.listing();
     expect(l.objects.map((o) => o.id)).toEqual([ia, ib].sort());
     expect(l.objects.find((o) => o.id === ib)!.size).toBe(5);
     expect(l.temps).toHaveLength(1);
     await store.delete(ia);
-    expect(await store.has(ia)).toBe(false);
-    expect((await store.list()).objects.map((o) => o.id)).toEqual([ib]);
+    expect(await store.hasId(ia)).toBe(false);
+    expect((await store.listing()).objects.map((o) => o.id)).toEqual([ib]);
   });
 
   it("lists nothing when there is no cache yet", async () => {
     const root = makeProject();
-    expect(await new ObjectStore(root).list()).toEqual({ objects: [], temps: [] });
+    expect(await new LocalCache(root).listing()).toEqual({ objects: [], temps: [] });
   });
 });
 
@@ -438,17 +438,17 @@ describe("link strategies", () => {
     expect(parseLinkTypes("").ok).toBe(false);
   });
 
-  async function storeOne(content: string): Promise<{ root: string; store: ObjectStore; id: string }> {
+  async function storeOne(content: string): Promise<{ root: string; store: LocalCache; id: string }> {
     const root = makeProject({ "src": content });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const id = await xxh(content);
-    await store.putFile(path.join(root, "src"), id);
+    await store.storeFile(path.join(root, "src"), id);
     return { root, store, id };
   }
 
   it("reflink,copy gives a writable independent copy (reflink falls back to copy where unsupported)", async () => {
     const { root, store, id } = await storeOne("payload");
-    const r = await placeObject(root, store.pathOf(id), "out.txt", ["reflink", "copy"]);
+    const r = await placeObject(root, { store, key: keyOfId(id) }, "out.txt", ["reflink", "copy"]);
     expect(r.ok).toBe(true);
     const st = lstatSync(path.join(root, "out.txt"));
     expect(st.isFile()).toBe(true);
@@ -460,7 +460,7 @@ describe("link strategies", () => {
 
   it("hardlink shares the inode and is read-only; unprotect makes a writable copy without touching the cache", async () => {
     const { root, store, id } = await storeOne("payload");
-    const r = await placeObject(root, store.pathOf(id), "out.txt", ["hardlink"]);
+    const r = await placeObject(root, { store, key: keyOfId(id) }, "out.txt", ["hardlink"]);
     expect(r.ok && r.value).toBe("hardlink");
     expect(statSync(path.join(root, "out.txt")).ino).toBe(statSync(store.pathOf(id)).ino);
     expect(statSync(path.join(root, "out.txt")).mode & 0o222).toBe(0);
@@ -474,7 +474,7 @@ describe("link strategies", () => {
   it("placing a hard link over a link of the same object leaves no temp file behind (rename of one inode onto itself is a no-op)", async () => {
     const { root, store, id } = await storeOne("payload");
     for (let i = 0; i < 3; i++) {
-      const r = await placeObject(root, store.pathOf(id), "out.txt", ["hardlink"]);
+      const r = await placeObject(root, { store, key: keyOfId(id) }, "out.txt", ["hardlink"]);
       expect(r.ok && r.value).toBe("hardlink");
     }
     expect(readdirSync(root).filter((n) => n !== ".pipe").sort()).toEqual(["out.txt", "src"]);
@@ -484,7 +484,7 @@ describe("link strategies", () => {
   it("symlink points at the object; unprotect replaces it by a regular writable file", async () => {
     const { root, store, id } = await storeOne("payload");
     mkdirSync(path.join(root, "d"));
-    const r = await placeObject(root, store.pathOf(id), "d/out.txt", ["symlink"]);
+    const r = await placeObject(root, { store, key: keyOfId(id) }, "d/out.txt", ["symlink"]);
     expect(r.ok).toBe(true);
     expect(readlinkSync(path.join(root, "d/out.txt"))).toBe(store.pathOf(id));
     expect((await unprotect(root, "d")).ok).toBe(true);
@@ -497,7 +497,7 @@ describe("link strategies", () => {
     const { root, store, id } = await storeOne("payload");
     mkdirSync(path.join(root, "out/sub"), { recursive: true });
     writeFileSync(path.join(root, "out/sub/x"), "x");
-    const r = await placeObject(root, store.pathOf(id), "out", ["copy"]);
+    const r = await placeObject(root, { store, key: keyOfId(id) }, "out", ["copy"]);
     expect(r.ok).toBe(true);
     expect(readFileSync(path.join(root, "out"), "utf8")).toBe("payload");
   });
@@ -505,8 +505,8 @@ describe("link strategies", () => {
   it("a type that cannot work makes the next one in the list be tried, and all failing is an error", async () => {
     const { root, store, id } = await storeOne("payload");
     // reflink alone fails on file systems without copy-on-write; then the whole list fails.
-    const only = await placeObject(root, store.pathOf(id), "a", ["reflink"]);
-    const probe = await placeObject(root, store.pathOf(id), "b", ["reflink", "copy"]);
+    const only = await placeObject(root, { store, key: keyOfId(id) }, "a", ["reflink"]);
+    const probe = await placeObject(root, { store, key: keyOfId(id) }, "b", ["reflink", "copy"]);
     expect(probe.ok).toBe(true);
     if (probe.ok && probe.value === "copy") {
       expect(only.ok).toBe(false);
@@ -518,7 +518,7 @@ describe("link strategies", () => {
 
   it("refuses to place outside the root", async () => {
     const { root, store, id } = await storeOne("payload");
-    expect((await placeObject(root, store.pathOf(id), "../evil", ["copy"])).ok).toBe(false);
+    expect((await placeObject(root, { store, key: keyOfId(id) }, "../evil", ["copy"])).ok).toBe(false);
   });
 
   it("never writes through a symlinked directory that leaves the root", async () => {
@@ -527,7 +527,7 @@ describe("link strategies", () => {
     writeFileSync(path.join(outside, "k.txt"), "theirs");
     symlinkSync(outside, path.join(root, "ext"));
     for (const type of ["copy", "hardlink", "symlink"] as const) {
-      const r = await placeObject(root, store.pathOf(id), "ext/k.txt", [type]);
+      const r = await placeObject(root, { store, key: keyOfId(id) }, "ext/k.txt", [type]);
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.errors[0]!.message).toMatch(/^refusing to write 'ext\/k\.txt': its directory resolves to .*, outside the project$/);
     }

@@ -11,7 +11,7 @@ import { Hasher, type HashOutcome } from "../../src/hash/hasher.js";
 import { compareCodePoints, parseManifest, pythonJsonString, serializeManifest } from "../../src/hash/manifest.js";
 import { StatCache } from "../../src/hash/state.js";
 import { isCached, storeOutput } from "../../src/storage/checkout.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { LocalCache } from "../../src/storage/store.js";
 import { toOutputHash } from "../../src/exec/record.js";
 import { CORPUS } from "../helpers/project.js";
 import { hasCorpus } from "../helpers/require.js";
@@ -668,7 +668,7 @@ describe("directory fingerprints", () => {
     const { h } = next();
     const r = await dirHash(h, path.join(d, "data"));
     expect(h.stats.dirCacheHits).toBe(1);
-    const store = new ObjectStore(d);
+    const store = new LocalCache(d);
     const stored = await storeOutput({ root: d, store, linkTypes: ["copy"] }, "data", toOutputHash(r));
     expect(stored.ok).toBe(true);
     expect(await isCached(store, first)).toBe(true);

@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ok } from "../../src/core/diagnostic.js";
-import { ObjectStore } from "../../src/storage/store.js";
+import { LocalCache } from "../../src/storage/store.js";
 import { RunCache } from "../../src/storage/runcache.js";
 import { cacheContextOf, recordAndStore, type Recorder } from "../../src/exec/record.js";
 import type { LockEntry } from "../../src/lock/types.js";
@@ -37,7 +37,7 @@ describe("record path, as 'add' would call it", () => {
   it("stores the outputs, writes the entry through the caller, makes no run-cache entry, and writes an identical entry once", async () => {
     const root = makeProject({ "data.csv": "a,b\n1,2\n" });
     const ws = openWorkspace(root, { stateFile: null });
-    const store = new ObjectStore(root);
+    const store = new LocalCache(root);
     const runs = new RunCache(root);
     const events: ReproEvent[] = [];
     const r: Recorder = { ws, cc: cacheContextOf(ws, store, ["copy"]), runs, emit: (e) => events.push(e) };
@@ -49,7 +49,7 @@ describe("record path, as 'add' would call it", () => {
     expect(first.value.written).toBe(true);
     expect(written).toHaveLength(1);
     const id = first.value.entry.outs[0]!.hash;
-    expect(await store.has(id)).toBe(true);
+    expect(await store.hasId(id)).toBe(true);
     expect((await runs.list()).entries).toHaveLength(0);
     const again = await recordAndStore(r, dataOnly(), { ...opts, previous: first.value.entry });
     expect(again.ok && again.value.written).toBe(false);

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ObjectStore } from "../../src/storage/store.js";
+import { LocalCache } from "../../src/storage/store.js";
 import { RunCache } from "../../src/storage/runcache.js";
 import { ReproEngine, summarise, type ReproFlags } from "../../src/exec/repro.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, StageJob, StageRun } from "../../src/executors/executor.js";
@@ -74,7 +74,7 @@ async function repro(root: string, graph: StageGraph, opts: Partial<ReproFlags> 
     flags: { forceDownstream: false, keepGoing: false, dry: false, runCache: true, commit: true, jobs: 1, ...opts },
     ws,
     locks: new LockStore(root),
-    store: new ObjectStore(root),
+    store: new LocalCache(root),
     runs: new RunCache(root),
     linkTypes: ["reflink", "copy"],
     gitignore: true,
@@ -112,7 +112,7 @@ describe("repro engine", () => {
     expect(lock).toContain("train:");
     expect(lock).toContain("lr: 0.1");
     expect(readFileSync(path.join(root, ".gitignore"), "utf8")).toBe("/prepared.txt\n/model.txt\n".split("\n").sort().filter(Boolean).join("\n") + "\n");
-    expect((await new ObjectStore(root).list()).objects.length).toBe(2);
+    expect((await new LocalCache(root).listing()).objects.length).toBe(2);
     const second = await repro(root, g);
     expect(second.of("stage-skipped")).toEqual(["prepare", "train"]);
     expect(second.counts).toMatchObject({ ran: 0, upToDate: 2 });
@@ -251,7 +251,7 @@ describe("repro engine", () => {
     const text = w?.type === "warning" ? warningText(w.warning) : "";
     expect(text).toMatch(/^'model.txt' was changed since 'train' last ran; that content was saved in the cache as [0-9a-f]{16} before the re-run$/);
     const id = /as ([0-9a-f]{16})/.exec(text)![1]!;
-    expect(readFileSync(new ObjectStore(root).pathOf(id), "utf8")).toBe("precious hand edit\n");
+    expect(readFileSync(new LocalCache(root).pathOf(id), "utf8")).toBe("precious hand edit\n");
   });
 
   it("an edited output restored from the run-cache is saved to the cache first, and a warning says so", async () => {
@@ -291,7 +291,7 @@ describe("repro engine", () => {
     const g = graphOf(root, [["a", { cmd: "echo m > metrics.json; echo c > cached.txt", outs: [{ path: "metrics.json", cache: false }, "cached.txt"] }]]);
     await repro(root, g);
     expect(readFileSync(path.join(root, "pipe.lock"), "utf8")).toContain("metrics.json");
-    const objs = (await new ObjectStore(root).list()).objects;
+    const objs = (await new LocalCache(root).listing()).objects;
     expect(objs).toHaveLength(1);
     expect(readFileSync(objs[0]!.path, "utf8")).toBe("c\n");
     expect(readFileSync(path.join(root, ".gitignore"), "utf8")).toBe("/cached.txt\n");
@@ -302,7 +302,7 @@ describe("repro engine", () => {
     const g = graphOf(root, [["a", { cmd: "echo a > a.txt", outs: ["a.txt"] }]]);
     await repro(root, g, { commit: false });
     expect(existsSync(path.join(root, "pipe.lock"))).toBe(true);
-    expect((await new ObjectStore(root).list()).objects).toEqual([]);
+    expect((await new LocalCache(root).listing()).objects).toEqual([]);
     expect((await new RunCache(root).list()).entries).toEqual([]);
   });
 
@@ -373,7 +373,7 @@ describe("repro engine", () => {
       flags: { forceDownstream: false, keepGoing: false, dry: false, runCache: true, commit: true, jobs: 1 },
       ws: openWorkspace(root, { stateFile: null }),
       locks: new LockStore(root),
-      store: new ObjectStore(root),
+      store: new LocalCache(root),
       runs: new RunCache(root),
       linkTypes: ["copy"],
       gitignore: false,
@@ -435,7 +435,7 @@ describe("repro engine over the executor seam (an in-process fake executor)", ()
       flags: { forceDownstream: false, keepGoing: opts.keepGoing ?? false, dry: false, runCache: true, commit: true, jobs: 1 },
       ws: openWorkspace(root, { stateFile: null }),
       locks: new LockStore(root),
-      store: new ObjectStore(root),
+      store: new LocalCache(root),
       runs: new RunCache(root),
       linkTypes: ["copy"],
       gitignore: false,

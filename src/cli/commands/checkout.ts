@@ -17,8 +17,8 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const [{ ObjectStore }, { openWorkspace }, { checkoutStages }] = await Promise.all([
-    import("../../storage/store.js"),
+  const [{ projectCache }, { openWorkspace }, { checkoutStages }] = await Promise.all([
+    import("../../storage/project-cache.js"),
     import("../../status/workspace.js"),
     import("../../exec/checkout.js"),
   ]);
@@ -34,7 +34,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       named,
       locks,
       ws,
-      store: new ObjectStore(root, undefined, { recordVerified: true }),
+      store: projectCache(root, { recordVerified: true }),
       linkTypes: config.cache.links,
       signal,
       on: (e) => {

@@ -15,7 +15,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
   const { graph, sources } = loaded;
   const root = graph.pipeline.root;
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
-  const [{ ObjectStore }, { RunCache }, { openWorkspace }, { commitStages }, { warningText }] = await Promise.all([
+  const [{ LocalCache }, { RunCache }, { openWorkspace }, { commitStages }, { warningText }] = await Promise.all([
     import("../../storage/store.js"),
     import("../../storage/runcache.js"),
     import("../../status/workspace.js"),
@@ -33,7 +33,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
       chosen,
       locks,
       ws,
-      store: new ObjectStore(root, undefined, { recordVerified: true }),
+      store: new LocalCache(root, undefined, { recordVerified: true }),
       runs: new RunCache(root),
       linkTypes: config.cache.links,
       emit: (e) => {

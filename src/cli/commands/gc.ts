@@ -71,7 +71,7 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;
-  const [{ ObjectStore }, { RunCache }, session] = await Promise.all([import("../../storage/store.js"), import("../../storage/runcache.js"), import("../../exec/session.js")]);
+  const [{ LocalCache }, { RunCache }, session] = await Promise.all([import("../../storage/store.js"), import("../../storage/runcache.js"), import("../../exec/session.js")]);
 
   // The write lock comes first: a `repro` finishing between reading the locks and deleting would otherwise lose
   // the objects its new lock names.
@@ -95,7 +95,7 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
     if (ctx.global.verbose) ctx.io.err(say.keepingText(named.value));
     // --dry only lists: a store that cannot change anything.
-    const store = new ObjectStore(root, undefined, { readOnly: opts.dry === true });
+    const store = new LocalCache(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
     const plan = await gc.planGc(store, runs, await gc.referencedIds(store, named.value.hashes));
     if (opts.dry) {

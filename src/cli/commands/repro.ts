@@ -90,14 +90,14 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   }
   // A second signal has the executor cancel everything at once, then exits here (the core never exits).
   const interrupts = session.handleInterrupts({ executor, onSecond: () => process.exit(EXIT_INTERRUPTED) });
-  const [{ ReproEngine, summarise }, { createReproTextReporter }, { createReproJsonReporter }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }] =
+  const [{ ReproEngine, summarise }, { createReproTextReporter }, { createReproJsonReporter }, { openWorkspace }, { LockStore }, { projectCache }, { RunCache }] =
     await Promise.all([
       import("../../exec/repro.js"),
       import("../../report/repro-text.js"),
       import("../../report/repro-json.js"),
       import("../../status/workspace.js"),
       import("../../lock/read.js"),
-      import("../../storage/store.js"),
+      import("../../storage/project-cache.js"),
       import("../../storage/runcache.js"),
     ]);
   const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
@@ -135,7 +135,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
       ws,
       locks: new LockStore(root, sources),
       // --dry changes nothing in the cache: not the record of verified objects, not a corrupt object (reported instead).
-      store: new ObjectStore(root, undefined, dry ? { readOnly: true } : { recordVerified: true }),
+      store: projectCache(root, dry ? { readOnly: true } : { recordVerified: true }),
       runs: new RunCache(root),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,

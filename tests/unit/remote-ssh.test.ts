@@ -1,0 +1,89 @@
+/** The SFTP remote against a real OpenSSH server: the remote contract, ~/.ssh/config, a wrong key, a closed port. */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
+import { openSsh, parseSshUrl, sshConfigFor, sshTarget } from "../../src/remotes/ssh.js";
+import { hasSftp, sftpServer, type SftpServer } from "../helpers/servers.js";
+import { keyOf, remoteContract } from "./remote-contract.js";
+
+function spec(srv: SftpServer, dir: string, extra: Record<string, string> = {}): RemoteSpec {
+  return { name: "box", url: `ssh://${srv.user}@${srv.host}:${srv.port}${dir}`, options: { keyfile: srv.keyFile, ...extra }, source: ".pipe/config.yaml" };
+}
+
+function open(s: RemoteSpec): RemoteStore {
+  const r = openSsh(s, { root: "/", env: { HOME: "/nonexistent" } });
+  if (!r.ok) throw new Error(r.errors[0]!.message);
+  return r.value;
+}
+
+async function walk(root: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await readdir(path.join(root, rel), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walk(root, r)));
+    else out.push(r);
+  }
+  return out;
+}
+
+describe("ssh URLs and ~/.ssh/config", () => {
+  it("parse user, host, port and path", () => {
+    expect(parseSshUrl("ssh://ann@example.org:2200/srv/cache")).toEqual({ user: "ann", host: "example.org", port: 2200, path: "/srv/cache" });
+    expect(parseSshUrl("ssh://box/data")).toEqual({ host: "box", path: "/data" });
+  });
+
+  it("take HostName, User, Port and IdentityFile from the matching Host block, the URL and options first", () => {
+    const cfg = "Host other\n  User nobody\nHost box *.lab\n  HostName 10.0.0.5\n  User ann\n  Port 2022\n  IdentityFile ~/.ssh/lab_key\nHost *\n  User fallback\n";
+    expect(sshConfigFor(cfg, "box", "/home/a")).toEqual({ hostName: "10.0.0.5", user: "ann", port: 2022, identityFiles: ["/home/a/.ssh/lab_key"] });
+    const t = sshTarget({ name: "r", url: "ssh://box/data", options: { port: "2200" }, source: "x" }, { HOME: "/home/a" }, cfg);
+    expect(t.ok && t.value).toMatchObject({ host: "10.0.0.5", user: "ann", port: 2200, root: "/data" });
+  });
+});
+
+describe.runIf(hasSftp())("ssh remote on OpenSSH", () => {
+  const srv = sftpServer()!;
+
+  remoteContract("ssh (OpenSSH)", async () => {
+    const dir = `pipe-test-${randomBytes(5).toString("hex")}`;
+    const base = path.join(srv.root, dir);
+    return {
+      store: open(spec(srv, base)),
+      async writeRaw(rel, data) {
+        await mkdir(path.dirname(path.join(base, rel)), { recursive: true });
+        await writeFile(path.join(base, rel), data);
+      },
+      listRaw: () => walk(base),
+      cleanup: () => rm(base, { recursive: true, force: true }),
+    };
+  });
+
+  it("reports a key the server does not accept as `auth`, naming what to check", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pipe-ssh-key-"));
+    const key = path.join(dir, "stranger");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    const store = open(spec(srv, srv.root, { keyfile: key }));
+    const r = await store.has(await keyOf("x"));
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    expect(r.ok ? "ok" : r.failure.reason).toBe("auth");
+    if (!r.ok) expect(JSON.stringify(r.failure)).toMatch(/key file.*authorized_keys/);
+  }, 30_000);
+
+  it("reports a closed port as `unreachable`, naming host and port", async () => {
+    const store = open(spec({ ...srv, port: 9 }, srv.root));
+    const r = await store.has(await keyOf("x"));
+    await store.close();
+    expect(r.ok ? "ok" : r.failure.reason).toBe("unreachable");
+    if (!r.ok) expect(JSON.stringify(r.failure)).toContain(`${srv.host}:9`);
+  }, 30_000);
+});
