@@ -50,7 +50,7 @@ export async function keptKeys(hashes: Iterable<string>, cache: CacheObjects, re
     keep.add(keyString(key));
     if (!h.endsWith(".dir")) continue;
     let ids: string[] | undefined;
-    if (await cache.store.has(h)) {
+    if (await cache.store.hasId(h)) {
       const m = await readManifest(cache.store, h);
       if (m.status === "ok") ids = m.entries.map((e) => e.hash);
     }

@@ -130,7 +130,7 @@ export async function fetchOutputs(input: SyncInput): Promise<SyncOutcome> {
     if (c1.fatal || input.signal?.aborted) break;
     const files = outs.map((o) => o.key).filter((k) => !isDir(k));
     for (const d of dirs) {
-      if (!(await input.cache.store.has(d.id))) continue;
+      if (!(await input.cache.store.hasId(d.id))) continue;
       const m = await readManifest(input.cache.store, d.id);
       if (m.status === "ok") files.push(...entryKeys(m.entries));
       else if (m.status === "corrupt") {
@@ -203,7 +203,7 @@ export async function cloudStatus(input: CloudInput): Promise<{ entries: CloudEn
         continue;
       }
       let entriesOf: ManifestEntry[] | undefined;
-      if (await input.cache.store.has(o.key.id)) {
+      if (await input.cache.store.hasId(o.key.id)) {
         const m = await readManifest(input.cache.store, o.key.id);
         if (m.status === "ok") entriesOf = m.entries;
       }

@@ -1,24 +1,23 @@
 /**
- * The project cache (`.pipe/cache`, `storage/store.ts`) seen through the `ObjectStore` contract, for the transfer
- * path: `push` copies from it, `fetch` into it. Until the cache implements the contract itself, this adapter does,
- * and adds the one thing a transfer needs beyond it: `receive`, which takes an object from another store into the
+ * The project cache (`.pipe/cache`, `storage/store.ts`'s `LocalCache`, which implements the `ObjectStore` contract)
+ * as the transfer path uses it: `push` copies from it, `fetch` into it. This adds the one thing a transfer needs
+ * beyond the contract: `receive`, which takes an object from another store into the
  * cache verified (downloaded under a temporary name beside its final place, hashed, and only then renamed to its
  * name), so no byte enters the cache unchecked and a killed fetch leaves only a temp file the cache lists as garbage.
  *
  * The cache keeps xxh64 and md5 objects side by side under `<2 hex>/<rest>`; the key's algorithm is implied by the
  * digest's length (16 or 32 hex digits), as `storage/digest.ts` reads it.
  */
-import { createReadStream } from "node:fs";
-import { chmod, copyFile, mkdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
 import { createDigest } from "../hash/algorithms.js";
 import { algorithmsOf, defaultDigester } from "../storage/digest.js";
-import { errnoOf, tempBeside, TEMP_MARK } from "../storage/fs.js";
-import { keyString, type ListedObject, type ObjectKey, type ObjectStore, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { ObjectStore as CacheStore } from "../storage/store.js";
+import { errnoOf, tempBeside } from "../storage/fs.js";
+import { type ListedObject, type ObjectKey, type ObjectStore, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
+import { LocalCache as CacheStore } from "../storage/store.js";
 
 /** The cache's key of an object id: md5 for 32 hex digits, xxh64 otherwise. */
 export function keyOfId(id: string): ObjectKey {
@@ -65,59 +64,32 @@ export class CacheObjects implements ObjectStore {
     throw e;
   }
 
-  async has(key: ObjectKey): Promise<StoreResult<boolean>> {
-    return okv(await this.store.has(key.id));
+  has(key: ObjectKey): Promise<StoreResult<boolean>> {
+    return this.store.has(key);
   }
-
-  async hasMany(keys: readonly ObjectKey[]): Promise<StoreResult<Set<string>>> {
-    const out = new Set<string>();
-    for (const k of keys) if (await this.store.has(k.id)) out.add(keyString(k));
-    return okv(out);
+  hasMany(keys: readonly ObjectKey[]): Promise<StoreResult<Set<string>>> {
+    return this.store.hasMany(keys);
   }
-
-  async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
-    const v = await this.verify(key);
-    if (!v.ok) return v;
-    const tmp = tempBeside(destAbs);
-    try {
-      await copyFile(this.pathOf(key), tmp);
-      await rename(tmp, destAbs);
-      return okv(undefined);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      return failed(this.envFailure(e));
-    }
+  getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    return this.store.getToFile(key, destAbs);
   }
-
-  async open(key: ObjectKey): Promise<StoreResult<Readable>> {
-    if (!(await this.store.has(key.id))) return failed({ reason: "missing", key });
-    return okv(createReadStream(this.pathOf(key)));
+  open(key: ObjectKey): Promise<StoreResult<Readable>> {
+    return this.store.open(key);
   }
-
-  async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
-    if (this.readOnly) return failed({ reason: "read-only", store: this.label });
-    const r = await this.store.putFile(srcAbs, key.id, { verify: true });
-    if (!r.ok) return failed({ reason: "other", store: this.label, detail: r.errors.map((d) => d.message).join("; ") });
-    return okv(r.value);
+  putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
+    return this.store.putFile(key, srcAbs);
   }
-
-  async putStream(key: ObjectKey, data: Readable, size: number): Promise<StoreResult<PutOutcome>> {
-    if (this.readOnly) return failed({ reason: "read-only", store: this.label });
-    const dest = this.pathOf(key);
-    await mkdir(path.dirname(dest), { recursive: true });
-    const tmp = tempBeside(dest);
-    try {
-      await pipeline(data, createWriteStream(tmp, { flags: "wx" }));
-      if ((await stat(tmp)).size !== size) {
-        await unlink(tmp);
-        return failed({ reason: "other", store: this.label, detail: `short write of ${key.id}` });
-      }
-      return await this.putFile(key, tmp);
-    } catch (e) {
-      return failed(this.envFailure(e));
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
+  putStream(key: ObjectKey, data: Readable, size: number): Promise<StoreResult<PutOutcome>> {
+    return this.store.putStream(key, data, size);
+  }
+  list(): AsyncIterable<StoreResult<ListedObject>> {
+    return this.store.list();
+  }
+  remove(key: ObjectKey): Promise<StoreResult<void>> {
+    return this.store.remove(key);
+  }
+  verify(key: ObjectKey): Promise<StoreResult<void>> {
+    return this.store.verify(key);
   }
 
   /**
@@ -170,24 +142,6 @@ export class CacheObjects implements ObjectStore {
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
-  }
-
-  async *list(): AsyncIterable<StoreResult<ListedObject>> {
-    const l = await this.store.list();
-    for (const o of l.objects) if (!o.id.includes(TEMP_MARK)) yield okv({ key: keyOfId(o.id), size: o.size });
-  }
-
-  async remove(key: ObjectKey): Promise<StoreResult<void>> {
-    if (this.readOnly) return failed({ reason: "read-only", store: this.label });
-    await this.store.delete(key.id);
-    return okv(undefined);
-  }
-
-  async verify(key: ObjectKey): Promise<StoreResult<void>> {
-    const v = await this.store.verify(key.id);
-    if (v.status === "ok") return okv(undefined);
-    if (v.status === "missing") return failed({ reason: "missing", key });
-    return failed({ reason: "corrupt", key, actual: v.actual });
   }
 
   /** The object's size on disk, or undefined when it is not there. */

@@ -92,7 +92,7 @@ async function cacheWith(contents: string[]): Promise<{ cache: CacheObjects; key
     const k = await keyOf(c);
     const src = path.join(root, "src");
     writeFileSync(src, c);
-    const r = await cache.store.putFile(src, k.id);
+    const r = await cache.store.storeFile(src, k.id);
     expect(r.ok).toBe(true);
     keys.push(k);
   }
@@ -123,8 +123,8 @@ describe("push and fetch between the cache and a store", () => {
     const c = await fetchObjects(remote, cache, [good, bad], { jobs: 2, on: () => undefined });
     expect(c.transferred).toBe(1);
     expect(c.failed.map((f) => [f.key.id, f.failure.reason])).toEqual([[bad.id, "corrupt"]]);
-    expect(await cache.store.has(good.id)).toBe(true);
-    expect(await cache.store.has(bad.id)).toBe(false);
+    expect(await cache.store.hasId(good.id)).toBe(true);
+    expect(await cache.store.hasId(bad.id)).toBe(false);
   });
 
   it("an object the remote lacks is missing, unless optional; an unreachable remote stops the transfer", async () => {
