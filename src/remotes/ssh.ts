@@ -30,6 +30,7 @@ import {
   okv,
   scrub,
   ShortData,
+  writeVerified,
 } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
@@ -309,7 +310,16 @@ export class SshStore implements RemoteStore {
     if (!at.ok) return at;
     if (at.value === undefined) return failed({ reason: "missing", key });
     if (at.value.size <= FAST_GET_FROM) {
-      return downloadVerified(key, destAbs, () => this.open(key), (e) => this.failure(e, `cannot download ${keyString(key)}`));
+      // A small object is read whole and written once (no stream per object).
+      const c = await this.conn();
+      if (!c.ok) return c;
+      let bytes: Buffer;
+      try {
+        bytes = (await c.value.get(this.abs(at.value.rel))) as Buffer;
+      } catch (e) {
+        return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot download ${keyString(key)}`));
+      }
+      return writeVerified(key, bytes, destAbs);
     }
     // A large object: fastGet keeps several reads in flight (a stream waits one round trip per 64 KiB), into a temp
     // file beside the destination that is hashed before it gets its name.
