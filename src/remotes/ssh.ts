@@ -7,10 +7,11 @@
  * A few connections are opened lazily and shared (SFTP runs many requests on one channel at once).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { homedir, tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import type { SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
@@ -141,6 +142,8 @@ const MAX_CONNECTIONS = 4;
 
 /** Objects larger than this are downloaded with fastGet (parallel reads) instead of a stream. */
 const FAST_GET_FROM = 1 << 20;
+/** Bytes per SFTP read/write request of a large transfer (OpenSSH serves up to 256 KiB per request). */
+const XFER_CHUNK = 128 * 1024;
 
 export class SshStore implements RemoteStore {
   readonly kind = "ssh" as const;
@@ -149,6 +152,8 @@ export class SshStore implements RemoteStore {
   private nextConn = 0;
   /** Directories known to exist (created or seen), so a push creates each once. */
   private readonly dirs = new Map<string, Promise<void>>();
+  /** The ssh2 SFTP channel under each client, for the one-call small-file write the client does not offer. */
+  private readonly raw = new WeakMap<SftpClient, SFTPWrapper>();
 
   constructor(
     readonly label: string,
@@ -195,7 +200,12 @@ export class SshStore implements RemoteStore {
           // ssh2-sftp-client retries a refused connection by default; one try gives a clear error quickly.
           retries: 0,
         })
-        .then(() => c);
+        .then((w) => {
+          this.raw.set(c, w);
+          // The client adds listeners per operation in flight: more than 10 at once is expected here, not a leak.
+          (c as unknown as { client?: { setMaxListeners(n: number): void } }).client?.setMaxListeners(0);
+          return c;
+        });
       this.conns.push(p);
     } else {
       p = this.conns[this.nextConn++ % this.conns.length]!;
@@ -327,7 +337,7 @@ export class SshStore implements RemoteStore {
     await mkdir(path.dirname(destAbs), { recursive: true }).catch(() => undefined);
     const tmp = tempBeside(destAbs);
     try {
-      await c.value.fastGet(this.abs(at.value.rel), tmp);
+      await c.value.fastGet(this.abs(at.value.rel), tmp, { concurrency: 32, chunkSize: XFER_CHUNK });
       const bad = await checkFile(tmp, key);
       if (bad !== undefined) {
         await unlink(tmp).catch(() => undefined);
@@ -407,8 +417,14 @@ export class SshStore implements RemoteStore {
     }
     const b = await this.before(key, size);
     if (!b.ok || b.value === "present") return b;
-    // fastPut sends several chunks at once: large files are not bound by one round trip per 32 KiB.
-    const r = await this.place(key, async (c, tmp) => void (await (size > 1 << 20 ? c.fastPut(srcAbs, tmp) : c.put(srcAbs, tmp))));
+    // A small file is read whole and written with one open/write/close on the channel; fastPut sends several chunks
+    // of a large one at once (a stream waits one round trip per 32 KiB).
+    const r = await this.place(key, async (c, tmp) => {
+      const w = this.raw.get(c);
+      if (size > 1 << 20 || !w) return void (await c.fastPut(srcAbs, tmp, { concurrency: 32, chunkSize: XFER_CHUNK }));
+      const buf = await readFile(srcAbs);
+      await new Promise<void>((resolve, reject) => w.writeFile(tmp, buf, (err) => (err ? reject(err) : resolve())));
+    });
     return r.ok ? okv(b.value) : r;
   }
 
