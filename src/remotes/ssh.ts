@@ -311,7 +311,8 @@ export class SshStore implements RemoteStore {
     if (at.value === undefined) return failed({ reason: "missing", key });
     const c = await this.conn();
     if (!c.ok) return c;
-    return okv(c.value.createReadStream(this.abs(at.value.rel)) as unknown as Readable);
+    // Larger reads than the default 64 KiB: a stream waits one round trip per read.
+    return okv(c.value.createReadStream(this.abs(at.value.rel), { highWaterMark: XFER_CHUNK }) as unknown as Readable);
   }
 
   async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
