@@ -6,6 +6,7 @@
  * a temp name in their directory and renamed into place (atomic on the server), so a reader never sees half of one.
  * A few connections are opened lazily and shared (SFTP runs many requests on one channel at once).
  */
+import { createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { homedir, tmpdir, userInfo } from "node:os";
@@ -77,6 +78,30 @@ export function sshConfigFor(text: string, host: string, home = homedir()): SshH
   return out;
 }
 
+/**
+ * What `~/.ssh/known_hosts` says of `host` (port 22) or `[host]:port`: the base64 key blobs recorded for it, plain or
+ * hashed (`|1|salt|hmac`) names alike. Empty when the host is not recorded.
+ */
+export function knownKeys(text: string, host: string, port: number): string[] {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const parts = line.split(/\s+/);
+    if (parts[0]!.startsWith("@")) continue; // @cert-authority / @revoked lines are not plain keys
+    const [names, , blob] = parts;
+    if (names === undefined || blob === undefined) continue;
+    const match = names.split(",").some((n) => {
+      const h = /^\|1\|([^|]+)\|(.+)$/.exec(n);
+      if (h) return createHmac("sha1", Buffer.from(h[1]!, "base64")).update(name).digest("base64") === h[2];
+      return n === name;
+    });
+    if (match) out.push(blob);
+  }
+  return out;
+}
+
 export interface SshTarget {
   host: string;
   port: number;
@@ -86,6 +111,8 @@ export interface SshTarget {
   keyFile?: string;
   password?: string;
   agent?: string;
+  /** Keys `~/.ssh/known_hosts` records for the host; the server must show one of them when there are any. */
+  knownKeys: string[];
 }
 
 export function parseSshUrl(url: string): { user?: string; host: string; port?: number; path: string } | undefined {
@@ -120,7 +147,17 @@ export function sshTarget(spec: RemoteSpec, env: NodeJS.ProcessEnv, configText?:
     ...(keyFile !== undefined ? { keyFile } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
+    knownKeys: readKnownKeys(home, c.hostName ?? u.host, port),
   });
+}
+
+function readKnownKeys(home: string, host: string, port: number): string[] {
+  const f = path.join(home, ".ssh", "known_hosts");
+  try {
+    return existsSync(f) ? knownKeys(readFileSync(f, "utf8"), host, port) : [];
+  } catch {
+    return [];
+  }
 }
 
 export function openSsh(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteStore> {
@@ -161,8 +198,17 @@ export class SshStore implements RemoteStore {
     readonly jobs: number,
   ) {}
 
+  private hostKeyMismatch = false;
+
   failure(e: unknown, what: string): StoreFailure {
     const err = (e ?? {}) as { code?: unknown; message?: string; level?: string };
+    if (this.hostKeyMismatch) {
+      return {
+        reason: "auth",
+        store: this.label,
+        detail: `${what}: the host key of ${this.t.host}:${this.t.port} is not the one ~/.ssh/known_hosts records; if the server's key really changed, update known_hosts (ssh-keygen -R ${this.t.host})`,
+      };
+    }
     const msg = scrub(`${what}: ${err.message ?? String(e)}`, [this.t.password]);
     const code = typeof err.code === "string" ? err.code : "";
     if (err.level === "client-authentication" || /authentication methods failed|auth/i.test(err.message ?? "")) {
@@ -197,6 +243,15 @@ export class SshStore implements RemoteStore {
           ...(this.t.keyFile !== undefined ? { privateKey: readFileSync(this.t.keyFile) } : {}),
           ...(this.t.password !== undefined ? { password: this.t.password } : {}),
           ...(this.t.agent !== undefined ? { agent: this.t.agent } : {}),
+          // A host known_hosts records must show a recorded key (a changed key may be a man in the middle); a host it
+          // does not record is accepted, as ssh's StrictHostKeyChecking=accept-new would (without writing the file).
+          hostVerifier: (key: Buffer) => {
+            if (this.t.knownKeys.length > 0 && !this.t.knownKeys.includes(key.toString("base64"))) {
+              this.hostKeyMismatch = true;
+              return false;
+            }
+            return true;
+          },
           // ssh2-sftp-client retries a refused connection by default; one try gives a clear error quickly.
           retries: 0,
         })

@@ -1,12 +1,12 @@
 /** The SFTP remote against a real OpenSSH server: the remote contract, ~/.ssh/config, a wrong key, a closed port. */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
-import { openSsh, parseSshUrl, sshConfigFor, sshTarget } from "../../src/remotes/ssh.js";
+import { knownKeys, openSsh, parseSshUrl, sshConfigFor, sshTarget } from "../../src/remotes/ssh.js";
 import { hasSftp, sftpServer, type SftpServer } from "../helpers/servers.js";
 import { keyOf, remoteContract } from "./remote-contract.js";
 import { objectStoreContract } from "./object-store-contract.js";
@@ -49,6 +49,17 @@ describe("ssh URLs and ~/.ssh/config", () => {
     expect(sshConfigFor(cfg, "box", "/home/a")).toEqual({ hostName: "10.0.0.5", user: "ann", port: 2022, identityFiles: ["/home/a/.ssh/lab_key"] });
     const t = sshTarget({ name: "r", url: "ssh://box/data", options: { port: "2200" }, source: "x" }, { HOME: "/home/a" }, cfg);
     expect(t.ok && t.value).toMatchObject({ host: "10.0.0.5", user: "ann", port: 2200, root: "/data" });
+  });
+});
+
+describe("known_hosts", () => {
+  it("finds a host's keys by plain and hashed names, with the port in brackets when it is not 22", () => {
+    const salt = randomBytes(20);
+    const hashed = `|1|${salt.toString("base64")}|${createHmac("sha1", salt).update("[box]:2222").digest("base64")}`;
+    const text = `# comment\nbox ssh-ed25519 AAAA1\n[box]:2222,10.0.0.5 ssh-ed25519 AAAA2\n${hashed} ssh-rsa AAAA3\n@revoked box ssh-ed25519 AAAA4\n`;
+    expect(knownKeys(text, "box", 22)).toEqual(["AAAA1"]);
+    expect(knownKeys(text, "box", 2222)).toEqual(["AAAA2", "AAAA3"]);
+    expect(knownKeys(text, "other", 22)).toEqual([]);
   });
 });
 
@@ -113,4 +124,31 @@ describe.runIf(hasSftp())("ssh remote on OpenSSH, shared contract", () => {
     },
     { timeout: 60_000 },
   );
+});
+
+describe.runIf(hasSftp())("ssh remote: host keys", () => {
+  const srv = sftpServer()!;
+  async function withKnownHosts(line: string): Promise<{ store: RemoteStore; home: string }> {
+    const home = await mkdtemp(path.join(tmpdir(), "pipe-ssh-home-"));
+    await mkdir(path.join(home, ".ssh"));
+    await writeFile(path.join(home, ".ssh/known_hosts"), `${line}\n`);
+    const r = openSsh(spec(srv, srv.root), { root: "/", env: { HOME: home } });
+    if (!r.ok) throw new Error(r.errors[0]!.message);
+    return { store: r.value, home };
+  }
+
+  it("connects when known_hosts records the server's key, and refuses a different recorded key, naming known_hosts", async () => {
+    const hostPub = (await readFile(path.join(path.dirname(srv.keyFile), "host_key.pub"), "utf8")).trim().split(/\s+/);
+    const good = await withKnownHosts(`[${srv.host}]:${srv.port} ${hostPub[0]} ${hostPub[1]}`);
+    expect(await good.store.has(await keyOf("x"))).toEqual({ ok: true, value: false });
+    await good.store.close();
+    const other = (await readFile(srv.keyFile + ".pub", "utf8")).trim().split(/\s+/);
+    const bad = await withKnownHosts(`[${srv.host}]:${srv.port} ${other[0]} ${other[1]}`);
+    const r = await bad.store.has(await keyOf("x"));
+    await bad.store.close();
+    expect(r.ok ? "ok" : r.failure.reason).toBe("auth");
+    if (!r.ok) expect(JSON.stringify(r.failure)).toMatch(/known_hosts/);
+    await rm(good.home, { recursive: true, force: true });
+    await rm(bad.home, { recursive: true, force: true });
+  }, 30_000);
 });
