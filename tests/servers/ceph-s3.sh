@@ -1,7 +1,8 @@
 #!/bin/bash
 # Single-node Ceph (1 mon, 1 memstore OSD, no mgr, cephx) + radosgw (S3) on 127.0.0.1:${RGW_PORT:-7480}.
 # Needs: apt-get install --no-install-recommends radosgw ceph-mon ceph-osd curl
-# usage: ceph-s3.sh start DIR | ceph-s3.sh stop DIR      (DIR is wiped on start; data lives in RAM)
+# usage: ceph-s3.sh start DIR | ceph-s3.sh stop DIR      (DIR is wiped on start; data lives in RAM, at most
+# CEPH_MEMSTORE_BYTES, 4 GiB by default)
 set -euo pipefail
 cmd=$1; D=$(realpath -m "$2"); PORT=${RGW_PORT:-7480}; MONPORT=${MON_PORT:-6789}
 AK=${S3_ACCESS_KEY:-PIPEACCESSKEY}; SK=${S3_SECRET_KEY:-PIPESECRETKEY0123456789}
@@ -36,7 +37,7 @@ mon data avail warn = 1
 mon data avail crit = 0
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = ${CEPH_MEMSTORE_BYTES:-4294967296}
 run dir = $D/run
 admin socket = $D/run/\$cluster-\$name.asok
 log file = $D/log/\$cluster-\$name.log
@@ -46,6 +47,9 @@ osd data = $D/osd/\$cluster-\$id
 [client.rgw.gw]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw data = $D/rgw
+# memstore keeps every byte in RAM: reclaim the data of deleted objects within seconds, not after rgw's default 2 h.
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 EOF
 C=(ceph -c "$D/ceph.conf" --connect-timeout 5)
 K="$D/keyring"   # one keyring for every daemon; ceph-mon --mkfs imports all of it
