@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { homedir, tmpdir, userInfo } from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
@@ -172,6 +172,79 @@ export function openSsh(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteStor
 function isNotFound(e: unknown): boolean {
   const err = e as { code?: unknown; message?: string };
   return err?.code === 2 || err?.code === "ENOENT" || /No such file/i.test(err?.message ?? "");
+}
+
+/**
+ * An object's bytes in order, read with `depth` requests in flight on the raw SFTP channel (ssh2's own read stream
+ * waits for each read before sending the next, so a large object would be bound by the round trip).
+ */
+class ParallelReader extends Readable {
+  private next = 0;
+  private emitted = 0;
+  private inflight = 0;
+  private wanting = true;
+  private readonly ready = new Map<number, Buffer>();
+  /** Ranges a short read left to ask again, before new ones. */
+  private readonly gaps: [number, number][] = [];
+
+  constructor(
+    private readonly w: SFTPWrapper,
+    private readonly handle: Buffer,
+    private readonly size: number,
+    private readonly chunk: number,
+    private readonly depth: number,
+  ) {
+    super();
+  }
+
+  override _read(): void {
+    this.wanting = true;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.wanting && this.inflight < this.depth && this.ready.size < this.depth && (this.gaps.length > 0 || this.next < this.size)) {
+      let pos: number;
+      let len: number;
+      const gap = this.gaps.shift();
+      if (gap) [pos, len] = gap;
+      else {
+        pos = this.next;
+        len = Math.min(this.chunk, this.size - pos);
+        this.next += len;
+      }
+      this.inflight++;
+      const buf = Buffer.allocUnsafe(len);
+      this.w.read(this.handle, buf, 0, len, pos, (err, n) => {
+        this.inflight--;
+        if (this.destroyed) return;
+        if (err) return void this.destroy(err);
+        if (n === 0) return void this.destroy(new ShortData(pos, this.size));
+        this.ready.set(pos, buf.subarray(0, n));
+        if (n < len) this.gaps.push([pos + n, len - n]);
+        this.flush();
+      });
+    }
+    if (this.size === 0 && this.emitted === 0) this.flush();
+  }
+
+  private flush(): void {
+    for (let b = this.ready.get(this.emitted); b !== undefined; b = this.ready.get(this.emitted)) {
+      this.ready.delete(this.emitted);
+      this.emitted += b.length;
+      if (!this.push(b)) this.wanting = false;
+    }
+    if (this.emitted >= this.size) {
+      this.w.close(this.handle, () => this.push(null));
+      this.emitted = Infinity;
+      return;
+    }
+    this.pump();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.w.close(this.handle, () => cb(err));
+  }
 }
 
 /** Connections opened per remote at most: SFTP pipelines requests on one channel; a few spread the encryption work. */
@@ -366,6 +439,17 @@ export class SshStore implements RemoteStore {
     if (at.value === undefined) return failed({ reason: "missing", key });
     const c = await this.conn();
     if (!c.ok) return c;
+    const w = this.raw.get(c.value);
+    if (w && at.value.size > FAST_GET_FROM) {
+      const abs = this.abs(at.value.rel);
+      const size = at.value.size;
+      try {
+        const handle = await new Promise<Buffer>((resolve, reject) => w.open(abs, "r", (err, h) => (err ? reject(err) : resolve(h))));
+        return okv(new ParallelReader(w, handle, size, XFER_CHUNK, 16));
+      } catch (e) {
+        return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot read ${keyString(key)}`));
+      }
+    }
     // Larger reads than the default 64 KiB: a stream waits one round trip per read.
     return okv(c.value.createReadStream(this.abs(at.value.rel), { highWaterMark: XFER_CHUNK }) as unknown as Readable);
   }

@@ -152,3 +152,26 @@ describe.runIf(hasSftp())("ssh remote: host keys", () => {
     await rm(bad.home, { recursive: true, force: true });
   }, 30_000);
 });
+
+describe.runIf(hasSftp())("ssh remote: large objects", () => {
+  const srv = sftpServer()!;
+  it("streams a large object with reads in flight, in order, and stores it back whole", async () => {
+    const base = path.join(srv.root, `pipe-test-${randomBytes(5).toString("hex")}`);
+    const store = open(spec(srv, base));
+    const data = randomBytes(3 * 1024 * 1024 + 4321);
+    const key = await keyOf(data);
+    const dir = await mkdtemp(path.join(tmpdir(), "pipe-ssh-big-"));
+    await writeFile(path.join(dir, "src"), data);
+    expect(await store.putFile(key, path.join(dir, "src"))).toEqual({ ok: true, value: "stored" });
+    const s = await store.open(key);
+    if (!s.ok) throw new Error(JSON.stringify(s.failure));
+    const parts: Buffer[] = [];
+    for await (const c of s.value) parts.push(c as Buffer);
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    expect(await store.getToFile(key, path.join(dir, "got"))).toEqual({ ok: true, value: undefined });
+    expect((await readFile(path.join(dir, "got"))).equals(data)).toBe(true);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    await rm(base, { recursive: true, force: true });
+  }, 60_000);
+});
