@@ -12,7 +12,8 @@ if [ "$cmd" = stop ]; then
   bash "$HERE/ceph-s3.sh" stop "$D/ceph" || true
   exit 0
 fi
-mkdir -p "$D"
+# Apache runs as www-data and must reach DIR/dav through DIR (mktemp makes directories only root can enter).
+mkdir -p "$D" && chmod 755 "$D"
 bash "$HERE/ceph-s3.sh" start "$D/ceph" >&2
 bash "$HERE/sftp-server.sh" start "$D/sftp" >&2
 bash "$HERE/dav-apache.sh" start "$D/dav" >&2
