@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { Readable } from "node:stream";
 import path from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
@@ -162,4 +163,25 @@ describe.runIf(hasS3())("s3 remote: large objects in ranges", () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
+});
+
+describe.runIf(hasS3())("s3 remote: multipart uploads", () => {
+  const srv = s3Server()!;
+  it("stores a stream larger than one part whole, and aborts one whose bytes do not hash to the key", async () => {
+    const bucket = await newBucket(srv);
+    const store = open(spec(srv, `s3://${bucket}/mp`));
+    const data = randomBytes(17 * 1024 * 1024 + 5);
+    const key = await keyOf(data);
+    const chunks = (b: Buffer): Buffer[] => Array.from({ length: Math.ceil(b.length / (1 << 20)) }, (_, i) => b.subarray(i << 20, (i + 1) << 20));
+    expect(await store.putStream(key, Readable.from(chunks(data)), data.length)).toEqual({ ok: true, value: "stored" });
+    const dir = await mkdtemp(path.join(tmpdir(), "pipe-s3-mp-"));
+    expect(await store.getToFile(key, path.join(dir, "got"))).toEqual({ ok: true, value: undefined });
+    expect((await readFile(path.join(dir, "got"))).equals(data)).toBe(true);
+    const wrong = await keyOf(randomBytes(8));
+    const r = await store.putStream(wrong, Readable.from(chunks(data)), data.length);
+    expect(r.ok ? "ok" : r.failure.reason).toBe("corrupt");
+    expect(await store.has(wrong)).toEqual({ ok: true, value: false });
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }, 120_000);
 });
