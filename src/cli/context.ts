@@ -55,6 +55,8 @@ export interface GlobalOptions {
 export interface CommandContext {
   io: Io;
   global: GlobalOptions;
+  /** The run's environment (credentials of remotes come from it); absent in contexts tests build by hand. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export type { Colors };

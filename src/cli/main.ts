@@ -13,6 +13,7 @@ import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
 import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
+import { registerTransferCommands } from "./transfer-program.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -38,6 +39,7 @@ function contextOf(cmd: Command, io: RunIo): CommandContext {
       outIsTTY: io.stdoutIsTTY,
       ...(io.ask ? { ask: io.ask } : {}),
     },
+    env: io.env,
   };
 }
 
@@ -189,6 +191,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--executor <name>", "what runs stage commands (default: 'executor' in .pipe/config.yaml, else local)")
     .option("--tty", "give the stage a pseudo-terminal when pipe runs on one (with -j 1)")
     .option("--json", "one JSON object per event on stdout (NDJSON), stage output included")
+    .option("--pull", "first fetch missing outputs and run-cache entries from the remote")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/repro.js");
@@ -202,6 +205,8 @@ export function buildProgram(io: RunIo): Command {
     .argument("[targets...]", "stage addresses or group names")
     .option("--json", "one JSON document on stdout")
     .option("--check", "print the report, exit 1 when anything is stale")
+    .option("-c, --cloud", "compare the outputs in the cache with a remote (new, deleted, missing)")
+    .option("-r, --remote <name>", "with --cloud: the remote (default: core.remote)")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/status.js");
@@ -351,6 +356,8 @@ export function buildProgram(io: RunIo): Command {
     .option("--skip-failed", "go on without a revision whose lock or .dvc file cannot be read (a warning)")
     .option("-f, --force", "remove without asking")
     .option("--dry", "list what would be removed and how many bytes it would free")
+    .option("-c, --cloud", "remove from a remote instead of the cache")
+    .option("-r, --remote <name>", "with -c: the remote (default: core.remote)")
     .action(
       action((cmd) => async (ctx) => {
         const m = await import("./commands/gc.js");
@@ -358,6 +365,7 @@ export function buildProgram(io: RunIo): Command {
       }),
     );
 
+  registerTransferCommands(program, action);
   pointToHelp(program);
   return program;
 }

@@ -27,7 +27,7 @@ import { recordedOutputs, type RecordedOutput } from "../lock/outputs.js";
 import { pathKey, type LockFile } from "../lock/types.js";
 import { discoverInListing, type ListedStagesFile } from "../project/discover.js";
 import { readManifest } from "../storage/checkout.js";
-import type { ObjectStore } from "../storage/store.js";
+import type { LocalCache } from "../storage/store.js";
 import type { Workspace } from "../status/workspace.js";
 import { absOf } from "../status/workspace.js";
 import type { TextRead } from "../template/vars.js";
@@ -112,7 +112,7 @@ async function dvcCacheManifest(root: string, id: string): Promise<ManifestEntry
 }
 
 /** A side's index from recorded outputs, directory manifests read from the cache. */
-async function indexOfRecorded(outs: readonly RecordedOutput[], store: ObjectStore): Promise<SideIndex> {
+async function indexOfRecorded(outs: readonly RecordedOutput[], store: LocalCache): Promise<SideIndex> {
   const idx: SideIndex = { entries: new Map(), unexpanded: new Set() };
   for (const o of outs) {
     const algo = algoOf(o);
@@ -322,7 +322,7 @@ async function recordsOnly(found: readonly ListedStagesFile[], read: (f: string)
 
 export interface DiffInput {
   root: string;
-  store: ObjectStore;
+  store: LocalCache;
   /** The old side's recorded outputs. */
   a: RecordedOutput[];
   /** The new side: recorded outputs of a revision, or the workspace (its pipeline, hashed now). */
@@ -347,7 +347,7 @@ export async function dataDiff(input: DiffInput): Promise<Result<DataDiff>> {
     const missing: DiffEntry[] = [];
     for (const e of oldIdx.entries.values()) {
       if (!selected(e.path, opts.targets)) continue;
-      if (!(await store.has(e.hash))) missing.push({ path: e.path, hash: e.hash });
+      if (!(await store.hasId(e.hash))) missing.push({ path: e.path, hash: e.hash });
     }
     states.set("not in cache", missing.sort((x, y) => compareCodePoints(pathOf(x), pathOf(y))));
   }

@@ -61,7 +61,8 @@ export function defaultConfig(): PipeConfig {
   return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local" };
 }
 
-const TOP_KEYS = ["cache", "jobs", "gitignore", "executor"];
+// `core` and `remote` are read by remotes/config.ts (the remotes a transfer uses).
+const TOP_KEYS = ["cache", "jobs", "gitignore", "executor", "core", "remote"];
 const CACHE_KEYS = ["type"];
 
 /**
@@ -146,6 +147,9 @@ export function parseConfig(p: ParsedYaml): Result<PipeConfig> {
         else errors.push(error("wrong-type", `'executor' must be the name of an executor (${EXECUTOR_NAMES.join(", ")})`, valueLoc));
         break;
       }
+      case "core":
+      case "remote":
+        break;
       default:
         warnings.push(unknownKey(p, key, pair.key, didYouMean(key, TOP_KEYS)));
     }

@@ -22,7 +22,7 @@ import { discoverStagesFiles } from "./discover.js";
  * What `.pipe/.gitignore` lists: the machine-local folders of `.pipe/` (cache, state, run-cache, scratch). `pipe init`
  * writes it, and so does the first write to a project that has `.pipe/` but no `.gitignore` in it.
  */
-export const GITIGNORE_LINES = ["/cache", "/state", "/runs", "/tmp"];
+export const GITIGNORE_LINES = ["/cache", "/state", "/runs", "/tmp", "/config.local.yaml"];
 
 export interface ProjectRoot {
   /** Absolute path of the project root. */

@@ -11,7 +11,7 @@ describe("pipe init", () => {
     const r = await runPipeIn(dir, ["init"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Initialised pipe in .*\.pipe \(config\.yaml, \.gitignore\): commit them\.\n$/);
-    expect(read(dir, ".pipe/.gitignore")).toBe("/cache\n/state\n/runs\n/tmp\n");
+    expect(read(dir, ".pipe/.gitignore")).toBe("/cache\n/state\n/runs\n/tmp\n/config.local.yaml\n");
     const config = parseConfig(parseYaml(".pipe/config.yaml", read(dir, ".pipe/config.yaml")));
     expect(config.ok && config.warnings).toEqual([]);
     expect(config.ok && config.value.cache.links).toEqual(["reflink", "copy"]);
@@ -29,7 +29,7 @@ describe("pipe init", () => {
     writeFileSync(path.join(dir, ".pipe/.gitignore"), "/cache\n");
     const repair = await runPipeIn(dir, ["init"]);
     expect(repair.stdout).toMatch(/restored \.pipe\/\.gitignore/);
-    expect(read(dir, ".pipe/.gitignore")).toBe("/cache\n/state\n/runs\n/tmp\n");
+    expect(read(dir, ".pipe/.gitignore")).toBe("/cache\n/state\n/runs\n/tmp\n/config.local.yaml\n");
     expect(read(dir, ".pipe/config.yaml")).toBe("jobs: 4\n");
   });
 

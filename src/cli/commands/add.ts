@@ -30,11 +30,11 @@ export async function run(ctx: CommandContext, args: string[], opts: { glob?: bo
       paths.push(...found);
     }
   }
-  const [{ planAdd, addPaths }, { readConfig }, { LockStore }, { ObjectStore }, { RunCache }, { openWorkspace }, { cacheContextOf }, { warningText }] = await Promise.all([
+  const [{ planAdd, addPaths }, { readConfig }, { LockStore }, { projectCache }, { RunCache }, { openWorkspace }, { cacheContextOf }, { warningText }] = await Promise.all([
     import("../../exec/add.js"),
     import("../../project/config.js"),
     import("../../lock/read.js"),
-    import("../../storage/store.js"),
+    import("../../storage/project-cache.js"),
     import("../../storage/runcache.js"),
     import("../../status/workspace.js"),
     import("../../exec/record.js"),
@@ -52,7 +52,7 @@ export async function run(ctx: CommandContext, args: string[], opts: { glob?: bo
   }
   return withWriteLock(ctx, root, "pipe add", async (signal) => {
     const ws = openWorkspace(root);
-    const store = new ObjectStore(root, undefined, { recordVerified: true });
+    const store = projectCache(root, { recordVerified: true });
     const recorder = {
       ws,
       cc: cacheContextOf(ws, store, config.value.cache.links),

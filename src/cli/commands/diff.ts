@@ -24,11 +24,11 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
   const project = loaded ? loaded.project : await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;
-  const [{ projectGit, openSide }, dd, report, { ObjectStore }, { openWorkspace }] = await Promise.all([
+  const [{ projectGit, openSide }, dd, report, { projectCache }, { openWorkspace }] = await Promise.all([
     import("../../git/revision.js"),
     import("../../compare/data-diff.js"),
     import("../../report/data-diff.js"),
-    import("../../storage/store.js"),
+    import("../../storage/project-cache.js"),
     import("../../status/workspace.js"),
   ]);
   const pg = await projectGit(root);
@@ -39,7 +39,7 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
   const targets = opts.targets?.map((t) => path.relative(root, path.resolve(ctx.global.cwd, t)).split(path.sep).join("/"));
   if (targets?.some((t) => t === ".." || t.startsWith("../"))) return usageError(ctx, [error("usage", "a target of diff lies outside the project")]);
   // A repository without commits has nothing to compare with (DVC prints nothing).
-  const store = new ObjectStore(root, undefined, { readOnly: true });
+  const store = projectCache(root, { readOnly: true });
   let result;
   if (sideA.value.kind === "empty") result = { ok: true as const, value: { states: new Map(), unexpanded: [] } };
   else {

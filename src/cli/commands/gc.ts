@@ -20,6 +20,9 @@ export interface GcOptions {
   skipFailed?: boolean;
   force?: boolean;
   dry?: boolean;
+  /** `-c`: the remote's objects instead of the cache's (`cli/remote-gc.ts`). */
+  cloud?: boolean;
+  remote?: string;
 }
 
 /** The flags as a scope, or a usage message. */
@@ -60,6 +63,11 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     ctx.io.err(`error: gc needs a scope: which revisions' outputs to keep (everything else in the cache is removed). Pass one or more of:\n${say.GC_SCOPES}\n`);
     return EXIT_USAGE;
   }
+  if (opts.remote !== undefined && !opts.cloud) {
+    ctx.io.err("error: -r/--remote names the remote of -c/--cloud: pass both to collect garbage on a remote\n");
+    return EXIT_USAGE;
+  }
+  if (opts.cloud) return (await import("../remote-gc.js")).remoteGc(ctx, scope, opts);
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;

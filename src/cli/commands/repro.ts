@@ -31,6 +31,8 @@ export interface ReproOptions {
   json?: boolean;
   /** A pseudo-terminal for the stage (`pipe` on a terminal, -j 1). */
   tty?: boolean;
+  /** Fetch missing outputs and run-cache entries from the remote first (`cli/transfer-run.ts`). */
+  pull?: boolean;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ReproOptions): Promise<number> {
@@ -121,6 +123,11 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   });
   const ws = openWorkspace(root);
   try {
+    if (opts.pull && !dry) {
+      const { pullBeforeRepro } = await import("../transfer-run.js");
+      const stop = await pullBeforeRepro(ctx, graph, selected, new LockStore(root, sources), interrupts.signal, opts.json === true);
+      if (stop !== undefined) return stop;
+    }
     const engine = new ReproEngine({
       graph,
       selected,

@@ -17,6 +17,9 @@ import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from ".
 export interface StatusOptions {
   json?: boolean;
   check?: boolean;
+  /** `-c`: compare the cache with a remote instead (`cli/transfer-run.ts`). */
+  cloud?: boolean;
+  remote?: string;
 }
 
 function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
@@ -34,6 +37,7 @@ async function runningNow(root: string): Promise<ReadonlyMap<string, number>> {
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
   const startedNs = BigInt(Date.now()) * 1_000_000n;
+  if (opts.cloud || opts.remote !== undefined) return (await import("../transfer-run.js")).cloudStatusCommand(ctx, targets, opts);
   if (targets.length === 0) {
     const hit = await statusFromMemo(ctx.global.cwd, memoForm(ctx, opts), runningNow);
     if (hit) {
@@ -88,7 +92,10 @@ async function fullReport(ctx: CommandContext, targets: string[], opts: StatusOp
     if (opts.json) ctx.io.out(stringifyJson(statusJson(stages)) + "\n");
     else {
       const c = colors(ctx);
-      ctx.io.out(renderStatusText(stages, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
+      // A project without its data (a fresh clone): one line on where the data is, the stages waiting for it folded.
+      const { absentFirst } = await import("../transfer-run.js");
+      const shown = await absentFirst(ctx, graph.pipeline.root, stages, where);
+      if (shown.length > 0) ctx.io.out(renderStatusText(shown, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
     }
     if (ctx.global.verbose) {
       ctx.io.err(`Checked ${plural(stages.length, "stage")}: read ${stats.bytesRead} bytes of ${plural(stats.filesRead, "file")}, ${stats.statCacheHits} from the stat cache\n`);
