@@ -363,3 +363,24 @@ describe("a DVC remote", () => {
     expect(remoteFiles(remote)).toHaveLength(4);
   });
 });
+
+describe("the run-cache on a remote", () => {
+  it("push --run-cache sends entries and their outputs; repro --pull in a clone restores a run made elsewhere", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    gitCommitAll(a, "n=2");
+    const push = runPipe(a, ["push", "--run-cache"]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(remoteFiles(remote).filter((f) => f.startsWith("runs/"))).toHaveLength(2);
+    const b = cloneOf(a);
+    // n=1 ran in A only; its outputs are named by A's run-cache entry, not by any lock in B.
+    writeFiles(b, { "params.yaml": "n: 1\n" });
+    const r = runPipe(b, ["repro", "--pull"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("Running 'gen'");
+    expect(read(b, "model.bin")).toBe("model-1\n");
+    expect(runPipe(b, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+});
