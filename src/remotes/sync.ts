@@ -78,13 +78,25 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
     out.remotes.push(r.name);
     const files: ObjectKey[] = [];
     const dirs: ObjectKey[] = [];
+    // A manifest on the remote vouches for its files (it is pushed only after all of them, and gc keeps them with
+    // it): a directory already there costs one question, not one per file. DVC's push trusts a `.dir` the same way.
+    const dirKeys = outs.map((o) => o.key).filter(isDir);
+    const dirsThere = dirKeys.length > 0 ? await r.store.hasMany(dirKeys) : { ok: true as const, value: new Set<string>() };
+    if (!dirsThere.ok) {
+      out.counts.fatal = dirsThere.failure;
+      break;
+    }
     for (const o of outs) {
       if (!isDir(o.key)) {
         files.push(o.key);
         continue;
       }
       const m = await readManifest(input.cache.store, o.key.id);
-      if (m.status === "ok") {
+      if (m.status === "ok" && holds(dirsThere.value, o.key)) {
+        const n = m.entries.length + 1;
+        out.counts.present += n;
+        input.on({ type: "checked", direction: "push", total: n, present: n, bytes: 0 });
+      } else if (m.status === "ok") {
         files.push(...entryKeys(m.entries));
         dirs.push(o.key);
       } else if (m.status === "corrupt") {
