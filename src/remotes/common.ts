@@ -6,12 +6,12 @@
  * to check. Nothing here talks to a server.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, unlink } from "node:fs/promises";
+import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { tempBeside } from "../core/atomic-write.js";
-import { createDigest, createDigestSync, type StreamDigest } from "../hash/algorithms.js";
+import { createDigest, createDigestSync, digestBytes, type StreamDigest } from "../hash/algorithms.js";
 import { keyPath, type ObjectKey, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import type { RemoteKind, RemoteSpec } from "./remote.js";
 
@@ -273,4 +273,40 @@ export class BadDigest extends Error {
 /** A `HashTap` for `key` (loads the xxh64 module first when needed). */
 export async function hashTap(key: ObjectKey, size: number): Promise<HashTap> {
   return new HashTap(key, size, key.algo === "xxh64" ? await createDigest("xxh64") : undefined);
+}
+
+/** The digests `bytes` may match `key` by (md5 keys: plain md5, then DVC 2's CRLF-normalised md5). */
+async function bytesMatch(key: ObjectKey, bytes: Uint8Array): Promise<string | undefined> {
+  const want = hexOf(key);
+  const first = await digestBytes(key.algo, bytes);
+  if (first === want) return undefined;
+  if (key.algo === "md5" && (await digestBytes("legacy-md5", bytes)) === want) return undefined;
+  return first;
+}
+
+/**
+ * A small object already in memory written to `destAbs` the way `downloadVerified` writes a stream: hashed first,
+ * then a temp file beside the destination renamed over it. One write instead of a stream per object is what makes
+ * pulling thousands of small objects cheap.
+ */
+export async function writeVerified(key: ObjectKey, bytes: Uint8Array, destAbs: string): Promise<StoreResult<void>> {
+  const bad = await bytesMatch(key, bytes);
+  if (bad !== undefined) return failed({ reason: "corrupt", key, actual: bad });
+  const tmp = tempBeside(destAbs);
+  try {
+    try {
+      await writeFile(tmp, bytes, { flag: "wx", mode: 0o644 });
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== "ENOENT") throw e;
+      await mkdir(path.dirname(destAbs), { recursive: true });
+      await writeFile(tmp, bytes, { flag: "wx", mode: 0o644 });
+    }
+    await rename(tmp, destAbs);
+    return okv(undefined);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT") return failed({ reason: "no-space", store: `the disk of ${path.dirname(destAbs)}` });
+    return failed({ reason: "permission", store: path.dirname(destAbs), detail: `cannot write ${destAbs}: ${(e as Error).message}` });
+  }
 }

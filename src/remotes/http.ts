@@ -1,7 +1,8 @@
 /**
  * Read-only HTTP(S) remotes (`https://host/path`): a web server that serves a DVC-layout directory. Objects are read
- * with GET and asked for with HEAD through Node's own `fetch`; puts and removes are refused as `read-only`, and an
- * HTTP server cannot be listed, so `list`/`listRuns` say so (pull works; gc and push need another kind). The GET and
+ * with GET and asked for with HEAD through Node's own `fetch`; puts and removes are refused as `read-only`. HTTP has
+ * no listing of its own: `list`/`listRuns` read the server's directory index pages (Apache's and nginx's autoindex,
+ * Python's http.server), and say so clearly when the server gives none (pull works without them). The GET and
  * HEAD helpers here are also what the WebDAV remote reads with. Credentials, when the server wants them, are the
  * remote's `user`/`password` options (Basic auth) or a `token` (Bearer).
  */
@@ -12,7 +13,8 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, labelOf, okv, readAll, scrub } from "./common.js";
+import { TEMP_MARK } from "../core/atomic-write.js";
+import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, keyOfPath, labelOf, okv, readAll, scrub } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -181,8 +183,65 @@ export class HttpStore implements RemoteStore {
     return failed({ reason: "read-only", store: this.label });
   }
 
+  /**
+   * The entries of a directory's index page: names ending in `/` are directories. Undefined when the directory does
+   * not exist; a failure when the server gives no index page (HTML with links) for it.
+   */
+  private async index(rel: string): Promise<StoreResult<string[] | undefined>> {
+    let r: Response;
+    try {
+      r = await fetchBounded(`${this.base}/${rel ? `${rel}/` : ""}`, { headers: this.headers });
+    } catch (e) {
+      return failed(this.failure(e, `cannot list ${rel || "the remote"}`));
+    }
+    if (r.status === 404 || r.status === 410) {
+      await r.body?.cancel();
+      return okv(undefined);
+    }
+    if (r.status === 401 || r.status === 403) {
+      await r.body?.cancel();
+      return failed(this.failure(new HttpError(r.status, undefined, `HTTP ${r.status} ${r.statusText}`), `cannot list ${rel || "the remote"}`));
+    }
+    const html = r.ok && /html/i.test(r.headers.get("content-type") ?? "") ? await r.text() : undefined;
+    if (html === undefined) {
+      await r.body?.cancel();
+      return failed({
+        reason: "other",
+        store: this.label,
+        detail: `${rel || "the remote"}/ has no directory index page (HTTP ${r.status}); an HTTP remote can be listed (for gc, or status of the whole remote) only when its server shows index pages (Apache Options +Indexes, nginx autoindex on)`,
+      });
+    }
+    const names = new Set<string>();
+    for (const m of html.matchAll(/href\s*=\s*"([^"?#]+)"/gi)) {
+      let href = m[1]!;
+      if (/^[a-z]+:|^\/|^\.\.?\/?$/i.test(href)) continue;
+      try {
+        href = decodeURIComponent(href);
+      } catch {
+        continue;
+      }
+      if (href.slice(0, -1).includes("/") || href.startsWith(".")) continue;
+      names.add(href);
+    }
+    return okv([...names]);
+  }
+
   async *list(): AsyncIterable<StoreResult<ListedObject>> {
-    yield failed({ reason: "other", store: this.label, detail: "an HTTP remote cannot be listed; use an S3, SSH, WebDAV or directory remote for gc and status of the whole remote" });
+    for (const top of ["files/xxh64", "files/md5", ""]) {
+      const dirs = await this.index(top);
+      if (!dirs.ok) return yield dirs;
+      for (const d of dirs.value ?? []) {
+        if (!/^[0-9a-f]{2}\/$/.test(d)) continue;
+        const dir = top ? `${top}/${d.slice(0, -1)}` : d.slice(0, -1);
+        const names = await this.index(dir);
+        if (!names.ok) return yield names;
+        for (const n of names.value ?? []) {
+          if (n.endsWith("/") || n.includes(TEMP_MARK)) continue;
+          const key = keyOfPath(`${dir}/${n}`);
+          if (key) yield okv({ key });
+        }
+      }
+    }
   }
 
   async remove(): Promise<StoreResult<void>> {
@@ -199,7 +258,16 @@ export class HttpStore implements RemoteStore {
   }
 
   async *listRuns(): AsyncIterable<StoreResult<string>> {
-    yield failed({ reason: "other", store: this.label, detail: "an HTTP remote cannot be listed, so its run-cache entries cannot be found" });
+    const walk = async function* (this: HttpStore, rel: string): AsyncGenerator<StoreResult<string>> {
+      const names = await this.index(rel);
+      if (!names.ok) return yield names;
+      for (const n of names.value ?? []) {
+        if (n.includes(TEMP_MARK)) continue;
+        if (n.endsWith("/")) yield* walk.call(this, `${rel}/${n.slice(0, -1)}`);
+        else yield okv(`${rel}/${n}`.slice("runs/".length));
+      }
+    };
+    yield* walk.call(this, "runs");
   }
 
   async getRun(rel: string): Promise<StoreResult<Buffer | undefined>> {

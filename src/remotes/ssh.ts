@@ -7,17 +7,18 @@
  * A few connections are opened lazily and shared (SFTP runs many requests on one channel at once).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, stat, unlink } from "node:fs/promises";
 import { homedir, tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import SftpClient from "ssh2-sftp-client";
-import { TEMP_MARK } from "../core/atomic-write.js";
+import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import {
   BadDigest,
   candidatePaths,
+  checkFile,
   checkKey,
   CONNECT_TIMEOUT_MS,
   downloadVerified,
@@ -29,6 +30,7 @@ import {
   okv,
   scrub,
   ShortData,
+  writeVerified,
 } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
@@ -138,13 +140,16 @@ function isNotFound(e: unknown): boolean {
 /** Connections opened per remote at most: SFTP pipelines requests on one channel; a few spread the encryption work. */
 const MAX_CONNECTIONS = 4;
 
+/** Objects larger than this are downloaded with fastGet (parallel reads) instead of a stream. */
+const FAST_GET_FROM = 1 << 20;
+
 export class SshStore implements RemoteStore {
   readonly kind = "ssh" as const;
   readonly readOnly = false;
   private readonly conns: Promise<SftpClient>[] = [];
   private nextConn = 0;
   /** Directories known to exist (created or seen), so a push creates each once. */
-  private readonly dirs = new Set<string>();
+  private readonly dirs = new Map<string, Promise<void>>();
 
   constructor(
     readonly label: string,
@@ -300,14 +305,69 @@ export class SshStore implements RemoteStore {
     return okv(c.value.createReadStream(this.abs(at.value.rel)) as unknown as Readable);
   }
 
-  getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
-    return downloadVerified(key, destAbs, () => this.open(key), (e) => this.failure(e, `cannot download ${keyString(key)}`));
+  async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    const at = await this.locate(key);
+    if (!at.ok) return at;
+    if (at.value === undefined) return failed({ reason: "missing", key });
+    if (at.value.size <= FAST_GET_FROM) {
+      // A small object is read whole and written once (no stream per object).
+      const c = await this.conn();
+      if (!c.ok) return c;
+      let bytes: Buffer;
+      try {
+        bytes = (await c.value.get(this.abs(at.value.rel))) as Buffer;
+      } catch (e) {
+        return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot download ${keyString(key)}`));
+      }
+      return writeVerified(key, bytes, destAbs);
+    }
+    // A large object: fastGet keeps several reads in flight (a stream waits one round trip per 64 KiB), into a temp
+    // file beside the destination that is hashed before it gets its name.
+    const c = await this.conn();
+    if (!c.ok) return c;
+    await mkdir(path.dirname(destAbs), { recursive: true }).catch(() => undefined);
+    const tmp = tempBeside(destAbs);
+    try {
+      await c.value.fastGet(this.abs(at.value.rel), tmp);
+      const bad = await checkFile(tmp, key);
+      if (bad !== undefined) {
+        await unlink(tmp).catch(() => undefined);
+        return failed({ reason: "corrupt", key, actual: bad });
+      }
+      await rename(tmp, destAbs);
+      return okv(undefined);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      return failed(this.failure(e, `cannot download ${keyString(key)}`));
+    }
   }
 
-  private async mkdirs(c: SftpClient, dir: string): Promise<void> {
-    if (this.dirs.has(dir)) return;
-    await c.mkdir(this.abs(dir), true);
-    this.dirs.add(dir);
+  /**
+   * Creates `dir` (relative to the root) and its parents, one level at a time. Concurrent uploads into one directory
+   * share one creation (a recursive mkdir of two uploads at once fails on the directory the other just made).
+   */
+  private mkdirs(c: SftpClient, dir: string): Promise<void> {
+    let p = this.dirs.get(dir);
+    if (!p) {
+      p = (async () => {
+        if (dir === "." || dir === "") {
+          if (!(await c.exists(this.t.root))) await c.mkdir(this.t.root, true).catch(async (e: unknown) => {
+            if ((await c.exists(this.t.root)) !== "d") throw e;
+          });
+          return;
+        }
+        await this.mkdirs(c, path.posix.dirname(dir));
+        try {
+          await c.mkdir(this.abs(dir), false);
+        } catch (e) {
+          if ((await c.exists(this.abs(dir))) !== "d") throw e;
+        }
+      })();
+      // A failed creation is not remembered: the next upload tries again.
+      p.catch(() => this.dirs.delete(dir));
+      this.dirs.set(dir, p);
+    }
+    return p;
   }
 
   /** Uploads through `send` to a temp name beside the object, then renames it into place. */

@@ -259,6 +259,8 @@ export class WebdavStore implements RemoteStore {
     // Buffered up to a few MiB so the tap's verdict (short, wrong hash) is known before anything is sent; larger
     // streams go through the tap, and a bad one fails the PUT of the temp name, which is then deleted.
     const tap = await hashTap(key, size);
+    // A failing source fails the tap (pipe() alone would leave the tap waiting forever).
+    data.on("error", (e) => tap.destroy(e));
     if (size <= 8 << 20) {
       let buf: Buffer;
       try {
@@ -273,7 +275,6 @@ export class WebdavStore implements RemoteStore {
     }
     let tapError: unknown;
     tap.on("error", (e) => (tapError = e));
-    data.on("error", (e) => tap.destroy(e));
     const r = await this.place(key, keyPath(key), async () => data.pipe(tap), size);
     if (tapError !== undefined) {
       if (tapError instanceof BadDigest) return failed({ reason: "corrupt", key, actual: tapError.actual });

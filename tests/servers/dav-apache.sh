@@ -1,6 +1,6 @@
 #!/bin/bash
 # Apache httpd + mod_dav_fs on 127.0.0.1:${DAV_PORT:-8081}, Basic auth pipe/pipepass, document root DIR/dav; and a
-# plain read-only HTTP area without auth at /public (files under DIR/http), for HTTP remotes.
+# plain read-only HTTP area without auth at /public (files under DIR/http, with index pages), for HTTP remotes.
 # Needs (as root): apt-get install --no-install-recommends apache2   (policy-rc.d keeps the system apache off)
 # usage: dav-apache.sh start DIR | stop DIR
 set -euo pipefail
@@ -31,6 +31,7 @@ LoadModule auth_basic_module $M/mod_auth_basic.so
 LoadModule dav_module $M/mod_dav.so
 LoadModule dav_fs_module $M/mod_dav_fs.so
 LoadModule alias_module $M/mod_alias.so
+LoadModule autoindex_module $M/mod_autoindex.so
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 25
@@ -50,6 +51,7 @@ DocumentRoot $D/dav
 </Directory>
 Alias /public $D/http
 <Directory $D/http>
+  Options +Indexes
   Require all granted
 </Directory>
 EOF

@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import { dirRootOf, openDir } from "../../src/remotes/dir.js";
 import { kindOf, openRemote } from "../../src/remotes/index.js";
 import { remoteContract } from "./remote-contract.js";
+import { objectStoreContract } from "./object-store-contract.js";
+import { keyPath } from "../../src/storage/object-store.js";
 
 async function walk(root: string, rel = ""): Promise<string[]> {
   const out: string[] = [];
@@ -57,4 +59,21 @@ describe("directory remotes", () => {
     const az = await openRemote({ name: "az", url: "azure://container/p", options: {}, source: ".dvc/config" }, { root: "/tmp", env: {} });
     expect(!az.ok && az.errors[0]!.message).toMatch(/Azure remotes are not supported/);
   });
+});
+
+objectStoreContract("directory remote", async () => {
+  const root = await mkdtemp(path.join(tmpdir(), "pipe-remote-dir-"));
+  const opened = openDir({ name: "shared", url: path.join(root, "remote"), options: {}, source: "test" }, { root, env: {} });
+  if (!opened.ok) throw new Error(opened.errors[0]!.message);
+  const base = path.join(root, "remote");
+  const put = async (rel: string, data: Uint8Array): Promise<void> => {
+    await mkdir(path.dirname(path.join(base, rel)), { recursive: true });
+    await writeFile(path.join(base, rel), data);
+  };
+  return {
+    store: opened.value,
+    seed: (key, bytes) => put(keyPath(key), bytes),
+    seedGarbage: () => put("files/xxh64/ab/.cdef0123456789ab.pipe-tmp-1-0", Buffer.from("half")),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
 });

@@ -12,6 +12,7 @@ import { openHttp } from "../../src/remotes/http.js";
 import type { RemoteStore } from "../../src/remotes/remote.js";
 import { keyPath, keyString, type ObjectKey } from "../../src/storage/object-store.js";
 import { hasHttp, httpServer } from "../helpers/servers.js";
+import { objectStoreContract } from "./object-store-contract.js";
 import { keyOf } from "./remote-contract.js";
 
 describe.runIf(hasHttp())("http remote on Apache (read-only)", () => {
@@ -80,5 +81,54 @@ describe.runIf(hasHttp())("http remote on Apache (read-only)", () => {
     const h = await r.value.has(await keyOf("x"));
     expect(h.ok ? "ok" : h.failure.reason).toBe("unreachable");
     if (!h.ok) expect(JSON.stringify(h.failure)).toContain("http://127.0.0.1:9/x");
+  });
+});
+
+describe.runIf(hasHttp())("http remote on Apache, shared contract", () => {
+  const srv = httpServer()!;
+  objectStoreContract(
+    "http remote (Apache, read-only)",
+    async () => {
+      const dir = `pipe-test-${randomBytes(5).toString("hex")}`;
+      const base = path.join(srv.root, dir);
+      await mkdir(base, { recursive: true });
+      const r = openHttp({ name: "web", url: `${srv.url}/${dir}`, options: {}, source: ".pipe/config.yaml" }, { root: "/", env: {} });
+      if (!r.ok) throw new Error(r.errors[0]!.message);
+      const put = async (rel: string, data: Uint8Array): Promise<void> => {
+        await mkdir(path.dirname(path.join(base, rel)), { recursive: true });
+        await writeFile(path.join(base, rel), data);
+      };
+      return {
+        store: r.value,
+        seed: (key, bytes) => put(keyPath(key), bytes),
+        seedGarbage: () => put("files/xxh64/ab/.cdef0123456789ab.pipe-tmp-1-0", Buffer.from("half")),
+        cleanup: () => rm(base, { recursive: true, force: true }),
+      };
+    },
+    { readOnly: true, timeout: 60_000 },
+  );
+
+  it("lists through index pages, and says clearly when a server shows none", async () => {
+    const dir = `pipe-test-${randomBytes(5).toString("hex")}`;
+    const base = path.join(srv.root, dir);
+    const k = await keyOf("listed");
+    await mkdir(path.dirname(path.join(base, keyPath(k))), { recursive: true });
+    await writeFile(path.join(base, keyPath(k)), "listed");
+    await mkdir(path.join(base, "runs/ab/cd"), { recursive: true });
+    await writeFile(path.join(base, "runs/ab/cd/ef"), "outs: []\n");
+    const r = openHttp({ name: "web", url: `${srv.url}/${dir}`, options: {}, source: "x" }, { root: "/", env: {} });
+    if (!r.ok) throw new Error("open");
+    const keys: string[] = [];
+    for await (const o of r.value.list()) if (o.ok) keys.push(keyString(o.value.key));
+    expect(keys).toEqual([keyString(k)]);
+    const runs: string[] = [];
+    for await (const o of r.value.listRuns()) if (o.ok) runs.push(o.value);
+    expect(runs).toEqual(["ab/cd/ef"]);
+    await rm(base, { recursive: true, force: true });
+    // The WebDAV area of the same server answers a GET of a directory without an index page (auth first: 401).
+    const dav = openHttp({ name: "web", url: `${srv.url.replace(/\/public$/, "")}/somewhere`, options: {}, source: "x" }, { root: "/", env: {} });
+    if (!dav.ok) throw new Error("open");
+    const first = await dav.value.list()[Symbol.asyncIterator]().next();
+    expect(first.value).toMatchObject({ ok: false, failure: { reason: "auth" } });
   });
 });

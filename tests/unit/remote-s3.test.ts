@@ -6,6 +6,8 @@ import { openS3, parseS3Url } from "../../src/remotes/s3.js";
 import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
 import { hasS3, s3Server, type S3Server } from "../helpers/servers.js";
 import { keyOf, remoteContract } from "./remote-contract.js";
+import { objectStoreContract } from "./object-store-contract.js";
+import { keyPath } from "../../src/storage/object-store.js";
 
 function spec(srv: S3Server, url: string, extra: Record<string, string> = {}): RemoteSpec {
   return {
@@ -102,4 +104,33 @@ describe.runIf(hasS3())("s3 remote on radosgw", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(JSON.stringify(r.failure)).toMatch(/bucket 'no-such-bucket-pipe-test' does not exist/);
   });
+});
+
+describe.runIf(hasS3())("s3 remote on radosgw, shared contract", () => {
+  const srv = s3Server()!;
+  let bucket: Promise<string> | undefined;
+  objectStoreContract(
+    "s3 remote (radosgw)",
+    async () => {
+      // One bucket, a fresh prefix per test (creating buckets is slow on radosgw).
+      bucket ??= newBucket(srv);
+      const b = await bucket;
+      const prefix = `t-${randomBytes(5).toString("hex")}`;
+      const client = rawClient(srv);
+      const store = open(spec(srv, `s3://${b}/${prefix}`));
+      const put = async (rel: string, data: Uint8Array): Promise<void> => {
+        await client.send(new PutObjectCommand({ Bucket: b, Key: `${prefix}/${rel}`, Body: data }));
+      };
+      return {
+        store,
+        seed: (key, bytes) => put(keyPath(key), bytes),
+        seedGarbage: () => put("files/xxh64/ab/.cdef0123456789ab.pipe-tmp-1-0", Buffer.from("half")),
+        cleanup: async () => {
+          await store.close();
+          client.destroy();
+        },
+      };
+    },
+    { timeout: 60_000 },
+  );
 });

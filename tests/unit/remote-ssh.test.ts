@@ -9,6 +9,8 @@ import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
 import { openSsh, parseSshUrl, sshConfigFor, sshTarget } from "../../src/remotes/ssh.js";
 import { hasSftp, sftpServer, type SftpServer } from "../helpers/servers.js";
 import { keyOf, remoteContract } from "./remote-contract.js";
+import { objectStoreContract } from "./object-store-contract.js";
+import { keyPath } from "../../src/storage/object-store.js";
 
 function spec(srv: SftpServer, dir: string, extra: Record<string, string> = {}): RemoteSpec {
   return { name: "box", url: `ssh://${srv.user}@${srv.host}:${srv.port}${dir}`, options: { keyfile: srv.keyFile, ...extra }, source: ".pipe/config.yaml" };
@@ -86,4 +88,29 @@ describe.runIf(hasSftp())("ssh remote on OpenSSH", () => {
     expect(r.ok ? "ok" : r.failure.reason).toBe("unreachable");
     if (!r.ok) expect(JSON.stringify(r.failure)).toContain(`${srv.host}:9`);
   }, 30_000);
+});
+
+describe.runIf(hasSftp())("ssh remote on OpenSSH, shared contract", () => {
+  const srv = sftpServer()!;
+  objectStoreContract(
+    "ssh remote (OpenSSH)",
+    async () => {
+      const base = path.join(srv.root, `pipe-test-${randomBytes(5).toString("hex")}`);
+      const store = open(spec(srv, base));
+      const put = async (rel: string, data: Uint8Array): Promise<void> => {
+        await mkdir(path.dirname(path.join(base, rel)), { recursive: true });
+        await writeFile(path.join(base, rel), data);
+      };
+      return {
+        store,
+        seed: (key, bytes) => put(keyPath(key), bytes),
+        seedGarbage: () => put("files/xxh64/ab/.cdef0123456789ab.pipe-tmp-1-0", Buffer.from("half")),
+        cleanup: async () => {
+          await store.close();
+          await rm(base, { recursive: true, force: true });
+        },
+      };
+    },
+    { timeout: 60_000 },
+  );
 });

@@ -6,6 +6,8 @@ import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
 import { httpUrlOf, openWebdav } from "../../src/remotes/webdav.js";
 import { davServer, hasDav, type DavServer } from "../helpers/servers.js";
 import { keyOf, remoteContract } from "./remote-contract.js";
+import { objectStoreContract } from "./object-store-contract.js";
+import { keyPath } from "../../src/storage/object-store.js";
 
 function spec(srv: DavServer, dir: string, extra: Record<string, string> = {}): RemoteSpec {
   return { name: "dav", url: `${srv.url.replace(/^http/, "webdav")}/${dir}`, options: { user: srv.user, password: srv.password, ...extra }, source: ".pipe/config.local.yaml" };
@@ -71,4 +73,31 @@ describe.runIf(hasDav())("webdav remote on Apache mod_dav", () => {
     const r = await store.putStream(await keyOf("y"), (await import("node:stream")).Readable.from([Buffer.from("y")]), 1);
     expect(r.ok ? "ok" : r.failure.reason).toBe("unreachable");
   }, 60_000);
+});
+
+describe.runIf(hasDav())("webdav remote on Apache, shared contract", () => {
+  const srv = davServer()!;
+  objectStoreContract(
+    "webdav remote (Apache)",
+    async () => {
+      const dir = `pipe-test-${randomBytes(5).toString("hex")}`;
+      const store = open(spec(srv, dir));
+      const root = createClient(srv.url, { username: srv.user, password: srv.password });
+      const put = async (rel: string, data: Uint8Array): Promise<void> => {
+        const parts = `${dir}/${rel}`.split("/");
+        for (let i = 1; i < parts.length; i++) await root.createDirectory(`/${parts.slice(0, i).join("/")}`).catch(() => undefined);
+        await root.putFileContents(`/${dir}/${rel}`, Buffer.from(data));
+      };
+      return {
+        store,
+        seed: (key, bytes) => put(keyPath(key), bytes),
+        seedGarbage: () => put("files/xxh64/ab/.cdef0123456789ab.pipe-tmp-1-0", Buffer.from("half")),
+        cleanup: async () => {
+          await store.close();
+          await root.deleteFile(`/${dir}`).catch(() => undefined);
+        },
+      };
+    },
+    { timeout: 60_000 },
+  );
 });
