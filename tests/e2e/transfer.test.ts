@@ -170,6 +170,22 @@ describe("what is verified", () => {
   });
 });
 
+describe("a remote that cannot be reached", () => {
+  it("a closed port is one clear error naming the remote and what to check, exit 1; the cache is untouched", () => {
+    const a = projectA(path.join(tempDir(), "remote"));
+    expect(runPipe(a, ["remote", "add", "closed", "s3://bucket/prefix"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "closed", "endpointurl", "http://127.0.0.1:1"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "--local", "closed", "access_key_id", "x"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "--local", "closed", "secret_access_key", "y"]).code).toBe(0);
+    const push = runPipe(a, ["push", "-r", "closed"]);
+    expect(push.code).toBe(1);
+    expect(push.stdout).toBe("");
+    expect(push.stderr).toMatch(/^error: remote 'closed' \(s3:\/\/bucket\/prefix\) is unreachable: .*ECONNREFUSED.*endpointurl.*push stopped \(running it again finishes it\)\n$/);
+    expect(push.stderr.split("\n")).toHaveLength(2);
+    expect(runPipe(a, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+});
+
 describe("remote configuration", () => {
   it("add, modify (a secret goes to the git-ignored local file and is never printed), list, default, remove", () => {
     const p = makeProject({ "pipe.yaml": "stages: {}\n" });
