@@ -11,7 +11,7 @@
  * request; a server that refuses conditional puts (Swift answers 501) is remembered and asked with a HEAD instead.
  */
 import { createReadStream } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -26,10 +26,13 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { tempBeside } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import {
+  allLimit,
   candidatePaths,
+  checkFile,
   checkKey,
   BadDigest,
   CONNECT_TIMEOUT_MS,
@@ -53,6 +56,13 @@ const SINGLE_PUT_MAX = 16 * 1024 * 1024;
 const PART_SIZE = 16 * 1024 * 1024;
 /** Objects up to this size are downloaded into memory and written with one call. */
 const SMALL_GET_MAX = 4 * 1024 * 1024;
+/** Objects from `rangedGetFrom` bytes are downloaded in ranges of `rangeSize`, RANGED_STREAMS at once. */
+export interface S3Tuning {
+  rangedGetFrom: number;
+  rangeSize: number;
+}
+const DEFAULT_TUNING: S3Tuning = { rangedGetFrom: 64 * 1024 * 1024, rangeSize: 32 * 1024 * 1024 };
+const RANGED_STREAMS = 4;
 /** Idle time of a connection before a request counts as stalled. */
 const SOCKET_IDLE_MS = 60_000;
 
@@ -103,7 +113,8 @@ export function clientConfig(spec: RemoteSpec, loc: S3Location, env: NodeJS.Proc
   return cfg;
 }
 
-export function openS3(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteStore> {
+/** Opens an S3 remote; `tuning` is for tests (small objects through the ranged path). */
+export function openS3(spec: RemoteSpec, ctx: RemoteContext, tuning: S3Tuning = DEFAULT_TUNING): Result<RemoteStore> {
   const loc = parseS3Url(spec.url);
   if (!loc) return fail([error("usage", `remote '${spec.name}' (${spec.source}): '${spec.url}' is not an s3://bucket/prefix URL`)]);
   if ((spec.options.access_key_id === undefined) !== (spec.options.secret_access_key === undefined)) {
@@ -114,7 +125,7 @@ export function openS3(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteStore
   // The SDK warns on every run under Node 20 that later releases will need Node 22; the lock file pins a release
   // that supports Node 20, so the warning would only be noise in pipe's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  return ok(new S3Store(labelOf(spec), loc, new S3Client(cfg), jobs, [spec.options.secret_access_key, spec.options.session_token], cfg.endpoint !== undefined));
+  return ok(new S3Store(labelOf(spec), loc, new S3Client(cfg), jobs, [spec.options.secret_access_key, spec.options.session_token], cfg.endpoint !== undefined, tuning));
 }
 
 interface SdkError {
@@ -147,6 +158,7 @@ export class S3Store implements RemoteStore {
     readonly jobs: number,
     private readonly secrets: readonly (string | undefined)[],
     private readonly customEndpoint: boolean,
+    private readonly tuning: S3Tuning = DEFAULT_TUNING,
   ) {}
 
   private name(rel: string): string {
@@ -326,9 +338,62 @@ export class S3Store implements RemoteStore {
         }
         return writeVerified(key, bytes, destAbs);
       }
+      if (r.ContentLength !== undefined && r.ContentLength >= this.tuning.rangedGetFrom) {
+        body.destroy();
+        return this.rangedGet(key, rel, r.ContentLength, r.ETag, destAbs);
+      }
       return downloadVerified(key, destAbs, async () => okv(body), (e) => this.failure(e, `cannot download ${keyString(key)}`));
     }
     return failed({ reason: "missing", key });
+  }
+
+  /**
+   * A large object in parts fetched at once (one GET stream is bound by one connection's window): each range is
+   * written at its offset in a temp file beside the destination, which is hashed whole before it gets its name.
+   * `If-Match` on the ETag makes an object replaced meanwhile fail instead of mixing two versions.
+   */
+  private async rangedGet(key: ObjectKey, rel: string, size: number, etag: string | undefined, destAbs: string): Promise<StoreResult<void>> {
+    await mkdir(path.dirname(destAbs), { recursive: true }).catch(() => undefined);
+    const tmp = tempBeside(destAbs);
+    let fh;
+    try {
+      fh = await open(tmp, "wx", 0o644);
+    } catch (e) {
+      return failed({ reason: "permission", store: path.dirname(destAbs), detail: `cannot write ${destAbs}: ${(e as Error).message}` });
+    }
+    const ranges: [number, number][] = [];
+    for (let off = 0; off < size; off += this.tuning.rangeSize) ranges.push([off, Math.min(size, off + this.tuning.rangeSize) - 1]);
+    const file = fh;
+    try {
+      const got = await allLimit(ranges, RANGED_STREAMS, async ([from, to]) => {
+        const part = await this.client.send(
+          new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.name(rel), Range: `bytes=${from}-${to}`, ...(etag ? { IfMatch: etag } : {}) }),
+        );
+        let pos = from;
+        for await (const chunk of part.Body as Readable) {
+          const c = chunk as Buffer;
+          await file.write(c, 0, c.length, pos);
+          pos += c.length;
+        }
+        if (pos !== to + 1) throw new ShortData(pos - from, to + 1 - from);
+        return okv(undefined);
+      });
+      await file.close();
+      if (!got.ok) throw new Error("unreachable: allLimit's callback throws");
+      const bad = await checkFile(tmp, key);
+      if (bad !== undefined) {
+        await unlink(tmp).catch(() => undefined);
+        return failed({ reason: "corrupt", key, actual: bad });
+      }
+      await rename(tmp, destAbs);
+      return okv(undefined);
+    } catch (e) {
+      await file.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      const code = (e as { code?: unknown }).code;
+      if (code === "ENOSPC" || code === "EDQUOT") return failed({ reason: "no-space", store: `the disk of ${path.dirname(destAbs)}` });
+      return failed(this.failure(e, `cannot download ${keyString(key)}`));
+    }
   }
 
   /** A failure of a put, with a short or mis-hashed body as what it is. */

@@ -21,7 +21,6 @@ import {
   checkFile,
   checkKey,
   CONNECT_TIMEOUT_MS,
-  downloadVerified,
   failed,
   hashTap,
   jobsOf,
