@@ -86,6 +86,8 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
       out.counts.fatal = dirsThere.failure;
       break;
     }
+    // Objects counted as there through a manifest (a file two directories share is counted once).
+    const vouched = new Set<string>();
     for (const o of outs) {
       if (!isDir(o.key)) {
         files.push(o.key);
@@ -93,9 +95,10 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
       }
       const m = await readManifest(input.cache.store, o.key.id);
       if (m.status === "ok" && holds(dirsThere.value, o.key)) {
-        const n = m.entries.length + 1;
-        out.counts.present += n;
-        input.on({ type: "checked", direction: "push", total: n, present: n, bytes: 0 });
+        const fresh = [o.key, ...entryKeys(m.entries)].filter((k) => !vouched.has(keyString(k)));
+        for (const k of fresh) vouched.add(keyString(k));
+        out.counts.present += fresh.length;
+        input.on({ type: "checked", direction: "push", total: fresh.length, present: fresh.length, bytes: 0 });
       } else if (m.status === "ok") {
         files.push(...entryKeys(m.entries));
         dirs.push(o.key);
@@ -108,7 +111,12 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
       }
     }
     const opts = { jobs: input.jobs, on: input.on, ...(input.signal ? { signal: input.signal } : {}), ...(input.optional ? { optional: input.optional } : {}) };
-    const c1 = await pushObjects(input.cache, r.store, files, opts);
+    const c1 = await pushObjects(
+      input.cache,
+      r.store,
+      files.filter((k) => !vouched.has(keyString(k))),
+      opts,
+    );
     addCounts(out.counts, c1);
     if (c1.fatal || input.signal?.aborted) break;
     // A manifest goes only when all of its files are there: otherwise the remote would claim a directory it lacks.

@@ -400,3 +400,26 @@ describe("the run-cache on a remote", () => {
     expect(runPipe(b, ["status"]).stdout).toBe("Pipeline is up to date.\n");
   });
 });
+
+describe("revisions in scope", () => {
+  it("push -A also sends what earlier commits name; fetch --rev brings an old commit's outputs into the cache", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    const first = git(a, ["rev-parse", "HEAD"]).trim();
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    gitCommitAll(a, "n=2");
+    expect(runPipe(a, ["push"]).stdout).toBe("4 files pushed, 131 B\n");
+    // n=1's model, data/n.txt and manifest are named only by the first commit.
+    const all = runPipe(a, ["push", "-A"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toBe("3 files pushed, 125 B, 4 already there\n");
+    const b = cloneOf(a);
+    const f = runPipe(b, ["fetch", "--rev", first]);
+    expect(f.code, f.stderr).toBe(0);
+    git(b, ["checkout", "-q", first]);
+    const co = runPipe(b, ["checkout"]);
+    expect(co.code, co.stderr).toBe(0);
+    expect(read(b, "model.bin")).toBe("model-1\n");
+  });
+});
