@@ -78,13 +78,28 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
     out.remotes.push(r.name);
     const files: ObjectKey[] = [];
     const dirs: ObjectKey[] = [];
+    // A manifest on the remote vouches for its files (it is pushed only after all of them, and gc keeps them with
+    // it): a directory already there costs one question, not one per file. DVC's push trusts a `.dir` the same way.
+    const dirKeys = outs.map((o) => o.key).filter(isDir);
+    const dirsThere = dirKeys.length > 0 ? await r.store.hasMany(dirKeys) : { ok: true as const, value: new Set<string>() };
+    if (!dirsThere.ok) {
+      out.counts.fatal = dirsThere.failure;
+      break;
+    }
+    // Objects counted as there through a manifest (a file two directories share is counted once).
+    const vouched = new Set<string>();
     for (const o of outs) {
       if (!isDir(o.key)) {
         files.push(o.key);
         continue;
       }
       const m = await readManifest(input.cache.store, o.key.id);
-      if (m.status === "ok") {
+      if (m.status === "ok" && holds(dirsThere.value, o.key)) {
+        const fresh = [o.key, ...entryKeys(m.entries)].filter((k) => !vouched.has(keyString(k)));
+        for (const k of fresh) vouched.add(keyString(k));
+        out.counts.present += fresh.length;
+        input.on({ type: "checked", direction: "push", total: fresh.length, present: fresh.length, bytes: 0 });
+      } else if (m.status === "ok") {
         files.push(...entryKeys(m.entries));
         dirs.push(o.key);
       } else if (m.status === "corrupt") {
@@ -96,7 +111,12 @@ export async function pushOutputs(input: SyncInput): Promise<SyncOutcome> {
       }
     }
     const opts = { jobs: input.jobs, on: input.on, ...(input.signal ? { signal: input.signal } : {}), ...(input.optional ? { optional: input.optional } : {}) };
-    const c1 = await pushObjects(input.cache, r.store, files, opts);
+    const c1 = await pushObjects(
+      input.cache,
+      r.store,
+      files.filter((k) => !vouched.has(keyString(k))),
+      opts,
+    );
     addCounts(out.counts, c1);
     if (c1.fatal || input.signal?.aborted) break;
     // A manifest goes only when all of its files are there: otherwise the remote would claim a directory it lacks.

@@ -143,6 +143,8 @@ export function summaryText(verb: Verb, c: TransferCounts): string {
   if (c.transferred === 0 && c.missing.length === 0 && c.failed.length === 0 && !c.fatal) {
     return c.present > 0 ? `Everything is up to date (${plural(c.present, "file")} already there).\n` : "Everything is up to date.\n";
   }
+  // Stopped before anything moved: the error says it all.
+  if (c.fatal && c.transferred === 0 && c.present === 0) return "";
   let s = `${plural(c.transferred, "file")} ${PAST[verb]}`;
   if (c.transferred > 0) s += `, ${formatBytes(c.bytes)}`;
   if (c.present > 0) s += `, ${c.present} already there`;

@@ -170,6 +170,22 @@ describe("what is verified", () => {
   });
 });
 
+describe("a remote that cannot be reached", () => {
+  it("a closed port is one clear error naming the remote and what to check, exit 1; the cache is untouched", () => {
+    const a = projectA(path.join(tempDir(), "remote"));
+    expect(runPipe(a, ["remote", "add", "closed", "s3://bucket/prefix"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "closed", "endpointurl", "http://127.0.0.1:1"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "--local", "closed", "access_key_id", "x"]).code).toBe(0);
+    expect(runPipe(a, ["remote", "modify", "--local", "closed", "secret_access_key", "y"]).code).toBe(0);
+    const push = runPipe(a, ["push", "-r", "closed"]);
+    expect(push.code).toBe(1);
+    expect(push.stdout).toBe("");
+    expect(push.stderr).toMatch(/^error: remote 'closed' \(s3:\/\/bucket\/prefix\) is unreachable: .*ECONNREFUSED.*endpointurl.*push stopped \(running it again finishes it\)\n$/);
+    expect(push.stderr.split("\n")).toHaveLength(2);
+    expect(runPipe(a, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+});
+
 describe("remote configuration", () => {
   it("add, modify (a secret goes to the git-ignored local file and is never printed), list, default, remove", () => {
     const p = makeProject({ "pipe.yaml": "stages: {}\n" });
@@ -361,5 +377,49 @@ describe("a DVC remote", () => {
     expect(runPipe(p, ["status"]).stdout).toBe("Pipeline is up to date.\n");
     // Nothing was re-uploaded in another layout: the remote is as DVC left it.
     expect(remoteFiles(remote)).toHaveLength(4);
+  });
+});
+
+describe("the run-cache on a remote", () => {
+  it("push --run-cache sends entries and their outputs; repro --pull in a clone restores a run made elsewhere", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    gitCommitAll(a, "n=2");
+    const push = runPipe(a, ["push", "--run-cache"]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(remoteFiles(remote).filter((f) => f.startsWith("runs/"))).toHaveLength(2);
+    const b = cloneOf(a);
+    // n=1 ran in A only; its outputs are named by A's run-cache entry, not by any lock in B.
+    writeFiles(b, { "params.yaml": "n: 1\n" });
+    const r = runPipe(b, ["repro", "--pull"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("Running 'gen'");
+    expect(read(b, "model.bin")).toBe("model-1\n");
+    expect(runPipe(b, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+});
+
+describe("revisions in scope", () => {
+  it("push -A also sends what earlier commits name; fetch --rev brings an old commit's outputs into the cache", () => {
+    const remote = path.join(tempDir(), "remote");
+    const a = projectA(remote);
+    const first = git(a, ["rev-parse", "HEAD"]).trim();
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    gitCommitAll(a, "n=2");
+    expect(runPipe(a, ["push"]).stdout).toBe("4 files pushed, 131 B\n");
+    // n=1's model, data/n.txt and manifest are named only by the first commit.
+    const all = runPipe(a, ["push", "-A"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toBe("3 files pushed, 125 B, 4 already there\n");
+    const b = cloneOf(a);
+    const f = runPipe(b, ["fetch", "--rev", first]);
+    expect(f.code, f.stderr).toBe(0);
+    git(b, ["checkout", "-q", first]);
+    const co = runPipe(b, ["checkout"]);
+    expect(co.code, co.stderr).toBe(0);
+    expect(read(b, "model.bin")).toBe("model-1\n");
   });
 });
