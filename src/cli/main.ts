@@ -200,6 +200,7 @@ export function buildProgram(io: RunIo): Command {
     .argument("[targets...]", "stage addresses or group names")
     .option("--json", "one JSON document on stdout")
     .option("--check", "print the report, exit 1 when anything is stale")
+    .option("--no-data", "judge the lock from what git holds alone (CI: no outputs, no cache); exit 1 when it does not describe the pipeline")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/status.js");

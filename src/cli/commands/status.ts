@@ -17,6 +17,8 @@ import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from ".
 export interface StatusOptions {
   json?: boolean;
   check?: boolean;
+  /** false with `--no-data`: judge the lock from git alone (`status-no-data.ts`). */
+  data?: boolean;
 }
 
 function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
@@ -33,6 +35,7 @@ async function runningNow(root: string): Promise<ReadonlyMap<string, number>> {
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
+  if (opts.data === false) return (await import("./status-no-data.js")).run(ctx, targets, opts);
   const startedNs = BigInt(Date.now()) * 1_000_000n;
   if (targets.length === 0) {
     const hit = await statusFromMemo(ctx.global.cwd, memoForm(ctx, opts), runningNow);
