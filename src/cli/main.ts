@@ -334,6 +334,18 @@ export function buildProgram(io: RunIo): Command {
       }),
     );
 
+  const lock = program.command("lock").description("pipe.lock in git: the merge driver");
+  lock
+    .command("merge")
+    .description("git's merge driver for pipe.lock (%O %A %B %P): entry by entry, never conflict markers")
+    .argument("<base>").argument("<ours>", "written with the result").argument("<theirs>").argument("[path]", "the lock's path in the repository")
+    .action(action((_cmd, b: string, o: string, t: string, p?: string) => async (ctx) => (await import("./commands/lock.js")).runMerge(ctx, b, o, t, p)));
+  lock
+    .command("install-driver")
+    .description("route pipe.lock to the merge driver: .gitattributes, and git config in this clone")
+    .option("--command <cmd>", "how git runs pipe (default: this node and this pipe, by absolute path)")
+    .action(action((cmd) => async (ctx) => (await import("./commands/lock.js")).runInstall(ctx, cmd.opts())));
+
   pointToHelp(program);
   return program;
 }
