@@ -334,6 +334,13 @@ export function buildProgram(io: RunIo): Command {
       }),
     );
 
+  program
+    .command("watch")
+    .description("repro the targets, then again whenever their deps, params, stages or vars files change (Ctrl-C stops)")
+    .argument("[targets...]", "stage addresses or group names")
+    .addOption(jobsOption())
+    .action(action((cmd, targets: string[]) => async (ctx) => (await import("./commands/watch.js")).run(ctx, targets, cmd.opts())));
+
   const lock = program.command("lock").description("pipe.lock in git: the merge driver");
   lock
     .command("merge")
