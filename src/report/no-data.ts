@@ -32,6 +32,11 @@ function what(i: NoDataIssue, w: Where): string {
     case "no-lock-entry":
       return `${w.address(i.stage)}: no entry in ${w.path(i.lockFile)}`;
     case "command":
+      if (i.explained && i.vars.length > 0) {
+        const vars = i.vars.map((v) => `\${${v.name}} is ${v.new}`).join(", ");
+        const old = i.vars.map((v) => v.old).join(", ");
+        return `${w.address(i.stage)}: in its command ${vars} but ${w.path(i.lockFile)} recorded ${old}`;
+      }
       return `${w.address(i.stage)}: command is '${cmdText(i.current)}' but ${w.path(i.lockFile)} recorded '${cmdText(i.locked)}'`;
     case "param": {
       const at = `${w.path(i.file)}:${i.key}`;

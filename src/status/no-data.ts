@@ -27,6 +27,7 @@ import { runGit } from "../git/git.js";
 import { indexOf } from "../graph/graph.js";
 import type { LockStore } from "../lock/read.js";
 import { pathKey, type LockEntry, type LockFileEntry } from "../lock/types.js";
+import { explainCommandChange, type CmdVarChange } from "./cmd-vars.js";
 import { compareParams, lockRootPath } from "./params.js";
 import { absOf, type Workspace } from "./workspace.js";
 import type { HashRef, ParamChange, ParamsFileFacts } from "./types.js";
@@ -35,7 +36,8 @@ import type { HashRef, ParamChange, ParamsFileFacts } from "./types.js";
 export type NoDataIssue =
   | { kind: "lock-not-in-git"; lockFile: string }
   | { kind: "no-lock-entry"; stage: string; lockFile: string }
-  | { kind: "command"; stage: string; lockFile: string; locked: string | string[]; current: string | string[] }
+  /** `vars`: the `${...}` whose text changed, when they account for the whole change (`explained`). */
+  | { kind: "command"; stage: string; lockFile: string; locked: string | string[]; current: string | string[]; vars: CmdVarChange[]; explained: boolean }
   | ({ kind: "param"; stage: string; lockFile: string; file: string } & ParamChange)
   | { kind: "params-file"; stage: string; lockFile: string; file: string; problem: "missing" | "invalid" | "not-in-git"; message?: string }
   /** A git-tracked dep whose content is not what the lock records (`new`: declared, not in the lock; `removed`: in the lock, no longer declared). */
@@ -178,7 +180,13 @@ export async function checkNoData(input: NoDataInput): Promise<Result<NoDataChec
     // A frozen stage is never re-run: what it records is what it is. Its outputs still anchor the chain below it.
     if (stage.frozen) continue;
     const base = { stage: address, lockFile };
-    if (!sameCmd(entry.cmd, stage.cmd)) issues.push({ kind: "command", ...base, locked: entry.cmd, current: stage.cmd });
+    let command: NoDataIssue | undefined;
+    if (!sameCmd(entry.cmd, stage.cmd)) {
+      const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
+      command = { kind: "command", ...base, locked: entry.cmd, current: stage.cmd, vars, explained };
+      issues.push(command);
+    }
+    const paramsFrom = issues.length;
 
     // Params: untracked params files are data to git; a file produced by a stage is judged by the chain, not here.
     const paramsFacts = new Map<string, ParamsFileFacts>();
@@ -199,6 +207,11 @@ export async function checkNoData(input: NoDataInput): Promise<Result<NoDataChec
         continue;
       }
       for (const c of pf.changes) issues.push({ kind: "param", ...base, file: pf.rootPath, ...c });
+    }
+    // A command changed only by params named just above says nothing more: one line per cause.
+    if (command?.kind === "command" && command.explained) {
+      const keys = new Set(issues.slice(paramsFrom).flatMap((i) => (i.kind === "param" ? [i.key] : [])));
+      if (command.vars.every((v) => keys.has(v.name))) issues.splice(issues.indexOf(command), 1);
     }
     // Lock params files no longer named by the stage at all.
     const named = new Set(stage.params.map((p) => pathKey(p.file)));

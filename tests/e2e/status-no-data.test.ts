@@ -91,7 +91,8 @@ describe("pipe status --no-data", () => {
     const r = await noData(fresh);
     expect(r.code).toBe(1);
     expect(r.out.split("\n")).toContain("train: params.yaml:train.lr is 0.3 but pipe.lock recorded 0.5: run 'pipe repro train' and commit pipe.lock");
-    expect(r.out).toContain("train: command is 'sh src/train.sh 0.3' but pipe.lock recorded 'sh src/train.sh 0.5'");
+    // The command changed with the param: said once, by the param's line.
+    expect(r.out.split("\n")).toHaveLength(3);
     const j = await noData(fresh, "--json");
     expect(j.code).toBe(1);
     const doc = JSON.parse(j.out) as { consistent: boolean; issues: { kind: string; key?: string; old?: unknown; new?: unknown }[] };
@@ -105,13 +106,17 @@ describe("pipe status --no-data", () => {
     expect((await noData(fresh)).code).toBe(0);
   });
 
-  it("names a code dep edited without a re-run, with both hashes", async () => {
+  it("names a code dep edited without a re-run, with both hashes, and a command edited by hand", async () => {
     const root = committedProject();
-    writeFiles(root, { "src/train.sh": "cat prepared.txt > model.txt\necho lr=$1 epochs >> model.txt\n" });
+    writeFiles(root, { "src/train.sh": "cat prepared.txt > model.txt\necho lr=$1 epochs >> model.txt\n", "pipe.yaml": FILES["pipe.yaml"].replace("cmd: sh src/train.sh", "cmd: bash src/train.sh") });
     gitCommitAll(root, "edit train.sh");
     const r = await noData(clone(root));
     expect(r.code).toBe(1);
+    expect(r.out).toContain("train: command is 'bash src/train.sh 0.5' but pipe.lock recorded 'sh src/train.sh 0.5': run 'pipe repro train' and commit pipe.lock\n");
     expect(r.out).toMatch(/^train: src\/train\.sh hashes to xxh64:[0-9a-f]{16} but pipe\.lock recorded xxh64:[0-9a-f]{16}: run 'pipe repro train' and commit pipe\.lock$/m);
+    const doc = JSON.parse((await noData(root, "--json")).out) as { issues: { kind: string }[] };
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.issues.map((i) => i.kind)).toEqual(["command", "dep"]);
   });
 
   it("checks the chain: a consumer's dep hash must be the one its producer's entry records", async () => {
