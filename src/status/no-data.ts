@@ -119,7 +119,9 @@ function sameCmd(a: string | string[], b: string | string[]): boolean {
 /** The hash of a git-held dep with `algo`: a tracked file, or a directory built from its tracked files. */
 async function gitHash(ws: Workspace, tracked: TrackedIndex, rootPath: string, algo: HashAlgo): Promise<HashRef | "missing"> {
   if (tracked.has(rootPath)) {
-    const o = await ws.hasher.hashPath(absOf(ws.root, rootPath), algo);
+    const abs = absOf(ws.root, rootPath);
+    // A stat-cache hit is answered synchronously: no promise per file on a repeated check.
+    const o = ws.hasher.peek(abs, algo) ?? (await ws.hasher.hashPath(abs, algo));
     if (o.kind === "file") return { algo, hash: o.hash };
     return "missing";
   }
@@ -170,118 +172,130 @@ export async function checkNoData(input: NoDataInput): Promise<Result<NoDataChec
     if (concerned && !tracked.has(f)) issues.push({ kind: "lock-not-in-git", lockFile: f });
   }
 
-  for (const address of input.addresses) {
-    const stage = graph.stages.get(address)!;
-    const { entry, lockFile } = entries.get(address)!;
-    if (!entry) {
-      issues.push({ kind: "no-lock-entry", stage: address, lockFile });
-      continue;
-    }
-    // A frozen stage is never re-run: what it records is what it is. Its outputs still anchor the chain below it.
-    if (stage.frozen) continue;
-    const base = { stage: address, lockFile };
-    let command: NoDataIssue | undefined;
-    if (!sameCmd(entry.cmd, stage.cmd)) {
-      const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
-      command = { kind: "command", ...base, locked: entry.cmd, current: stage.cmd, vars, explained };
-      issues.push(command);
-    }
-    const paramsFrom = issues.length;
+  // Stages are judged concurrently (hashing overlaps I/O); each collects its own lines, joined in stage order.
+  const judge = async (address: string, issues: NoDataIssue[], notChecked: NoDataCheck["notChecked"]): Promise<void> => {
+      const stage = graph.stages.get(address)!;
+      const { entry, lockFile } = entries.get(address)!;
+      if (!entry) {
+        issues.push({ kind: "no-lock-entry", stage: address, lockFile });
+        return;
+      }
+      // A frozen stage is never re-run: what it records is what it is. Its outputs still anchor the chain below it.
+      if (stage.frozen) return;
+      const base = { stage: address, lockFile };
+      let command: NoDataIssue | undefined;
+      if (!sameCmd(entry.cmd, stage.cmd)) {
+        const { vars, explained } = explainCommandChange(entry.cmd, stage.cmd, stage.cmdTemplate);
+        command = { kind: "command", ...base, locked: entry.cmd, current: stage.cmd, vars, explained };
+        issues.push(command);
+      }
+      const paramsFrom = issues.length;
 
-    // Params: untracked params files are data to git; a file produced by a stage is judged by the chain, not here.
-    const paramsFacts = new Map<string, ParamsFileFacts>();
-    const judged: ParamsDep[] = [];
-    for (const p of stage.params) {
-      if (!tracked.has(p.rootPath)) {
-        if (outs.producersOf({ rootPath: p.rootPath, external: false }).length === 0) {
-          issues.push({ kind: "params-file", ...base, file: p.rootPath, problem: "not-in-git" });
-        }
-        continue;
-      }
-      judged.push(p);
-      paramsFacts.set(p.rootPath, await ws.params.read(p.rootPath, absOf(root, p.rootPath)));
-    }
-    for (const pf of compareParams(judged, pickParams(entry.params, judged), paramsFacts, stage.wdir)) {
-      if (pf.error !== undefined) {
-        issues.push({ kind: "params-file", ...base, file: pf.rootPath, problem: "invalid", message: pf.error });
-        continue;
-      }
-      for (const c of pf.changes) issues.push({ kind: "param", ...base, file: pf.rootPath, ...c });
-    }
-    // A command changed only by params named just above says nothing more: one line per cause.
-    if (command?.kind === "command" && command.explained) {
-      const keys = new Set(issues.slice(paramsFrom).flatMap((i) => (i.kind === "param" ? [i.key] : [])));
-      if (command.vars.every((v) => keys.has(v.name))) issues.splice(issues.indexOf(command), 1);
-    }
-    // Lock params files no longer named by the stage at all.
-    const named = new Set(stage.params.map((p) => pathKey(p.file)));
-    for (const [f, vals] of Object.entries(entry.params)) {
-      if (named.has(pathKey(f))) continue;
-      for (const [key, old] of Object.entries(vals)) issues.push({ kind: "param", ...base, file: f, key, change: "removed", old });
-    }
-
-    // Deps.
-    const lockDeps = new Map(entry.deps.map((e) => [pathKey(e.path), e]));
-    const declared = new Set<string>();
-    for (const d of stage.deps) {
-      const key = pathKey(d.path);
-      declared.add(key);
-      if (d.external) {
-        notChecked.push({ stage: address, path: d.rootPath, why: "external" });
-        continue;
-      }
-      const locked = lockDeps.get(key);
-      if (!locked) {
-        issues.push({ kind: "dep", ...base, path: d.rootPath, change: "new" });
-        continue;
-      }
-      const algo = algoOf(locked);
-      const lockedRef = { algo: locked.algo, hash: locked.hash };
-      const producers = outs.producersOf(d);
-      if (producers.length > 0) {
-        const only = producers.length === 1 ? producers[0]! : undefined;
-        if (!only || only.relation !== "equal") {
-          notChecked.push({ stage: address, path: d.rootPath, why: only?.relation === "inside" ? "inside-output" : "holds-outputs" });
+      // Params: untracked params files are data to git; a file produced by a stage is judged by the chain, not here.
+      const paramsFacts = new Map<string, ParamsFileFacts>();
+      const judged: ParamsDep[] = [];
+      for (const p of stage.params) {
+        if (!tracked.has(p.rootPath)) {
+          if (outs.producersOf({ rootPath: p.rootPath, external: false }).length === 0) {
+            issues.push({ kind: "params-file", ...base, file: p.rootPath, problem: "not-in-git" });
+          }
           continue;
         }
-        const producer = entries.get(only.stage.address);
-        const pEntry = producer?.entry;
-        // A producer without an entry is reported on its own line; nothing to compare with.
-        if (!pEntry) continue;
-        const out = pEntry.outs.find((o) => pathKey(o.path) === pathKey(only.out.path));
-        if (!out) continue; // reported as the producer's `out new`
-        if (out.algo !== locked.algo) {
-          notChecked.push({ stage: address, path: d.rootPath, why: "different-algorithm" });
+        judged.push(p);
+        paramsFacts.set(p.rootPath, await ws.params.read(p.rootPath, absOf(root, p.rootPath)));
+      }
+      for (const pf of compareParams(judged, pickParams(entry.params, judged), paramsFacts, stage.wdir)) {
+        if (pf.error !== undefined) {
+          issues.push({ kind: "params-file", ...base, file: pf.rootPath, problem: "invalid", message: pf.error });
           continue;
         }
-        checked.chained++;
-        if (out.hash !== locked.hash) {
-          issues.push({ kind: "chain", ...base, path: d.rootPath, producer: only.stage.address, locked: lockedRef, produced: { algo: out.algo, hash: out.hash } });
-        }
-        continue;
+        for (const c of pf.changes) issues.push({ kind: "param", ...base, file: pf.rootPath, ...c });
       }
-      if (!tracked.has(d.rootPath) && tracked.under(d.rootPath).length === 0) {
-        notChecked.push({ stage: address, path: d.rootPath, why: "not-in-git" });
-        continue;
+      // A command changed only by params named just above says nothing more: one line per cause.
+      if (command?.kind === "command" && command.explained) {
+        const keys = new Set(issues.slice(paramsFrom).flatMap((i) => (i.kind === "param" ? [i.key] : [])));
+        if (command.vars.every((v) => keys.has(v.name))) issues.splice(issues.indexOf(command), 1);
       }
-      if (!algo) continue;
-      checked.tracked++;
-      const now = await gitHash(ws, tracked, d.rootPath, algo);
-      if (now === "missing") issues.push({ kind: "dep", ...base, path: d.rootPath, change: "missing", locked: lockedRef });
-      else if (now.hash !== locked.hash) issues.push({ kind: "dep", ...base, path: d.rootPath, change: "modified", locked: lockedRef, current: now });
-    }
-    for (const e of entry.deps) {
-      if (!declared.has(pathKey(e.path))) issues.push({ kind: "dep", ...base, path: lockRootOf(stage, e.path), change: "removed", locked: { algo: e.algo, hash: e.hash } });
-    }
+      // Lock params files no longer named by the stage at all.
+      const named = new Set(stage.params.map((p) => pathKey(p.file)));
+      for (const [f, vals] of Object.entries(entry.params)) {
+        if (named.has(pathKey(f))) continue;
+        for (const [key, old] of Object.entries(vals)) issues.push({ kind: "param", ...base, file: f, key, change: "removed", old });
+      }
 
-    // Outs: only the list is compared (their content is data).
-    const lockOuts = new Set(entry.outs.map((e) => pathKey(e.path)));
-    const declaredOuts = new Set<string>();
-    for (const o of stage.outs) {
-      declaredOuts.add(pathKey(o.path));
-      if (!lockOuts.has(pathKey(o.path))) issues.push({ kind: "out", ...base, path: o.rootPath, change: "new" });
-    }
-    for (const e of entry.outs) if (!declaredOuts.has(pathKey(e.path))) issues.push({ kind: "out", ...base, path: lockRootOf(stage, e.path), change: "removed" });
+      // Deps.
+      const lockDeps = new Map(entry.deps.map((e) => [pathKey(e.path), e]));
+      const declared = new Set<string>();
+      for (const d of stage.deps) {
+        const key = pathKey(d.path);
+        declared.add(key);
+        if (d.external) {
+          notChecked.push({ stage: address, path: d.rootPath, why: "external" });
+          continue;
+        }
+        const locked = lockDeps.get(key);
+        if (!locked) {
+          issues.push({ kind: "dep", ...base, path: d.rootPath, change: "new" });
+          continue;
+        }
+        const algo = algoOf(locked);
+        const lockedRef = { algo: locked.algo, hash: locked.hash };
+        const producers = outs.producersOf(d);
+        if (producers.length > 0) {
+          const only = producers.length === 1 ? producers[0]! : undefined;
+          if (!only || only.relation !== "equal") {
+            notChecked.push({ stage: address, path: d.rootPath, why: only?.relation === "inside" ? "inside-output" : "holds-outputs" });
+            continue;
+          }
+          const producer = entries.get(only.stage.address);
+          const pEntry = producer?.entry;
+          // A producer without an entry is reported on its own line; nothing to compare with.
+          if (!pEntry) continue;
+          const out = pEntry.outs.find((o) => pathKey(o.path) === pathKey(only.out.path));
+          if (!out) continue; // reported as the producer's `out new`
+          if (out.algo !== locked.algo) {
+            notChecked.push({ stage: address, path: d.rootPath, why: "different-algorithm" });
+            continue;
+          }
+          checked.chained++;
+          if (out.hash !== locked.hash) {
+            issues.push({ kind: "chain", ...base, path: d.rootPath, producer: only.stage.address, locked: lockedRef, produced: { algo: out.algo, hash: out.hash } });
+          }
+          continue;
+        }
+        if (!tracked.has(d.rootPath) && tracked.under(d.rootPath).length === 0) {
+          notChecked.push({ stage: address, path: d.rootPath, why: "not-in-git" });
+          continue;
+        }
+        if (!algo) continue;
+        checked.tracked++;
+        const now = await gitHash(ws, tracked, d.rootPath, algo);
+        if (now === "missing") issues.push({ kind: "dep", ...base, path: d.rootPath, change: "missing", locked: lockedRef });
+        else if (now.hash !== locked.hash) issues.push({ kind: "dep", ...base, path: d.rootPath, change: "modified", locked: lockedRef, current: now });
+      }
+      for (const e of entry.deps) {
+        if (!declared.has(pathKey(e.path))) issues.push({ kind: "dep", ...base, path: lockRootOf(stage, e.path), change: "removed", locked: { algo: e.algo, hash: e.hash } });
+      }
+
+      // Outs: only the list is compared (their content is data).
+      const lockOuts = new Set(entry.outs.map((e) => pathKey(e.path)));
+      const declaredOuts = new Set<string>();
+      for (const o of stage.outs) {
+        declaredOuts.add(pathKey(o.path));
+        if (!lockOuts.has(pathKey(o.path))) issues.push({ kind: "out", ...base, path: o.rootPath, change: "new" });
+      }
+      for (const e of entry.outs) if (!declaredOuts.has(pathKey(e.path))) issues.push({ kind: "out", ...base, path: lockRootOf(stage, e.path), change: "removed" });
+  };
+  const perStage = await Promise.all(
+    input.addresses.map(async (a) => {
+      const mine = { issues: [] as NoDataIssue[], notChecked: [] as NoDataCheck["notChecked"] };
+      await judge(a, mine.issues, mine.notChecked);
+      return mine;
+    }),
+  );
+  for (const m of perStage) {
+    issues.push(...m.issues);
+    notChecked.push(...m.notChecked);
   }
   ws.hasher.save();
   return ok({ stages: input.addresses.length, issues, notChecked, checked });
