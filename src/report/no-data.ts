@@ -89,8 +89,13 @@ function what(i: NoDataIssue, w: Where): string {
 function fix(i: NoDataIssue, w: Where): string {
   if (i.kind === "lock-not-in-git") return `run 'git add ${w.path(i.lockFile)}' and commit it`;
   if (i.kind === "params-file" && i.problem === "not-in-git") return `run 'git add ${w.path(i.file)}' and commit it, or stop depending on it`;
-  if (i.kind === "params-file" && i.problem === "invalid") return `fix the file, then run 'pipe repro ${w.address(i.stage)}' and commit ${w.path(i.lockFile)}`;
-  return `run 'pipe repro ${w.address(i.stage)}' and commit ${w.path(i.lockFile)}`;
+  if (i.kind === "params-file" && i.problem === "invalid") return `fix the file, then run 'pipe repro ${w.address(i.stage)}' and commit ${w.path(written(i.lockFile))}`;
+  return `run 'pipe repro ${w.address(i.stage)}' and commit ${w.path(written(i.lockFile))}`;
+}
+
+/** The lock `repro` writes beside the one read: `pipe.lock`, also where a `dvc.lock` was read (it is never modified). */
+function written(lockFile: string): string {
+  return lockFile.replace(/(^|\/)dvc\.lock$/, "$1pipe.lock");
 }
 
 export function issueLine(i: NoDataIssue, w: Where = AT_ROOT): string {
