@@ -68,8 +68,9 @@ describe("pipe watch", () => {
       expect(readFileSync(path.join(root, "c.txt"), "utf8")).toBe("a\n2\n");
 
       // A stage added to the stages file is run and its dep watched from then on.
-      appendFileSync(path.join(root, "pipe.yaml"), "  d:\n    cmd: echo d >> runs.log && cat in_d.txt > d.txt\n    deps: [in_d.txt]\n    outs: [d.txt]\n");
+      // Its dep first: it is not watched before the stage exists, and the stage must find it when it runs.
       writeFileSync(path.join(root, "in_d.txt"), "d\n");
+      appendFileSync(path.join(root, "pipe.yaml"), "  d:\n    cmd: echo d >> runs.log && cat in_d.txt > d.txt\n    deps: [in_d.txt]\n    outs: [d.txt]\n");
       await until(() => runs(root).includes("d") && count(w.err(), "Watching") >= 4 && w.err().endsWith("(Ctrl-C to stop)\n"), "the run of the new stage");
       expect(w.err().split("\n").filter((l) => l.startsWith("Watching")).at(-1)).toBe("Watching 5 paths for changes: in_a.txt, in_b.txt, in_d.txt, params.yaml, pipe.yaml (Ctrl-C to stop)");
       const before = runs(root).length;
