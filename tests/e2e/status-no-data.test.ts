@@ -152,6 +152,27 @@ describe("pipe status --no-data", () => {
     expect(u.out).toContain("pipe.lock is not in git: run 'git add pipe.lock' and commit it\n");
   });
 
+  it("hashes a git-tracked directory dep from its tracked files, as repro hashed it; untracked files in it are not read", async () => {
+    const root = makeProject({
+      ".gitignore": "/lib/scratch.tmp\n",
+      "lib/a.py": "a = 1\n",
+      "lib/sub/b.py": "b = 2\n",
+      "pipe.yaml": "stages:\n  build:\n    cmd: cat lib/a.py lib/sub/b.py > built.txt\n    deps: [lib]\n    outs: [built.txt]\n",
+    });
+    gitInit(root);
+    expect(runPipe(root, ["repro"]).code).toBe(0);
+    gitCommitAll(root, "built");
+    const ok = await noData(root);
+    expect(ok.out).toBe("The lock describes the pipeline: 1 stage, 1 dep checked against git, 0 deps against their producers.\n");
+    writeFiles(root, { "lib/scratch.tmp": "an untracked file in the directory\n" });
+    expect(await noData(root)).toEqual(ok);
+    writeFiles(root, { "lib/sub/b.py": "b = 3\n" });
+    gitCommitAll(root, "edit b.py");
+    const r = await noData(clone(root));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^build: lib hashes to xxh64:[0-9a-f]{16}\.dir but pipe\.lock recorded xxh64:[0-9a-f]{16}\.dir: run 'pipe repro build' and commit pipe\.lock$/m);
+  });
+
   it("outside git it says why and exits 2", async () => {
     const root = makeProject(FILES);
     const r = await runPipeIn(root, ["status", "--no-data"]);
