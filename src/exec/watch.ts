@@ -8,7 +8,10 @@
  *   and vars files watched, and the next save runs again.
  * - Outputs never trigger: a path that a stage produces is not watched, and an event under any declared output (a
  *   dep directory holding outputs, `.pipe/`) is ignored. So a running stage writing its outputs starts nothing.
- * - An edit during a run queues exactly one more run, started as soon as the current one ends.
+ * - An edit during a run queues exactly one more run, started as soon as the current one ends. That run first runs,
+ *   even if they look fresh, the stages that read an edited path (`stagesReading`): a stage may have read the old
+ *   content while its lock entry records the hashes its deps have when it is recorded, after the edit, which would
+ *   make a stale output look up to date.
  * - The interrupt is the caller's `signal`: while waiting, it ends the loop; during a run, `repro`'s own handling
  *   stops the stages and records nothing of theirs, and the loop ends with its code (130).
  *
@@ -34,6 +37,8 @@ export type WatchEvent =
   | { type: "watch-changed"; paths: string[] }
   /** An edit arrived during a run: one more run follows it. */
   | { type: "watch-queued"; paths: string[] }
+  /** The queued run re-runs these stages first: they read `paths`, edited while they may have been running. */
+  | { type: "watch-forced"; stages: string[]; paths: string[] }
   | { type: "watch-stopped" };
 
 /**
@@ -61,10 +66,25 @@ export function watchPlan(graph: StageGraph | undefined, addresses: readonly str
   return { paths: sorted(paths), outputs: sorted(outputs) };
 }
 
+/**
+ * The stages of `addresses` (and upstream) that read one of `paths` (root-relative): a dep or params file equal to,
+ * inside or holding one of them. In execution order.
+ */
+export function stagesReading(graph: StageGraph, addresses: readonly string[] | undefined, paths: readonly string[]): string[] {
+  const hit = (p: string): boolean => paths.some((q) => isUnder(q, p) || isUnder(p, q));
+  return withUpstream(graph, addresses ?? graph.order).filter((a) => {
+    const s = graph.stages.get(a)!;
+    return s.deps.some((d) => !d.external && hit(d.rootPath)) || s.params.some((p) => hit(p.rootPath));
+  });
+}
+
 export interface WatchLoopInput {
   root: string;
-  /** One `repro` of the targets; resolves to its exit code (130: interrupted). */
-  runOnce: () => Promise<number>;
+  /**
+   * One `repro` of the targets; resolves to its exit code (130: interrupted). `editedDuringRun`: the paths edited while
+   * the previous run ran (empty for the first run and after a wait).
+   */
+  runOnce: (editedDuringRun: readonly string[]) => Promise<number>;
   /** What to watch now (after a run). */
   plan: () => Promise<WatchPlan>;
   emit: (e: WatchEvent) => void;
@@ -140,17 +160,20 @@ export async function watchLoop(input: WatchLoopInput): Promise<number> {
   try {
     // The watcher is up before the first run, so an edit made while it runs queues the next one.
     await rewatch(await input.plan());
+    let editedDuringRun: string[] = [];
     for (;;) {
       changed = new Set();
       // Directories this process checked stay checked only for one run: between runs anything may remove them.
       forgetKnownDirs();
       running = true;
-      const code = await input.runOnce();
+      const code = await input.runOnce(editedDuringRun);
       running = false;
+      editedDuringRun = [];
       if (code === 130 || input.signal.aborted) return 130;
       await rewatch(await input.plan());
       if (changed.size > 0) {
-        input.emit({ type: "watch-changed", paths: [...changed].sort() });
+        editedDuringRun = [...changed].sort();
+        input.emit({ type: "watch-changed", paths: editedDuringRun });
         continue;
       }
       input.emit({ type: "watch-waiting", paths: plan.paths });

@@ -25,6 +25,8 @@ export function watchLine(e: WatchEvent, where: Where = AT_ROOT): string {
       return `Changed: ${list(e.paths, where)}; running repro\n`;
     case "watch-queued":
       return `Changed during the run: ${list(e.paths, where)}; one more run follows\n`;
+    case "watch-forced":
+      return `Running ${e.stages.map((a) => `'${where.address(a)}'`).join(", ")} again: ${e.stages.length === 1 ? "it" : "they"} may have read ${list(e.paths, where)} before the change\n`;
     case "watch-stopped":
       return "Stopped watching.\n";
     default:
