@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
 import { loadPipeline } from "../../src/project/load.js";
-import { watchPlan } from "../../src/exec/watch.js";
+import { stagesReading, watchPlan } from "../../src/exec/watch.js";
 import { makeProject } from "../helpers/project.js";
 
 async function graphOf(root: string) {
@@ -46,6 +46,10 @@ stages:
     expect(all.outputs).toEqual(["data/prep.csv", "model.txt", "o.txt"]);
     const train = watchPlan(graph, ["train"], sources.keys());
     expect(train.paths).toEqual(["params.yaml", "pipe.yaml", "raw", "src/prep.py", "src/train.py", "vars.yaml"]);
+    // What the queued run re-runs first: the stages reading an edited path (equal, inside a dep directory, params).
+    expect(stagesReading(graph, undefined, ["raw/a.csv"])).toEqual(["prep"]);
+    expect(stagesReading(graph, undefined, ["params.yaml", "other.txt"])).toEqual(["train", "other"]);
+    expect(stagesReading(graph, ["train"], ["other.txt"])).toEqual([]);
     // A project that does not load: its loaded files only.
     expect(watchPlan(undefined, undefined, ["pipe.yaml"]).paths).toEqual(["pipe.yaml"]);
   });
