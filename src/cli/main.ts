@@ -207,6 +207,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--check", "print the report, exit 1 when anything is stale")
     .option("-c, --cloud", "compare the outputs in the cache with a remote (new, deleted, missing)")
     .option("-r, --remote <name>", "with --cloud: the remote (default: core.remote)")
+    .option("--no-data", "judge the lock from what git holds alone (CI: no outputs, no cache); exit 1 when it does not describe the pipeline")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/status.js");
@@ -366,6 +367,25 @@ export function buildProgram(io: RunIo): Command {
     );
 
   registerTransferCommands(program, action);
+  program
+    .command("watch")
+    .description("repro the targets, then again whenever their deps, params, stages or vars files change (Ctrl-C stops)")
+    .argument("[targets...]", "stage addresses or group names")
+    .addOption(jobsOption())
+    .action(action((cmd, targets: string[]) => async (ctx) => (await import("./commands/watch.js")).run(ctx, targets, cmd.opts())));
+
+  const lock = program.command("lock").description("pipe.lock in git: the merge driver");
+  lock
+    .command("merge")
+    .description("git's merge driver for pipe.lock (%O %A %B %P): entry by entry, never conflict markers")
+    .argument("<base>").argument("<ours>", "written with the result").argument("<theirs>").argument("[path]", "the lock's path in the repository")
+    .action(action((_cmd, b: string, o: string, t: string, p?: string) => async (ctx) => (await import("./commands/lock.js")).runMerge(ctx, b, o, t, p)));
+  lock
+    .command("install-driver")
+    .description("route pipe.lock to the merge driver: .gitattributes, and git config in this clone")
+    .option("--command <cmd>", "how git runs pipe (default: this node and this pipe, by absolute path)")
+    .action(action((cmd) => async (ctx) => (await import("./commands/lock.js")).runInstall(ctx, cmd.opts())));
+
   pointToHelp(program);
   return program;
 }

@@ -152,6 +152,13 @@ export async function ensureDirInside(root: string, relDir: string): Promise<Res
  * `pipe` itself removes directories inside the project while it runs, and it never removes these.
  */
 const knownDirs = new Set<string>();
+/**
+ * Forgets the directories checked so far. A long-lived process (`pipe watch`) calls it before each run: between runs
+ * another `pipe` (`gc`) may have removed a shard directory this set still vouches for.
+ */
+export function forgetKnownDirs(): void {
+  knownDirs.clear();
+}
 function rememberDir(abs: string): void {
   // Output directories come and go with their stages; only the cache's and run-cache's shard directories are kept.
   if (abs.includes(`${path.sep}.pipe${path.sep}`)) knownDirs.add(abs);

@@ -20,6 +20,8 @@ export interface StatusOptions {
   /** `-c`: compare the cache with a remote instead (`cli/transfer-run.ts`). */
   cloud?: boolean;
   remote?: string;
+  /** false with `--no-data`: judge the lock from git alone (`status-no-data.ts`). */
+  data?: boolean;
 }
 
 function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
@@ -36,6 +38,7 @@ async function runningNow(root: string): Promise<ReadonlyMap<string, number>> {
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
+  if (opts.data === false) return (await import("./status-no-data.js")).run(ctx, targets, opts);
   const startedNs = BigInt(Date.now()) * 1_000_000n;
   if (opts.cloud || opts.remote !== undefined) return (await import("../transfer-run.js")).cloudStatusCommand(ctx, targets, opts);
   if (targets.length === 0) {
