@@ -13,6 +13,7 @@ import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
 import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
+import { registerReportCommands } from "./commands/register-report.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -332,6 +333,8 @@ export function buildProgram(io: RunIo): Command {
         return m.run(ctx, cmd.opts());
       }),
     );
+
+  registerReportCommands(program, action);
 
   pointToHelp(program);
   return program;
