@@ -68,8 +68,7 @@ export async function gatherReport(graph: StageGraph, sources: Map<string, strin
   const revs = req.revs.length > 0 || req.exps.length > 0 ? [...new Set(req.revs)].filter((r) => r !== WORKSPACE) : commit ? ["HEAD"] : [];
   const opened = await openSides(root, graph.pipeline, { revs: [...revs, WORKSPACE], exps: req.exps }, "report compares git revisions");
   if (!opened.ok) return opened;
-  // The workspace last, after revisions and experiments: the columns read from old to new.
-  const sides = [...opened.value.sides.filter((s) => s.name !== WORKSPACE), ...opened.value.sides.filter((s) => s.name === WORKSPACE)];
+  const sides = opened.value.sides;
   const tracked = opened.value.tracked;
   const { readCachedAt } = await import("../compare/metrics-cached.js");
   const values = await paramsAndMetrics(sides, tracked, (side, files) => readCachedAt(root, side, opened.value.stagesAt.get(side) ?? new Map(), files));

@@ -40,7 +40,7 @@ export async function resolveExperiment(root: string, name: string): Promise<Res
   return ok(refs[0]!);
 }
 
-/** Opens the sides of `req` (workspace names included as given), experiments shown under their names. */
+/** Opens the sides of `req` (revisions, then experiments shown under their names, then the workspace if named). */
 export async function openSides(root: string, pipeline: Pipeline, req: SideRequest, why: string): Promise<Result<{ sides: Side[]; warnings: Diagnostic[]; stagesAt: Map<Side, Map<string, string>>; tracked: Tracked }>> {
   const names = [...req.revs];
   const expRefs: string[] = [];
@@ -63,7 +63,9 @@ export async function openSides(root: string, pipeline: Pipeline, req: SideReque
     if (!added.ok) return added;
     sides.push(side);
   }
-  return ok({ sides, warnings: opened.value.warnings, stagesAt: cmp.stagesAt, tracked: cmp.tracked });
+  // The workspace last: series and columns read from old to new.
+  const ordered = [...sides.filter((s) => s.kind !== "workspace"), ...sides.filter((s) => s.kind === "workspace")];
+  return ok({ sides: ordered, warnings: opened.value.warnings, stagesAt: cmp.stagesAt, tracked: cmp.tracked });
 }
 
 /** Plot definitions for the targets: those the pipeline defines, and a target file no definition names, as DVC draws it. */
