@@ -84,11 +84,12 @@ export const TEMPLATES: Readonly<Record<string, unknown>> = {
   scatter: { ...BASE, mark: { type: "point", tooltip: true }, encoding: { x: xQ, y: yQ, color } },
   smooth: {
     ...BASE,
-    params: [{ name: "smooth", value: 0.001, bind: { input: "range", min: 0.001, max: 1, step: 0.001 } }],
+    // The slider sets the loess bandwidth: Vega's loess takes a signal there, which Vega-Lite passes through.
+    params: [{ name: "smooth", value: 0.3, bind: { input: "range", min: 0.01, max: 1, step: 0.01 } }],
     encoding: { x: xQ, y: yQ, color },
     layer: [
       { mark: { type: "line", opacity: 0.2 } },
-      { transform: [{ loess: Y, on: X, groupby: ["rev"], bandwidth: 0.3 }], mark: "line" },
+      { transform: [{ loess: Y, on: X, groupby: ["rev"], bandwidth: { signal: "smooth" } }], mark: "line" },
     ],
   },
   confusion: confusion(false),
