@@ -64,8 +64,8 @@ export async function gatherReport(graph: StageGraph, sources: Map<string, strin
     const head = await resolveCommit(pg.value.repo, "HEAD");
     if (head.ok && head.value.sha) commit = head.value.sha;
   }
-  // Revisions asked for, else HEAD when there is one; the workspace always, last.
-  const revs = req.revs.length > 0 || req.exps.length > 0 ? [...new Set(req.revs)].filter((r) => r !== WORKSPACE) : commit ? ["HEAD"] : [];
+  // Revisions asked for, else HEAD (the baseline of experiments too) when there is one; the workspace always, last.
+  const revs = req.revs.length > 0 ? [...new Set(req.revs)].filter((r) => r !== WORKSPACE) : commit ? ["HEAD"] : [];
   const opened = await openSides(root, graph.pipeline, { revs: [...revs, WORKSPACE], exps: req.exps }, "report compares git revisions");
   if (!opened.ok) return opened;
   const sides = opened.value.sides;
