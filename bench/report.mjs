@@ -41,9 +41,9 @@ async function paint(file) {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const t0 = Date.now();
       await page.goto('file://' + file);
-      await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length > 0, null, { timeout: 60_000 });
-      const entries = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime])));
-      const hasPlots = await page.evaluate(() => document.querySelectorAll('script[data-plot]').length > 0);
+      await page.waitForFunction(() => globalThis.performance.getEntriesByName('first-contentful-paint').length > 0, null, { timeout: 60_000 });
+      const entries = await page.evaluate(() => Object.fromEntries(globalThis.performance.getEntriesByType('paint').map((e) => [e.name, e.startTime])));
+      const hasPlots = await page.evaluate(() => globalThis.document.querySelectorAll('script[data-plot]').length > 0);
       if (hasPlots) await page.waitForSelector('body[data-plots-done]', { timeout: 60_000 });
       out.fp.push(entries['first-paint']);
       out.fcp.push(entries['first-contentful-paint']);

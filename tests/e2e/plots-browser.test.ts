@@ -20,7 +20,8 @@ const RUN_STATE = new Set([".pipe", "pipe.lock", "eval", "model.json", "train_lo
 
 /** The example as a project of one's own: its run state (lock, metrics, plots) committed, as its .gitignore advises. */
 function exampleProject(): string {
-  const dir = makeProject();
+  // Named as the example is, so the report's title (the project's directory) reads as it would.
+  const dir = path.join(makeProject(), "classifier");
   cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !RUN_STATE.has(path.relative(EXAMPLE, src).split(path.sep).join("/")) });
   writeFiles(dir, { ".gitignore": read(dir, ".gitignore").replace(/^\/pipe\.lock\n|^\/eval\/\n/gm, "") });
   gitInit(dir);
