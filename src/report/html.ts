@@ -37,10 +37,11 @@ function packageDir(name: string): string {
   }
 }
 
-let scripts: string | undefined;
+let libraries: { code: string; versions: Record<string, string> } | undefined;
 
-/** Vega, Vega-Lite and vega-embed as one inline script body, with their versions. */
+/** Vega, Vega-Lite and vega-embed as one inline script body, with their versions (read once per process). */
 export function vegaLibraries(): { code: string; versions: Record<string, string> } {
+  if (libraries) return libraries;
   const versions: Record<string, string> = {};
   const parts: string[] = [];
   for (const [name, file] of [
@@ -55,8 +56,8 @@ export function vegaLibraries(): { code: string; versions: Record<string, string
       .replace(/<\/script/gi, "<\\/script");
     parts.push(`/* ${name} ${versions[name]} */\n${code}`);
   }
-  scripts ??= parts.join("\n");
-  return { code: scripts, versions };
+  libraries = { code: parts.join("\n"), versions };
+  return libraries;
 }
 
 /**

@@ -178,3 +178,14 @@ describe("datapoints across revisions", () => {
     expect(noField.problems[0]!.message).toMatch(/field 'zz' does not exist/);
   });
 });
+
+describe("plots in a page", () => {
+  it("keeps data that looks like markup inside its JSON block, and ids and labels escaped", async () => {
+    const { plotsHtml } = await import("../../src/report/plots/page.js");
+    const html = plotsHtml([{ kind: "vega", id: "a<b>.csv", revisions: ["<w>"], template: "linear", points: 1, spec: { data: { values: [{ x: "</script><script>alert(1)</script>" }] } } }]);
+    expect(html).not.toContain("</script><script>alert");
+    expect(html).toContain("\\u003c/script>");
+    expect(html).toContain("<h3>a&lt;b&gt;.csv</h3>");
+    expect(html).toContain("&lt;w&gt;");
+  });
+});
