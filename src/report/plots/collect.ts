@@ -35,7 +35,7 @@ export async function resolveExperiment(root: string, name: string): Promise<Res
     .toString("utf8")
     .split("\n")
     .filter((l) => l !== "" && l.split("/").pop() === name);
-  if (refs.length === 0) return fail([error("usage", `no experiment named '${name}' (none under refs/exps; run 'pipe exp show' to list them)`)]);
+  if (refs.length === 0) return fail([error("usage", `no experiment named '${name}' (no ref refs/exps/.../${name} in this repository)`)]);
   if (refs.length > 1) return fail([error("usage", `experiment name '${name}' is ambiguous: ${refs.join(", ")}`)]);
   return ok(refs[0]!);
 }
