@@ -42,10 +42,10 @@ function stageWdirs(file: string, text: string): Map<string, string> {
  * Reads a cached object by id, verified; undefined when absent or corrupt. Read-only: a reader holds no write lock,
  * so removing a corrupt object could race a writer that is replacing it with good bytes; a writer removes it.
  */
-async function readObject(root: string, id: string): Promise<string | undefined> {
+async function readObject(root: string, id: string): Promise<Buffer | undefined> {
   const { ObjectStore } = await import("../storage/store.js");
   const r = await new ObjectStore(root, undefined, { readOnly: true }).readVerified(id);
-  if (r.status === "ok") return r.data.toString("utf8");
+  if (r.status === "ok") return r.data;
   if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
   const { digestBytes } = await import("../hash/algorithms.js");
   for (const rel of [`.dvc/cache/files/md5/${id.slice(0, 2)}/${id.slice(2)}`, `.dvc/cache/${id.slice(0, 2)}/${id.slice(2)}`]) {
@@ -55,7 +55,7 @@ async function readObject(root: string, id: string): Promise<string | undefined>
     } catch {
       continue;
     }
-    if ((await digestBytes("md5", data)) === id || (await digestBytes("legacy-md5", data)) === id) return data.toString("utf8");
+    if ((await digestBytes("md5", data)) === id || (await digestBytes("legacy-md5", data)) === id) return data;
   }
   return undefined;
 }
@@ -65,7 +65,13 @@ async function readObject(root: string, id: string): Promise<string | undefined>
  * are the revision's stages files with their texts.
  */
 export async function readCachedAt(root: string, side: Side, stagesFiles: ReadonlyMap<string, string>, wanted: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  const bytes = await readCachedBytesAt(root, side, stagesFiles, wanted);
+  return new Map([...bytes].map(([f, b]) => [f, b.toString("utf8")]));
+}
+
+/** As `readCachedAt`, the files' bytes (plot images are binary). */
+export async function readCachedBytesAt(root: string, side: Side, stagesFiles: ReadonlyMap<string, string>, wanted: readonly string[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
   if (wanted.length === 0 || side.kind !== "commit") return out;
   const want = new Set(wanted);
   const dirs = new Map<string, Map<string, string>>();
@@ -102,8 +108,8 @@ export async function readCachedAt(root: string, side: Side, stagesFiles: Readon
     }
   }
   for (const [file, id] of ids) {
-    const text = await readObject(root, id);
-    if (text !== undefined) out.set(file, text);
+    const data = await readObject(root, id);
+    if (data !== undefined) out.set(file, data);
   }
   return out;
 }

@@ -166,8 +166,8 @@ export interface PlotAtSide {
   images: ImageData[];
 }
 
-/** Reads files missing from a revision's tree through its lock and the cache (texts, by root path). */
-export type CachedPlotReader = (side: Side, files: readonly string[]) => Promise<Map<string, string>>;
+/** Reads files missing from a revision's tree through its lock and the cache (bytes, by root path). */
+export type CachedPlotReader = (side: Side, files: readonly string[]) => Promise<Map<string, Buffer>>;
 
 const MIME: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml", ".gif": "image/gif" };
 
@@ -201,9 +201,9 @@ export async function readPlotsAt(side: Side, defs: readonly PlotDefinition[], c
     const r = await side.read(more);
     if (r.ok) for (const [k, v] of r.value) blobs.set(k, v);
   }
-  const missing = [...blobs].filter(([f, b]) => b.kind === "missing" && !isPlotImage(f)).map(([f]) => f);
+  const missing = [...blobs].filter(([, b]) => b.kind === "missing").map(([f]) => f);
   if (cached && missing.length > 0 && side.kind === "commit") {
-    for (const [f, text] of await cached(side, missing)) blobs.set(f, { kind: "file", text });
+    for (const [f, bytes] of await cached(side, missing)) blobs.set(f, { kind: "file", text: bytes.toString("utf8"), bytes });
   }
   const plots = new Map<string, PlotAtSide>();
   const absent: string[] = [];

@@ -145,6 +145,24 @@ describe("pipe plots diff", () => {
     expect(byRev("workspace")).toEqual(["0.8", "0.4", "0.2"]);
   });
 
+  it("shows an image output of HEAD from the cache beside the workspace's", async () => {
+    const dir = makeProject({ "pipe.yaml": "stages:\n  draw:\n    cmd: cp src.png out.png\n    deps: [src.png]\n    plots: [out.png]\n" });
+    writeFileSync(path.join(dir, "src.png"), PNG);
+    gitInit(dir);
+    expect(runPipe(dir, ["repro"]).code).toBe(0);
+    gitCommitAll(dir, "v1");
+    expect(git(dir, ["ls-files", "out.png"]).trim()).toBe("");
+    const other = Buffer.concat([PNG, Buffer.from([0])]);
+    writeFileSync(path.join(dir, "out.png"), other);
+    const r = await runPipeIn(dir, ["plots", "diff", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [img] = plotsOf(r.stdout);
+    expect(img!.images).toEqual([
+      { revision: "HEAD", url: `data:image/png;base64,${PNG.toString("base64")}` },
+      { revision: "workspace", url: `data:image/png;base64,${other.toString("base64")}` },
+    ]);
+  });
+
   it("takes experiments by name (refs/exps), and says so when a name is unknown", async () => {
     const dir = project();
     gitInit(dir);

@@ -86,8 +86,8 @@ export async function collectPlots(root: string, pipeline: Pipeline, sides: read
   const atSides: Map<string, PlotAtSide>[] = [];
   for (const side of sides) {
     const r = await readPlotsAt(side, defs, async (s, files) => {
-      const { readCachedAt } = await import("../../compare/metrics-cached.js");
-      return readCachedAt(root, s, stagesAt.get(s) ?? new Map(), files);
+      const { readCachedBytesAt } = await import("../../compare/metrics-cached.js");
+      return readCachedBytesAt(root, s, stagesAt.get(s) ?? new Map(), files);
     });
     warnings.push(...r.warnings);
     atSides.push(r.plots);
