@@ -92,7 +92,8 @@ describe.runIf(hasChromium())("generated pages in a browser", () => {
     expect(await noJs.page.$$eval(".plot svg", (s) => s.length)).toBe(0);
     expect(await noJs.page.textContent("#plots")).toContain("Plots are drawn by JavaScript, which is off.");
     expect(noJs.requests).toEqual([]);
-  });
+    // Two runs of the example's Python and three page loads: more than the default minute on a busy machine.
+  }, 240_000);
 
   it("plots diff: points and bars counted against their data files, one series per revision", async () => {
     const dir = makeProject({
