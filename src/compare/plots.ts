@@ -14,7 +14,7 @@
  * through the revision's lock and the cache, as metrics are (`metrics-cached.ts`). Paths are root-relative.
  */
 import path from "node:path";
-import { error, warning, type Diagnostic, type SourceLocation } from "../core/diagnostic.js";
+import { warning, type Diagnostic, type SourceLocation } from "../core/diagnostic.js";
 import type { Pipeline } from "../core/model.js";
 import { isPlotData, isPlotImage, parsePlotData, type PlotRecord } from "../formats/plot-data.js";
 import { nodeLocation, parseYaml, toPlain } from "../formats/yaml.js";
@@ -236,9 +236,4 @@ export async function readPlotsAt(side: Side, defs: readonly PlotDefinition[], c
     warnings.push(warning("missing-file", `plot data not found at ${side.name}: ${list}`));
   }
   return { plots, warnings };
-}
-
-/** An error for a target that selects no plot. */
-export function unknownTargets(defs: readonly PlotDefinition[], targets: readonly string[]): Diagnostic[] {
-  return targets.filter((t) => selectPlots(defs, [t]).length === 0).map((t) => error("usage", `'${t}' is not a plot of this project (no output under 'plots:' nor top-level plot names it)`));
 }
