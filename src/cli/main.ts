@@ -14,6 +14,7 @@ import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
 import { registerTransferCommands } from "./transfer-program.js";
+import { registerReportCommands } from "./commands/register-report.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -385,6 +386,7 @@ export function buildProgram(io: RunIo): Command {
     .description("route pipe.lock to the merge driver: .gitattributes, and git config in this clone")
     .option("--command <cmd>", "how git runs pipe (default: this node and this pipe, by absolute path)")
     .action(action((cmd) => async (ctx) => (await import("./commands/lock.js")).runInstall(ctx, cmd.opts())));
+  registerReportCommands(program, action);
 
   pointToHelp(program);
   return program;

@@ -41,12 +41,12 @@ function stageWdirs(file: string, text: string): Map<string, string> {
  * Reads a cached object by id, verified; undefined when absent or corrupt. Read-only: a reader holds no write lock,
  * so removing a corrupt object could race a writer that is replacing it with good bytes; a writer removes it.
  */
-async function readObject(root: string, id: string): Promise<string | undefined> {
+async function readObject(root: string, id: string): Promise<Buffer | undefined> {
   // DVC's cache (`.dvc/cache`, or its `cache.dir`) is a source of md5 objects: read from there, verified, when
   // `.pipe/cache` lacks them.
   const { projectCache } = await import("../storage/project-cache.js");
   const r = await projectCache(root, { readOnly: true }).readVerified(id);
-  return r.status === "ok" ? r.data.toString("utf8") : undefined;
+  return r.status === "ok" ? r.data : undefined;
 }
 
 /**
@@ -54,7 +54,13 @@ async function readObject(root: string, id: string): Promise<string | undefined>
  * are the revision's stages files with their texts.
  */
 export async function readCachedAt(root: string, side: Side, stagesFiles: ReadonlyMap<string, string>, wanted: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  const bytes = await readCachedBytesAt(root, side, stagesFiles, wanted);
+  return new Map([...bytes].map(([f, b]) => [f, b.toString("utf8")]));
+}
+
+/** As `readCachedAt`, the files' bytes (plot images are binary). */
+export async function readCachedBytesAt(root: string, side: Side, stagesFiles: ReadonlyMap<string, string>, wanted: readonly string[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
   if (wanted.length === 0 || side.kind !== "commit") return out;
   const want = new Set(wanted);
   const dirs = new Map<string, Map<string, string>>();
@@ -91,8 +97,8 @@ export async function readCachedAt(root: string, side: Side, stagesFiles: Readon
     }
   }
   for (const [file, id] of ids) {
-    const text = await readObject(root, id);
-    if (text !== undefined) out.set(file, text);
+    const data = await readObject(root, id);
+    if (data !== undefined) out.set(file, data);
   }
   return out;
 }

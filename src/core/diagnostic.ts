@@ -33,6 +33,8 @@ export type DiagnosticReason =
   | "missing-dep"
   | "params"
   | "project"
+  /** A plot's data file, template or definition that cannot be drawn. */
+  | "plots"
   | "warning";
 
 /** A 1-based position in a file; `file` is relative to the project root (or as the user wrote it). */

@@ -10,7 +10,8 @@ import { execFile, spawn } from "node:child_process";
 import { didYouMean, error, fail, ok, type Result } from "../core/diagnostic.js";
 
 /** What `cat-file` found at `rev:path`. */
-export type BlobAt = { kind: "file"; text: string } | { kind: "dir" } | { kind: "missing" };
+/** `bytes`: the file as stored, for binary files (plot images); `text` is its UTF-8 decoding. */
+export type BlobAt = { kind: "file"; text: string; bytes?: Buffer } | { kind: "dir" } | { kind: "missing" };
 
 export interface GitOutput {
   code: number;
@@ -163,7 +164,7 @@ export async function readFilesAt(repo: GitRepo, sha: string, paths: readonly st
     const size = Number(m[3]);
     const body = data.subarray(at, at + size);
     at += size + 1;
-    if (m[2] === "blob") out.set(p, { kind: "file", text: body.toString("utf8") });
+    if (m[2] === "blob") out.set(p, { kind: "file", text: body.toString("utf8"), bytes: body });
     else if (m[2] === "tree") out.set(p, { kind: "dir" });
     else out.set(p, { kind: "missing" });
   }

@@ -54,7 +54,8 @@ export function workspaceSide(root: string): Side {
       await Promise.all(
         files.map(async (f) => {
           try {
-            out.set(f, { kind: "file", text: await readFile(path.join(root, f), "utf8") });
+            const bytes = await readFile(path.join(root, f));
+            out.set(f, { kind: "file", text: bytes.toString("utf8"), bytes });
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code;
             out.set(f, { kind: code === "EISDIR" ? "dir" : "missing" });
