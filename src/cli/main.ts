@@ -13,6 +13,7 @@ import type { CommandContext, GlobalOptions, RunIo } from "./context.js";
 import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./context.js";
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
+import { registerExperiments } from "./exp-program.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -333,6 +334,7 @@ export function buildProgram(io: RunIo): Command {
       }),
     );
 
+  registerExperiments(program, action);
   pointToHelp(program);
   return program;
 }
