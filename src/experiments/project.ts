@@ -107,7 +107,7 @@ export async function recordExperiment(r: RecordInput): Promise<Result<{ ref: st
     .map((p) => atTop(r.at, p));
   const tree = await snapshotTree({ top: r.at.top, addAll: [r.at.rel === "" ? "." : r.at.rel], force });
   if (!tree.ok) return tree;
-  const sha = await commitTree({ cwd: r.at.top }, tree.value, r.baseline, r.message);
+  const sha = await commitTree(r.g, tree.value, r.baseline, r.message);
   if (!sha.ok) return sha;
   const ref = expRef(r.baseline, r.name);
   const set = await updateRef(r.g, ref, sha.value, true);

@@ -43,6 +43,8 @@ export interface QueueEntry {
   /** Milliseconds: the stages (the child process), and the experiment's own cost (worktree, overrides, commit, ref). */
   stagesMs?: number;
   overheadMs?: number;
+  /** Where the overhead went (ms): worktree, overrides, load, record, remove. */
+  phases?: Record<string, number>;
 }
 
 export class QueueStore {

@@ -191,6 +191,7 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(i.jobs, todo.length)) }, worker));
+    await pruneWorktrees(i.p);
     return ok({ recorded, failed });
   } finally {
     await rm(path.join(i.p.root, EXPS_DIR, "runner.pid"), { force: true });
@@ -225,6 +226,7 @@ async function recoverDead(p: ExpProject, store: QueueStore, emit: (e: QueueEven
       }
     }
     await removeWorktree(p, worktreeOf(p, e));
+    await pruneWorktrees(p);
     const { runnerPid: _r, pgid: _g, startedAt: _s, ...rest } = e;
     await store.save({ ...rest, state: "queued" });
     emit({ type: "exp-resumed", name: e.name });
@@ -243,18 +245,29 @@ function serial<T>(f: () => Promise<T>): Promise<T> {
   return r;
 }
 
-function removeWorktree(p: ExpProject, dir: string): Promise<void> {
-  return serial(async () => {
-    await git(p.g, ["worktree", "remove", "--force", "--force", dir]);
-    await rm(dir, { recursive: true, force: true });
-    await git(p.g, ["worktree", "prune"]);
-  });
+/**
+ * The worktree's files go at once; git's record of it (`.git/worktrees/<id>`) is pruned once the run ends
+ * (`pruneWorktrees`): one `git worktree prune` per run instead of a `git worktree remove` per experiment.
+ */
+async function removeWorktree(_p: ExpProject, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 2 });
+}
+
+function pruneWorktrees(p: ExpProject): Promise<unknown> {
+  return serial(() => git(p.g, ["worktree", "prune"]));
 }
 
 /** Runs one queued experiment; true when it was recorded. */
 async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): Promise<boolean> {
   const p = i.p;
   const t0 = performance.now();
+  const phases: Record<string, number> = {};
+  let tp = t0;
+  const phase = (name: string): void => {
+    const now = performance.now();
+    phases[name] = (phases[name] ?? 0) + (now - tp);
+    tp = now;
+  };
   let e: QueueEntry = { ...queued, state: "running", runnerPid: process.pid, startedAt: new Date().toISOString() };
   await store.save(e);
   const wt = worktreeOf(p, e);
@@ -277,8 +290,10 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): 
   for (const f of ["config.yaml", "config.local.yaml", ".gitignore"]) {
     await copyFile(path.join(p.root, ".pipe", f), path.join(at.root, ".pipe", f)).catch(() => undefined);
   }
+  phase("worktree");
   const changed = await applyOverrides(at.root, e.overrides);
   if (!changed.ok) return fail1("its overrides could not be applied", changed.errors);
+  phase("overrides");
   const tStages = performance.now();
   const logFd = await open(e.log, "a");
   const [cmd, ...args] = i.execRun;
@@ -299,11 +314,13 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): 
   });
   await logFd.close();
   const stagesMs = performance.now() - tStages;
+  tp = performance.now();
   if (code !== 0) return fail1(code === 130 || code >= 128 ? "interrupted or killed" : `its pipeline failed (exit ${code})`);
   const sources = new Map<string, string>();
   const loaded = await loadPipelineCached(at.root, sources);
   const graph = loaded.result.ok ? buildGraph(loaded.result.value) : undefined;
   if (!graph?.ok) return fail1("its pipeline could not be loaded after the run");
+  phase("load");
   const rec = await recordExperiment({
     at,
     pipeline: graph.value.pipeline,
@@ -314,10 +331,12 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): 
     g: p.g,
   });
   if (!rec.ok) return fail1("it could not be recorded", rec.errors);
+  phase("record");
   await removeWorktree(p, wt);
+  phase("remove");
   const overheadMs = performance.now() - t0 - stagesMs;
   const { runnerPid: _r, pgid: _g, ...rest } = e;
-  e = { ...rest, state: "success", endedAt: new Date().toISOString(), ref: rec.value.ref, sha: rec.value.sha, stagesMs, overheadMs };
+  e = { ...rest, state: "success", endedAt: new Date().toISOString(), ref: rec.value.ref, sha: rec.value.sha, stagesMs, overheadMs, phases };
   await store.save(e);
   i.emit({ type: "exp-recorded", name: e.name, ref: rec.value.ref, sha: rec.value.sha, stagesMs, overheadMs });
   return true;
@@ -379,6 +398,6 @@ export async function cleanWorktrees(p: ExpProject): Promise<string[]> {
     await removeWorktree(p, path.join(p.root, WORKTREES_DIR, n));
     removed.push(n);
   }
-  await git(p.g, ["worktree", "prune"]);
+  await pruneWorktrees(p);
   return removed;
 }

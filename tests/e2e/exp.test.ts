@@ -56,7 +56,7 @@ const QUEUE = (dir: string): string => path.join(dir, ".pipe", "exps", "queue");
 
 function entries(dir: string): { name: string; state: string; pgid?: number; log: string }[] {
   if (!existsSync(QUEUE(dir))) return [];
-  return readdirSync(QUEUE(dir)).map((f) => JSON.parse(readFileSync(path.join(QUEUE(dir), f), "utf8")) as { name: string; state: string; pgid?: number; log: string });
+  return readdirSync(QUEUE(dir)).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(path.join(QUEUE(dir), f), "utf8")) as { name: string; state: string; pgid?: number; log: string });
 }
 
 describe("pipe exp", () => {
