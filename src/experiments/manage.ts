@@ -42,18 +42,24 @@ export async function applyExperiment(p: ExpProject, name: string, force: boolea
   const scope = p.rel === "" ? "." : p.rel;
   const diff = await git({ cwd: p.top }, ["diff", "--name-status", "--no-renames", "-z", head.value, exp.value.sha, "--", scope]);
   if (!diff.ok) return diff;
-  const parts = diff.value.split("\0").filter((x) => x !== "");
-  const entries: { status: string; file: string }[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) entries.push({ status: parts[i]!, file: parts[i + 1]! });
+  // The files to bring to the experiment's state: those it changed from HEAD, and those the workspace changed from
+  // HEAD (an earlier `exp run` or `exp apply` leaves its params there; the experiment may have HEAD's).
+  const local = await git({ cwd: p.top }, ["diff", "--name-only", "--no-renames", "-z", head.value, "--", scope], { env: { GIT_OPTIONAL_LOCKS: "0" } });
+  if (!local.ok) return local;
+  const files = [...new Set([...diff.value.split("\0").filter((x, i) => x !== "" && i % 2 === 1), ...local.value.split("\0").filter((x) => x !== "")])].sort();
+  const entries: { file: string; want: string | undefined }[] = [];
+  for (const file of files) {
+    const want = await blobOf(p, exp.value.sha, file);
+    const ws = await workspaceBlob(p, file);
+    if (ws !== want) entries.push({ file, want });
+  }
   if (!force) {
     const siblings = await listExperiments(p.g, exp.value.baseline);
     const conflicts: string[] = [];
     for (const { file } of entries) {
       const ws = await workspaceBlob(p, file);
       if (ws === undefined) continue; // absent in the workspace: nothing to lose
-      const want = await blobOf(p, exp.value.sha, file);
-      const had = await blobOf(p, head.value, file);
-      if (ws === want || ws === had) continue;
+      if (ws === (await blobOf(p, head.value, file))) continue;
       let fromExp = false;
       for (const s of siblings.ok ? siblings.value : []) if ((await blobOf(p, s.sha, file)) === ws) fromExp = true;
       if (!fromExp) conflicts.push(p.rel === "" ? file : path.posix.relative(p.rel, file));
@@ -65,9 +71,9 @@ export async function applyExperiment(p: ExpProject, name: string, force: boolea
     }
   }
   const changed: string[] = [];
-  for (const { status, file } of entries) {
+  for (const { file, want } of entries) {
     const abs = path.join(p.top, file);
-    if (status.startsWith("D")) {
+    if (want === undefined) {
       await rm(abs, { force: true });
     } else {
       const raw = await gitBytes(p, `${exp.value.sha}:${file}`);

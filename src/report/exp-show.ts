@@ -97,7 +97,7 @@ function grid(data: ShowData, cols: readonly Column[], o: ShowRenderOptions, tre
       const v = cellValue(r, c);
       const text = renderValue(v);
       if (c !== sortCol) return text;
-      return best !== undefined && v === best ? `${text}*` : `${text} `;
+      return best !== undefined && v === best && r.kind === "experiment" ? `${text}*` : `${text} `;
     });
     rows.push([label, created(r, baselineDay), ...(showState ? [stateOf(r)] : []), ...cells]);
   });
@@ -106,7 +106,9 @@ function grid(data: ShowData, cols: readonly Column[], o: ShowRenderOptions, tre
 
 function bestValue(rows: readonly ShowRow[], c: Column, order: "asc" | "desc"): number | undefined {
   let best: number | undefined;
+  // Among the experiments: the baseline and the workspace are what they are compared with.
   for (const r of rows) {
+    if (r.kind !== "experiment") continue;
     const v = cellValue(r, c);
     if (typeof v !== "number" || Number.isNaN(v)) continue;
     if (best === undefined || (order === "asc" ? v < best : v > best)) best = v;
@@ -202,15 +204,15 @@ export function renderShowJson(data: ShowData, o: ShowRenderOptions): string {
 }
 
 /** Words of the queue runner's events (stderr). */
-export function queueEventText(e: QueueEvent): string {
+export function queueEventText(e: QueueEvent, shown: (file: string) => string = (f) => f): string {
   switch (e.type) {
     case "exp-resumed":
       return `'${e.name}' was left running by a pipe that is gone: queued again\n`;
     case "exp-started":
-      return `running experiment '${e.name}' (log: ${e.log})\n`;
+      return `running experiment '${e.name}' (log: ${shown(e.log)})\n`;
     case "exp-recorded":
       return `recorded experiment '${e.name}' (${e.sha.slice(0, 7)}) in ${(e.stagesMs / 1000).toFixed(1)} s\n`;
     case "exp-failed":
-      return `experiment '${e.name}' failed: ${e.reason} (log: ${e.log})\n`;
+      return `experiment '${e.name}' failed: ${e.reason} (log: ${shown(e.log)})\n`;
   }
 }

@@ -188,6 +188,14 @@ describe("pipe exp", () => {
     // An unknown key is a usage error, and nothing is written.
     expect(runPipe(dir, ["exp", "run", "-S", "train.lrr=1"]).code).toBe(2);
     expect(read(dir, "params.yaml")).toBe(expected);
+    // apply refuses to overwrite work of the user's own, unless forced
+    writeFileSync(path.join(dir, "params.yaml"), expected.replace("seed: 42", "seed: 7"));
+    const refused = runPipe(dir, ["exp", "apply", "warm"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("would overwrite uncommitted changes to 'params.yaml'");
+    expect(read(dir, "params.yaml")).toContain("seed: 7");
+    expect(runPipe(dir, ["exp", "apply", "-f", "warm"]).code).toBe(0);
+    expect(read(dir, "params.yaml")).toBe(expected);
     // remove and list
     expect(runPipe(dir, ["exp", "list"]).stdout).toBe("main:\n\twarm\n");
     expect(runPipe(dir, ["exp", "remove", "warm"]).code).toBe(0);

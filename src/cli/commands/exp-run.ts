@@ -4,6 +4,7 @@
  * (`queueExperiments`), or the queue run (`runQueue`). Exit codes: 0 recorded, 1 a stage or an experiment failed,
  * 2 bad usage (an invalid or taken name, an unknown key), 130 interrupted.
  */
+import path from "node:path";
 import { error, type Diagnostic } from "../../core/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
@@ -36,7 +37,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
     process.once("SIGINT", onSig);
     process.once("SIGTERM", onSig);
     try {
-      const r = await run.runQueue({ p, jobs, execRun: execRunCommand(), emit: (e) => ctx.global.quiet || ctx.io.err(queueEventText(e)), signal: ac.signal });
+      const r = await run.runQueue({ p, jobs, execRun: execRunCommand(), emit: (e) => ctx.global.quiet || ctx.io.err(queueEventText(e, (f) => path.relative(ctx.global.cwd, f))), signal: ac.signal });
       if (!r.ok) return usage(r.errors);
       if (!ctx.global.quiet) ctx.io.out(`${r.value.recorded} experiment(s) recorded, ${r.value.failed} failed\n`);
       return ac.signal.aborted ? EXIT_INTERRUPTED : r.value.failed > 0 ? EXIT_FAILED : EXIT_OK;
