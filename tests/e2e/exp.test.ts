@@ -223,3 +223,31 @@ describe("pipe exp", () => {
     expect(runPipe(b, ["exp", "pull", "origin", "nope"]).code).toBe(2);
   }, 240_000);
 });
+
+describe("pipe queue", () => {
+  it("start runs the queue in the background; kill stops a running experiment, recorded as failed; remove drops entries", async () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  wait:\n    cmd: sleep ${t} && echo ${t} > out.txt\n    params: [t]\n    outs: [out.txt]\n",
+      "params.yaml": "t: 0\n",
+      ".gitignore": "/.pipe/\n",
+    });
+    gitInit(dir);
+    gitCommitAll(dir, "baseline");
+    expect(runPipe(dir, ["exp", "run", "--queue", "-n", "slow", "-S", "t=60,61"]).code).toBe(0);
+    const start = runPipe(dir, ["queue", "start", "-j", "2"]);
+    expect(start.code, start.stderr).toBe(0);
+    await until(() => entries(dir).filter((e) => e.state === "running" && e.pgid !== undefined).length === 2, "both running");
+    expect(runPipe(dir, ["queue", "status"]).stdout).toMatch(/slow-1\s+\S+ \S+\s+Running/);
+    const kill = runPipe(dir, ["queue", "kill", "slow-1", "slow-2"]);
+    expect(kill.code, kill.stderr).toBe(0);
+    await until(() => entries(dir).every((e) => e.state === "failed"), "both failed");
+    await until(() => !existsSync(path.join(dir, ".pipe", "exps", "runner.pid")), "the runner gone");
+    expect(show(dir).filter((r) => r.kind === "failed").map((r) => r.name).sort()).toEqual(["slow-1", "slow-2"]);
+    expect(runPipe(dir, ["queue", "kill", "slow-1"]).code).toBe(2);
+    const rm = runPipe(dir, ["queue", "remove", "--all"]);
+    expect(rm.stdout).toContain("slow-1");
+    expect(entries(dir)).toEqual([]);
+    expect(runPipe(dir, ["queue", "status"]).stdout).toBe("No experiments in the queue.\n");
+    expect(git(dir, ["status", "--porcelain"])).toBe("");
+  }, 120_000);
+});
