@@ -182,15 +182,24 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
     let next = 0;
     let recorded = 0;
     let failed = 0;
-    const worker = async (): Promise<void> => {
+    // Stages no override of the run touches are shared: the first experiment runs them alone first (a warm-up), the
+    // others start once they are in the run-cache, so experiments started together do not compute them twice.
+    const warm = i.jobs > 1 && todo.length > 1 ? await sharedStages(i.p, todo) : [];
+    let release = (): void => undefined;
+    const warmed = new Promise<void>((r) => (release = r));
+    if (warm.length === 0) release();
+    const worker = async (k: number): Promise<void> => {
+      if (k > 0) await warmed;
       while (next < todo.length && i.signal?.aborted !== true) {
         const e = todo[next++]!;
-        const r = await runOne(i, store, e);
+        const r = await runOne(i, store, e, k === 0 && next === 1 ? { targets: warm, done: release } : undefined);
+        release(); // in case the first experiment failed before its warm-up
         if (r) recorded++;
         else failed++;
       }
+      release();
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(i.jobs, todo.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(i.jobs, todo.length)) }, (_, k) => worker(k)));
     await pruneWorktrees(i.p);
     return ok({ recorded, failed });
   } finally {
@@ -257,8 +266,44 @@ function pruneWorktrees(p: ExpProject): Promise<unknown> {
   return serial(() => git(p.g, ["worktree", "prune"]));
 }
 
+/** Whether a stage's params key and an override's key name overlapping values (`null`: the whole file). */
+function touches(file: string, keys: readonly string[] | null, o: Override): boolean {
+  if (file !== o.file) return false;
+  if (keys === null) return true;
+  return keys.some((k) => k === o.key || o.key.startsWith(k + ".") || k.startsWith(o.key + "."));
+}
+
+/**
+ * Addresses of the stages of the project's pipeline that no override of `entries` reaches, directly (its params or
+ * the vars its command reads) or through an upstream stage; empty when the entries start from different commits
+ * (their pipelines may differ) or the pipeline cannot be loaded.
+ */
+async function sharedStages(p: ExpProject, entries: readonly QueueEntry[]): Promise<string[]> {
+  if (new Set(entries.map((e) => e.base)).size !== 1) return [];
+  const loaded = await loadPipelineCached(p.root, new Map());
+  if (!loaded.result.ok) return [];
+  const g = buildGraph(loaded.result.value);
+  if (!g.ok) return [];
+  const overrides = entries.flatMap((e) => e.overrides);
+  const affected = new Set<string>();
+  for (const a of g.value.order) {
+    const s = g.value.stages.get(a)!;
+    const direct = overrides.some((o) => s.params.some((d) => touches(d.rootPath, d.keys, o)) || (s.varsUsed ?? []).some((v) => touches(v.file, v.keys, o)));
+    if (direct || s.alwaysChanged || (g.value.upstream.get(a) ?? []).some((u) => affected.has(u))) affected.add(a);
+  }
+  const shared = g.value.order.filter((a) => !affected.has(a));
+  return shared.length === g.value.order.length ? [] : shared;
+}
+
+interface WarmUp {
+  /** Stage addresses to run first, alone. */
+  targets: readonly string[];
+  /** Told when they are done (or could not run): the other workers start. */
+  done: () => void;
+}
+
 /** Runs one queued experiment; true when it was recorded. */
-async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): Promise<boolean> {
+async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry, warm?: WarmUp): Promise<boolean> {
   const p = i.p;
   const t0 = performance.now();
   const phases: Record<string, number> = {};
@@ -297,8 +342,8 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): 
   const tStages = performance.now();
   const logFd = await open(e.log, "a");
   const [cmd, ...args] = i.execRun;
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn(cmd!, [...args, "--cache-root", p.root, ...e.targets], {
+  const runChild = (targets: readonly string[]): Promise<number> => new Promise<number>((resolve) => {
+    const child = spawn(cmd!, [...args, "--cache-root", p.root, ...targets], {
       cwd: at.root,
       detached: true,
       stdio: ["ignore", logFd.fd, logFd.fd],
@@ -310,8 +355,13 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry): 
       e = { ...e, pgid: child.pid };
       void store.save(e);
     }
-    i.emit({ type: "exp-started", name: e.name, log: e.log });
   });
+  i.emit({ type: "exp-started", name: e.name, log: e.log });
+  if (warm && warm.targets.length > 0) {
+    // Its failure is not the experiment's: the full run below reports whatever is wrong.
+    await runChild(warm.targets).finally(() => warm.done());
+  }
+  const code = await runChild(e.targets);
   await logFd.close();
   const stagesMs = performance.now() - tStages;
   tp = performance.now();

@@ -71,6 +71,10 @@ describe("pipe exp", () => {
     expect(r.stdout).toContain("4 experiment(s) recorded, 0 failed");
     expect(userState(dir)).toBe(before);
     expect(git(dir, ["worktree", "list"]).trim().split("\n")).toHaveLength(1);
+    // The stages no override touches ran once, for the four: the others took them from the shared cache.
+    const logs = entries(dir).map((e) => readFileSync(e.log, "utf8"));
+    for (const s of ["prepare", "featurize"]) expect(logs.filter((l) => l.includes(`Running '${s}'`))).toHaveLength(1);
+    expect(logs.filter((l) => l.includes("Running 'train'"))).toHaveLength(4);
 
     const rows = show(dir, ["--sort-by", "log_loss"]);
     const exps = rows.filter((x) => x.kind === "experiment");
