@@ -189,6 +189,15 @@ describe("pipe exp", () => {
     const tracked = git(dir, ["ls-tree", "-r", "--name-only", expSha(dir, "warm")]);
     for (const f of ["pipe.lock", "eval/metrics.json", "params.yaml"]) expect(tracked).toContain(f);
     expect(tracked).not.toContain("model.json");
+    // Which baselines exp show covers: HEAD, the last N, one named, all with experiments.
+    const baselines = (extra: string[]): string[] => show(dir, extra).filter((x) => x.kind === "baseline").map((x) => x.rev!.slice(0, 7));
+    const [h0, h1] = git(dir, ["rev-list", "--max-count=2", "HEAD"]).trim().split("\n").map((x) => x.slice(0, 7));
+    expect(baselines([])).toEqual([h0]);
+    expect(baselines(["-n", "2"])).toEqual([h0, h1]);
+    expect(baselines(["--rev", "HEAD~1"])).toEqual([h1]);
+    expect(show(dir, ["--rev", "HEAD~1"]).filter((x) => x.kind === "experiment")).toEqual([]);
+    expect(show(dir, ["-A"]).filter((x) => x.kind === "experiment").map((x) => x.name)).toEqual(["warm"]);
+    expect(runPipe(dir, ["exp", "show", "--sort-by", "nope"]).code).toBe(2);
     // An unknown key is a usage error, and nothing is written.
     expect(runPipe(dir, ["exp", "run", "-S", "train.lrr=1"]).code).toBe(2);
     expect(read(dir, "params.yaml")).toBe(expected);
