@@ -28,6 +28,16 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
   const run = await import("../../experiments/run.js");
   const usage = (ds: readonly Diagnostic[]): number => (printDiagnostics(ctx, ds), ds.some((d) => d.reason === "usage" || d.reason === "params") ? EXIT_USAGE : EXIT_FAILED);
 
+  if (opts.queue === true) {
+    const r = await run.queueExperiments(p, sets, { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}), targets });
+    if (!r.ok) return usage(r.errors);
+    for (const e of r.value) ctx.io.out(`queued experiment '${e.name}'${e.overrides.length > 0 ? ` (${e.overrides.map((o) => `${o.key}=${o.raw}`).join(", ")})` : ""}\n`);
+    if (opts.runAll !== true) return EXIT_OK;
+  }
+
+  if (opts.runAll === true && opts.queue !== true && sets.length > 0) {
+    return usage([error("usage", "--run-all runs what is queued: add --queue to queue these -S overrides first")]);
+  }
   if (opts.runAll === true) {
     const jobs = Number(opts.jobs ?? "1");
     if (!Number.isInteger(jobs) || jobs < 1) return usage([error("usage", `invalid value for -j/--jobs: '${opts.jobs ?? ""}' (expected a positive integer)`)]);
@@ -46,13 +56,6 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
       process.removeListener("SIGTERM", onSig);
     }
   }
-  if (opts.queue === true) {
-    const r = await run.queueExperiments(p, sets, { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}), targets });
-    if (!r.ok) return usage(r.errors);
-    for (const e of r.value) ctx.io.out(`queued experiment '${e.name}'${e.overrides.length > 0 ? ` (${e.overrides.map((o) => `${o.key}=${o.raw}`).join(", ")})` : ""}\n`);
-    return EXIT_OK;
-  }
-
   const [{ reproduce }, { createReproTextReporter }] = await Promise.all([import("../../experiments/reproduce.js"), import("../../report/repro-text.js")]);
   const reporter = createReproTextReporter({
     out: ctx.io.out,
