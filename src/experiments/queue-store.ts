@@ -5,9 +5,10 @@
  * is gone is taken back to `queued` by the next `--run-all` (after its stage processes are stopped), so the queue
  * finishes by running the command again.
  */
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomic } from "../core/atomic-write.js";
+import { ensurePipeDir } from "../exec/session.js";
 import type { Override } from "./overrides.js";
 
 export const EXPS_DIR = ".pipe/exps";
@@ -47,6 +48,16 @@ export interface QueueEntry {
   phases?: Record<string, number>;
 }
 
+/** Creates `.pipe/exps/` with a `.gitignore` of everything: `.pipe/` is committed (its config), the queue never. */
+export async function ensureExpsDir(root: string): Promise<string> {
+  // `.pipe/` as every writer makes it, with the `.gitignore` that keeps the cache and the run-cache out of git.
+  await ensurePipeDir(root);
+  const dir = path.join(root, EXPS_DIR);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, ".gitignore"), "*\n", { flag: "wx" }).catch(() => undefined);
+  return dir;
+}
+
 export class QueueStore {
   readonly dir: string;
   constructor(readonly root: string) {
@@ -62,6 +73,7 @@ export class QueueStore {
   }
 
   async save(e: QueueEntry): Promise<void> {
+    await ensureExpsDir(this.root);
     await mkdir(path.join(this.dir, "queue"), { recursive: true });
     await mkdir(path.join(this.dir, "logs"), { recursive: true });
     await writeAtomic(this.file(e.id), JSON.stringify(e, null, 2) + "\n");

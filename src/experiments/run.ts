@@ -25,7 +25,7 @@ import { git, headSha } from "./git.js";
 import { checkName, generateName } from "./names.js";
 import { applyOverrides, expandGrid, type Override, type SetParam } from "./overrides.js";
 import { listExperiments, recordExperiment, workspaceCommit, type ExpProject } from "./project.js";
-import { alive, QueueStore, WORKTREES_DIR, EXPS_DIR, type QueueEntry } from "./queue-store.js";
+import { alive, ensureExpsDir, QueueStore, WORKTREES_DIR, EXPS_DIR, type QueueEntry } from "./queue-store.js";
 import type { ReproduceOutcome } from "./reproduce.js";
 
 /** Names taken under a baseline: recorded experiments and queued ones not yet recorded. */
@@ -208,8 +208,7 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
 }
 
 async function takeRunner(root: string): Promise<Result<void>> {
-  const file = path.join(root, EXPS_DIR, "runner.pid");
-  await mkdir(path.dirname(file), { recursive: true });
+  const file = path.join(await ensureExpsDir(root), "runner.pid");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, `${process.pid}\n`, { flag: "wx" });

@@ -5,7 +5,7 @@
  * records them as failed).
  */
 import { spawn } from "node:child_process";
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import path from "node:path";
 import type { Diagnostic } from "../../core/diagnostic.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
@@ -28,15 +28,14 @@ function failed(ctx: CommandContext, ds: readonly Diagnostic[]): number {
 export async function run(ctx: CommandContext, sub: string, args: unknown[], opts: QueueOptions): Promise<number> {
   const p = await openExpForCommand(ctx);
   if (typeof p === "number") return p;
-  const [run, manage, { QueueStore, EXPS_DIR }] = await Promise.all([
+  const [run, manage, { QueueStore, ensureExpsDir }] = await Promise.all([
     import("../../experiments/run.js"),
     import("../../experiments/manage.js"),
     import("../../experiments/queue-store.js"),
   ]);
   switch (sub) {
     case "start": {
-      const logFile = path.join(p.root, EXPS_DIR, "runner.log");
-      await mkdir(path.dirname(logFile), { recursive: true });
+      const logFile = path.join(await ensureExpsDir(p.root), "runner.log");
       const log = await open(logFile, "a");
       const [node, bin] = execRunCommand();
       const child = spawn(node!, [bin!, "exp", "run", "--run-all", "-j", opts.jobs ?? "1"], { cwd: p.root, detached: true, stdio: ["ignore", log.fd, log.fd] });
