@@ -226,19 +226,32 @@ async function takeRunner(root: string): Promise<Result<void>> {
 async function recoverDead(p: ExpProject, store: QueueStore, emit: (e: QueueEvent) => void): Promise<void> {
   for (const e of await store.list()) {
     if (e.state !== "running" || alive(e.runnerPid)) continue;
-    if (e.pgid !== undefined && alive(e.pgid)) {
-      try {
-        process.kill(-e.pgid, "SIGKILL");
-      } catch {
-        // gone meanwhile
-      }
-    }
+    if (e.pgid !== undefined) await stopGroup(e.pgid);
     await removeWorktree(p, worktreeOf(p, e));
     await pruneWorktrees(p);
     const { runnerPid: _r, pgid: _g, startedAt: _s, ...rest } = e;
     await store.save({ ...rest, state: "queued" });
     emit({ type: "exp-resumed", name: e.name });
   }
+}
+
+/**
+ * Stops the child `pipe` of an experiment a dead runner left: SIGTERM first, so it cancels its stages through its
+ * executor (they run in process groups of their own, which a signal to its group does not reach), then SIGKILL
+ * after a grace period.
+ */
+async function stopGroup(pgid: number): Promise<void> {
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // gone meanwhile
+    }
+  };
+  if (!alive(pgid)) return;
+  signal("SIGTERM");
+  for (let waited = 0; waited < 10_000 && alive(pgid); waited += 100) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pgid)) signal("SIGKILL");
 }
 
 function worktreeOf(p: ExpProject, e: QueueEntry): string {
@@ -430,11 +443,13 @@ export async function removeQueued(p: ExpProject, sel: { names?: readonly string
   return ok(gone);
 }
 
-/** `exp clean`: worktrees no running experiment owns, and git's records of them. */
+/** `exp clean`: worktrees no experiment marked running owns, and git's records of them. */
 export async function cleanWorktrees(p: ExpProject): Promise<string[]> {
   const { readdir } = await import("node:fs/promises");
   const store = new QueueStore(p.root);
-  const live = new Set((await store.list()).filter((e) => e.state === "running" && alive(e.runnerPid)).map((e) => e.id));
+  // An entry still marked running is left to the queue runner (the next `--run-all` stops what a dead runner left
+  // running before removing its worktree): cleaning under a live stage process would pull files from under it.
+  const live = new Set((await store.list()).filter((e) => e.state === "running").map((e) => e.id));
   const removed: string[] = [];
   let names: string[] = [];
   try {

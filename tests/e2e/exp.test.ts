@@ -144,6 +144,10 @@ describe("pipe exp", () => {
     child.kill("SIGKILL");
     await new Promise((res) => child.once("exit", res));
     expect(entries(dir).some((e) => e.state === "running")).toBe(true);
+    // exp clean leaves the worktree of an experiment still marked running to the runner; a stray one goes.
+    git(dir, ["worktree", "add", "-q", "--detach", path.join(dir, ".pipe", "tmp", "exps", "stray"), "HEAD"]);
+    expect(runPipe(dir, ["exp", "clean"]).stdout).toBe("Removed 1 stale worktree(s).\n");
+    expect(readdirSync(path.join(dir, ".pipe", "tmp", "exps"))).toHaveLength(1);
     const again = runPipe(dir, ["exp", "run", "--run-all", "-j", "2"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/queued again/);
