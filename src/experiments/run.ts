@@ -201,6 +201,13 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(i.jobs, todo.length)) }, (_, k) => worker(k)));
     await pruneWorktrees(i.p);
+    // A queued commit of the workspace's changes is kept alive only while an experiment may still start from it.
+    const left = await store.list();
+    for (const base of new Set(todo.map((e) => e.base))) {
+      if (base !== todo.find((e) => e.base === base)?.baseline && !left.some((e) => e.base === base && e.state !== "success")) {
+        await git(i.p.g, ["update-ref", "-d", `refs/pipe/queue/${base}`]);
+      }
+    }
     return ok({ recorded, failed });
   } finally {
     await rm(path.join(i.p.root, EXPS_DIR, "runner.pid"), { force: true });
