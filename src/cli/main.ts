@@ -15,6 +15,7 @@ import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./
 import { envErrorOf, envText } from "../core/env-error.js";
 import { registerTransferCommands } from "./transfer-program.js";
 import { registerReportCommands } from "./commands/register-report.js";
+import { registerExperiments } from "./exp-program.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
@@ -388,6 +389,7 @@ export function buildProgram(io: RunIo): Command {
     .action(action((cmd) => async (ctx) => (await import("./commands/lock.js")).runInstall(ctx, cmd.opts())));
   registerReportCommands(program, action);
 
+  registerExperiments(program, action);
   pointToHelp(program);
   return program;
 }

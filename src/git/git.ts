@@ -84,6 +84,13 @@ export async function resolveCommit(repo: GitRepo, name: string): Promise<Result
     if (c.code === 0) return ok({ name, sha: c.stdout.toString("utf8").trim() });
     return fail([error("git", `'${name}' is not a commit`)]);
   }
+  // An experiment's name (`pipe exp run -n NAME`) is a revision too, as in DVC: its ref is
+  // `refs/exps/<2 hex>/<rest of the baseline sha>/<name>`. The newest of several namesakes (other baselines) wins.
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    const e = await runGit(repo.root, ["for-each-ref", "--sort=-committerdate", "--format=%(objectname)", `refs/exps/*/*/${name}`]);
+    const sha = e instanceof Error || e.code !== 0 ? "" : (e.stdout.toString("utf8").split("\n")[0] ?? "");
+    if (sha !== "") return ok({ name, sha });
+  }
   const head = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
   if (!(head instanceof Error) && head.code !== 0) {
     const branch = await runGit(repo.root, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
