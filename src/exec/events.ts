@@ -98,6 +98,11 @@ export type ReproEvent =
   /** One command of the stage is about to start (a list `cmd` has one per item, announced only if it runs). */
   | { type: "stage-command"; stage: string; cmd: string }
   | { type: "stage-output"; stage: string; stream: "stdout" | "stderr"; line: string }
+  /**
+   * A cluster executor's job of the stage: submitted and waiting (`queued`), started (`running`), or one a coordinator
+   * that died left in flight, followed again instead of submitting the stage twice (`attached`).
+   */
+  | { type: "stage-job"; stage: string; job: string; state: "queued" | "running" | "attached" }
   | { type: "stage-finished"; stage: string; durationMs: number }
   /** Outputs restored without running: from the run-cache (stale inputs seen before) or the cache (outputs missing). */
   | { type: "stage-restored"; stage: string; from: RestoreSource }

@@ -109,6 +109,11 @@ export function handleInterrupts(opts: InterruptOptions): Interrupts {
     // After a hang-up the terminal is gone and writing to it fails (EIO): the report of the interrupt is lost, the
     // clean-up must not be.
     if (sig === "SIGHUP") for (const s of [process.stdout, process.stderr]) s.on("error", () => undefined);
+    // Jobs that outlive this process are left to the next `repro` when the login session is lost (it re-attaches).
+    if (sig === "SIGHUP" && opts.executor?.outlives === true) {
+      opts.onSecond();
+      return;
+    }
     if (!ac.signal.aborted) {
       opts.onFirst?.();
       ac.abort();

@@ -58,7 +58,9 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     return EXIT_USAGE;
   }
   if (!ctx.global.quiet) printDiagnostics(ctx, config.warnings, sources);
-  const jobs = session.parseJobs(opts.jobs, config.value.jobs);
+  // --dry runs nothing, so its executor records nothing.
+  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: opts.dry !== true, slurm: config.value.slurm });
+  const jobs = opts.jobs === undefined && config.value.jobs === undefined && executor.defaultJobs !== undefined ? executor.defaultJobs : session.parseJobs(opts.jobs, config.value.jobs);
   if (jobs === undefined) {
     printDiagnostics(ctx, [error("usage", `invalid value for -j/--jobs: '${opts.jobs}' (expected a positive integer or 'auto')`)]);
     return EXIT_USAGE;
@@ -75,8 +77,6 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   const { selected, forced } = planRepro(graph, addresses, opts);
   const dry = opts.dry === true;
 
-  // --dry runs nothing, so its executor records nothing.
-  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: !dry });
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
     const l = await session.lockProject(root, "pipe repro", { ...lockNotes(ctx, opts.wait === true), executor });
