@@ -150,8 +150,8 @@ export async function jobField(id: string, field: string): Promise<string | unde
 }
 
 /** Stage address -> state of its recorded job, for the stages whose jobs are queued or running now (`status`). */
-export async function stagesInFlight(root: string): Promise<Map<string, { jobId: string; state: string }>> {
-  const out = new Map<string, { jobId: string; state: string }>();
+export async function stagesInFlight(root: string): Promise<Map<string, { jobId: string; state: "queued" | "running" }>> {
+  const out = new Map<string, { jobId: string; state: "queued" | "running" }>();
   const recs = readJobRecords(root);
   if (recs.length === 0) return out;
   const states = await jobStates(recs.map((r) => r.jobId));
