@@ -33,6 +33,7 @@
  * `--dry` goes through the same decisions without the scheduler, applied by a dry applier that writes nothing and
  * treats the outputs of stages that would run as "will be produced".
  */
+import { statSync } from "node:fs";
 import path from "node:path";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
@@ -301,6 +302,27 @@ export class ReproEngine {
     return this.follow(s, run, signal, (this.input.now ?? (() => performance.now()))());
   }
 
+  /**
+   * A stamp of the stage's inputs that no selected stage produces (source files and params files: size and mtime),
+   * so that a job a dead coordinator left is re-attached to only when what it read is still there unchanged. Outputs
+   * of other stages are left out: they are rewritten by their own jobs meanwhile, which is expected.
+   */
+  private identityOf(s: Stage): string {
+    const { ws } = this.input;
+    const stamp = (rootPath: string): string => {
+      try {
+        const st = statSync(absOf(ws.root, rootPath));
+        return `${rootPath}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${rootPath}:-`;
+      }
+    };
+    const parts: string[] = [];
+    for (const d of s.deps) if (!d.external && this.producers.producersOf(d).length === 0) parts.push(stamp(d.rootPath));
+    for (const p of s.params) parts.push(stamp(p.rootPath));
+    return [...new Set(parts)].sort().join("|");
+  }
+
   /** The executor's view of a stage; `queued` is told the job id when a cluster executor submits it. */
   private jobOf(s: Stage, attached?: (id: string) => void): StageJob {
     const { ws, emit } = this.input;
@@ -313,6 +335,7 @@ export class ReproEngine {
       root: ws.root,
       ...(after.length > 0 ? { after } : {}),
       ...(s.resources ? { resources: s.resources } : {}),
+      identity: this.identityOf(s),
       output: {
         // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
         command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),

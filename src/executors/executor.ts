@@ -52,6 +52,11 @@ export interface StageJob {
    * them failed ends `dependency-failed`.
    */
   after?: readonly string[];
+  /**
+   * What the run was started from beyond its command (the engine's stamp of the stage's source inputs): `attach`
+   * follows a recorded run only when it is the same.
+   */
+  identity?: string;
   /** What the stage asks of a scheduler (its `resources:` in `pipe.yaml`); a local run ignores it. */
   resources?: Resources;
 }

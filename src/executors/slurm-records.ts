@@ -19,6 +19,8 @@ export interface JobRecord {
   /** The command and working directory it was submitted with: a changed stage is never re-attached to. */
   cmd: string | readonly string[];
   wdir: string;
+  /** `StageJob.identity` (the stage's source inputs when it was submitted). */
+  identity: string;
   pipePid: number;
   submittedAt: string;
 }
@@ -52,7 +54,7 @@ function parse(text: string): JobRecord | undefined {
   try {
     const o = JSON.parse(text) as Partial<JobRecord>;
     if (typeof o.stage === "string" && typeof o.jobId === "string" && typeof o.wdir === "string" && (typeof o.cmd === "string" || Array.isArray(o.cmd))) {
-      return { stage: o.stage, jobId: o.jobId, cmd: o.cmd, wdir: o.wdir, pipePid: o.pipePid ?? 0, submittedAt: o.submittedAt ?? "" };
+      return { stage: o.stage, jobId: o.jobId, cmd: o.cmd, wdir: o.wdir, identity: o.identity ?? "", pipePid: o.pipePid ?? 0, submittedAt: o.submittedAt ?? "" };
     }
   } catch {
     // fall through

@@ -17,8 +17,8 @@
  * - Cancelling: `scancel` of the job ids, batched (one `scancel` for a Ctrl-C of a hundred queued jobs). SLURM sends
  *   SIGTERM and, after its `KillWait`, SIGKILL; the run settles `interrupted` once `squeue` says the job ended.
  * - Crash: jobs outlive their coordinator. Each submitted job is recorded under `.pipe/tmp/slurm`; `attach` gives the
- *   engine a run that follows such a job (its logs are read again from the start) when the stage's command and
- *   working directory are unchanged and SLURM still knows the job as queued, running or completed.
+ *   engine a run that follows such a job (its logs are read again from the start) when the stage's command, working
+ *   directory and source inputs (`StageJob.identity`) are unchanged and SLURM still knows the job as queued, running or completed.
  */
 import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, unlinkSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -131,7 +131,7 @@ export class SlurmExecutor implements Executor {
   async attach(job: StageJob): Promise<StageRun | undefined> {
     const rec = readJobRecord(this.opts.root, job.stage);
     if (!rec) return undefined;
-    const same = rec.wdir === job.wdir && JSON.stringify(rec.cmd) === JSON.stringify(job.cmd);
+    const same = rec.wdir === job.wdir && JSON.stringify(rec.cmd) === JSON.stringify(job.cmd) && rec.identity === (job.identity ?? "");
     const st = same ? (await jobStates([rec.jobId]))?.get(rec.jobId) : undefined;
     if (!st || !(LIVE_STATES.has(st.state) || st.state === "COMPLETED")) {
       // Changed, failed, or forgotten by SLURM: the stage is decided afresh. A changed stage's old job is cancelled,
@@ -233,7 +233,7 @@ export class SlurmExecutor implements Executor {
       return { reason: "failed-to-start", message: `sbatch refused stage '${job.stage}': ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" ")}` };
     }
     if (this.opts.record) {
-      writeJobRecord(this.opts.root, { stage: job.stage, jobId: id, cmd: job.cmd, wdir: job.wdir, pipePid: process.pid, submittedAt: new Date().toISOString() });
+      writeJobRecord(this.opts.root, { stage: job.stage, jobId: id, cmd: job.cmd, wdir: job.wdir, identity: job.identity ?? "", pipePid: process.pid, submittedAt: new Date().toISOString() });
     }
     return id;
   }

@@ -95,7 +95,8 @@ describe.runIf(hasSlurm())("SLURM executor on the test cluster", () => {
     let id2: string | undefined;
     first.start({ ...job, cmd: "sleep 60", output: { job: (_st, id) => void (id2 ??= id) } });
     await until(() => id2 !== undefined, "the second submission");
-    expect(await new SlurmExecutor({ root, settings: settings(), record: true }).attach({ ...job, cmd: "sleep 61" })).toBeUndefined();
+    // The same command, but its inputs changed meanwhile (another identity): not followed, and cancelled.
+    expect(await new SlurmExecutor({ root, settings: settings(), record: true }).attach({ ...job, cmd: "sleep 60", identity: "in.txt:5:1" })).toBeUndefined();
     await until(() => jobField(id2!, "JobState") === "CANCELLED", "the changed stage's job to be cancelled");
   });
 });
