@@ -5,12 +5,13 @@
  * on an interrupt, and receives an `Outcome`, a value whose `reason` says how the run ended. Expected failures (a
  * non-zero exit, a signal, a command that could not be started, the machine refusing) are outcomes, never thrown.
  *
- * `local.ts` (process groups on this machine) is the first implementation; `tests/unit/executor-contract.ts` is the
- * suite every implementation passes. The shape is meant to take a cluster executor (SLURM: one job per stage) too:
- * its start submits a job and returns at once, its outcome can say a limit stopped the job (`limit`, with the
- * scheduler's word for it, `TIMEOUT` or `OUT_OF_MEMORY`) and carry the tail of the job's log, its `cancelAll` is a
- * `scancel` of the jobs it submitted, and `settleLeftovers` is where it would find the jobs a dead coordinator
- * recorded under `.pipe/tmp` (the local executor stops those process groups instead).
+ * `local.ts` (process groups on this machine) and `slurm.ts` (one SLURM job per stage) implement it;
+ * `tests/unit/executor-contract.ts` is the suite every implementation passes. A cluster executor's start submits a
+ * job and returns at once, its outcome can say a limit stopped the job (`limit`, with the scheduler's word for it,
+ * `TIMEOUT` or `OUT_OF_MEMORY`) or that the scheduler dropped it after a failure it depended on, its `cancelAll` is a
+ * `scancel` of the jobs it submitted, it `queues` (the engine may start a stage below one in flight, naming it in
+ * `after`), and it re-`attach`es to the jobs a dead coordinator recorded under `.pipe/tmp` (the local executor stops
+ * what a dead `pipe` left running instead, in `settleLeftovers`).
  *
  * Which executor runs is configuration (`executor:` in `.pipe/config.yaml`, `pipe repro --executor NAME`); the
  * names are `project/config.ts`'s `EXECUTOR_NAMES`, and `index.ts` makes one from its name.
