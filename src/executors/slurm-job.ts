@@ -4,9 +4,9 @@
  *
  * The batch script gives a stage the local executor's shell semantics (`local.ts`): it changes to the stage's `wdir`,
  * exports `PIPE_STAGE` and `PIPE_ROOT`, and runs a string `cmd` as one `sh -e -c` (a list item by item, stopping at the
- * first failure). Around each command it appends a line to the job's marker file (`<stage>.meta`): `cmd I OFFSET`
- * before (OFFSET: the size of the stdout log then, so the coordinator can announce the command exactly between the
- * lines that came before and after it) and `end I STATUS TIME` after (`start TIME` opens the file). A job that SLURM stopped (time, memory, `scancel`)
+ * first failure). Around each command it appends a line to the job's marker file (`<stage>.meta`): `cmd I OUT ERR`
+ * before (the sizes of the stdout and stderr logs then, so the coordinator can announce the command exactly between
+ * the lines that came before and after it) and `end I STATUS TIME` after (`start TIME` opens the file). A job that SLURM stopped (time, memory, `scancel`)
  * has no `end` line: its state in `squeue` says what happened. Stdout goes to `<stage>.log`, stderr to
  * `<stage>.err`, both on the shared file system the coordinator tails them from.
  */
@@ -44,13 +44,14 @@ export function batchScript(job: { stage: string; cmd: string | readonly string[
     `# pipe: stage ${job.stage.replace(/\n/g, " ")}`,
     `M=${shQuote(files.meta)}`,
     `O=${shQuote(files.log)}`,
+    `E=${shQuote(files.err)}`,
     `cd ${shQuote(job.wdir)} || { echo nowdir >> "$M"; exit 1; }`,
     `PIPE_STAGE=${shQuote(job.stage)}; PIPE_ROOT=${shQuote(job.root)}; export PIPE_STAGE PIPE_ROOT`,
     // The time the job started, for the benchmark's hand-off figures (`bench/slurm.mjs`).
     `echo "start $(date +%s.%N)" >> "$M"`,
   ];
   cmds.forEach((c, i) => {
-    lines.push(`echo "cmd ${i} $(wc -c < "$O")" >> "$M"`, `sh -e -c ${shQuote(c)}`, `rc=$?`, `echo "end ${i} $rc $(date +%s.%N)" >> "$M"`, `[ $rc = 0 ] || exit $rc`);
+    lines.push(`echo "cmd ${i} $(wc -c < "$O") $(wc -c < "$E")" >> "$M"`, `sh -e -c ${shQuote(c)}`, `rc=$?`, `echo "end ${i} $rc $(date +%s.%N)" >> "$M"`, `[ $rc = 0 ] || exit $rc`);
   });
   lines.push("exit 0", "");
   return lines.join("\n");

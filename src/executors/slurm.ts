@@ -342,7 +342,9 @@ class SlurmRun implements StageRun {
   /** New lines of the marker file, then of the logs, in the order the job wrote them; settles on the last `end`. */
   readFiles(flush = false): void {
     if (this.ended) return;
+    // Sizes first: a command announced in a marker line read below started after every byte before its offsets.
     const logSize = this.tails.log.size();
+    const errSize = this.tails.err.size();
     for (const m of this.tails.meta.read()) {
       const w = m.split(" ");
       if (w[0] === "start" && !this.running) this.markRunning();
@@ -350,12 +352,13 @@ class SlurmRun implements StageRun {
       else if (w[0] === "cmd") {
         const i = Number(w[1]);
         for (const l of this.tails.log.read(Number(w[2]))) this.emit("stdout", l);
+        for (const l of this.tails.err.read(Number(w[3]))) this.emit("stderr", l);
         const c = this.commands[i];
         if (c !== undefined) this.job.output?.command?.(c, i);
       } else if (w[0] === "end") this.ends.set(Number(w[1]), Number(w[2]));
     }
     for (const l of this.tails.log.read(flush ? undefined : logSize, flush)) this.emit("stdout", l);
-    for (const l of this.tails.err.read(undefined, flush)) this.emit("stderr", l);
+    for (const l of this.tails.err.read(flush ? undefined : errSize, flush)) this.emit("stderr", l);
     if (flush) return;
     const done = this.fromMarkers();
     if (done) {
