@@ -168,6 +168,23 @@ describe.runIf(hasSlurm())("pipe repro --executor slurm (real cluster)", () => {
     expect(runPipe(dir, ["status"]).stdout).toContain("up to date");
   });
 
+  it("a hang-up (lost login session) leaves the jobs running for the next repro, which follows them", async () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  hup:\n    cmd: sleep 3; echo done > hup.txt\n    outs: [hup.txt]\n",
+      ".pipe/config.yaml": "executor: slurm\n",
+    });
+    const { r, exited } = startPipe(dir, ["repro", "--json"]);
+    await until(() => jobsOf(r.stdout, "running").hup !== undefined, "the job to run");
+    const id = jobsOf(r.stdout, "queued").hup!;
+    r.child.kill("SIGHUP");
+    expect(await exited).toBe(130);
+    expect(liveJobs()).toContain(id);
+    const again = runPipe(dir, ["repro", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(jobsOf(again.stdout, "attached")).toEqual({ hup: id });
+    expect(read(dir, "hup.txt")).toBe("done\n");
+  });
+
   it("a run-cache hit submits nothing", () => {
     const dir = makeProject({
       "pipe.yaml": "stages:\n  s:\n    cmd: cat in.txt > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n",
