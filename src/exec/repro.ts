@@ -335,7 +335,8 @@ export class ReproEngine {
       root: ws.root,
       ...(after.length > 0 ? { after } : {}),
       ...(s.resources ? { resources: s.resources } : {}),
-      identity: this.identityOf(s),
+      // Only an executor that re-attaches compares it: a local run does not pay the stats.
+      ...(this.input.executor.attach !== undefined ? { identity: this.identityOf(s) } : {}),
       output: {
         // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
         command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
