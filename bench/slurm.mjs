@@ -88,7 +88,7 @@ function runPipe(dir, extra) {
 function jobTimes(dir) {
   const out = new Map();
   const logs = path.join(dir, ".pipe/tmp/logs");
-  let names = [];
+  let names;
   try {
     names = readdirSync(logs);
   } catch {
