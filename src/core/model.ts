@@ -7,6 +7,7 @@
  * `StageGraph` reaches planning and execution. Every path here is POSIX-style; "root paths" are relative to the
  * project root (no leading `./`, never starting with `../` unless the path lies outside the root).
  */
+import type { Resources } from "./resources.js";
 import type { SourceLocation } from "./diagnostic.js";
 
 /** A dependency on a file or directory. */
@@ -104,6 +105,8 @@ export interface Stage {
    * (`lock/dvc-file.ts`).
    */
   dataSource?: boolean;
+  /** What the stage asks of a cluster scheduler (`resources:`, pipe.yaml only). */
+  resources?: Resources;
   loc: SourceLocation;
 }
 

@@ -110,6 +110,11 @@ export type ReproEvent =
    * is seen as it is drawn. The whole line follows as `stage-output` when its newline comes.
    */
   | { type: "stage-output-partial"; stage: string; stream: "stdout" | "stderr"; text: string }
+  /**
+   * A cluster executor's job of the stage: submitted and waiting (`queued`), started (`running`), or one a coordinator
+   * that died left in flight, followed again instead of submitting the stage twice (`attached`).
+   */
+  | { type: "stage-job"; stage: string; job: string; state: "queued" | "running" | "attached" }
   | { type: "stage-finished"; stage: string; durationMs: number }
   /** Outputs restored without running: from the run-cache (stale inputs seen before) or the cache (outputs missing). */
   | { type: "stage-restored"; stage: string; from: RestoreSource }

@@ -18,6 +18,13 @@
  *   command run (each command announced as it starts), every declared output verified, then recorded
  *   (`record.ts`: outputs hashed and stored, the run-cache entry and the lock entry written, the mark removed).
  *
+ * An executor that `queues` (SLURM with `submit: plan`) lets a stage start as soon as the stages it needs are
+ * submitted: the scheduler is told at once (`release`), and a stage below one in flight is decided as `--dry` decides a
+ * stage below one that would run (it runs; its inputs are checked by its job, not before), its job waiting on theirs.
+ * When such an upstream job fails, the scheduler drops the stages waiting on it (`dependency-failed`): they are
+ * reported as not run. A run a coordinator that died left in flight is followed again (`Executor.attach`) before
+ * anything is decided for its stage.
+ *
  * A failure is recorded nowhere: the stage's lock entry and cached objects stay as they were. The lock entry of a
  * stage that succeeded is written right away, so an interrupted run keeps what finished. An environment error (a
  * full disk, a read-only mount: `core/env-error.ts`) anywhere in a stage's work is such a failure of that stage,
@@ -27,6 +34,7 @@
  * treats the outputs of stages that would run as "will be produced".
  */
 import { watchHashing } from "./hash-progress.js";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
@@ -51,7 +59,7 @@ import type { LocalCache } from "../storage/store.js";
 import { envDiagnostic, envErrorOf, envFailure } from "../core/env-error.js";
 import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run-marker.js";
 import { schedule, type WorkStatus } from "./scheduler.js";
-import type { Executor } from "../executors/executor.js";
+import type { Executor, Outcome, StageJob, StageRun } from "../executors/executor.js";
 import { lockedOutputs, restoreOutputs, type LockedOut } from "./restore.js";
 import { cacheContextOf, recordAndStore, toOutputHash, type Recorder } from "./record.js";
 import { decide, hasDvcHashes, type Action, type Fact, type StageFacts } from "../plan/decide.js";
@@ -140,6 +148,12 @@ export class ReproEngine {
   private readonly reportedCorrupt = new Set<string>();
   private readonly applier: Applier;
   private readonly recorder: Recorder;
+  /** Stages whose runs a queuing executor has accepted and that have not finished, with their runs. */
+  private readonly inFlight = new Map<string, StageRun>();
+  /** The scheduler's `release` of each stage being worked on. */
+  private readonly releases = new Map<string, () => void>();
+  /** Queued runs cancelled because the run stops after a failure (reported as not run, not as failed). */
+  private readonly stoppedQueued = new Set<string>();
 
   constructor(private readonly input: ReproInput) {
     const ws = input.ws;
@@ -206,7 +220,10 @@ export class ReproEngine {
       jobs: flags.jobs,
       keepGoing: flags.keepGoing,
       ...(this.input.signal ? { signal: this.input.signal } : {}),
-      work: (id, signal) => this.work(id, signal),
+      work: (id, signal, release) => {
+        this.releases.set(id, release);
+        return this.work(id, signal).finally(() => this.releases.delete(id));
+      },
       onBlocked: (id, by) => {
         this.results.set(id, "not-run");
         emit({ type: "stage-not-run", stage: id, because: "upstream-failed", upstream: by });
@@ -248,7 +265,7 @@ export class ReproEngine {
   private async work(address: string, signal: AbortSignal | undefined): Promise<WorkStatus> {
     let r: StageResult;
     try {
-      r = await this.stageWork(address, signal);
+      r = (await this.reattach(address, signal)) ?? (await this.stageWork(address, signal));
     } catch (e) {
       // A full disk, a read-only mount, a permission: this stage fails, saying so, and the run goes on as after any
       // failure (what finished stays recorded; the lock is only ever replaced whole). Anything else is a bug.
@@ -257,7 +274,86 @@ export class ReproEngine {
       r = this.fail(this.stage(address), "environment", [envDiagnostic(env, { root: this.input.ws.root })]);
     }
     this.results.set(address, r);
-    return r === "failed" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
+    if (r === "failed" && !this.input.flags.keepGoing) this.stopQueued();
+    return r === "failed" || r === "not-run" ? "failed" : r === "up-to-date" || r === "frozen" ? "skipped" : "ok";
+  }
+
+  /**
+   * After a failure without `-k` nothing new starts; jobs still waiting in a queue have not started either, so they
+   * are cancelled and reported as not run (running ones finish, as locally).
+   */
+  private stopQueued(): void {
+    for (const [stage, run] of this.inFlight) {
+      if (run.queued?.() !== true) continue;
+      this.stoppedQueued.add(stage);
+      run.cancel();
+    }
+  }
+
+  /** The job a dead coordinator left in flight for this stage, followed to its end and recorded. */
+  private async reattach(address: string, signal: AbortSignal | undefined): Promise<StageResult | undefined> {
+    const { executor, emit } = this.input;
+    if (executor.attach === undefined || this.input.flags.dry) return undefined;
+    const s = this.stage(address);
+    let attachedId: string | undefined;
+    const job = this.jobOf(s, (id) => (attachedId = id));
+    const run = await executor.attach(job);
+    if (run === undefined) return undefined;
+    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons: [] });
+    if (attachedId !== undefined) emit({ type: "stage-job", stage: s.address, job: attachedId, state: "attached" });
+    return this.follow(s, run, signal, (this.input.now ?? (() => performance.now()))());
+  }
+
+  /**
+   * A stamp of the stage's inputs that no selected stage produces (source files and params files: size and mtime),
+   * so that a job a dead coordinator left is re-attached to only when what it read is still there unchanged. Outputs
+   * of other stages are left out: they are rewritten by their own jobs meanwhile, which is expected.
+   */
+  private identityOf(s: Stage): string {
+    const { ws } = this.input;
+    const stamp = (rootPath: string): string => {
+      try {
+        const st = statSync(absOf(ws.root, rootPath));
+        return `${rootPath}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${rootPath}:-`;
+      }
+    };
+    const parts: string[] = [];
+    for (const d of s.deps) if (!d.external && this.producers.producersOf(d).length === 0) parts.push(stamp(d.rootPath));
+    for (const p of s.params) parts.push(stamp(p.rootPath));
+    return [...new Set(parts)].sort().join("|");
+  }
+
+  /** The executor's view of a stage; `queued` is told the job id when a cluster executor submits it. */
+  private jobOf(s: Stage, attached?: (id: string) => void): StageJob {
+    const { ws, emit } = this.input;
+    const after = (this.input.graph.upstream.get(s.address) ?? []).filter((u) => this.inFlight.has(u));
+    let first = attached !== undefined;
+    return {
+      stage: s.address,
+      cmd: s.cmd,
+      wdir: path.join(ws.root, s.wdir),
+      root: ws.root,
+      ...(after.length > 0 ? { after } : {}),
+      ...(s.resources ? { resources: s.resources } : {}),
+      // Only an executor that re-attaches compares it: a local run does not pay the stats.
+      ...(this.input.executor.attach !== undefined ? { identity: this.identityOf(s) } : {}),
+      output: {
+        // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
+        command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
+        line: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
+        partial: (stream, text) => emit({ type: "stage-output-partial", stage: s.address, stream, text }),
+        job: (state, id) => {
+          if (first) {
+            first = false;
+            attached?.(id);
+            return;
+          }
+          emit({ type: "stage-job", stage: s.address, job: id, state });
+        },
+      },
+    };
   }
 
   /** `located`: the diagnostics are shown at their positions; otherwise as about the stage. */
@@ -349,7 +445,7 @@ export class ReproEngine {
   private realApplier(): Applier {
     const { emit } = this.input;
     return {
-      upstreamChanging: () => [],
+      upstreamChanging: (s) => (this.input.graph.upstream.get(s.address) ?? []).filter((u) => this.inFlight.has(u)),
       assumed: (_s, st) => st,
       reRecord: async (s) => {
         const rec = await this.recordAndCommit(s, { runCache: false });
@@ -699,28 +795,43 @@ export class ReproEngine {
     const started = (this.input.now ?? (() => performance.now()))();
     // An interrupt that came during the preparations above starts nothing.
     if (signal?.aborted) return "failed";
-    const run = executor.start({
-      stage: s.address,
-      cmd: s.cmd,
-      wdir: path.join(ws.root, s.wdir),
-      root: ws.root,
-      output: {
-        // Each command line is shown just before it runs, so a list `cmd` that stops early shows only what ran.
-        command: (command) => emit({ type: "stage-command", stage: s.address, cmd: command }),
-        line: (stream, line) => emit({ type: "stage-output", stage: s.address, stream, line }),
-        partial: (stream, text) => emit({ type: "stage-output-partial", stage: s.address, stream, text }),
-      },
-    });
+    const run = executor.start(this.jobOf(s));
+    return this.follow(s, run, signal, started);
+  }
+
+  /** Waits for a started run (telling the scheduler at once when the executor queues it), then records it. */
+  private async follow(s: Stage, run: StageRun, signal: AbortSignal | undefined, started: number): Promise<StageResult> {
+    const { emit, executor } = this.input;
+    if (executor.queues === true) {
+      this.inFlight.set(s.address, run);
+      this.releases.get(s.address)?.();
+    }
     // An interrupt cancels through the executor: it knows what "stop" means for what it started.
     const cancel = (): void => run.cancel();
     signal?.addEventListener("abort", cancel, { once: true });
-    const res = await run.outcome;
-    signal?.removeEventListener("abort", cancel);
+    let res: Outcome;
+    try {
+      res = await run.outcome;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      this.inFlight.delete(s.address);
+    }
     if (res.reason !== "succeeded") {
       const which = res.failedCommand !== undefined ? { command: res.failedCommand } : {};
       switch (res.reason) {
         case "interrupted":
+          if (this.stoppedQueued.has(s.address)) {
+            const by = (this.input.graph.upstream.get(s.address) ?? []).find((u) => this.results.get(u) === "failed");
+            emit({ type: "stage-not-run", stage: s.address, ...(by !== undefined ? { because: "upstream-failed", upstream: by } : { because: "stopped" }) });
+            return "not-run";
+          }
           return "failed";
+        case "dependency-failed": {
+          const ups = this.input.graph.upstream.get(s.address) ?? [];
+          const by = ups.find((u) => this.results.get(u) === "failed") ?? ups.find((u) => this.results.get(u) === "not-run");
+          emit({ type: "stage-not-run", stage: s.address, because: "upstream-failed", ...(by !== undefined ? { upstream: by } : {}) });
+          return "not-run";
+        }
         case "failed-to-start":
           return this.failWith(s, { reason: "spawn", error: res.message });
         case "environment":

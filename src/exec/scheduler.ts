@@ -8,6 +8,10 @@
  * the run follows the order exactly. When a node finishes, its downstream counts drop. Every node and edge is
  * touched a constant number of times: O((V + E) log V).
  *
+ * Release: `work` may call its `release` before it settles, saying the node's downstream nodes may start now (a
+ * cluster executor queues a stage's job with a dependency on its upstream jobs). A released node still counts
+ * towards `jobs` until it settles; its failure then blocks only downstream nodes that have not started.
+ *
  * Failure: by default nothing new starts after the first failure (running nodes finish); with `keepGoing`, only the
  * nodes downstream of a failure are skipped (`blocked`) and everything else still runs. An aborted `signal` stops
  * starting nodes at once; the running ones get the signal through `work` (the engine cancels them through their
@@ -34,7 +38,7 @@ export interface ScheduleOptions<Id> {
   jobs: number;
   keepGoing?: boolean;
   signal?: AbortSignal;
-  work: (id: Id, signal: AbortSignal | undefined) => Promise<WorkStatus>;
+  work: (id: Id, signal: AbortSignal | undefined, release: () => void) => Promise<WorkStatus>;
   /** Called when a node will not run because `upstream` (a failed or blocked node) will not. */
   onBlocked?: (id: Id, failedUpstream: Id) => void;
   /** Called whenever the set of running nodes changes (for a live status line). */
@@ -113,6 +117,7 @@ export async function schedule<Id>(opts: ScheduleOptions<Id>): Promise<ScheduleR
 
   const outcomes = new Map<Id, NodeOutcome>();
   const state = new Array<"waiting" | "running" | "done">(n).fill("waiting");
+  const released = new Array<boolean>(n).fill(false);
   const ready = new MinHeap();
   for (let i = 0; i < n; i++) if (pending[i] === 0) ready.push(i);
   const running = new Set<number>();
@@ -163,7 +168,7 @@ export async function schedule<Id>(opts: ScheduleOptions<Id>): Promise<ScheduleR
         const id = order[i]!;
         let p: Promise<WorkStatus>;
         try {
-          p = opts.work(id, signal);
+          p = opts.work(id, signal, () => release(i));
         } catch (e) {
           p = Promise.reject(e);
         }
@@ -185,6 +190,19 @@ export async function schedule<Id>(opts: ScheduleOptions<Id>): Promise<ScheduleR
       } else progress();
     };
 
+    /** Downstream nodes of `i` stop waiting for it (once: at its release or its success). */
+    const unblock = (i: number): void => {
+      if (released[i]) return;
+      released[i] = true;
+      for (const d of down[i]!) if (--pending[d]! === 0 && state[d] === "waiting") ready.push(d);
+    };
+
+    const release = (i: number): void => {
+      if (state[i] !== "running" || released[i]) return;
+      unblock(i);
+      pump();
+    };
+
     const settle = (i: number, status: WorkStatus): void => {
       running.delete(i);
       state[i] = "done";
@@ -193,9 +211,7 @@ export async function schedule<Id>(opts: ScheduleOptions<Id>): Promise<ScheduleR
       if (status === "failed") {
         if (keepGoing) block(i);
         else stopped = true;
-      } else {
-        for (const d of down[i]!) if (--pending[d]! === 0 && state[d] === "waiting") ready.push(d);
-      }
+      } else unblock(i);
       pump();
     };
 

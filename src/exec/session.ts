@@ -100,7 +100,9 @@ export interface InterruptOptions {
  * starting stages, the engine cancels running ones through their executor); the second cancels every run of the
  * executor without a grace period and calls `onSecond`. A hang-up (terminal closed, SSH connection dropped) is an
  * interrupt like the others: the local executor runs stages in their own process groups, so the terminal's SIGHUP
- * never reaches them, and without this they would run on unsupervised.
+ * never reaches them, and without this they would run on unsupervised. An executor whose runs outlive this process
+ * (`outlives`: a cluster's jobs) is the exception: a hang-up exits at once and leaves them to the next `repro`, which
+ * re-attaches to them.
  */
 export function handleInterrupts(opts: InterruptOptions): Interrupts {
   const ac = new AbortController();
@@ -109,6 +111,11 @@ export function handleInterrupts(opts: InterruptOptions): Interrupts {
     // After a hang-up the terminal is gone and writing to it fails (EIO): the report of the interrupt is lost, the
     // clean-up must not be.
     if (sig === "SIGHUP") for (const s of [process.stdout, process.stderr]) s.on("error", () => undefined);
+    // Jobs that outlive this process are left to the next `repro` when the login session is lost (it re-attaches).
+    if (sig === "SIGHUP" && opts.executor?.outlives === true) {
+      opts.onSecond();
+      return;
+    }
     if (!ac.signal.aborted) {
       opts.onFirst?.();
       ac.abort();

@@ -5,16 +5,18 @@
  * on an interrupt, and receives an `Outcome`, a value whose `reason` says how the run ended. Expected failures (a
  * non-zero exit, a signal, a command that could not be started, the machine refusing) are outcomes, never thrown.
  *
- * `local.ts` (process groups on this machine) is the first implementation; `tests/unit/executor-contract.ts` is the
- * suite every implementation passes. The shape is meant to take a cluster executor (SLURM: one job per stage) too:
- * its start submits a job and returns at once, its outcome can say a limit stopped the job (`limit`, with the
- * scheduler's word for it, `TIMEOUT` or `OUT_OF_MEMORY`) and carry the tail of the job's log, its `cancelAll` is a
- * `scancel` of the jobs it submitted, and `settleLeftovers` is where it would find the jobs a dead coordinator
- * recorded under `.pipe/tmp` (the local executor stops those process groups instead).
+ * `local.ts` (process groups on this machine) and `slurm.ts` (one SLURM job per stage) implement it;
+ * `tests/unit/executor-contract.ts` is the suite every implementation passes. A cluster executor's start submits a
+ * job and returns at once, its outcome can say a limit stopped the job (`limit`, with the scheduler's word for it,
+ * `TIMEOUT` or `OUT_OF_MEMORY`) or that the scheduler dropped it after a failure it depended on, its `cancelAll` is a
+ * `scancel` of the jobs it submitted, it `queues` (the engine may start a stage below one in flight, naming it in
+ * `after`), and it re-`attach`es to the jobs a dead coordinator recorded under `.pipe/tmp` (the local executor stops
+ * what a dead `pipe` left running instead, in `settleLeftovers`).
  *
  * Which executor runs is configuration (`executor:` in `.pipe/config.yaml`, `pipe repro --executor NAME`); the
  * names are `project/config.ts`'s `EXECUTOR_NAMES`, and `index.ts` makes one from its name.
  */
+import type { Resources } from "../core/resources.js";
 import type { ExecutorName } from "../project/config.js";
 
 export type OutputStream = "stdout" | "stderr";
@@ -34,6 +36,8 @@ export interface OutputSink {
    * after a failure is never announced.
    */
   command?(command: string, index: number): void;
+  /** A cluster executor's job changed state: submitted (`queued`) or started (`running`); `id` is the job's. */
+  job?(state: "queued" | "running", id: string): void;
 }
 
 /** What a stage run needs. */
@@ -49,6 +53,19 @@ export interface StageJob {
   /** Base environment (default: this process's). */
   env?: NodeJS.ProcessEnv;
   output?: OutputSink;
+  /**
+   * Stages whose runs, started by this executor and not finished, must succeed before this one starts (only for an
+   * executor that `queues`): a cluster executor makes them job dependencies. A run that cannot start because one of
+   * them failed ends `dependency-failed`.
+   */
+  after?: readonly string[];
+  /**
+   * What the run was started from beyond its command (the engine's stamp of the stage's source inputs): `attach`
+   * follows a recorded run only when it is the same.
+   */
+  identity?: string;
+  /** What the stage asks of a scheduler (its `resources:` in `pipe.yaml`); a local run ignores it. */
+  resources?: Resources;
 }
 
 /** How a run ended. */
@@ -65,7 +82,9 @@ export type OutcomeReason =
   /** The machine refused (the open-file limit, a permission): `message` says what and what to do about it. */
   | { reason: "environment"; message: string }
   /** A scheduler stopped the run at a resource limit (never from `local`); `detail` is its word (`TIMEOUT`). */
-  | { reason: "limit"; limit: "time" | "memory"; detail: string };
+  | { reason: "limit"; limit: "time" | "memory"; detail: string }
+  /** Never ran: the scheduler dropped it because a run in its `after` failed (never from `local`). */
+  | { reason: "dependency-failed"; detail: string };
 
 export type Outcome = OutcomeReason & {
   /** The last lines of output (both streams, in arrival order), for the failure report. */
@@ -84,6 +103,8 @@ export interface StageRun {
    * (the rest of a list). Its outcome is then `interrupted`. Idempotent.
    */
   cancel(): void;
+  /** Waiting in a scheduler's queue, nothing of it started yet (only from an executor that `queues`). */
+  queued?(): boolean;
 }
 
 /** A run that a coordinator which died left in flight, as an executor recorded it. */
@@ -104,6 +125,20 @@ export interface SettleOptions {
 
 export interface Executor {
   readonly name: ExecutorName;
+  /**
+   * Runs are queued with the scheduler rather than started here: the engine may start a stage as soon as the runs
+   * it needs are started (naming them in `StageJob.after`) instead of waiting for them to finish.
+   */
+  readonly queues?: boolean;
+  /** Concurrent runs when neither `-j` nor the config says (default 1). */
+  readonly defaultJobs?: number;
+  /**
+   * A run of this stage that a coordinator which died left in flight (queued, running, or finished but never
+   * recorded), with the same command and working directory: the engine follows it instead of starting another.
+   */
+  attach?(job: StageJob): Promise<StageRun | undefined>;
+  /** Its runs go on without this process (a cluster's jobs): a hang-up leaves them to the next `repro` to re-attach. */
+  readonly outlives?: boolean;
   /** Starts `job` and returns at once; a start that fails is an outcome, not an exception. */
   start(job: StageJob): StageRun;
   /**

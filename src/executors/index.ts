@@ -3,10 +3,11 @@
  * checked where they are read (`project/config.ts`), so every name has an implementation here: a new executor is a
  * new name there and a new case here, which the compiler asks for (the switch must return).
  */
-import type { ExecutorName } from "../project/config.js";
+import { defaultConfig, type ExecutorName, type SlurmSettings } from "../project/config.js";
 import type { Executor } from "./executor.js";
 import { RunningRecords } from "./local-groups.js";
 import { LocalExecutor } from "./local.js";
+import { SlurmExecutor } from "./slurm.js";
 
 export interface ExecutorSetup {
   /** The project root. */
@@ -15,6 +16,8 @@ export interface ExecutorSetup {
   record: boolean;
   /** Give each stage command a pseudo-terminal (`repro --tty`; the local executor only). */
   tty?: boolean;
+  /** The config's `slurm:` section (default: none of its settings). */
+  slurm?: SlurmSettings;
 }
 
 export function createExecutor(name: ExecutorName, setup: ExecutorSetup): Executor {
@@ -26,5 +29,7 @@ export function createExecutor(name: ExecutorName, setup: ExecutorSetup): Execut
         ...(setup.record ? { recorder: new RunningRecords(setup.root) } : {}),
         ...(setup.tty === true ? { tty: true } : {}),
       });
+    case "slurm":
+      return new SlurmExecutor({ root: setup.root, settings: setup.slurm ?? defaultConfig().slurm, record: setup.record });
   }
 }

@@ -70,7 +70,7 @@ export async function reproduce(input: ReproduceInput): Promise<ReproduceOutcome
   const executor = createExecutor(config.value.executor, { root, record: true });
   const lock = await session.lockProject(root, "pipe exp run", { executor });
   if (!lock.ok) return { kind: "blocked", errors: lock.errors, sources };
-  const [{ ReproEngine, summarise }, { openWorkspace }, { LockStore }, { ObjectStore }, { RunCache }] = await Promise.all([
+  const [{ ReproEngine, summarise }, { openWorkspace }, { LockStore }, { LocalCache }, { RunCache }] = await Promise.all([
     import("../exec/repro.js"),
     import("../status/workspace.js"),
     import("../lock/read.js"),
@@ -87,7 +87,7 @@ export async function reproduce(input: ReproduceInput): Promise<ReproduceOutcome
       flags: { forceDownstream: false, keepGoing: false, dry: false, runCache: true, commit: true, jobs },
       ws,
       locks: new LockStore(root, sources),
-      store: new ObjectStore(cacheRoot, undefined, { recordVerified: true }),
+      store: new LocalCache(cacheRoot, undefined, { recordVerified: true }),
       runs: new RunCache(cacheRoot),
       linkTypes: config.value.cache.links,
       gitignore: config.value.gitignore,

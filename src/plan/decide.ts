@@ -36,7 +36,10 @@ export interface StageFacts {
   entry: LockEntry | undefined;
   /** The entry still holds DVC's md5 hashes (from a `dvc.lock`): a fresh stage is recorded again. */
   dvcEntry: boolean;
-  /** `--dry`: direct upstream stages that would run or be restored from the run-cache (their outputs may change). */
+  /**
+   * Direct upstream stages whose outputs may change before this stage runs: under `--dry` those that would run or be
+   * restored from the run-cache; in a real run those whose jobs a queuing executor has in flight.
+   */
   upstreamChanging: readonly string[];
   /** Frozen stage: how many of its outputs are missing from the workspace. */
   missingOuts?: number;
@@ -117,8 +120,9 @@ export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Dec
     if (facts.outsCached === undefined) return need("outsCached");
     if (facts.outsCached) return { kind: "restore", from: "cache", entry: facts.entry };
   }
-  // A missing dep or params file fails the stage before it runs; under --dry it may be produced by then.
-  if (!flags.dry) {
+  // A missing dep or params file fails the stage before it runs; under --dry, or below a stage in flight, it may be
+  // produced by then (a queued job's inputs are its own to check).
+  if (!flags.dry && up.length === 0) {
     if (facts.inputs === undefined) return need("inputs");
     if (!facts.inputs.ok) return { kind: "fail", reason: "missing-dep", errors: facts.inputs.errors };
   }

@@ -7,12 +7,18 @@
  *       type: reflink,copy      # or hardlink, symlink, copy, reflink, or a comma-separated preference list
  *     jobs: auto                # or a positive integer
  *     gitignore: true
- *     executor: local           # what runs stage commands (src/executors/)
+ *     executor: local           # what runs stage commands (src/executors/): local or slurm
+ *     slurm:                    # the SLURM executor's settings (README, "Running on a SLURM cluster")
+ *       submit: plan            # or ready: when a stage's job is submitted
+ *       resources: {partition: debug, time: "1:00:00"}   # for every stage
+ *       stages:                 # by stage address or pattern (`*`, `?`); later entries win, an exact name last
+ *         train: {gpus: 1, mem: 16G, sbatch: [--exclusive]}
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, type Node } from "yaml";
 import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
+import { isResourceKey, RESOURCE_KEYS, setResource, type Resources } from "../core/resources.js";
 import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../formats/yaml.js";
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
@@ -23,9 +29,22 @@ export const LINK_TYPES: readonly LinkType[] = ["reflink", "copy", "hardlink", "
  * The executors `pipe` knows (`src/executors/`). The names live here, below the executors, so that the
  * configuration can check them; `executors/index.ts` makes one from its name.
  */
-export type ExecutorName = "local";
+export type ExecutorName = "local" | "slurm";
 
-export const EXECUTOR_NAMES: readonly ExecutorName[] = ["local"];
+export const EXECUTOR_NAMES: readonly ExecutorName[] = ["local", "slurm"];
+
+/** `slurm:` in the config: how the SLURM executor submits, and what each stage asks for. */
+export interface SlurmSettings {
+  /**
+   * `plan` (default): a stage is submitted as soon as the stages it needs are submitted, with `afterok` on their
+   * jobs; `ready`: only once they have finished and been recorded (early cutoff kept, one hand-off per stage slower).
+   */
+  submit: "plan" | "ready";
+  /** For every stage. */
+  resources: Resources;
+  /** By stage address or glob pattern, in file order; applied over `resources` and a stage's own `resources:`. */
+  stages: { pattern: string; resources: Resources }[];
+}
 
 /** `name` as an executor name, or undefined when no executor has that name. */
 export function executorNamed(name: string): ExecutorName | undefined {
@@ -52,17 +71,19 @@ export interface PipeConfig {
   gitignore: boolean;
   /** What runs stage commands (default `local`; `repro --executor` overrides it). */
   executor: ExecutorName;
+  slurm: SlurmSettings;
 }
 
 /** Root-relative POSIX path of the config file, as diagnostics name it. */
 export const CONFIG_FILE = ".pipe/config.yaml";
 
 export function defaultConfig(): PipeConfig {
-  return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local" };
+  return { cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local", slurm: { submit: "plan", resources: {}, stages: [] } };
 }
 
 // `core` and `remote` are read by remotes/config.ts (the remotes a transfer uses).
-const TOP_KEYS = ["cache", "jobs", "gitignore", "executor", "core", "remote"];
+const TOP_KEYS = ["cache", "jobs", "gitignore", "executor", "slurm", "core", "remote"];
+const SLURM_KEYS = ["submit", "resources", "stages"];
 const CACHE_KEYS = ["type"];
 
 /**
@@ -147,6 +168,10 @@ export function parseConfig(p: ParsedYaml): Result<PipeConfig> {
         else errors.push(error("wrong-type", `'executor' must be the name of an executor (${EXECUTOR_NAMES.join(", ")})`, valueLoc));
         break;
       }
+      case "slurm":
+        if (value === null || (isScalar(value) && value.value === null)) break;
+        parseSlurm(p, value, config.slurm, errors, warnings);
+        break;
       case "core":
       case "remote":
         break;
@@ -155,6 +180,74 @@ export function parseConfig(p: ParsedYaml): Result<PipeConfig> {
     }
   }
   return errors.length > 0 ? fail(dedupeSorted(errors), dedupeSorted(warnings)) : ok(config, dedupeSorted(warnings));
+}
+
+function parseSlurm(p: ParsedYaml, node: Node, out: SlurmSettings, errors: Diagnostic[], warnings: Diagnostic[]): void {
+  if (!isMap(node)) {
+    errors.push(error("wrong-type", "'slurm' must be a mapping (slurm: {submit: plan, resources: {...}, stages: {...}})", nodeLocation(p, node)));
+    return;
+  }
+  for (const pair of node.items) {
+    const key = keyString(pair.key);
+    const value = pair.value as Node | null;
+    const loc = nodeLocation(p, value ?? pair.key);
+    switch (key) {
+      case "submit": {
+        const v = isScalar(value) ? value.value : undefined;
+        if (v === "plan" || v === "ready") out.submit = v;
+        else errors.push(error("wrong-type", "'slurm.submit' must be 'plan' or 'ready'", loc));
+        break;
+      }
+      case "resources": {
+        const r = parseResources(p, value, "slurm.resources", errors);
+        if (r) out.resources = r;
+        break;
+      }
+      case "stages": {
+        if (value === null || (isScalar(value) && value.value === null)) break;
+        if (!isMap(value)) {
+          errors.push(error("wrong-type", "'slurm.stages' must be a mapping of stage names or patterns to resources", loc));
+          break;
+        }
+        for (const sp of value.items) {
+          const pattern = keyString(sp.key);
+          const r = parseResources(p, sp.value as Node | null, `slurm.stages.${pattern}`, errors);
+          if (r) out.stages.push({ pattern, resources: r });
+        }
+        break;
+      }
+      default:
+        warnings.push(unknownKey(p, `slurm.${key}`, pair.key, didYouMean(key, SLURM_KEYS)));
+    }
+  }
+}
+
+/** A mapping of resources (`core/resources.ts`); an unknown name or a wrong value is a located error. */
+function parseResources(p: ParsedYaml, node: Node | null, where: string, errors: Diagnostic[]): Resources | undefined {
+  if (node === null || (isScalar(node) && node.value === null)) return {};
+  if (!isMap(node)) {
+    errors.push(error("wrong-type", `'${where}' must be a mapping of resources (${RESOURCE_KEYS.join(", ")})`, nodeLocation(p, node)));
+    return undefined;
+  }
+  const r: Resources = {};
+  let bad = false;
+  for (const pair of node.items) {
+    const key = keyString(pair.key);
+    if (!isResourceKey(key)) {
+      const hint = didYouMean(key, RESOURCE_KEYS);
+      errors.push(error("wrong-type", `unknown resource '${key}' in '${where}' (known: ${RESOURCE_KEYS.join(", ")})`, nodeLocation(p, pair.key), hint ? { hint } : {}));
+      bad = true;
+      continue;
+    }
+    const v = pair.value as Node | null;
+    const plain: unknown = v === null ? null : (v.toJSON() as unknown);
+    const msg = setResource(r, key, plain);
+    if (msg !== undefined) {
+      errors.push(error("wrong-type", `${msg} (in '${where}')`, nodeLocation(p, v ?? pair.key)));
+      bad = true;
+    }
+  }
+  return bad ? undefined : r;
 }
 
 function unknownKey(p: ParsedYaml, name: string, keyNode: unknown, hint: string | undefined): Diagnostic {

@@ -80,6 +80,7 @@ export function jsonEvent(e: ReproEvent): unknown {
       return { ...e, durationMs: Math.round(e.durationMs) };
     case "plan":
     case "stage-command":
+    case "stage-job":
     case "stage-output":
     case "stage-restored":
     case "stage-skipped":

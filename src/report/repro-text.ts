@@ -220,6 +220,17 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           // failing item never ran and never show.
           for (const l of cmdLines(e.cmd)) say(pfx(e.stage) + c.dim(l));
           return;
+        case "stage-job":
+          switch (e.state) {
+            case "queued":
+              return say(`Submitted ${name(e.stage)} as job ${e.job}`);
+            case "running":
+              return say(`${name(e.stage)} running (job ${e.job})`);
+            case "attached":
+              return say(`Following ${name(e.stage)}: job ${e.job}, left in flight by an earlier run`);
+            default:
+              return unreachable(e.state);
+          }
         case "stage-output": {
           if (o.quiet) return;
           const to = e.stream === "stdout" ? "out" : "err";

@@ -129,7 +129,7 @@ export function renderStatusText(stages: readonly StageStatus[], o: RenderOption
     const shown = where.address(s.address);
     const body: string[] = [];
     // Mid-run, its outputs look deleted or half-written: what is true is that a pipe is making them.
-    if (s.running) body.push(`${I1}running in pipe ${s.running.pid}`);
+    if (s.running) body.push("pid" in s.running ? `${I1}running in pipe ${s.running.pid}` : `${I1}${s.running.state} as SLURM job ${s.running.job}`);
     else if (s.stale) for (const r of s.reasons) reasonLines(body, r, o.verbose, where);
     if (s.frozen && s.reasons.some((r) => r.kind === "no-lock-entry")) body.push(`${I1}frozen, never run (no lock entry)`);
     else if (s.frozen && s.reasons.length > 0) {

@@ -37,7 +37,7 @@ const ref = (name: string): SchemaNode => ({ $ref: `#/definitions/${name}` });
 export const TOP_LEVEL_KEYS = ["vars", "stages", "params", "metrics", "plots", "artifacts", "datasets"] as const;
 
 /** Fields of a stage (without `matrix`, which sits beside them, and `foreach`/`do`, which replace them). */
-export const STAGE_KEYS = ["cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen", "always_changed", "desc", "meta", "vars"] as const;
+export const STAGE_KEYS = ["cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen", "always_changed", "desc", "meta", "vars", "resources"] as const;
 
 /** Flags of an entry of `outs`/`metrics` (DVC's `OUT_PSTAGE_DETAILED_SCHEMA`). */
 export const OUT_FLAG_KEYS = ["cache", "persist", "checkpoint", "desc", "type", "labels", "meta", "remote", "push"] as const;
@@ -91,6 +91,7 @@ const stageProperties: Record<string, SchemaNode> = {
   desc: str("Description of the stage."),
   meta: { description: "Additional information, carried into `dag --json`." },
   vars: ref("vars"),
+  resources: ref("resources"),
 };
 
 const stageDescription = "A stage: a command with its dependencies and outputs.";
@@ -162,6 +163,24 @@ export const STAGES_FILE_SCHEMA: SchemaNode = {
       required: ["cmd"],
       additionalProperties: false,
       properties: stageProperties,
+    },
+    resources: {
+      "x-kind": "resources",
+      type: "object",
+      additionalProperties: false,
+      description:
+        "pipe.yaml only (DVC rejects it in a dvc.yaml: set resources in .pipe/config.yaml there): what the stage asks of a cluster scheduler with `--executor slurm`. The config's `slurm.stages` entries override these.",
+      properties: {
+        partition: str("SLURM partition (--partition)."),
+        time: { type: ["string", "integer"], description: "Time limit (--time): minutes, MM:SS, HH:MM:SS or D-HH:MM:SS." },
+        cpus: { type: ["integer", "string"], description: "CPUs for the stage's command (--cpus-per-task)." },
+        mem: { type: ["string", "integer"], description: "Memory (--mem): 500M, 4G." },
+        gpus: { type: ["string", "integer"], description: "GPUs (--gpus): a count, or type:count." },
+        account: str("Account to charge (--account)."),
+        qos: str("Quality of service (--qos)."),
+        constraint: str("Node features (--constraint)."),
+        sbatch: { type: ["array", "string"], items: { type: "string" }, description: "Further sbatch flags, as written." },
+      },
     },
     paramsEntry: {
       type: ["string", "object"],

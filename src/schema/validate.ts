@@ -11,6 +11,7 @@
 import type { ErrorObject } from "ajv";
 import { isCollection, isScalar } from "yaml";
 import { didYouMean, error, warning, type Diagnostic, type SourceLocation } from "../core/diagnostic.js";
+import { RESOURCE_KEYS } from "../core/resources.js";
 import {
   ARTIFACT_KEYS,
   OUT_FLAG_KEYS,
@@ -311,6 +312,8 @@ function unknownKey(p: ParsedYaml, path: readonly PathSegment[], key: string, de
       else hint = didYouMean(key, ["foreach", "do"]);
       return error("unknown-key", `a foreach stage takes only 'foreach' and 'do', found '${key}'`, loc, withHint(hint));
     }
+    case "resources":
+      return error("unknown-key", `unknown resource '${key}' of stage '${stageName}'`, loc, withHint(didYouMean(key, RESOURCE_KEYS)));
     case "outFlags":
       return error("unknown-key", `unknown output flag '${key}'`, loc, withHint(didYouMean(key, OUT_FLAG_KEYS)));
     case "plotFlags":

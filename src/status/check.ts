@@ -15,7 +15,7 @@ import { stampNow } from "../project/load-cache.js";
 import { dropStatusMemo, recordingFs, writeStatusMemo, type MemoEntry, type MemoForm } from "./memo.js";
 import { pipelineStatus } from "./pipeline.js";
 import { factsNeeded } from "./stage.js";
-import type { StageStatus } from "./types.js";
+import type { RunningNow, StageStatus } from "./types.js";
 import { absOf, defaultStateFile, openWorkspace, type Workspace } from "./workspace.js";
 
 export interface StatusCheckInput {
@@ -35,7 +35,7 @@ export interface StatusCheckInput {
   /** The report of an all-fresh verdict in every form the memo serves (a reporter's: status prints nothing). */
   render: (stages: readonly StageStatus[]) => Record<MemoForm, string>;
   /** The stages other pipes are running now, address -> pid (passed in: the run records belong to `exec/`). */
-  runningNow: (root: string) => Promise<ReadonlyMap<string, number>>;
+  runningNow: (root: string) => Promise<ReadonlyMap<string, RunningNow>>;
   startedNs: bigint;
 }
 
@@ -61,8 +61,8 @@ export async function checkStatus(input: StatusCheckInput): Promise<Result<Statu
   // Stages another pipe is running now: said as such, and a verdict taken mid-run is never memoised.
   const running = await input.runningNow(root);
   for (const s of stages) {
-    const pid = running.get(s.address);
-    if (pid !== undefined) s.running = { pid };
+    const who = running.get(s.address);
+    if (who !== undefined) s.running = who;
   }
   const anyStale = stages.some((s) => s.stale);
   // A stale project: the memo, if any, no longer describes it, and would only cost the next run its checks.

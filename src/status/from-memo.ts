@@ -25,7 +25,7 @@ function isDir(p: string): boolean {
 export async function statusFromMemo(
   cwd: string,
   form: MemoForm,
-  runningNow: (root: string) => Promise<ReadonlyMap<string, number>>,
+  runningNow: (root: string) => Promise<ReadonlyMap<string, unknown>>,
 ): Promise<MemoHit | undefined> {
   // A root that cannot be found is reported by the full path, with its message.
   const found = await findProjectRoot(cwd);

@@ -82,8 +82,11 @@ export interface StageStatus {
   reasons: StaleReason[];
   /** URL deps and outs: listed, never checked (`external (not checked)`). */
   external: string[];
-  /** Another `pipe` (this pid) is running the stage now: its outputs are being rewritten, not deleted or edited. */
-  running?: { pid: number };
+  /**
+   * Another `pipe` (this pid) is running the stage now, or its cluster job is queued or running: its outputs are being
+   * rewritten, not deleted or edited.
+   */
+  running?: RunningNow;
 }
 
 /** The parsed content of a params file, or why there is none. */
@@ -103,3 +106,6 @@ export interface StageFacts {
 export function factKey(algo: HashAlgo, rootPath: string): string {
   return `${algo}\0${rootPath}`;
 }
+
+/** Who is running a stage now: another `pipe` on this machine, or a cluster job (`executors/slurm-records.ts`). */
+export type RunningNow = { pid: number } | { job: string; state: "queued" | "running" };

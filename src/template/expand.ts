@@ -14,6 +14,7 @@
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from "yaml";
 import { error, fail, nearest, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
+import { isResourceKey, RESOURCE_KEYS, setResource, type Resources } from "../core/resources.js";
 import { dedupeSorted, keyString, nodeLocation, resolveAlias } from "../formats/yaml.js";
 import type { CmdPiece, DepEntry, OutEntry, OutKind, ParamsDep, Stage, TopLevelFile, VarsUse } from "../core/model.js";
 import { Context, type Lookup, type VarSource } from "./context.js";
@@ -811,6 +812,13 @@ class Expander {
     };
     const frozen = flag("frozen");
     const alwaysChanged = flag("always_changed");
+    let resources: Resources | undefined;
+    const resNode = field(body, "resources");
+    if (resNode) {
+      const r = this.resources(resNode.pair, sc("resources"));
+      if (r === FAILED) failed = true;
+      else resources = r;
+    }
 
     if (failed || params === FAILED) return undefined;
     const stage: Stage = {
@@ -838,7 +846,44 @@ class Expander {
     if (wdirRaw !== undefined) stage.wdirRaw = wdirRaw;
     if (desc !== undefined) stage.desc = desc;
     if (metaNode) stage.meta = meta;
+    if (resources !== undefined) stage.resources = resources;
     return stage;
+  }
+
+  /**
+   * `resources:` (the schema checked its names): pipe.yaml only, since DVC rejects unknown stage keys. Values may be
+   * `${...}`; each is checked after interpolation, at its position.
+   */
+  private resources(pair: Pair, scope: Scope): Maybe<Resources> {
+    if (path.posix.basename(this.input.file) === "dvc.yaml") {
+      this.report(scope, error("unknown-key", "'resources' is a pipe.yaml key: DVC would reject this dvc.yaml", this.loc(pair.key), {
+        hint: `give the stage's resources in .pipe/config.yaml instead (slurm: stages: NAME: {...}), or rename the file pipe.yaml`,
+      }));
+      return FAILED;
+    }
+    const node = this.deref(pair.value);
+    if (!isMap(node)) return {};
+    const out: Resources = {};
+    let failed = false;
+    for (const item of node.items as Pair[]) {
+      const key = keyString(item.key);
+      if (!isResourceKey(key)) {
+        this.report(scope, error("unknown-key", `unknown resource '${key}' (known: ${RESOURCE_KEYS.join(", ")})`, this.loc(item.key)));
+        failed = true;
+        continue;
+      }
+      const v = this.resolveNode(item.value, scope);
+      if (v === FAILED) {
+        failed = true;
+        continue;
+      }
+      const msg = setResource(out, key, toPlain(v));
+      if (msg !== undefined) {
+        this.report(scope, error("wrong-type", msg, this.loc(item.value ?? item.key)));
+        failed = true;
+      }
+    }
+    return failed ? FAILED : out;
   }
 
   private out(node: unknown, kind: OutKind, wdir: string, scope: Scope): Maybe<OutEntry> {

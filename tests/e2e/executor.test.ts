@@ -1,5 +1,5 @@
 /**
- * Choosing the executor: `executor:` in `.pipe/config.yaml` and `pipe repro --executor NAME` (only `local` so far).
+ * Choosing the executor: `executor:` in `.pipe/config.yaml` and `pipe repro --executor NAME` (`local`; `slurm` in slurm.test.ts).
  */
 import { describe, expect, it } from "vitest";
 import { exists, makeProject, runPipe } from "../helpers/project.js";
@@ -13,10 +13,10 @@ describe("pipe repro: the executor", () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(exists(dir, "s.txt")).toBe(true);
 
-    const bad = makeProject({ "pipe.yaml": PIPELINE, ".pipe/config.yaml": "jobs: 1\nexecutor: slurm\n" });
+    const bad = makeProject({ "pipe.yaml": PIPELINE, ".pipe/config.yaml": "jobs: 1\nexecutor: pbs\n" });
     const r = runPipe(bad, ["repro"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(".pipe/config.yaml:2:11: error: unknown executor 'slurm' (known: local)");
+    expect(r.stderr).toContain(".pipe/config.yaml:2:11: error: unknown executor 'pbs' (known: local, slurm)");
     expect(exists(bad, "s.txt")).toBe(false);
     // An invalid config file is invalid whatever the flag says, as with any other setting.
     const flagged = runPipe(bad, ["repro", "--executor", "local"]);
@@ -27,7 +27,7 @@ describe("pipe repro: the executor", () => {
     const dir = makeProject({ "pipe.yaml": PIPELINE });
     const r = runPipe(dir, ["repro", "--executor", "locl"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown executor 'locl' for --executor (known: local)");
+    expect(r.stderr).toContain("unknown executor 'locl' for --executor (known: local, slurm)");
     expect(r.stderr).toContain("did you mean 'local'?");
     expect(exists(dir, "s.txt")).toBe(false);
     expect(exists(dir, ".pipe")).toBe(false);

@@ -81,15 +81,32 @@ describe("readConfig", () => {
   it("gives the defaults when there is no config file", async () => {
     const dir = makeProject();
     const r = await readConfig(dir);
-    expect(r.ok && r.value).toEqual({ cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local" });
+    expect(r.ok && r.value).toEqual({ cache: { type: "reflink,copy", links: ["reflink", "copy"] }, gitignore: true, executor: "local", slurm: { submit: "plan", resources: {}, stages: [] } });
   });
 
   it("reads every setting", async () => {
-    const dir = makeProject({ ".pipe/config.yaml": "cache:\n  type: hardlink, copy\njobs: 4\ngitignore: false\nexecutor: local\n" });
+    const dir = makeProject({ ".pipe/config.yaml": "cache:\n  type: hardlink, copy\njobs: 4\ngitignore: false\nexecutor: slurm\nslurm:\n  submit: ready\n  resources: {partition: debug, time: 30, sbatch: --exclusive}\n  stages:\n    'train*': {cpus: 4, mem: 8G, gpus: 1}\n" });
     const r = await readConfig(dir);
-    expect(r.ok && r.value).toEqual({ cache: { type: "hardlink,copy", links: ["hardlink", "copy"] }, jobs: 4, gitignore: false, executor: "local" });
+    expect(r.ok && r.value).toEqual({ cache: { type: "hardlink,copy", links: ["hardlink", "copy"] }, jobs: 4,
+      gitignore: false,
+      executor: "slurm",
+      slurm: {
+        submit: "ready",
+        resources: { partition: "debug", time: "30", sbatch: ["--exclusive"] },
+        stages: [{ pattern: "train*", resources: { cpus: 4, mem: "8G", gpus: "1" } }],
+      },
+    });
     const auto = parseConfig(parseYaml(".pipe/config.yaml", "jobs: auto\n"));
     expect(auto.ok && auto.value.jobs).toBe("auto");
+  });
+
+  it("slurm: an unknown resource or setting, or a value of the wrong shape, is a located error", () => {
+    const r = parseConfig(parseYaml(".pipe/config.yaml", "slurm:\n  submit: later\n  resources:\n    memory: 4G\n  stages:\n    s: {time: soon}\n"));
+    expect(!r.ok && r.errors.map((d) => `${d.location?.line}:${d.location?.col} ${d.message}${d.hint ? ` (${d.hint})` : ""}`)).toEqual([
+      "2:11 'slurm.submit' must be 'plan' or 'ready'",
+      "4:5 unknown resource 'memory' in 'slurm.resources' (known: partition, time, cpus, mem, gpus, account, qos, constraint, sbatch) (did you mean 'mem'?)",
+      "6:15 'time' must be a SLURM time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS) (in 'slurm.stages.s')",
+    ]);
   });
 
   it("an unknown executor is a located error naming the known ones, with the nearest as a hint", async () => {
@@ -99,7 +116,7 @@ describe("readConfig", () => {
     expect(r.ok).toBe(false);
     expect(renderDiagnostics(r.ok ? [] : r.errors, sources)).toBe(
       [
-        ".pipe/config.yaml:2:11: error: unknown executor 'locl' (known: local)",
+        ".pipe/config.yaml:2:11: error: unknown executor 'locl' (known: local, slurm)",
         "  |",
         "2 | executor: locl",
         "  |           ^^^^",
@@ -107,7 +124,7 @@ describe("readConfig", () => {
       ].join("\n"),
     );
     const notAName = parseConfig(parseYaml(".pipe/config.yaml", "executor: [local]\n"));
-    expect(!notAName.ok && notAName.errors.map((d) => d.message)).toEqual(["'executor' must be the name of an executor (local)"]);
+    expect(!notAName.ok && notAName.errors.map((d) => d.message)).toEqual(["'executor' must be the name of an executor (local, slurm)"]);
   });
 
   it("warns about unknown keys, with a hint", async () => {

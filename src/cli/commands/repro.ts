@@ -62,7 +62,11 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
     return EXIT_USAGE;
   }
   if (!ctx.global.quiet) printDiagnostics(ctx, config.warnings, sources);
-  const jobs = session.parseJobs(opts.jobs, config.value.jobs);
+  // --dry runs nothing, so its executor records nothing. Off a terminal (a CI log), --tty has no terminal to pass
+  // on: the stage runs as without it.
+  const tty = opts.tty === true && ctx.io.outIsTTY === true;
+  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: opts.dry !== true, slurm: config.value.slurm, tty });
+  const jobs = opts.jobs === undefined && config.value.jobs === undefined && executor.defaultJobs !== undefined ? executor.defaultJobs : session.parseJobs(opts.jobs, config.value.jobs);
   if (jobs === undefined) {
     printDiagnostics(ctx, [error("usage", `invalid value for -j/--jobs: '${opts.jobs}' (expected a positive integer or 'auto')`)]);
     return EXIT_USAGE;
@@ -79,14 +83,10 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
   const { selected, forced } = planRepro(graph, addresses, opts);
   const dry = opts.dry === true;
 
-  // --dry runs nothing, so its executor records nothing.
   if (opts.tty === true && jobs > 1) {
     printDiagnostics(ctx, [error("usage", "--tty gives one stage at a time the terminal: use it with -j 1")]);
     return EXIT_USAGE;
   }
-  // Off a terminal (a CI log), --tty has no terminal to pass on: the stage runs as without it.
-  const tty = opts.tty === true && ctx.io.outIsTTY === true;
-  const executor = createExecutor(executorFlag ?? config.value.executor, { root, record: !dry, tty });
   let lock: import("../../exec/mutex.js").WriteLock | undefined;
   if (!dry) {
     const l = await session.lockProject(root, "pipe repro", { ...lockNotes(ctx, opts.wait === true), executor });

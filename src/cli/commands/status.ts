@@ -11,6 +11,7 @@
  * damaged lock file.
  */
 import { STATUS_MEMO_FILE, type MemoForm } from "../../status/memo.js";
+import type { RunningNow } from "../../status/types.js";
 import { statusFromMemo } from "../../status/from-memo.js";
 import { colors, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 
@@ -31,10 +32,13 @@ function memoForm(ctx: CommandContext, opts: StatusOptions): MemoForm {
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** The stages other pipes are running now (their records are the executor's, loaded only when asked). */
-async function runningNow(root: string): Promise<ReadonlyMap<string, number>> {
-  const { stagesRunningNow } = await import("../../executors/local-groups.js");
-  return stagesRunningNow(root);
+/** The stages other pipes or cluster jobs are running now (their records are the executors', loaded only when asked). */
+async function runningNow(root: string): Promise<ReadonlyMap<string, RunningNow>> {
+  const [{ stagesRunningNow }, { stagesInFlight }] = await Promise.all([import("../../executors/local-groups.js"), import("../../executors/slurm-records.js")]);
+  const out = new Map<string, RunningNow>();
+  for (const [stage, pid] of await stagesRunningNow(root)) out.set(stage, { pid });
+  for (const [stage, j] of await stagesInFlight(root)) out.set(stage, { job: j.jobId, state: j.state });
+  return out;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
