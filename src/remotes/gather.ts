@@ -39,7 +39,8 @@ export async function trackedOutputs(graph: StageGraph, stages: readonly string[
   for (const a of stages) {
     const s = graph.stages.get(a);
     if (!s) continue;
-    const lf = await locks.forDir(s.dir);
+    // A `.dvc` file's record is the file itself (`forStage`), a stage's its lock.
+    const lf = await locks.forStage(s);
     const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
     if (!entry) continue;
     const byPath = new Map(entry.outs.map((o) => [pathKey(o.path), o]));

@@ -120,6 +120,31 @@ describe("the team workflow", () => {
     expect(runPipe(a, ["status"]).stdout).toBe("Pipeline is up to date.\n");
   });
 
+  it("data tracked with add (a file and a 1,000-file directory) is pushed, and pulled back after the cache and the workspace copies are deleted", () => {
+    const remote = path.join(tempDir(), "remote");
+    const dir = makeProject({ "raw/labels.csv": "id,label\n1,cat\n" });
+    gitInit(dir);
+    expect(runPipe(dir, ["init"]).code).toBe(0);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++) files[`images/img${String(i).padStart(4, "0")}.txt`] = `image ${i}\n`;
+    writeFiles(dir, files);
+    expect(runPipe(dir, ["add", "raw/labels.csv", "images"]).code).toBe(0);
+    expect(runPipe(dir, ["remote", "add", "-d", "store", remote]).code).toBe(0);
+    const push = runPipe(dir, ["push"]);
+    expect(push.code, push.stderr).toBe(0);
+    // 1,000 files, the directory's manifest and the labels file.
+    expect(push.stdout).toMatch(/^1002 files pushed, /);
+    rmSync(path.join(dir, ".pipe", "cache"), { recursive: true, force: true });
+    rmSync(path.join(dir, "images"), { recursive: true, force: true });
+    rmSync(path.join(dir, "raw", "labels.csv"));
+    const pull = runPipe(dir, ["pull"]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(read(dir, "raw/labels.csv")).toBe("id,label\n1,cat\n");
+    expect(readdirSync(path.join(dir, "images"))).toHaveLength(1000);
+    expect(read(dir, "images/img0999.txt")).toBe("image 999\n");
+    expect(runPipe(dir, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  });
+
   it("the CI workflow: a fresh clone runs repro --pull (restores, runs nothing) and status --check passes", () => {
     const remote = path.join(tempDir(), "remote");
     const a = projectA(remote);
