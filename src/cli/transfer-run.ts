@@ -182,3 +182,22 @@ export async function absentFirst(
   // Only folded and up-to-date stages: the summary is the whole report.
   return rest.some((st) => st.stale || st.frozen) ? rest : [];
 }
+
+/**
+ * `exp push` / `exp pull` with a data remote configured: after the experiment refs moved through git, the cached
+ * outputs each experiment commit names go to (push) or come from (fetch) the default remote, as `pipe push --rev`
+ * and `pipe fetch --rev` move them. Without a data remote only the refs move, and nothing is said: that is what the
+ * user set up. Returns the exit code (the worst of the transfers).
+ */
+export async function experimentData(ctx: CommandContext, root: string, verb: "push" | "fetch", commits: readonly string[]): Promise<number> {
+  if (commits.length === 0) return EXIT_OK;
+  const { readRemoteConfig } = await import("../remotes/config.js");
+  const config = await readRemoteConfig(root);
+  if (!config.ok || config.value.defaultRemote === undefined) return EXIT_OK;
+  let code = EXIT_OK;
+  for (const sha of commits) {
+    const c = await transferCommand(ctx, verb, [], { rev: sha });
+    if (c !== EXIT_OK && code === EXIT_OK) code = c;
+  }
+  return code;
+}

@@ -239,6 +239,33 @@ describe("pipe exp", () => {
     expect(expSha(b, "shared")).toMatch(/^[0-9a-f]{40}$/);
     expect(runPipe(b, ["exp", "pull", "origin", "nope"]).code).toBe(2);
   }, 240_000);
+
+  it("with a data remote, exp push sends the experiment's cached outputs and exp pull fetches them: apply in the other clone runs nothing", () => {
+    const a = project();
+    const store = makeProject();
+    expect(runPipe(a, ["remote", "add", "-d", "store", store]).code).toBe(0);
+    // The example keeps `.pipe/` out of git; a team's project commits its configuration.
+    writeFileSync(path.join(a, ".gitignore"), read(a, ".gitignore").replace("/.pipe/\n", ""));
+    gitCommitAll(a, "data remote");
+    expect(git(a, ["ls-files", ".pipe"])).toContain(".pipe/config.yaml");
+    const bare = makeProject();
+    git(bare, ["init", "-q", "--bare", "-b", "main"]);
+    git(a, ["remote", "add", "origin", bare]);
+    git(a, ["push", "-q", "origin", "main"]);
+    expect(runPipe(a, ["exp", "run", "-n", "withdata", "-S", "train.lr=0.3"]).code).toBe(0);
+    const push = runPipe(a, ["exp", "push", "origin", "withdata"]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/files? pushed/);
+    const b = makeProject();
+    git(b, ["clone", "-q", bare, "."]);
+    const pull = runPipe(b, ["exp", "pull", "origin", "withdata"]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout).toMatch(/files? fetched/);
+    expect(runPipe(b, ["exp", "apply", "withdata"]).code).toBe(0);
+    const st = runPipe(b, ["status"]);
+    expect(st.stdout).toBe("Pipeline is up to date.\n");
+    expect(runPipe(b, ["repro"]).stdout).not.toContain("Running");
+  }, 240_000);
 });
 
 describe("pipe queue", () => {

@@ -11,7 +11,7 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const commands = path.join(here, "../../src/cli/commands");
 
 /** Modules that do the work: a command reaching them directly is doing the work itself. */
-const internals = ["cache/checkout.js", "status/record.js", "lock/write.js", "exec/run-marker.js", "exec/repro.js"];
+const internals = ["storage/checkout.js", "status/record.js", "lock/write.js", "exec/run-marker.js", "exec/repro.js"];
 
 describe("thin command files", () => {
   for (const [file, library] of [

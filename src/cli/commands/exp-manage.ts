@@ -67,13 +67,13 @@ export async function run(ctx: CommandContext, sub: string, args: unknown[], opt
       const r = await m.pushExperiments(p, args[0] as string, (args[1] as string[] | undefined) ?? []);
       if (!r.ok) return failed(ctx, r.errors);
       out(r.value.length === 0 ? "No experiments to push.\n" : `Pushed experiments to '${args[0] as string}': ${r.value.map((e) => e.name).join(", ")}\n`);
-      return EXIT_OK;
+      return (await import("../transfer-run.js")).experimentData(ctx, p.root, "push", r.value.map((e) => e.sha));
     }
     case "pull": {
       const r = await m.pullExperiments(p, args[0] as string, (args[1] as string[] | undefined) ?? []);
       if (!r.ok) return failed(ctx, r.errors);
       out(r.value.length === 0 ? "No experiments to pull.\n" : `Pulled experiments from '${args[0] as string}': ${r.value.map((e) => e.name).join(", ")}\n`);
-      return EXIT_OK;
+      return (await import("../transfer-run.js")).experimentData(ctx, p.root, "fetch", r.value.map((e) => e.sha));
     }
     default:
       throw new Error(`unknown exp subcommand ${sub}`);
