@@ -356,6 +356,7 @@ export function buildProgram(io: RunIo): Command {
     .option("--rev <commit>", "also keep what this commit names")
     .option("-n, --num <n>", "with --rev: the last N commits from it along first parents (default 1)")
     .option("--date <YYYY-MM-DD>", "also keep what commits made on or after this day name")
+    .option("--all-experiments", "also keep what every experiment (pipe exp) names")
     .option("--skip-failed", "go on without a revision whose lock or .dvc file cannot be read (a warning)")
     .option("-f, --force", "remove without asking")
     .option("--dry", "list what would be removed and how many bytes it would free")

@@ -1,5 +1,5 @@
 /**
- * Git history as `gc` scopes name it (DVC's `-a`, `-T`, `-A`, `--rev` with `-n`, `--date`): which commits are in
+ * Git history as `gc` scopes name it (DVC's `-a`, `-T`, `-A`, `--rev` with `-n`, `--date`, `--all-experiments`): which commits are in
  * scope, and which files of interest (lock and `.dvc` files) each of those commits holds, read through git itself.
  *
  * Finding files at hundreds of commits must stay fast, so trees are read through one `git cat-file --batch`
@@ -23,6 +23,8 @@ export interface HistoryScope {
   num?: number;
   /** Commits (of the `-A` set) whose committer date is on or after this local day, `YYYY-MM-DD` (`--date`). */
   date?: string;
+  /** Every experiment commit (`refs/exps/...`, `--all-experiments`), which no branch or tag reaches. */
+  allExperiments?: boolean;
 }
 
 /** A commit in scope, with the names that brought it in (for messages). */
@@ -94,6 +96,11 @@ export async function commitsInScope(repo: GitRepo, scope: HistoryScope): Promis
       if (!r.ok) return r;
       r.value.forEach((sha, i) => add(sha, i === 0 ? scope.rev! : `${scope.rev}~${i}`));
     }
+  }
+  if (scope.allExperiments) {
+    const r = await lines(repo, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/exps"]);
+    if (!r.ok) return r;
+    for (const l of r.value) add(l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1));
   }
   if (scope.date !== undefined) {
     const since = dayStart(scope.date);

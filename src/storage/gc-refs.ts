@@ -37,7 +37,7 @@ export interface GcScope extends HistoryScope {
 
 /** True when the scope names anything: gc without a scope refuses (as DVC's does). */
 export function hasScope(s: GcScope): boolean {
-  return s.workspace === true || s.allBranches === true || s.allTags === true || s.allCommits === true || s.rev !== undefined || s.date !== undefined;
+  return s.workspace === true || s.allBranches === true || s.allTags === true || s.allCommits === true || s.allExperiments === true || s.rev !== undefined || s.date !== undefined;
 }
 
 export interface References {
@@ -121,7 +121,8 @@ export async function collectReferences(root: string, scope: GcScope, sources: M
   const ws = await workspaceFiles(root, hashes, sources, errors);
   if (!ws.ok) return ws;
   let files = ws.value;
-  const wantsHistory = scope.allBranches === true || scope.allTags === true || scope.allCommits === true || scope.rev !== undefined || scope.date !== undefined;
+  const wantsHistory =
+    scope.allBranches === true || scope.allTags === true || scope.allCommits === true || scope.allExperiments === true || scope.rev !== undefined || scope.date !== undefined;
   if (!wantsHistory) return errors.length > 0 ? fail(errors) : ok({ hashes, files, revisions: 0 });
 
   const pg = await projectGit(root);

@@ -240,6 +240,21 @@ describe("pipe exp", () => {
     expect(runPipe(b, ["exp", "pull", "origin", "nope"]).code).toBe(2);
   }, 240_000);
 
+  it("gc --all-experiments keeps what experiments name; gc -w alone would remove it", () => {
+    const a = project();
+    expect(runPipe(a, ["exp", "run", "-n", "kept", "-S", "train.lr=0.3"]).code).toBe(0);
+    // Back to the baseline in the workspace: its lock no longer names the experiment's outputs.
+    git(a, ["checkout", "-q", "--", "params.yaml"]);
+    expect(runPipe(a, ["repro"]).code).toBe(0);
+    expect(runPipe(a, ["gc", "-w", "--dry"]).stdout).toMatch(/Would remove \d+ cache objects?/);
+    const kept = runPipe(a, ["gc", "-w", "--all-experiments", "-f"]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain("Nothing to remove");
+    // The experiment's outputs are still in the cache: applying it restores them without running anything.
+    expect(runPipe(a, ["exp", "apply", "-f", "kept"]).code).toBe(0);
+    expect(runPipe(a, ["status"]).stdout).toBe("Pipeline is up to date.\n");
+  }, 240_000);
+
   it("with a data remote, exp push sends the experiment's cached outputs and exp pull fetches them: apply in the other clone runs nothing", () => {
     const a = project();
     const store = makeProject();

@@ -14,6 +14,7 @@ export interface GcOptions {
   allBranches?: boolean;
   allTags?: boolean;
   allCommits?: boolean;
+  allExperiments?: boolean;
   rev?: string;
   num?: string;
   date?: string;
@@ -32,6 +33,7 @@ function scopeOf(opts: GcOptions, dayStart: (d: string) => number | undefined): 
     allBranches: opts.allBranches === true,
     allTags: opts.allTags === true,
     allCommits: opts.allCommits === true,
+    allExperiments: opts.allExperiments === true,
     skipFailed: opts.skipFailed === true,
   };
   if (opts.num !== undefined) {
