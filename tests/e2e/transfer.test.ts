@@ -3,6 +3,7 @@
  * one remote), the CI workflow (`repro --pull` in a fresh clone), a corrupted remote object, an output with
  * `push: false`, and the configuration files (`.pipe/config.yaml`, the git-ignored local file, DVC's `.dvc/config`).
  */
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -314,9 +315,10 @@ describe("gc of a remote", () => {
     writeFiles(a, { "params.yaml": "n: 2\n" });
     expect(runPipe(a, ["repro"]).code).toBe(0);
     // A DVC-tracked file whose md5 object only the remote holds: named by a .dvc file in scope, so kept.
-    const md5 = "0123456789abcdef0123456789abcdef";
+    // Its real md5: pulled into a clone below, the data is verified (a .dvc file is a data source of the pipeline).
+    const md5 = createHash("md5").update("raw").digest("hex");
     writeFiles(a, { "raw.csv.dvc": `outs:\n- md5: ${md5}\n  size: 3\n  hash: md5\n  path: raw.csv\n` });
-    writeFiles(remote, { [`files/md5/01/${md5.slice(2)}`]: "raw", "files/md5/ff/0000000000000000000000000000ff": "orphan" });
+    writeFiles(remote, { [`files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`]: "raw", "files/md5/ff/0000000000000000000000000000ff": "orphan" });
     gitCommitAll(a, "n=2");
     expect(runPipe(a, ["push"]).code).toBe(0);
     const all = remoteFiles(remote);
@@ -326,7 +328,7 @@ describe("gc of a remote", () => {
     expect(runPipe(a, ["push", "-r", "fresh"]).code).toBe(2);
     expect(runPipe(a, ["remote", "add", "fresh", fresh]).code).toBe(0);
     expect(runPipe(a, ["push", "-r", "fresh"]).code).toBe(0);
-    const workspaceOnly = [...remoteFiles(fresh), `files/md5/01/${md5.slice(2)}`].sort();
+    const workspaceOnly = [...remoteFiles(fresh), `files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`].sort();
 
     const dryAll = runPipe(a, ["gc", "-c", "-A", "--dry"]);
     expect(dryAll.code, dryAll.stderr).toBe(0);
@@ -345,6 +347,7 @@ describe("gc of a remote", () => {
     const b = cloneOf(a);
     expect(runPipe(b, ["pull"]).code).toBe(0);
     expect(read(b, "model.bin")).toBe("model-2\n");
+    expect(read(b, "raw.csv")).toBe("raw");
   });
 });
 
