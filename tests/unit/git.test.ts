@@ -109,12 +109,12 @@ describe("git: reading files at revisions", () => {
     const r = await readFilesAt(repo, head.value.sha, ["p.yaml", "d/m.json", "nope.yaml", "d", "space name.txt", "empty.txt", "p.yaml"]);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.get("p.yaml")).toEqual({ kind: "file", text: "a: 1\n" });
-    expect(r.value.get("d/m.json")).toEqual({ kind: "file", text: '{"é": "ünï"}' });
+    expect(r.value.get("p.yaml")).toEqual({ kind: "file", text: "a: 1\n", bytes: Buffer.from("a: 1\n") });
+    expect(r.value.get("d/m.json")).toEqual({ kind: "file", text: '{"é": "ünï"}', bytes: Buffer.from('{"é": "ünï"}') });
     expect(r.value.get("nope.yaml")).toEqual({ kind: "missing" });
     expect(r.value.get("d")).toEqual({ kind: "dir" });
-    expect(r.value.get("space name.txt")).toEqual({ kind: "file", text: "s p\n" });
-    expect(r.value.get("empty.txt")).toEqual({ kind: "file", text: "" });
+    expect(r.value.get("space name.txt")).toEqual({ kind: "file", text: "s p\n", bytes: Buffer.from("s p\n") });
+    expect(r.value.get("empty.txt")).toEqual({ kind: "file", text: "", bytes: Buffer.from("") });
     const files = await listFilesAt(repo, head.value.sha);
     expect(files.ok && files.value).toEqual(["d/m.json", "empty.txt", "p.yaml", "space name.txt"]);
   });
@@ -142,8 +142,8 @@ describe("git: reading files at revisions", () => {
     if (!head.ok || !ws.ok) throw new Error("sides");
     const h = await head.value.read(["params.yaml", "missing.yaml"]);
     const w = await ws.value.read(["params.yaml", "missing.yaml"]);
-    expect(h.ok && h.value.get("params.yaml")).toEqual({ kind: "file", text: "a: 1\n" });
-    expect(w.ok && w.value.get("params.yaml")).toEqual({ kind: "file", text: "a: 2\n" });
+    expect(h.ok && h.value.get("params.yaml")).toEqual({ kind: "file", text: "a: 1\n", bytes: Buffer.from("a: 1\n") });
+    expect(w.ok && w.value.get("params.yaml")).toEqual({ kind: "file", text: "a: 2\n", bytes: Buffer.from("a: 2\n") });
     expect(h.ok && h.value.get("missing.yaml")).toEqual({ kind: "missing" });
     expect(w.ok && w.value.get("missing.yaml")).toEqual({ kind: "missing" });
     const all = await head.value.listAll();
