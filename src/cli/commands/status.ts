@@ -102,7 +102,9 @@ async function fullReport(ctx: CommandContext, targets: string[], opts: StatusOp
       // A project without its data (a fresh clone): one line on where the data is, the stages waiting for it folded.
       const { absentFirst } = await import("../transfer-run.js");
       const shown = await absentFirst(ctx, graph.pipeline.root, stages, where);
-      if (shown.length > 0) ctx.io.out(renderStatusText(shown, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
+      // An empty answer after a summary means the summary said it all; with no summary (the same array back), the
+      // report is printed even for no stages ("Pipeline is up to date.").
+      if (shown === stages || shown.length > 0) ctx.io.out(renderStatusText(shown, { verbose: ctx.global.verbose, name: (s) => c.bold(s), where }));
     }
     if (ctx.global.verbose) {
       ctx.io.err(`Checked ${plural(stages.length, "stage")}: read ${stats.bytesRead} bytes of ${plural(stats.filesRead, "file")}, ${stats.statCacheHits} from the stat cache\n`);
