@@ -222,7 +222,8 @@ export function objectStoreContract(name: string, make: () => Promise<ContractSt
       for (const o of listed) if (o.size !== undefined) expect(o.size).toBeGreaterThan(0);
     });
 
-    describe.runIf(ro)("read-only stores", () => {
+    // Only the branch that applies is registered (not skipped): a skipped test would read as a gap in CI.
+    if (ro) describe("read-only stores", () => {
       it("refuse put and remove with `read-only`, and keep the object", { timeout: t }, async () => {
         const c = await setup();
         const b = blob("ro");
@@ -242,7 +243,7 @@ export function objectStoreContract(name: string, make: () => Promise<ContractSt
       });
     });
 
-    describe.runIf(!ro)("writable stores", () => {
+    if (!ro) describe("writable stores", () => {
       it("putFile stores, then finds the object present; remove removes it", { timeout: t }, async () => {
         const c = await setup();
         const b = blob("put", 2000);
