@@ -6,7 +6,8 @@
  * to check. Nothing here talks to a server.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -309,4 +310,36 @@ export async function writeVerified(key: ObjectKey, bytes: Uint8Array, destAbs: 
     if (code === "ENOSPC" || code === "EDQUOT") return failed({ reason: "no-space", store: `the disk of ${path.dirname(destAbs)}` });
     return failed({ reason: "permission", store: path.dirname(destAbs), detail: `cannot write ${destAbs}: ${(e as Error).message}` });
   }
+}
+
+/**
+ * `verify` for a store whose objects are not files here: a verified download to a scratch file, removed after. The
+ * download's own check is the verification (a corrupt object is reported, a missing one too).
+ */
+export async function verifyByDownload(store: { getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> }, key: ObjectKey): Promise<StoreResult<void>> {
+  const dir = await mkdtemp(path.join(tmpdir(), "pipe-verify-"));
+  try {
+    return await store.getToFile(key, path.join(dir, "object"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The size of a file about to be uploaded, or a failure naming it and the store. */
+export async function sourceSize(srcAbs: string, label: string): Promise<StoreResult<number>> {
+  try {
+    return okv((await stat(srcAbs)).size);
+  } catch (e) {
+    return failed({ reason: "other", store: label, detail: `cannot read ${srcAbs}: ${(e as Error).message}` });
+  }
+}
+
+/**
+ * What a put would do, from where the object is now: `stored` when absent, `present` when there with the right size
+ * (the caller then sends nothing), `repaired` when there with another size (the upload replaces it).
+ */
+export function putOutcome(at: StoreResult<{ size: number } | undefined>, size: number): StoreResult<"stored" | "present" | "repaired"> {
+  if (!at.ok) return at;
+  if (at.value === undefined) return okv("stored");
+  return okv(at.value.size === size ? "present" : "repaired");
 }

@@ -14,18 +14,7 @@ import { fileURLToPath } from "node:url";
 import { tempBeside, TEMP_MARK, writeAtomic } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import {
-  candidatePaths,
-  checkFile,
-  checkKey,
-  downloadVerified,
-  failed,
-  hashingCopy,
-  jobsOf,
-  keyOfPath,
-  labelOf,
-  okv,
-} from "./common.js";
+import { candidatePaths, checkFile, checkKey, downloadVerified, failed, hashingCopy, jobsOf, keyOfPath, labelOf, okv, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -217,12 +206,9 @@ export class DirStore implements RemoteStore {
 
   async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
     checkKey(key);
-    let size: number;
-    try {
-      size = (await stat(srcAbs)).size;
-    } catch (e) {
-      return failed({ reason: "other", store: this.label, detail: `cannot read ${srcAbs}: ${(e as Error).message}` });
-    }
+    const sized = await sourceSize(srcAbs, this.label);
+    if (!sized.ok) return sized;
+    const size = sized.value;
     const before = await this.existing(key, size);
     if (!before.ok || before.value === "present") return before;
     const placed = await this.place(key, async (tmp) => {

@@ -6,15 +6,12 @@
  * HEAD helpers here are also what the WebDAV remote reads with. Credentials, when the server wants them, are the
  * remote's `user`/`password` options (Basic auth) or a `token` (Bearer).
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import { TEMP_MARK } from "../core/atomic-write.js";
-import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, keyOfPath, labelOf, okv, readAll, scrub } from "./common.js";
+import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, verifyByDownload } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -248,13 +245,8 @@ export class HttpStore implements RemoteStore {
     return failed({ reason: "read-only", store: this.label });
   }
 
-  async verify(key: ObjectKey): Promise<StoreResult<void>> {
-    const dir = await mkdtemp(path.join(tmpdir(), "pipe-verify-"));
-    try {
-      return await this.getToFile(key, path.join(dir, "object"));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  verify(key: ObjectKey): Promise<StoreResult<void>> {
+    return verifyByDownload(this, key);
   }
 
   async *listRuns(): AsyncIterable<StoreResult<string>> {

@@ -11,43 +11,15 @@
  * request; a server that refuses conditional puts (Swift answers 501) is remembered and asked with a HEAD instead.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { tempBeside } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import {
-  allLimit,
-  candidatePaths,
-  checkFile,
-  checkKey,
-  BadDigest,
-  CONNECT_TIMEOUT_MS,
-  downloadVerified,
-  failed,
-  hashTap,
-  jobsOf,
-  keyOfPath,
-  labelOf,
-  okv,
-  readAll,
-  scrub,
-  ShortData,
-  writeVerified,
-} from "./common.js";
+import { allLimit, candidatePaths, checkFile, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, ShortData, writeVerified, verifyByDownload, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -457,12 +429,9 @@ export class S3Store implements RemoteStore {
 
   async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
     checkKey(key);
-    let size: number;
-    try {
-      size = (await stat(srcAbs)).size;
-    } catch (e) {
-      return failed({ reason: "other", store: this.label, detail: `cannot read ${srcAbs}: ${(e as Error).message}` });
-    }
+    const sized = await sourceSize(srcAbs, this.label);
+    if (!sized.ok) return sized;
+    const size = sized.value;
     if (size <= SINGLE_PUT_MAX) return this.putBuffer(key, await readFile(srcAbs));
     return this.putLarge(key, createReadStream(srcAbs, { highWaterMark: 1 << 20 }), size);
   }
@@ -562,13 +531,8 @@ export class S3Store implements RemoteStore {
     return okv(undefined);
   }
 
-  async verify(key: ObjectKey): Promise<StoreResult<void>> {
-    const dir = await mkdtemp(path.join(tmpdir(), "pipe-verify-"));
-    try {
-      return await this.getToFile(key, path.join(dir, "object"));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  verify(key: ObjectKey): Promise<StoreResult<void>> {
+    return verifyByDownload(this, key);
   }
 
   async *listRuns(): AsyncIterable<StoreResult<string>> {

@@ -8,8 +8,8 @@
  */
 import { createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { homedir, tmpdir, userInfo } from "node:os";
+import { mkdir, readFile, rename, unlink } from "node:fs/promises";
+import { homedir, userInfo } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { SFTPWrapper } from "ssh2";
@@ -17,22 +17,7 @@ import SftpClient from "ssh2-sftp-client";
 import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import {
-  BadDigest,
-  candidatePaths,
-  checkFile,
-  checkKey,
-  CONNECT_TIMEOUT_MS,
-  failed,
-  hashTap,
-  jobsOf,
-  keyOfPath,
-  labelOf,
-  okv,
-  scrub,
-  ShortData,
-  writeVerified,
-} from "./common.js";
+import { BadDigest, candidatePaths, checkFile, checkKey, CONNECT_TIMEOUT_MS, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, scrub, ShortData, writeVerified, verifyByDownload, putOutcome, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -541,20 +526,14 @@ export class SshStore implements RemoteStore {
   }
 
   private async before(key: ObjectKey, size: number): Promise<StoreResult<PutOutcome>> {
-    const at = await this.locate(key);
-    if (!at.ok) return at;
-    if (at.value === undefined) return okv("stored");
-    return okv(at.value.size === size ? "present" : "repaired");
+    return putOutcome(await this.locate(key), size);
   }
 
   async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
     checkKey(key);
-    let size: number;
-    try {
-      size = (await stat(srcAbs)).size;
-    } catch (e) {
-      return failed({ reason: "other", store: this.label, detail: `cannot read ${srcAbs}: ${(e as Error).message}` });
-    }
+    const sized = await sourceSize(srcAbs, this.label);
+    if (!sized.ok) return sized;
+    const size = sized.value;
     const b = await this.before(key, size);
     if (!b.ok || b.value === "present") return b;
     // A small file is read whole and written with one open/write/close on the channel; fastPut sends several chunks
@@ -630,13 +609,8 @@ export class SshStore implements RemoteStore {
     return okv(undefined);
   }
 
-  async verify(key: ObjectKey): Promise<StoreResult<void>> {
-    const dir = await mkdtemp(path.join(tmpdir(), "pipe-verify-"));
-    try {
-      return await this.getToFile(key, path.join(dir, "object"));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  verify(key: ObjectKey): Promise<StoreResult<void>> {
+    return verifyByDownload(this, key);
   }
 
   async *listRuns(): AsyncIterable<StoreResult<string>> {

@@ -8,28 +8,13 @@
 import http from "node:http";
 import https from "node:https";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { createClient, type FileStat, type WebDAVClient } from "webdav";
 import { TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import {
-  BadDigest,
-  candidatePaths,
-  checkKey,
-  downloadVerified,
-  failed,
-  hashTap,
-  jobsOf,
-  keyOfPath,
-  labelOf,
-  okv,
-  readAll,
-  ShortData,
-} from "./common.js";
+import { BadDigest, candidatePaths, checkKey, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, ShortData, verifyByDownload, putOutcome, sourceSize } from "./common.js";
 import { authHeaders, httpFailure, httpGet, httpHead, HttpError, splitCredentials } from "./http.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
@@ -229,20 +214,14 @@ export class WebdavStore implements RemoteStore {
   }
 
   private async before(key: ObjectKey, size: number): Promise<StoreResult<PutOutcome>> {
-    const at = await this.locate(key);
-    if (!at.ok) return at;
-    if (at.value === undefined) return okv("stored");
-    return okv(at.value.size === size ? "present" : "repaired");
+    return putOutcome(await this.locate(key), size);
   }
 
   async putFile(key: ObjectKey, srcAbs: string): Promise<StoreResult<PutOutcome>> {
     checkKey(key);
-    let size: number;
-    try {
-      size = (await stat(srcAbs)).size;
-    } catch (e) {
-      return failed({ reason: "other", store: this.label, detail: `cannot read ${srcAbs}: ${(e as Error).message}` });
-    }
+    const sized = await sourceSize(srcAbs, this.label);
+    if (!sized.ok) return sized;
+    const size = sized.value;
     const b = await this.before(key, size);
     if (!b.ok || b.value === "present") return b;
     const r = await this.place(key, keyPath(key), async () => createReadStream(srcAbs), size);
@@ -317,13 +296,8 @@ export class WebdavStore implements RemoteStore {
     return okv(undefined);
   }
 
-  async verify(key: ObjectKey): Promise<StoreResult<void>> {
-    const dir = await mkdtemp(path.join(tmpdir(), "pipe-verify-"));
-    try {
-      return await this.getToFile(key, path.join(dir, "object"));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  verify(key: ObjectKey): Promise<StoreResult<void>> {
+    return verifyByDownload(this, key);
   }
 
   async *listRuns(): AsyncIterable<StoreResult<string>> {
