@@ -92,3 +92,25 @@ export async function loadForCommand(ctx: CommandContext, opts: LoadForCommandOp
   // A load that warned is not one a memo may answer for: replaying the result would drop the warnings.
   return { project, graph: g.value, sources, ...(loaded.key && warnings.length === 0 ? { key: loaded.key } : {}) };
 }
+
+/**
+ * What a `gc` scope keeps (`storage/gc-refs.ts`), for `gc` of the cache and of a remote alike: the named hashes, or
+ * EXIT_USAGE after saying why nothing may be removed (a file in scope that cannot be read leaves what it names
+ * unknown). Warnings are printed unless quiet.
+ */
+export async function referencesForGc(
+  ctx: CommandContext,
+  root: string,
+  scope: import("../storage/gc-refs.js").GcScope,
+): Promise<import("../storage/gc-refs.js").References | number> {
+  const { collectReferences } = await import("../storage/gc-refs.js");
+  const sources = new Map<string, string>();
+  const named = await collectReferences(root, scope, sources);
+  if (!named.ok) {
+    printDiagnostics(ctx, [...named.errors, ...named.warnings], sources);
+    ctx.io.err("gc: nothing was removed (what a file in scope names is unknown, so nothing may go)\n");
+    return EXIT_USAGE;
+  }
+  if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
+  return named.value;
+}

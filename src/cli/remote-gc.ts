@@ -5,14 +5,13 @@
  */
 import type { GcScope } from "../storage/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "./context.js";
-import { findRootForCommand, lockNotes, printDiagnostics } from "./load.js";
+import { findRootForCommand, lockNotes, printDiagnostics, referencesForGc } from "./load.js";
 
 export async function remoteGc(ctx: CommandContext, scope: GcScope, opts: { remote?: string; dry?: boolean; force?: boolean; jobs?: string }): Promise<number> {
   const project = await findRootForCommand(ctx);
   if (typeof project === "number") return project;
   const root = project.root;
-  const [refs, cfg, { openRemote }, gc, { CacheObjects }, say, { failureText }, session] = await Promise.all([
-    import("../storage/gc-refs.js"),
+  const [cfg, { openRemote }, gc, { CacheObjects }, say, { failureText }, session] = await Promise.all([
     import("../remotes/config.js"),
     import("../remotes/index.js"),
     import("../remotes/gc.js"),
@@ -46,19 +45,13 @@ export async function remoteGc(ctx: CommandContext, scope: GcScope, opts: { remo
   }
   const remote = opened.value;
   try {
-    const sources = new Map<string, string>();
-    const named = await refs.collectReferences(root, scope, sources);
-    if (!named.ok) {
-      printDiagnostics(ctx, [...named.errors, ...named.warnings], sources);
-      ctx.io.err("gc: nothing was removed (what a file in scope names is unknown, so nothing may go)\n");
-      return EXIT_USAGE;
-    }
-    if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
+    const named = await referencesForGc(ctx, root, scope);
+    if (typeof named === "number") return named;
     const stop = (m: string): number => {
       ctx.io.err(`error: ${m}\ngc: nothing was removed from remote '${name}'\n`);
       return EXIT_FAILED;
     };
-    const kept = await gc.keptKeys(named.value.hashes, CacheObjects.open(root, { readOnly: true }), remote);
+    const kept = await gc.keptKeys(named.hashes, CacheObjects.open(root, { readOnly: true }), remote);
     if (!kept.ok) return stop(kept.failure.kind === "store" ? failureText(kept.failure.failure) : `the manifest ${kept.failure.id} on ${kept.failure.where} is corrupt: what it names is unknown`);
     const planned = await gc.planRemoteGc(remote, kept.keep);
     if (!planned.ok) return stop(planned.failure.kind === "store" ? failureText(planned.failure.failure) : planned.failure.id);
@@ -76,7 +69,7 @@ export async function remoteGc(ctx: CommandContext, scope: GcScope, opts: { remo
         ctx.io.err(say.cannotAskText(plan, name));
         return EXIT_USAGE;
       }
-      const answer = await ctx.io.ask(say.confirmQuestion(plan, name, named.value.revisions));
+      const answer = await ctx.io.ask(say.confirmQuestion(plan, name, named.revisions));
       if (answer === undefined || !/^\s*y(es)?\s*$/i.test(answer)) {
         ctx.io.err("gc: nothing was removed.\n");
         return EXIT_FAILED;

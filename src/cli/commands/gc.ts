@@ -1,13 +1,13 @@
 /**
  * `pipe gc -w|-a|-T|-A|--rev R [-n N]|--date D [-f] [--dry]`: removes cache objects and run-cache entries that no
- * lock or `.dvc` file of the scope names (DVC 3's `dvc gc`; `cache/gc-refs.ts` says what a scope keeps, `cache/gc.ts`
+ * lock or `.dvc` file of the scope names (DVC 3's `dvc gc`; `storage/gc-refs.ts` says what a scope keeps, `storage/gc.ts`
  * plans and deletes). Without a scope it refuses, listing the scopes, as DVC does. A file in scope that cannot be
  * read stops it before anything is removed (exit 2). Before removing, it asks on a terminal; elsewhere `-f` is
  * required (exit 2 without it). `--dry` lists what would go and changes nothing (it does not take the write lock).
  */
 import type { GcScope } from "../../storage/gc-refs.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { findRootForCommand, lockNotes, printDiagnostics } from "../load.js";
+import { findRootForCommand, lockNotes, printDiagnostics, referencesForGc } from "../load.js";
 
 export interface GcOptions {
   workspace?: boolean;
@@ -87,19 +87,13 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     lock = l.value;
   }
   try {
-    const sources = new Map<string, string>();
-    const named = await refs.collectReferences(root, scope, sources);
-    if (!named.ok) {
-      printDiagnostics(ctx, [...named.errors, ...named.warnings], sources);
-      ctx.io.err("gc: nothing was removed (what a file in scope names is unknown, so nothing may go)\n");
-      return EXIT_USAGE;
-    }
-    if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
-    if (ctx.global.verbose) ctx.io.err(say.keepingText(named.value));
+    const named = await referencesForGc(ctx, root, scope);
+    if (typeof named === "number") return named;
+    if (ctx.global.verbose) ctx.io.err(say.keepingText(named));
     // --dry only lists: a store that cannot change anything.
     const store = new LocalCache(root, undefined, { readOnly: opts.dry === true });
     const runs = new RunCache(root);
-    const plan = await gc.planGc(store, runs, await gc.referencedIds(store, named.value.hashes));
+    const plan = await gc.planGc(store, runs, await gc.referencedIds(store, named.hashes));
     if (opts.dry) {
       if (!ctx.global.quiet) ctx.io.out(say.dryText(plan, root));
       return EXIT_OK;
@@ -113,7 +107,7 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
         ctx.io.err(say.cannotAskText(plan));
         return EXIT_USAGE;
       }
-      const answer = await ctx.io.ask(say.confirmQuestion(plan, named.value.revisions));
+      const answer = await ctx.io.ask(say.confirmQuestion(plan, named.revisions));
       if (answer === undefined || !/^\s*y(es)?\s*$/i.test(answer)) {
         ctx.io.err("gc: nothing was removed.\n");
         return EXIT_FAILED;
