@@ -85,13 +85,17 @@ export async function resolveCommit(repo: GitRepo, name: string): Promise<Result
     return fail([error("git", `'${name}' is not a commit`)]);
   }
   // An experiment's name (`pipe exp run -n NAME`) is a revision too, as in DVC: its ref is
-  // `refs/exps/<2 hex>/<rest of the baseline sha>/<name>`. The newest of several namesakes (other baselines) wins.
+  // `refs/exps/<2 hex>/<rest of the baseline sha>/<name>`. Of several namesakes, the one on HEAD's baseline wins,
+  // else the newest: the choice `pipe exp apply/show` make, so `--rev NAME` and `--exp NAME` name the same one.
+  const head = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
   if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-    const e = await runGit(repo.root, ["for-each-ref", "--sort=-committerdate", "--format=%(objectname)", `refs/exps/*/*/${name}`]);
-    const sha = e instanceof Error || e.code !== 0 ? "" : (e.stdout.toString("utf8").split("\n")[0] ?? "");
+    const e = await runGit(repo.root, ["for-each-ref", "--sort=-committerdate", "--format=%(objectname) %(refname)", `refs/exps/*/*/${name}`]);
+    const lines = e instanceof Error || e.code !== 0 ? [] : e.stdout.toString("utf8").split("\n").filter(Boolean);
+    const headSha = head instanceof Error || head.code !== 0 ? "" : head.stdout.toString("utf8").trim();
+    const onHead = headSha === "" ? undefined : lines.find((l) => l.endsWith(` refs/exps/${headSha.slice(0, 2)}/${headSha.slice(2)}/${name}`));
+    const sha = (onHead ?? lines[0] ?? "").split(" ")[0] ?? "";
     if (sha !== "") return ok({ name, sha });
   }
-  const head = await runGit(repo.root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
   if (!(head instanceof Error) && head.code !== 0) {
     const branch = await runGit(repo.root, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
     const unborn = branch instanceof Error || branch.code !== 0 ? "" : branch.stdout.toString("utf8").trim();

@@ -2,12 +2,13 @@
  * What `pipe report` shows, gathered in one library call: the status of every stage (the same judgement as `pipe
  * status`, with its reasons in `status`'s words), the params and metrics of the chosen sides (revisions and
  * experiments, the workspace last), every plot overlaid across those sides, and where the page comes from (the
- * commit of HEAD, the `pipe` version, the time). The page itself is `report-page.ts`.
+ * commit of HEAD and its date, the `pipe` version). No clock time: two reports of the same project are the same
+ * bytes. The page itself is `report-page.ts`.
  */
 import { fail, ok, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { StageGraph } from "../core/model.js";
 import { paramsAndMetrics, type SideBySide } from "../compare/side-by-side.js";
-import { resolveCommit } from "../git/git.js";
+import { resolveCommit, runGit } from "../git/git.js";
 import { projectGit, WORKSPACE } from "../git/revision.js";
 import { LockStore } from "../lock/read.js";
 import { pipelineStatus } from "../status/pipeline.js";
@@ -28,8 +29,9 @@ export interface ReportData {
   plots: BuiltPlot[];
   /** HEAD's commit, when the project is in a git repository with commits. */
   commit?: string;
+  /** HEAD's committer date (ISO 8601), with `commit`. */
+  commitDate?: string;
   version: string;
-  generated: string;
   warnings: Diagnostic[];
 }
 
@@ -37,8 +39,6 @@ export interface ReportRequest {
   revs: readonly string[];
   exps: readonly string[];
   version: string;
-  /** ISO time the page says it was made at. */
-  now: string;
 }
 
 function reasonLines(st: StageStatus): string[] {
@@ -64,6 +64,11 @@ export async function gatherReport(graph: StageGraph, sources: Map<string, strin
     const head = await resolveCommit(pg.value.repo, "HEAD");
     if (head.ok && head.value.sha) commit = head.value.sha;
   }
+  let commitDate: string | undefined;
+  if (commit && pg.value) {
+    const d = await runGit(pg.value.repo.root, ["show", "-s", "--format=%cI", commit]);
+    if (!(d instanceof Error) && d.code === 0) commitDate = d.stdout.toString("utf8").trim();
+  }
   // Revisions asked for, else HEAD (the baseline of experiments too) when there is one; the workspace always, last.
   const revs = req.revs.length > 0 ? [...new Set(req.revs)].filter((r) => r !== WORKSPACE) : commit ? ["HEAD"] : [];
   const opened = await openSides(root, graph.pipeline, { revs: [...revs, WORKSPACE], exps: req.exps }, "report compares git revisions");
@@ -84,8 +89,8 @@ export async function gatherReport(graph: StageGraph, sources: Map<string, strin
     metrics: values.value.metrics,
     plots: plots.value.plots,
     ...(commit ? { commit } : {}),
+    ...(commitDate ? { commitDate } : {}),
     version: req.version,
-    generated: req.now,
     warnings: [...status.warnings, ...opened.value.warnings, ...values.value.warnings, ...plots.value.warnings, ...plots.value.problems],
   });
 }

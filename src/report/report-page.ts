@@ -140,9 +140,8 @@ function valueTable(kind: string, values: SideBySide, sides: readonly string[]):
 
 /** The whole page. */
 export function reportPage(d: ReportData, projectName: string): string {
-  const when = d.generated.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
-  const from = d.commit ? `commit <code>${esc(d.commit.slice(0, 12))}</code>` : "no commit";
-  const header = `<header><h1>pipe report · ${esc(projectName)}</h1><div class="meta" id="made">Made ${esc(when)} from ${from} (and the workspace) with pipe ${esc(d.version)} · ${d.statuses.length} stage${d.statuses.length === 1 ? "" : "s"} · compared: ${d.sides.map(esc).join(", ")}</div></header>`;
+  const from = d.commit ? `commit <code>${esc(d.commit.slice(0, 12))}</code>${d.commitDate ? ` of ${esc(d.commitDate.replace("T", " "))}` : ""}` : "no commit";
+  const header = `<header><h1>pipe report · ${esc(projectName)}</h1><div class="meta" id="made">Made from ${from} (and the workspace) with pipe ${esc(d.version)} · ${d.statuses.length} stage${d.statuses.length === 1 ? "" : "s"} · compared: ${d.sides.map(esc).join(", ")}</div></header>`;
   const body = [
     header,
     "<main>",

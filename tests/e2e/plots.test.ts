@@ -3,6 +3,7 @@
  * `plots-browser.test.ts`): definitions, data read from the workspace, git and the cache, templates found as DVC
  * finds them, experiments by name, the pages' self-containment.
  */
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv } from "ajv";
@@ -169,7 +170,8 @@ describe("pipe plots diff", () => {
     gitCommitAll(dir, "v1");
     writeFiles(dir, { "points.csv": "a,b\n1,1\n" });
     gitCommitAll(dir, "exp");
-    git(dir, ["update-ref", "refs/exps/ab/cdef0123/bright-lamp", "HEAD"]);
+    const base = git(dir, ["rev-parse", "HEAD~1"]).trim();
+    git(dir, ["update-ref", `refs/exps/${base.slice(0, 2)}/${base.slice(2)}/bright-lamp`, "HEAD"]);
     git(dir, ["reset", "-q", "--hard", "HEAD~1"]);
     const r = await runPipeIn(dir, ["plots", "diff", "--json", "--exp", "bright-lamp", "--targets", "points.csv"]);
     expect(r.code, r.stderr).toBe(0);
@@ -178,7 +180,34 @@ describe("pipe plots diff", () => {
     expect(p!.content!.data.values.filter((v) => v["rev"] === "bright-lamp")).toHaveLength(1);
     const bad = await runPipeIn(dir, ["plots", "diff", "--exp", "nope"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/no experiment named 'nope'/);
+    expect(bad.stderr).toMatch(/'nope' is not an experiment/);
+  });
+  it("of two experiments of one name, --exp NAME and a revision NAME both take the one on HEAD's baseline, even when it is older", async () => {
+    const dir = project();
+    gitInit(dir);
+    gitCommitAll(dir, "A");
+    const a = git(dir, ["rev-parse", "HEAD"]).trim();
+    writeFiles(dir, { "points.csv": "a,b\n2,2\n" });
+    gitCommitAll(dir, "B");
+    const b = git(dir, ["rev-parse", "HEAD"]).trim();
+    // An experiment on B (older), then one of the same name on A (newer): commit objects made by hand, dated apart.
+    const mk = (parent: string, csv: string, date: string): string => {
+      writeFiles(dir, { "points.csv": csv });
+      git(dir, ["add", "points.csv"]);
+      const tree = git(dir, ["write-tree"]).trim();
+      return execFileSync("git", ["commit-tree", tree, "-p", parent, "-m", "exp"], { cwd: dir, env: { ...process.env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date } }).toString().trim();
+    };
+    const onB = mk(b, "a,b\n3,3\n", "2026-01-01T00:00:00Z");
+    const onA = mk(a, "a,b\n4,4\n", "2026-06-01T00:00:00Z");
+    git(dir, ["update-ref", `refs/exps/${b.slice(0, 2)}/${b.slice(2)}/same`, onB]);
+    git(dir, ["update-ref", `refs/exps/${a.slice(0, 2)}/${a.slice(2)}/same`, onA]);
+    git(dir, ["reset", "-q", "--hard", "HEAD"]);
+    for (const pick of [["--exp", "same"], ["same"]]) {
+      const r = await runPipeIn(dir, ["plots", "diff", "--json", ...pick, "--targets", "points.csv"]);
+      expect(r.code, r.stderr).toBe(0);
+      const [p] = plotsOf(r.stdout);
+      expect(p!.content!.data.values.filter((v) => v["rev"] === "same").map((v) => v["a"])).toEqual(["3"]);
+    }
   });
 });
 
@@ -238,5 +267,10 @@ describe("pipe report", () => {
     expect(html).toContain("changed params");
     // No plots: no Vega libraries either.
     expect(html).not.toContain("vega-embed");
+    // No clock time: HEAD's commit date instead, and a second report of the same project is the same bytes.
+    const date = git(dir, ["show", "-s", "--format=%cI", "HEAD"]).trim();
+    expect(html).toContain(`of ${date.replace("T", " ")}`);
+    expect((await runPipeIn(dir, ["report", "-o", "r2.html"])).code).toBe(0);
+    expect(read(dir, "r2.html")).toBe(html);
   });
 });

@@ -26,7 +26,7 @@ export interface ReportOptions {
 export async function run(ctx: CommandContext, opts: ReportOptions): Promise<number> {
   const loaded = await loadForCommand(ctx);
   if (typeof loaded === "number") return loaded;
-  const r = await gatherReport(loaded.graph, loaded.sources, { revs: opts.rev ?? [], exps: opts.exp ?? [], version: VERSION, now: new Date().toISOString() });
+  const r = await gatherReport(loaded.graph, loaded.sources, { revs: opts.rev ?? [], exps: opts.exp ?? [], version: VERSION });
   if (!r.ok) return usageError(ctx, r.errors);
   printWarnings(ctx, r.value.warnings);
   const file = path.resolve(ctx.global.cwd, opts.out ?? "pipe_report.html");

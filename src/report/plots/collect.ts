@@ -3,13 +3,13 @@
  * data at each named side (read from the workspace, from git, or through a revision's lock from the cache) and the
  * plots built from it. Experiments are sides too: `--exp NAME` resolves through DVC's `refs/exps/.../NAME`.
  */
-import { error, fail, ok, type Diagnostic, type Result } from "../../core/diagnostic.js";
+import { ok, type Diagnostic, type Result } from "../../core/diagnostic.js";
 import type { Pipeline } from "../../core/model.js";
 import { addRevision, openComparison } from "../../compare/comparison.js";
 import type { Tracked } from "../../compare/tracked.js";
 import { plotDefinitions, readPlotsAt, selectPlots, type PlotAtSide, type PlotDefinition } from "../../compare/plots.js";
-import { runGit } from "../../git/git.js";
 import { openSide, projectGit, type Side } from "../../git/revision.js";
+import { findExperiment } from "../../experiments/project.js";
 import { buildPlots, type BuiltPlot } from "./build.js";
 
 export interface CollectedPlots {
@@ -27,17 +27,13 @@ export interface SideRequest {
   exps?: readonly string[];
 }
 
-/** The commit an experiment name stands for: the ref `refs/exps/<xx>/<rest of baseline>/<name>` (DVC's layout). */
-export async function resolveExperiment(root: string, name: string): Promise<Result<string>> {
-  const r = await runGit(root, ["for-each-ref", "--format=%(refname)", "refs/exps"]);
-  if (r instanceof Error || r.code !== 0) return fail([error("git", `cannot list experiments: ${r instanceof Error ? r.message : r.stderr.trim()}`)]);
-  const refs = r.stdout
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l !== "" && l.split("/").pop() === name);
-  if (refs.length === 0) return fail([error("usage", `no experiment named '${name}' (no ref refs/exps/.../${name} in this repository)`)]);
-  if (refs.length > 1) return fail([error("usage", `experiment name '${name}' is ambiguous: ${refs.join(", ")}`)]);
-  return ok(refs[0]!);
+/**
+ * The ref an experiment name stands for, as every other command reads it (`findExperiment`: under HEAD's baseline
+ * first, then the newest of that name), so `--exp NAME` and `--rev NAME` pick the same experiment.
+ */
+async function resolveExperiment(root: string, name: string): Promise<Result<string>> {
+  const f = await findExperiment({ cwd: root }, name);
+  return f.ok ? ok(f.value.ref) : f;
 }
 
 /** Opens the sides of `req` (revisions, then experiments shown under their names, then the workspace if named). */
