@@ -47,7 +47,10 @@ describe("pipe checkout", () => {
     const dir = project();
     writeFiles(dir, { ".dvcignore": "*.log\n" });
     expect(runPipe(dir, ["repro"]).code).toBe(0);
-    const cacheBefore = treeSnapshot(path.join(dir, ".pipe/cache"));
+    // Objects only: `verified` (which objects were read back) gains lines whenever a check finds objects older than the
+    // racy window, which on a loaded machine can be during this test.
+    const objects = (): Map<string, string> => new Map([...treeSnapshot(path.join(dir, ".pipe/cache"))].filter(([k]) => k !== "verified"));
+    const cacheBefore = objects();
     writeFiles(dir, { "out/debug.log": "a log line\n", "out/deeper/run.log": "another\n" });
     // Hashing leaves the logs out, so the output is still what the lock records.
     const st = runPipe(dir, ["status"]);
@@ -60,7 +63,7 @@ describe("pipe checkout", () => {
     // A directory holding only ignored files is not pruned either.
     expect(read(dir, "out/deeper/run.log")).toBe("another\n");
     // Nothing was saved to the cache for them.
-    expect(treeSnapshot(path.join(dir, ".pipe/cache"))).toEqual(cacheBefore);
+    expect(objects()).toEqual(cacheBefore);
 
     // An edit to a tracked file is restored; the logs survive it.
     writeFileSync(path.join(dir, "out/1.txt"), "edited\n");
