@@ -201,6 +201,11 @@ export function poolSize(): number {
   return Math.min(availableParallelism(), 8);
 }
 
+/** Whether the pool's workers have been started in this process (starting them costs each a Node start-up). */
+export function poolStarted(): boolean {
+  return pool !== undefined && !pool.broken;
+}
+
 /** The process's pool, made on first use; `undefined` on a machine with one core (the main thread does it all). */
 export function hashPool(): HashPool | undefined {
   if (poolSize() < 2) return undefined;
