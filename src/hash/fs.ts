@@ -49,6 +49,12 @@ export interface HashFs {
    * overwritten as soon as the next chunk is requested (the real implementation reads ahead into a second buffer).
    */
   readChunks(absPath: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  /**
+   * True when `readChunks` yields exactly the bytes the operating system has at that path, so a worker thread may
+   * read the file itself instead (`pool.ts`). A wrapper that only watches stats passes its base's value on; one that
+   * counts, fakes or alters content leaves it unset, and the hasher then reads everything through it.
+   */
+  readonly readsDisk?: boolean;
 }
 
 function kindOf(st: BigIntStats): FsKind {
@@ -60,6 +66,7 @@ function errno(e: unknown): string | undefined {
 }
 
 export const nodeHashFs: HashFs = {
+  readsDisk: true,
   stat(absPath) {
     let st: BigIntStats | undefined;
     try {

@@ -84,6 +84,8 @@ export function recordingFs(wanted: ReadonlySet<string>, base: HashFs = nodeHash
     },
     readdir: (abs) => base.readdir(abs),
     readChunks: (abs, size) => base.readChunks(abs, size),
+    // Content passes through untouched: the hasher may still hand a directory's files to its worker threads.
+    readsDisk: base.readsDisk === true,
   };
   return { fs, seen };
 }
