@@ -371,14 +371,16 @@ export async function dataDiff(input: DiffInput): Promise<Result<DataDiff>> {
  * What the remote cannot give (no default remote, unreachable, not there, corrupt) is undefined, and `problem()`
  * says why for the warning; `close()` releases the connection.
  */
-export function remoteManifests(root: string, env: NodeJS.ProcessEnv): { source: ManifestSource; problem(): string | undefined; close(): Promise<void> } {
+export function remoteManifests(root: string, env: NodeJS.ProcessEnv): { source: ManifestSource; problem(): string | undefined; consulted(): string | undefined; close(): Promise<void> } {
   let opened: Promise<RemoteStore | undefined> | undefined;
   let problem: string | undefined;
+  let label: string | undefined;
   const open = async (): Promise<RemoteStore | undefined> => {
     const cfg = await readRemoteConfig(root);
     if (!cfg.ok || cfg.value.defaultRemote === undefined) return undefined;
     const spec = chooseRemote(cfg.value, undefined);
     if (!spec.ok) return undefined;
+    label = `remote '${spec.value.name}'`;
     const r = await openRemote(spec.value, { root, env });
     if (!r.ok) {
       problem = r.errors[0]!.message;
@@ -408,20 +410,30 @@ export function remoteManifests(root: string, env: NodeJS.ProcessEnv): { source:
   return {
     source,
     problem: () => problem,
+    consulted: () => label,
     close: async () => void (await (await opened)?.close()),
   };
 }
 
-/** The warning for directories whose files could not be listed (`remoteProblem`: why the remote could not say). */
-export function unexpandedWarning(dirs: readonly string[], remoteProblem?: string): Diagnostic[] {
+/**
+ * The warning for directories whose files could not be listed: `remote` names the remote also asked (none when no
+ * default remote is configured), `remoteProblem` why it could not answer.
+ */
+export function unexpandedWarning(dirs: readonly string[], remote?: string, remoteProblem?: string): Diagnostic[] {
   if (dirs.length === 0) return [];
   const shown = dirs.length > 5 ? `${dirs.slice(0, 5).join(", ")} and ${dirs.length - 5} more` : dirs.join(", ");
   return [
     warning(
       "warning",
-      `the file list of ${shown} is neither in the cache nor on the default remote, so ${dirs.length === 1 ? "its files are" : "their files are"} not compared one by one (only the directory as a whole)${remoteProblem ? ` (the remote failed: ${remoteProblem})` : ""}`,
+      `the file list of ${shown} is not in the cache${remote ? ` nor on ${remote}` : ""}, so ${dirs.length === 1 ? "its files are" : "their files are"} not compared one by one (only the directory as a whole)${remoteProblem ? ` (the remote failed: ${remoteProblem})` : ""}`,
       undefined,
-      { hint: remoteProblem ? "check the remote, then run diff again" : "'pipe push' from the clone that made it, then 'pipe fetch', brings the directory manifests" },
+      {
+        hint: remoteProblem
+          ? "check the remote, then run diff again"
+          : remote
+            ? "'pipe push' from the clone that made it puts the directory manifests there"
+            : "'pipe pull' (or 'pipe fetch') brings the directory manifests from a remote",
+      },
     ),
   ];
 }

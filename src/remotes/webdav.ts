@@ -27,8 +27,11 @@ const SOCKET_IDLE_MS = 60_000;
  * webdav client does not act on it, so a server that accepts and never answers would hold a request forever.
  */
 function idleAgents(idleMs: number, opts: http.AgentOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  // The agent's own `timeout` keeps the socket's idle limit set across reuse (it resets it when a socket goes back
+  // to the pool); this listener is what ends a request on it.
   const arm = (s: import("node:net").Socket): void => {
-    s.setTimeout(idleMs, () => s.destroy(Object.assign(new Error(`no answer within ${idleMs / 1000} s (the remote's timeout option)`), { code: "ETIMEDOUT" })));
+    s.setTimeout(idleMs);
+    s.on("timeout", () => s.destroy(Object.assign(new Error(`no answer within ${idleMs / 1000} s (the remote's timeout option)`), { code: "ETIMEDOUT" })));
   };
   class IdleHttp extends http.Agent {
     override createConnection(...args: Parameters<http.Agent["createConnection"]>): ReturnType<http.Agent["createConnection"]> {
@@ -71,7 +74,7 @@ export function openWebdav(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteS
   // The client is rooted at the server's origin so that MKCOL can create the remote's own folder and its parents.
   const client = createClient(new URL(parts.base).origin, {
     headers,
-    ...idleAgents(idleMs, { keepAlive: true, maxSockets: Math.max(jobs * 2, 16) }),
+    ...idleAgents(idleMs, { keepAlive: true, maxSockets: Math.max(jobs * 2, 16), timeout: idleMs }),
     maxBodyLength: Infinity,
     maxContentLength: Infinity,
   });

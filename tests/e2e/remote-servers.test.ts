@@ -10,9 +10,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Ajv } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
+import { digestBytes } from "../../src/hash/algorithms.js";
 import { git, gitCommitAll, gitInit, makeProject, read, runPipe, writeFiles, type RunResult } from "../helpers/project.js";
 import { davServer, hasDav, hasS3, hasSftp, s3Server, sftpKnownHosts, sftpServer, type S3Server, type SftpServer } from "../helpers/servers.js";
 
@@ -133,10 +134,64 @@ describe.runIf(hasS3())("S3 (radosgw): pull --json and diff through the remote",
     const b = cloneOf(a);
     s3Keys(b, "storage", srv);
     const diff = ok(runPipe(b, ["diff", "HEAD~1", "HEAD"]));
-    expect(diff.stderr).toMatch(/warning: the file list of data\/ is neither in the cache nor on the default remote/);
+    expect(diff.stderr).toMatch(/warning: the file list of data\/ is not in the cache nor on remote 'storage'/);
     expect(diff.stdout).toContain("data/");
     expect(diff.stdout).not.toContain("data/n.txt");
   }, 120_000);
+});
+
+describe.runIf(hasS3())("S3 (radosgw): status --cloud of a directory, and gc -c with run-cache entries", () => {
+  const srv = s3Server()!;
+
+  it("status --cloud takes a directory's manifest on the remote as its files' presence, as push does", async () => {
+    const bucket = await newBucket(srv);
+    const a = makeProject(PIPELINE);
+    gitInit(a);
+    ok(runPipe(a, ["repro"]));
+    addS3(a, "storage", srv, `s3://${bucket}/st`);
+    ok(runPipe(a, ["push"]));
+    const id = await digestBytes("xxh64", Buffer.from("1\n"));
+    const fileKey = `st/files/xxh64/${id.slice(0, 2)}/${id.slice(2)}`;
+    const dirKey = (await keysUnder(srv, bucket, "st")).find((k) => k.endsWith(".dir"))!;
+    // A file of the directory gone behind pipe's back: the manifest still vouches for it, for status and push alike.
+    await client(srv).send(new DeleteObjectCommand({ Bucket: bucket, Key: fileKey }));
+    const statusOf = (): Record<string, string> =>
+      Object.fromEntries((JSON.parse(ok(runPipe(a, ["status", "-c", "--json"])).stdout) as { outputs: { path: string; status: string }[] }).outputs.map((o) => [o.path, o.status]));
+    expect(statusOf()).toEqual({ data: "in-sync", "model.bin": "in-sync" });
+    expect(ok(runPipe(a, ["push"])).stdout).toBe("Everything is up to date (4 files already there).\n");
+    // Without the manifest, each file is asked for: the directory is new to the remote, and push sends what lacks.
+    await client(srv).send(new DeleteObjectCommand({ Bucket: bucket, Key: `st/${dirKey}` }));
+    expect(statusOf()).toEqual({ data: "new", "model.bin": "in-sync" });
+    expect(ok(runPipe(a, ["push"])).stdout).toMatch(/^2 files pushed, .*, 2 already there\n$/);
+    expect(statusOf()).toEqual({ data: "in-sync", "model.bin": "in-sync" });
+  }, 120_000);
+
+  it("gc -c keeps run-cache entries (as DVC's gc does); one whose objects went makes repro --pull run the stage", async () => {
+    const bucket = await newBucket(srv);
+    const a = makeProject(PIPELINE);
+    gitInit(a);
+    ok(runPipe(a, ["repro"]));
+    addS3(a, "storage", srv, `s3://${bucket}/rc`);
+    ok(runPipe(a, ["push", "--run-cache"]));
+    writeFiles(a, { "params.yaml": "n: 2\n" });
+    ok(runPipe(a, ["repro"]));
+    gitCommitAll(a, "n=2");
+    ok(runPipe(a, ["push", "--run-cache"]));
+    const runs = (await keysUnder(srv, bucket, "rc")).filter((k) => k.startsWith("runs/"));
+    expect(runs).toHaveLength(2);
+    ok(runPipe(a, ["gc", "-c", "-w", "-f"]));
+    const after = await keysUnder(srv, bucket, "rc");
+    expect(after.filter((k) => k.startsWith("runs/"))).toEqual(runs);
+    expect(after.filter((k) => k.startsWith("files/"))).toHaveLength(4);
+
+    // n=1's entry is still there but its objects are not: a clone going back to n=1 runs the stage, no error.
+    const b = cloneOf(a);
+    s3Keys(b, "storage", srv);
+    writeFiles(b, { "params.yaml": "n: 1\n" });
+    const r = ok(runPipe(b, ["repro", "--pull"]));
+    expect(r.stdout).toContain("Running");
+    expect(read(b, "model.bin")).toBe("model-1\n");
+  }, 180_000);
 });
 
 describe.runIf(hasS3() && hasSftp())("per-output remote: across S3 and SFTP", () => {

@@ -42,6 +42,7 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
   const store = projectCache(root, { readOnly: true });
   let result;
   let remoteProblem: string | undefined;
+  let remoteAsked: string | undefined;
   if (sideA.value.kind === "empty") result = { ok: true as const, value: { states: new Map(), unexpanded: [] } };
   else {
     const outsA = await dd.revisionOutputs(root, sideA.value);
@@ -62,9 +63,10 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
     await remote.close();
     if (!result.ok) return usageError(ctx, result.errors);
     remoteProblem = remote.problem();
+    remoteAsked = remote.consulted();
   }
   const diff = result.value;
-  printWarnings(ctx, dd.unexpandedWarning(diff.unexpanded, remoteProblem));
+  printWarnings(ctx, dd.unexpandedWarning(diff.unexpanded, remoteAsked, remoteProblem));
   const showHash = opts.showHash === true;
   if (opts.json) printJson(ctx, report.diffJson(diff, showHash));
   else if (opts.md) ctx.io.out(report.diffMarkdown(diff, showHash));
