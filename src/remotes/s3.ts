@@ -64,7 +64,7 @@ export function clientConfig(spec: RemoteSpec, loc: S3Location, env: NodeJS.Proc
     region: o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (loc.gcs ? "auto" : "us-east-1"),
     maxAttempts: 3,
     requestHandler: {
-      connectionTimeout: Math.min(timeout ?? CONNECT_TIMEOUT_MS, CONNECT_TIMEOUT_MS),
+      connectionTimeout: timeout ?? CONNECT_TIMEOUT_MS,
       socketTimeout: timeout ?? SOCKET_IDLE_MS,
       httpAgent: { keepAlive: true, maxSockets: Math.max(jobs * 2, 50) },
       httpsAgent: { keepAlive: true, maxSockets: Math.max(jobs * 2, 50) },
