@@ -10,7 +10,7 @@
 // Usage: node bench/remotes.mjs [--kinds s3,ssh] [--big-mib 1024] [--small 1000] [--noop 10000] [--skip-rclone]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,13 @@ if (!env.PIPE_TEST_S3_ENDPOINT || !env.PIPE_TEST_SFTP) {
   process.exit(2);
 }
 const sftpHost = env.PIPE_TEST_SFTP.split(':');
+// SFTP remotes refuse a host known_hosts does not record: the test server's host key sits beside its client key.
+mkdirSync(work, { recursive: true });
+const knownHosts = path.join(work, 'known_hosts');
+if (env.PIPE_TEST_SFTP_KEY) {
+  const [type, blob] = readFileSync(path.join(path.dirname(env.PIPE_TEST_SFTP_KEY), 'host_key.pub'), 'utf8').trim().split(/\s+/);
+  writeFileSync(knownHosts, `[${sftpHost[0]}]:${sftpHost[1]} ${type} ${blob}\n`);
+}
 const results = [];
 const row = (kind, shape, what, tool, secs, bytes) => {
   const r = { kind, shape, what, tool, secs, mibps: bytes ? bytes / 1048576 / secs : undefined };
@@ -97,7 +104,7 @@ function specFor(kind, prefix) {
   return {
     name: 'bench',
     url: `ssh://${userInfo().username}@${env.PIPE_TEST_SFTP}${env.PIPE_TEST_SFTP_ROOT}/${prefix}`,
-    options: { keyfile: env.PIPE_TEST_SFTP_KEY },
+    options: { keyfile: env.PIPE_TEST_SFTP_KEY, known_hosts: knownHosts },
     source: 'bench',
   };
 }

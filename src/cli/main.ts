@@ -306,9 +306,9 @@ export function buildProgram(io: RunIo): Command {
     .description("restore missing or modified outputs from the cache, as the lock records them")
     .argument("[targets...]")
     .action(
-      action((cmd, targets: string[]) => async (ctx) => {
+      action((_cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/checkout.js");
-        return m.run(ctx, targets, cmd.opts());
+        return m.run(ctx, targets);
       }),
     );
 

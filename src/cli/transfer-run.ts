@@ -39,8 +39,16 @@ function scopeOf(f: TransferFlags): GcScope {
   };
 }
 
-/** Runs the transfer; `after` (pull's checkout) runs once the lock is released, and its code is combined. */
-export async function transferCommand(ctx: CommandContext, verb: "push" | "fetch" | "pull", targets: string[], flags: TransferFlags): Promise<number> {
+/**
+ * Where `pull --json` leaves its document until the checkout has run: `json(restored)` gives it with the outputs the
+ * checkout put back, so stdout holds one document that says both.
+ */
+export interface DeferredJson {
+  json?: (restored: string[]) => string;
+}
+
+/** Runs the transfer; with `deferred` (pull), `--json`'s document is handed back rather than printed. */
+export async function transferCommand(ctx: CommandContext, verb: "push" | "fetch" | "pull", targets: string[], flags: TransferFlags, deferred?: DeferredJson): Promise<number> {
   const jobs = jobsFlag(flags.jobs);
   if (typeof jobs === "string") {
     ctx.io.err(`error: ${jobs}\n`);
@@ -76,7 +84,8 @@ export async function transferCommand(ctx: CommandContext, verb: "push" | "fetch
       return EXIT_USAGE;
     }
     const c = r.value.counts;
-    if (flags.json) ctx.io.out(say.transferJson(verb, r.value.remotes, c));
+    if (flags.json && deferred) deferred.json = (restored) => say.transferJson(verb, r.value.remotes, c, { restored: [...restored].sort() });
+    else if (flags.json) ctx.io.out(say.transferJson(verb, r.value.remotes, c));
     else {
       ctx.io.err(say.problemsText(verb, c, r.value.named));
       if (!ctx.global.quiet) ctx.io.out(say.summaryText(verb, c));

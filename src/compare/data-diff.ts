@@ -9,8 +9,10 @@
  *
  * Compared as DVC's data index diff does: a path on one side only is added or deleted, on both with another hash
  * modified (a directory output appears as `dir/` beside its files); a deleted and an added path with the same hash
- * are one rename. A DVC-recorded (md5) manifest pipe's cache lacks is read from DVC's own cache (verified). A
- * directory whose manifest is in neither cannot be expanded: its files are left out on both
+ * are one rename. A DVC-recorded (md5) manifest pipe's cache lacks is read from DVC's own cache (verified), and a
+ * manifest missing from both is read from the project's default remote (verified against its name, kept in memory:
+ * diff reads and never writes the cache, so it needs no lock; `pipe fetch` stores them). A directory whose manifest
+ * is in none of them cannot be expanded: its files are left out on both
  * sides (rather than reported added or deleted) and the result names it. Against the workspace, the old side's
  * objects that the cache lacks are listed as `not in cache`. Lists are sorted by path (the old one for a rename).
  */
@@ -26,7 +28,10 @@ import { parseLock } from "../lock/read.js";
 import { recordedOutputs, type RecordedOutput } from "../lock/outputs.js";
 import { pathKey, type LockFile } from "../lock/types.js";
 import { discoverInListing, type ListedStagesFile } from "../project/discover.js";
+import { chooseRemote, readRemoteConfig } from "../remotes/config.js";
+import { openRemote, type RemoteStore } from "../remotes/index.js";
 import { readManifest } from "../storage/checkout.js";
+import { describeStoreFailure, keyOf, keyString, readObject } from "../storage/object-store.js";
 import type { LocalCache } from "../storage/store.js";
 import type { Workspace } from "../status/workspace.js";
 import { absOf } from "../status/workspace.js";
@@ -42,6 +47,9 @@ interface IndexEntry {
   key: string;
   isDir: boolean;
 }
+
+/** Directory manifests missing from the cache, read from elsewhere (the default remote); undefined when not there. */
+export type ManifestSource = (algo: HashAlgo, id: string) => Promise<ManifestEntry[] | undefined>;
 
 interface SideIndex {
   entries: Map<string, IndexEntry>;
@@ -112,13 +120,14 @@ async function dvcCacheManifest(root: string, id: string): Promise<ManifestEntry
 }
 
 /** A side's index from recorded outputs, directory manifests read from the cache. */
-async function indexOfRecorded(outs: readonly RecordedOutput[], store: LocalCache): Promise<SideIndex> {
+async function indexOfRecorded(outs: readonly RecordedOutput[], store: LocalCache, elsewhere?: ManifestSource): Promise<SideIndex> {
   const idx: SideIndex = { entries: new Map(), unexpanded: new Set() };
   for (const o of outs) {
     const algo = algoOf(o);
     if (o.hash.endsWith(".dir")) {
       const m = await readManifest(store, o.hash);
-      const files = m.status === "ok" ? m.entries : algo === "xxh64" ? undefined : await dvcCacheManifest(store.root, o.hash);
+      let files = m.status === "ok" ? m.entries : algo === "xxh64" ? undefined : await dvcCacheManifest(store.root, o.hash);
+      files ??= await elsewhere?.(algo, o.hash);
       addDir(idx, o.rootPath, algo, o.hash, files);
     } else {
       idx.entries.set(o.rootPath, { path: o.rootPath, hash: o.hash, key: `${algo}:${o.hash}`, isDir: false });
@@ -328,14 +337,16 @@ export interface DiffInput {
   /** The new side: recorded outputs of a revision, or the workspace (its pipeline, hashed now). */
   b: { kind: "recorded"; outs: RecordedOutput[] } | { kind: "workspace"; pipeline: Pipeline; ws: Workspace };
   opts: DiffOptions;
+  /** Where manifests the cache lacks are read from (`remoteManifests`). */
+  manifests?: ManifestSource;
 }
 
 /** The diff of two sides (see the module comment). */
 export async function dataDiff(input: DiffInput): Promise<Result<DataDiff>> {
   const { store, opts } = input;
-  const oldIdx = await indexOfRecorded(input.a, store);
+  const oldIdx = await indexOfRecorded(input.a, store, input.manifests);
   let newIdx: SideIndex;
-  if (input.b.kind === "recorded") newIdx = await indexOfRecorded(input.b.outs, store);
+  if (input.b.kind === "recorded") newIdx = await indexOfRecorded(input.b.outs, store, input.manifests);
   else {
     const algos = new Map(input.a.map((o) => [o.rootPath, algoOf(o)]));
     const w = await indexOfWorkspace(input.b.pipeline, input.b.ws, (p) => algos.get(p) ?? "xxh64");
@@ -355,16 +366,74 @@ export async function dataDiff(input: DiffInput): Promise<Result<DataDiff>> {
   return ok({ states, unexpanded });
 }
 
-/** The warning for directories whose files could not be listed. */
-export function unexpandedWarning(dirs: readonly string[]): Diagnostic[] {
+/**
+ * Manifests from the project's default remote, opened on the first one asked for and verified against their names.
+ * What the remote cannot give (no default remote, unreachable, not there, corrupt) is undefined, and `problem()`
+ * says why for the warning; `close()` releases the connection.
+ */
+export function remoteManifests(root: string, env: NodeJS.ProcessEnv): { source: ManifestSource; problem(): string | undefined; consulted(): string | undefined; close(): Promise<void> } {
+  let opened: Promise<RemoteStore | undefined> | undefined;
+  let problem: string | undefined;
+  let label: string | undefined;
+  const open = async (): Promise<RemoteStore | undefined> => {
+    const cfg = await readRemoteConfig(root);
+    if (!cfg.ok || cfg.value.defaultRemote === undefined) return undefined;
+    const spec = chooseRemote(cfg.value, undefined);
+    if (!spec.ok) return undefined;
+    label = `remote '${spec.value.name}'`;
+    const r = await openRemote(spec.value, { root, env });
+    if (!r.ok) {
+      problem = r.errors[0]!.message;
+      return undefined;
+    }
+    return r.value;
+  };
+  const source: ManifestSource = async (algo, id) => {
+    const key = keyOf(id);
+    if (!key || key.algo !== (algo === "xxh64" ? "xxh64" : "md5")) return undefined;
+    opened ??= open();
+    const store = await opened;
+    if (!store) return undefined;
+    const got = await readObject(store, key);
+    if (!got.ok) {
+      if (got.failure.reason !== "missing") problem ??= describeStoreFailure(got.failure);
+      return undefined;
+    }
+    const digest = id.slice(0, -".dir".length);
+    const match = (await digestBytes(key.algo, got.value)) === digest || (key.algo === "md5" && (await digestBytes("legacy-md5", got.value)) === digest);
+    if (!match) {
+      problem ??= `${store.label}: ${keyString(key)} is corrupt (its bytes do not hash to its name)`;
+      return undefined;
+    }
+    return parseManifest(got.value);
+  };
+  return {
+    source,
+    problem: () => problem,
+    consulted: () => label,
+    close: async () => void (await (await opened)?.close()),
+  };
+}
+
+/**
+ * The warning for directories whose files could not be listed: `remote` names the remote also asked (none when no
+ * default remote is configured), `remoteProblem` why it could not answer.
+ */
+export function unexpandedWarning(dirs: readonly string[], remote?: string, remoteProblem?: string): Diagnostic[] {
   if (dirs.length === 0) return [];
   const shown = dirs.length > 5 ? `${dirs.slice(0, 5).join(", ")} and ${dirs.length - 5} more` : dirs.join(", ");
   return [
     warning(
       "warning",
-      `the file list of ${shown} is not in the cache, so ${dirs.length === 1 ? "its files are" : "their files are"} not compared one by one (only the directory as a whole)`,
+      `the file list of ${shown} is not in the cache${remote ? ` nor on ${remote}` : ""}, so ${dirs.length === 1 ? "its files are" : "their files are"} not compared one by one (only the directory as a whole)${remoteProblem ? ` (the remote failed: ${remoteProblem})` : ""}`,
       undefined,
-      { hint: "'pipe pull' (or 'pipe fetch') brings the directory manifests from a remote" },
+      {
+        hint: remoteProblem
+          ? "check the remote, then run diff again"
+          : remote
+            ? "'pipe push' from the clone that made it puts the directory manifests there"
+            : "'pipe pull' (or 'pipe fetch') brings the directory manifests from a remote",
+      },
     ),
   ];
 }

@@ -42,6 +42,17 @@ export function jobsOf(spec: RemoteSpec, kind: RemoteKind): number {
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 120_000;
 
+/**
+ * The `timeout` option (seconds, as DVC's) in milliseconds: null when unset, undefined when it is not a positive
+ * number. It bounds connecting, and how long a connected server may stay silent, so an endpoint that accepts and
+ * never answers ends in an error rather than a hang.
+ */
+export function timeoutOption(v: string | undefined): number | null | undefined {
+  if (v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : undefined;
+}
+
 /** Keys whose id is not lower-case hex (with `.dir`) would make paths outside the layout: a bug of the caller. */
 export function checkKey(key: ObjectKey): void {
   const hex = key.algo === "xxh64" ? 16 : 32;

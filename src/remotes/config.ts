@@ -74,6 +74,8 @@ export const REMOTE_KEYS: readonly string[] = [
   "ask_passphrase",
   "gss_auth",
   "allow_agent",
+  "known_hosts",
+  "host_key_check",
   // webdav / http
   "token",
   "auth",

@@ -3,7 +3,9 @@
  * locally (`storage/gc-refs.ts`: every lock and `.dvc` file of the workspace and of the revisions in scope, DVC's md5
  * ones included), a directory's manifest expanded to the objects it names (read from the cache, or from the remote
  * and verified there). Everything else under `files/` (and DVC 2's `<2>/<30>` md5 objects) is planned for removal.
- * Run-cache entries (`runs/`) are not touched.
+ * Run-cache entries (`runs/`) are not touched, as DVC's `gc -c` leaves them: an entry is a few hundred bytes, no
+ * revision names it (it is keyed by a run's inputs), and one whose objects went is harmless: `fetch --run-cache`
+ * treats its objects as optional and `repro` runs a stage whose entry it cannot restore from.
  *
  * A manifest named in scope that is corrupt where it was read stops the plan: what it names is unknown, so nothing
  * may go. One that exists nowhere names nothing that could still be checked out, so it protects nothing.

@@ -11,11 +11,14 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import { TEMP_MARK } from "../core/atomic-write.js";
-import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, verifyByDownload } from "./common.js";
+import { allLimit, candidatePaths, downloadVerified, failed, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, timeoutOption, verifyByDownload } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
-/** How long a request may wait for the response's headers (the body may then take as long as it needs). */
+/**
+ * How long a request may wait for the response's headers when the remote sets no `timeout` (the body may then take as
+ * long as it needs).
+ */
 export const HEADERS_TIMEOUT_MS = 30_000;
 
 /** A failed request: the HTTP status, or the network error (refused, unknown host, timed out). */
@@ -30,14 +33,14 @@ export class HttpError extends Error {
 }
 
 /** `fetch` whose wait for the headers is bounded; the body streams afterwards without a limit. */
-export async function fetchBounded(url: string, init: RequestInit): Promise<Response> {
+export async function fetchBounded(url: string, init: RequestInit, timeoutMs = HEADERS_TIMEOUT_MS): Promise<Response> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), HEADERS_TIMEOUT_MS);
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
     return await fetch(url, { ...init, signal: ac.signal, redirect: "follow" });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    if (ac.signal.aborted) throw new HttpError(undefined, "ETIMEDOUT", `no answer within ${HEADERS_TIMEOUT_MS / 1000} s`);
+    if (ac.signal.aborted) throw new HttpError(undefined, "ETIMEDOUT", `no answer within ${timeoutMs / 1000} s (the remote's timeout option)`);
     throw new HttpError(undefined, cause?.code, cause?.message ?? (e as Error).message);
   } finally {
     clearTimeout(timer);
@@ -45,8 +48,8 @@ export async function fetchBounded(url: string, init: RequestInit): Promise<Resp
 }
 
 /** The body of a GET as a Node stream, undefined for 404; other statuses are `HttpError`s. */
-export async function httpGet(url: string, headers: Record<string, string>): Promise<Readable | undefined> {
-  const r = await fetchBounded(url, { headers });
+export async function httpGet(url: string, headers: Record<string, string>, timeoutMs?: number): Promise<Readable | undefined> {
+  const r = await fetchBounded(url, { headers }, timeoutMs);
   if (r.status === 404 || r.status === 410) {
     await r.body?.cancel();
     return undefined;
@@ -59,8 +62,8 @@ export async function httpGet(url: string, headers: Record<string, string>): Pro
 }
 
 /** The size a HEAD reports (0 when it does not say), undefined for 404. */
-export async function httpHead(url: string, headers: Record<string, string>): Promise<number | undefined> {
-  const r = await fetchBounded(url, { method: "HEAD", headers });
+export async function httpHead(url: string, headers: Record<string, string>, timeoutMs?: number): Promise<number | undefined> {
+  const r = await fetchBounded(url, { method: "HEAD", headers }, timeoutMs);
   if (r.status === 404 || r.status === 410) return undefined;
   if (!r.ok) throw new HttpError(r.status, undefined, `HTTP ${r.status} ${r.statusText}`);
   return Number(r.headers.get("content-length") ?? 0);
@@ -107,7 +110,9 @@ export function openHttp(spec: RemoteSpec, _ctx: RemoteContext): Result<RemoteSt
     return fail([error("usage", `remote '${spec.name}' (${spec.source}): '${spec.url}' is not a URL`)]);
   }
   const headers = authHeaders(spec, parts.user, parts.password);
-  return ok(new HttpStore(labelOf(spec), parts.base, headers, jobsOf(spec, "http"), [spec.options.password, parts.password, spec.options.token]));
+  const timeout = timeoutOption(spec.options.timeout);
+  if (timeout === undefined) return fail([error("usage", `remote '${spec.name}' (${spec.source}): timeout is a number of seconds, not '${spec.options.timeout}'`)]);
+  return ok(new HttpStore(labelOf(spec), parts.base, headers, jobsOf(spec, "http"), [spec.options.password, parts.password, spec.options.token], timeout ?? HEADERS_TIMEOUT_MS));
 }
 
 export class HttpStore implements RemoteStore {
@@ -120,6 +125,7 @@ export class HttpStore implements RemoteStore {
     private readonly headers: Record<string, string>,
     readonly jobs: number,
     private readonly secrets: readonly (string | undefined)[],
+    private readonly timeoutMs: number = HEADERS_TIMEOUT_MS,
   ) {}
 
   private url(rel: string): string {
@@ -133,7 +139,7 @@ export class HttpStore implements RemoteStore {
   private async locate(key: ObjectKey): Promise<StoreResult<string | undefined>> {
     for (const rel of candidatePaths(key)) {
       try {
-        if ((await httpHead(this.url(rel), this.headers)) !== undefined) return okv(rel);
+        if ((await httpHead(this.url(rel), this.headers, this.timeoutMs)) !== undefined) return okv(rel);
       } catch (e) {
         return failed(this.failure(e, `cannot check ${keyString(key)}`));
       }
@@ -158,7 +164,7 @@ export class HttpStore implements RemoteStore {
   async open(key: ObjectKey): Promise<StoreResult<Readable>> {
     for (const rel of candidatePaths(key)) {
       try {
-        const body = await httpGet(this.url(rel), this.headers);
+        const body = await httpGet(this.url(rel), this.headers, this.timeoutMs);
         if (body) return okv(body);
       } catch (e) {
         return failed(this.failure(e, `cannot download ${keyString(key)}`));
@@ -187,7 +193,7 @@ export class HttpStore implements RemoteStore {
   private async index(rel: string): Promise<StoreResult<string[] | undefined>> {
     let r: Response;
     try {
-      r = await fetchBounded(`${this.base}/${rel ? `${rel}/` : ""}`, { headers: this.headers });
+      r = await fetchBounded(`${this.base}/${rel ? `${rel}/` : ""}`, { headers: this.headers }, this.timeoutMs);
     } catch (e) {
       return failed(this.failure(e, `cannot list ${rel || "the remote"}`));
     }
@@ -264,7 +270,7 @@ export class HttpStore implements RemoteStore {
 
   async getRun(rel: string): Promise<StoreResult<Buffer | undefined>> {
     try {
-      const body = await httpGet(this.url(`runs/${rel}`), this.headers);
+      const body = await httpGet(this.url(`runs/${rel}`), this.headers, this.timeoutMs);
       return okv(body ? await readAll(body) : undefined);
     } catch (e) {
       return failed(this.failure(e, `cannot read run-cache entry ${rel}`));

@@ -19,7 +19,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { tempBeside } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { allLimit, candidatePaths, checkFile, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, ShortData, writeVerified, verifyByDownload, sourceSize } from "./common.js";
+import { allLimit, candidatePaths, checkFile, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, ShortData, timeoutOption, writeVerified, verifyByDownload, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -58,12 +58,14 @@ export function parseS3Url(url: string): S3Location | undefined {
 export function clientConfig(spec: RemoteSpec, loc: S3Location, env: NodeJS.ProcessEnv, jobs: number): S3ClientConfig {
   const o = spec.options;
   const endpoint = o.endpointurl ?? o.endpoint_url ?? (loc.gcs ? GCS_ENDPOINT : undefined);
+  // `timeout` (seconds) bounds connecting and a silent server alike; the SDK tries 3 times, so ~3x in all.
+  const timeout = timeoutOption(o.timeout) ?? undefined;
   const cfg: S3ClientConfig = {
     region: o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (loc.gcs ? "auto" : "us-east-1"),
     maxAttempts: 3,
     requestHandler: {
-      connectionTimeout: CONNECT_TIMEOUT_MS,
-      socketTimeout: SOCKET_IDLE_MS,
+      connectionTimeout: timeout ?? CONNECT_TIMEOUT_MS,
+      socketTimeout: timeout ?? SOCKET_IDLE_MS,
       httpAgent: { keepAlive: true, maxSockets: Math.max(jobs * 2, 50) },
       httpsAgent: { keepAlive: true, maxSockets: Math.max(jobs * 2, 50) },
     },
@@ -91,6 +93,9 @@ export function openS3(spec: RemoteSpec, ctx: RemoteContext, tuning: S3Tuning = 
   if (!loc) return fail([error("usage", `remote '${spec.name}' (${spec.source}): '${spec.url}' is not an s3://bucket/prefix URL`)]);
   if ((spec.options.access_key_id === undefined) !== (spec.options.secret_access_key === undefined)) {
     return fail([error("usage", `remote '${spec.name}' (${spec.source}): access_key_id and secret_access_key must be set together`)]);
+  }
+  if (timeoutOption(spec.options.timeout) === undefined) {
+    return fail([error("usage", `remote '${spec.name}' (${spec.source}): timeout is a number of seconds, not '${spec.options.timeout}'`)]);
   }
   const jobs = jobsOf(spec, "s3");
   const cfg = clientConfig(spec, loc, ctx.env, jobs);

@@ -6,7 +6,7 @@
  * a temp name in their directory and renamed into place (atomic on the server), so a reader never sees half of one.
  * A few connections are opened lazily and shared (SFTP runs many requests on one channel at once).
  */
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, unlink } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
@@ -17,7 +17,7 @@ import SftpClient from "ssh2-sftp-client";
 import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { BadDigest, candidatePaths, checkFile, checkKey, CONNECT_TIMEOUT_MS, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, scrub, ShortData, writeVerified, verifyByDownload, putOutcome, sourceSize } from "./common.js";
+import { BadDigest, candidatePaths, checkFile, checkKey, CONNECT_TIMEOUT_MS, failed, timeoutOption, hashTap, jobsOf, keyOfPath, labelOf, okv, scrub, ShortData, writeVerified, verifyByDownload, putOutcome, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -96,9 +96,20 @@ export interface SshTarget {
   keyFile?: string;
   password?: string;
   agent?: string;
-  /** Keys `~/.ssh/known_hosts` records for the host; the server must show one of them when there are any. */
+  /** Keys the known-hosts file records for the host; the server must show one of them. */
   knownKeys: string[];
+  /** The known-hosts file read (`~/.ssh/known_hosts`, or the remote's `known_hosts` option), for messages. */
+  knownHostsFile: string;
+  /**
+   * `yes` (ssh's default): an unknown host is refused; `accept-new`: an unknown host is accepted (a recorded one must
+   * still match); `no`: no check at all. A changed key is refused under `yes` and `accept-new`.
+   */
+  hostKeyCheck: HostKeyCheck;
+  /** Milliseconds a connection may take to reach the SFTP session (the remote's `timeout` option, in seconds). */
+  connectTimeoutMs: number;
 }
+
+export type HostKeyCheck = "yes" | "accept-new" | "no";
 
 export function parseSshUrl(url: string): { user?: string; host: string; port?: number; path: string } | undefined {
   const m = /^(?:ssh|sftp):\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/i.exec(url);
@@ -124,6 +135,13 @@ export function sshTarget(spec: RemoteSpec, env: NodeJS.ProcessEnv, configText?:
   let keyFile = o.keyfile ?? o.key_filename;
   if (keyFile !== undefined) keyFile = keyFile.replace(/^~(?=\/)/, home);
   keyFile ??= [...c.identityFiles, ...["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(home, ".ssh", n))].find((f) => existsSync(f));
+  const check = hostKeyCheckOf(o.host_key_check);
+  if (check === undefined) {
+    return fail([error("usage", `remote '${spec.name}' (${spec.source}): host_key_check is 'yes', 'accept-new' or 'no', not '${o.host_key_check}'`)]);
+  }
+  const timeout = timeoutOption(o.timeout);
+  if (timeout === undefined) return fail([error("usage", `remote '${spec.name}' (${spec.source}): timeout is a number of seconds, not '${o.timeout}'`)]);
+  const knownHostsFile = (o.known_hosts ?? path.join(home, ".ssh", "known_hosts")).replace(/^~(?=\/)/, home);
   return ok({
     host: c.hostName ?? u.host,
     port,
@@ -132,12 +150,27 @@ export function sshTarget(spec: RemoteSpec, env: NodeJS.ProcessEnv, configText?:
     ...(keyFile !== undefined ? { keyFile } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
-    knownKeys: readKnownKeys(home, c.hostName ?? u.host, port),
+    knownKeys: readKnownKeys(knownHostsFile, c.hostName ?? u.host, port),
+    knownHostsFile,
+    hostKeyCheck: check,
+    connectTimeoutMs: timeout ?? CONNECT_TIMEOUT_MS,
   });
 }
 
-function readKnownKeys(home: string, host: string, port: number): string[] {
-  const f = path.join(home, ".ssh", "known_hosts");
+/** `host_key_check` as ssh's StrictHostKeyChecking spells it (yes/true, accept-new, no/false); undefined if neither. */
+function hostKeyCheckOf(v: string | undefined): HostKeyCheck | undefined {
+  const t = (v ?? "yes").trim().toLowerCase();
+  if (t === "yes" || t === "true") return "yes";
+  if (t === "no" || t === "false") return "no";
+  return t === "accept-new" ? "accept-new" : undefined;
+}
+
+/** ssh's SHA256 fingerprint of a host key blob (`SHA256:...`, base64 without padding), for messages. */
+export function fingerprintOf(blob: Buffer): string {
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+function readKnownKeys(f: string, host: string, port: number): string[] {
   try {
     return existsSync(f) ? knownKeys(readFileSync(f, "utf8"), host, port) : [];
   } catch {
@@ -256,15 +289,21 @@ export class SshStore implements RemoteStore {
     readonly jobs: number,
   ) {}
 
-  private hostKeyMismatch = false;
+  /** What the host-key check refused, set by the verifier before the connection fails. */
+  private hostKeyRefused: { changed: boolean; fingerprint: string } | undefined;
 
   failure(e: unknown, what: string): StoreFailure {
     const err = (e ?? {}) as { code?: unknown; message?: string; level?: string };
-    if (this.hostKeyMismatch) {
+    const refused = this.hostKeyRefused;
+    if (refused) {
+      const name = this.t.port === 22 ? this.t.host : `[${this.t.host}]:${this.t.port}`;
+      const scan = `ssh-keyscan ${this.t.port === 22 ? "" : `-p ${this.t.port} `}${this.t.host} >> ${this.t.knownHostsFile}`;
       return {
         reason: "auth",
         store: this.label,
-        detail: `${what}: the host key of ${this.t.host}:${this.t.port} is not the one ~/.ssh/known_hosts records; if the server's key really changed, update known_hosts (ssh-keygen -R ${this.t.host})`,
+        detail: refused.changed
+          ? `${what}: WARNING: the host key of ${name} has CHANGED (it shows ${refused.fingerprint}, which ${this.t.knownHostsFile} does not record for it): someone may be intercepting the connection, or the server's key was replaced. Refused. If the change is expected, remove the old key (ssh-keygen -f ${this.t.knownHostsFile} -R '${name}') and trust the new one (${scan})`
+          : `${what}: the host ${name} is not known (${this.t.knownHostsFile} has no key for it; it shows ${refused.fingerprint}). To trust it, check that fingerprint with the server's administrator, then run '${scan}' (or connect once with 'ssh -p ${this.t.port} ${this.t.host}'), or set the remote's known_hosts option to a file that records it`,
       };
     }
     const msg = scrub(`${what}: ${err.message ?? String(e)}`, [this.t.password]);
@@ -297,18 +336,18 @@ export class SshStore implements RemoteStore {
           host: this.t.host,
           port: this.t.port,
           username: this.t.user,
-          readyTimeout: CONNECT_TIMEOUT_MS,
+          readyTimeout: this.t.connectTimeoutMs,
           ...(this.t.keyFile !== undefined ? { privateKey: readFileSync(this.t.keyFile) } : {}),
           ...(this.t.password !== undefined ? { password: this.t.password } : {}),
           ...(this.t.agent !== undefined ? { agent: this.t.agent } : {}),
-          // A host known_hosts records must show a recorded key (a changed key may be a man in the middle); a host it
-          // does not record is accepted, as ssh's StrictHostKeyChecking=accept-new would (without writing the file).
+          // As ssh's StrictHostKeyChecking: a recorded host must show a recorded key (a changed key may be a man in the
+          // middle); an unknown host is refused unless host_key_check says accept-new (nothing is written) or no.
           hostVerifier: (key: Buffer) => {
-            if (this.t.knownKeys.length > 0 && !this.t.knownKeys.includes(key.toString("base64"))) {
-              this.hostKeyMismatch = true;
-              return false;
-            }
-            return true;
+            if (this.t.hostKeyCheck === "no") return true;
+            if (this.t.knownKeys.includes(key.toString("base64"))) return true;
+            if (this.t.knownKeys.length === 0 && this.t.hostKeyCheck === "accept-new") return true;
+            this.hostKeyRefused = { changed: this.t.knownKeys.length > 0, fingerprint: fingerprintOf(key) };
+            return false;
           },
           // ssh2-sftp-client retries a refused connection by default; one try gives a clear error quickly.
           retries: 0,

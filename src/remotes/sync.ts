@@ -215,28 +215,37 @@ export async function cloudStatus(input: CloudInput): Promise<{ entries: CloudEn
       unopened.push(r.message);
       continue;
     }
-    // Every object of every output, so the remote is asked once.
+    // A manifest on the remote vouches for its files, as push trusts it (pushed after all of them, kept with them by
+    // gc): a directory there is one question, not one per file. The others' objects are asked for at once.
+    const dirKeys = outs.map((o) => o.key).filter(isDir);
+    const dirsThere = dirKeys.length > 0 ? await r.store.hasMany(dirKeys) : { ok: true as const, value: new Set<string>() };
+    if (!dirsThere.ok) return { entries, unopened, fatal: dirsThere.failure };
     const objectsOf = new Map<TrackedOutput, ObjectKey[]>();
+    const ask: ObjectKey[] = [];
     for (const o of outs) {
       if (!isDir(o.key)) {
         objectsOf.set(o, [o.key]);
+        ask.push(o.key);
         continue;
       }
+      const vouched = holds(dirsThere.value, o.key);
       let entriesOf: ManifestEntry[] | undefined;
       if (await input.cache.store.hasId(o.key.id)) {
         const m = await readManifest(input.cache.store, o.key.id);
         if (m.status === "ok") entriesOf = m.entries;
       }
-      entriesOf ??= await remoteManifest(r.store, o.key);
-      objectsOf.set(o, [o.key, ...entryKeys(entriesOf ?? [])]);
+      // Not in the cache and vouched for: its files only matter for the cache side, which lacks the manifest anyway.
+      if (!vouched) entriesOf ??= await remoteManifest(r.store, o.key);
+      const keys = [o.key, ...entryKeys(entriesOf ?? [])];
+      objectsOf.set(o, keys);
+      if (!vouched) ask.push(...keys);
     }
-    const all = [...objectsOf.values()].flat();
-    const there = await r.store.hasMany(all);
+    const there = ask.length > 0 ? await r.store.hasMany(ask) : { ok: true as const, value: new Set<string>() };
     if (!there.ok) return { entries, unopened, fatal: there.failure };
-    const local = await input.cache.hasMany(all);
+    const local = await input.cache.hasMany([...objectsOf.values()].flat());
     if (!local.ok) return { entries, unopened, fatal: local.failure };
     for (const [o, keys] of objectsOf) {
-      const onRemote = keys.every((k) => holds(there.value, k));
+      const onRemote = (isDir(o.key) && holds(dirsThere.value, o.key)) || keys.every((k) => holds(there.value, k));
       const inCache = keys.every((k) => holds(local.value, k));
       const state: CloudState = onRemote && inCache ? "ok" : inCache ? "new" : onRemote ? "deleted" : "missing";
       entries.push({ stage: o.stage, path: o.path, id: o.key.id, remote: r.name, state });

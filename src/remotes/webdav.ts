@@ -14,13 +14,41 @@ import { createClient, type FileStat, type WebDAVClient } from "webdav";
 import { TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { BadDigest, candidatePaths, checkKey, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, ShortData, verifyByDownload, putOutcome, sourceSize } from "./common.js";
-import { authHeaders, httpFailure, httpGet, httpHead, HttpError, splitCredentials } from "./http.js";
+import { BadDigest, candidatePaths, checkKey, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, ShortData, timeoutOption, verifyByDownload, putOutcome, sourceSize } from "./common.js";
+import { authHeaders, HEADERS_TIMEOUT_MS, httpFailure, httpGet, httpHead, HttpError, splitCredentials } from "./http.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
-/** Idle time of a socket before a request counts as stalled. */
+/** Idle time of a socket before a request counts as stalled, when the remote sets no `timeout`. */
 const SOCKET_IDLE_MS = 60_000;
+
+/**
+ * An agent whose sockets are destroyed after `idleMs` of silence: Node only reports a socket's timeout, and the
+ * webdav client does not act on it, so a server that accepts and never answers would hold a request forever.
+ */
+function idleAgents(idleMs: number, opts: http.AgentOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  // The agent's own `timeout` keeps the socket's idle limit set across reuse (it resets it when a socket goes back
+  // to the pool); this listener is what ends a request on it.
+  const arm = (s: import("node:net").Socket): void => {
+    s.setTimeout(idleMs);
+    s.on("timeout", () => s.destroy(Object.assign(new Error(`no answer within ${idleMs / 1000} s (the remote's timeout option)`), { code: "ETIMEDOUT" })));
+  };
+  class IdleHttp extends http.Agent {
+    override createConnection(...args: Parameters<http.Agent["createConnection"]>): ReturnType<http.Agent["createConnection"]> {
+      const s = super.createConnection(...args);
+      if (s) arm(s as import("node:net").Socket);
+      return s;
+    }
+  }
+  class IdleHttps extends https.Agent {
+    override createConnection(...args: Parameters<https.Agent["createConnection"]>): ReturnType<https.Agent["createConnection"]> {
+      const s = super.createConnection(...args);
+      if (s) arm(s as import("node:net").Socket);
+      return s;
+    }
+  }
+  return { httpAgent: new IdleHttp(opts), httpsAgent: new IdleHttps(opts) };
+}
 
 /** `webdav://host/p` -> `http://host/p`, `webdavs://` -> `https://`. */
 export function httpUrlOf(url: string): string | undefined {
@@ -40,16 +68,17 @@ export function openWebdav(spec: RemoteSpec, ctx: RemoteContext): Result<RemoteS
   if (!parts) return fail([error("usage", `remote '${spec.name}' (${spec.source}): '${spec.url}' is not a webdav:// or webdavs:// URL`)]);
   const headers = authHeaders(spec, parts.user, parts.password);
   const jobs = jobsOf(spec, "webdav");
-  const agentOpts = { keepAlive: true, maxSockets: Math.max(jobs * 2, 16), timeout: SOCKET_IDLE_MS };
+  const timeout = timeoutOption(spec.options.timeout);
+  if (timeout === undefined) return fail([error("usage", `remote '${spec.name}' (${spec.source}): timeout is a number of seconds, not '${spec.options.timeout}'`)]);
+  const idleMs = timeout ?? SOCKET_IDLE_MS;
   // The client is rooted at the server's origin so that MKCOL can create the remote's own folder and its parents.
   const client = createClient(new URL(parts.base).origin, {
     headers,
-    httpAgent: new http.Agent(agentOpts),
-    httpsAgent: new https.Agent(agentOpts),
+    ...idleAgents(idleMs, { keepAlive: true, maxSockets: Math.max(jobs * 2, 16), timeout: idleMs }),
     maxBodyLength: Infinity,
     maxContentLength: Infinity,
   });
-  return ok(new WebdavStore(labelOf(spec), parts.base, client, headers, jobs, [spec.options.password, parts.password, spec.options.token]));
+  return ok(new WebdavStore(labelOf(spec), parts.base, client, headers, jobs, [spec.options.password, parts.password, spec.options.token], timeout ?? HEADERS_TIMEOUT_MS));
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -79,6 +108,7 @@ export class WebdavStore implements RemoteStore {
     private readonly headers: Record<string, string>,
     readonly jobs: number,
     private readonly secrets: readonly (string | undefined)[],
+    private readonly timeoutMs: number = HEADERS_TIMEOUT_MS,
   ) {}
 
   private failure(e: unknown, what: string): StoreFailure {
@@ -98,7 +128,7 @@ export class WebdavStore implements RemoteStore {
   private async locate(key: ObjectKey): Promise<StoreResult<{ rel: string; size: number } | undefined>> {
     for (const rel of candidatePaths(key)) {
       try {
-        const size = await httpHead(this.url(rel), this.headers);
+        const size = await httpHead(this.url(rel), this.headers, this.timeoutMs);
         if (size !== undefined) return okv({ rel, size });
       } catch (e) {
         return failed(this.failure(e, `cannot check ${keyString(key)}`));
@@ -150,7 +180,7 @@ export class WebdavStore implements RemoteStore {
           for (const w of wanted) if (n.value.has(w.base)) found.add(keyString(w.key));
         } else {
           try {
-            if ((await httpHead(this.url(`${dir}/${wanted[0]!.base}`), this.headers)) !== undefined) found.add(keyString(wanted[0]!.key));
+            if ((await httpHead(this.url(`${dir}/${wanted[0]!.base}`), this.headers, this.timeoutMs)) !== undefined) found.add(keyString(wanted[0]!.key));
           } catch (e) {
             failure = this.failure(e, `cannot check ${keyString(wanted[0]!.key)}`);
             return;
@@ -165,7 +195,7 @@ export class WebdavStore implements RemoteStore {
   async open(key: ObjectKey): Promise<StoreResult<Readable>> {
     for (const rel of candidatePaths(key)) {
       try {
-        const body = await httpGet(this.url(rel), this.headers);
+        const body = await httpGet(this.url(rel), this.headers, this.timeoutMs);
         if (body) return okv(body);
       } catch (e) {
         return failed(this.failure(e, `cannot download ${keyString(key)}`));
@@ -320,7 +350,7 @@ export class WebdavStore implements RemoteStore {
 
   async getRun(rel: string): Promise<StoreResult<Buffer | undefined>> {
     try {
-      const body = await httpGet(this.url(`runs/${rel}`), this.headers);
+      const body = await httpGet(this.url(`runs/${rel}`), this.headers, this.timeoutMs);
       return okv(body ? await readAll(body) : undefined);
     } catch (e) {
       return failed(this.failure(e, `cannot read run-cache entry ${rel}`));

@@ -124,7 +124,8 @@ export function failureText(f: StoreFailure): string {
     case "read-only":
       return `${f.store} is read-only`;
     case "no-space":
-      return `no space left on ${f.store}`;
+      // The cache's label is a bare "cache": name where it is, and what to do (the rest of the transfer is kept).
+      return `no space left on ${f.store === "cache" ? "the disk holding the cache (.pipe/cache)" : f.store}: free space there`;
     case "permission":
       return `permission denied by ${f.store}: ${f.detail}`;
     case "unreachable":

@@ -4,7 +4,9 @@
  * `has...()` is for `requires()`: true when the server's variables are set, else a skip (or, in CI, a failure)
  * whose message says how to start it.
  */
-import { userInfo } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import path from "node:path";
 import { requires } from "./require.js";
 
 const env = process.env;
@@ -59,3 +61,17 @@ export const hasS3 = (): boolean => requires("an S3 server (radosgw)", s3Server(
 export const hasSftp = (): boolean => requires("an SFTP server (OpenSSH)", sftpServer() !== undefined, HOW);
 export const hasDav = (): boolean => requires("a WebDAV server (Apache mod_dav)", davServer() !== undefined, HOW);
 export const hasHttp = (): boolean => requires("an HTTP server (Apache)", httpServer() !== undefined, HOW);
+
+let knownHostsFile: string | undefined;
+/**
+ * A known_hosts file that records the test sshd's host key (its public half beside the client key), for the
+ * `known_hosts` remote option: the SFTP remote refuses a host it does not know, as ssh does.
+ */
+export function sftpKnownHosts(srv: SftpServer): string {
+  if (knownHostsFile === undefined) {
+    const [type, blob] = readFileSync(path.join(path.dirname(srv.keyFile), "host_key.pub"), "utf8").trim().split(/\s+/);
+    knownHostsFile = path.join(mkdtempSync(path.join(tmpdir(), "pipe-known-hosts-")), "known_hosts");
+    writeFileSync(knownHostsFile, `[${srv.host}]:${srv.port} ${type} ${blob}\n`);
+  }
+  return knownHostsFile;
+}

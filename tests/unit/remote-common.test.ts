@@ -1,6 +1,6 @@
 /** What every remote kind shares: URL kinds, names inside a remote, labels without passwords, default -j. */
 import { describe, expect, it } from "vitest";
-import { defaultJobs, jobsOf, keyOfPath, labelOf, redactUrl, scrub } from "../../src/remotes/common.js";
+import { defaultJobs, jobsOf, keyOfPath, labelOf, redactUrl, scrub, timeoutOption } from "../../src/remotes/common.js";
 import { kindOf } from "../../src/remotes/index.js";
 
 describe("remote basics", () => {
@@ -34,5 +34,14 @@ describe("remote basics", () => {
     expect(defaultJobs("s3")).toBeGreaterThan(defaultJobs("ssh"));
     expect(jobsOf({ name: "r", url: "s3://b", options: { jobs: "5" }, source: "x" }, "s3")).toBe(5);
     expect(jobsOf({ name: "r", url: "s3://b", options: { jobs: "zero" }, source: "x" }, "s3")).toBe(defaultJobs("s3"));
+  });
+});
+
+describe("the timeout option", () => {
+  it("is seconds (fractions too) in milliseconds, null when unset, and undefined when it is not a positive number", () => {
+    expect(timeoutOption(undefined)).toBeNull();
+    expect(timeoutOption("20")).toBe(20_000);
+    expect(timeoutOption("0.5")).toBe(500);
+    for (const bad of ["0", "-3", "soon", ""]) expect(timeoutOption(bad)).toBeUndefined();
   });
 });

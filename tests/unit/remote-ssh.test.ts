@@ -7,13 +7,13 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RemoteSpec, RemoteStore } from "../../src/remotes/remote.js";
 import { knownKeys, openSsh, parseSshUrl, sshConfigFor, sshTarget } from "../../src/remotes/ssh.js";
-import { hasSftp, sftpServer, type SftpServer } from "../helpers/servers.js";
+import { hasSftp, sftpKnownHosts, sftpServer, type SftpServer } from "../helpers/servers.js";
 import { keyOf, remoteContract } from "./remote-contract.js";
 import { objectStoreContract } from "./object-store-contract.js";
 import { keyPath } from "../../src/storage/object-store.js";
 
 function spec(srv: SftpServer, dir: string, extra: Record<string, string> = {}): RemoteSpec {
-  return { name: "box", url: `ssh://${srv.user}@${srv.host}:${srv.port}${dir}`, options: { keyfile: srv.keyFile, ...extra }, source: ".pipe/config.yaml" };
+  return { name: "box", url: `ssh://${srv.user}@${srv.host}:${srv.port}${dir}`, options: { keyfile: srv.keyFile, known_hosts: sftpKnownHosts(srv), ...extra }, source: ".pipe/config.yaml" };
 }
 
 function open(s: RemoteSpec): RemoteStore {
@@ -128,29 +128,54 @@ describe.runIf(hasSftp())("ssh remote on OpenSSH, shared contract", () => {
 
 describe.runIf(hasSftp())("ssh remote: host keys", () => {
   const srv = sftpServer()!;
-  async function withKnownHosts(line: string): Promise<{ store: RemoteStore; home: string }> {
+  const homes: string[] = [];
+  /** A store whose ~/.ssh/known_hosts holds `line` ("" for no file), with these extra options. */
+  async function withKnownHosts(line: string, extra: Record<string, string> = {}): Promise<RemoteStore> {
     const home = await mkdtemp(path.join(tmpdir(), "pipe-ssh-home-"));
+    homes.push(home);
     await mkdir(path.join(home, ".ssh"));
-    await writeFile(path.join(home, ".ssh/known_hosts"), `${line}\n`);
-    const r = openSsh(spec(srv, srv.root), { root: "/", env: { HOME: home } });
+    if (line !== "") await writeFile(path.join(home, ".ssh/known_hosts"), `${line}\n`);
+    const { known_hosts: _ignored, ...options } = spec(srv, srv.root).options;
+    const r = openSsh({ ...spec(srv, srv.root), options: { ...options, ...extra } }, { root: "/", env: { HOME: home } });
     if (!r.ok) throw new Error(r.errors[0]!.message);
-    return { store: r.value, home };
+    return r.value;
   }
+  async function probe(store: RemoteStore): Promise<{ reason: string; text: string }> {
+    const r = await store.has(await keyOf("x"));
+    await store.close();
+    return r.ok ? { reason: "ok", text: "" } : { reason: r.failure.reason, text: JSON.stringify(r.failure) };
+  }
+  const hostLine = async (file: string): Promise<string> => {
+    const [type, blob] = (await readFile(file, "utf8")).trim().split(/\s+/);
+    return `[${srv.host}]:${srv.port} ${type} ${blob}`;
+  };
 
-  it("connects when known_hosts records the server's key, and refuses a different recorded key, naming known_hosts", async () => {
-    const hostPub = (await readFile(path.join(path.dirname(srv.keyFile), "host_key.pub"), "utf8")).trim().split(/\s+/);
-    const good = await withKnownHosts(`[${srv.host}]:${srv.port} ${hostPub[0]} ${hostPub[1]}`);
-    expect(await good.store.has(await keyOf("x"))).toEqual({ ok: true, value: false });
-    await good.store.close();
-    const other = (await readFile(srv.keyFile + ".pub", "utf8")).trim().split(/\s+/);
-    const bad = await withKnownHosts(`[${srv.host}]:${srv.port} ${other[0]} ${other[1]}`);
-    const r = await bad.store.has(await keyOf("x"));
-    await bad.store.close();
-    expect(r.ok ? "ok" : r.failure.reason).toBe("auth");
-    if (!r.ok) expect(JSON.stringify(r.failure)).toMatch(/known_hosts/);
-    await rm(good.home, { recursive: true, force: true });
-    await rm(bad.home, { recursive: true, force: true });
+  it("connects when known_hosts records the server's key, and refuses a changed key loudly, naming the file and the fix", async () => {
+    expect(await probe(await withKnownHosts(await hostLine(path.join(path.dirname(srv.keyFile), "host_key.pub"))))).toEqual({ reason: "ok", text: "" });
+    const changed = await probe(await withKnownHosts(await hostLine(srv.keyFile + ".pub")));
+    expect(changed.reason).toBe("auth");
+    expect(changed.text).toMatch(/host key of \[127\.0\.0\.1\]:\d+ has CHANGED/);
+    expect(changed.text).toMatch(/ssh-keygen -f \S+known_hosts -R/);
+    // host_key_check no: no check at all (a user's explicit choice).
+    expect((await probe(await withKnownHosts(await hostLine(srv.keyFile + ".pub"), { host_key_check: "no" }))).reason).toBe("ok");
+    // accept-new accepts an unknown host, never a changed one.
+    expect((await probe(await withKnownHosts(await hostLine(srv.keyFile + ".pub"), { host_key_check: "accept-new" }))).reason).toBe("auth");
   }, 30_000);
+
+  it("refuses an unknown host with its fingerprint and how to trust it; accept-new and the known_hosts option let it in", async () => {
+    const unknown = await probe(await withKnownHosts(""));
+    expect(unknown.reason).toBe("auth");
+    expect(unknown.text).toMatch(/is not known .*SHA256:[A-Za-z0-9+/]{43}/);
+    expect(unknown.text).toContain(`ssh-keyscan -p ${srv.port} ${srv.host} >> `);
+    expect((await probe(await withKnownHosts("", { host_key_check: "accept-new" }))).reason).toBe("ok");
+    expect((await probe(await withKnownHosts("", { known_hosts: sftpKnownHosts(srv) }))).reason).toBe("ok");
+    for (const h of homes.splice(0)) await rm(h, { recursive: true, force: true });
+  }, 30_000);
+
+  it("refuses a host_key_check value ssh does not know", () => {
+    const r = openSsh(spec(srv, srv.root, { host_key_check: "maybe" }), { root: "/", env: { HOME: "/nonexistent" } });
+    expect(r.ok ? "" : r.errors[0]!.message).toMatch(/host_key_check is 'yes', 'accept-new' or 'no', not 'maybe'/);
+  });
 });
 
 describe.runIf(hasSftp())("ssh remote: large objects", () => {

@@ -12,11 +12,13 @@ import Ajv from "ajv";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { digestBytes } from "../../src/hash/algorithms.js";
 import { chooseRemote, maskSecrets, parseDvcIni, readRemoteConfig } from "../../src/remotes/config.js";
+import { cloudStatus } from "../../src/remotes/sync.js";
 import { fetchObjects, pushObjects, type TransferEvent } from "../../src/remotes/transfer.js";
 import { CacheObjects } from "../../src/remotes/transfer-cache.js";
 import { cloudStatusJson } from "../../src/report/cloud-status.js";
 import { remoteListJson } from "../../src/report/remote.js";
 import { summaryText, transferJson, TransferProgress } from "../../src/report/transfer.js";
+import { serialiseManifest } from "../../src/storage/manifest.js";
 import { keyString, type ListedObject, type ObjectKey, type ObjectStore, type PutOutcome, type StoreResult } from "../../src/storage/object-store.js";
 import { REPO_ROOT } from "../helpers/project.js";
 
@@ -138,6 +140,34 @@ describe("push and fetch between the cache and a store", () => {
     const c = await pushObjects(full, remote, keys, { jobs: 1, on: () => undefined });
     expect(c.fatal?.reason).toBe("unreachable");
     expect(c.transferred).toBe(0);
+  });
+});
+
+describe("status --cloud of a directory", () => {
+  it("takes the manifest on the remote as its files' presence: one question for the directory, none per file", async () => {
+    const { cache, keys } = await cacheWith(["a\n", "b\n", "c\n"]);
+    const manifest = serialiseManifest(keys.map((k, i) => ({ relpath: `f${i}`, hash: k.id, size: 2 })));
+    const dirKey = { algo: "xxh64" as const, id: `${await digestBytes("xxh64", Buffer.from(manifest))}.dir` };
+    const src = path.join(temp(), "m");
+    writeFileSync(src, manifest);
+    expect((await cache.store.storeFile(src, dirKey.id)).ok).toBe(true);
+    const asked: string[][] = [];
+    const remote = new MemoryStore();
+    const hasMany = remote.hasMany.bind(remote);
+    remote.hasMany = (ks) => {
+      asked.push(ks.map(keyString));
+      return hasMany(ks);
+    };
+    const input = { cache, outputs: [{ stage: "gen", path: "data", key: dirKey, push: true }], open: async () => ({ ok: true as const, store: remote, name: "storage" }), remoteGiven: false };
+    // Only the manifest there: the directory is in sync, after one question naming the manifest alone.
+    remote.objects.set(keyString(dirKey), Buffer.from(manifest));
+    expect((await cloudStatus(input)).entries.map((e) => e.state)).toEqual(["ok"]);
+    expect(asked).toEqual([[keyString(dirKey)]]);
+    // No manifest there: each file is asked for, and the directory is new to the remote.
+    remote.objects.clear();
+    asked.length = 0;
+    expect((await cloudStatus(input)).entries.map((e) => e.state)).toEqual(["new"]);
+    expect(asked[1]?.length).toBe(4);
   });
 });
 

@@ -11,7 +11,8 @@ import { loadForCommand, printDiagnostics } from "../load.js";
 import { whereForPipeline } from "../../project/where.js";
 import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
-export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
+/** `onRestored` hears each output put back (root-relative), for `pull --json`'s `restored`. */
+export async function run(ctx: CommandContext, targets: string[], opts: { onRestored?: (rootPath: string) => void } = {}): Promise<number> {
   const loaded = await loadForCommand(ctx);
   if (typeof loaded === "number") return loaded;
   const { graph, sources } = loaded;
@@ -51,6 +52,7 @@ export async function run(ctx: CommandContext, targets: string[], _opts: Record<
             ctx.io.err(`note: '${e.path}' had content that was not in the cache; it was saved there as ${e.id} before being replaced\n`);
             return;
           case "restored":
+            opts.onRestored?.(e.path);
             if (!quiet) ctx.io.out(`${e.existed ? "M" : "A"}       ${where.path(e.path)}${e.dir ? "/" : ""}\n`);
             return;
           default:

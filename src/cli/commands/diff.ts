@@ -41,6 +41,8 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
   // A repository without commits has nothing to compare with (DVC prints nothing).
   const store = projectCache(root, { readOnly: true });
   let result;
+  let remoteProblem: string | undefined;
+  let remoteAsked: string | undefined;
   if (sideA.value.kind === "empty") result = { ok: true as const, value: { states: new Map(), unexpanded: [] } };
   else {
     const outsA = await dd.revisionOutputs(root, sideA.value);
@@ -56,11 +58,15 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
       printWarnings(ctx, outsB.warnings);
       bSide = { kind: "recorded", outs: outsB.value };
     }
-    result = await dd.dataDiff({ root, store, a: outsA.value, b: bSide, opts: { ...(targets ? { targets } : {}), hideMissing: opts.hideMissing === true || !workspace } });
+    const remote = dd.remoteManifests(root, (ctx.env ?? {}) as NodeJS.ProcessEnv);
+    result = await dd.dataDiff({ root, store, a: outsA.value, b: bSide, opts: { ...(targets ? { targets } : {}), hideMissing: opts.hideMissing === true || !workspace }, manifests: remote.source });
+    await remote.close();
     if (!result.ok) return usageError(ctx, result.errors);
+    remoteProblem = remote.problem();
+    remoteAsked = remote.consulted();
   }
   const diff = result.value;
-  printWarnings(ctx, dd.unexpandedWarning(diff.unexpanded));
+  printWarnings(ctx, dd.unexpandedWarning(diff.unexpanded, remoteAsked, remoteProblem));
   const showHash = opts.showHash === true;
   if (opts.json) printJson(ctx, report.diffJson(diff, showHash));
   else if (opts.md) ctx.io.out(report.diffMarkdown(diff, showHash));

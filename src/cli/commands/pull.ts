@@ -5,15 +5,18 @@
  */
 import type { CommandContext } from "../context.js";
 import { EXIT_OK } from "../context.js";
-import { transferCommand, type TransferFlags } from "../transfer-run.js";
+import { transferCommand, type DeferredJson, type TransferFlags } from "../transfer-run.js";
 
 export async function run(ctx: CommandContext, targets: string[], opts: TransferFlags): Promise<number> {
-  const fetched = await transferCommand(ctx, "pull", targets, opts);
+  const deferred: DeferredJson = {};
+  const fetched = await transferCommand(ctx, "pull", targets, opts, deferred);
   // A usage error or an interrupt: nothing to check out from.
   if (fetched !== EXIT_OK && fetched !== 1) return fetched;
   const checkout = await import("./checkout.js");
-  // With --json stdout holds one document: the checkout's lines are left out of it.
+  // With --json stdout holds one document: the checkout's lines are left out of it, and what it restored goes in.
   const quiet = opts.json ? { ...ctx, io: { ...ctx.io, out: () => undefined } } : ctx;
-  const restored = await checkout.run(quiet, targets);
-  return fetched !== EXIT_OK ? fetched : restored;
+  const restored: string[] = [];
+  const code = await checkout.run(quiet, targets, { onRestored: (p) => restored.push(p) });
+  if (deferred.json) ctx.io.out(deferred.json(restored));
+  return fetched !== EXIT_OK ? fetched : code;
 }
