@@ -136,6 +136,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const shownAs = (a: string): string => where.address(a);
   const now = o.now ?? (() => performance.now());
   const startedAt = now();
+  /** Stages submitted as cluster jobs and not started yet: the `-v` reasons their `Running` line will carry. */
+  const jobWhy = new Map<string, string>();
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
   let shown = false;
   let timer: NodeJS.Timeout | undefined;
@@ -212,9 +214,13 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           dry = e.dry;
           status = { running: [], finished: 0, total: e.stages.length };
           return;
-        case "stage-start":
-          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : ""));
+        case "stage-start": {
+          const why = o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : "";
+          // A cluster job runs when the scheduler starts it, not when it is submitted: `Running` waits for that.
+          if (e.job === true) jobWhy.set(e.stage, why);
+          else say(`Running ${name(e.stage)}` + why);
           return;
+        }
         case "stage-command":
           // Printed as each command starts (as DVC does), not all at once: the lines of a list `cmd` after a
           // failing item never ran and never show.
@@ -224,8 +230,11 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           switch (e.state) {
             case "queued":
               return say(`Submitted ${name(e.stage)} as job ${e.job}`);
-            case "running":
-              return say(`${name(e.stage)} running (job ${e.job})`);
+            case "running": {
+              const why = jobWhy.get(e.stage) ?? "";
+              jobWhy.delete(e.stage);
+              return say(`Running ${name(e.stage)} (job ${e.job})` + why);
+            }
             case "attached":
               return say(`Following ${name(e.stage)}: job ${e.job}, left in flight by an earlier run`);
             default:
