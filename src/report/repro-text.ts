@@ -158,9 +158,12 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   };
   const drawStatus = (): void => {
     if (!o.statusLine || !status || status.running.length === 0 || open.size > 0) return;
-    const head = `[${status.finished}/${status.total}] running: `;
+    // Cluster jobs submitted and not started yet are counted apart: they wait in the scheduler's queue.
+    const running = status.running.filter((r) => !jobWhy.has(r));
+    const waiting = status.running.length - running.length;
+    const head = `[${status.finished}/${status.total}]${waiting > 0 ? ` ${waiting} queued,` : ""} running: `;
     const tail = `  ${hashing !== undefined ? `${hashing}  ` : ""}${formatClock(now() - startedAt)}`;
-    let names = status.running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
+    let names = running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
     const width = (o.columns ?? 80) - 1;
     if (head.length + names.length + tail.length > width) {
       names = names.slice(0, Math.max(0, width - head.length - tail.length - 1)) + "…";
