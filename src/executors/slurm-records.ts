@@ -175,7 +175,9 @@ export async function isRecordedJob(rec: JobRecord): Promise<boolean | undefined
 /** Stage address -> state of its recorded job, for the stages whose jobs are queued or running now (`status`). */
 export async function stagesInFlight(root: string): Promise<Map<string, { jobId: string; state: "queued" | "running" }>> {
   const out = new Map<string, { jobId: string; state: "queued" | "running" }>();
-  const recs = readJobRecords(root);
+  // Only the jobs SLURM still shows as the ones recorded (a reused id is somebody else's job, not this stage's).
+  const recs: JobRecord[] = [];
+  for (const r of readJobRecords(root)) if ((await isRecordedJob(r)) !== false) recs.push(r);
   if (recs.length === 0) return out;
   const states = await jobStates(recs.map((r) => r.jobId));
   for (const r of recs) {

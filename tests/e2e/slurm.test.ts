@@ -211,6 +211,7 @@ describe.runIf(hasSlurm())("pipe repro --executor slurm (real cluster)", () => {
     writeFileSync(`${dir}/data/b.txt`, "new\n");
     mkdirSync(`${dir}/.pipe/tmp/slurm`, { recursive: true });
     writeFileSync(`${dir}/.pipe/tmp/slurm/s.json`, JSON.stringify(rec));
+    expect(runPipe(dir, ["status"]).stdout).not.toContain(`SLURM job ${foreign}`);
     const third = runPipe(dir, ["repro", "--json"]);
     expect(third.code, third.stderr).toBe(0);
     expect(jobsOf(third.stdout, "attached")).toEqual({});
