@@ -4,7 +4,16 @@
  * (`tests/servers/slurm.sh`, SLURM_CONF exported), `pipe repro --executor slurm` (both submission modes) against
  * `--executor local`, side by side with Debian's Snakemake 7 running the same graph with its `--slurm` executor.
  *
- *   node bench/slurm.mjs [--stages 100] [--snakemake-stages 20] [--runs 1] [--no-snakemake]
+ *   node bench/slurm.mjs [--stages 100] [--snakemake-stages 20] [--runs 1] [--no-snakemake] [--snakemake-only]
+ *                        [--shapes chain,flat] [--modes plan,ready] [--exps 8]
+ *
+ * `--exps N` measures queued experiments instead: N experiments (a grid over one param) of a 3-stage chain, each
+ * `pipe exp run --run-all` on a fresh git repository: local at -j 1 and -j 2, and SLURM (every experiment at once, its
+ * stages submitted as jobs from its worktree). Per experiment: its own overhead (worktree, overrides, record: the
+ * queue records' `overheadMs`) and its stages' wall time (`stagesMs`).
+ *
+ * `--snakemake-only` runs just Snakemake (it mostly sleeps, so it can run in the background on its own cluster while
+ * pipe's rows are measured beside it on an identical one); `--no-snakemake` just pipe.
  *
  * Per-job figures come from the job marker files (`.pipe/tmp/logs/<stage>.meta`: the job's own start and end times)
  * and from the arrival times of `repro --json` events: a chain's hand-off (end of job i-1 to start of job i), an
@@ -30,6 +39,9 @@ const N = Number(opt("--stages", "100"));
 const SN = Number(opt("--snakemake-stages", "20"));
 const RUNS = Number(opt("--runs", "1"));
 const SNAKEMAKE = !args.includes("--no-snakemake");
+const SNAKEMAKE_ONLY = args.includes("--snakemake-only");
+const SHAPES = opt("--shapes", "chain,flat").split(",");
+const MODES = opt("--modes", "plan,ready").split(",");
 
 if (!process.env.SLURM_CONF) {
   console.error("export SLURM_CONF first (bash tests/servers/slurm.sh start prints it)");
@@ -154,28 +166,75 @@ function snakemakeCase(shape, n) {
   return { wall };
 }
 
-const rows = [];
-for (const shape of ["chain", "flat"]) {
-  const label = shape === "chain" ? `${N}-stage chain` : `${N} independent stages`;
-  const local = await pipeCase(shape, N, "local");
-  rows.push([`pipe --executor local (${shape === "chain" ? "-j1" : "-j2"}), ${label}`, fmt(local.wall), fmt(local.wall / N) + "/stage", "", "", ""]);
-  for (const mode of ["plan", "ready"]) {
-    const r = await pipeCase(shape, N, mode);
-    rows.push([
-      `pipe --executor slurm (submit: ${mode}), ${label}`,
-      fmt(r.wall),
-      fmt(r.wall / N) + "/stage",
-      r.handoff !== undefined ? fmt(r.handoff) : "",
-      fmt(r.submitToStart),
-      fmt(r.endToLock),
-    ]);
+const EXPS = Number(opt("--exps", "0"));
+
+function expProject(n) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-slurm-exp-"));
+  const git = (...a) => spawnSync("git", a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" } });
+  writeFileSync(path.join(dir, "params.yaml"), "x: 0\n");
+  const stages = ["stages:", "  s0:", "    cmd: sed -n 's/^x. //p' params.yaml > a.txt", "    params: [x]", "    outs: [a.txt]"];
+  stages.push("  s1:", "    cmd: cat a.txt a.txt > b.txt", "    deps: [a.txt]", "    outs: [b.txt]", "  s2:", "    cmd: wc -l b.txt > c.txt", "    deps: [b.txt]", "    outs: [c.txt]");
+  writeFileSync(path.join(dir, "pipe.yaml"), stages.join("\n") + "\n");
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-q", "-m", "base");
+  const q = spawnSync(process.execPath, [PIPE, "exp", "run", "--queue", "-S", `x=${Array.from({ length: n }, (_, i) => i + 1).join(",")}`], { cwd: dir, encoding: "utf8" });
+  if (q.status !== 0) throw new Error(q.stderr);
+  return dir;
+}
+
+async function expCase(n, flags) {
+  const dir = expProject(n);
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [PIPE, "exp", "run", "--run-all", ...flags], { cwd: dir, encoding: "utf8" });
+  const wall = Date.now() - t0;
+  if (r.status !== 0) throw new Error(`exp run --run-all ${flags.join(" ")} failed: ${r.stderr.slice(-2000)}`);
+  const q = path.join(dir, ".pipe/exps/queue");
+  const recs = readdirSync(q).map((f) => JSON.parse(readFileSync(path.join(q, f), "utf8")));
+  rmSync(dir, { recursive: true, force: true });
+  return { wall, overhead: median(recs.map((e) => e.overheadMs)), stages: median(recs.map((e) => e.stagesMs)) };
+}
+
+if (EXPS > 0) {
+  console.log("| queue of experiments | wall | per experiment | stages per experiment (median) | overhead per experiment (median) |");
+  console.log("|---|---|---|---|---|");
+  for (const [label, flags] of [["local -j 1", ["-j", "1", "--executor", "local"]], ["local -j 2", ["-j", "2", "--executor", "local"]], ["slurm (all at once)", ["--executor", "slurm"]]]) {
+    for (let r = 0; r < RUNS; r++) {
+      const x = await expCase(EXPS, flags);
+      console.log(`| ${EXPS} x 3 stages, ${label} | ${fmt(x.wall)} | ${fmt(x.wall / EXPS)} | ${fmt(x.stages)} | ${fmt(x.overhead)} |`);
+    }
   }
-  if (SNAKEMAKE) {
+  console.error(`loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  process.exit(0);
+}
+
+const rows = [];
+for (const shape of SHAPES) {
+  const label = shape === "chain" ? `${N}-stage chain` : `${N} independent stages`;
+  if (!SNAKEMAKE_ONLY) {
+    const local = await pipeCase(shape, N, "local");
+    rows.push([`pipe --executor local (${shape === "chain" ? "-j1" : "-j2"}), ${label}`, fmt(local.wall), fmt(local.wall / N) + "/stage", "", "", ""]);
+    for (const mode of MODES) {
+      const r = await pipeCase(shape, N, mode);
+      rows.push([
+        `pipe --executor slurm (submit: ${mode}), ${label}`,
+        fmt(r.wall),
+        fmt(r.wall / N) + "/stage",
+        r.handoff !== undefined ? fmt(r.handoff) : "",
+        fmt(r.submitToStart),
+        fmt(r.endToLock),
+      ]);
+    }
+  }
+  if (SNAKEMAKE || SNAKEMAKE_ONLY) {
     const slabel = shape === "chain" ? `${SN}-stage chain` : `${SN} independent stages`;
-    const p = await pipeCase(shape, SN, "plan");
-    rows.push([`pipe --executor slurm (submit: plan), ${slabel}`, fmt(p.wall), fmt(p.wall / SN) + "/stage", p.handoff !== undefined ? fmt(p.handoff) : "", fmt(p.submitToStart), fmt(p.endToLock)]);
+    if (!SNAKEMAKE_ONLY && SN !== N) {
+      const p = await pipeCase(shape, SN, "plan");
+      rows.push([`pipe --executor slurm (submit: plan), ${slabel}`, fmt(p.wall), fmt(p.wall / SN) + "/stage", p.handoff !== undefined ? fmt(p.handoff) : "", fmt(p.submitToStart), fmt(p.endToLock)]);
+    }
     const s = snakemakeCase(shape, SN);
     rows.push([`snakemake --slurm, ${slabel}`, fmt(s.wall), fmt(s.wall / SN) + "/stage", "", "", ""]);
+    console.error(`${new Date().toISOString()} loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}: snakemake ${slabel} ${fmt(s.wall)}`);
   }
 }
 console.log("| run | wall | per stage | chain hand-off (median) | submission to start (median) | job end to lock entry (median) |");

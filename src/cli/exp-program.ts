@@ -24,7 +24,8 @@ export function registerExperiments(program: Command, action: Action): void {
     .option("-f, --force", "run the stages even if fresh")
     .option("--queue", "queue the experiment(s) instead of running")
     .option("--run-all", "run every queued experiment, each in its own worktree")
-    .addOption(new Option("-j, --jobs <n>", "with --run-all: experiments at once; else stages at once"))
+    .addOption(new Option("-j, --jobs <n>", "with --run-all: experiments at once (slurm: all); else stages at once"))
+    .option("--executor <name>", "what runs the stages (local, slurm), overriding the config's executor")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/exp-run.js");
@@ -36,6 +37,7 @@ export function registerExperiments(program: Command, action: Action): void {
     .description("run a queued experiment's pipeline in its worktree (started by the queue runner)")
     .argument("[targets...]")
     .requiredOption("--cache-root <dir>")
+    .option("--executor <name>")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
         const m = await import("./commands/exp-exec.js");
@@ -104,7 +106,7 @@ export function registerExperiments(program: Command, action: Action): void {
       }),
     );
   };
-  q("start", "run the queue in the background", (c) => c.option("-j, --jobs <n>", "experiments at once", "1"));
+  q("start", "run the queue in the background", (c) => c.option("-j, --jobs <n>", "experiments at once (slurm: all)").option("--executor <name>", "what runs the stages (local, slurm)"));
   q("status", "queued, running, finished and failed experiments", (c) => c);
   q("logs", "the output of a queued experiment", (c) => c.argument("<name>"));
   q("remove", "remove entries of the queue", (c) => c.argument("[names...]").option("--all", "every entry not running").option("--queued", "every queued entry").option("--success", "finished entries").option("--failed", "failed entries"));

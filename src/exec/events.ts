@@ -101,7 +101,11 @@ export type ReproWarningKind = ReproWarning["kind"];
 export type ReproEvent =
   /** What is about to happen: the selected stages in execution order. */
   | { type: "plan"; stages: readonly string[]; jobs: number; dry: boolean }
-  | { type: "stage-start"; stage: string; cmd: string | readonly string[]; reasons: readonly RunReason[] }
+  /**
+   * `job`: the stage goes to a scheduler's queue (a cluster executor): it is submitted now, and its `stage-job`
+   * events tell when it is queued and when it actually starts running.
+   */
+  | { type: "stage-start"; stage: string; cmd: string | readonly string[]; reasons: readonly RunReason[]; job?: true }
   /** One command of the stage is about to start (a list `cmd` has one per item, announced only if it runs). */
   | { type: "stage-command"; stage: string; cmd: string }
   | { type: "stage-output"; stage: string; stream: "stdout" | "stderr"; line: string }

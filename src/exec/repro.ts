@@ -34,7 +34,8 @@
  * treats the outputs of stages that would run as "will be produced".
  */
 import { watchHashing } from "./hash-progress.js";
-import { statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { error, type Diagnostic } from "../core/diagnostic.js";
 import type { LockStore } from "../lock/read.js";
@@ -299,22 +300,25 @@ export class ReproEngine {
     const job = this.jobOf(s, (id) => (attachedId = id));
     const run = await executor.attach(job);
     if (run === undefined) return undefined;
-    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons: [] });
+    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons: [], ...(executor.scheduled === true ? { job: true as const } : {}) });
     if (attachedId !== undefined) emit({ type: "stage-job", stage: s.address, job: attachedId, state: "attached" });
     return this.follow(s, run, signal, (this.input.now ?? (() => performance.now()))());
   }
 
   /**
-   * A stamp of the stage's inputs that no selected stage produces (source files and params files: size and mtime),
-   * so that a job a dead coordinator left is re-attached to only when what it read is still there unchanged. Outputs
-   * of other stages are left out: they are rewritten by their own jobs meanwhile, which is expected.
+   * A stamp of the stage's inputs that no selected stage produces (source files and params files: size and mtime;
+   * a directory: every file under it, since editing a file in place leaves the directory's own mtime alone), so that
+   * a job a dead coordinator left is re-attached to only when what it read is still there unchanged. Outputs of
+   * other stages are left out: they are rewritten by their own jobs meanwhile, which is expected.
    */
   private identityOf(s: Stage): string {
     const { ws } = this.input;
     const stamp = (rootPath: string): string => {
       try {
-        const st = statSync(absOf(ws.root, rootPath));
-        return `${rootPath}:${st.size}:${st.mtimeMs}`;
+        const abs = absOf(ws.root, rootPath);
+        const st = statSync(abs);
+        if (!st.isDirectory()) return `${rootPath}:${st.size}:${st.mtimeMs}`;
+        return `${rootPath}:${createHash("sha1").update(treeStamp(abs, "")).digest("hex")}`;
       } catch {
         return `${rootPath}:-`;
       }
@@ -791,7 +795,7 @@ export class ReproEngine {
     });
     if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), marked.errors);
     const reasons: RunReason[] = forced && !status.stale ? [{ kind: "forced" }] : status.reasons;
-    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons });
+    emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons, ...(executor.scheduled === true ? { job: true as const } : {}) });
     const started = (this.input.now ?? (() => performance.now()))();
     // An interrupt that came during the preparations above starts nothing.
     if (signal?.aborted) return "failed";
@@ -959,4 +963,18 @@ export function summarise(results: ReadonlyMap<string, StageResult>): { ran: num
     }
   }
   return c;
+}
+
+/** Every entry under a directory, sorted, with size and mtime (a symlink: of what it points to): its stamp. */
+function treeStamp(dir: string, rel: string): string {
+  const parts: string[] = [];
+  for (const d of readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const r = rel === "" ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) parts.push(`${r}/`, treeStamp(dir, r));
+    else {
+      const st = statSync(path.join(dir, r), { throwIfNoEntry: false });
+      parts.push(`${r}:${st?.size ?? "-"}:${st?.mtimeMs ?? "-"}`);
+    }
+  }
+  return parts.join("\n");
 }

@@ -130,6 +130,11 @@ export interface Executor {
    * it needs are started (naming them in `StageJob.after`) instead of waiting for them to finish.
    */
   readonly queues?: boolean;
+  /**
+   * Its runs wait in a scheduler's queue before they start (a cluster's jobs): the job's `queued` and `running`
+   * states are told through `OutputSink.job`, and a reporter says a stage runs only when its job does.
+   */
+  readonly scheduled?: boolean;
   /** Concurrent runs when neither `-j` nor the config says (default 1). */
   readonly defaultJobs?: number;
   /**

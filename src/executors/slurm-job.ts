@@ -93,11 +93,17 @@ export function resourceFlags(r: Resources): string[] {
 /** `sbatch`'s file-name patterns take `%` as special: a literal one is `%%`. */
 const sbatchPath = (p: string): string => p.replace(/%/g, "%%");
 
-/** The full `sbatch` argument list; the script goes on its stdin. */
-export function sbatchArgs(job: { stage: string; wdir: string }, files: JobFiles, resources: Resources, afterIds: readonly string[]): string[] {
+/** A stage's job name (what `squeue` shows). */
+export function jobNameOf(stage: string): string {
+  return stage.replace(/\s/g, "_").slice(0, 120);
+}
+
+/** The full `sbatch` argument list; the script goes on its stdin. `token` goes into the job's comment. */
+export function sbatchArgs(job: { stage: string; wdir: string }, files: JobFiles, resources: Resources, afterIds: readonly string[], token?: string): string[] {
   const args = [
     "--parsable",
-    `--job-name=${job.stage.slice(0, 120)}`,
+    `--job-name=${jobNameOf(job.stage)}`,
+    ...(token !== undefined ? [`--comment=pipe:${token}`] : []),
     `--output=${sbatchPath(files.log)}`,
     `--error=${sbatchPath(files.err)}`,
     `--chdir=${job.wdir}`,

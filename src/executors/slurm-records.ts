@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileNameOf } from "./slurm-job.js";
+import { fileNameOf, jobNameOf } from "./slurm-job.js";
 
 export const SLURM_DIR = ".pipe/tmp/slurm";
 
@@ -21,6 +21,11 @@ export interface JobRecord {
   wdir: string;
   /** `StageJob.identity` (the stage's source inputs when it was submitted). */
   identity: string;
+  /**
+   * The job's `--comment` (`pipe:` and random hex): with its name and working directory, how a later coordinator
+   * tells this job from another that got the same id (a controller whose state was reset numbers jobs afresh).
+   */
+  token: string;
   pipePid: number;
   submittedAt: string;
 }
@@ -54,7 +59,7 @@ function parse(text: string): JobRecord | undefined {
   try {
     const o = JSON.parse(text) as Partial<JobRecord>;
     if (typeof o.stage === "string" && typeof o.jobId === "string" && typeof o.wdir === "string" && (typeof o.cmd === "string" || Array.isArray(o.cmd))) {
-      return { stage: o.stage, jobId: o.jobId, cmd: o.cmd, wdir: o.wdir, identity: o.identity ?? "", pipePid: o.pipePid ?? 0, submittedAt: o.submittedAt ?? "" };
+      return { stage: o.stage, jobId: o.jobId, cmd: o.cmd, wdir: o.wdir, identity: o.identity ?? "", token: o.token ?? "", pipePid: o.pipePid ?? 0, submittedAt: o.submittedAt ?? "" };
     }
   } catch {
     // fall through
@@ -151,10 +156,28 @@ export async function jobField(id: string, field: string): Promise<string | unde
   return m?.[1];
 }
 
+/**
+ * Whether SLURM's job `rec.jobId` is the job that record was written for: its comment (the record's token), name and
+ * working directory. False when SLURM does not know the id or it names another job; undefined when SLURM cannot
+ * be asked. Values are unquoted in `scontrol -o`: a name or directory runs up to the next ` Key=`.
+ */
+export async function isRecordedJob(rec: JobRecord): Promise<boolean | undefined> {
+  const r = await slurmCommand("scontrol", ["-o", "show", "job", rec.jobId]);
+  if (r.code === null) return undefined;
+  if (r.code !== 0) return /invalid job id/i.test(r.stderr) ? false : undefined;
+  const line = r.stdout.trim();
+  const comment = /(?:^| )Comment=(\S*)/.exec(line)?.[1];
+  const name = /(?:^| )JobName=(.*?) (?=[A-Za-z]+=)/.exec(line)?.[1];
+  const workDir = / WorkDir=(.*?)(?= [A-Za-z]+=|$)/.exec(line)?.[1];
+  return comment === `pipe:${rec.token}` && name === jobNameOf(rec.stage) && workDir === rec.wdir;
+}
+
 /** Stage address -> state of its recorded job, for the stages whose jobs are queued or running now (`status`). */
 export async function stagesInFlight(root: string): Promise<Map<string, { jobId: string; state: "queued" | "running" }>> {
   const out = new Map<string, { jobId: string; state: "queued" | "running" }>();
-  const recs = readJobRecords(root);
+  // Only the jobs SLURM still shows as the ones recorded (a reused id is somebody else's job, not this stage's).
+  const recs: JobRecord[] = [];
+  for (const r of readJobRecords(root)) if ((await isRecordedJob(r)) !== false) recs.push(r);
   if (recs.length === 0) return out;
   const states = await jobStates(recs.map((r) => r.jobId));
   for (const r of recs) {

@@ -22,6 +22,7 @@
  */
 import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, unlinkSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -29,7 +30,7 @@ import type { SlurmSettings } from "../project/config.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, OutputStream, SettleOptions, StageJob, StageRun } from "./executor.js";
 import { LocalExecutor } from "./local.js";
 import { batchScript, jobFiles, LOG_DIR, resourcesFor, sbatchArgs, type JobFiles } from "./slurm-job.js";
-import { jobField, jobStates, LIVE_STATES, readJobRecord, removeJobRecord, slurmCommand, writeJobRecord, type JobState } from "./slurm-records.js";
+import { isRecordedJob, jobField, jobStates, LIVE_STATES, readJobRecord, removeJobRecord, slurmCommand, writeJobRecord, type JobState } from "./slurm-records.js";
 
 const TAIL_LINES = 20;
 /** How often logs and marker files are read. */
@@ -104,6 +105,7 @@ function signalName(n: number): string {
 export class SlurmExecutor implements Executor {
   readonly name = "slurm";
   readonly queues: boolean;
+  readonly scheduled = true;
   /** `-j` counts jobs in the queue at once; unset, the cluster's scheduler is the limit. */
   readonly defaultJobs = 10_000;
   /** Jobs go on without this process: a hang-up leaves them to a later `repro`, which re-attaches. */
@@ -132,11 +134,13 @@ export class SlurmExecutor implements Executor {
     const rec = readJobRecord(this.opts.root, job.stage);
     if (!rec) return undefined;
     const same = rec.wdir === job.wdir && JSON.stringify(rec.cmd) === JSON.stringify(job.cmd) && rec.identity === (job.identity ?? "");
-    const st = same ? (await jobStates([rec.jobId]))?.get(rec.jobId) : undefined;
+    // The id must still name the job we submitted (comment, name, working directory), or it is somebody else's.
+    const ours = rec.token !== "" && (await isRecordedJob(rec)) === true;
+    const st = same && ours ? (await jobStates([rec.jobId]))?.get(rec.jobId) : undefined;
     if (!st || !(LIVE_STATES.has(st.state) || st.state === "COMPLETED")) {
       // Changed, failed, or forgotten by SLURM: the stage is decided afresh. A changed stage's old job is cancelled,
-      // so that it does not write the outputs the new one is about to write.
-      if (!same) await slurmCommand("scancel", [rec.jobId]);
+      // so that it does not write the outputs the new one is about to write; a job that is not ours is left alone.
+      if (!same && ours) await slurmCommand("scancel", [rec.jobId]);
       removeJobRecord(this.opts.root, job.stage, rec.jobId);
       return undefined;
     }
@@ -220,10 +224,11 @@ export class SlurmExecutor implements Executor {
     const env: NodeJS.ProcessEnv = { ...(job.env ?? process.env), PIPE_STAGE: job.stage, PIPE_ROOT: job.root };
     // The scheduler's own settings come from this process, whatever environment the stage is given.
     if (process.env.SLURM_CONF !== undefined) env.SLURM_CONF = process.env.SLURM_CONF;
+    const token = randomBytes(8).toString("hex");
     await this.slot();
     let r;
     try {
-      r = await slurmCommand("sbatch", sbatchArgs(job, files, resources, afterIds), { input: batchScript(job, files), env });
+      r = await slurmCommand("sbatch", sbatchArgs(job, files, resources, afterIds, token), { input: batchScript(job, files), env });
     } finally {
       this.release();
     }
@@ -233,7 +238,7 @@ export class SlurmExecutor implements Executor {
       return { reason: "failed-to-start", message: `sbatch refused stage '${job.stage}': ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" ")}` };
     }
     if (this.opts.record) {
-      writeJobRecord(this.opts.root, { stage: job.stage, jobId: id, cmd: job.cmd, wdir: job.wdir, identity: job.identity ?? "", pipePid: process.pid, submittedAt: new Date().toISOString() });
+      writeJobRecord(this.opts.root, { stage: job.stage, jobId: id, cmd: job.cmd, wdir: job.wdir, identity: job.identity ?? "", token, pipePid: process.pid, submittedAt: new Date().toISOString() });
     }
     return id;
   }
@@ -278,6 +283,8 @@ class SlurmRun implements StageRun {
   private readonly tail: string[] = [];
   private readonly ends = new Map<number, number>();
   private noWdir = false;
+  /** A command died of SIGKILL: SLURM's state says whether that was its memory limit (the cgroup's OOM killer). */
+  private killed = false;
   private running = false;
   private missing = 0;
   private readonly commands: readonly string[];
@@ -330,7 +337,7 @@ class SlurmRun implements StageRun {
 
   /** A cancelled run waits for SLURM to say its job ended; so does one whose log says it is over. */
   needsState(): boolean {
-    return this.cancelled || this.noWdir;
+    return this.cancelled || this.noWdir || this.killed;
   }
 
   private emit(stream: OutputStream, line: string): void {
@@ -361,6 +368,12 @@ class SlurmRun implements StageRun {
     for (const l of this.tails.err.read(flush ? undefined : errSize, flush)) this.emit("stderr", l);
     if (flush) return;
     const done = this.fromMarkers();
+    if (done?.reason === "signal" && done.signal === "SIGKILL") {
+      // The kernel's OOM killer ends the biggest process of a job over its memory and the batch script goes on to
+      // write its `end` line: only SLURM's state (OUT_OF_MEMORY, once the job ends) tells that from a plain kill.
+      this.killed = true;
+      return;
+    }
     if (done) {
       this.readFiles(true);
       this.finish(done);
@@ -403,16 +416,14 @@ class SlurmRun implements StageRun {
     if (this.ended) return;
     const told = this.fromMarkers();
     if (this.cancelled && st.state === "CANCELLED") return this.finish({ reason: "interrupted", signal: null });
+    // A limit is SLURM's reason even when the script wrote the killed command's status (128 + 9) before ending.
+    if (st.state === "OUT_OF_MEMORY") return this.finish({ reason: "limit", limit: "memory", detail: st.state });
+    if (st.state === "TIMEOUT" || st.state === "DEADLINE") return this.finish({ reason: "limit", limit: "time", detail: st.state });
     if (told) return this.finish(told);
     if (this.noWdir) return this.finish({ reason: "failed-to-start", message: `cannot start stage '${this.job.stage}' in ${this.job.wdir} (does the working directory exist on the compute node?)` });
     switch (st.state) {
       case "COMPLETED":
         return this.finish({ reason: "succeeded" });
-      case "TIMEOUT":
-      case "DEADLINE":
-        return this.finish({ reason: "limit", limit: "time", detail: st.state });
-      case "OUT_OF_MEMORY":
-        return this.finish({ reason: "limit", limit: "memory", detail: st.state });
       case "CANCELLED":
         if (/Dependency/.test(st.reason)) return this.finish({ reason: "dependency-failed", detail: st.reason });
         return this.finish({ reason: "signal", signal: "CANCELLED" });

@@ -12,6 +12,7 @@ import { buildGraph } from "../graph/graph.js";
 import { loadPipelineCached } from "../project/load.js";
 import { findProjectRoot } from "../project/root.js";
 import type { StageGraph } from "../core/model.js";
+import type { ExecutorName } from "../project/config.js";
 
 export interface ReproduceInput {
   /** The directory to run in (a project root, or a directory inside one). */
@@ -22,6 +23,8 @@ export interface ReproduceInput {
   targets?: readonly string[];
   force?: boolean;
   jobs?: string;
+  /** What runs the stages (default: the config's `executor:`). */
+  executor?: ExecutorName;
   emit: EventSink;
   signal?: AbortSignal;
   /** Told of diagnostics of loading and of the config (printed by the caller). */
@@ -58,7 +61,9 @@ export async function reproduce(input: ReproduceInput): Promise<ReproduceOutcome
   if (!config.ok) return { kind: "invalid", errors: [...config.errors, ...config.warnings], sources };
   warnings.push(...config.warnings);
   if (warnings.length > 0) input.onDiagnostics?.(warnings, sources);
-  const jobs = session.parseJobs(input.jobs, config.value.jobs);
+  // The executor's own default when neither -j nor the config says (SLURM: the cluster's scheduler is the limit).
+  const executor = createExecutor(input.executor ?? config.value.executor, { root, record: true, slurm: config.value.slurm });
+  const jobs = input.jobs === undefined && config.value.jobs === undefined && executor.defaultJobs !== undefined ? executor.defaultJobs : session.parseJobs(input.jobs, config.value.jobs);
   if (jobs === undefined) return { kind: "invalid", errors: [error("usage", `invalid value for -j/--jobs: '${input.jobs ?? ""}'`)], sources };
   let addresses: string[] | undefined;
   if (input.targets && input.targets.length > 0) {
@@ -67,7 +72,6 @@ export async function reproduce(input: ReproduceInput): Promise<ReproduceOutcome
     addresses = r.value;
   }
   const { selected, forced } = planRepro(graph, addresses, { force: input.force === true });
-  const executor = createExecutor(config.value.executor, { root, record: true });
   const lock = await session.lockProject(root, "pipe exp run", { executor });
   if (!lock.ok) return { kind: "blocked", errors: lock.errors, sources };
   const [{ ReproEngine, summarise }, { openWorkspace }, { LockStore }, { LocalCache }, { RunCache }] = await Promise.all([

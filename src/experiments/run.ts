@@ -10,8 +10,14 @@
  * the experiment's log; up to `jobs` run at once. A success is recorded as an experiment (the worktree's commit goes
  * into the shared repository's refs), a failure is marked failed with its log; either way the worktree goes.
  *
+ * On a SLURM cluster (`executor: slurm`, or `--executor slurm` passed on to the child) the child `pipe` is each
+ * experiment's coordinator on the login node: its stages are submitted as jobs from the experiment's worktree, which
+ * is inside the project and so on the file system the compute nodes share. Experiments then all start at once by
+ * default (the scheduler queues their jobs); `queue kill` stops the child, which cancels its jobs.
+ *
  * Crash safety: the entry says `running` with the runner's pid and the child's process group. A runner that finds
- * such an entry of a dead runner stops that process group (it may still be running stages), removes its worktree
+ * such an entry of a dead runner stops that process group (it may still be running stages) and cancels the SLURM
+ * jobs recorded in its worktree (a child killed with -9 could not), removes its worktree
  * and runs the experiment again. Only one runner works on a project's queue at a time (`.pipe/exps/runner.pid`).
  */
 import { spawn } from "node:child_process";
@@ -27,6 +33,7 @@ import { applyOverrides, expandGrid, type Override, type SetParam } from "./over
 import { listExperiments, recordExperiment, workspaceCommit, type ExpProject } from "./project.js";
 import { alive, ensureExpsDir, QueueStore, WORKTREES_DIR, EXPS_DIR, type QueueEntry } from "./queue-store.js";
 import type { ReproduceOutcome } from "./reproduce.js";
+import { readConfig, type ExecutorName } from "../project/config.js";
 
 /** Names taken under a baseline: recorded experiments and queued ones not yet recorded. */
 export async function takenNames(p: ExpProject, baseline: string): Promise<Result<Set<string>>> {
@@ -164,7 +171,13 @@ export type QueueEvent =
 
 export interface RunQueueInput {
   p: ExpProject;
-  jobs: number;
+  /**
+   * Experiments at once. Default: 1, or every queued experiment when their stages go to SLURM (each experiment's
+   * `pipe` only submits and follows jobs: the cluster's scheduler is the limit, as for `repro -j`).
+   */
+  jobs?: number;
+  /** What runs the experiments' stages (default: the config's `executor:`), passed on to each child `pipe`. */
+  executor?: ExecutorName;
   /** The command line of a child `pipe exp exec-run` (node, script, arguments); cwd and cache root are added. */
   execRun: readonly string[];
   emit: (e: QueueEvent) => void;
@@ -179,12 +192,15 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
   try {
     await recoverDead(i.p, store, i.emit);
     const todo = (await store.list()).filter((e) => e.state === "queued");
+    const configured = await readConfig(i.p.root);
+    const executor = i.executor ?? (configured.ok ? configured.value.executor : "local");
+    const jobs = i.jobs ?? (executor === "slurm" ? Math.max(1, todo.length) : 1);
     let next = 0;
     let recorded = 0;
     let failed = 0;
     // Stages no override of the run touches are shared: the first experiment runs them alone first (a warm-up), the
     // others start once they are in the run-cache, so experiments started together do not compute them twice.
-    const warm = i.jobs > 1 && todo.length > 1 ? await sharedStages(i.p, todo) : [];
+    const warm = jobs > 1 && todo.length > 1 ? await sharedStages(i.p, todo) : [];
     let release = (): void => undefined;
     const warmed = new Promise<void>((r) => (release = r));
     if (warm.length === 0) release();
@@ -199,7 +215,7 @@ export async function runQueue(i: RunQueueInput): Promise<Result<{ recorded: num
       }
       release();
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(i.jobs, todo.length)) }, (_, k) => worker(k)));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, todo.length)) }, (_, k) => worker(k)));
     await pruneWorktrees(i.p);
     // A queued commit of the workspace's changes is kept alive only while an experiment may still start from it.
     const left = await store.list();
@@ -234,6 +250,8 @@ async function recoverDead(p: ExpProject, store: QueueStore, emit: (e: QueueEven
   for (const e of await store.list()) {
     if (e.state !== "running" || alive(e.runnerPid)) continue;
     if (e.pgid !== undefined) await stopGroup(e.pgid);
+    // A child killed with -9 cancelled nothing: its SLURM jobs would go on writing into a worktree that is gone.
+    await cancelRecordedJobs(projectIn(p, worktreeOf(p, e)));
     await removeWorktree(p, worktreeOf(p, e));
     await pruneWorktrees(p);
     const { runnerPid: _r, pgid: _g, startedAt: _s, ...rest } = e;
@@ -263,6 +281,34 @@ async function stopGroup(pgid: number): Promise<void> {
 
 function worktreeOf(p: ExpProject, e: QueueEntry): string {
   return path.join(p.root, WORKTREES_DIR, e.id);
+}
+
+/** The project's root inside a worktree of its repository (the project may be a subdirectory of the repository). */
+function projectIn(p: ExpProject, wt: string): string {
+  return p.rel === "" ? wt : path.join(wt, p.rel);
+}
+
+/**
+ * Cancels the SLURM jobs an experiment's `pipe` recorded in its worktree (`.pipe/tmp/slurm`), each only if SLURM
+ * still knows that id as the job recorded (its comment, name and directory).
+ */
+async function cancelRecordedJobs(root: string): Promise<void> {
+  const { isRecordedJob, readJobRecords, slurmCommand } = await import("../executors/slurm-records.js");
+  const ids: string[] = [];
+  for (const rec of readJobRecords(root)) if ((await isRecordedJob(rec)) === true) ids.push(rec.jobId);
+  if (ids.length > 0) await slurmCommand("scancel", ids);
+}
+
+/** The SLURM jobs of each running experiment that are queued or running now, by entry id (`queue status`). */
+export async function jobsOfRunning(p: ExpProject, entries: readonly QueueEntry[]): Promise<Map<string, { stage: string; jobId: string; state: "queued" | "running" }[]>> {
+  const { stagesInFlight } = await import("../executors/slurm-records.js");
+  const out = new Map<string, { stage: string; jobId: string; state: "queued" | "running" }[]>();
+  for (const e of entries) {
+    if (e.state !== "running") continue;
+    const jobs = [...(await stagesInFlight(projectIn(p, worktreeOf(p, e))))].map(([stage, j]) => ({ stage, ...j }));
+    if (jobs.length > 0) out.set(e.id, jobs);
+  }
+  return out;
 }
 
 /** Worktree changes one at a time: git takes a lock on the repository's worktree records for each. */
@@ -348,7 +394,7 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry, w
   await rm(wt, { recursive: true, force: true });
   const add = await serial(() => git(p.g, ["worktree", "add", "--detach", "--quiet", wt, e.base]));
   if (!add.ok) return fail1("cannot create its worktree", add.errors);
-  const at = { top: wt, rel: p.rel, root: p.rel === "" ? wt : path.join(wt, p.rel) };
+  const at = { top: wt, rel: p.rel, root: projectIn(p, wt) };
   // The worktree's project is set up as the workspace's: its config, a `.pipe/` of its own for locks and state.
   await mkdir(path.join(at.root, ".pipe"), { recursive: true });
   for (const f of ["config.yaml", "config.local.yaml", ".gitignore"]) {
@@ -362,7 +408,7 @@ async function runOne(i: RunQueueInput, store: QueueStore, queued: QueueEntry, w
   const logFd = await open(e.log, "a");
   const [cmd, ...args] = i.execRun;
   const runChild = (targets: readonly string[]): Promise<number> => new Promise<number>((resolve) => {
-    const child = spawn(cmd!, [...args, "--cache-root", p.root, ...targets], {
+    const child = spawn(cmd!, [...args, "--cache-root", p.root, ...(i.executor ? ["--executor", i.executor] : []), ...targets], {
       cwd: at.root,
       detached: true,
       stdio: ["ignore", logFd.fd, logFd.fd],

@@ -136,6 +136,8 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   const shownAs = (a: string): string => where.address(a);
   const now = o.now ?? (() => performance.now());
   const startedAt = now();
+  /** Stages submitted as cluster jobs and not started yet: the `-v` reasons their `Running` line will carry. */
+  const jobWhy = new Map<string, string>();
   let status: { running: readonly string[]; finished: number; total: number } | undefined;
   let shown = false;
   let timer: NodeJS.Timeout | undefined;
@@ -156,9 +158,12 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
   };
   const drawStatus = (): void => {
     if (!o.statusLine || !status || status.running.length === 0 || open.size > 0) return;
-    const head = `[${status.finished}/${status.total}] running: `;
+    // Cluster jobs submitted and not started yet are counted apart: they wait in the scheduler's queue.
+    const running = status.running.filter((r) => !jobWhy.has(r));
+    const waiting = status.running.length - running.length;
+    const head = `[${status.finished}/${status.total}]${waiting > 0 ? ` ${waiting} queued,` : ""} running: `;
     const tail = `  ${hashing !== undefined ? `${hashing}  ` : ""}${formatClock(now() - startedAt)}`;
-    let names = status.running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
+    let names = running.map((r) => (latest.has(r) ? `${shownAs(r)} (${latest.get(r)})` : shownAs(r))).join(", ");
     const width = (o.columns ?? 80) - 1;
     if (head.length + names.length + tail.length > width) {
       names = names.slice(0, Math.max(0, width - head.length - tail.length - 1)) + "…";
@@ -212,9 +217,13 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           dry = e.dry;
           status = { running: [], finished: 0, total: e.stages.length };
           return;
-        case "stage-start":
-          say(`Running ${name(e.stage)}` + (o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : ""));
+        case "stage-start": {
+          const why = o.verbose && e.reasons.length ? c.dim(` (${reasonsText(e.reasons, where).join("; ")})`) : "";
+          // A cluster job runs when the scheduler starts it, not when it is submitted: `Running` waits for that.
+          if (e.job === true) jobWhy.set(e.stage, why);
+          else say(`Running ${name(e.stage)}` + why);
           return;
+        }
         case "stage-command":
           // Printed as each command starts (as DVC does), not all at once: the lines of a list `cmd` after a
           // failing item never ran and never show.
@@ -224,8 +233,11 @@ export function createReproTextReporter(o: ReproTextOptions): Reporter {
           switch (e.state) {
             case "queued":
               return say(`Submitted ${name(e.stage)} as job ${e.job}`);
-            case "running":
-              return say(`${name(e.stage)} running (job ${e.job})`);
+            case "running": {
+              const why = jobWhy.get(e.stage) ?? "";
+              jobWhy.delete(e.stage);
+              return say(`Running ${name(e.stage)} (job ${e.job})` + why);
+            }
             case "attached":
               return say(`Following ${name(e.stage)}: job ${e.job}, left in flight by an earlier run`);
             default:

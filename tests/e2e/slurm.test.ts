@@ -5,12 +5,12 @@
  * Ctrl-C, a coordinator killed with -9 and re-attached to, a run-cache hit that submits nothing, a time limit.
  * SLURM polls time limits about every 30 s: such waits are polls with long deadlines, never timing assertions.
  */
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { exists, makeProject, PIPE_BIN, read, runPipe } from "../helpers/project.js";
 import { until } from "../helpers/processes.js";
-import { hasSlurm, jobField, liveJobs } from "../helpers/slurm.js";
+import { enforcesMemory, hasSlurm, jobField, liveJobs } from "../helpers/slurm.js";
 
 interface JobEvent {
   type: string;
@@ -185,6 +185,43 @@ describe.runIf(hasSlurm())("pipe repro --executor slurm (real cluster)", () => {
     expect(read(dir, "hup.txt")).toBe("done\n");
   });
 
+  it("re-attaches only to the job it recorded: an id that now names another job is left alone, and an edit inside a directory it reads submits again", async () => {
+    const dir = makeProject({
+      "pipe.yaml": "stages:\n  s:\n    cmd: sleep 3; ls data > s.txt\n    deps: [data]\n    outs: [s.txt]\n",
+      "data/a.txt": "one\n",
+      ".pipe/config.yaml": "executor: slurm\n",
+    });
+    const { r, exited } = startPipe(dir, ["repro", "--json"]);
+    await until(() => jobsOf(r.stdout, "queued").s !== undefined, "the job to be submitted");
+    const id = jobsOf(r.stdout, "queued").s!;
+    r.child.kill("SIGKILL");
+    await exited;
+    // A file edited in place inside `data/`: the directory's own mtime does not change, the stage's input did.
+    const before = statSync(`${dir}/data`).mtimeMs;
+    writeFileSync(`${dir}/data/a.txt`, "two\n");
+    expect(statSync(`${dir}/data`).mtimeMs).toBe(before);
+    const again = runPipe(dir, ["repro", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(jobsOf(again.stdout, "attached")).toEqual({});
+    expect(jobsOf(again.stdout, "queued").s).not.toBe(id);
+
+    // A record whose id SLURM now gives to a job that is not ours (a controller reset numbers jobs afresh).
+    const foreign = spawnSync("sbatch", ["--parsable", "--job-name=not-pipe", "-o", "/dev/null", "--wrap", "sleep 60"], { encoding: "utf8", cwd: dir }).stdout.trim();
+    const rec = { stage: "s", jobId: foreign, cmd: "sleep 3; ls data > s.txt", wdir: dir, identity: "", token: "0123456789abcdef", pipePid: 1, submittedAt: "" };
+    writeFileSync(`${dir}/data/b.txt`, "new\n");
+    mkdirSync(`${dir}/.pipe/tmp/slurm`, { recursive: true });
+    writeFileSync(`${dir}/.pipe/tmp/slurm/s.json`, JSON.stringify(rec));
+    expect(runPipe(dir, ["status"]).stdout).not.toContain(`SLURM job ${foreign}`);
+    const third = runPipe(dir, ["repro", "--json"]);
+    expect(third.code, third.stderr).toBe(0);
+    expect(jobsOf(third.stdout, "attached")).toEqual({});
+    expect(Object.keys(jobsOf(third.stdout, "queued"))).toEqual(["s"]);
+    expect(read(dir, "s.txt")).toBe("a.txt\nb.txt\n");
+    // Not ours, so not cancelled either.
+    expect(liveJobs()).toContain(foreign);
+    spawnSync("scancel", [foreign]);
+  }, 120_000);
+
   it("a run-cache hit submits nothing", () => {
     const dir = makeProject({
       "pipe.yaml": "stages:\n  s:\n    cmd: cat in.txt > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n",
@@ -215,5 +252,26 @@ describe.runIf(hasSlurm())("pipe repro --executor slurm (real cluster)", () => {
     expect(r.stderr).toMatch(/DUE TO TIME LIMIT/);
     expect(exists(dir, "pipe.lock")).toBe(false);
   }, 180_000);
-});
 
+  it.runIf(enforcesMemory())("a stage over its memory (resources: {mem: 50M}) fails with SLURM's OUT_OF_MEMORY and the tail of its log", async () => {
+    // Node itself, allocating and touching 400 MB: well over the 50 MB the job gets, whatever the machine.
+    const hog = `${process.execPath} -e "const b = Buffer.alloc(400e6, 1); setTimeout(() => console.log(b.length), 5000)"`;
+    const dir = makeProject({
+      "pipe.yaml": `stages:\n  hog:\n    cmd: echo allocating; ${hog}; echo survived > hog.txt\n    outs: [hog.txt]\n    resources:\n      mem: 50M\n`,
+      ".pipe/config.yaml": "executor: slurm\n",
+    });
+    const { r, exited } = startPipe(dir, ["repro", "--json"]);
+    expect(await exited, r.stderr).toBe(1);
+    const id = jobsOf(r.stdout, "queued").hog!;
+    expect(jobField(id, "JobState")).toBe("OUT_OF_MEMORY");
+    const events = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { type: string; tail?: string[] });
+    const failed = events.find((e) => e.type === "stage-failed");
+    expect(failed).toMatchObject({ stage: "hog", reason: "command", limit: { limit: "memory", detail: "OUT_OF_MEMORY" } });
+    expect(failed?.tail).toContain("allocating");
+    const text = runPipe(dir, ["repro"]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain("'hog' was stopped at its memory limit (OUT_OF_MEMORY)");
+    expect(text.stderr).toContain("| allocating");
+    expect(exists(dir, "pipe.lock")).toBe(false);
+  }, 120_000);
+});

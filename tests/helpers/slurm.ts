@@ -37,3 +37,14 @@ export function jobField(id: string, field: string): string | undefined {
   const r = spawnSync("scontrol", ["-o", "show", "job", id], { encoding: "utf8" });
   return new RegExp(`(?:^| )${field}=(\\S*)`).exec(r.stdout)?.[1];
 }
+
+/**
+ * Whether the cluster kills a job over its `--mem` as OUT_OF_MEMORY (task/cgroup with ConstrainRAMSpace, which
+ * `slurm.sh` sets up where cgroup v1 has a memory hierarchy). Without a cluster at all, `hasSlurm` says so once.
+ */
+export function enforcesMemory(): boolean {
+  if (!clusterUp()) return false;
+  const r = spawnSync("scontrol", ["show", "config"], { encoding: "utf8" });
+  const on = /^TaskPlugin\s*=.*task\/cgroup/m.test(r.stdout) && /^ConstrainRAMSpace\s*=\s*yes/m.test(r.stdout);
+  return requires("a SLURM cluster that enforces memory", on, "slurm.sh starts one where cgroup v1 has memory and freezer hierarchies (SLURM_SETUP_MEMORY=cgroup)");
+}

@@ -42,6 +42,29 @@ describe("repro text reporter", () => {
     expect(r.err.join("")).toBe("warning: slow\n");
   });
 
+  it("says a cluster job's stage runs when the scheduler starts it, not when it is submitted", () => {
+    const r = rig({ verbose: true });
+    r.emit(
+      { type: "stage-start", stage: "train", cmd: "x", reasons: [{ kind: "always-changed" }], job: true },
+      { type: "stage-job", stage: "train", job: "41", state: "queued" },
+    );
+    expect(r.out.join("")).toBe("Submitted 'train' as job 41\n");
+    r.emit({ type: "stage-job", stage: "train", job: "41", state: "running" }, { type: "stage-command", stage: "train", cmd: "x" });
+    expect(r.out.join("")).toMatch(/^Submitted 'train' as job 41\nRunning 'train' \(job 41\) \(.+\)\n> x\n$/);
+  });
+
+  it("on the status line, counts cluster jobs still in the scheduler's queue apart from the running stages", () => {
+    const r = rig({ statusLine: true });
+    r.emit(
+      { type: "plan", stages: ["a", "b"], jobs: 2, dry: false },
+      { type: "stage-start", stage: "a", cmd: "x", reasons: [], job: true },
+      { type: "stage-start", stage: "b", cmd: "y", reasons: [], job: true },
+      { type: "stage-job", stage: "a", job: "1", state: "running" },
+      { type: "progress", running: ["a", "b"], finished: 0, total: 2 },
+    );
+    expect(r.err.join("")).toMatch(/\[0\/2\] 1 queued, running: a {2}/);
+  });
+
   it("prefixes stage output with the stage name when several stages may run at once", () => {
     const r = rig({ prefix: true });
     r.emit(

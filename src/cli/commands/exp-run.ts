@@ -1,5 +1,5 @@
 /**
- * `pipe exp run [TARGETS] [-S [FILE:]KEY=VALUE]... [-n NAME] [-m MSG] [-f] [--queue | --run-all [-j N]]`: one
+ * `pipe exp run [TARGETS] [-S [FILE:]KEY=VALUE]... [-n NAME] [-m MSG] [-f] [--queue | --run-all [-j N]] [--executor NAME]`: one
  * experiment in the workspace (`experiments/run.ts: runInWorkspace`, with `repro`'s reporter), or the grid queued
  * (`queueExperiments`), or the queue run (`runQueue`). Exit codes: 0 recorded, 1 a stage or an experiment failed,
  * 2 bad usage (an invalid or taken name, an unknown key), 130 interrupted.
@@ -18,6 +18,7 @@ export interface ExpRunOptions {
   queue?: boolean;
   runAll?: boolean;
   jobs?: string;
+  executor?: string;
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOptions): Promise<number> {
@@ -27,6 +28,9 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
   if (typeof sets === "number") return sets;
   const run = await import("../../experiments/run.js");
   const usage = (ds: readonly Diagnostic[]): number => (printDiagnostics(ctx, ds), ds.some((d) => d.reason === "usage" || d.reason === "params") ? EXIT_USAGE : EXIT_FAILED);
+  const { executorNamed, unknownExecutor } = await import("../../project/config.js");
+  const executor = opts.executor === undefined ? undefined : executorNamed(opts.executor);
+  if (opts.executor !== undefined && executor === undefined) return usage([unknownExecutor(opts.executor, "flag")]);
 
   if (opts.queue === true) {
     const r = await run.queueExperiments(p, sets, { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}), targets });
@@ -39,15 +43,15 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
     return usage([error("usage", "--run-all runs what is queued: add --queue to queue these -S overrides first")]);
   }
   if (opts.runAll === true) {
-    const jobs = Number(opts.jobs ?? "1");
-    if (!Number.isInteger(jobs) || jobs < 1) return usage([error("usage", `invalid value for -j/--jobs: '${opts.jobs ?? ""}' (expected a positive integer)`)]);
+    const jobs = opts.jobs === undefined ? undefined : Number(opts.jobs);
+    if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) return usage([error("usage", `invalid value for -j/--jobs: '${opts.jobs ?? ""}' (expected a positive integer)`)]);
     const { queueEventText } = await import("../../report/exp-show.js");
     const ac = new AbortController();
     const onSig = (): void => ac.abort();
     process.once("SIGINT", onSig);
     process.once("SIGTERM", onSig);
     try {
-      const r = await run.runQueue({ p, jobs, execRun: execRunCommand(), emit: (e) => ctx.global.quiet || ctx.io.err(queueEventText(e, (f) => path.relative(ctx.global.cwd, f))), signal: ac.signal });
+      const r = await run.runQueue({ p, ...(jobs !== undefined ? { jobs } : {}), ...(executor ? { executor } : {}), execRun: execRunCommand(), emit: (e) => ctx.global.quiet || ctx.io.err(queueEventText(e, (f) => path.relative(ctx.global.cwd, f))), signal: ac.signal });
       if (!r.ok) return usage(r.errors);
       if (!ctx.global.quiet) ctx.io.out(`${r.value.recorded} experiment(s) recorded, ${r.value.failed} failed\n`);
       return ac.signal.aborted ? EXIT_INTERRUPTED : r.value.failed > 0 ? EXIT_FAILED : EXIT_OK;
@@ -80,6 +84,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ExpRunOp
           targets,
           force: opts.force === true,
           ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+          ...(executor ? { executor } : {}),
           emit: (e) => reporter.handle(e),
           signal: interrupts.signal,
           onDiagnostics: (ds, sources) => ctx.global.quiet || printDiagnostics(ctx, ds, sources),

@@ -2,7 +2,8 @@
  * `pipe queue start|status|logs|remove|kill`, as DVC names them: `start` runs the queue in the background (a detached
  * `pipe exp run --run-all`, its output in `.pipe/exps/runner.log`), `status` lists the entries and their state,
  * `logs` prints an experiment's output, `remove` drops entries, `kill` stops running experiments (the runner then
- * records them as failed).
+ * records them as failed). On SLURM, `status` adds each running experiment's jobs, `logs` has its jobs' ids and
+ * output as its `pipe` reported them, and `kill` makes that `pipe` cancel them.
  */
 import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
@@ -14,6 +15,7 @@ import { execRunCommand, openExpForCommand } from "./exp-common.js";
 
 interface QueueOptions {
   jobs?: string;
+  executor?: string;
   all?: boolean;
   queued?: boolean;
   success?: boolean;
@@ -38,7 +40,8 @@ export async function run(ctx: CommandContext, sub: string, args: unknown[], opt
       const logFile = path.join(await ensureExpsDir(p.root), "runner.log");
       const log = await open(logFile, "a");
       const [node, bin] = execRunCommand();
-      const child = spawn(node!, [bin!, "exp", "run", "--run-all", "-j", opts.jobs ?? "1"], { cwd: p.root, detached: true, stdio: ["ignore", log.fd, log.fd] });
+      const flags = [...(opts.jobs !== undefined ? ["-j", opts.jobs] : []), ...(opts.executor !== undefined ? ["--executor", opts.executor] : [])];
+      const child = spawn(node!, [bin!, "exp", "run", "--run-all", ...flags], { cwd: p.root, detached: true, stdio: ["ignore", log.fd, log.fd] });
       child.unref();
       await log.close();
       ctx.io.out(`Started the queue runner (pid ${child.pid ?? "?"}); its output goes to ${path.relative(ctx.global.cwd, logFile)}\n`);
@@ -51,8 +54,10 @@ export async function run(ctx: CommandContext, sub: string, args: unknown[], opt
         ctx.io.out("No experiments in the queue.\n");
         return EXIT_OK;
       }
-      const rows = entries.map((e) => [e.sha?.slice(0, 7) ?? "-", e.name, e.queuedAt.replace("T", " ").slice(0, 19), e.state[0]!.toUpperCase() + e.state.slice(1)]);
-      ctx.io.out(renderTable({ headers: ["Task", "Name", "Created", "Status"], rows }, "plain"));
+      // A running experiment's SLURM jobs (its stages queued or running on the cluster), when there are any.
+      const jobs = await run.jobsOfRunning(p, entries);
+      const rows = entries.map((e) => [e.sha?.slice(0, 7) ?? "-", e.name, e.queuedAt.replace("T", " ").slice(0, 19), e.state[0]!.toUpperCase() + e.state.slice(1), ...(jobs.size > 0 ? [(jobs.get(e.id) ?? []).map((j) => `${j.stage} ${j.state} (job ${j.jobId})`).join(", ") || "-"] : [])]);
+      ctx.io.out(renderTable({ headers: ["Task", "Name", "Created", "Status", ...(jobs.size > 0 ? ["SLURM jobs"] : [])], rows }, "plain"));
       return EXIT_OK;
     }
     case "logs": {
