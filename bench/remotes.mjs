@@ -51,15 +51,28 @@ const sftpHost = env.PIPE_TEST_SFTP.split(':');
 const results = [];
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const row = (kind, shape, what, tool, secs, bytes) => {
-  const r = { kind, shape, what, tool, secs, mibps: bytes ? bytes / 1048576 / secs : undefined, load: loadavg() };
+  const cpu = tool.startsWith('layer') ? undefined : lastCpu;
+  const r = { kind, shape, what, tool, secs, mibps: bytes ? bytes / 1048576 / secs : undefined, load: loadavg(), cpu };
   results.push(r);
-  console.error(`${kind.padEnd(4)} ${shape.padEnd(14)} ${what.padEnd(5)} ${tool.padEnd(16)} ${secs.toFixed(2).padStart(7)} s${r.mibps ? ` ${r.mibps.toFixed(1).padStart(7)} MiB/s` : ''}  load ${r.load}`);
+  console.error(`${kind.padEnd(4)} ${shape.padEnd(14)} ${what.padEnd(5)} ${tool.padEnd(22)} ${secs.toFixed(2).padStart(7)} s${r.mibps ? ` ${r.mibps.toFixed(1).padStart(7)} MiB/s` : ''}${cpu !== undefined ? `  cpu ${cpu.toFixed(2)} s` : ''}  load ${r.load}`);
 };
 const time = async (fn) => {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
+// CPU seconds (user + system) of the last child run through `timed` (GNU time), or undefined: on a machine shared by
+// many, wall time mostly says how long the process waited for a core; its CPU time says what it cost.
+let lastCpu;
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+function timed(cmd, a, opts) {
+  lastCpu = undefined;
+  if (!GNU_TIME) return spawnSync(cmd, a, opts);
+  const r = spawnSync(GNU_TIME, ['-f', 'CPU-SECONDS %U %S', cmd, ...a], opts);
+  const m = /CPU-SECONDS ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr?.toString() ?? '');
+  if (m) lastCpu = Number(m[1]) + Number(m[2]);
+  return r;
+}
 
 // ---- data
 function makeData() {
@@ -174,7 +187,7 @@ function rcloneEnv(kind) {
 }
 const rpath = (kind, sub) => (kind === 's3' ? `b:pipe-bench/${sub}` : `b:${env.PIPE_TEST_SFTP_ROOT}/${sub}`);
 function rclone(kind, ...a) {
-  const r = spawnSync('rclone', a, { env: rcloneEnv(kind), stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = timed('rclone', a, { env: rcloneEnv(kind), stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`rclone ${a.join(' ')}: ${r.stderr}`);
 }
 
@@ -197,7 +210,7 @@ function pipe(cwd, ...a) {
   return pipeWith(pipeBin, cwd, ...a);
 }
 function pipeWith(bin, cwd, ...a) {
-  const r = spawnSync(process.execPath, [bin, ...a], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = timed(process.execPath, [bin, ...a], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`pipe ${a.join(' ')}: ${r.stderr}`);
   return r.stdout.toString();
 }
@@ -301,6 +314,6 @@ for (const kind of KINDS) {
   }
   if (PARTS.includes('noop')) await noop(kind);
 }
-console.log('| remote | shape | direction | tool | seconds | MiB/s | load |');
-console.log('|---|---|---|---|---|---|---|');
-for (const r of results) console.log(`| ${r.kind} | ${r.shape} | ${r.what} | ${r.tool} | ${r.secs.toFixed(2)} | ${r.mibps ? r.mibps.toFixed(1) : ''} | ${r.load} |`);
+console.log('| remote | shape | direction | tool | seconds | MiB/s | CPU s | load |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) console.log(`| ${r.kind} | ${r.shape} | ${r.what} | ${r.tool} | ${r.secs.toFixed(2)} | ${r.mibps ? r.mibps.toFixed(1) : ''} | ${r.cpu !== undefined ? r.cpu.toFixed(2) : ''} | ${r.load} |`);
