@@ -8,6 +8,10 @@
 // Needs the servers of tests/servers/servers.sh (the PIPE_TEST_* variables it prints), `rclone` (Debian's), and a
 // build (`npm run build`). rclone is run without AWS_CA_BUNDLE (it refuses S3 while that is set).
 // Usage: node bench/remotes.mjs [--kinds s3,ssh] [--big-mib 1024] [--small 1000] [--noop 10000] [--skip-rclone]
+//        [--parts layer,rclone,pipe,noop] [--shapes small,big] [--rounds N] [--anchor DIR]
+// `--anchor DIR` runs another build's `DIR/bin/pipe.js` beside this one (before/after a change): in each of the
+// `--rounds` rounds the tools take turns on the same servers (anchor, this build, rclone), so load on a shared
+// machine falls on all of them alike. The load average is printed with every row.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -27,6 +31,10 @@ const BIG_MIB = Number(opt('big-mib', '1024'));
 const SMALL = Number(opt('small', '1000'));
 const NOOP = Number(opt('noop', '10000'));
 const SKIP_RCLONE = args.includes('--skip-rclone');
+const PARTS = opt('parts', 'layer,rclone,pipe,noop').split(',');
+const SHAPES = opt('shapes', 'small,big').split(',');
+const ROUNDS = Number(opt('rounds', '1'));
+const ANCHOR = opt('anchor', undefined);
 const work = opt('dir', path.join(tmpdir(), 'pipe-bench-remotes'));
 
 const { openRemote } = await import(path.join(repo, 'dist/remotes/index.js'));
@@ -48,16 +56,30 @@ if (env.PIPE_TEST_SFTP_KEY) {
   writeFileSync(knownHosts, `[${sftpHost[0]}]:${sftpHost[1]} ${type} ${blob}\n`);
 }
 const results = [];
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const row = (kind, shape, what, tool, secs, bytes) => {
-  const r = { kind, shape, what, tool, secs, mibps: bytes ? bytes / 1048576 / secs : undefined };
+  const cpu = tool.startsWith('layer') ? undefined : lastCpu;
+  const r = { kind, shape, what, tool, secs, mibps: bytes ? bytes / 1048576 / secs : undefined, load: loadavg(), cpu };
   results.push(r);
-  console.error(`${kind.padEnd(4)} ${shape.padEnd(14)} ${what.padEnd(5)} ${tool.padEnd(14)} ${secs.toFixed(2).padStart(7)} s${r.mibps ? ` ${r.mibps.toFixed(1).padStart(7)} MiB/s` : ''}`);
+  console.error(`${kind.padEnd(4)} ${shape.padEnd(14)} ${what.padEnd(5)} ${tool.padEnd(22)} ${secs.toFixed(2).padStart(7)} s${r.mibps ? ` ${r.mibps.toFixed(1).padStart(7)} MiB/s` : ''}${cpu !== undefined ? `  cpu ${cpu.toFixed(2)} s` : ''}  load ${r.load}`);
 };
 const time = async (fn) => {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
+// CPU seconds (user + system) of the last child run through `timed` (GNU time), or undefined: on a machine shared by
+// many, wall time mostly says how long the process waited for a core; its CPU time says what it cost.
+let lastCpu;
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+function timed(cmd, a, opts) {
+  lastCpu = undefined;
+  if (!GNU_TIME) return spawnSync(cmd, a, opts);
+  const r = spawnSync(GNU_TIME, ['-f', 'CPU-SECONDS %U %S', cmd, ...a], opts);
+  const m = /CPU-SECONDS ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr?.toString() ?? '');
+  if (m) lastCpu = Number(m[1]) + Number(m[2]);
+  return r;
+}
 
 // ---- data
 function makeData() {
@@ -172,7 +194,7 @@ function rcloneEnv(kind) {
 }
 const rpath = (kind, sub) => (kind === 's3' ? `b:pipe-bench/${sub}` : `b:${env.PIPE_TEST_SFTP_ROOT}/${sub}`);
 function rclone(kind, ...a) {
-  const r = spawnSync('rclone', a, { env: rcloneEnv(kind), stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = timed('rclone', a, { env: rcloneEnv(kind), stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`rclone ${a.join(' ')}: ${r.stderr}`);
 }
 
@@ -189,26 +211,38 @@ async function viaRclone(kind, shape, dir, bytes) {
 // ---- whole processes
 const pipeBin = path.join(repo, 'bin/pipe.js');
 const hasPush = /\bpush\b/.test(spawnSync(process.execPath, [pipeBin, '--help']).stdout?.toString() ?? '');
+/** The builds whose `pipe push`/`pipe pull` are timed: this one, and the anchor's first when given. */
+const builds = [...(ANCHOR ? [{ name: 'anchor', bin: path.join(path.resolve(ANCHOR), 'bin/pipe.js') }] : []), { name: 'this', bin: pipeBin }];
 function pipe(cwd, ...a) {
-  const r = spawnSync(process.execPath, [pipeBin, ...a], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return pipeWith(pipeBin, cwd, ...a);
+}
+function pipeWith(bin, cwd, ...a) {
+  const r = timed(process.execPath, [bin, ...a], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`pipe ${a.join(' ')}: ${r.stderr}`);
   return r.stdout.toString();
 }
-async function wholeProcess(kind, shape, dir, bytes) {
+/** A project whose one stage outputs a copy of `dir`, run once (made with this build, used by every build). */
+function projectOf(kind, shape, dir) {
   const proj = path.join(work, `proj-${kind}-${shape}`);
   rmSync(proj, { recursive: true, force: true });
   mkdirSync(proj, { recursive: true });
   execFileSync('git', ['init', '-q'], { cwd: proj });
   writeFileSync(path.join(proj, 'pipe.yaml'), `stages:\n  gen:\n    cmd: cp -r ${dir} data\n    outs:\n      - data\n`);
   pipe(proj, 'repro', '-q');
+  return proj;
+}
+async function wholeProcess(kind, shape, proj, bytes, build) {
   const prefix = `pipe-${shape}-${Date.now()}`;
   const s = specFor(kind, prefix);
+  rmSync(path.join(proj, '.pipe/config.yaml'), { force: true });
+  rmSync(path.join(proj, '.pipe/config.local.yaml'), { force: true });
   pipe(proj, 'remote', 'add', '-d', 'bench', s.url);
   for (const [k, v] of Object.entries(s.options)) pipe(proj, 'remote', 'modify', '--local', 'bench', k, v);
-  row(kind, shape, 'push', 'pipe push', await time(async () => pipe(proj, 'push')), bytes);
+  const tool = builds.length > 1 ? `pipe (${build.name})` : 'pipe';
+  row(kind, shape, 'push', `${tool} push`, await time(async () => pipeWith(build.bin, proj, 'push')), bytes);
   rmSync(path.join(proj, '.pipe/cache'), { recursive: true, force: true });
   rmSync(path.join(proj, 'data'), { recursive: true, force: true });
-  row(kind, shape, 'pull', 'pipe pull', await time(async () => pipe(proj, 'pull')), bytes);
+  row(kind, shape, 'pull', `${tool} pull`, await time(async () => pipeWith(build.bin, proj, 'pull')), bytes);
   const store = await open(kind, prefix);
   const all = [];
   for await (const r of store.list()) if (r.ok) all.push(r.value.key);
@@ -254,10 +288,13 @@ async function noop(kind) {
     pipe(proj, 'remote', 'add', '-d', 'bench', s.url);
     for (const [k, v] of Object.entries(s.options)) pipe(proj, 'remote', 'modify', '--local', 'bench', k, v);
     pipe(proj, 'push');
-    row(kind, `noop ${NOOP}`, 'push', 'pipe push', await time(async () => pipe(proj, 'push')));
-    if (!SKIP_RCLONE) {
-      rclone(kind, 'copy', src, rpath(kind, `rclone-noop-${NOOP}`));
-      row(kind, `noop ${NOOP}`, 'push', 'rclone', await time(async () => rclone(kind, 'copy', src, rpath(kind, `rclone-noop-${NOOP}`))));
+    if (!SKIP_RCLONE) rclone(kind, 'copy', src, rpath(kind, `rclone-noop-${NOOP}`));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const b of builds) {
+        const tool = builds.length > 1 ? `pipe (${b.name}) push` : 'pipe push';
+        row(kind, `noop ${NOOP}`, 'push', tool, await time(async () => pipeWith(b.bin, proj, 'push')));
+      }
+      if (!SKIP_RCLONE) row(kind, `noop ${NOOP}`, 'push', 'rclone', await time(async () => rclone(kind, 'copy', src, rpath(kind, `rclone-noop-${NOOP}`))));
     }
   }
 }
@@ -272,14 +309,18 @@ const smallBytes = smallFiles.reduce((a, f) => a + f.size, 0);
 const bigBytes = bigFiles.reduce((a, f) => a + f.size, 0);
 console.error(`node ${process.version}, NODE_EXTRA_CA_CERTS ${env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}, rclone ${SKIP_RCLONE ? 'skipped' : execFileSync('rclone', ['version']).toString().split('\n')[0]}, whole-process pipe push/pull: ${hasPush ? 'yes' : 'no'}`);
 for (const kind of KINDS) {
-  const shapes = [[`${SMALL}x100KB`, smallFiles, data.small, smallBytes], [`1x${BIG_MIB}MiB`, bigFiles, data.big, bigBytes]];
-  for (const [shape, files, dir, bytes] of shapes) {
-    await layer(kind, shape, files);
-    if (!SKIP_RCLONE) await viaRclone(kind, shape, dir, bytes);
-    if (hasPush) await wholeProcess(kind, shape, dir, bytes);
+  const shapes = [['small', `${SMALL}x100KB`, smallFiles, data.small, smallBytes], ['big', `1x${BIG_MIB}MiB`, bigFiles, data.big, bigBytes]];
+  for (const [which, shape, files, dir, bytes] of shapes) {
+    if (!SHAPES.includes(which)) continue;
+    const proj = hasPush && PARTS.includes('pipe') ? projectOf(kind, shape, dir) : undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      if (PARTS.includes('layer')) await layer(kind, shape, files);
+      for (const b of proj ? builds : []) await wholeProcess(kind, shape, proj, bytes, b);
+      if (!SKIP_RCLONE && PARTS.includes('rclone')) await viaRclone(kind, shape, dir, bytes);
+    }
   }
-  await noop(kind);
+  if (PARTS.includes('noop')) await noop(kind);
 }
-console.log('| remote | shape | direction | tool | seconds | MiB/s |');
-console.log('|---|---|---|---|---|---|');
-for (const r of results) console.log(`| ${r.kind} | ${r.shape} | ${r.what} | ${r.tool} | ${r.secs.toFixed(2)} | ${r.mibps ? r.mibps.toFixed(1) : ''} |`);
+console.log('| remote | shape | direction | tool | seconds | MiB/s | CPU s | load |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) console.log(`| ${r.kind} | ${r.shape} | ${r.what} | ${r.tool} | ${r.secs.toFixed(2)} | ${r.mibps ? r.mibps.toFixed(1) : ''} | ${r.cpu !== undefined ? r.cpu.toFixed(2) : ''} | ${r.load} |`);

@@ -17,6 +17,7 @@ import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { tempBeside } from "../core/atomic-write.js";
+import { createDigest, type StreamDigest } from "../hash/algorithms.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
 import { allLimit, candidatePaths, checkFile, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, ShortData, timeoutOption, writeVerified, verifyByDownload, sourceSize } from "./common.js";
@@ -37,6 +38,41 @@ const DEFAULT_TUNING: S3Tuning = { rangedGetFrom: 64 * 1024 * 1024, rangeSize: 3
 const RANGED_STREAMS = 4;
 /** Idle time of a connection before a request counts as stalled. */
 const SOCKET_IDLE_MS = 60_000;
+
+/**
+ * A digest of ranges that arrive at once, taken in the object's order: the chunks of the range being hashed go
+ * straight in, those of later ranges wait in memory until the ranges before them have ended (at most
+ * RANGED_STREAMS - 1 ranges), so a ranged download is hashed without reading its file again.
+ */
+class InOrderDigest {
+  private next = 0;
+  private readonly waiting = new Map<number, Buffer[]>();
+  private readonly ended = new Set<number>();
+  constructor(private readonly d: StreamDigest) {}
+
+  add(index: number, chunk: Buffer): void {
+    if (index === this.next) this.d.update(chunk);
+    else {
+      let l = this.waiting.get(index);
+      if (!l) this.waiting.set(index, (l = []));
+      l.push(chunk);
+    }
+  }
+
+  end(index: number): void {
+    this.ended.add(index);
+    while (this.ended.has(this.next)) {
+      this.ended.delete(this.next);
+      this.next++;
+      for (const c of this.waiting.get(this.next) ?? []) this.d.update(c);
+      this.waiting.delete(this.next);
+    }
+  }
+
+  digest(): string {
+    return this.d.digest();
+  }
+}
 
 /** GCS's S3-compatible endpoint, for `gs://` URLs. */
 export const GCS_ENDPOINT = "https://storage.googleapis.com";
@@ -338,11 +374,12 @@ export class S3Store implements RemoteStore {
     } catch (e) {
       return failed({ reason: "permission", store: path.dirname(destAbs), detail: `cannot write ${destAbs}: ${(e as Error).message}` });
     }
-    const ranges: [number, number][] = [];
-    for (let off = 0; off < size; off += this.tuning.rangeSize) ranges.push([off, Math.min(size, off + this.tuning.rangeSize) - 1]);
+    const ranges: [number, number, number][] = [];
+    for (let off = 0; off < size; off += this.tuning.rangeSize) ranges.push([ranges.length, off, Math.min(size, off + this.tuning.rangeSize) - 1]);
     const file = fh;
+    const hasher = new InOrderDigest(await createDigest(key.algo));
     try {
-      const got = await allLimit(ranges, RANGED_STREAMS, async ([from, to]) => {
+      const got = await allLimit(ranges, RANGED_STREAMS, async ([index, from, to]) => {
         const part = await this.client.send(
           new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.name(rel), Range: `bytes=${from}-${to}`, ...(etag ? { IfMatch: etag } : {}) }),
         );
@@ -350,14 +387,17 @@ export class S3Store implements RemoteStore {
         for await (const chunk of part.Body as Readable) {
           const c = chunk as Buffer;
           await file.write(c, 0, c.length, pos);
+          hasher.add(index, c);
           pos += c.length;
         }
         if (pos !== to + 1) throw new ShortData(pos - from, to + 1 - from);
+        hasher.end(index);
         return okv(undefined);
       });
       await file.close();
       if (!got.ok) throw new Error("unreachable: allLimit's callback throws");
-      const bad = await checkFile(tmp, key);
+      // Hashed as the ranges arrived (in order): no second pass over the file, except for DVC 2's legacy md5.
+      const bad = await checkFile(tmp, key, hasher.digest());
       if (bad !== undefined) {
         await unlink(tmp).catch(() => undefined);
         return failed({ reason: "corrupt", key, actual: bad });

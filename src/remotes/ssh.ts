@@ -8,16 +8,16 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rename, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
-import { tempBeside, TEMP_MARK } from "../core/atomic-write.js";
+import { TEMP_MARK } from "../core/atomic-write.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { BadDigest, candidatePaths, checkFile, checkKey, CONNECT_TIMEOUT_MS, failed, timeoutOption, hashTap, jobsOf, keyOfPath, labelOf, okv, scrub, ShortData, writeVerified, verifyByDownload, putOutcome, sourceSize } from "./common.js";
+import { BadDigest, candidatePaths, checkKey, CONNECT_TIMEOUT_MS, failed, timeoutOption, hashTap, jobsOf, keyOfPath, labelOf, okv, scrub, ShortData, writeVerified, verifyByDownload, putOutcome, sourceSize, downloadVerified } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -265,6 +265,38 @@ class ParallelReader extends Readable {
   }
 }
 
+/** ssh2's callback calls on the raw channel as promises (the requests of one object are pipelined with them). */
+const sftpOpen = (w: SFTPWrapper, p: string, flags: "r" | "wx"): Promise<Buffer> =>
+  new Promise((resolve, reject) => w.open(p, flags, (err, h) => (err ? reject(err) : resolve(h))));
+const sftpClose = (w: SFTPWrapper, h: Buffer): Promise<void> => new Promise((resolve, reject) => w.close(h, (err) => (err ? reject(err) : resolve())));
+const sftpFstat = (w: SFTPWrapper, h: Buffer): Promise<number> =>
+  new Promise((resolve, reject) => w.fstat(h, (err, st) => (err ? reject(err) : resolve(st.size))));
+const sftpRead = (w: SFTPWrapper, h: Buffer, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
+  new Promise((resolve, reject) => w.read(h, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const sftpWrite = (w: SFTPWrapper, h: Buffer, buf: Buffer, off: number, len: number, pos: number): Promise<void> =>
+  new Promise((resolve, reject) => w.write(h, buf, off, len, pos, (err) => (err ? reject(err) : resolve())));
+
+/**
+ * The whole of an open file of `size` bytes whose first `first.length` bytes (`got` of them) were read with the size:
+ * the rest in reads of XFER_CHUNK, all in flight at once (a small object is at most a few of them); a short read is
+ * asked again from where it stopped.
+ */
+async function readRest(w: SFTPWrapper, h: Buffer, size: number, first: Buffer, got: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(size);
+  first.copy(buf, 0, 0, Math.min(got, size));
+  const fill = async (from: number, to: number): Promise<void> => {
+    for (let pos = from; pos < to; ) {
+      const n = await sftpRead(w, h, buf, pos, to - pos, pos);
+      if (n === 0) throw new ShortData(pos, size);
+      pos += n;
+    }
+  };
+  const parts: Promise<void>[] = [];
+  for (let pos = Math.min(got, size); pos < size; pos += XFER_CHUNK) parts.push(fill(pos, Math.min(size, pos + XFER_CHUNK)));
+  await Promise.all(parts);
+  return buf;
+}
+
 /** Connections opened per remote at most: SFTP pipelines requests on one channel; a few spread the encryption work. */
 const MAX_CONNECTIONS = 4;
 
@@ -272,6 +304,8 @@ const MAX_CONNECTIONS = 4;
 const FAST_GET_FROM = 1 << 20;
 /** Bytes per SFTP read/write request of a large transfer (OpenSSH serves up to 256 KiB per request). */
 const XFER_CHUNK = 128 * 1024;
+/** Reads of a large object in flight at once (4 MiB): enough to keep the channel's window full on a fast link. */
+const READ_DEPTH = 32;
 
 export class SshStore implements RemoteStore {
   readonly kind = "ssh" as const;
@@ -389,8 +423,12 @@ export class SshStore implements RemoteStore {
   private async locate(key: ObjectKey): Promise<StoreResult<{ rel: string; size: number } | undefined>> {
     const c = await this.conn();
     if (!c.ok) return c;
+    return this.locateOn(c.value, key);
+  }
+
+  private async locateOn(c: SftpClient, key: ObjectKey): Promise<StoreResult<{ rel: string; size: number } | undefined>> {
     for (const rel of candidatePaths(key)) {
-      const s = await this.size(c.value, rel);
+      const s = await this.size(c, rel);
       if (!s.ok) return s;
       if (s.value !== undefined) return okv({ rel, size: s.value });
     }
@@ -469,7 +507,7 @@ export class SshStore implements RemoteStore {
       const size = at.value.size;
       try {
         const handle = await new Promise<Buffer>((resolve, reject) => w.open(abs, "r", (err, h) => (err ? reject(err) : resolve(h))));
-        return okv(new ParallelReader(w, handle, size, XFER_CHUNK, 16));
+        return okv(new ParallelReader(w, handle, size, XFER_CHUNK, READ_DEPTH));
       } catch (e) {
         return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot read ${keyString(key)}`));
       }
@@ -478,41 +516,71 @@ export class SshStore implements RemoteStore {
     return okv(c.value.createReadStream(this.abs(at.value.rel), { highWaterMark: XFER_CHUNK }) as unknown as Readable);
   }
 
+  /**
+   * A small object's bytes in three round trips on the raw channel: open; its size and its first XFER_CHUNK bytes
+   * asked together; close (the client's `get` takes six: stat, open, a read per 64 KiB, a read for the end, close).
+   * `large` when the object is larger than FAST_GET_FROM (its handle closed), undefined when it is not there.
+   */
+  private async getSmall(w: SFTPWrapper, key: ObjectKey): Promise<StoreResult<Buffer | "large" | undefined>> {
+    for (const rel of candidatePaths(key)) {
+      let h: Buffer;
+      try {
+        h = await sftpOpen(w, this.abs(rel), "r");
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        return failed(this.failure(e, `cannot read ${keyString(key)}`));
+      }
+      try {
+        const first = Buffer.allocUnsafe(XFER_CHUNK);
+        // A read at the end of the file answers EOF, which ssh2 gives as 0 bytes.
+        const [size, got] = await Promise.all([sftpFstat(w, h), sftpRead(w, h, first, 0, XFER_CHUNK, 0)]);
+        if (size > FAST_GET_FROM) return okv("large");
+        return okv(await readRest(w, h, size, first, got));
+      } catch (e) {
+        if (e instanceof ShortData) return failed({ reason: "other", store: this.label, detail: `${keyString(key)}: ${e.message}` });
+        return failed(this.failure(e, `cannot download ${keyString(key)}`));
+      } finally {
+        await sftpClose(w, h).catch(() => undefined);
+      }
+    }
+    return okv(undefined);
+  }
+
   async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    const c0 = await this.conn();
+    if (!c0.ok) return c0;
+    const w0 = this.raw.get(c0.value);
+    if (w0 !== undefined) {
+      const small = await this.getSmall(w0, key);
+      if (!small.ok) return small;
+      if (small.value === undefined) return failed({ reason: "missing", key });
+      if (small.value !== "large") return writeVerified(key, small.value, destAbs);
+    }
     const at = await this.locate(key);
     if (!at.ok) return at;
     if (at.value === undefined) return failed({ reason: "missing", key });
-    if (at.value.size <= FAST_GET_FROM) {
-      // A small object is read whole and written once (no stream per object).
-      const c = await this.conn();
-      if (!c.ok) return c;
-      let bytes: Buffer;
-      try {
-        bytes = (await c.value.get(this.abs(at.value.rel))) as Buffer;
-      } catch (e) {
-        return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot download ${keyString(key)}`));
-      }
-      return writeVerified(key, bytes, destAbs);
-    }
-    // A large object: fastGet keeps several reads in flight (a stream waits one round trip per 64 KiB), into a temp
-    // file beside the destination that is hashed before it gets its name.
+    // A large object: reads of XFER_CHUNK, READ_DEPTH in flight on the raw channel, taken in order, so the bytes are
+    // hashed as they are written to the temp file beside the destination (fastGet writes them out of order, which
+    // needed a second pass over the file to hash it: 1.2-2 s per GiB here).
     const c = await this.conn();
     if (!c.ok) return c;
-    await mkdir(path.dirname(destAbs), { recursive: true }).catch(() => undefined);
-    const tmp = tempBeside(destAbs);
-    try {
-      await c.value.fastGet(this.abs(at.value.rel), tmp, { concurrency: 32, chunkSize: XFER_CHUNK });
-      const bad = await checkFile(tmp, key);
-      if (bad !== undefined) {
-        await unlink(tmp).catch(() => undefined);
-        return failed({ reason: "corrupt", key, actual: bad });
-      }
-      await rename(tmp, destAbs);
-      return okv(undefined);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      return failed(this.failure(e, `cannot download ${keyString(key)}`));
-    }
+    const w = this.raw.get(c.value);
+    if (w === undefined) return failed({ reason: "other", store: this.label, detail: "no SFTP channel" });
+    const abs = this.abs(at.value.rel);
+    const size = at.value.size;
+    return downloadVerified(
+      key,
+      destAbs,
+      async () => {
+        try {
+          const handle = await new Promise<Buffer>((resolve, reject) => w.open(abs, "r", (err, h) => (err ? reject(err) : resolve(h))));
+          return okv(new ParallelReader(w, handle, size, XFER_CHUNK, READ_DEPTH));
+        } catch (e) {
+          return failed(isNotFound(e) ? { reason: "missing", key } : this.failure(e, `cannot read ${keyString(key)}`));
+        }
+      },
+      (e) => this.failure(e, `cannot download ${keyString(key)}`),
+    );
   }
 
   /**
@@ -573,17 +641,52 @@ export class SshStore implements RemoteStore {
     const sized = await sourceSize(srcAbs, this.label);
     if (!sized.ok) return sized;
     const size = sized.value;
+    if (size <= FAST_GET_FROM) {
+      const c = await this.conn();
+      if (!c.ok) return c;
+      const w = this.raw.get(c.value);
+      if (w !== undefined) return this.putSmall(c.value, w, key, await readFile(srcAbs));
+    }
     const b = await this.before(key, size);
     if (!b.ok || b.value === "present") return b;
-    // A small file is read whole and written with one open/write/close on the channel; fastPut sends several chunks
-    // of a large one at once (a stream waits one round trip per 32 KiB).
-    const r = await this.place(key, async (c, tmp) => {
-      const w = this.raw.get(c);
-      if (size > 1 << 20 || !w) return void (await c.fastPut(srcAbs, tmp, { concurrency: 32, chunkSize: XFER_CHUNK }));
-      const buf = await readFile(srcAbs);
-      await new Promise<void>((resolve, reject) => w.writeFile(tmp, buf, (err) => (err ? reject(err) : resolve())));
-    });
+    // fastPut sends several chunks of a large file at once (a stream waits one round trip per 32 KiB).
+    const r = await this.place(key, async (c, tmp) => void (await c.fastPut(srcAbs, tmp, { concurrency: 32, chunkSize: XFER_CHUNK })));
     return r.ok ? okv(b.value) : r;
+  }
+
+  /**
+   * A small object in three round trips on the raw channel: the check of what is there and the open of the temp
+   * file together; the writes and the close together (requests on one handle are served in order); the rename over
+   * the object's name once the close has answered (the bytes are complete on the server).
+   */
+  private async putSmall(c: SftpClient, w: SFTPWrapper, key: ObjectKey, buf: Buffer): Promise<StoreResult<PutOutcome>> {
+    const rel = keyPath(key);
+    const dest = this.abs(rel);
+    const tmp = `${path.posix.dirname(dest)}/.${path.posix.basename(dest)}${TEMP_MARK}${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+    let h: Buffer | undefined;
+    try {
+      await this.mkdirs(c, path.posix.dirname(rel));
+      const [there, opened] = await Promise.all([this.locateOn(c, key), sftpOpen(w, tmp, "wx")]);
+      h = opened;
+      const outcome = putOutcome(there, buf.length);
+      if (!outcome.ok || outcome.value === "present") {
+        await sftpClose(w, h);
+        h = undefined;
+        await c.delete(tmp, true).catch(() => undefined);
+        return outcome;
+      }
+      const writes: Promise<void>[] = [];
+      for (let pos = 0; pos < buf.length; pos += XFER_CHUNK) writes.push(sftpWrite(w, h, buf, pos, Math.min(XFER_CHUNK, buf.length - pos), pos));
+      const closed = sftpClose(w, h);
+      h = undefined;
+      await Promise.all([...writes, closed]);
+      await new Promise<void>((resolve, reject) => w.ext_openssh_rename(tmp, dest, (err) => (err ? reject(err) : resolve())));
+      return okv(outcome.value);
+    } catch (e) {
+      if (h !== undefined) await sftpClose(w, h).catch(() => undefined);
+      await c.delete(tmp, true).catch(() => undefined);
+      return failed(this.failure(e, `cannot upload ${keyString(key)}`));
+    }
   }
 
   async putStream(key: ObjectKey, data: Readable, size: number): Promise<StoreResult<PutOutcome>> {

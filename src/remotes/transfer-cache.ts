@@ -2,18 +2,16 @@
  * The project cache (`.pipe/cache`, `storage/store.ts`'s `LocalCache`, which implements the `ObjectStore` contract)
  * as the transfer path uses it: `push` copies from it, `fetch` into it. This adds the one thing a transfer needs
  * beyond the contract: `receive`, which takes an object from another store into the
- * cache verified (downloaded under a temporary name beside its final place, hashed, and only then renamed to its
- * name), so no byte enters the cache unchecked and a killed fetch leaves only a temp file the cache lists as garbage.
+ * cache verified (downloaded by the store's `getToFile` under a temporary name beside its final place, hashed on the
+ * way, and only then renamed to its name), so no byte enters the cache unchecked and a killed fetch leaves only a
+ * temp file the cache lists as garbage.
  *
  * The cache keeps xxh64 and md5 objects side by side under `<2 hex>/<rest>`; the key's algorithm is implied by the
  * digest's length (16 or 32 hex digits), as `storage/digest.ts` reads it.
  */
-import { chmod, mkdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createWriteStream } from "node:fs";
-import { Transform, type Readable } from "node:stream";
-import { createDigest } from "../hash/algorithms.js";
+import type { Readable } from "node:stream";
 import { algorithmsOf, defaultDigester } from "../storage/digest.js";
 import { errnoOf, tempBeside } from "../storage/fs.js";
 import { type ListedObject, type ObjectKey, type ObjectStore, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
@@ -93,10 +91,11 @@ export class CacheObjects implements ObjectStore {
   }
 
   /**
-   * Takes `key` from `src` into the cache: streamed into a temp file beside its final name while it is hashed,
-   * renamed only when the bytes match the key. A corrupt download is deleted and reported as `corrupt`; the object's
-   * name never holds unverified bytes. The source's `open` is used rather than its `getToFile`, so the check is this
-   * module's whatever the remote does.
+   * Takes `key` from `src` into the cache: `src.getToFile` downloads it (in parallel ranges or reads where the store
+   * does that) to a temp name in the object's own directory of the cache, verifying the bytes against the key
+   * before that name holds them (the `getToFile` contract: every store hashes what it writes there); the cache then
+   * adopts the file under the object's name with one rename. A corrupt download is reported as `corrupt` and
+   * nothing of it stays; a killed fetch leaves at most a temp file the cache lists as garbage.
    */
   async receive(src: ObjectStore, key: ObjectKey): Promise<StoreResult<{ bytes: number }>> {
     if (this.readOnly) return failed({ reason: "read-only", store: this.label });
@@ -106,42 +105,20 @@ export class CacheObjects implements ObjectStore {
     } catch (e) {
       return failed(this.envFailure(e));
     }
-    const opened = await src.open(key);
-    if (!opened.ok) return opened;
     const tmp = tempBeside(dest);
-    let bytes = 0;
+    const got = await src.getToFile(key, tmp);
+    if (!got.ok) {
+      await unlink(tmp).catch(() => undefined);
+      return got;
+    }
+    let bytes: number;
     try {
-      const d = await createDigest(key.algo);
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          d.update(chunk);
-          bytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      try {
-        await pipeline(opened.value, tap, createWriteStream(tmp, { flags: "wx", mode: 0o444 }));
-      } catch (e) {
-        opened.value.destroy();
-        const code = errnoOf(e);
-        // Writing here failed (a full disk): the cache's failure. Anything else came from the source.
-        if (code === "ENOSPC" || code === "EDQUOT" || code === "EACCES" || code === "EROFS") return failed(this.envFailure(e));
-        return failed({ reason: "unreachable", store: src.label, detail: (e as Error).message });
-      }
-      const hex = key.id.endsWith(".dir") ? key.id.slice(0, -4) : key.id;
-      // md5 as it streamed; DVC 2's legacy md5 (line ends normalised) needs a second read, only when that missed.
-      if (d.digest() !== hex) {
-        const m = key.algo === "md5" ? await hashMatches(key, tmp) : { ok: false, actual: d.digest() };
-        if (!m.ok) return failed({ reason: "corrupt", key, actual: m.actual });
-      }
-      await chmod(tmp, 0o444);
-      await rename(tmp, dest);
-      return okv({ bytes });
+      bytes = (await stat(tmp)).size;
     } catch (e) {
       return failed(this.envFailure(e));
-    } finally {
-      await unlink(tmp).catch(() => undefined);
     }
+    const adopted = await this.store.adoptVerified(tmp, key.id);
+    return adopted.ok ? okv({ bytes }) : adopted;
   }
 
   /** The object's size on disk, or undefined when it is not there. */

@@ -199,4 +199,30 @@ describe.runIf(hasSftp())("ssh remote: large objects", () => {
     await rm(dir, { recursive: true, force: true });
     await rm(base, { recursive: true, force: true });
   }, 60_000);
+
+  it("gets objects of no bytes, one read and several reads whole; a corrupt large one is named and nothing is written", async () => {
+    const base = path.join(srv.root, `pipe-test-${randomBytes(5).toString("hex")}`);
+    const store = open(spec(srv, base));
+    const dir = await mkdtemp(path.join(tmpdir(), "pipe-ssh-get-"));
+    for (const size of [0, 1000, 128 * 1024, 300 * 1024 + 7, 1024 * 1024]) {
+      const data = randomBytes(size);
+      const key = await keyOf(data);
+      await writeFile(path.join(dir, "src"), data);
+      expect(await store.putFile(key, path.join(dir, "src"))).toEqual({ ok: true, value: "stored" });
+      expect(await store.putFile(key, path.join(dir, "src"))).toEqual({ ok: true, value: "present" });
+      expect(await store.getToFile(key, path.join(dir, `got-${size}`))).toEqual({ ok: true, value: undefined });
+      expect((await readFile(path.join(dir, `got-${size}`))).equals(data)).toBe(true);
+    }
+    const big = randomBytes(2 * 1024 * 1024 + 5);
+    const key = await keyOf(big);
+    big[1_500_000] ^= 1;
+    await mkdir(path.dirname(path.join(base, keyPath(key))), { recursive: true });
+    await writeFile(path.join(base, keyPath(key)), big);
+    const r = await store.getToFile(key, path.join(dir, "corrupt"));
+    expect(r.ok === false && r.failure.reason).toBe("corrupt");
+    expect((await readdir(dir)).filter((n) => !n.startsWith("got-") && n !== "src")).toEqual([]);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    await rm(base, { recursive: true, force: true });
+  }, 60_000);
 });

@@ -4,13 +4,14 @@
  * the configuration's merging of DVC's INI and pipe's YAML levels; progress lines on a terminal and off one; and the
  * `--json` documents against their schemas.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import Ajv from "ajv";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { digestBytes } from "../../src/hash/algorithms.js";
+import { writeVerified } from "../../src/remotes/common.js";
 import { chooseRemote, maskSecrets, parseDvcIni, readRemoteConfig } from "../../src/remotes/config.js";
 import { cloudStatus } from "../../src/remotes/sync.js";
 import { fetchObjects, pushObjects, type TransferEvent } from "../../src/remotes/transfer.js";
@@ -37,7 +38,7 @@ class MemoryStore implements ObjectStore {
   readonly label = "memory";
   readonly readOnly = false;
   readonly objects = new Map<string, Buffer>();
-  calls = { hasMany: 0, has: 0, put: 0, open: 0 };
+  calls = { hasMany: 0, has: 0, put: 0, open: 0, get: 0 };
   down = false;
   async has(key: ObjectKey): Promise<StoreResult<boolean>> {
     this.calls.has++;
@@ -48,8 +49,11 @@ class MemoryStore implements ObjectStore {
     if (this.down) return { ok: false, failure: { reason: "unreachable", store: this.label, detail: "connection refused" } };
     return { ok: true, value: new Set(keys.map(keyString).filter((k) => this.objects.has(k))) };
   }
-  async getToFile(): Promise<StoreResult<void>> {
-    throw new Error("the transfer path reads through open()");
+  /** Verified as every store's `getToFile` is (the shared helper real stores use): a tampered object is refused. */
+  async getToFile(key: ObjectKey, destAbs: string): Promise<StoreResult<void>> {
+    this.calls.get++;
+    const b = this.objects.get(keyString(key));
+    return b ? writeVerified(key, b, destAbs) : { ok: false, failure: { reason: "missing", key } };
   }
   async open(key: ObjectKey): Promise<StoreResult<Readable>> {
     this.calls.open++;
@@ -109,7 +113,7 @@ describe("push and fetch between the cache and a store", () => {
     const events: TransferEvent[] = [];
     const c = await pushObjects(cache, remote, keys, { jobs: 4, on: (e) => events.push(e) });
     expect([c.transferred, c.present, c.bytes]).toEqual([2, 1, 2]);
-    expect(remote.calls).toEqual({ hasMany: 1, has: 0, put: 2, open: 0 });
+    expect(remote.calls).toEqual({ hasMany: 1, has: 0, put: 2, open: 0, get: 0 });
     expect(events[0]).toEqual({ type: "checked", direction: "push", total: 3, present: 1, bytes: 2 });
     const again = await pushObjects(cache, remote, keys, { jobs: 4, on: () => undefined });
     expect([again.transferred, again.present]).toEqual([0, 3]);
@@ -127,6 +131,23 @@ describe("push and fetch between the cache and a store", () => {
     expect(c.failed.map((f) => [f.key.id, f.failure.reason])).toEqual([[bad.id, "corrupt"]]);
     expect(await cache.store.hasId(good.id)).toBe(true);
     expect(await cache.store.hasId(bad.id)).toBe(false);
+    // Adopted under its name read-only, as every object; nothing of the corrupt one (no temp file) is left.
+    expect(statSync(cache.pathOf(good)).mode & 0o777).toBe(0o444);
+    expect(readFileSync(cache.pathOf(good), "utf8")).toBe("good");
+    const shardFiles = readdirSync(path.dirname(cache.pathOf(bad)));
+    expect(shardFiles.filter((n) => !cache.pathOf(good).endsWith(n))).toEqual([]);
+    expect(remote.calls.get).toBe(2);
+    const again = await fetchObjects(remote, cache, [good], { jobs: 2, on: () => undefined });
+    expect([again.transferred, again.present]).toEqual([0, 1]);
+  });
+
+  it("the cache answers which of many keys it holds, whatever their number", async () => {
+    const contents = Array.from({ length: 300 }, (_, i) => `object ${i}`);
+    const { cache, keys } = await cacheWith(contents.filter((_, i) => i % 3 === 0));
+    const all = await Promise.all(contents.map(keyOf));
+    const r = await cache.hasMany(all);
+    expect(r.ok && [...r.value].sort()).toEqual(keys.map(keyString).sort());
+    expect(keys).toHaveLength(100);
   });
 
   it("an object the remote lacks is missing, unless optional; an unreachable remote stops the transfer", async () => {
