@@ -11,9 +11,9 @@ export async function run(ctx: CommandContext, targets: string[], opts: Transfer
   const fetched = await transferCommand(ctx, "pull", targets, opts);
   // A usage error or an interrupt: nothing to check out from.
   if (fetched !== EXIT_OK && fetched !== 1) return fetched;
-  const checkout = await import("./checkout.js");
+  const { checkoutWorkspace } = await import("../checkout-run.js");
   // With --json stdout holds one document: the checkout's lines are left out of it.
   const quiet = opts.json ? { ...ctx, io: { ...ctx.io, out: () => undefined } } : ctx;
-  const restored = await checkout.run(quiet, targets);
+  const restored = await checkoutWorkspace(quiet, targets);
   return fetched !== EXIT_OK ? fetched : restored;
 }
