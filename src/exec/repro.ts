@@ -436,6 +436,9 @@ export class ReproEngine {
         return this.applier.restore(s, a);
       case "run":
         return this.applier.run(s, a, signal);
+      case "no-record":
+        // Only `checkout`'s mode says it; `repro` decides in its own.
+        throw new Error(`'${a.kind}' decided for '${s.address}' in repro`);
       default:
         return unreachable(a);
     }
