@@ -54,9 +54,8 @@ export async function reproCommand(ctx: CommandContext, targets: string[], opts:
     import("../report/repro-text.js"),
     import("../report/repro-json.js"),
   ]);
-  // Off a terminal (a CI log), --tty has no terminal to pass on: the stage runs as without it.
-  const tty = opts.tty === true && ctx.io.outIsTTY === true;
-  const p = await prepareRepro({ graph, sources, targets, cwd: ctx.global.cwd, select: opts, jobs: opts.jobs, dry, tty, ...(executor ? { executor } : {}) });
+  const request = { graph, sources, targets, cwd: ctx.global.cwd, select: opts, jobs: opts.jobs, dry, tty: opts.tty === true, terminal: ctx.io.outIsTTY === true };
+  const p = await prepareRepro({ ...request, ...(executor ? { executor } : {}) });
   if (!ctx.global.quiet) printDiagnostics(ctx, p.warnings, sources);
   if (!p.ok) {
     printDiagnostics(ctx, p.errors, sources);

@@ -37,8 +37,10 @@ export interface ReproRequest {
   /** `--executor`, overriding the configured one. */
   executor?: ExecutorName;
   dry: boolean;
-  /** A pseudo-terminal for the stage (one stage at a time). */
+  /** `--tty`: a pseudo-terminal for the stage (one stage at a time). */
   tty?: boolean;
+  /** Standard output is a terminal. Off one (a CI log), `--tty` has no terminal to pass on: stages run as without it. */
+  terminal?: boolean;
 }
 
 export interface PreparedRepro {
@@ -67,7 +69,8 @@ export async function prepareRepro(request: ReproRequest): Promise<Prepared> {
   const warnings = config.warnings;
   const bad = (errors: Diagnostic[]): Prepared => ({ ok: false, errors, warnings, config: false });
   // --dry runs nothing, so its executor records nothing.
-  const executor = createExecutor(request.executor ?? config.value.executor, { root, record: !request.dry, slurm: config.value.slurm, tty: request.tty === true });
+  const tty = request.tty === true && request.terminal === true;
+  const executor = createExecutor(request.executor ?? config.value.executor, { root, record: !request.dry, slurm: config.value.slurm, tty });
   const jobs =
     request.jobs === undefined && config.value.jobs === undefined && executor.defaultJobs !== undefined ? executor.defaultJobs : parseJobs(request.jobs, config.value.jobs);
   if (jobs === undefined) return bad([error("usage", `invalid value for -j/--jobs: '${request.jobs ?? ""}' (expected a positive integer or 'auto')`)]);
