@@ -1,6 +1,7 @@
 /**
- * `checkout`'s library: makes the cached outputs of the chosen stages what their lock entries say, through the
- * restore function `repro` uses (`restore.ts`), going on past an output that cannot be restored and naming it
+ * `checkout`'s library: makes the cached outputs of the chosen stages what their lock entries say, as the repro
+ * decision in its `checkout` mode says (`plan/decide.ts`: restore what the lock records, or nothing without an
+ * entry), through the restore function `repro` uses (`restore.ts`), going on past an output that cannot be restored and naming it
  * (spec 5). What happened is told as events for the command to print; what failed comes back as diagnostics.
  */
 import { lstat } from "node:fs/promises";
@@ -13,6 +14,7 @@ import { absOf, type Workspace } from "../status/workspace.js";
 import { cacheContextOf } from "./record.js";
 import { lockedOutputs, restoreOutputs } from "./restore.js";
 import { clearRunMarker } from "./run-marker.js";
+import { decideWithoutRunning } from "../plan/decide.js";
 
 export type CheckoutEvent =
   /** A stage named on the command line has no lock entry: nothing to restore. */
@@ -59,12 +61,14 @@ export async function checkoutStages(input: CheckoutInput): Promise<CheckoutSumm
     if (input.signal.aborted) break;
     const s = graph.stages.get(a)!;
     const lf = await input.locks.forStage(s);
-    const entry = lf.ok ? lf.value?.stages.get(s.name) : undefined;
-    if (!entry) {
+    const d = decideWithoutRunning(s, lf.ok ? lf.value?.stages.get(s.name) : undefined, "checkout");
+    if (d.kind === "no-record") {
       // Named on the command line: say why nothing happened to it.
       if (input.named.has(a)) input.on({ type: "no-lock-entry", stage: a });
       continue;
     }
+    if (d.kind !== "restore" || d.from !== "cache") throw new Error(`checkout cannot apply '${d.kind}'`);
+    const entry = d.entry;
     recorded++;
     // The outputs become the lock's: what a failed run left is gone, so a later edit is the user's (run-marker.ts).
     await clearRunMarker(root, a);

@@ -1,6 +1,7 @@
 /**
  * `commit`'s library: records the workspace state of the chosen stages through the one record path (`record.ts`)
- * without running anything, for outputs produced by hand (spec 5). A stage whose deps, params or outputs are missing,
+ * without running anything, for outputs produced by hand (spec 5). What to do with each stage is the repro decision's
+ * in its `commit` mode (`plan/decide.ts`): record it. A stage whose deps, params or outputs are missing,
  * or whose outputs cannot be stored, is not recorded; the problems are returned, the other stages go on.
  */
 import type { Diagnostic } from "../core/diagnostic.js";
@@ -13,6 +14,7 @@ import type { StageGraph } from "../core/model.js";
 import type { EventSink } from "./events.js";
 import type { Workspace } from "../status/workspace.js";
 import { cacheContextOf, recordAndStore, type Recorder } from "./record.js";
+import { decideWithoutRunning } from "../plan/decide.js";
 
 export interface CommitInput {
   graph: StageGraph;
@@ -48,6 +50,8 @@ export async function commitStages(input: CommitInput): Promise<CommitResult> {
     if (input.signal.aborted) break;
     const s = graph.stages.get(a)!;
     const lf = await locks.forStage(s);
+    const d = decideWithoutRunning(s, lf.ok ? lf.value?.stages.get(s.name) : undefined, "commit");
+    if (d.kind !== "re-record") throw new Error(`commit cannot apply '${d.kind}'`);
     const rec = await recordAndStore(recorder, s, {
       store: true,
       runCache: true,

@@ -94,7 +94,12 @@ export type ReproWarning =
   /** Cache objects of a stored output no longer matched their names (edited through a link) and were replaced. */
   | { kind: "cache-objects-repaired"; out: string; stage: string; ids: readonly string[] }
   /** The stage is recorded, but its run-cache entry could not be written. */
-  | { kind: "run-cache-not-updated"; diagnostics: readonly Diagnostic[] };
+  | { kind: "run-cache-not-updated"; diagnostics: readonly Diagnostic[] }
+  /**
+   * Deps (as written in the stage) or params files changed while the stage's command ran: the lock records them as
+   * they were when it started, so the stage is stale.
+   */
+  | { kind: "inputs-changed-during-run"; stage: string; deps: readonly string[]; params: readonly string[] };
 
 export type ReproWarningKind = ReproWarning["kind"];
 

@@ -5,23 +5,28 @@
  *
  *   hash (deps, params, outs: `status/record.ts`) -> store cached outputs -> run-cache entry -> lock entry
  *
- * then the stage's run marker is cleared (what is in the workspace is the lock's now: `run-marker.ts`). Where the
+ * then the stage's run marker is cleared (what is in the workspace is the lock's now: `run-marker.ts`). After a run,
+ * deps and params are recorded as they were when the command started (`hashInputs` just before it, passed in as
+ * `inputsAtStart`), as make and ninja judge a target by the inputs it was built from: a dep edited while the command
+ * ran is recorded with its old hash, so the next `status` says the stage is stale instead of up to date, and a
+ * warning names it (no run-cache entry is written: what the output was computed from is not known). Where the
  * entry goes is the caller's (`write`): `repro`'s lock writer, `commit`'s `writeLockEntry`, and for a future
  * `pipe add` a `.dvc` file, which records a stage of outputs only (no cmd, no deps: never run-cached).
  *
  * This module also builds the one `CacheContext` every command moving outputs between the workspace and the cache
  * uses, so that each hashes through the workspace's stat cache and leaves ignored files inside directory outputs alone.
  */
-import type { Diagnostic, Result } from "../core/diagnostic.js";
+import { error, type Diagnostic, type Result } from "../core/diagnostic.js";
 import type { CacheContext, OutputHash } from "../storage/checkout.js";
 import { storeOutput } from "../storage/checkout.js";
 import type { LinkType } from "../storage/link.js";
 import type { RunCache, RunEntry, RunKeyInput } from "../storage/runcache.js";
 import type { LocalCache } from "../storage/store.js";
 import type { HashedPath } from "../hash/hasher.js";
-import type { LockEntry } from "../lock/types.js";
+import type { LockEntry, LockFileEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
-import type { Stage } from "../core/model.js";
+import type { DepEntry, Stage } from "../core/model.js";
+import { currentParamValues, ParamsReader, unresolvedParams } from "../status/params.js";
 import type { EventSink } from "./events.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
 import { absOf, type Workspace } from "../status/workspace.js";
@@ -48,14 +53,77 @@ export function toOutputHash(h: HashedPath): OutputHash {
   return { kind: "dir", hash: h.hash, entries: h.manifest.entries, manifestBytes: h.manifest.bytes };
 }
 
-/** Run-cache key input from a recorded entry (`recordStage` keeps deps in stage order). */
-export function runKeyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
+/** A stage's deps and params as hashed at one moment, in the form the lock records them. */
+export interface StageInputs {
+  /** In stage order; URL deps as `algo: none`. */
+  deps: LockFileEntry[];
+  params: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Hashes the stage's deps and reads its params as they are now (xxh64). A missing or unreadable one is an error
+ * naming it; `missingNote` adds why a missing dep was not produced (its producing stage, when known).
+ */
+export async function hashInputs(
+  ws: Workspace,
+  s: Stage,
+  missingNote: (d: DepEntry) => string = () => "",
+): Promise<{ ok: true; inputs: StageInputs } | { ok: false; errors: Diagnostic[] }> {
+  const errors: Diagnostic[] = [];
+  const deps: LockFileEntry[] = [];
+  await Promise.all(
+    s.deps.map(async (d, i) => {
+      if (d.external) {
+        deps[i] = { path: d.path, algo: "none", hash: "" };
+        return;
+      }
+      const r = await ws.hasher.hashPath(absOf(ws.root, d.rootPath), "xxh64");
+      if (r.kind === "missing") errors.push(error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist${missingNote(d)}`, d.loc ?? s.loc));
+      else if (r.kind === "error") errors.push(error("io", `stage '${s.address}': cannot hash dependency '${d.path}': ${r.message}`, d.loc ?? s.loc));
+      else deps[i] = { path: d.path, algo: "xxh64", hash: r.hash, size: r.size, ...(r.kind === "dir" ? { nfiles: r.nfiles } : {}) };
+    }),
+  );
+  const params = await readParams(ws.root, ws.params, s, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, inputs: { deps, params } };
+}
+
+/** The values of the stage's params (`params.yaml` file -> key -> value); problems are added to `errors`. */
+async function readParams(root: string, reader: ParamsReader, s: Stage, errors: Diagnostic[]): Promise<StageInputs["params"]> {
+  const params: Record<string, Record<string, unknown>> = {};
+  for (const p of s.params) {
+    const facts = await reader.read(p.rootPath, absOf(root, p.rootPath));
+    if (facts.kind === "missing") {
+      errors.push(error("params", `stage '${s.address}': params file '${p.file}' does not exist`, p.loc ?? s.loc));
+      continue;
+    }
+    if (facts.kind === "invalid") {
+      errors.push(error("params", `stage '${s.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? s.loc));
+      continue;
+    }
+    const unresolved = unresolvedParams(p, facts.value);
+    if (unresolved !== undefined) {
+      errors.push(error("params", `stage '${s.address}': ${unresolved}`, p.loc ?? s.loc));
+      continue;
+    }
+    params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };
+  }
+  return params;
+}
+
+/** Run-cache key input from inputs `hashInputs` read. */
+export function runKeyOf(s: Stage, inputs: StageInputs): RunKeyInput {
   return {
     cmd: s.cmd,
-    deps: s.deps.map((d, i) => [d.rootPath, entry.deps[i]?.hash ?? ""] as const),
-    params: entry.params,
+    deps: s.deps.map((d, i) => [d.rootPath, inputs.deps[i]?.hash ?? ""] as const),
+    params: inputs.params,
     outs: s.outs.map((o) => o.rootPath),
   };
+}
+
+/** Run-cache key input from a recorded entry (`recordStage` keeps deps in stage order). */
+export function runKeyFromEntry(s: Stage, entry: LockEntry): RunKeyInput {
+  return runKeyOf(s, entry);
 }
 
 /** The run-cache entry for what `recordStage` hashed. */
@@ -84,6 +152,8 @@ export interface RecordOptions {
   previous: LockEntry | undefined;
   /** Writes the entry: the lock of the stage's directory (a `.dvc` file for `add`). */
   write: (entry: LockEntry) => Promise<Result<void>>;
+  /** After a run: the deps and params as they were when the command started (what the lock records). */
+  inputsAtStart?: StageInputs;
 }
 
 export interface Recorded {
@@ -99,16 +169,29 @@ export type RecordFailure = { step: "hash" | "store" | "write"; errors: Diagnost
 
 export async function recordAndStore(r: Recorder, s: Stage, opts: RecordOptions): Promise<{ ok: true; value: Recorded } | { ok: false; failure: RecordFailure }> {
   const { ws } = r;
+  const before = opts.inputsAtStart;
+  // A directory's hash is remembered for the whole process: forget it, so a change made during the run is seen.
+  if (before) for (const d of s.deps) if (!d.external) ws.hasher.invalidate(absOf(ws.root, d.rootPath));
   const rec = await recordStage(ws, s);
   if (!rec.ok) return { ok: false, failure: { step: "hash", errors: rec.errors } };
-  const { entry, outs } = rec.value;
+  const { outs } = rec.value;
+  let entry = rec.value.entry;
+  let changedDuringRun = false;
+  if (before) {
+    // The workspace reads a params file once per invocation: read them afresh to see an edit made during the run.
+    const paramsNow = s.params.length > 0 ? await readParams(ws.root, new ParamsReader(ws.root), s, []) : entry.params;
+    const atStart = asAtStart(s, { ...entry, params: paramsNow }, before);
+    entry = atStart.entry;
+    changedDuringRun = atStart.deps.length > 0 || atStart.params.length > 0;
+    if (changedDuringRun) r.emit({ type: "warning", warning: { kind: "inputs-changed-during-run", stage: s.address, deps: atStart.deps, params: atStart.params } });
+  }
   let runCacheErrors: Diagnostic[] = [];
   if (opts.store) {
     for (const ro of outs) {
       const stored = await storeRecorded(r, s, ro);
       if (!stored.ok) return { ok: false, failure: { step: "store", errors: stored.errors } };
     }
-    if (opts.runCache && runCacheable(s)) {
+    if (opts.runCache && !changedDuringRun && runCacheable(s)) {
       const key = await r.runs.key(runKeyFromEntry(s, entry));
       const w = await r.runs.record(key, runEntryOf(outs));
       if (!w.ok) runCacheErrors = w.errors;
@@ -123,6 +206,27 @@ export async function recordAndStore(r: Recorder, s: Stage, opts: RecordOptions)
   // Recorded: what is in the workspace now is the lock's (run-marker.ts).
   await clearRunMarker(ws.root, s.address);
   return { ok: true, value: { entry, written, runCacheErrors } };
+}
+
+/**
+ * The entry with deps and params as they were when the command started, and which of them changed since (deps as
+ * written, params files). A dep that is also one of the stage's own outputs (a persistent output read and
+ * rewritten) is the stage's to change: recorded as it is now.
+ */
+function asAtStart(s: Stage, now: LockEntry, before: StageInputs): { entry: LockEntry; deps: string[]; params: string[] } {
+  const own = (d: DepEntry): boolean =>
+    s.outs.some((o) => !o.external && (o.rootPath === d.rootPath || d.rootPath.startsWith(o.rootPath + "/") || o.rootPath.startsWith(d.rootPath + "/")));
+  const deps: string[] = [];
+  const recorded = now.deps.map((e, i) => {
+    const d = s.deps[i];
+    const b = before.deps[i];
+    if (d === undefined || b === undefined || d.external || own(d) || b.hash === e.hash) return e;
+    deps.push(d.path);
+    return b;
+  });
+  const files = [...new Set([...Object.keys(now.params), ...Object.keys(before.params)])];
+  const params = files.filter((f) => JSON.stringify(now.params[f]) !== JSON.stringify(before.params[f]));
+  return { entry: { ...now, deps: recorded, params: params.length > 0 ? before.params : now.params }, deps, params };
 }
 
 async function storeRecorded(r: Recorder, s: Stage, ro: RecordedOut): Promise<{ ok: true } | { ok: false; errors: Diagnostic[] }> {

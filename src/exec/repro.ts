@@ -15,8 +15,9 @@
  * - otherwise run: deps and params checked (a missing one fails the stage before it runs), non-persistent outputs
  *   saved to the cache when their content is not what the lock records (so never lost; but what a failed run of the
  *   stage itself left is not saved: `run-marker.ts`), then removed (persistent ones unprotected), the run marked, the
- *   command run (each command announced as it starts), every declared output verified, then recorded
- *   (`record.ts`: outputs hashed and stored, the run-cache entry and the lock entry written, the mark removed).
+ *   deps and params hashed as the command will find them, the command run (each command announced as it starts),
+ *   every declared output verified, then recorded (`record.ts`: outputs hashed and stored, the run-cache entry and
+ *   the lock entry written with the deps as they were at the start, the mark removed).
  *
  * An executor that `queues` (SLURM with `submit: plan`) lets a stage start as soon as the stages it needs are
  * submitted: the scheduler is told at once (`release`), and a stage below one in flight is decided as `--dry` decides a
@@ -42,10 +43,9 @@ import type { LockStore } from "../lock/read.js";
 import type { LockEntry } from "../lock/types.js";
 import { pathKey } from "../lock/types.js";
 import { LockWriter } from "../lock/store.js";
-import type { Stage, StageGraph } from "../core/model.js";
+import type { DepEntry, Stage, StageGraph } from "../core/model.js";
 import { indexOf } from "../graph/graph.js";
 import type { OutIndex } from "../graph/trie.js";
-import { currentParamValues, unresolvedParams } from "../status/params.js";
 import type { StageStatus, StaleReason } from "../status/types.js";
 import { absOf, checkStage, type Workspace } from "../status/workspace.js";
 import type { DiagnosedFailure, EventSink, RestoreSource, RunReason, StageFailureFacts } from "./events.js";
@@ -62,7 +62,7 @@ import { clearRunMarker, entryStamp, readRunMarker, writeRunMarker } from "./run
 import { schedule, type WorkStatus } from "./scheduler.js";
 import type { Executor, Outcome, StageJob, StageRun } from "../executors/executor.js";
 import { lockedOutputs, restoreOutputs, type LockedOut } from "./restore.js";
-import { cacheContextOf, recordAndStore, toOutputHash, type Recorder } from "./record.js";
+import { cacheContextOf, hashInputs, recordAndStore, runKeyOf, toOutputHash, type Recorder, type StageInputs } from "./record.js";
 import { decide, hasDvcHashes, type Action, type Fact, type StageFacts } from "../plan/decide.js";
 
 export interface ReproFlags {
@@ -440,6 +440,9 @@ export class ReproEngine {
         return this.applier.restore(s, a);
       case "run":
         return this.applier.run(s, a, signal);
+      case "no-record":
+        // Only `checkout`'s mode says it; `repro` decides in its own.
+        throw new Error(`'${a.kind}' decided for '${s.address}' in repro`);
       default:
         return unreachable(a);
     }
@@ -660,49 +663,16 @@ export class ReproEngine {
 
   /** Current hashes of deps and values of params, checked: a missing one fails the stage before it runs. */
   private async currentInputs(s: Stage): Promise<{ ok: true; key: RunKeyInput } | { ok: false; errors: Diagnostic[] }> {
-    const { ws } = this.input;
-    const errors: Diagnostic[] = [];
-    const deps: [string, string][] = [];
-    await Promise.all(
-      s.deps.map(async (d, i) => {
-        if (d.external) {
-          deps[i] = [d.rootPath, ""];
-          return;
-        }
-        const r = await ws.hasher.hashPath(absOf(ws.root, d.rootPath), "xxh64");
-        if (r.kind === "missing") {
-          const producers = this.producers.producersOf(d).map((p) => p.stage);
-          const frozen = producers.find((p) => p.frozen);
-          const producer = frozen
-            ? ` (its producing stage '${frozen.address}' is frozen, so it is not run to create it; 'pipe repro -f ${frozen.address}' does)`
-            : producers.length > 0
-              ? " (its producing stage has not created it)"
-              : "";
-          errors.push(error("missing-dep", `stage '${s.address}': dependency '${d.path}' does not exist${producer}`, d.loc ?? s.loc));
-        } else if (r.kind === "error") errors.push(error("io", `stage '${s.address}': cannot hash dependency '${d.path}': ${r.message}`, d.loc ?? s.loc));
-        else deps[i] = [d.rootPath, r.hash];
-      }),
-    );
-    const params: Record<string, Record<string, unknown>> = {};
-    for (const p of s.params) {
-      const facts = await ws.params.read(p.rootPath, absOf(ws.root, p.rootPath));
-      if (facts.kind === "missing") {
-        errors.push(error("params", `stage '${s.address}': params file '${p.file}' does not exist`, p.loc ?? s.loc));
-        continue;
-      }
-      if (facts.kind === "invalid") {
-        errors.push(error("params", `stage '${s.address}': cannot read params file '${p.file}': ${facts.message}`, p.loc ?? s.loc));
-        continue;
-      }
-      const unresolved = unresolvedParams(p, facts.value);
-      if (unresolved !== undefined) {
-        errors.push(error("params", `stage '${s.address}': ${unresolved}`, p.loc ?? s.loc));
-        continue;
-      }
-      params[p.file] = { ...(params[p.file] ?? {}), ...currentParamValues(p, facts) };
-    }
-    if (errors.length > 0) return { ok: false, errors };
-    return { ok: true, key: { cmd: s.cmd, deps, params, outs: s.outs.map((o) => o.rootPath) } };
+    const r = await hashInputs(this.input.ws, s, (d) => this.missingNote(d));
+    return r.ok ? { ok: true, key: runKeyOf(s, r.inputs) } : r;
+  }
+
+  /** Why a missing dep was not produced: its producing stage is frozen, or did not create it. */
+  private missingNote(d: DepEntry): string {
+    const producers = this.producers.producersOf(d).map((p) => p.stage);
+    const frozen = producers.find((p) => p.frozen);
+    if (frozen) return ` (its producing stage '${frozen.address}' is frozen, so it is not run to create it; 'pipe repro -f ${frozen.address}' does)`;
+    return producers.length > 0 ? " (its producing stage has not created it)" : "";
   }
 
   /** The run-cache entry for these inputs, when the cache holds every object of it. */
@@ -794,17 +764,20 @@ export class ReproEngine {
       entry: entryStamp(this.entries.get(s.address)),
     });
     if (!marked.ok) return this.fail(s, failureReasonOf(marked.errors), marked.errors);
+    // The inputs as the command will find them: what the lock records after it (`record.ts`). A dep not there yet (a
+    // queued job's upstream still in flight) leaves them to be hashed after the run.
+    const before = await hashInputs(ws, s);
     const reasons: RunReason[] = forced && !status.stale ? [{ kind: "forced" }] : status.reasons;
     emit({ type: "stage-start", stage: s.address, cmd: s.cmd, reasons, ...(executor.scheduled === true ? { job: true as const } : {}) });
     const started = (this.input.now ?? (() => performance.now()))();
     // An interrupt that came during the preparations above starts nothing.
     if (signal?.aborted) return "failed";
     const run = executor.start(this.jobOf(s));
-    return this.follow(s, run, signal, started);
+    return this.follow(s, run, signal, started, before.ok ? before.inputs : undefined);
   }
 
   /** Waits for a started run (telling the scheduler at once when the executor queues it), then records it. */
-  private async follow(s: Stage, run: StageRun, signal: AbortSignal | undefined, started: number): Promise<StageResult> {
+  private async follow(s: Stage, run: StageRun, signal: AbortSignal | undefined, started: number, inputsAtStart?: StageInputs): Promise<StageResult> {
     const { emit, executor } = this.input;
     if (executor.queues === true) {
       this.inFlight.set(s.address, run);
@@ -850,7 +823,7 @@ export class ReproEngine {
           return unreachable(res);
       }
     }
-    const rec = await this.recordAndCommit(s, { runCache: true });
+    const rec = await this.recordAndCommit(s, { runCache: true, ...(inputsAtStart ? { inputsAtStart } : {}) });
     if (rec !== "ok") return rec;
     emit({ type: "stage-finished", stage: s.address, durationMs: (this.input.now ?? (() => performance.now()))() - started });
     return "ran";
@@ -860,11 +833,12 @@ export class ReproEngine {
    * Hashes the stage as it is now, stores its cached outputs (unless `--no-commit`), records the run-cache entry and
    * writes the lock entry, in that order (`record.ts`): the lock never names an object the cache does not have.
    */
-  private async recordAndCommit(s: Stage, opts: { runCache: boolean }): Promise<"ok" | "failed"> {
+  private async recordAndCommit(s: Stage, opts: { runCache: boolean; inputsAtStart?: StageInputs }): Promise<"ok" | "failed"> {
     const prev = this.entries.get(s.address);
     const rec = await recordAndStore(this.recorder, s, {
       store: this.input.flags.commit,
       runCache: opts.runCache,
+      ...(opts.inputsAtStart ? { inputsAtStart: opts.inputsAtStart } : {}),
       previous: this.flavors.get(s.address) === "pipe" ? prev : undefined,
       write: (entry) => this.lockWriter.write(s, entry),
     });

@@ -6,7 +6,7 @@
  *
  * The caller brings the event sink (a reporter of `report/`) and the abort signal; nothing here prints or exits.
  */
-import { error, type Diagnostic } from "../core/diagnostic.js";
+import type { Diagnostic } from "../core/diagnostic.js";
 import type { EventSink } from "../exec/events.js";
 import { buildGraph } from "../graph/graph.js";
 import { loadPipelineCached } from "../project/load.js";
@@ -50,63 +50,26 @@ export async function reproduce(input: ReproduceInput): Promise<ReproduceOutcome
   const graph = g.value;
   const warnings = [...loaded.result.warnings, ...g.warnings];
 
-  const [{ readConfig }, { resolveTargets }, { planRepro }, session, { createExecutor }] = await Promise.all([
-    import("../project/config.js"),
-    import("../graph/select.js"),
-    import("../exec/plan.js"),
-    import("../exec/session.js"),
-    import("../executors/index.js"),
-  ]);
-  const config = await readConfig(root, sources);
-  if (!config.ok) return { kind: "invalid", errors: [...config.errors, ...config.warnings], sources };
-  warnings.push(...config.warnings);
+  const { prepareRepro, runRepro } = await import("../exec/run-repro.js");
+  const p = await prepareRepro({ graph, sources, targets: input.targets ?? [], cwd: input.dir, select: { force: input.force === true }, jobs: input.jobs, dry: false, ...(input.executor ? { executor: input.executor } : {}) });
+  if (!p.ok && p.config) return { kind: "invalid", errors: p.errors, sources };
+  warnings.push(...p.warnings);
   if (warnings.length > 0) input.onDiagnostics?.(warnings, sources);
-  // The executor's own default when neither -j nor the config says (SLURM: the cluster's scheduler is the limit).
-  const executor = createExecutor(input.executor ?? config.value.executor, { root, record: true, slurm: config.value.slurm });
-  const jobs = input.jobs === undefined && config.value.jobs === undefined && executor.defaultJobs !== undefined ? executor.defaultJobs : session.parseJobs(input.jobs, config.value.jobs);
-  if (jobs === undefined) return { kind: "invalid", errors: [error("usage", `invalid value for -j/--jobs: '${input.jobs ?? ""}'`)], sources };
-  let addresses: string[] | undefined;
-  if (input.targets && input.targets.length > 0) {
-    const r = resolveTargets(graph, [...input.targets], input.dir, root);
-    if (!r.ok) return { kind: "invalid", errors: r.errors, sources };
-    addresses = r.value;
-  }
-  const { selected, forced } = planRepro(graph, addresses, { force: input.force === true });
-  const lock = await session.lockProject(root, "pipe exp run", { executor });
-  if (!lock.ok) return { kind: "blocked", errors: lock.errors, sources };
-  const [{ ReproEngine, summarise }, { openWorkspace }, { LockStore }, { LocalCache }, { RunCache }] = await Promise.all([
-    import("../exec/repro.js"),
-    import("../status/workspace.js"),
-    import("../lock/read.js"),
-    import("../storage/store.js"),
-    import("../storage/runcache.js"),
-  ]);
-  const cacheRoot = input.cacheRoot ?? root;
-  const ws = openWorkspace(root);
-  try {
-    const engine = new ReproEngine({
-      graph,
-      selected,
-      forced,
-      flags: { forceDownstream: false, keepGoing: false, dry: false, runCache: true, commit: true, jobs },
-      ws,
-      locks: new LockStore(root, sources),
-      store: new LocalCache(cacheRoot, undefined, { recordVerified: true }),
-      runs: new RunCache(cacheRoot),
-      linkTypes: config.value.cache.links,
-      gitignore: config.value.gitignore,
-      executor,
-      emit: input.emit,
-      ...(input.signal ? { signal: input.signal } : {}),
-    });
-    const result = await engine.run();
-    if (result.preflight.length > 0) {
-      return result.preflightInvalid ? { kind: "invalid", errors: result.preflight, sources } : { kind: "blocked", errors: result.preflight, sources };
+  if (!p.ok) return { kind: "invalid", errors: p.errors, sources };
+  const r = await runRepro(p.value, {
+    lockAs: "pipe exp run",
+    onLocked: () => ({ emit: input.emit, ...(input.signal ? { signal: input.signal } : {}) }),
+    cacheRoot: input.cacheRoot ?? root,
+  });
+  switch (r.kind) {
+    case "locked-out":
+    case "stopped":
+      return { kind: "blocked", errors: r.kind === "locked-out" ? r.errors : [], sources };
+    case "preflight":
+      return r.invalid ? { kind: "invalid", errors: r.errors, sources } : { kind: "blocked", errors: r.errors, sources };
+    case "done": {
+      const c = r.counts;
+      return { kind: "done", root, graph, failed: c.failed, ran: c.ran, restored: c.restored, upToDate: c.upToDate, interrupted: r.interrupted };
     }
-    ws.hasher.save();
-    const c = summarise(result.results);
-    return { kind: "done", root, graph, failed: c.failed, ran: c.ran, restored: c.restored, upToDate: c.upToDate, interrupted: result.interrupted };
-  } finally {
-    await lock.value.release();
   }
 }

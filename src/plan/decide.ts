@@ -12,7 +12,9 @@
  * decision: the caller records the fact that made it possible as false (`outsCached`, `runCacheHit`) and decides again.
  *
  * `repro` applies the action with the real applier, `repro --dry` with a dry one (`exec/repro.ts`); both go through
- * this function, so what `--dry` says is what a run does. Under `--dry` the facts differ only in what the dry applier
+ * this function, so what `--dry` says is what a run does. `checkout` and `commit` decide here too, in their own mode
+ * (`DecideMode`), and apply the actions through the functions `repro`'s applier uses: restoring outputs as the lock
+ * records them (`exec/restore.ts`) and the one record path (`exec/record.ts`). Under `--dry` the facts differ only in what the dry applier
  * knows about stages before this one (`upstreamChanging`: outputs that would be produced anew), and a missing input
  * does not fail the stage (it may be an output a stage above would produce).
  */
@@ -22,10 +24,18 @@ import type { Stage } from "../core/model.js";
 import type { RunEntry, RunKeyInput } from "../storage/runcache.js";
 import type { StageStatus } from "../status/types.js";
 
+/**
+ * What the decision is for. `repro` (the default): bring the stage up to date. `checkout`: restore only what the lock
+ * records, running and recording nothing (every recorded output, whatever the status: an output already as recorded
+ * is left as it is). `commit`: record what the workspace holds, running nothing.
+ */
+export type DecideMode = "repro" | "checkout" | "commit";
+
 export interface DecideFlags {
   dry: boolean;
   /** false with `--no-run-cache`. */
   runCache: boolean;
+  mode?: DecideMode;
 }
 
 /** What is known about the stage. Optional facts are gathered on demand (see `Fact`). */
@@ -59,8 +69,13 @@ export type Fact = "missingOuts" | "missingOutsCached" | "status" | "outsCached"
 
 export type Action =
   | { kind: "skip"; reason: "up-to-date" | "frozen" }
-  /** Fresh, but its entry has DVC's hashes: hash with xxh64, store outputs, write the entry; run nothing. */
+  /**
+   * Hash with xxh64, store outputs, write the entry; run nothing. `repro`: fresh, but its entry has DVC's hashes (or
+   * a data source that changed); `commit`: always.
+   */
   | { kind: "re-record" }
+  /** `checkout`: the stage has no lock entry (it never ran), so there is nothing to restore. */
+  | { kind: "no-record" }
   /** Frozen, outputs missing: check out what the cache holds (`complete`: every missing one). */
   | { kind: "restore-frozen"; complete: boolean }
   | { kind: "restore"; from: "cache"; entry: LockEntry }
@@ -100,7 +115,21 @@ export function onlyMissingOutputs(st: StageStatus): boolean {
 
 const need = (fact: Fact): Decision => ({ kind: "need", fact });
 
+/**
+ * `checkout`'s and `commit`'s decision: from the lock entry alone (`entry`, whatever file it was read from), the one
+ * action of that mode; they gather no other fact.
+ */
+export function decideWithoutRunning(stage: Stage, entry: LockEntry | undefined, mode: "checkout" | "commit"): Action {
+  const d = decide(stage, { forced: false, entry, dvcEntry: false, upstreamChanging: [] }, { dry: false, runCache: false, mode });
+  if (d.kind === "need") throw new Error(`'${mode}' asked for '${d.fact}' about '${stage.address}'`);
+  return d;
+}
+
 export function decide(stage: Stage, facts: StageFacts, flags: DecideFlags): Decision {
+  // Neither looks at the status: checkout makes the outputs what the lock says, commit makes the lock what the
+  // workspace holds, frozen stages and data sources alike.
+  if (flags.mode === "checkout") return facts.entry === undefined ? { kind: "no-record" } : { kind: "restore", from: "cache", entry: facts.entry };
+  if (flags.mode === "commit") return { kind: "re-record" };
   const { forced } = facts;
   // A frozen stage never runs; its missing outputs are checked out so the stages below find their inputs.
   if (stage.frozen && !forced) {

@@ -51,6 +51,7 @@ function jsonWarning(w: ReproWarning): unknown {
     case "leftover-deleted":
     case "output-saved-before-run":
     case "cache-objects-repaired":
+    case "inputs-changed-during-run":
       return w;
     default:
       return unreachable(w);

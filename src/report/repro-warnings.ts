@@ -65,6 +65,11 @@ export function warningText(w: ReproWarning): string {
     }
     case "run-cache-not-updated":
       return `run-cache not updated: ${diagnosticsText(w.diagnostics)}`;
+    case "inputs-changed-during-run": {
+      const what = [...w.deps.map((d) => `'${d}'`), ...w.params.map((f) => `params in '${f}'`)];
+      const one = what.length === 1;
+      return `${what.join(", ")} changed while '${w.stage}' ran; the lock records ${n(!one, "it", "them")} as ${n(!one, "it was", "they were")} when the command started, so '${w.stage}' is stale ('pipe repro' runs it again)`;
+    }
     default:
       return unreachable(w);
   }

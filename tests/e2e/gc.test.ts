@@ -20,7 +20,9 @@ function project(): string {
 function objectIds(dir: string): string[] {
   const cache = path.join(dir, ".pipe/cache");
   if (!exists(dir, ".pipe/cache")) return [];
+  // Shards only: `verified` (objects read back) may appear whenever a check finds objects older than the racy window.
   return readdirSync(cache)
+    .filter((shard) => shard !== "verified")
     .flatMap((shard) => readdirSync(path.join(cache, shard)).map((n) => shard + n))
     .sort();
 }

@@ -1,6 +1,6 @@
 /** The repro decision (`plan/decide.ts`) over a table of cases: no disk, facts given, the action and what was asked. */
 import { describe, expect, it } from "vitest";
-import { decide, type DecideFlags, type Decision, type Fact, type StageFacts } from "../../src/plan/decide.js";
+import { decide, decideWithoutRunning, type DecideFlags, type Decision, type Fact, type StageFacts } from "../../src/plan/decide.js";
 import type { LockEntry } from "../../src/lock/types.js";
 import type { Stage } from "../../src/core/model.js";
 import type { RunEntry } from "../../src/storage/runcache.js";
@@ -48,6 +48,8 @@ const inputsBad = { ok: false as const, errors: [missing] };
 
 const REAL: DecideFlags = { dry: false, runCache: true };
 const DRY: DecideFlags = { dry: true, runCache: true };
+const CHECKOUT: DecideFlags = { dry: false, runCache: true, mode: "checkout" };
+const COMMIT: DecideFlags = { dry: false, runCache: true, mode: "commit" };
 
 /** Decides as the engine does: each fact asked for is taken from `known` (it must be there), in the order asked. */
 function run(s: Stage, base: Partial<StageFacts>, known: Partial<StageFacts>, flags: DecideFlags): { action: Decision; asked: Fact[] } {
@@ -202,6 +204,25 @@ const cases: Case[] = [
     action: { kind: "re-record" },
     asked: ["status"],
   },
+  {
+    name: "checkout: what the lock records is restored, whatever the status says (no fact asked)",
+    flags: CHECKOUT,
+    known: {},
+    action: { kind: "restore", from: "cache", entry },
+    asked: [],
+  },
+  {
+    name: "checkout: a frozen, forced data source is restored as recorded too",
+    flags: CHECKOUT,
+    stage: { frozen: true, dataSource: true } as Partial<Stage>,
+    base: { forced: true, dvcEntry: true },
+    known: {},
+    action: { kind: "restore", from: "cache", entry },
+    asked: [],
+  },
+  { name: "checkout: no lock entry, nothing to restore", flags: CHECKOUT, base: { entry: undefined }, known: {}, action: { kind: "no-record" }, asked: [] },
+  { name: "commit: recorded, nothing run and no fact asked", flags: COMMIT, known: {}, action: { kind: "re-record" }, asked: [] },
+  { name: "commit: a frozen stage without a lock entry is recorded too", flags: COMMIT, stage: { frozen: true }, base: { entry: undefined }, known: {}, action: { kind: "re-record" }, asked: [] },
 ];
 
 describe("decide", () => {
@@ -235,5 +256,38 @@ describe("decide", () => {
     const r = run(stage(), { entry: undefined }, { status: status([{ kind: "no-lock-entry" }]), inputs: inputsOk, runCacheHit: null }, REAL);
     expect(r.action).toMatchObject({ kind: "run" });
     expect(r.asked).not.toContain("outsCached");
+  });
+
+  it("is pure: the same facts give the same action, and the facts are not changed", () => {
+    const deepFreeze = <T>(o: T): T => {
+      if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+        Object.freeze(o);
+        for (const v of Object.values(o)) deepFreeze(v);
+      }
+      return o;
+    };
+    const s = deepFreeze(stage());
+    for (const flags of [REAL, DRY, CHECKOUT, COMMIT, { ...REAL, runCache: false }]) {
+      const facts = deepFreeze<StageFacts>({
+        forced: false,
+        entry,
+        dvcEntry: false,
+        upstreamChanging: [],
+        status: outDeleted,
+        outsCached: false,
+        inputs: inputsOk,
+        runCacheHit: hit,
+      });
+      const before = JSON.stringify(facts);
+      const first = decide(s, facts, flags);
+      expect(decide(s, facts, flags)).toEqual(first);
+      expect(JSON.stringify(facts)).toBe(before);
+    }
+  });
+
+  it("decideWithoutRunning: checkout's and commit's one action from the lock entry alone", () => {
+    expect(decideWithoutRunning(stage(), entry, "checkout")).toEqual({ kind: "restore", from: "cache", entry });
+    expect(decideWithoutRunning(stage(), undefined, "checkout")).toEqual({ kind: "no-record" });
+    expect(decideWithoutRunning(stage({ frozen: true }), undefined, "commit")).toEqual({ kind: "re-record" });
   });
 });

@@ -30,8 +30,8 @@ export async function run(ctx: CommandContext, sub: string, args: unknown[], opt
     case "apply": {
       const r = await m.applyExperiment(p, args[0] as string, opts.force === true);
       if (!r.ok) return failed(ctx, r.errors);
-      const checkout = await import("./checkout.js");
-      const code = await checkout.run(ctx, []);
+      const { checkoutWorkspace } = await import("../checkout-run.js");
+      const code = await checkoutWorkspace(ctx, []);
       if (!ctx.global.quiet) out(`Applied experiment '${r.value.exp.name}' (${r.value.exp.sha.slice(0, 7)}) to the workspace.\n`);
       return code;
     }

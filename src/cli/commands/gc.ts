@@ -77,14 +77,10 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
 
   // The write lock comes first: a `repro` finishing between reading the locks and deleting would otherwise lose
   // the objects its new lock names.
-  let lock: import("../../exec/mutex.js").WriteLock | undefined;
-  if (!opts.dry) {
-    const l = await session.lockProject(root, "pipe gc", lockNotes(ctx));
-    if (!l.ok) {
-      printDiagnostics(ctx, l.errors);
-      return EXIT_FAILED;
-    }
-    lock = l.value;
+  const lock = opts.dry ? undefined : await session.lockProject(root, "pipe gc", lockNotes(ctx));
+  if (lock?.ok === false) {
+    printDiagnostics(ctx, lock.errors);
+    return EXIT_FAILED;
   }
   try {
     const named = await referencesForGc(ctx, root, scope);
@@ -117,6 +113,6 @@ export async function run(ctx: CommandContext, opts: GcOptions = {}): Promise<nu
     if (!ctx.global.quiet) ctx.io.out(say.removedText(plan, ctx.global.verbose));
     return EXIT_OK;
   } finally {
-    await lock?.release();
+    if (lock?.ok) await lock.value.release();
   }
 }

@@ -12,11 +12,11 @@ export async function run(ctx: CommandContext, targets: string[], opts: Transfer
   const fetched = await transferCommand(ctx, "pull", targets, opts, deferred);
   // A usage error or an interrupt: nothing to check out from.
   if (fetched !== EXIT_OK && fetched !== 1) return fetched;
-  const checkout = await import("./checkout.js");
+  const { checkoutWorkspace } = await import("../checkout-run.js");
   // With --json stdout holds one document: the checkout's lines are left out of it, and what it restored goes in.
   const quiet = opts.json ? { ...ctx, io: { ...ctx.io, out: () => undefined } } : ctx;
   const restored: string[] = [];
-  const code = await checkout.run(quiet, targets, { onRestored: (p) => restored.push(p) });
+  const code = await checkoutWorkspace(quiet, targets, { onRestored: (p) => restored.push(p) });
   if (deferred.json) ctx.io.out(deferred.json(restored));
   return fetched !== EXIT_OK ? fetched : code;
 }

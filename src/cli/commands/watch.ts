@@ -1,6 +1,6 @@
 /**
  * `pipe watch [TARGET...] [-j N]`: `repro` the targets, then again whenever what they read changes
- * (`exec/watch.ts`), until Ctrl-C. Each run is exactly `pipe repro` (this file calls its command), so it takes and
+ * (`exec/watch.ts`), until Ctrl-C. Each run is exactly `pipe repro` (`cli/repro-run.ts`, as that command runs it), so it takes and
  * releases the project write lock, prints its report, and on an interrupt stops its stages and records nothing of
  * theirs. Exit code: 130 (it only ends on an interrupt); 2 when the project cannot be found.
  */
@@ -12,7 +12,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: { jobs?:
   if (typeof project === "number") return project;
   const root = project.root;
   const [repro, { stagesReading, watchLoop, watchPlan }, { watchLine }, session, { loadPipelineCached }, { buildGraph }, { resolveTargets }, { whereOf }] = await Promise.all([
-    import("./repro.js"),
+    import("../repro-run.js"),
     import("../../exec/watch.js"),
     import("../../report/watch.js"),
     import("../../exec/session.js"),
@@ -43,11 +43,11 @@ export async function run(ctx: CommandContext, targets: string[], opts: { jobs?:
       const again = graph ? stagesReading(graph, addresses, edited) : [];
       if (again.length > 0) {
         emit({ type: "watch-forced", stages: again, paths: [...edited] });
-        const code = await repro.run(ctx, again, { force: true, ...jobs });
+        const code = await repro.reproCommand(ctx, again, { force: true, ...jobs });
         if (code === EXIT_INTERRUPTED) return code;
       }
     }
-    return repro.run(ctx, targets, jobs);
+    return repro.reproCommand(ctx, targets, jobs);
   };
   // Between runs an interrupt ends the wait; during a run `repro` installs its own handling and returns 130.
   const interrupts = session.handleInterrupts({ onSecond: () => process.exit(EXIT_INTERRUPTED) });
