@@ -10,9 +10,10 @@
  * environment; the helper `chdir`s, makes two pipes, forks, and the child starts a session of its own (as Node's
  * `detached` does: the stage is one process group that a cancel kills with one `kill(-pgid)`), points stdin at
  * /dev/null and stdout/stderr at the pipes, and execs `sh -e -c`. The helper relays the output as it arrives (not per
- * line) and reports the pid, the exit (code or signal, exactly as `waitpid` says) and the end of output (both pipes
- * closed by every process that held them): the same events `child_process` gives, so `local.ts` keeps one set of
- * rules for cancelling, killing and waiting for output. Signals are sent by `pipe` to the group directly.
+ * line; stdout before stderr when both are ready) and reports the pid, the exit (code or signal, exactly as `waitpid`
+ * says) and the end of output (both pipes closed by every process that held them): the same events `child_process`
+ * gives, so `local.ts` keeps one set of rules for cancelling, killing and waiting for output. Signals are sent by
+ * `pipe` to the group directly.
  *
  * Everything travels on the helper's stdin and stdout as frames, in order: a request is `<length>\n` and its fields
  * separated by NUL (no field of an `exec` can hold a NUL); a report is `<type> <number>\n`, followed by that many
@@ -56,7 +57,7 @@ while (defined(my $len = <STDIN>)) {
       my $rin = ""; vec($rin, $_, 1) = 1 for keys %open;
       my $n = select(my $rout = $rin, undef, undef, defined $status ? undef : 0.05);
       if (defined $n && $n > 0) {
-        for my $fd (keys %open) {
+        for my $fd (sort { $a <=> $b } keys %open) {
           next unless vec($rout, $fd, 1);
           my ($fh, $t) = @{$open{$fd}};
           my $r = sysread($fh, my $data, 65536);
