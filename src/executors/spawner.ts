@@ -271,10 +271,16 @@ export class SpawnerPool {
       this.off = true;
       return undefined;
     }
-    const s = new Spawner(perl, (dead) => {
-      this.all.delete(dead);
-      if (dead.unavailable) this.off = true;
-    });
+    let s: Spawner;
+    try {
+      s = new Spawner(perl, (dead) => {
+        this.all.delete(dead);
+        if (dead.unavailable) this.off = true;
+      });
+    } catch {
+      // The machine refused a new process now (EAGAIN, EMFILE): the direct spawn reports it as the stage's outcome.
+      return undefined;
+    }
     this.all.add(s);
     return s;
   }
