@@ -20,7 +20,14 @@
  *   last lines are kept for the failure report. The unfinished line is passed on too, each time it grows, so a
  *   progress bar that redraws with `\r` shows as it is drawn rather than when its line ends. Each command is announced to the sink just before it starts.
  *
- * It uses `node:child_process` directly rather than execa: per stage, execa's option handling and stream plumbing
+ * - Commands are started by the small helper processes of `spawner.ts` (one per concurrent run, made once per `pipe`),
+ *   not forked from this large process on its main thread: that fork was 5-7 ms of blocked main thread per stage,
+ *   which bounded a chain of small stages and serialised `-j`. The helper reports the pid, output, exit and end of
+ *   output as `child_process` would, so the rules above are the same either way; with `tty`, where Perl is missing,
+ *   or if a helper cannot be started, the command is spawned from here as before. A helper that dies mid-run fails
+ *   its stage (`environment`, saying so) after killing the stage's group.
+ *
+ * Where it spawns itself, it uses `node:child_process` directly rather than execa: per stage, execa's option handling and stream plumbing
  * cost about 2.5 ms on top of a 2 ms spawn, which is most of `repro`'s overhead on a pipeline of many small stages,
  * and none of its features (it would not kill a process group either) is needed for one `sh -e -c`.
  */
@@ -29,6 +36,7 @@ import { StringDecoder } from "node:string_decoder";
 import { envErrorOf, envText } from "../core/env-error.js";
 import type { Executor, Leftover, Outcome, OutcomeReason, OutputStream, SettleOptions, StageJob, StageRun } from "./executor.js";
 import { settleOrphans, type GroupRecorder, type Orphan } from "./local-groups.js";
+import { sharedPool, type SpawnerPool } from "./spawner.js";
 
 export const TAIL_LINES = 20;
 /** A partial line longer than this is passed on without waiting for its newline (progress bars use `\r`). */
@@ -102,6 +110,11 @@ export interface LocalExecutorOptions {
    * streams are one: everything the command writes arrives as its stdout.
    */
   tty?: boolean;
+  /**
+   * Start commands from the small helper processes of `spawner.ts` (default), or from this process (false: the
+   * fork of a large Node process on the main thread, 5-7 ms a stage). With `tty`, commands are always started here.
+   */
+  spawner?: boolean | SpawnerPool;
 }
 
 /** `'...'` for sh, with each `'` as `'\''`. */
@@ -116,7 +129,7 @@ export class LocalExecutor implements Executor {
   constructor(private readonly opts: LocalExecutorOptions) {}
 
   start(job: StageJob): StageRun {
-    const run = new LocalRun(job, this.opts);
+    const run = new LocalRun(job, this.opts, pool(this.opts));
     this.runs.add(run);
     void run.outcome.then(() => this.runs.delete(run));
     return run;
@@ -137,6 +150,11 @@ export class LocalExecutor implements Executor {
   }
 }
 
+function pool(opts: LocalExecutorOptions): SpawnerPool | undefined {
+  if (opts.spawner === false || opts.tty === true) return undefined;
+  return opts.spawner === undefined || opts.spawner === true ? sharedPool() : opts.spawner;
+}
+
 /** One stage run: its commands one after another, each in a process group of its own. */
 class LocalRun implements StageRun {
   readonly outcome: Promise<Outcome>;
@@ -147,6 +165,7 @@ class LocalRun implements StageRun {
   constructor(
     job: StageJob,
     private readonly opts: LocalExecutorOptions,
+    private readonly pool: SpawnerPool | undefined,
   ) {
     this.outcome = this.run(job);
   }
@@ -196,70 +215,50 @@ class LocalRun implements StageRun {
   ): Promise<OutcomeReason> {
     installExitHook();
     return new Promise((resolve) => {
-      let child: ChildProcess;
-      try {
-        // `script -e` exits with the command's status; `-f` flushes at once (a progress bar stays live). `script
-        // -c` starts its command with $SHELL, so SHELL is sh for the wrapper, and the stage gets its own back.
-        const shell = env.SHELL === undefined ? "unset SHELL; " : `SHELL=${shellQuote(env.SHELL)} `;
-        child = this.opts.tty
-          ? spawn("script", ["-q", "-e", "-f", "-c", `${shell}exec sh -e -c ${shellQuote(command)}`, "/dev/null"], {
-              cwd: job.wdir,
-              env: { ...env, SHELL: "/bin/sh" },
-              detached: true,
-              stdio: ["ignore", "pipe", "pipe"],
-            })
-          : spawn("sh", ["-e", "-c", command], { cwd: job.wdir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-      } catch (e) {
-        resolve(startFailure(e, job));
-        return;
-      }
-      const pid = child.pid;
       const recorder = this.opts.recorder;
-      if (pid !== undefined) {
-        liveGroups.set(pid, recorder);
-        recorder?.started(job.stage, pid);
-      }
+      const out = new LineSplitter((l) => onLine("stdout", l), onPartial && ((t) => onPartial("stdout", t)));
+      const err = new LineSplitter((l) => onLine("stderr", l), onPartial && ((t) => onPartial("stderr", t)));
+      let pid: number | undefined;
       let interrupted = false;
       let exited = false;
       let graceOver = false;
+      let finished = false;
       let killTimer: NodeJS.Timeout | undefined;
-      let spawnError: unknown;
-      // After a cancel, the output pipes are waited for only until the grace period ends: a process that left the
-      // stage's group (`setsid`) and still holds them would otherwise keep pipe from exiting until it ends.
-      const stopWaitingForOutput = (): void => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      };
+      let exit: { code: number | null; sig: NodeJS.Signals | null } = { code: null, sig: null };
+      // After a cancel, the output is waited for only until the grace period ends: a process that left the stage's
+      // group (`setsid`) and still holds it would otherwise keep pipe from exiting until it ends.
+      let stopWaitingForOutput = (): void => undefined;
       const kill = (): void => {
         if (pid !== undefined) killGroup(pid, "SIGKILL");
         graceOver = true;
         if (exited) stopWaitingForOutput();
       };
       this.stopCurrent = (force) => {
-        if (pid === undefined) return;
         if (!interrupted) {
           interrupted = true;
-          killGroup(pid, "SIGTERM");
+          if (pid !== undefined) killGroup(pid, "SIGTERM");
           killTimer = setTimeout(kill, this.opts.killGraceMs ?? KILL_GRACE_MS);
           killTimer.unref();
         }
         if (force) kill();
       };
-      child.on("exit", () => {
+      const started = (p: number): void => {
+        pid = p;
+        liveGroups.set(p, recorder);
+        recorder?.started(job.stage, p);
+        // Cancelled while a helper was starting it: the group exists only now.
+        if (interrupted) killGroup(p, graceOver ? "SIGKILL" : "SIGTERM");
+      };
+      const exitedNow = (code: number | null, sig: NodeJS.Signals | null): void => {
         exited = true;
+        exit = { code, sig };
         if (graceOver) stopWaitingForOutput();
-      });
-      if (this.cancelled) this.stopCurrent(false);
-      const out = new LineSplitter((l) => onLine("stdout", l), onPartial && ((t) => onPartial("stdout", t)));
-      const err = new LineSplitter((l) => onLine("stderr", l), onPartial && ((t) => onPartial("stderr", t)));
-      child.stdout?.on("data", (c: Buffer) => out.push(c));
-      child.stderr?.on("data", (c: Buffer) => err.push(c));
-      child.on("error", (e: NodeJS.ErrnoException) => {
-        spawnError = e;
-      });
-      // 'close' comes after the process exited and its output streams ended (a background child holding them
-      // open delays it, as it delays a shell pipeline; after a cancel, only until the grace period ends).
-      child.on("close", (code: number | null, sig: NodeJS.Signals | null) => {
+      };
+      // Called once the process exited and its output ended (a background child holding the output open delays it,
+      // as it delays a shell pipeline; after a cancel, only until the grace period ends), or when it never started.
+      const finish = (failure?: OutcomeReason): void => {
+        if (finished) return;
+        finished = true;
         out.end();
         err.end();
         this.stopCurrent = undefined;
@@ -268,12 +267,104 @@ class LocalRun implements StageRun {
           liveGroups.delete(pid);
           recorder?.ended(pid);
         }
-        if (spawnError !== undefined || pid === undefined) resolve(startFailure(spawnError, job));
-        else if (interrupted) resolve({ reason: "interrupted", signal: sig });
-        else if (sig !== null) resolve({ reason: "signal", signal: sig });
-        else if (code !== 0) resolve({ reason: "exit-code", exitCode: code ?? 1 });
+        if (failure !== undefined) resolve(failure);
+        else if (interrupted) resolve({ reason: "interrupted", signal: exit.sig });
+        else if (exit.sig !== null) resolve({ reason: "signal", signal: exit.sig });
+        else if (exit.code !== 0) resolve({ reason: "exit-code", exitCode: exit.code ?? 1 });
         else resolve({ reason: "succeeded" });
-      });
+      };
+      const spawner = this.opts.tty ? undefined : this.pool?.acquire();
+      const viaHelper =
+        spawner !== undefined &&
+        spawner.run(
+          { command, cwd: job.wdir, env },
+          {
+            started,
+            data: (stream, chunk) => (stream === "stdout" ? out : err).push(chunk),
+            exited: exitedNow,
+            closed: () => {
+              this.pool?.release(spawner);
+              finish();
+            },
+            failed: (e, helperDied) => {
+              if (!helperDied) {
+                this.pool?.release(spawner);
+                finish(startFailure(e, job));
+              } else if (pid === undefined && spawner.unavailable) {
+                // No helper could be started (no Perl after all): nothing ran, so start the command directly.
+                this.direct(command, job, env, out, err, { started, exitedNow, finish, setStop: (f) => (stopWaitingForOutput = f) });
+              } else {
+                if (pid !== undefined) killGroup(pid, "SIGKILL");
+                finish({ reason: "environment", message: `the helper process that starts stage commands ended unexpectedly (${e.message}); the stage's processes were stopped` });
+              }
+            },
+          },
+        );
+      if (viaHelper) {
+        stopWaitingForOutput = () => {
+          // The helper waits for the output to end; it is given up on, with the output, and a new one made next time.
+          spawner.kill();
+          finish();
+        };
+      } else {
+        if (spawner !== undefined) this.pool?.release(spawner);
+        this.direct(command, job, env, out, err, { started, exitedNow, finish, setStop: (f) => (stopWaitingForOutput = f) });
+      }
+      if (this.cancelled) this.stopCurrent(false);
+    });
+  }
+
+  /** Spawns the command from this process (a pseudo-terminal, or no helper to be had). */
+  private direct(
+    command: string,
+    job: StageJob,
+    env: NodeJS.ProcessEnv,
+    out: LineSplitter,
+    err: LineSplitter,
+    hooks: {
+      started(pid: number): void;
+      exitedNow(code: number | null, sig: NodeJS.Signals | null): void;
+      finish(failure?: OutcomeReason): void;
+      setStop(stop: () => void): void;
+    },
+  ): void {
+    let child: ChildProcess;
+    try {
+      // `script -e` exits with the command's status; `-f` flushes at once (a progress bar stays live). `script
+      // -c` starts its command with $SHELL, so SHELL is sh for the wrapper, and the stage gets its own back.
+      const shell = env.SHELL === undefined ? "unset SHELL; " : `SHELL=${shellQuote(env.SHELL)} `;
+      child = this.opts.tty
+        ? spawn("script", ["-q", "-e", "-f", "-c", `${shell}exec sh -e -c ${shellQuote(command)}`, "/dev/null"], {
+            cwd: job.wdir,
+            env: { ...env, SHELL: "/bin/sh" },
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+          })
+        : spawn("sh", ["-e", "-c", command], { cwd: job.wdir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      hooks.finish(startFailure(e, job));
+      return;
+    }
+    let spawnError: unknown;
+    if (child.pid !== undefined) hooks.started(child.pid);
+    hooks.setStop(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    });
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stderr?.on("data", (c: Buffer) => err.push(c));
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+    });
+    child.on("exit", (code: number | null, sig: NodeJS.Signals | null) => hooks.exitedNow(code, sig));
+    // 'close' comes after the process exited and its output streams ended.
+    child.on("close", (code: number | null, sig: NodeJS.Signals | null) => {
+      if (spawnError !== undefined || child.pid === undefined) {
+        hooks.finish(startFailure(spawnError, job));
+        return;
+      }
+      hooks.exitedNow(code, sig);
+      hooks.finish();
     });
   }
 }

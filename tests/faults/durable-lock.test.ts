@@ -33,4 +33,28 @@ describe.runIf(requires("strace", hasStrace, "install strace (apt-get install st
     expect(renamed, lines.join("\n")).toBeGreaterThan(syncTemp);
     expect(syncDir, lines.join("\n")).toBeGreaterThan(renamed);
   });
+
+  it("over a run of many stages, every version of the lock is flushed before its rename, and the directory after the last", () => {
+    const stages = [0, 1, 2, 3, 4].map((i) => `  s${i}:\n    cmd: echo ${i} > o${i}.txt\n    outs: [o${i}.txt]\n`).join("");
+    const dir = realpathSync(makeProject({ "pipe.yaml": `stages:\n${stages}` }));
+    const trace = path.join(dir, "..", `${path.basename(dir)}.strace`);
+    const r = spawnSync("strace", ["-f", "-y", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", process.execPath, PIPE_BIN, "repro"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const lock = path.join(dir, "pipe.lock");
+    const renames = lines.flatMap((l, i) => (/rename/.test(l) && l.includes(`"${lock}"`) ? [{ i, tmp: /"([^"]*\.pipe\.lock\.pipe-tmp-[^"]*)"/.exec(l)?.[1] }] : []));
+    // One version per stage (-j1: no write is in flight when the next stage ends).
+    expect(renames.length, lines.join("\n")).toBe(5);
+    for (const { i, tmp } of renames) {
+      const synced = lines.findIndex((l) => /(?:fsync|fdatasync)\(\d+</.test(l) && tmp !== undefined && l.includes(`<${tmp}>`));
+      expect(synced, `${tmp}\n${lines.join("\n")}`).toBeGreaterThanOrEqual(0);
+      expect(synced).toBeLessThan(i);
+    }
+    const last = renames[renames.length - 1]!.i;
+    expect(lines.findIndex((l, i) => i > last && /(?:fsync|fdatasync)\(/.test(l) && l.includes(`<${dir}>`)), lines.join("\n")).toBeGreaterThan(last);
+  });
 });

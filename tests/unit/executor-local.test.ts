@@ -11,6 +11,8 @@ import { makeProject } from "../helpers/project.js";
 import { alive, collecting, executorContract, until } from "./executor-contract.js";
 
 executorContract("local", ({ root, graceMs }) => new LocalExecutor({ root, killGraceMs: graceMs }));
+// Without the helper processes (`spawner.ts`): what a machine without Perl, and `--tty`, use.
+executorContract("local, spawned from pipe itself", ({ root, graceMs }) => new LocalExecutor({ root, killGraceMs: graceMs, spawner: false }));
 
 describe("LocalExecutor", () => {
   const local = (root: string) => new LocalExecutor({ root, killGraceMs: 500 });
