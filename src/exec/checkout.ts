@@ -87,7 +87,8 @@ export async function checkoutStages(input: CheckoutInput): Promise<CheckoutSumm
       const lo = locked.get(o);
       if (!lo) continue;
       await restoreOutputs(cc, ws, [lo], (r) => {
-        const hint = { hint: `run 'pipe repro ${a}' to produce it again` };
+        // A fresh clone or a pull that stopped half-way lacks objects a remote has: both ways back are named.
+        const hint = { hint: `run 'pipe pull ${a}' if a remote has it, or 'pipe repro ${a}' to produce it again` };
         if (r.kind === "error") problems.push(...r.errors);
         else if (r.kind === "missing") problems.push(error("io", `cannot restore '${o.rootPath}' (stage '${a}'): not in the cache`, o.loc ?? s.loc, hint));
         else if (r.kind === "corrupt") {

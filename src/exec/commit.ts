@@ -9,7 +9,7 @@ import type { LinkType } from "../storage/link.js";
 import type { RunCache } from "../storage/runcache.js";
 import type { LocalCache } from "../storage/store.js";
 import type { LockStore } from "../lock/read.js";
-import { writeLockEntry } from "../lock/write.js";
+import { LockWriter } from "../lock/store.js";
 import type { StageGraph } from "../core/model.js";
 import type { EventSink } from "./events.js";
 import type { Workspace } from "../status/workspace.js";
@@ -46,6 +46,9 @@ export async function commitStages(input: CommitInput): Promise<CommitResult> {
   const problems: Diagnostic[] = [];
   let committed = 0;
   const files = new Set<string>();
+  // One writer for the whole command, as `repro` has: each lock is read once and rebuilt from its entries' text, not
+  // re-read and re-serialised per stage (O(n^2): 3,000 stages took minutes, nearly all in the lock's parse and print).
+  const writer = new LockWriter(graph.pipeline);
   for (const a of input.chosen) {
     if (input.signal.aborted) break;
     const s = graph.stages.get(a)!;
@@ -56,7 +59,7 @@ export async function commitStages(input: CommitInput): Promise<CommitResult> {
       store: true,
       runCache: true,
       previous: lf.ok && lf.value?.flavor === "pipe" ? lf.value.stages.get(s.name) : undefined,
-      write: (entry) => writeLockEntry(graph.pipeline, s, entry),
+      write: (entry) => writer.write(s, entry),
     });
     if (!rec.ok) {
       problems.push(...rec.failure.errors);

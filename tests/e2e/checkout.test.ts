@@ -92,7 +92,7 @@ describe("pipe checkout", () => {
     const r = runPipe(dir, ["checkout"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot restore 'model.bin' (stage 'make'): not in the cache");
-    expect(r.stderr).toContain("run 'pipe repro make' to produce it again");
+    expect(r.stderr).toContain("run 'pipe pull make' if a remote has it, or 'pipe repro make' to produce it again");
     expect(exists(dir, "model.bin")).toBe(false);
     expect(exists(dir, "out/1.txt")).toBe(true);
   });
