@@ -6,7 +6,7 @@
  * level). The text goes through the fast subset reader first (`fast-yaml.ts`) and through the full YAML parser only
  * when that declines; the schema is then checked on the plain value. A malformed lock is a list of located
  * diagnostics (`reason: "lock"` or `"yaml-syntax"`): the YAML is re-parsed with positions only then, to point at the
- * offending node.
+ * offending node. `readLockIn` goes through the parsed-lock cache first (`parsed-cache.ts`).
  */
 import path from "node:path";
 import type { Node } from "yaml";
@@ -14,6 +14,7 @@ import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } fr
 import { NotRegularFile, readRegularFile } from "../formats/input-file.js";
 import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../formats/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
+import { parseLockCached } from "./parsed-cache.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
 type Seg = string | number;
@@ -320,7 +321,7 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
     // Diagnostics count columns in the text without the mark, and quote this text.
     text = withoutBom(text);
     sources?.set(file, text);
-    return parseLock(file, text, flavor);
+    return parseLockCached(root, file, text, flavor, validateLock) ?? parseLock(file, text, flavor);
   }
   return ok(undefined);
 }
