@@ -100,6 +100,8 @@ export function parseLockCached(
   text: string,
   flavor: "pipe" | "dvc",
   validate: (value: unknown, problems: Problem[]) => Map<string, LockEntry>,
+  /** Whether a read that missed may rewrite the cache file (not under `repro --dry`, which writes nothing). */
+  write = true,
 ): Result<LockFile> | undefined {
   const starts = blockStarts(text);
   if (starts === undefined) return undefined;
@@ -136,6 +138,6 @@ export function parseLockCached(
     stages.set(name, entry);
     keep.push([start, end, name, entry]);
   }
-  if (missed) writeScratchFile(cacheFile, `${JSON.stringify({ format: FORMAT, build, file })}\n${JSON.stringify(keep)}\n${text}`);
+  if (missed && write) writeScratchFile(cacheFile, `${JSON.stringify({ format: FORMAT, build, file })}\n${JSON.stringify(keep)}\n${text}`);
   return ok({ file, flavor, stages });
 }

@@ -309,7 +309,7 @@ async function readText(abs: string): Promise<string | undefined | Error> {
  * Reads the lock beside the stages files of directory `dir` (relative to `root`, `` for the root): `pipe.lock`, else
  * `dvc.lock`; `undefined` when there is neither. Text read is added to `sources` for rendering diagnostics.
  */
-export async function readLockIn(root: string, dir: string, sources?: Map<string, string>): Promise<Result<LockFile | undefined>> {
+export async function readLockIn(root: string, dir: string, sources?: Map<string, string>, opts: { writeCache?: boolean } = {}): Promise<Result<LockFile | undefined>> {
   for (const [name, flavor] of [
     ["pipe.lock", "pipe"],
     ["dvc.lock", "dvc"],
@@ -321,7 +321,7 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
     // Diagnostics count columns in the text without the mark, and quote this text.
     text = withoutBom(text);
     sources?.set(file, text);
-    return parseLockCached(root, file, text, flavor, validateLock) ?? parseLock(file, text, flavor);
+    return parseLockCached(root, file, text, flavor, validateLock, opts.writeCache !== false) ?? parseLock(file, text, flavor);
   }
   return ok(undefined);
 }
@@ -330,16 +330,18 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
 export class LockStore {
   private readonly byDir = new Map<string, Promise<Result<LockFile | undefined>>>();
   private readonly byFile = new Map<string, Promise<Result<LockFile | undefined>>>();
+  /** `writeCache: false`: read the parsed-lock cache but never rewrite it (`repro --dry` writes nothing). */
   constructor(
     readonly root: string,
     readonly sources?: Map<string, string>,
+    private readonly opts: { writeCache?: boolean } = {},
   ) {}
 
   /** The lock of the stages file in `dir` (the stage's `dir`, not its wdir). */
   forDir(dir: string): Promise<Result<LockFile | undefined>> {
     let p = this.byDir.get(dir);
     if (!p) {
-      p = readLockIn(this.root, dir, this.sources);
+      p = readLockIn(this.root, dir, this.sources, this.opts);
       this.byDir.set(dir, p);
     }
     return p;

@@ -125,6 +125,13 @@ describe("parsed-lock cache", () => {
     }
   });
 
+  it("writes nothing when asked not to (repro --dry), and still reads right", async () => {
+    const root = project();
+    const r = await readLockIn(root, "", undefined, { writeCache: false });
+    expect(r.ok && r.value?.stages.size).toBe(3);
+    expect(existsSync(lockCacheFile(root, "pipe.lock"))).toBe(false);
+  });
+
   it("writes nothing in a project without .pipe/", async () => {
     const root = makeProject({ "pipe.lock": LOCK });
     const { cached, fresh } = await readBoth(root);

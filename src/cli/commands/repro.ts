@@ -141,7 +141,7 @@ export async function run(ctx: CommandContext, targets: string[], opts: ReproOpt
         jobs,
       },
       ws,
-      locks: new LockStore(root, sources),
+      locks: new LockStore(root, sources, { writeCache: !dry }),
       // --dry changes nothing in the cache: not the record of verified objects, not a corrupt object (reported instead).
       store: projectCache(root, dry ? { readOnly: true } : { recordVerified: true }),
       runs: new RunCache(root),
