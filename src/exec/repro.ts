@@ -188,6 +188,8 @@ export class ReproEngine {
       this.flavors.set(a, r.value?.flavor);
     }
     if (errors.length > 0) return { errors, invalid: true };
+    // These stats are kept for the stage checks that follow (one stat per path per run; see `StatMemo`).
+    ws.statMemo.remember();
     for (const a of selected) {
       const s = this.stage(a);
       if (s.frozen && !this.input.forced.has(a)) continue;
@@ -199,6 +201,7 @@ export class ReproEngine {
         );
       }
     }
+    ws.statMemo.stopRemembering();
     return { errors, invalid: false };
   }
 
@@ -391,6 +394,8 @@ export class ReproEngine {
         await this.gather(s, facts, d.fact);
         continue;
       }
+      // Anything but a skip may change the workspace: stats taken ahead of it are no longer to be trusted.
+      if (d.kind !== "skip") this.input.ws.statMemo.forget();
       const r = await this.apply(s, d, signal);
       if (r !== "fallback") return r;
       if (d.kind === "restore" && d.from === "cache") facts.outsCached = false;

@@ -139,7 +139,7 @@ export async function runRepro(p: PreparedRepro, hooks: RunHooks): Promise<Repro
         jobs: p.jobs,
       },
       ws,
-      locks: new LockStore(root, sources),
+      locks: new LockStore(root, sources, { writeCache: !dry }),
       // --dry changes nothing in the cache: not the record of verified objects, not a corrupt object (reported instead).
       store:
         cacheRoot === undefined ? projectCache(root, dry ? { readOnly: true } : { recordVerified: true }) : new LocalCache(cacheRoot, undefined, { recordVerified: true }),

@@ -6,7 +6,7 @@
  * level). The text goes through the fast subset reader first (`fast-yaml.ts`) and through the full YAML parser only
  * when that declines; the schema is then checked on the plain value. A malformed lock is a list of located
  * diagnostics (`reason: "lock"` or `"yaml-syntax"`): the YAML is re-parsed with positions only then, to point at the
- * offending node.
+ * offending node. `readLockIn` goes through the parsed-lock cache first (`parsed-cache.ts`).
  */
 import path from "node:path";
 import type { Node } from "yaml";
@@ -14,6 +14,7 @@ import { error, fail, ok, type Diagnostic, type Result, type SourceLocation } fr
 import { NotRegularFile, readRegularFile } from "../formats/input-file.js";
 import { nodeLocation, offsetLocation, parseYaml, toPlain, yamlLib, type ParsedYaml } from "../formats/yaml.js";
 import { fastParseLockLayout, fastParseYaml } from "./fast-yaml.js";
+import { parseLockCached } from "./parsed-cache.js";
 import type { LockAlgo, LockEntry, LockFile, LockFileEntry } from "./types.js";
 
 type Seg = string | number;
@@ -308,7 +309,7 @@ async function readText(abs: string): Promise<string | undefined | Error> {
  * Reads the lock beside the stages files of directory `dir` (relative to `root`, `` for the root): `pipe.lock`, else
  * `dvc.lock`; `undefined` when there is neither. Text read is added to `sources` for rendering diagnostics.
  */
-export async function readLockIn(root: string, dir: string, sources?: Map<string, string>): Promise<Result<LockFile | undefined>> {
+export async function readLockIn(root: string, dir: string, sources?: Map<string, string>, opts: { writeCache?: boolean } = {}): Promise<Result<LockFile | undefined>> {
   for (const [name, flavor] of [
     ["pipe.lock", "pipe"],
     ["dvc.lock", "dvc"],
@@ -320,7 +321,7 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
     // Diagnostics count columns in the text without the mark, and quote this text.
     text = withoutBom(text);
     sources?.set(file, text);
-    return parseLock(file, text, flavor);
+    return parseLockCached(root, file, text, flavor, validateLock, opts.writeCache !== false) ?? parseLock(file, text, flavor);
   }
   return ok(undefined);
 }
@@ -329,16 +330,18 @@ export async function readLockIn(root: string, dir: string, sources?: Map<string
 export class LockStore {
   private readonly byDir = new Map<string, Promise<Result<LockFile | undefined>>>();
   private readonly byFile = new Map<string, Promise<Result<LockFile | undefined>>>();
+  /** `writeCache: false`: read the parsed-lock cache but never rewrite it (`repro --dry` writes nothing). */
   constructor(
     readonly root: string,
     readonly sources?: Map<string, string>,
+    private readonly opts: { writeCache?: boolean } = {},
   ) {}
 
   /** The lock of the stages file in `dir` (the stage's `dir`, not its wdir). */
   forDir(dir: string): Promise<Result<LockFile | undefined>> {
     let p = this.byDir.get(dir);
     if (!p) {
-      p = readLockIn(this.root, dir, this.sources);
+      p = readLockIn(this.root, dir, this.sources, this.opts);
       this.byDir.set(dir, p);
     }
     return p;

@@ -16,10 +16,15 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isScalar, type Node } from "yaml";
+import type { Node, Scalar, YAMLMap } from "yaml";
 import { didYouMean, error, fail, ok, warning, type Diagnostic, type Result, type SourceLocation } from "../core/diagnostic.js";
 import { isResourceKey, RESOURCE_KEYS, setResource, type Resources } from "../core/resources.js";
-import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, type ParsedYaml } from "../formats/yaml.js";
+import { dedupeSorted, keyString, nodeLocation, parseYaml, yamlDiagnostics, yamlLib, type ParsedYaml } from "../formats/yaml.js";
+
+// The YAML library is loaded when a config file is parsed, not when this module is imported: most projects have no
+// `.pipe/config`, and loading the library costs a `repro` ~50 ms.
+const isMap = (n: unknown): n is YAMLMap => yamlLib().isMap(n);
+const isScalar = (n: unknown): n is Scalar => yamlLib().isScalar(n);
 
 export type LinkType = "reflink" | "copy" | "hardlink" | "symlink";
 

@@ -9,6 +9,7 @@ import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/graph/graph.js";
 import { writeLockEntry } from "../../src/lock/write.js";
+import { lockCacheFile } from "../../src/lock/parsed-cache.js";
 import { loadPipeline } from "../../src/project/load.js";
 import { recordStage } from "../../src/status/record.js";
 import { openWorkspace } from "../../src/status/workspace.js";
@@ -140,15 +141,17 @@ describe("pipe status", () => {
     });
   });
 
-  it("status writes nothing but the stat cache and the load cache", async () => {
+  it("status writes nothing but the stat cache, the load cache and the parsed-lock cache", async () => {
     const root = await recorded();
     rmSync(path.join(root, ".pipe/tmp/load-cache"), { force: true });
+    rmSync(lockCacheFile(root, "pipe.lock"), { force: true });
     const before = treeSnapshot(root);
     before.delete(".pipe/state");
     await status(root);
     const after = treeSnapshot(root);
     after.delete(".pipe/state");
     expect(after.delete(".pipe/tmp/load-cache")).toBe(true);
+    expect(after.delete(path.relative(root, lockCacheFile(root, "pipe.lock")))).toBe(true);
     expect(after).toEqual(before);
   });
 
