@@ -1,16 +1,19 @@
 /**
- * What `params diff` and `metrics show/diff` share on the command side: open the comparison (`params/comparison.ts`)
- * from the command's directory, print its diagnostics, and print a diff as JSON or a table.
+ * What `params diff`, `metrics show/diff` and `exp diff` share on the command side: open the comparison
+ * (`compare/comparison.ts`) from the command's directory, print its diagnostics, and print a diff as JSON or a table.
+ * The two diffs live here, not in their command files, so `exp diff` composes them without importing a command.
  */
 import type { Diagnostic } from "../core/diagnostic.js";
+import { diffMetrics, type CachedReader } from "../compare/metrics.js";
+import { diffParams } from "../compare/params.js";
 import { WORKSPACE, type Side } from "../git/revision.js";
 import type { Pipeline } from "../core/model.js";
-import { openComparison, type Comparison } from "../compare/comparison.js";
+import { openComparison, rootTargets, type Comparison } from "../compare/comparison.js";
 import { diffTable, diffToJson, type DiffResult, type DiffTableOptions } from "../params/diff.js";
 import { stringifyJson } from "../params/format.js";
 import { whereOf } from "../project/where.js";
 import { renderTable } from "../report/table.js";
-import { EXIT_OK, EXIT_USAGE, type CommandContext } from "./context.js";
+import { DEFAULT_PRECISION, EXIT_OK, EXIT_USAGE, type CommandContext } from "./context.js";
 import { findRootForCommand, loadForCommand, printDiagnostics } from "./load.js";
 
 /** Prints the errors and returns the usage exit code. */
@@ -71,4 +74,70 @@ export function printDiff(
   if (result.diff.size === 0) return EXIT_OK;
   ctx.io.out(renderTable(diffTable(result.diff, table), opts.md ? "markdown" : "plain"));
   return EXIT_OK;
+}
+
+/** Reads metrics outputs missing from a revision's tree through its lock and the cache. */
+export function cachedReader(cmp: Comparison): CachedReader {
+  return async (side, files) => {
+    const { readCachedAt } = await import("../compare/metrics-cached.js");
+    return readCachedAt(cmp.root, side, cmp.stagesAt.get(side) ?? new Map(), files);
+  };
+}
+
+export interface MetricsDiffOptions {
+  all?: boolean;
+  targets?: string[];
+  json?: boolean;
+  md?: boolean;
+  path?: boolean;
+  precision?: number;
+}
+
+export interface ParamsDiffOptions {
+  all?: boolean;
+  deps?: boolean;
+  targets?: string[];
+  json?: boolean;
+  md?: boolean;
+  /** false with `--no-path`. */
+  path?: boolean;
+}
+
+/** `metrics diff` (and the first half of `exp diff`). */
+export async function metricsDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: MetricsDiffOptions): Promise<number> {
+  const precision = opts.precision ?? DEFAULT_PRECISION;
+  const aName = aRev ?? "HEAD";
+  const bName = bRev ?? WORKSPACE;
+  const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName], opts.json === true);
+  if (typeof prepared === "number") return prepared;
+  const { cmp, sides } = prepared;
+  const targets = rootTargets(cmp.root, ctx.global.cwd, opts.targets);
+  if (!targets.ok) return usageError(ctx, targets.errors);
+  const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, {
+    all: opts.all === true,
+    ...(targets.value ? { targets: targets.value } : {}),
+    display: cmp.display,
+    cached: cachedReader(cmp),
+  });
+  if (!r.ok) return usageError(ctx, r.errors);
+  return printDiff(ctx, r.value, opts, { title: "Metric", aName, bName, path: opts.path !== false, change: true, precision });
+}
+
+/** `params diff` (and the second half of `exp diff`). */
+export async function paramsDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: ParamsDiffOptions): Promise<number> {
+  const aName = aRev ?? "HEAD";
+  const bName = bRev ?? WORKSPACE;
+  const prepared = await prepareComparison(ctx, "params diff compares git revisions", [aName, bName], opts.json === true);
+  if (typeof prepared === "number") return prepared;
+  const { cmp, sides } = prepared;
+  const targets = rootTargets(cmp.root, ctx.global.cwd, opts.targets);
+  if (!targets.ok) return usageError(ctx, targets.errors);
+  const r = await diffParams(sides[0]!, sides[1]!, cmp.tracked, {
+    all: opts.all === true,
+    deps: opts.deps === true,
+    ...(targets.value ? { targets: targets.value } : {}),
+    display: cmp.display,
+  });
+  if (!r.ok) return usageError(ctx, r.errors);
+  return printDiff(ctx, r.value, opts, { title: "Param", aName, bName, path: opts.path !== false, change: false });
 }

@@ -14,7 +14,7 @@ import { DEFAULT_PRECISION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE } from "./
 // Imported up front, not on the error path: with the open-file limit reached (EMFILE) a lazy import there fails too.
 import { envErrorOf, envText } from "../core/env-error.js";
 import { registerTransferCommands } from "./transfer-program.js";
-import { registerReportCommands } from "./commands/register-report.js";
+import { registerReportCommands } from "./report-program.js";
 import { registerExperiments } from "./exp-program.js";
 
 const require = createRequire(import.meta.url);

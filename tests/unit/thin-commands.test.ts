@@ -49,4 +49,24 @@ describe("thin command files", () => {
     walk(src);
     expect(importers).toEqual([]);
   });
+
+  it("every file in cli/commands/ is a command, and only the command tables import one", () => {
+    const tables = new Set(["main.ts", "exp-program.ts", "transfer-program.ts", "report-program.ts"].map((f) => path.join(cli, f)));
+    const commands = new Set(readdirSync(path.join(cli, "commands")).map((f) => path.join(cli, "commands", f)));
+    const importers: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith(".ts") && !tables.has(p)) {
+          for (const m of readFileSync(p, "utf8").matchAll(/["'](\.{1,2}\/[^"']+)\.js["']/g)) {
+            const target = path.resolve(path.dirname(p), `${m[1]}.ts`);
+            if (commands.has(target)) importers.push(`${path.relative(src, p)} -> ${path.relative(src, target)}`);
+          }
+        }
+      }
+    };
+    walk(src);
+    expect(importers).toEqual([]);
+  });
 });

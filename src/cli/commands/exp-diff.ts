@@ -12,12 +12,12 @@ export interface ExpDiffOptions {
 }
 
 export async function run(ctx: CommandContext, a: string | undefined, b: string | undefined, opts: ExpDiffOptions): Promise<number> {
-  const [metrics, params] = await Promise.all([import("./metrics.js"), import("./params-diff.js")]);
+  const { metricsDiff, paramsDiff } = await import("../compare.js");
   if (opts.json === true) {
     const parts: Record<string, unknown> = {};
     for (const [key, f] of [
-      ["metrics", (c: CommandContext) => metrics.runDiff(c, a, b, { json: true, all: opts.all === true })],
-      ["params", (c: CommandContext) => params.run(c, a, b, { json: true, all: opts.all === true })],
+      ["metrics", (c: CommandContext) => metricsDiff(c, a, b, { json: true, all: opts.all === true })],
+      ["params", (c: CommandContext) => paramsDiff(c, a, b, { json: true, all: opts.all === true })],
     ] as const) {
       let text = "";
       const code = await f({ ...ctx, io: { ...ctx.io, out: (t) => (text += t) } });
@@ -27,8 +27,8 @@ export async function run(ctx: CommandContext, a: string | undefined, b: string 
     ctx.io.out(JSON.stringify(parts, null, 2) + "\n");
     return EXIT_OK;
   }
-  const code = await metrics.runDiff(ctx, a, b, { all: opts.all === true, md: opts.md === true });
+  const code = await metricsDiff(ctx, a, b, { all: opts.all === true, md: opts.md === true });
   if (code !== EXIT_OK) return code;
   if (!opts.md) ctx.io.out("\n");
-  return params.run(ctx, a, b, { all: opts.all === true, md: opts.md === true });
+  return paramsDiff(ctx, a, b, { all: opts.all === true, md: opts.md === true });
 }

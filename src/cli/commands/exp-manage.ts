@@ -6,7 +6,7 @@
 import type { Diagnostic } from "../../core/diagnostic.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
-import { openExpForCommand } from "./exp-common.js";
+import { openExpForCommand } from "../exp-common.js";
 
 interface ManageOptions {
   force?: boolean;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { error, type Diagnostic } from "../../core/diagnostic.js";
 import { colors, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
-import { execRunCommand, openExpForCommand, parseSets } from "./exp-common.js";
+import { execRunCommand, openExpForCommand, parseSets } from "../exp-common.js";
 
 export interface ExpRunOptions {
   setParam?: string[];

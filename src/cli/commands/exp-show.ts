@@ -6,7 +6,7 @@
 import { error } from "../../core/diagnostic.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { loadForCommand, printDiagnostics } from "../load.js";
-import { openExpForCommand } from "./exp-common.js";
+import { openExpForCommand } from "../exp-common.js";
 
 export interface ExpShowOptions {
   md?: boolean;

@@ -7,13 +7,13 @@
  */
 import { error, warning } from "../../core/diagnostic.js";
 import { WORKSPACE } from "../../git/revision.js";
-import { diffMetrics, showMetrics, type CachedReader } from "../../compare/metrics.js";
-import { addAllCommits, rootTargets, type Comparison } from "../../compare/comparison.js";
+import { showMetrics } from "../../compare/metrics.js";
+import { addAllCommits } from "../../compare/comparison.js";
 import { showJson, showTable } from "../../report/metrics.js";
 import { renderTable } from "../../report/table.js";
 import type { CommandContext } from "../context.js";
 import { DEFAULT_PRECISION, EXIT_OK } from "../context.js";
-import { prepareComparison, printDiff, printJson, printWarnings, usageError } from "../compare.js";
+import { cachedReader, metricsDiff, prepareComparison, printJson, printWarnings, usageError, type MetricsDiffOptions } from "../compare.js";
 
 export interface MetricsShowOptions {
   allCommits?: boolean;
@@ -23,22 +23,8 @@ export interface MetricsShowOptions {
   precision?: number;
 }
 
-export interface MetricsDiffOptions {
-  all?: boolean;
-  targets?: string[];
-  json?: boolean;
-  md?: boolean;
-  path?: boolean;
-  precision?: number;
-}
+export type { MetricsDiffOptions } from "../compare.js";
 
-/** Reads metrics outputs missing from a revision's tree through its lock and the cache. */
-function cachedReader(cmp: Comparison): CachedReader {
-  return async (side, files) => {
-    const { readCachedAt } = await import("../../compare/metrics-cached.js");
-    return readCachedAt(cmp.root, side, cmp.stagesAt.get(side) ?? new Map(), files);
-  };
-}
 
 export async function runShow(ctx: CommandContext, revs: string[], opts: MetricsShowOptions): Promise<number> {
   const precision = opts.precision ?? DEFAULT_PRECISION;
@@ -71,20 +57,5 @@ export async function runShow(ctx: CommandContext, revs: string[], opts: Metrics
 }
 
 export async function runDiff(ctx: CommandContext, aRev: string | undefined, bRev: string | undefined, opts: MetricsDiffOptions): Promise<number> {
-  const precision = opts.precision ?? DEFAULT_PRECISION;
-  const aName = aRev ?? "HEAD";
-  const bName = bRev ?? WORKSPACE;
-  const prepared = await prepareComparison(ctx, "metrics diff compares git revisions", [aName, bName], opts.json === true);
-  if (typeof prepared === "number") return prepared;
-  const { cmp, sides } = prepared;
-  const targets = rootTargets(cmp.root, ctx.global.cwd, opts.targets);
-  if (!targets.ok) return usageError(ctx, targets.errors);
-  const r = await diffMetrics(sides[0]!, sides[1]!, cmp.tracked, {
-    all: opts.all === true,
-    ...(targets.value ? { targets: targets.value } : {}),
-    display: cmp.display,
-    cached: cachedReader(cmp),
-  });
-  if (!r.ok) return usageError(ctx, r.errors);
-  return printDiff(ctx, r.value, opts, { title: "Metric", aName, bName, path: opts.path !== false, change: true, precision });
+  return metricsDiff(ctx, aRev, bRev, opts);
 }

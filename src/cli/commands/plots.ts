@@ -19,7 +19,7 @@ import { TEMPLATES, templateText } from "../../report/plots/templates.js";
 import { EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printJson, printWarnings, usageError } from "../compare.js";
 import { findRootForCommand, loadForCommand } from "../load.js";
-import { openInBrowser } from "./open.js";
+import { openInBrowser } from "../open.js";
 
 export interface PlotsOptions {
   out?: string;

@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Diagnostic } from "../../core/diagnostic.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
 import { printDiagnostics } from "../load.js";
-import { execRunCommand, openExpForCommand } from "./exp-common.js";
+import { execRunCommand, openExpForCommand } from "../exp-common.js";
 
 interface QueueOptions {
   jobs?: string;

@@ -12,7 +12,7 @@ import { reportPage } from "../../report/report-page.js";
 import { EXIT_OK, type CommandContext } from "../context.js";
 import { printWarnings, usageError } from "../compare.js";
 import { loadForCommand } from "../load.js";
-import { openInBrowser } from "./open.js";
+import { openInBrowser } from "../open.js";
 
 const VERSION = (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
 

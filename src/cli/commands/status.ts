@@ -42,7 +42,7 @@ async function runningNow(root: string): Promise<ReadonlyMap<string, RunningNow>
 }
 
 export async function run(ctx: CommandContext, targets: string[], opts: StatusOptions): Promise<number> {
-  if (opts.data === false) return (await import("./status-no-data.js")).run(ctx, targets, opts);
+  if (opts.data === false) return (await import("../status-no-data.js")).run(ctx, targets, opts);
   const startedNs = BigInt(Date.now()) * 1_000_000n;
   if (opts.cloud || opts.remote !== undefined) return (await import("../transfer-run.js")).cloudStatusCommand(ctx, targets, opts);
   if (targets.length === 0) {

@@ -4,9 +4,9 @@
  * page is.
  */
 import { spawn } from "node:child_process";
-import { warning } from "../../core/diagnostic.js";
-import type { CommandContext } from "../context.js";
-import { printWarnings } from "../compare.js";
+import { warning } from "../core/diagnostic.js";
+import type { CommandContext } from "./context.js";
+import { printWarnings } from "./compare.js";
 
 export async function openInBrowser(ctx: CommandContext, file: string): Promise<void> {
   const [cmd, args] = process.platform === "darwin" ? ["open", [file]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", file]] : ["xdg-open", [file]];

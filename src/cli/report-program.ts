@@ -3,7 +3,7 @@
  * list. Light on purpose: the command bodies are imported only when one runs.
  */
 import type { Command } from "commander";
-import type { CommandContext } from "../context.js";
+import type { CommandContext } from "./context.js";
 
 type Action = <A extends unknown[]>(body: (cmd: Command, ...args: A) => (ctx: CommandContext) => Promise<number>) => (...all: unknown[]) => Promise<void>;
 
@@ -20,7 +20,7 @@ export function registerReportCommands(program: Command, action: Action): void {
     .option("--open", "open the page in a browser")
     .action(
       action((cmd, targets: string[]) => async (ctx) => {
-        const m = await import("./plots.js");
+        const m = await import("./commands/plots.js");
         return m.runShow(ctx, targets, cmd.opts());
       }),
     );
@@ -35,7 +35,7 @@ export function registerReportCommands(program: Command, action: Action): void {
     .option("--open", "open the page in a browser")
     .action(
       action((cmd, revs: string[]) => async (ctx) => {
-        const m = await import("./plots.js");
+        const m = await import("./commands/plots.js");
         return m.runDiff(ctx, revs, cmd.opts());
       }),
     );
@@ -46,7 +46,7 @@ export function registerReportCommands(program: Command, action: Action): void {
     .option("-o, --out <dir>", "write them here")
     .action(
       action((cmd, name: string | undefined) => async (ctx) => {
-        const m = await import("./plots.js");
+        const m = await import("./commands/plots.js");
         return m.runTemplates(ctx, name, cmd.opts());
       }),
     );
@@ -59,7 +59,7 @@ export function registerReportCommands(program: Command, action: Action): void {
     .option("--open", "open the page in a browser")
     .action(
       action((cmd) => async (ctx) => {
-        const m = await import("./report.js");
+        const m = await import("./commands/report.js");
         return m.run(ctx, cmd.opts());
       }),
     );

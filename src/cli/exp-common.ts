@@ -4,13 +4,13 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ExpProject } from "../../experiments/project.js";
-import { parseSetParam, type SetParam } from "../../experiments/overrides.js";
-import { EXIT_USAGE, type CommandContext } from "../context.js";
-import { printDiagnostics } from "../load.js";
+import type { ExpProject } from "../experiments/project.js";
+import { parseSetParam, type SetParam } from "../experiments/overrides.js";
+import { EXIT_USAGE, type CommandContext } from "./context.js";
+import { printDiagnostics } from "./load.js";
 
 export async function openExpForCommand(ctx: CommandContext): Promise<ExpProject | number> {
-  const { openExpProject } = await import("../../experiments/project.js");
+  const { openExpProject } = await import("../experiments/project.js");
   const r = await openExpProject(ctx.global.cwd);
   if (!r.ok) {
     printDiagnostics(ctx, r.errors);
@@ -34,6 +34,6 @@ export function parseSets(ctx: CommandContext, args: readonly string[]): SetPara
 
 /** `node <this package's bin/pipe.js> exp exec-run`: the same `pipe` as the one running. */
 export function execRunCommand(): string[] {
-  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/pipe.js");
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/pipe.js");
   return [process.execPath, bin, "exp", "exec-run"];
 }

@@ -7,19 +7,19 @@
  * Exit codes: 0 the lock describes the pipeline; 1 it does not (each problem printed); 2 an invalid project, an
  * unknown target, a damaged lock, or no git work tree.
  */
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "./context.js";
+import { loadForCommand, printDiagnostics } from "./load.js";
 
 export async function run(ctx: CommandContext, targets: string[], opts: { json?: boolean }): Promise<number> {
   const [{ executionOrder, resolveTargets }, { checkNoData }, { renderNoDataText, noDataJson }, { stringifyJson }, { whereForPipeline }, { openWorkspace }, { LockStore }] =
     await Promise.all([
-      import("../../graph/select.js"),
-      import("../../status/no-data.js"),
-      import("../../report/no-data.js"),
-      import("../../params/format.js"),
-      import("../../project/where.js"),
-      import("../../status/workspace.js"),
-      import("../../lock/read.js"),
+      import("../graph/select.js"),
+      import("../status/no-data.js"),
+      import("../report/no-data.js"),
+      import("../params/format.js"),
+      import("../project/where.js"),
+      import("../status/workspace.js"),
+      import("../lock/read.js"),
     ]);
   const loaded = await loadForCommand(ctx);
   if (typeof loaded === "number") return loaded;
