@@ -12,17 +12,22 @@ import { requires } from "../helpers/require.js";
 
 const hasStrace = spawnSync("strace", ["-V"]).status === 0;
 
+/** `pipe repro` in `dir` under strace (syncs and renames only); the trace's lines. */
+function tracedRepro(dir: string): string[] {
+  const trace = path.join(dir, "..", `${path.basename(dir)}.strace`);
+  const r = spawnSync("strace", ["-f", "-y", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", process.execPath, PIPE_BIN, "repro"], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: "1" },
+    encoding: "utf8",
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return readFileSync(trace, "utf8").split("\n");
+}
+
 describe.runIf(requires("strace", hasStrace, "install strace (apt-get install strace)"))("durable pipe.lock", () => {
   it("repro fsyncs the lock's temp file, renames it over pipe.lock, then fsyncs the directory", () => {
     const dir = realpathSync(makeProject({ "pipe.yaml": "stages:\n  make:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n" }));
-    const trace = path.join(dir, "..", `${path.basename(dir)}.strace`);
-    const r = spawnSync("strace", ["-f", "-y", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", process.execPath, PIPE_BIN, "repro"], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1" },
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const lines = readFileSync(trace, "utf8").split("\n");
+    const lines = tracedRepro(dir);
     const lock = path.join(dir, "pipe.lock");
     // Matched by where each call starts (a call another thread interrupts is printed `<unfinished ...>`): the
     // writer makes them one after another, and the exit code says they succeeded.
@@ -37,14 +42,7 @@ describe.runIf(requires("strace", hasStrace, "install strace (apt-get install st
   it("over a run of many stages, every version of the lock is flushed before its rename, and the directory after the last", () => {
     const stages = [0, 1, 2, 3, 4].map((i) => `  s${i}:\n    cmd: echo ${i} > o${i}.txt\n    outs: [o${i}.txt]\n`).join("");
     const dir = realpathSync(makeProject({ "pipe.yaml": `stages:\n${stages}` }));
-    const trace = path.join(dir, "..", `${path.basename(dir)}.strace`);
-    const r = spawnSync("strace", ["-f", "-y", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", process.execPath, PIPE_BIN, "repro"], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1" },
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const lines = readFileSync(trace, "utf8").split("\n");
+    const lines = tracedRepro(dir);
     const lock = path.join(dir, "pipe.lock");
     const renames = lines.flatMap((l, i) => (/rename/.test(l) && l.includes(`"${lock}"`) ? [{ i, tmp: /"([^"]*\.pipe\.lock\.pipe-tmp-[^"]*)"/.exec(l)?.[1] }] : []));
     // One version per stage (-j1: no write is in flight when the next stage ends).

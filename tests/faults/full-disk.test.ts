@@ -9,28 +9,9 @@ import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { freeBytes, tmpfsDir } from "../helpers/mounts.js";
-import { exists, read, runPipe, writeFiles, type RunResult } from "../helpers/project.js";
+import { cacheFiles, exists, read, runPipe, writeFiles, type RunResult } from "../helpers/project.js";
 import { isRoot, requires } from "../helpers/require.js";
 import { StatCache } from "../../src/hash/state.js";
-
-/** Every file under `.pipe/cache` (objects and temp files), relative to it. */
-function cacheFiles(dir: string): string[] {
-  const root = path.join(dir, ".pipe/cache");
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(path.relative(root, p));
-    }
-  };
-  try {
-    walk(root);
-  } catch {
-    // no cache yet
-  }
-  return out.sort();
-}
 
 function expectPlainFailure(r: RunResult): void {
   expect(r.code, r.stderr).toBe(1);

@@ -5,34 +5,15 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { freeBytes, tmpfsDir } from "../helpers/mounts.js";
-import { git, gitCommitAll, gitInit, makeProject, runPipe } from "../helpers/project.js";
+import { cacheFiles, git, gitCommitAll, gitInit, makeProject, runPipe } from "../helpers/project.js";
 import { isRoot, requires } from "../helpers/require.js";
 import { hasS3, s3Server } from "../helpers/servers.js";
 import { digestBytes } from "../../src/hash/algorithms.js";
-
-/** Every file under `.pipe/cache`, relative to it. */
-function cacheFiles(dir: string): string[] {
-  const root = path.join(dir, ".pipe/cache");
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(path.relative(root, p));
-    }
-  };
-  try {
-    walk(root);
-  } catch {
-    // no cache yet
-  }
-  return out.sort();
-}
 
 describe.runIf(requires("root", isRoot(), "run the tests as root (bash .ci/run does): they mount tmpfs file systems") && hasS3())("a full disk during pull (S3)", () => {
   const srv = s3Server()!;

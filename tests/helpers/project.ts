@@ -169,3 +169,22 @@ export function backdate(dir: string): void {
   walk(dir);
   utimesSync(dir, old, old);
 }
+
+/** Every file under `.pipe/cache` (objects and temp files), relative to it. */
+export function cacheFiles(dir: string): string[] {
+  const root = path.join(dir, ".pipe/cache");
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(path.relative(root, p));
+    }
+  };
+  try {
+    walk(root);
+  } catch {
+    // no cache yet
+  }
+  return out.sort();
+}
