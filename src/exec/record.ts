@@ -26,6 +26,7 @@ import type { HashedPath } from "../hash/hasher.js";
 import type { LockEntry, LockFileEntry } from "../lock/types.js";
 import { serializeLockEntry } from "../lock/write.js";
 import type { DepEntry, Stage } from "../core/model.js";
+import { sameValue } from "../params/diff.js";
 import { currentParamValues, ParamsReader, unresolvedParams } from "../status/params.js";
 import type { EventSink } from "./events.js";
 import { recordStage, type RecordedOut } from "../status/record.js";
@@ -225,7 +226,8 @@ function asAtStart(s: Stage, now: LockEntry, before: StageInputs): { entry: Lock
     return b;
   });
   const files = [...new Set([...Object.keys(now.params), ...Object.keys(before.params)])];
-  const params = files.filter((f) => JSON.stringify(now.params[f]) !== JSON.stringify(before.params[f]));
+  // Compared as values (integers beyond 2^53 are BigInts, which JSON.stringify refuses).
+  const params = files.filter((f) => !sameValue(now.params[f], before.params[f]));
   return { entry: { ...now, deps: recorded, params: params.length > 0 ? before.params : now.params }, deps, params };
 }
 
