@@ -9,6 +9,7 @@ import { buildGraph } from "../graph/graph.js";
 import type { DiscoveryObserver } from "../project/discover.js";
 import { loadPipelineCached } from "../project/load.js";
 import { findProjectRoot, type ProjectRoot } from "../project/root.js";
+import { whereForPipeline, type Where } from "../project/where.js";
 import { EXIT_USAGE, type CommandContext } from "./context.js";
 
 export interface LoadedProject {
@@ -113,4 +114,11 @@ export async function referencesForGc(
   }
   if (!ctx.global.quiet) printDiagnostics(ctx, named.warnings, sources);
   return named.value;
+}
+
+/** `loadForCommand`, with the project root and the paths as the user's directory names them (`where`). */
+export async function loadWithWhere(ctx: CommandContext): Promise<(LoadedProject & { root: string; where: Where }) | number> {
+  const loaded = await loadForCommand(ctx);
+  if (typeof loaded === "number") return loaded;
+  return { ...loaded, root: loaded.graph.pipeline.root, where: whereForPipeline(loaded.graph.pipeline, ctx.global.cwd) };
 }

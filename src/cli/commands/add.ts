@@ -5,18 +5,15 @@
  * arguments are patterns, expanded with fast-glob from the working directory.
  */
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
-import { whereForPipeline } from "../../project/where.js";
+import { loadWithWhere, printDiagnostics } from "../load.js";
 import { error } from "../../core/diagnostic.js";
 import { withWriteLock } from "../stage-writer.js";
 import type { ReproEvent } from "../../exec/events.js";
 
 export async function run(ctx: CommandContext, args: string[], opts: { glob?: boolean } = {}): Promise<number> {
-  const loaded = await loadForCommand(ctx);
+  const loaded = await loadWithWhere(ctx);
   if (typeof loaded === "number") return loaded;
-  const { graph, sources } = loaded;
-  const root = graph.pipeline.root;
-  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const { graph, sources, root, where } = loaded;
   let paths = args;
   if (opts.glob) {
     const { default: fg } = await import("fast-glob");

@@ -5,16 +5,13 @@
  * recorded and is named (exit 1).
  */
 import { colors, EXIT_FAILED, EXIT_OK, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
-import { whereForPipeline } from "../../project/where.js";
+import { loadWithWhere, printDiagnostics } from "../load.js";
 import { openStageWriter, updateGitignores, withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
-  const loaded = await loadForCommand(ctx);
+  const loaded = await loadWithWhere(ctx);
   if (typeof loaded === "number") return loaded;
-  const { graph, sources } = loaded;
-  const root = graph.pipeline.root;
-  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const { graph, sources, root, where } = loaded;
   const [{ LocalCache }, { RunCache }, { openWorkspace }, { commitStages }, { warningText }] = await Promise.all([
     import("../../storage/store.js"),
     import("../../storage/runcache.js"),

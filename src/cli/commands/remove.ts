@@ -7,16 +7,13 @@ import path from "node:path";
 import { error, type Diagnostic } from "../../core/diagnostic.js";
 import type { Stage } from "../../core/model.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CommandContext } from "../context.js";
-import { loadForCommand, printDiagnostics } from "../load.js";
-import { whereForPipeline } from "../../project/where.js";
+import { loadWithWhere, printDiagnostics } from "../load.js";
 import { withWriteLock } from "../stage-writer.js";
 
 export async function run(ctx: CommandContext, targets: string[], _opts: Record<string, unknown> = {}): Promise<number> {
-  const loaded = await loadForCommand(ctx);
+  const loaded = await loadWithWhere(ctx);
   if (typeof loaded === "number") return loaded;
-  const { graph, sources } = loaded;
-  const root = graph.pipeline.root;
-  const where = whereForPipeline(graph.pipeline, ctx.global.cwd);
+  const { graph, sources, root, where } = loaded;
   const errors: Diagnostic[] = [];
   const chosen: Stage[] = [];
   for (const t of targets) {
