@@ -148,6 +148,20 @@ export async function checkFile(absPath: string, key: ObjectKey, streamedDigest?
 }
 
 /**
+ * A downloaded temp file takes its object's name only when its bytes are the key's (`checkFile`); otherwise it is
+ * removed and the object named corrupt. The one step every `getToFile` ends with.
+ */
+export async function placeChecked(tmp: string, destAbs: string, key: ObjectKey, streamedDigest?: string): Promise<StoreResult<void>> {
+  const bad = await checkFile(tmp, key, streamedDigest);
+  if (bad !== undefined) {
+    await unlink(tmp).catch(() => undefined);
+    return failed({ reason: "corrupt", key, actual: bad });
+  }
+  await rename(tmp, destAbs);
+  return okv(undefined);
+}
+
+/**
  * Copies `data` into the file `tmpAbs` (created exclusively), hashing with the key's algorithm as the bytes pass.
  * Returns the byte count and the digest (plain md5 for md5 keys).
  */
@@ -181,13 +195,7 @@ export async function downloadVerified(
   const tmp = tempBeside(destAbs);
   try {
     const { digest } = await hashingCopy(opened.value, tmp, key.algo);
-    const bad = await checkFile(tmp, key, digest);
-    if (bad !== undefined) {
-      await unlink(tmp).catch(() => undefined);
-      return failed({ reason: "corrupt", key, actual: bad });
-    }
-    await rename(tmp, destAbs);
-    return okv(undefined);
+    return await placeChecked(tmp, destAbs, key, digest);
   } catch (e) {
     opened.value.destroy();
     await unlink(tmp).catch(() => undefined);

@@ -11,7 +11,7 @@
  * request; a server that refuses conditional puts (Swift answers 501) is remembered and asked with a HEAD instead.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
@@ -20,7 +20,7 @@ import { tempBeside } from "../core/atomic-write.js";
 import { createDigest, type StreamDigest } from "../hash/algorithms.js";
 import { error, fail, ok, type Result } from "../core/diagnostic.js";
 import { keyPath, keyString, type ListedObject, type ObjectKey, type PutOutcome, type StoreFailure, type StoreResult } from "../storage/object-store.js";
-import { allLimit, candidatePaths, checkFile, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, readAll, scrub, ShortData, timeoutOption, writeVerified, verifyByDownload, sourceSize } from "./common.js";
+import { allLimit, candidatePaths, checkKey, BadDigest, CONNECT_TIMEOUT_MS, downloadVerified, failed, hashTap, jobsOf, keyOfPath, labelOf, okv, placeChecked, readAll, scrub, ShortData, timeoutOption, writeVerified, verifyByDownload, sourceSize } from "./common.js";
 import type { RemoteContext } from "./index.js";
 import type { RemoteSpec, RemoteStore } from "./remote.js";
 
@@ -397,13 +397,7 @@ export class S3Store implements RemoteStore {
       await file.close();
       if (!got.ok) throw new Error("unreachable: allLimit's callback throws");
       // Hashed as the ranges arrived (in order): no second pass over the file, except for DVC 2's legacy md5.
-      const bad = await checkFile(tmp, key, hasher.digest());
-      if (bad !== undefined) {
-        await unlink(tmp).catch(() => undefined);
-        return failed({ reason: "corrupt", key, actual: bad });
-      }
-      await rename(tmp, destAbs);
-      return okv(undefined);
+      return await placeChecked(tmp, destAbs, key, hasher.digest());
     } catch (e) {
       await file.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
